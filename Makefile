@@ -1,0 +1,30 @@
+# `make run` and `make test` do all set-up on a fresh machine: a .venv, the project installed
+# in it (again only when pyproject.toml changes), then the app or the tests.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.deps-stamp
+
+.PHONY: run test bench screenshots clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(PY) main.py
+
+test: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) benchmarks/train_speed.py
+	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/gui_responsiveness.py
+	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/explore_latency.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

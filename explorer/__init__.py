@@ -1,0 +1,1 @@
+"""Latent Explorer's Qt GUI: the main window, training jobs in QThreads, exploration panels."""

@@ -1,0 +1,21 @@
+"""Latent Explorer: `python main.py` opens the app; `python main.py train|eval|sample ...` is the CLI."""
+
+from __future__ import annotations
+
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `python main.py` and the `latent-explorer` console script."""
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("gui", "--gui"):
+        from explorer.app import run_app  # Qt only when the GUI is asked for
+
+        return run_app(argv[1:])
+    from training.cli import run_cli
+
+    return run_cli(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,236 @@
+"""The course's MLP auto-encoders (AE, β-VAE, CVAE) behind one interface."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+KINDS = ("ae", "vae", "cvae")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of one auto-encoder; defaults are the course design."""
+
+    kind: str = "vae"
+    nz: int = 32
+    hidden: tuple[int, ...] = (256, 64)
+    image_shape: tuple[int, int] = (28, 28)
+    n_classes: int = 10
+    beta: float = 0.005
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown model kind {self.kind!r}; choose one of {', '.join(KINDS)}")
+        if self.nz < 1:
+            raise ValueError(f"nz must be at least 1, got {self.nz}")
+        if not self.hidden or any(h < 1 for h in self.hidden):
+            raise ValueError(f"hidden sizes must be positive, got {self.hidden}")
+        if not (self.beta >= 0 and math.isfinite(self.beta)):
+            raise ValueError(f"beta must be a finite number >= 0, got {self.beta}")
+        # JSON round trips turn tuples into lists; normalise so configs compare equal.
+        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        object.__setattr__(self, "image_shape", tuple(int(s) for s in self.image_shape))
+
+    @property
+    def n_pixels(self) -> int:
+        return self.image_shape[0] * self.image_shape[1]
+
+    @property
+    def is_variational(self) -> bool:
+        return self.kind in ("vae", "cvae")
+
+    @property
+    def is_conditional(self) -> bool:
+        return self.kind == "cvae"
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["hidden"] = list(self.hidden)
+        d["image_shape"] = list(self.image_shape)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items() if k in known})
+
+
+class Posterior(NamedTuple):
+    """q(z|x): the mean and, for variational models, log σ (None for an AE)."""
+
+    mean: Tensor
+    log_sigma: Tensor | None
+
+
+class LossParts(NamedTuple):
+    """A batch loss and its parts; all scalar tensors."""
+
+    total: Tensor
+    recon: Tensor
+    kl: Tensor
+
+
+def _mlp(sizes: list[int]) -> nn.Sequential:
+    """Linear layers with ReLU between them (none after the last)."""
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+def gaussian_kl(mean: Tensor, log_sigma: Tensor) -> Tensor:
+    """KL(N(μ, σ²) ‖ N(0, I)) summed over latent dimensions, one value per row.
+
+    Kingma & Welling, Auto-Encoding Variational Bayes, ICLR 2014, appendix B:
+    -KL = ½ Σ (1 + log σ² − μ² − σ²).
+    """
+    return 0.5 * (mean.pow(2) + torch.exp(2 * log_sigma) - 1 - 2 * log_sigma).sum(dim=1)
+
+
+class LatentModel(nn.Module):
+    """Encoder/decoder MLP pair; subclasses fix what the encoder outputs and conditions on."""
+
+    def __init__(self, config: ModelConfig, generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        self.config = config
+        cond = config.n_classes if config.is_conditional else 0
+        enc_out = 2 * config.nz if config.is_variational else config.nz
+        self.encoder = _mlp([config.n_pixels + cond, *config.hidden, enc_out])
+        self.decoder = _mlp([config.nz + cond, *reversed(config.hidden), config.n_pixels])
+        self.reset_parameters(generator)
+
+    @torch.no_grad()
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        """nn.Linear's default init, drawn from `generator` so seeded runs need no global seed."""
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.kaiming_uniform_(m.weight, a=math.sqrt(5), generator=generator)
+                bound = 1 / math.sqrt(m.in_features)
+                nn.init.uniform_(m.bias, -bound, bound, generator=generator)
+
+    # -- helpers -----------------------------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def _flat(self, x: Tensor) -> Tensor:
+        return x.reshape(x.shape[0], -1)
+
+    def _one_hot(self, y: Tensor | int | None, n: int) -> Tensor | None:
+        if not self.config.is_conditional:
+            if y is not None and not isinstance(y, Tensor):
+                raise ValueError(f"a {self.config.kind.upper()} takes no class label")
+            return None
+        if y is None:
+            raise ValueError("a CVAE needs a class label")
+        if not isinstance(y, Tensor):
+            y = torch.full((n,), int(y), dtype=torch.long, device=self.device)
+        if y.dtype.is_floating_point and y.dim() == 2:
+            return y.to(self.device)  # already a (possibly mixed) one-hot
+        y = y.to(self.device).long()
+        if int(y.min()) < 0 or int(y.max()) >= self.config.n_classes:
+            raise ValueError(f"class label must be in 0..{self.config.n_classes - 1}")
+        return F.one_hot(y, self.config.n_classes).to(torch.get_default_dtype())
+
+    def _noise(self, shape: tuple[int, ...], generator: torch.Generator | None) -> Tensor:
+        dev = generator.device if generator is not None else self.device
+        return torch.randn(shape, generator=generator, device=dev).to(self.device)
+
+    # -- the interface -----------------------------------------------------------------------
+    def encode(self, x: Tensor, y: Tensor | int | None = None) -> Posterior:
+        """Posterior parameters for images x (any shape with the batch first)."""
+        h = self._flat(x)
+        oh = self._one_hot(y, h.shape[0])
+        if oh is not None:
+            h = torch.cat([h, oh], dim=1)
+        out = self.encoder(h)
+        if not self.config.is_variational:
+            return Posterior(out, None)
+        mean, log_sigma = out.chunk(2, dim=1)
+        return Posterior(mean, log_sigma)
+
+    def decode_logits(self, z: Tensor, y: Tensor | int | None = None) -> Tensor:
+        """Pre-sigmoid decoder output, shape (n, n_pixels)."""
+        oh = self._one_hot(y, z.shape[0])
+        if oh is not None:
+            z = torch.cat([z, oh], dim=1)
+        return self.decoder(z)
+
+    def decode(self, z: Tensor, y: Tensor | int | None = None) -> Tensor:
+        """Images in [0, 1], shape (n, H, W)."""
+        return torch.sigmoid(self.decode_logits(z, y)).view(-1, *self.config.image_shape)
+
+    def forward(
+        self, x: Tensor, y: Tensor | None = None, generator: torch.Generator | None = None
+    ) -> tuple[Tensor, Posterior]:
+        """Decoder logits for a reparametrised sample z = μ + σ·ε, and the posterior."""
+        post = self.encode(x, y)
+        z = post.mean
+        if post.log_sigma is not None:
+            z = z + torch.exp(post.log_sigma) * self._noise(tuple(z.shape), generator)
+        return self.decode_logits(z, y), post
+
+    def loss(
+        self,
+        x: Tensor,
+        y: Tensor | None = None,
+        beta: float | None = None,
+        generator: torch.Generator | None = None,
+    ) -> LossParts:
+        """BCE (mean over pixels and batch) + β·KL (summed over z, mean over batch)."""
+        beta = self.config.beta if beta is None else beta
+        logits, post = self(x, y, generator)
+        # From logits: no log(0) when the sigmoid saturates.
+        recon = F.binary_cross_entropy_with_logits(logits, self._flat(x))
+        if post.log_sigma is None:
+            kl = recon.new_zeros(())
+        else:
+            kl = gaussian_kl(post.mean, post.log_sigma).mean()
+        return LossParts(recon + beta * kl, recon, kl)
+
+    @torch.no_grad()
+    def reconstruct(self, x: Tensor, y: Tensor | int | None = None) -> Tensor:
+        """decode(posterior mean): deterministic, no sampling."""
+        return self.decode(self.encode(x.to(self.device), y).mean, y)
+
+    @torch.no_grad()
+    def sample_prior(
+        self, n: int, temperature: float = 1.0, generator: torch.Generator | None = None
+    ) -> Tensor:
+        """n latent codes z ~ N(0, temperature² I)."""
+        return self._noise((n, self.config.nz), generator) * temperature
+
+    @torch.no_grad()
+    def sample(
+        self,
+        n: int,
+        label: Tensor | int | None = None,
+        temperature: float = 1.0,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """n decodings of prior samples (images in [0, 1], shape (n, H, W))."""
+        return self.decode(self.sample_prior(n, temperature, generator), label)
+
+
+def build_model(config: ModelConfig, generator: torch.Generator | None = None) -> LatentModel:
+    """A fresh model for `config`, initialised from `generator` when given."""
+    return LatentModel(config, generator)
+
+
+__all__ = [
+    "KINDS",
+    "LatentModel",
+    "LossParts",
+    "ModelConfig",
+    "Posterior",
+    "build_model",
+    "gaussian_kl",
+]

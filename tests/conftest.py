@@ -1,0 +1,39 @@
+"""Shared fixtures: offscreen Qt, a tiny in-memory dataset, the bundled sample."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("LATENT_EXPLORER_CACHE", os.path.join(os.path.dirname(__file__), ".no-cache"))
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from training.data import Dataset, Split, load_mnist_sample  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def sample_dataset() -> Dataset:
+    """The bundled 5,000 MNIST digits (4,500 train / 500 test)."""
+    return load_mnist_sample()
+
+
+@pytest.fixture(scope="session")
+def small_dataset(sample_dataset: Dataset) -> Dataset:
+    """640 train / 200 test real digits: enough to learn something in a second."""
+    tr, te = sample_dataset.train, sample_dataset.test
+    return Dataset("mnist-small", Split(tr.images[:640], tr.labels[:640]),
+                   Split(te.images[:200], te.labels[:200]), "mnist-small: 640/200 test digits")
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch):
+    """Tests never touch the network: any socket connection fails at once."""
+    import socket
+
+    def refuse(*a, **k):
+        raise OSError("network disabled in tests")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))

@@ -1,0 +1,159 @@
+"""Checkpoints: one safetensors file with weights, config, metrics and loss history.
+
+safetensors stores raw tensors and a JSON header only, so loading a file can never run code
+from it (unlike pickle, which `torch.load` without weights_only would execute).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+from models import ModelConfig, build_model
+from models.autoencoders import LatentModel
+from training.evaluate import EvalMetrics
+from training.history import EpochRecord, History
+from training.loop import TrainConfig
+
+FORMAT = "latent-explorer-checkpoint"
+FORMAT_VERSION = 1
+SUFFIX = ".safetensors"
+
+
+class CheckpointError(Exception):
+    """A file could not be loaded as a checkpoint; the message says why."""
+
+
+@dataclass
+class Checkpoint:
+    """What a checkpoint file holds."""
+
+    model: LatentModel
+    train_config: TrainConfig
+    history: History = field(default_factory=History)
+    metrics: EvalMetrics | None = None
+    name: str = ""
+    dataset: str = ""
+    state: str = "finished"
+
+
+def save_checkpoint(path: str | os.PathLike, ckpt: Checkpoint) -> Path:
+    """Write `ckpt` atomically: a temporary file in the same folder, then os.replace."""
+    path = Path(path)
+    model = ckpt.model
+    tensors = {f"model.{k}": v.detach().to("cpu").contiguous()
+               for k, v in model.state_dict().items()}
+    h = ckpt.history
+    tensors["history.losses"] = torch.from_numpy(
+        np.stack([h.recon, h.kl, h.total]).astype(np.float32).copy())
+    meta = {
+        "format": FORMAT,
+        "format_version": str(FORMAT_VERSION),
+        "model_config": json.dumps(model.config.to_dict()),
+        "train_config": json.dumps(ckpt.train_config.to_dict()),
+        "metrics": json.dumps(ckpt.metrics.to_dict() if ckpt.metrics else None),
+        "epochs": json.dumps([e.to_dict() for e in h.epochs]),
+        "name": ckpt.name,
+        "dataset": ckpt.dataset,
+        "state": ckpt.state,
+    }
+    blob = st_save(tensors, metadata=meta)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(blob)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _read_header(raw: bytes, path: Path) -> dict:
+    if len(raw) < 8:
+        raise CheckpointError(f"{path}: not a Latent Explorer checkpoint (file too short)")
+    n = int.from_bytes(raw[:8], "little")
+    if n <= 0 or n > 100_000_000 or raw[8:9] != b"{":
+        raise CheckpointError(f"{path}: not a Latent Explorer checkpoint")
+    if 8 + n > len(raw):
+        raise CheckpointError(f"{path}: truncated checkpoint ({len(raw)} bytes)")
+    try:
+        header = json.loads(raw[8 : 8 + n])
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise CheckpointError(f"{path}: corrupted checkpoint header") from None
+    meta = header.get("__metadata__") if isinstance(header, dict) else None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a Latent Explorer checkpoint")
+    return meta
+
+
+def load_checkpoint(path: str | os.PathLike, device: torch.device | str = "cpu") -> Checkpoint:
+    """Read a checkpoint; CheckpointError with a clear message for anything wrong with it."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise CheckpointError(f"{path}: is a folder, not a checkpoint file") from None
+    except OSError as e:
+        raise CheckpointError(f"{path}: cannot read ({e.strerror or e})") from None
+    meta = _read_header(raw, path)
+    try:
+        version = int(meta.get("format_version", "0"))
+    except ValueError:
+        raise CheckpointError(f"{path}: corrupted checkpoint (bad format version)") from None
+    if version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path}: checkpoint format version {version} is newer than this Latent Explorer "
+            f"understands ({FORMAT_VERSION}); update Latent Explorer to open it")
+    try:
+        tensors = st_load(raw)
+    except (SafetensorError, ValueError, RuntimeError) as e:
+        raise CheckpointError(f"{path}: truncated or corrupted checkpoint ({e})") from None
+    try:
+        model_config = ModelConfig.from_dict(json.loads(meta["model_config"]))
+        train_config = TrainConfig.from_dict(json.loads(meta["train_config"]))
+        metrics_d = json.loads(meta.get("metrics", "null"))
+        epochs = [EpochRecord.from_dict(d) for d in json.loads(meta.get("epochs", "[]"))]
+    except (KeyError, TypeError, ValueError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"{path}: corrupted checkpoint metadata ({e})") from None
+    model = build_model(model_config)
+    state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as e:
+        first = str(e).splitlines()[1].strip() if len(str(e).splitlines()) > 1 else str(e)
+        raise CheckpointError(
+            f"{path}: the weights do not fit the stored config ({model_config.kind}, "
+            f"nz={model_config.nz}): {first}") from None
+    if not all(torch.isfinite(p).all() for p in model.parameters()):
+        raise CheckpointError(f"{path}: corrupted checkpoint (weights contain NaN or Inf)")
+    losses = tensors.get("history.losses")
+    if losses is not None and (losses.dim() != 2 or losses.shape[0] != 3):
+        raise CheckpointError(f"{path}: corrupted checkpoint (bad loss history shape)")
+    history = (History.from_arrays(*losses.numpy(), epochs=epochs) if losses is not None
+               else History())
+    history.epochs = epochs
+    model.to(device).eval()
+    return Checkpoint(
+        model=model,
+        train_config=train_config,
+        history=history,
+        metrics=EvalMetrics.from_dict(metrics_d) if metrics_d else None,
+        name=meta.get("name", "") or path.stem,
+        dataset=meta.get("dataset", ""),
+        state=meta.get("state", "finished"),
+    )

@@ -1,0 +1,313 @@
+"""Datasets held whole in memory as uint8 tensors; batches are shuffled index slices."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import shutil
+import socket
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+from torch import Tensor
+
+SOURCES = ("auto", "mnist-sample", "mnist", "fashion-mnist")
+SAMPLE_SEED = 1234
+SAMPLE_TEST = 500
+IDX_FILES = {
+    ("train", "images"): "train-images-idx3-ubyte",
+    ("train", "labels"): "train-labels-idx1-ubyte",
+    ("test", "images"): "t10k-images-idx3-ubyte",
+    ("test", "labels"): "t10k-labels-idx1-ubyte",
+}
+# Mirrors and checksums as torchvision's MNIST/FashionMNIST datasets list them.
+_DOWNLOADS = {
+    "mnist": (
+        ["https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"],
+        {
+            "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+            "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+            "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+            "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+        },
+    ),
+    "fashion-mnist": (
+        ["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"],
+        {
+            "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+            "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
+            "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
+            "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
+        },
+    ),
+}
+CLASS_NAMES = {
+    "fashion-mnist": (
+        "T-shirt", "Trouser", "Pullover", "Dress", "Coat",
+        "Sandal", "Shirt", "Sneaker", "Bag", "Boot",
+    ),
+}
+
+
+class DataError(Exception):
+    """A dataset could not be read; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class Split:
+    """One split: images (N, 28, 28) uint8 and labels (N,) int64, on one device."""
+
+    images: Tensor
+    labels: Tensor
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+    def to(self, device: torch.device | str) -> "Split":
+        return Split(self.images.to(device), self.labels.to(device))
+
+    def float_images(self, index: Tensor | slice | None = None) -> Tensor:
+        """Images scaled to [0, 1] as float32, (n, 28, 28)."""
+        imgs = self.images if index is None else self.images[index]
+        return imgs.float().div_(255.0)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A named train/test pair with a line saying where it came from."""
+
+    name: str
+    train: Split
+    test: Split
+    description: str
+    class_names: tuple[str, ...] = tuple(str(i) for i in range(10))
+
+    def to(self, device: torch.device | str) -> "Dataset":
+        return Dataset(self.name, self.train.to(device), self.test.to(device), self.description,
+                       self.class_names)
+
+
+# -- idx files ---------------------------------------------------------------------------------
+def read_idx(path: str | Path) -> np.ndarray:
+    """An idx file (gzip or not) as a numpy uint8 array; DataError on any defect."""
+    path = Path(path)
+    try:
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except (OSError, EOFError) as e:
+        raise DataError(f"{path}: cannot read ({e})") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+        raise DataError(f"{path}: wrong magic number (not an idx file of unsigned bytes)")
+    ndim = raw[3]
+    if ndim not in (1, 3):
+        raise DataError(f"{path}: wrong magic number (idx with {ndim} dimensions)")
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DataError(f"{path}: truncated header")
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    expected = int(np.prod(shape))
+    if len(raw) - header < expected:
+        raise DataError(f"{path}: truncated: {len(raw) - header} of {expected} data bytes")
+    return np.frombuffer(raw, dtype=np.uint8, count=expected, offset=header).reshape(shape)
+
+
+def _find_idx(folder: Path, stem: str) -> Path:
+    for name in (stem, stem + ".gz", stem.replace("-idx", ".idx"), stem.replace("-idx", ".idx") + ".gz"):
+        if (folder / name).exists():
+            return folder / name
+    raise DataError(f"{folder / stem}[.gz]: file not found")
+
+
+def _split_from_arrays(images: np.ndarray, labels: np.ndarray, where: str) -> Split:
+    if images.ndim != 3 or images.shape[1:] != (28, 28):
+        raise DataError(f"{where}: images are {'x'.join(map(str, images.shape[1:]))}, expected 28x28")
+    if labels.ndim != 1 or labels.shape[0] != images.shape[0]:
+        raise DataError(f"{where}: {labels.shape[0]} labels for {images.shape[0]} images")
+    if labels.size and int(labels.max()) > 9:
+        raise DataError(f"{where}: label {int(labels.max())} outside 0-9")
+    return Split(torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64)))
+
+
+def load_idx_folder(folder: str | Path, name: str | None = None) -> Dataset:
+    """The four MNIST-format idx files in `folder` (gzip or not)."""
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise DataError(f"{folder}: not a folder")
+    splits = {}
+    for split in ("train", "test"):
+        img_path = _find_idx(folder, IDX_FILES[(split, "images")])
+        lab_path = _find_idx(folder, IDX_FILES[(split, "labels")])
+        images, labels = read_idx(img_path), read_idx(lab_path)
+        if images.ndim != 3:
+            raise DataError(f"{img_path}: not an image file (1-D idx)")
+        if labels.ndim != 1:
+            raise DataError(f"{lab_path}: not a label file ({labels.ndim}-D idx)")
+        splits[split] = _split_from_arrays(images, labels, str(img_path))
+    name = name or folder.name
+    return Dataset(
+        name, splits["train"], splits["test"],
+        f"{name}: {len(splits['train']):,} train / {len(splits['test']):,} test images from {folder}",
+        CLASS_NAMES.get(name, tuple(str(i) for i in range(10))),
+    )
+
+
+# -- bundled sample ----------------------------------------------------------------------------
+def sample_path() -> Path:
+    return Path(str(resources.files("training") / "data" / "mnist_5k.npz"))
+
+
+def load_mnist_sample() -> Dataset:
+    """The 5,000 bundled MNIST digits: fixed-seed shuffle, 4,500 train / 500 test."""
+    path = sample_path()
+    try:
+        with np.load(path) as z:
+            images, labels = z["images"], z["labels"]
+    except (OSError, KeyError, ValueError) as e:
+        raise DataError(f"{path}: cannot read the bundled sample ({e})") from None
+    order = np.random.default_rng(SAMPLE_SEED).permutation(len(images))
+    images, labels = images[order], labels[order]
+    test = _split_from_arrays(images[:SAMPLE_TEST], labels[:SAMPLE_TEST], str(path))
+    train = _split_from_arrays(images[SAMPLE_TEST:], labels[SAMPLE_TEST:], str(path))
+    return Dataset("mnist-sample", train, test,
+                   f"mnist-sample: {len(train):,} train / {len(test):,} test bundled MNIST digits")
+
+
+# -- downloads ---------------------------------------------------------------------------------
+def cache_dir() -> Path:
+    """Per-user cache folder; LATENT_EXPLORER_CACHE overrides it."""
+    env = os.environ.get("LATENT_EXPLORER_CACHE")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or (
+        os.environ.get("LOCALAPPDATA") if os.name == "nt" else None
+    ) or str(Path.home() / ".cache")
+    return Path(base) / "latent-explorer"
+
+
+def _is_cached(folder: Path, name: str) -> bool:
+    return folder.is_dir() and all((folder / f).exists() for f in _DOWNLOADS[name][1])
+
+
+def _reachable(url: str, timeout: float) -> bool:
+    host = urllib.parse.urlsplit(url)
+    port = host.port or (443 if host.scheme == "https" else 80)
+    try:
+        with socket.create_connection((host.hostname, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def download(name: str, root: Path | None = None, timeout: float = 5.0) -> Path:
+    """Fetch `name` into the cache; checksummed, atomic (a temp folder renamed at the end)."""
+    mirrors, files = _DOWNLOADS[name]
+    target = (root or cache_dir()) / name
+    if _is_cached(target, name):
+        return target
+    # A quick TCP probe first: offline machines fail in seconds, not a urllib timeout per file.
+    live = [m for m in mirrors if _reachable(m, min(timeout, 3.0))]
+    if not live:
+        raise DataError(f"{name}: no download mirror reachable ({', '.join(mirrors)})")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
+    try:
+        for fname, md5 in files.items():
+            last: Exception | None = None
+            for mirror in live:
+                try:
+                    with urllib.request.urlopen(mirror + fname, timeout=timeout) as r:
+                        data = r.read()
+                    if hashlib.md5(data).hexdigest() != md5:
+                        raise DataError(f"{mirror + fname}: checksum mismatch")
+                    (tmp / fname).write_bytes(data)
+                    break
+                except (OSError, urllib.error.URLError, DataError) as e:
+                    last = e
+            else:
+                raise DataError(f"{name}: download of {fname} failed ({last})")
+        if target.exists():
+            shutil.rmtree(target)  # an older partial cache; ours is complete
+        os.replace(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def load_dataset(
+    source: str = "auto",
+    data_dir: str | Path | None = None,
+    notify: Callable[[str], None] | None = None,
+    allow_download: bool = True,
+) -> Dataset:
+    """A dataset by name ('auto', 'mnist-sample', 'mnist', 'fashion-mnist') or idx folder."""
+    if data_dir is not None:
+        return load_idx_folder(data_dir)
+    if source not in SOURCES:
+        p = Path(source).expanduser()
+        if p.is_dir():
+            return load_idx_folder(p)
+        raise DataError(f"unknown dataset {source!r}; choose one of {', '.join(SOURCES)} or a folder")
+    if source == "mnist-sample":
+        return load_mnist_sample()
+    if source in ("mnist", "fashion-mnist"):
+        folder = cache_dir() / source
+        if not _is_cached(folder, source):
+            if not allow_download:
+                raise DataError(f"{source}: not in the cache at {folder}")
+            folder = download(source)
+        return load_idx_folder(folder, name=source)
+    # auto: full MNIST when we can have it, else the bundled sample.
+    try:
+        ds = load_dataset("mnist", notify=notify, allow_download=allow_download)
+    except DataError as e:
+        if notify:
+            notify(
+                f"Using the bundled 5,000-digit MNIST sample: full MNIST is unavailable ({e}). "
+                "Connect to the internet and choose 'mnist' to download it "
+                f"(into {cache_dir() / 'mnist'})."
+            )
+        return load_mnist_sample()
+    return ds
+
+
+# -- batches -----------------------------------------------------------------------------------
+def iterate_batches(
+    split: Split,
+    batch_size: int,
+    generator: torch.Generator | None = None,
+    shuffle: bool = True,
+    drop_last: bool = False,
+) -> Iterator[tuple[Tensor, Tensor]]:
+    """(float images in [0,1] of shape (b, 784), labels) by shuffled index slices."""
+    n = len(split)
+    if shuffle:
+        gen_dev = generator.device if generator is not None else torch.device("cpu")
+        order = torch.randperm(n, generator=generator, device=gen_dev).to(split.images.device)
+    else:
+        order = None
+    flat = split.images.view(n, -1)
+    stop = n - n % batch_size if drop_last else n
+    for i in range(0, stop, batch_size):
+        if order is None:
+            idx = slice(i, i + batch_size)
+            xb, yb = flat[idx], split.labels[idx]
+        else:
+            idx = order[i : i + batch_size]
+            xb, yb = flat.index_select(0, idx), split.labels.index_select(0, idx)
+        yield xb.float().div_(255.0), yb
+
+
+def batches_per_epoch(n: int, batch_size: int, drop_last: bool = False) -> int:
+    return n // batch_size if drop_last else -(-n // batch_size)

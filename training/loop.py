@@ -1,0 +1,345 @@
+"""The training loop: model, loss, one epoch, evaluate; observers hear about it, Qt never does.
+
+Shaped like pytorch/examples `vae/main.py`, but everything (model, optimizer, device, config)
+is passed in: there are no module globals.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import asdict, dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from models import ModelConfig, build_model
+from models.autoencoders import LatentModel
+from training.data import Dataset, batches_per_epoch, iterate_batches, load_dataset
+from training.device import pick_device
+from training.evaluate import EvalMetrics, evaluate
+from training.history import History
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a run needs besides the data itself."""
+
+    kind: str = "vae"
+    beta: float = 0.005
+    nz: int = 32
+    hidden: tuple[int, ...] = (256, 64)
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 1e-3
+    seed: int = 0
+    device: str = "auto"
+    dataset: str = "auto"
+    data_dir: str | None = None
+    compile: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        problems = self.problems()
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    def problems(self) -> list[str]:
+        """Human-readable reasons this config cannot train (empty when fine)."""
+        p = []
+        if self.kind not in ("ae", "vae", "cvae"):
+            p.append(f"unknown model {self.kind!r} (choose ae, vae or cvae)")
+        if not (isinstance(self.beta, (int, float)) and math.isfinite(self.beta) and self.beta >= 0):
+            p.append(f"beta must be >= 0, got {self.beta}")
+        if not 1 <= self.nz <= 4096:
+            p.append(f"nz must be between 1 and 4096, got {self.nz}")
+        if self.epochs < 1:
+            p.append(f"epochs must be at least 1, got {self.epochs}")
+        if self.batch_size < 1:
+            p.append(f"batch size must be at least 1, got {self.batch_size}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            p.append(f"learning rate must be > 0, got {self.lr}")
+        return p
+
+    def model_config(self) -> ModelConfig:
+        return ModelConfig(kind=self.kind, nz=self.nz, hidden=self.hidden,
+                           beta=self.beta if self.kind != "ae" else 0.0)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["hidden"] = list(self.hidden)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items() if k in known})
+
+
+# -- events ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class StepsEvent:
+    """Losses of the steps since the last event (arrays, one entry per step)."""
+
+    first_step: int
+    recon: np.ndarray
+    kl: np.ndarray
+    total: np.ndarray
+    epoch: int
+    step_in_epoch: int
+    steps_per_epoch: int
+    total_steps: int
+    steps_per_second: float
+
+    @property
+    def last_step(self) -> int:
+        return self.first_step + len(self.total) - 1
+
+    @property
+    def eta_seconds(self) -> float:
+        left = self.total_steps - self.last_step - 1
+        return left / self.steps_per_second if self.steps_per_second > 0 else float("nan")
+
+
+@dataclass(frozen=True)
+class EpochEvent:
+    """An epoch finished: its number (1-based), the step count so far and the test metrics."""
+
+    epoch: int
+    step: int
+    metrics: EvalMetrics
+    seconds: float
+
+
+@dataclass
+class TrainResult:
+    """How a run ended: 'finished', 'stopped' or 'failed' (with the error)."""
+
+    state: str
+    model: LatentModel
+    history: History
+    metrics: EvalMetrics | None
+    error: str | None = None
+    seconds: float = 0.0
+
+
+class TrainingObserver:
+    """Hooks the loop calls; override what you need. Misspelt hooks fail: the loop calls these."""
+
+    def on_train_start(self, trainer: "Trainer") -> None: ...
+    def on_steps(self, event: StepsEvent) -> None: ...
+    def on_epoch_end(self, event: EpochEvent) -> None: ...
+    def on_train_end(self, result: TrainResult) -> None: ...
+
+
+# -- the loop ----------------------------------------------------------------------------------
+def make_optimizer(model: torch.nn.Module, lr: float) -> torch.optim.Optimizer:
+    """Adam; the fused kernel where this torch and device have it (one kernel, not one per tensor)."""
+    try:
+        return torch.optim.Adam(model.parameters(), lr=lr, fused=True)
+    except (RuntimeError, TypeError):
+        return torch.optim.Adam(model.parameters(), lr=lr)
+
+
+def make_step_fn(model: LatentModel, optimizer: torch.optim.Optimizer, beta: float,
+                 generator: torch.Generator, use_compile: bool):
+    """One optimisation step on a batch: returns a detached tensor [total, recon, kl]."""
+
+    def loss_parts(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        parts = model.loss(x, y if model.config.is_conditional else None, beta, generator)
+        return torch.stack(parts)
+
+    if use_compile:
+        try:
+            loss_parts = torch.compile(loss_parts, dynamic=False)  # type: ignore[assignment]
+        except Exception:  # noqa: BLE001 - no compiler here: eager is correct, just slower
+            pass
+
+    def step(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        parts = loss_parts(x, y)
+        optimizer.zero_grad(set_to_none=True)
+        parts[0].backward()
+        return parts.detach()
+
+    return step
+
+
+class Trainer:
+    """Trains one model from a TrainConfig, telling observers; pause/resume/stop from any thread."""
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        dataset: Dataset | None = None,
+        observers: Sequence[TrainingObserver] = (),
+        notify_interval: float = 1 / 30,
+        model: LatentModel | None = None,
+    ) -> None:
+        self.config = config
+        self.dataset = dataset
+        self.observers = list(observers)
+        self.notify_interval = notify_interval
+        self.device = pick_device(config.device)
+        self.generator = torch.Generator(device=self.device).manual_seed(config.seed)
+        init_gen = torch.Generator().manual_seed(config.seed)
+        self.model = model if model is not None else build_model(config.model_config(), init_gen)
+        self.model.to(self.device)
+        self.history = History()
+        self._stop = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+
+    # Control, safe from any thread: plain Events checked at every batch.
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+        self._running.set()  # wake a paused loop so it can see the stop
+
+    @property
+    def is_paused(self) -> bool:
+        return not self._running.is_set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    def _emit(self, hook: str, arg) -> None:
+        for obs in self.observers:
+            getattr(obs, hook)(arg)
+
+    def run(self) -> TrainResult:
+        """Train to the end, a stop request or a failure; never raises for those."""
+        t_start = time.perf_counter()
+        for obs in self.observers:
+            obs.on_train_start(self)
+        try:
+            result = self._run()
+        except Exception as e:  # noqa: BLE001 - any failure ends the run as 'failed', reported
+            result = TrainResult("failed", self.model, self.history, self.history.last_metrics,
+                                 error=_describe(e))
+        result.seconds = time.perf_counter() - t_start
+        self.model.eval()
+        self._emit("on_train_end", result)
+        return result
+
+    def _run(self) -> TrainResult:
+        cfg = self.config
+        if self.dataset is None:
+            self.dataset = load_dataset(cfg.dataset, cfg.data_dir)
+        data = self.dataset.to(self.device)  # once; batches are index slices of these tensors
+        model = self.model
+        optimizer = make_optimizer(model, cfg.lr)
+        step_fn = make_step_fn(model, optimizer, model.config.beta, self.generator, cfg.compile)
+        n_batches = batches_per_epoch(len(data.train), cfg.batch_size)
+        total_steps = n_batches * cfg.epochs
+        self.history.reserve(total_steps)
+        snapshot = _snapshot(model)
+        step = 0
+        rate_t0, rate_step0 = time.perf_counter(), 0
+        last_notify = 0.0
+        pending_from = 0
+        conditional = model.config.is_conditional
+        for epoch in range(1, cfg.epochs + 1):
+            model.train()
+            t_epoch = time.perf_counter()
+            for i, (xb, yb) in enumerate(iterate_batches(data.train, cfg.batch_size, self.generator)):
+                if not self._running.is_set():
+                    paused_at = time.perf_counter()
+                    self._running.wait()
+                    rate_t0 += time.perf_counter() - paused_at  # pauses do not count as slow
+                if self._stop.is_set():
+                    return self._stopped(pending_from, step, epoch, i, n_batches, total_steps,
+                                         rate_t0, rate_step0)
+                losses = step_fn(xb, yb if conditional else None)
+                total, recon, kl = losses.tolist()
+                if not (math.isfinite(total) and math.isfinite(recon) and math.isfinite(kl)):
+                    _restore_if_broken(model, snapshot)
+                    self._flush(pending_from, step, epoch, i, n_batches, total_steps, rate_t0,
+                                rate_step0)
+                    what = "NaN" if any(v != v for v in (total, recon, kl)) else "infinite"
+                    raise TrainingDiverged(
+                        f"training diverged at step {step + 1} (epoch {epoch}): the loss became "
+                        f"{what}. The learning rate ({cfg.lr:g}) or beta ({model.config.beta:g}) "
+                        "is probably too large; the last good weights were kept."
+                    )
+                optimizer.step()
+                self.history.append(recon, kl, total)
+                step += 1
+                now = time.perf_counter()
+                if now - last_notify >= self.notify_interval:
+                    self._flush(pending_from, step, epoch, i + 1, n_batches, total_steps,
+                                rate_t0, rate_step0)
+                    pending_from, last_notify = step, now
+                    snapshot = _snapshot(model, snapshot)
+                    if now - rate_t0 > 5.0:  # a sliding window for steps/s
+                        rate_t0, rate_step0 = now, step
+            self._flush(pending_from, step, epoch, n_batches, n_batches, total_steps, rate_t0,
+                        rate_step0)
+            pending_from = step
+            metrics = evaluate(model, data.test, batch_size=1000)
+            snapshot = _snapshot(model, snapshot)
+            self.history.add_epoch(epoch, step, metrics)
+            self._emit("on_epoch_end", EpochEvent(epoch, step, metrics,
+                                                  time.perf_counter() - t_epoch))
+        return TrainResult("finished", model, self.history, self.history.last_metrics)
+
+    def _stopped(self, pending_from, step, epoch, i, n_batches, total_steps, rate_t0, rate_step0):
+        self._flush(pending_from, step, epoch, i, n_batches, total_steps, rate_t0, rate_step0)
+        return TrainResult("stopped", self.model, self.history, self.history.last_metrics)
+
+    def _flush(self, first: int, step: int, epoch: int, step_in_epoch: int, n_batches: int,
+               total_steps: int, rate_t0: float, rate_step0: int) -> None:
+        if step <= first:
+            return
+        elapsed = time.perf_counter() - rate_t0
+        rate = (step - rate_step0) / elapsed if elapsed > 0 else 0.0
+        h = self.history
+        self._emit("on_steps", StepsEvent(
+            first, h.recon[first:step].copy(), h.kl[first:step].copy(), h.total[first:step].copy(),
+            epoch, step_in_epoch, n_batches, total_steps, rate))
+
+
+def _snapshot(model: torch.nn.Module, into: dict | None = None) -> dict:
+    """A copy of the weights, refreshed in place, so divergence can roll back to it."""
+    state = model.state_dict()
+    if into is None:
+        return {k: v.detach().clone() for k, v in state.items()}
+    if all(torch.isfinite(v).all() for v in state.values()):
+        for k, v in state.items():
+            into[k].copy_(v)
+    return into
+
+
+def _restore_if_broken(model: torch.nn.Module, snapshot: dict) -> None:
+    if not all(torch.isfinite(p).all() for p in model.parameters()):
+        model.load_state_dict(snapshot)
+
+
+def _describe(e: BaseException) -> str:
+    if isinstance(e, torch.OutOfMemoryError):
+        return "out of memory: try a smaller batch size or the CPU device"
+    msg = str(e) or type(e).__name__
+    if isinstance(e, (TrainingDiverged,)) or type(e).__module__.startswith("training"):
+        return msg
+    return f"{type(e).__name__}: {msg}"
+
+
+def train(config: TrainConfig, dataset: Dataset | None = None,
+          observers: Sequence[TrainingObserver] = ()) -> TrainResult:
+    """Convenience: build a Trainer and run it."""
+    return Trainer(config, dataset, observers).run()
+
+
+__all__ = ["EpochEvent", "StepsEvent", "TrainConfig", "TrainResult", "Trainer", "TrainingDiverged",
+           "TrainingObserver", "make_optimizer", "train"]

@@ -1,0 +1,49 @@
+"""Image grids as numpy arrays, shared by the CLI's PNG export and the GUI panels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def to_numpy_images(images: torch.Tensor | np.ndarray) -> np.ndarray:
+    """(n, H, W) float32 in [0, 1] from a tensor or array of images (flat 784 accepted)."""
+    a = images.detach().float().cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images, np.float32)
+    if a.ndim == 2 and a.shape[1] == 784:
+        a = a.reshape(-1, 28, 28)
+    if a.ndim == 2:
+        a = a[None]
+    return np.clip(a.astype(np.float32, copy=False), 0.0, 1.0)
+
+
+def make_grid(images: torch.Tensor | np.ndarray, ncols: int | None = None, pad: int = 2,
+              pad_value: float = 0.5) -> np.ndarray:
+    """Tile (n, H, W) images row-major into one (rows·(H+pad)+pad, cols·(W+pad)+pad) array."""
+    a = to_numpy_images(images)
+    n, h, w = a.shape
+    ncols = ncols or int(np.ceil(np.sqrt(max(n, 1))))
+    nrows = max(1, int(np.ceil(n / ncols)))
+    grid = np.full((nrows * (h + pad) + pad, ncols * (w + pad) + pad), pad_value, np.float32)
+    for i in range(n):
+        r, c = divmod(i, ncols)
+        y, x = pad + r * (h + pad), pad + c * (w + pad)
+        grid[y : y + h, x : x + w] = a[i]
+    return grid
+
+
+def to_uint8(grid: np.ndarray) -> np.ndarray:
+    return (np.clip(grid, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def save_png(grid: np.ndarray, path: str | Path, scale: int = 1) -> Path:
+    """Write a [0,1] grayscale array as PNG (nearest-neighbour upscaled by `scale`)."""
+    from PIL import Image  # torchvision's own dependency; imported late to keep start-up fast
+
+    img = to_uint8(grid)
+    if scale > 1:
+        img = img.repeat(scale, axis=0).repeat(scale, axis=1)
+    path = Path(path)
+    Image.fromarray(img).save(path, format="PNG")
+    return path
