@@ -193,7 +193,8 @@ class LatentModel(nn.Module):
         if post.log_sigma is None:
             kl = recon.new_zeros(())
         else:
-            kl = gaussian_kl(post.mean, post.log_sigma).mean()
+            # float32 even under bf16 autocast: the KL sums 32 terms that can be large.
+            kl = gaussian_kl(post.mean.float(), post.log_sigma.float()).mean()
         return LossParts(recon + beta * kl, recon, kl)
 
     @torch.no_grad()

@@ -43,6 +43,7 @@ class TrainConfig:
     dataset: str = "auto"
     data_dir: str | None = None
     compile: bool = False
+    precision: str = "auto"  # 'auto', 'fp32' or 'bf16' (mixed precision for the matmuls)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
@@ -65,6 +66,8 @@ class TrainConfig:
             p.append(f"batch size must be at least 1, got {self.batch_size}")
         if not (math.isfinite(self.lr) and self.lr > 0):
             p.append(f"learning rate must be > 0, got {self.lr}")
+        if self.precision not in ("auto", "fp32", "bf16"):
+            p.append(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
         return p
 
     def model_config(self) -> ModelConfig:
@@ -114,7 +117,8 @@ class EpochEvent:
     epoch: int
     step: int
     metrics: EvalMetrics
-    seconds: float
+    seconds: float  # training steps only (pauses excluded)
+    eval_seconds: float
 
 
 @dataclass
@@ -147,13 +151,33 @@ def make_optimizer(model: torch.nn.Module, lr: float) -> torch.optim.Optimizer:
         return torch.optim.Adam(model.parameters(), lr=lr)
 
 
+def use_bf16(precision: str, device: torch.device) -> bool:
+    """Whether to train the matmuls in bfloat16 (weights, optimizer and losses stay float32).
+
+    'auto' picks it only on CPUs with native bf16 arithmetic (AVX512-BF16 or AMX), where the
+    big 784x256 matmuls run about twice as fast; elsewhere bf16 is emulated and slower.
+    """
+    if precision == "bf16":
+        return True
+    if precision == "fp32" or device.type != "cpu":
+        return False
+    probe = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
+    amx = getattr(torch.cpu, "_is_amx_tile_supported", None)
+    try:
+        return bool((probe and probe()) or (amx and amx()))
+    except RuntimeError:
+        return False
+
+
 def make_step_fn(model: LatentModel, optimizer: torch.optim.Optimizer, beta: float,
-                 generator: torch.Generator, use_compile: bool):
+                 generator: torch.Generator, use_compile: bool, bf16: bool = False):
     """One optimisation step on a batch: returns a detached tensor [total, recon, kl]."""
+    device_type = model.device.type
 
     def loss_parts(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        parts = model.loss(x, y if model.config.is_conditional else None, beta, generator)
-        return torch.stack(parts)
+        with torch.autocast(device_type, dtype=torch.bfloat16, enabled=bf16):
+            parts = model.loss(x, y if model.config.is_conditional else None, beta, generator)
+        return torch.stack([p.float() for p in parts])
 
     if use_compile:
         try:
@@ -240,7 +264,9 @@ class Trainer:
         data = self.dataset.to(self.device)  # once; batches are index slices of these tensors
         model = self.model
         optimizer = make_optimizer(model, cfg.lr)
-        step_fn = make_step_fn(model, optimizer, model.config.beta, self.generator, cfg.compile)
+        self.bf16 = use_bf16(cfg.precision, self.device)
+        step_fn = make_step_fn(model, optimizer, model.config.beta, self.generator, cfg.compile,
+                               self.bf16)
         n_batches = batches_per_epoch(len(data.train), cfg.batch_size)
         total_steps = n_batches * cfg.epochs
         self.history.reserve(total_steps)
@@ -257,7 +283,9 @@ class Trainer:
                 if not self._running.is_set():
                     paused_at = time.perf_counter()
                     self._running.wait()
-                    rate_t0 += time.perf_counter() - paused_at  # pauses do not count as slow
+                    paused = time.perf_counter() - paused_at
+                    rate_t0 += paused  # pauses count neither as slow steps/s nor epoch time
+                    t_epoch += paused
                 if self._stop.is_set():
                     return self._stopped(pending_from, step, epoch, i, n_batches, total_steps,
                                          rate_t0, rate_step0)
@@ -284,14 +312,15 @@ class Trainer:
                     snapshot = _snapshot(model, snapshot)
                     if now - rate_t0 > 5.0:  # a sliding window for steps/s
                         rate_t0, rate_step0 = now, step
+            t_eval = time.perf_counter()
             self._flush(pending_from, step, epoch, n_batches, n_batches, total_steps, rate_t0,
                         rate_step0)
             pending_from = step
             metrics = evaluate(model, data.test, batch_size=1000)
             snapshot = _snapshot(model, snapshot)
             self.history.add_epoch(epoch, step, metrics)
-            self._emit("on_epoch_end", EpochEvent(epoch, step, metrics,
-                                                  time.perf_counter() - t_epoch))
+            self._emit("on_epoch_end", EpochEvent(epoch, step, metrics, t_eval - t_epoch,
+                                                  time.perf_counter() - t_eval))
         return TrainResult("finished", model, self.history, self.history.last_metrics)
 
     def _stopped(self, pending_from, step, epoch, i, n_batches, total_steps, rate_t0, rate_step0):
