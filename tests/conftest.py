@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-os.environ.setdefault("LATENT_EXPLORER_CACHE", os.path.join(os.path.dirname(__file__), ".no-cache"))
+# Downloads (which tests never make) would land in a throw-away folder, not the user's cache.
+os.environ["LATENT_EXPLORER_CACHE"] = tempfile.mkdtemp(prefix="latent-explorer-test-cache-")
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
