@@ -238,3 +238,14 @@ def test_inputs_follow_the_model_device(runs):
     r = explore.reconstruct(model, x, y)
     assert isinstance(r.reconstructions, np.ndarray)
     assert explore.decode(model, torch.zeros(8), 3).shape == (1, 28, 28)
+
+
+def test_grid_cell_at_inverts_make_grid():
+    grid = make_grid(np.zeros((7, 28, 28)), ncols=3)
+    assert grid.shape == (3 * 30 + 2, 3 * 30 + 2)
+    assert explore.grid_cell_at(2, 2, 7, 3) == 0
+    assert explore.grid_cell_at(2 + 30 + 27.5, 2 + 2 * 30 + 1, 7, 3) is None  # no 8th image
+    assert explore.grid_cell_at(2 + 30 + 5, 2 + 30 + 5, 7, 3) == 4
+    assert explore.grid_cell_at(1, 5, 7, 3) is None  # the border
+    assert explore.grid_cell_at(30.5, 5, 7, 3) is None  # the gap between columns
+    assert explore.grid_cell_at(2 + 3 * 30 + 5, 5, 7, 3) is None  # right of the last column

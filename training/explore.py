@@ -341,7 +341,19 @@ def dimension_usage(encoded: Encoded) -> DimensionUsage:
 __all__ = [
     "METHODS", "DimensionUsage", "Encoded", "LatentMap", "LatentPair", "Reconstructions",
     "class_grid", "decode", "decode_pair_at", "digit_grid", "dimension_usage", "encode_pair",
-    "encode_split", "interpolate", "interpolation_strip", "latent_map", "lerp", "nearest_point",
+    "encode_split", "grid_cell_at", "interpolate", "interpolation_strip", "latent_map", "lerp", "nearest_point",
     "pick_example", "pick_indices", "prior_grid", "prior_latents", "reconstruct", "slerp",
     "split_images",
 ]
+
+
+def grid_cell_at(x: float, y: float, n: int, ncols: int, cell: tuple[int, int] = (28, 28),
+                 pad: int = 2) -> int | None:
+    """Index of the image under pixel (x, y) of a make_grid(…, ncols, pad) mosaic, or None."""
+    h, w = cell
+    col, cx = divmod(x - pad, w + pad)
+    row, cy = divmod(y - pad, h + pad)
+    if x < pad or y < pad or cx >= w or cy >= h or col >= ncols:
+        return None
+    i = int(row) * ncols + int(col)
+    return i if 0 <= i < n else None

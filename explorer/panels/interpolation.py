@@ -1,0 +1,275 @@
+"""Two-point latent interpolation: strips for one or two runs and a live scrubber."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QLabel,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from explorer.panels._common import (
+    ExplorerPanel,
+    ImageView,
+    LatestValue,
+    RunPicker,
+    labeled_slider,
+    row,
+    run_caption,
+    stack_grids,
+)
+from training import explore
+from training.run import Run
+
+GALLERY_ROWS, GALLERY_COLS = 2, 16
+SCRUB_STEPS = 1000
+
+
+class InterpolationPanel(ExplorerPanel):
+    """Start and end image (by label or from a gallery), linear or slerp strips, a t scrubber."""
+
+    title = "Interpolation"
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.i0 = 0
+        self.i1 = 1
+        self._example_seed = 0
+        self._gallery_seed = 0
+        self._test = None  # the split the indices refer to
+        self.gallery_indices = np.zeros(0, np.int64)
+        self.pairs: dict[int, explore.LatentPair] = {}  # run id -> encodings of (i0, i1)
+        self.strips: list[np.ndarray] = []
+        self.scrub_images: np.ndarray | None = None
+
+        self.start_digit, self.end_digit = QComboBox(), QComboBox()
+        for combo in (self.start_digit, self.end_digit):
+            for c in range(10):
+                combo.addItem(str(c), c)
+        self.start_another = QPushButton("another one")
+        self.end_another = QPushButton("another one")
+        self.start_another.setToolTip("A different test image with this label")
+        self.end_another.setToolTip("A different test image with this label")
+        self.steps = QSpinBox()
+        self.steps.setRange(2, 20)
+        self.steps.setValue(10)
+        self.steps.setToolTip("Decodings between (and including) the two encodings")
+        self.method = QComboBox()
+        self.method.addItem("linear", "linear")
+        self.method.addItem("spherical (slerp)", "slerp")
+        self.mix_label = QCheckBox("interpolate the label too")
+        self.mix_label.setToolTip("CVAE: blend the one-hot from the start label to the end label "
+                                  "(by default the start label is kept)")
+        self.compare = RunPicker()
+        self.compare.setToolTip("Interpolate the same pair with a second run, one strip below")
+
+        self.gallery = ImageView(min_height=70)
+        self.gallery.setToolTip("Click an image to make it the start (or end) image; right-click: end")
+        self.click_start = QRadioButton("start")
+        self.click_end = QRadioButton("end")
+        self.click_start.setChecked(True)
+        self.other_images = QPushButton("Other images")
+
+        self.views = [ImageView(min_height=60), ImageView(min_height=60)]
+        self.captions = [QLabel(), QLabel()]
+        self.scrub = labeled_slider(0, SCRUB_STEPS, SCRUB_STEPS // 2)
+        self.scrub.setToolTip("Decode the point at t while dragging")
+        self.scrub_label = QLabel("t = 0.50")
+        self.scrub_view = ImageView(min_height=110)
+        self.scrub_view.setMaximumWidth(260)
+
+        layout = QVBoxLayout(self.content)
+        layout.addLayout(row("Start: digit", self.start_digit, self.start_another, "   End: digit",
+                             self.end_digit, self.end_another, "   Steps", self.steps, self.method,
+                             self.mix_label))
+        layout.addLayout(row("Compare with", self.compare, self.save_button))
+        layout.addLayout(row("Test images — a click sets the", self.click_start, self.click_end,
+                             self.other_images))
+        layout.addWidget(self.gallery, 1)
+        for cap, view in zip(self.captions, self.views):
+            cap.setWordWrap(True)
+            layout.addWidget(cap)
+            layout.addWidget(view, 1)
+        scrub_box = QVBoxLayout()
+        scrub_box.addLayout(row("Scrub", self.scrub, self.scrub_label, stretch=False))
+        scrub_box.addStretch(1)
+        bottom = row(stretch=False)
+        bottom.addLayout(scrub_box, 1)
+        bottom.addWidget(self.scrub_view)
+        layout.addLayout(bottom, 1)
+
+        self._throttled_scrub = LatestValue(self._update_scrub, self)
+        self.start_digit.activated.connect(self._on_start_digit_activated)
+        self.end_digit.activated.connect(self._on_end_digit_activated)
+        self.start_another.clicked.connect(self._on_start_another_clicked)
+        self.end_another.clicked.connect(self._on_end_another_clicked)
+        self.steps.valueChanged.connect(self._on_setting_changed)
+        self.method.currentIndexChanged.connect(self._on_setting_changed)
+        self.mix_label.toggled.connect(self._on_setting_changed)
+        self.compare.currentIndexChanged.connect(self._on_compare_changed)
+        self.gallery.cell_clicked.connect(self._on_gallery_cell_clicked)
+        self.other_images.clicked.connect(self._on_other_images_clicked)
+        self.scrub.valueChanged.connect(self._on_scrub_changed)
+
+    # -- choosing the pair -------------------------------------------------------------------
+    def set_endpoints(self, i0: int | None = None, i1: int | None = None) -> None:
+        """Use test images i0 (start) and i1 (end), by index into the test split."""
+        if i0 is not None:
+            self.i0 = int(i0)
+        if i1 is not None:
+            self.i1 = int(i1)
+        self._update_pair()
+
+    def pick_by_label(self, which: str, label: int, another: bool = False) -> None:
+        """Start or end: a test image of `label`; `another` draws a different one."""
+        test = self.run.dataset.test
+        current = self.i0 if which == "start" else self.i1
+        self._example_seed += 1
+        i = explore.pick_example(test.labels, label, self._example_seed,
+                                 exclude=current if another else None)
+        if i is None:
+            self.captions[0].setText(f"No test image has the label {label}.")
+            return
+        self.set_endpoints(i0=i) if which == "start" else self.set_endpoints(i1=i)
+
+    @property
+    def t(self) -> float:
+        return self.scrub.value() / SCRUB_STEPS
+
+    # -- slots -------------------------------------------------------------------------------
+    def _on_start_digit_activated(self, index: int) -> None:
+        self.pick_by_label("start", self.start_digit.itemData(index))
+
+    def _on_end_digit_activated(self, index: int) -> None:
+        self.pick_by_label("end", self.end_digit.itemData(index))
+
+    def _on_start_another_clicked(self) -> None:
+        self.pick_by_label("start", self.start_digit.currentData(), another=True)
+
+    def _on_end_another_clicked(self) -> None:
+        self.pick_by_label("end", self.end_digit.currentData(), another=True)
+
+    def _on_gallery_cell_clicked(self, cell: int, button) -> None:
+        i = int(self.gallery_indices[cell])
+        if button == Qt.MouseButton.RightButton or self.click_end.isChecked():
+            self.set_endpoints(i1=i)
+            self.click_start.setChecked(True)  # the next click picks a new start
+        else:
+            self.set_endpoints(i0=i)
+            self.click_end.setChecked(True)
+
+    def _on_other_images_clicked(self) -> None:
+        self._gallery_seed += 1
+        self._update_gallery()
+
+    def _on_setting_changed(self, *_args) -> None:
+        self._update_strips()
+
+    def _on_compare_changed(self, _index: int) -> None:
+        if self.run is not None and not self.is_showing_hint:
+            self._update_pair()
+
+    def _on_scrub_changed(self, value: int) -> None:
+        self.scrub_label.setText(f"t = {value / SCRUB_STEPS:.2f}")
+        self._throttled_scrub()  # latest value wins while dragging
+
+    # -- drawing -----------------------------------------------------------------------------
+    def _update_run_list(self) -> None:
+        self.compare.set_runs(self.runs)
+
+    def _clear(self) -> None:
+        self.pairs = {}
+        self.strips = []
+        self.scrub_images = None
+        for v in (*self.views, self.gallery, self.scrub_view):
+            v.clear_images()
+        for c in self.captions:
+            c.clear()
+
+    def _update_run(self) -> None:
+        test = self.run.dataset.test
+        if test is not self._test:  # another dataset: indices into the old one mean nothing
+            self._test = test
+            self.i0 = 0
+            labels = test.labels.numpy()
+            other = np.flatnonzero(labels != labels[0])
+            self.i1 = int(other[0]) if len(other) else min(1, len(test) - 1)
+            self._update_gallery()
+        self.mix_label.setEnabled(self.run.kind == "cvae")
+        self._update_pair()
+
+    def _update_gallery(self) -> None:
+        test = self.run.dataset.test
+        self.gallery_indices = explore.pick_indices(len(test), GALLERY_ROWS * GALLERY_COLS,
+                                                    self._gallery_seed > 0, self._gallery_seed)
+        x, _ = explore.split_images(test, self.gallery_indices)
+        self.gallery.set_images(x.numpy(), ncols=GALLERY_COLS)
+
+    def shown_runs(self) -> list[Run]:
+        runs = [self.run]
+        other = self.compare.current_run()
+        if other is not None and other is not self.run and other.model is not None:
+            runs.append(other)
+        return runs
+
+    def _update_pair(self) -> None:
+        """Encode the pair with each shown run, then redraw the strips and the scrubber."""
+        if self.run is None or self.is_showing_hint:
+            return
+        test = self.run.dataset.test
+        x, y = explore.split_images(test, [self.i0, self.i1])
+        self._x = x
+        self.y0, self.y1 = int(y[0]), int(y[1])
+        for combo, lab in ((self.start_digit, self.y0), (self.end_digit, self.y1)):
+            combo.setCurrentIndex(combo.findData(lab))
+        self.pairs = {r.id: explore.encode_pair(r.model, x[0], x[1], self.y0, self.y1)
+                      for r in self.shown_runs()}
+        self._update_strips()
+
+    def _update_strips(self) -> None:
+        if self.run is None or self.is_showing_hint or not self.pairs:
+            return
+        runs = self.shown_runs()
+        steps, method = self.steps.value(), self.method.currentData()
+        mix = self.mix_label.isChecked()
+        self.strips = []
+        x0, x1 = self._x[0], self._x[1]
+        for j, (view, caption) in enumerate(zip(self.views, self.captions)):
+            visible = j < len(runs)
+            view.setVisible(visible)
+            caption.setVisible(visible)
+            if not visible:
+                continue
+            r = runs[j]
+            pair = self.pairs.get(r.id) or explore.encode_pair(r.model, x0, x1, self.y0, self.y1)
+            self.pairs[r.id] = pair
+            strip = explore.interpolation_strip(r.model, pair, x0, x1, steps, method,
+                                                mix and r.kind == "cvae")
+            self.strips.append(view.set_images(strip, ncols=len(strip)))
+            how = "spherical (slerp)" if method == "slerp" else "linear"
+            label = ""
+            if r.kind == "cvae":
+                label = (f"; label one-hot {self.y0} → {self.y1}" if mix
+                         else f"; decoded with the start label {self.y0}")
+            caption.setText(f"{run_caption(r)}: start image #{self.i0} ({self.y0}), {steps} {how} "
+                            f"decodings from t = 0 to 1{label}, end image #{self.i1} ({self.y1}).")
+        self._update_scrub()
+
+    def _update_scrub(self) -> None:
+        if self.run is None or self.is_showing_hint or not self.pairs:
+            return
+        t, method, mix = self.t, self.method.currentData(), self.mix_label.isChecked()
+        images = [explore.decode_pair_at(r.model, self.pairs[r.id], t, method, mix and r.kind == "cvae")
+                  for r in self.shown_runs() if r.id in self.pairs]
+        self.scrub_images = np.concatenate(images)
+        self.scrub_view.set_images(self.scrub_images, ncols=1)
+
+    def export_grid(self) -> np.ndarray | None:
+        return stack_grids(self.strips) if self.strips else None

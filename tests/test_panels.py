@@ -1,0 +1,438 @@
+"""The exploration panels, offscreen with pytest-qt, on small trained AE, VAE and CVAE runs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from PySide6.QtCore import QPoint, QPointF, Qt
+
+from explorer.panels import Panel, create_panels
+from explorer.panels._common import PAD, PNG_SCALE, TAB10, ExplorerPanel, LatestValue
+from explorer.panels.conditional import ConditionalPanel
+from explorer.panels.interpolation import GALLERY_COLS, InterpolationPanel
+from explorer.panels.latent_map import LatentMapPanel
+from explorer.panels.prior import PriorPanel
+from explorer.panels.reconstructions import ReconstructionsPanel
+from training import explore
+from training.data import Dataset
+from training.loop import TrainConfig, Trainer
+from training.run import Run
+
+CELL = 28 + PAD
+
+
+def grid_shape(rows: int, cols: int) -> tuple[int, int]:
+    return rows * CELL + PAD, cols * CELL + PAD
+
+
+@pytest.fixture(scope="session")
+def runs(small_dataset: Dataset) -> dict[str, Run]:
+    """Small AE, VAE and CVAE runs: 20 epochs × 10 steps on 640 digits."""
+    out = {}
+    for kind in ("ae", "vae", "cvae"):
+        cfg = TrainConfig(kind=kind, beta=0.005, nz=8, hidden=(64, 32), epochs=20, batch_size=64,
+                          lr=3e-3, seed=1, device="cpu", dataset="mnist-sample")
+        result = Trainer(cfg, small_dataset).run()
+        assert result.state == "finished", result.error
+        out[kind] = Run(kind.upper(), cfg, result.model, result.history, state="finished",
+                        dataset=small_dataset)
+    return out
+
+
+@pytest.fixture
+def all_runs(runs) -> list[Run]:
+    return [runs["ae"], runs["vae"], runs["cvae"]]
+
+
+def make(qtbot, cls, all_runs, run=None, show=False):
+    panel = cls()
+    qtbot.addWidget(panel)
+    panel.resize(1100, 750)
+    if show:
+        panel.show()
+        qtbot.waitExposed(panel)
+    panel.set_runs(all_runs)
+    panel.set_run(run)
+    return panel
+
+
+def assert_image(view, shape):
+    """The view's one ImageItem shows a non-blank mosaic of `shape`, at levels (0, 1)."""
+    img = view.image.image
+    assert img is not None and img.shape == shape
+    assert img.std() > 0.02 and 0 <= img.min() and img.max() <= 1
+    assert tuple(view.image.levels) == (0.0, 1.0)
+    np.testing.assert_array_equal(img, view.grid)
+
+
+def cell(grid, r, c):
+    return grid[PAD + r * CELL : PAD + r * CELL + 28, PAD + c * CELL : PAD + c * CELL + 28]
+
+
+# -- contract -----------------------------------------------------------------------------------
+def test_create_panels_gives_one_panel_per_view(qtbot):
+    panels = create_panels()
+    for p in panels:
+        qtbot.addWidget(p)
+    assert all(isinstance(p, Panel) for p in panels)
+    titles = [p.title for p in panels]
+    assert len(set(titles)) == len(titles) == 5
+
+
+@pytest.mark.parametrize("cls", [ReconstructionsPanel, PriorPanel, ConditionalPanel,
+                                 InterpolationPanel, LatentMapPanel])
+def test_panels_explain_what_they_cannot_show(qtbot, runs, all_runs, cls):
+    p = make(qtbot, cls, all_runs, None)
+    assert p.is_showing_hint and "Select a run" in p.hint.text()
+    no_model = Run("fresh", runs["vae"].config, None, dataset=runs["vae"].dataset)
+    p.set_run(no_model)
+    assert p.is_showing_hint and "no model yet" in p.hint.text()
+    loading = Run("loading", runs["cvae"].config, runs["cvae"].model, state="finished")
+    p.set_run(loading)
+    assert p.is_showing_hint == p.needs_data
+    if p.needs_data:
+        assert "still loading" in p.hint.text()
+    p.set_run(runs["cvae"])
+    assert not p.is_showing_hint
+
+
+@pytest.mark.parametrize("kind", ["ae", "vae"])
+def test_conditional_panel_says_why_for_a_non_cvae(qtbot, runs, all_runs, kind):
+    p = make(qtbot, ConditionalPanel, all_runs, runs[kind])
+    assert p.is_showing_hint
+    assert "needs a CVAE" in p.hint.text() and kind.upper() in p.hint.text()
+    qtbot.keyClick(p, Qt.Key.Key_3)  # digit keys do nothing here, and fail nothing
+    assert p.grid is None
+
+
+@pytest.mark.parametrize("kind", ["ae", "vae", "cvae"])
+def test_every_panel_renders_nonblank_images_of_the_right_size(qtbot, runs, all_runs, kind):
+    run = runs[kind]
+    rec = make(qtbot, ReconstructionsPanel, all_runs, run)
+    assert_image(rec.view, grid_shape(2, 8))
+    prior = make(qtbot, PriorPanel, all_runs, run)
+    assert_image(prior.views[0], grid_shape(4, 4))
+    interp = make(qtbot, InterpolationPanel, all_runs, run)
+    assert_image(interp.views[0], grid_shape(1, 12))
+    assert_image(interp.gallery, grid_shape(2, GALLERY_COLS))
+    assert interp.scrub_view.image.image.shape == grid_shape(1, 1)
+    latent = make(qtbot, LatentMapPanel, all_runs, run, show=True)
+    assert_image(latent.preview, grid_shape(1, 2))
+    assert latent.traversal_view.image.image.shape == grid_shape(1, 1)
+    if kind == "cvae":
+        cond = make(qtbot, ConditionalPanel, all_runs, run)
+        assert_image(cond.view, grid_shape(6, 6))
+
+
+# -- reconstructions ----------------------------------------------------------------------------
+def test_reconstructions_use_the_posterior_mean(qtbot, runs, all_runs):
+    run = runs["vae"]
+    p = make(qtbot, ReconstructionsPanel, all_runs, run)
+    first = p.view.grid.copy()
+    p.set_run(run)
+    np.testing.assert_array_equal(p.view.grid, first)  # no sampling: two renders are identical
+    x, y = explore.split_images(run.dataset.test, np.arange(8))
+    expected = run.model.decode(run.model.encode(x).mean).detach().numpy()
+    np.testing.assert_allclose(cell(first, 1, 3), expected[3], atol=1e-6)
+    np.testing.assert_allclose(cell(first, 0, 3), x[3].numpy(), atol=1e-6)
+    errors = [item.toPlainText() for item in p.view._labels if item.isVisible()]
+    assert len(errors) == 8 and errors[0] == f"{p.results[0][1].errors[0]:.3f}"
+
+
+def test_reconstructions_count_random_reshuffle_and_compare(qtbot, runs, all_runs):
+    p = make(qtbot, ReconstructionsPanel, all_runs, runs["cvae"])
+    p.count.setValue(5)
+    assert p.view.grid.shape == grid_shape(2, 5)
+    np.testing.assert_array_equal(p.indices, np.arange(5))
+    assert not p.reshuffle.isEnabled()
+    p.random.setChecked(True)
+    assert p.reshuffle.isEnabled()
+    before = p.indices.copy()
+    qtbot.mouseClick(p.reshuffle, Qt.MouseButton.LeftButton)
+    assert not np.array_equal(before, p.indices)
+    p.compare.select_run(runs["ae"])
+    assert p.view.grid.shape == grid_shape(3, 5)
+    assert [r.kind for r, _ in p.results] == ["cvae", "ae"]
+    assert "The CVAE is given each image's true label" in p.caption.text()
+
+
+# -- prior ------------------------------------------------------------------------------------
+def test_prior_grid_seed_resample_and_compare(qtbot, runs, all_runs):
+    p = make(qtbot, PriorPanel, all_runs, runs["vae"])
+    p.seed.setValue(7)
+    np.testing.assert_allclose(p.views[0].grid, explore_grid(runs["vae"], 4, 1.0, 7), atol=1e-6)
+    p.k.setValue(16)
+    assert p.views[0].grid.shape == grid_shape(16, 16)
+    p.k.setValue(3)
+    qtbot.mouseClick(p.resample, Qt.MouseButton.LeftButton)
+    assert p.seed.value() != 7
+    assert not p.views[1].isVisibleTo(p)
+    p.compare.select_run(runs["ae"])
+    assert len(p.grids) == 2 and p.views[1].isVisibleTo(p)
+    assert "was never asked to fit N(0, I)" in p.captions[1].text()
+    assert p.export_grid().shape[1] > 2 * p.grids[0].shape[1]
+
+
+def explore_grid(run, k, t, seed):
+    from training.render import make_grid
+    return make_grid(explore.prior_grid(run.model, k, t, seed), ncols=k)
+
+
+def test_temperature_slider_redraws_with_the_latest_value(qtbot, runs, all_runs):
+    p = make(qtbot, PriorPanel, all_runs, runs["vae"])
+    draws = []
+    p.views[0].updated.connect(lambda: draws.append(1))
+    for v in (30, 60, 90, 150):  # a fast drag: four values before the event loop runs
+        p.temperature.setValue(v)
+    assert draws == []
+    qtbot.waitUntil(lambda: len(draws) == 1)
+    np.testing.assert_allclose(p.views[0].grid, explore_grid(runs["vae"], 4, 1.5, 0), atol=1e-6)
+    assert p.temperature_label.text() == "T = 1.50"
+
+
+def test_latest_value_wins(qtbot):
+    calls = []
+    throttle = LatestValue(lambda *a: calls.append(a))
+    throttle(1)
+    throttle(2)
+    assert throttle.is_pending and calls == []
+    qtbot.waitUntil(lambda: calls == [(2,)])
+    throttle(3)
+    throttle.flush()
+    assert calls == [(2,), (3,)] and not throttle.is_pending
+
+
+# -- conditional -------------------------------------------------------------------------------
+def test_conditional_digits_by_button_and_key(qtbot, runs, all_runs):
+    run = runs["cvae"]
+    p = make(qtbot, ConditionalPanel, all_runs, run)
+    qtbot.mouseClick(p.digits.button(4), Qt.MouseButton.LeftButton)
+    assert p.digit == 4
+    from training.render import make_grid
+    np.testing.assert_allclose(p.grid, make_grid(explore.digit_grid(run.model, 4, 6, 1.0, 0), ncols=6),
+                               atol=1e-6)
+    qtbot.keyClick(p, Qt.Key.Key_7)
+    assert p.digit == 7 and p.digits.button(7).isChecked()
+    np.testing.assert_allclose(p.grid, make_grid(explore.digit_grid(run.model, 7, 6, 1.0, 0), ncols=6),
+                               atol=1e-6)
+
+
+def test_conditional_all_classes_rows_by_class_columns_share_z(qtbot, runs, all_runs):
+    run = runs["cvae"]
+    p = make(qtbot, ConditionalPanel, all_runs, run)
+    p.k.setValue(5)
+    p.all_classes.setChecked(True)
+    assert p.grid.shape == grid_shape(10, 5)
+    z = explore.prior_latents(run.model, 5, 1.0, 0)
+    for c in (0, 5, 9):
+        expected = explore.decode(run.model, z, c)
+        for j in range(5):
+            np.testing.assert_allclose(cell(p.grid, c, j), expected[j], atol=1e-6)
+    # A digit key goes back to one digit.
+    qtbot.keyClick(p, Qt.Key.Key_2)
+    assert p.one_digit.isChecked() and p.grid.shape == grid_shape(5, 5)
+
+
+# -- interpolation -----------------------------------------------------------------------------
+def test_interpolation_strip_endpoints_and_methods(qtbot, runs, all_runs):
+    run = runs["vae"]
+    p = make(qtbot, InterpolationPanel, all_runs, run)
+    p.steps.setValue(5)
+    p.set_endpoints(3, 9)
+    strip = p.views[0].grid
+    assert strip.shape == grid_shape(1, 7)
+    x, _ = explore.split_images(run.dataset.test, [3, 9])
+    np.testing.assert_allclose(cell(strip, 0, 0), x[0].numpy(), atol=1e-6)
+    np.testing.assert_allclose(cell(strip, 0, 6), x[1].numpy(), atol=1e-6)
+    ends = explore.decode(run.model, run.model.encode(x).mean)
+    np.testing.assert_allclose(cell(strip, 0, 1), ends[0], atol=1e-5)
+    np.testing.assert_allclose(cell(strip, 0, 5), ends[1], atol=1e-5)
+    p.method.setCurrentIndex(p.method.findData("slerp"))
+    sl = p.views[0].grid
+    np.testing.assert_allclose(cell(sl, 0, 1), cell(strip, 0, 1), atol=1e-5)
+    np.testing.assert_allclose(cell(sl, 0, 5), cell(strip, 0, 5), atol=1e-5)
+    assert np.abs(cell(sl, 0, 3) - cell(strip, 0, 3)).max() > 1e-3
+
+
+def test_interpolation_pick_by_label_and_another_one(qtbot, runs, all_runs):
+    run = runs["ae"]
+    labels = run.dataset.test.labels
+    p = make(qtbot, InterpolationPanel, all_runs, run)
+    p.start_digit.setCurrentIndex(6)
+    p.start_digit.activated.emit(6)
+    assert int(labels[p.i0]) == 6
+    first = p.i0
+    qtbot.mouseClick(p.start_another, Qt.MouseButton.LeftButton)
+    assert int(labels[p.i0]) == 6 and p.i0 != first
+    p.pick_by_label("end", 2)
+    assert int(labels[p.i1]) == 2 and p.end_digit.currentData() == 2
+
+
+def test_interpolation_gallery_click_sets_start_then_end(qtbot, runs, all_runs):
+    run = runs["vae"]
+    p = make(qtbot, InterpolationPanel, all_runs, run, show=True)
+    g = p.gallery
+
+    def click(index, button=Qt.MouseButton.LeftButton):
+        r, c = divmod(index, GALLERY_COLS)
+        scene = g.image.mapToScene(QPointF(PAD + c * CELL + 14, PAD + r * CELL + 14))
+        pos = g.mapFromScene(scene)
+        qtbot.mouseClick(g.viewport(), button, pos=QPoint(pos.x(), pos.y()))
+
+    click(GALLERY_COLS + 3)
+    assert p.i0 == int(p.gallery_indices[GALLERY_COLS + 3]) and p.click_end.isChecked()
+    click(5)
+    assert p.i1 == int(p.gallery_indices[5]) and p.click_start.isChecked()
+    click(7, Qt.MouseButton.RightButton)
+    assert p.i1 == int(p.gallery_indices[7])
+    x, _ = explore.split_images(run.dataset.test, [p.i0, p.i1])
+    np.testing.assert_allclose(cell(p.views[0].grid, 0, 0), x[0].numpy(), atol=1e-6)
+
+
+def test_interpolation_compares_two_runs_on_the_same_pair(qtbot, runs, all_runs):
+    p = make(qtbot, InterpolationPanel, all_runs, runs["ae"])
+    p.set_endpoints(0, 4)
+    assert not p.views[1].isVisibleTo(p)
+    p.compare.select_run(runs["vae"])
+    assert p.views[1].isVisibleTo(p) and len(p.strips) == 2
+    a, b = p.strips
+    np.testing.assert_array_equal(cell(a, 0, 0), cell(b, 0, 0))  # the same start image
+    assert np.abs(cell(a, 0, 5) - cell(b, 0, 5)).max() > 1e-3
+    assert p.scrub_view.grid.shape == grid_shape(2, 1)
+    assert p.export_grid().shape[0] > 2 * a.shape[0]
+
+
+def test_scrubber_decodes_the_point_at_t(qtbot, runs, all_runs):
+    run = runs["cvae"]
+    p = make(qtbot, InterpolationPanel, all_runs, run)
+    p.set_endpoints(0, 4)
+    for v in (100, 200, 250):
+        p.scrub.setValue(v)
+    qtbot.waitUntil(lambda: p.scrub_label.text() == "t = 0.25" and not p._throttled_scrub.is_pending)
+    pair = p.pairs[run.id]
+    np.testing.assert_allclose(p.scrub_images[0], explore.decode_pair_at(run.model, pair, 0.25)[0],
+                               atol=1e-6)
+    # The CVAE keeps the start label unless asked to interpolate the one-hot too.
+    assert p.mix_label.isEnabled()
+    p.mix_label.setChecked(True)
+    np.testing.assert_allclose(p.scrub_images[0],
+                               explore.decode_pair_at(run.model, pair, 0.25, mix_label=True)[0], atol=1e-6)
+    assert "one-hot" in p.captions[0].text()
+    p.set_run(runs["vae"])
+    assert not p.mix_label.isEnabled()
+
+
+# -- latent map --------------------------------------------------------------------------------
+def test_latent_map_has_one_point_per_test_image_coloured_by_label(qtbot, runs, all_runs):
+    run = runs["cvae"]
+    p = make(qtbot, LatentMapPanel, all_runs, run, show=True)
+    labels = run.dataset.test.labels.numpy()
+    assert sum(len(item.data) for item in p.scatters) == len(labels) == len(p.map.coords)
+    for c, item in enumerate(p.scatters):
+        assert len(item.data) == int((labels == c).sum())
+        if len(item.data):
+            assert item.opts["brush"].color().name() == TAB10[c]
+            np.testing.assert_allclose(np.c_[item.data["x"], item.data["y"]], p.map.coords[labels == c])
+    assert "PC 1" in p.plot.getAxis("bottom").labelText
+
+
+def test_latent_map_is_computed_lazily_and_cached(qtbot, runs, all_runs, monkeypatch):
+    p = make(qtbot, LatentMapPanel, all_runs, runs["vae"])
+    assert p.map is None  # not shown yet: nothing encoded
+    calls = []
+    real = explore.encode_split
+    monkeypatch.setattr(explore, "encode_split", lambda *a, **k: calls.append(1) or real(*a, **k))
+    p.show()
+    qtbot.waitUntil(lambda: p.map is not None)
+    p.set_run(runs["vae"])
+    assert len(calls) == 1  # the same run at the same step: cached
+
+
+def test_latent_map_click_point_or_empty_space_and_traverse(qtbot, runs, all_runs):
+    run = runs["vae"]
+    p = make(qtbot, LatentMapPanel, all_runs, run, show=True)
+    i = 17
+    x, y = p.map.coords[i]
+    p.click_at(float(x), float(y))
+    assert p.selected == i
+    torch.testing.assert_close(p.z, p.encoded.means[i])
+    imgs, _ = explore.split_images(run.dataset.test, [i])
+    np.testing.assert_allclose(p.preview_images[0], imgs[0].numpy(), atol=1e-6)
+    np.testing.assert_allclose(p.preview_images[1], explore.reconstruct(run.model, imgs).reconstructions[0],
+                               atol=1e-6)
+    # Empty space far from every point: decode mean + x·pc1 + y·pc2.
+    far = p.map.coords.max(axis=0) + 10 * (np.ptp(p.map.coords, axis=0) + 1)
+    p.click_at(float(far[0]), float(far[1]))
+    assert p.selected is None
+    z = p.map.to_latent(far)[0]
+    torch.testing.assert_close(p.z, z)
+    np.testing.assert_allclose(p.preview_images[0], explore.decode(run.model, z)[0], atol=1e-6)
+    # Traversal: the first slider is the most used dimension and decodes live.
+    d = p.slider_dims[0]
+    assert p.usage.usage[d] == p.usage.usage.max()
+    p.sliders[0].setValue(0)
+    qtbot.waitUntil(lambda: not p._throttled_traversal.is_pending)
+    edited = z.clone()
+    edited[d] = float(p.usage.low[d])
+    np.testing.assert_allclose(p.traversal_image[0], explore.decode(run.model, edited)[0], atol=1e-5)
+    qtbot.mouseClick(p.reset_button, Qt.MouseButton.LeftButton)
+    torch.testing.assert_close(p.z, z, atol=1e-5, rtol=0)
+
+
+# -- selection changes and export ------------------------------------------------------------
+def test_changing_the_selected_run_updates_every_panel(qtbot, runs, all_runs):
+    panels = create_panels()
+    for p in panels:
+        qtbot.addWidget(p)
+        p.resize(1000, 700)
+        p.show()
+        p.set_runs(all_runs)
+    def images(p):
+        if isinstance(p, LatentMapPanel):
+            return p.preview.grid.copy()
+        return p.export_grid().copy()
+    for p in panels:
+        p.set_run(runs["cvae"])
+        before = images(p)
+        p.set_run(runs["vae"] if not isinstance(p, ConditionalPanel) else runs["ae"])
+        if isinstance(p, ConditionalPanel):
+            assert p.is_showing_hint and p.grid is None
+            continue
+        qtbot.waitUntil(lambda: not p.is_showing_hint)
+        after = images(p)
+        assert after.shape != before.shape or np.abs(after - before).max() > 1e-3, p.title
+        assert "VAE" in (p.caption.text() if hasattr(p, "caption") else p.captions[0].text())
+
+
+def test_compare_picker_follows_the_run_list(qtbot, runs, all_runs):
+    p = make(qtbot, PriorPanel, all_runs, runs["vae"])
+    p.compare.select_run(runs["ae"])
+    p.set_runs([runs["cvae"], runs["ae"]])
+    assert p.compare.current_run() is runs["ae"] and len(p.grids) == 2
+    p.set_runs([runs["vae"]])  # the compared run was removed
+    assert p.compare.current_run() is None and len(p.grids) == 1
+
+
+@pytest.mark.parametrize("cls", [ReconstructionsPanel, PriorPanel, ConditionalPanel,
+                                 InterpolationPanel, LatentMapPanel])
+def test_save_png_through_a_patched_dialog(qtbot, runs, all_runs, tmp_path, monkeypatch, cls):
+    p: ExplorerPanel = make(qtbot, cls, all_runs, runs["cvae"], show=cls is LatentMapPanel)
+    target = tmp_path / "out"
+    asked = []
+    monkeypatch.setattr(p, "_ask_save_path", lambda name: asked.append(name) or str(target))
+    qtbot.mouseClick(p.save_button, Qt.MouseButton.LeftButton)
+    assert asked and asked[0].endswith(".png")
+    with Image.open(tmp_path / "out.png") as im:
+        size = im.size
+    if cls is not LatentMapPanel:
+        grid = p.export_grid()
+        assert size == (grid.shape[1] * PNG_SCALE, grid.shape[0] * PNG_SCALE)
+    else:
+        assert size[0] > 100 and size[1] > 100
+    # Cancelling the dialog writes nothing.
+    monkeypatch.setattr(p, "_ask_save_path", lambda name: None)
+    (tmp_path / "out.png").unlink()
+    qtbot.mouseClick(p.save_button, Qt.MouseButton.LeftButton)
+    assert not (tmp_path / "out.png").exists()
