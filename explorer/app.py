@@ -1,16 +1,106 @@
-"""QApplication set-up and the main window's launch."""
+"""QApplication set-up and the main window's launch.
+
+Start-up order keeps the window quick to appear: Qt and pyqtgraph only, show the window, then
+(from the event loop, once it is on screen) import torch and start the job queue and panels.
+Setting LATENT_EXPLORER_STARTUP_PROBE=1 prints the seconds from process start to the window
+being visible and to torch being ready, then quits (benchmarks/gui_responsiveness.py --startup).
+"""
 
 from __future__ import annotations
 
+import os
 import sys
+import time
+
+
+def _process_age() -> float:
+    """Seconds since this process started (Linux /proc; else since this module loaded)."""
+    try:
+        with open("/proc/self/stat") as f:
+            start_ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/uptime") as f:
+            uptime = float(f.read().split()[0])
+        return uptime - start_ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return time.perf_counter() - _T0
+
+
+_T0 = time.perf_counter()
+
+
+def guard_none_refcount() -> bool:
+    """Work around shiboken6 6.12.0 on CPython < 3.12, which would abort the app.
+
+    Its wrappers return None from void methods (QPainter.setPen, QLabel.setText, ...) and
+    True/False from bool ones without taking a new reference, so every call drops a reference
+    to those singletons: a live pyqtgraph plot loses ~10,000 a second and CPython aborts with
+    "none_dealloc: deallocating None" within minutes, or at exit. PySide6 6.11.x does not do
+    this, and from Python 3.12 these objects are immortal. The real fix is to not install
+    6.12.0 on 3.11; until then, lift their counts by 2**60 once (they are static and never
+    freed, so a count only has to stay positive: a million lost references a second would take
+    millennia). Returns True when the guard was applied.
+    """
+    if sys.version_info >= (3, 12) or sys.implementation.name != "cpython":
+        return False
+    try:
+        import shiboken6
+    except ImportError:
+        return False
+    if not str(getattr(shiboken6, "__version__", "")).startswith("6.12."):
+        return False
+    import ctypes
+
+    for singleton in (None, True, False):  # bool-returning methods do the same to True/False
+        count = ctypes.c_ssize_t.from_address(id(singleton))
+        if count.value < 2**59:
+            count.value += 2**60
+    return True
+
+
+def create_app(argv: list[str] | None = None):
+    """The QApplication, named so QSettings find the same place every launch."""
+    guard_none_refcount()
+    from PySide6.QtWidgets import QApplication
+
+    from explorer.main_window import APPLICATION, ORGANIZATION
+
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication([sys.argv[0], *(argv or [])])
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+    app.setApplicationDisplayName(APPLICATION)
+    return app
 
 
 def run_app(argv: list[str] | None = None) -> int:
-    from PySide6.QtWidgets import QApplication, QLabel
+    """Open the main window and run the event loop until it closes."""
+    from PySide6.QtCore import QTimer
 
-    app = QApplication.instance() or QApplication([sys.argv[0], *(argv or [])])
-    w = QLabel("Latent Explorer: the main window is being built.")
-    w.setWindowTitle("Latent Explorer")
-    w.resize(480, 120)
-    w.show()
-    return app.exec()
+    app = create_app(argv)
+    from explorer.main_window import MainWindow
+
+    window = MainWindow()
+    probe = os.environ.get("LATENT_EXPLORER_STARTUP_PROBE") == "1"
+
+    def on_first_paint() -> None:
+        if probe:
+            print(f"visible {_process_age():.3f}", flush=True)
+        QTimer.singleShot(10, window.finish_startup)  # torch loads after the first frame
+
+    def on_ready() -> None:
+        print(f"ready {_process_age():.3f}", flush=True)
+        window.shutdown()
+        app.quit()
+
+    window.first_painted.connect(on_first_paint)
+    if probe:
+        window.ready.connect(on_ready)
+    window.show()
+    QTimer.singleShot(3000, window.finish_startup)  # in case no paint comes (minimised)
+    code = app.exec()
+    window.shutdown()  # the event loop ended some other way: the same clean stop as closing
+    jobs = sys.modules.get("explorer.jobs")
+    if jobs is not None:
+        jobs.wait_for_orphans()  # a thread that missed the 2 s wait: the window is gone now
+    return code

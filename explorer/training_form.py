@@ -1,0 +1,325 @@
+"""The training form: model kind, dataset, β, nz, epochs, batch size, learning rate, seed.
+
+Bad values are refused here with an inline message (never an exception). The form is Qt-only:
+it hands plain values to the window, which builds the engine's TrainConfig.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+KINDS = (("ae", "AE: plain auto-encoder"), ("vae", "VAE: β-VAE"),
+         ("cvae", "CVAE: conditional β-VAE"))
+SOURCES = (("auto", "auto: MNIST, else the bundled sample"),
+           ("mnist-sample", "mnist-sample: 5,000 bundled digits"),
+           ("mnist", "mnist: 70,000 digits (downloaded once)"),
+           ("fashion-mnist", "fashion-mnist: 70,000 clothes (downloaded once)"))
+FOLDER_ITEM = "Folder of idx files…"
+BETA_MIN, BETA_MAX = 1e-4, 10.0
+LR_MIN, LR_MAX = 1e-6, 1e4
+# The slider's stops: 0, then 1, 1.5, 2, 3, 5, 7 in every decade from 1e-4 to 10. They are
+# exact decimal values, so the field shows what the slider picked; any other value can be typed.
+_MANTISSAS = (1.0, 1.5, 2.0, 3.0, 5.0, 7.0)
+BETA_STOPS = (0.0, *[float(f"{m}e{e}") for e in range(-4, 1) for m in _MANTISSAS], 10.0)
+_CHOOSE_FOLDER = "choose-folder"
+_FOLDER_PREFIX = "folder:"
+DEFAULTS = {"kind": "vae", "beta": 0.005, "nz": 32, "epochs": 10, "batch_size": 64, "lr": 1e-3,
+            "seed": 0, "dataset": "auto", "data_dir": None}
+
+
+def _split_source(data: str) -> tuple[str, str | None]:
+    """A dataset combo entry as (source, data_dir); a folder's source is 'folder'."""
+    if data.startswith(_FOLDER_PREFIX):
+        return "folder", data[len(_FOLDER_PREFIX):]
+    if data == _CHOOSE_FOLDER:
+        return "folder", None
+    return data, None
+
+
+def parse_beta(text: str) -> tuple[float | None, str | None]:
+    """(β, None) or (None, reason): 0, or 1e-4 ≤ β ≤ 10."""
+    try:
+        v = float(text.strip().replace(",", "."))
+    except ValueError:
+        return None, f"β must be a number, got {text.strip()!r}"
+    if not math.isfinite(v) or v < 0 or (0 < v < BETA_MIN) or v > BETA_MAX:
+        return None, f"β must be 0 or between {BETA_MIN:g} and {BETA_MAX:g}, got {text.strip()}"
+    return v, None
+
+
+def parse_lr(text: str) -> tuple[float | None, str | None]:
+    """(learning rate, None) or (None, reason)."""
+    try:
+        v = float(text.strip().replace(",", "."))
+    except ValueError:
+        return None, f"learning rate must be a number, got {text.strip()!r}"
+    if not math.isfinite(v) or not LR_MIN <= v <= LR_MAX:
+        return None, f"learning rate must be between {LR_MIN:g} and {LR_MAX:g}, got {text.strip()}"
+    return v, None
+
+
+def nearest_stop(beta: float) -> int:
+    """Slider position whose stop is nearest to β on a log scale (0 for β = 0)."""
+    if beta <= 0:
+        return 0
+    logs = [math.log10(s) for s in BETA_STOPS[1:]]
+    lb = math.log10(beta)
+    return 1 + min(range(len(logs)), key=lambda i: abs(logs[i] - lb))
+
+
+class BetaControl(QWidget):
+    """A log-scale slider (0 and 1e-4…10) next to a field showing the exact value."""
+
+    value_changed = Signal(float)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(0, len(BETA_STOPS) - 1)
+        self.slider.setPageStep(len(_MANTISSAS))
+        self.slider.setToolTip("β on a log scale: 0, then 0.0001 to 10")
+        self.slider.setAccessibleName("β slider")
+        self.edit = QLineEdit()
+        self.edit.setAccessibleName("β")
+        self.edit.setToolTip("The exact β: 0, or any value from 0.0001 to 10")
+        self.edit.setMaximumWidth(self.edit.fontMetrics().horizontalAdvance("0.00015") * 2)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.slider, 1)
+        row.addWidget(self.edit)
+        self._syncing = False
+        self.slider.valueChanged.connect(self._on_slider_value_changed)
+        self.edit.textEdited.connect(self._on_edit_text_edited)
+        self.set_value(DEFAULTS["beta"])
+
+    def value(self) -> tuple[float | None, str | None]:
+        return parse_beta(self.edit.text())
+
+    def set_value(self, beta: float) -> None:
+        self._syncing = True
+        try:
+            self.edit.setText(f"{beta:g}")
+            self.slider.setValue(nearest_stop(beta))
+        finally:
+            self._syncing = False
+        self.value_changed.emit(beta)
+
+    @Slot(int)
+    def _on_slider_value_changed(self, pos: int) -> None:
+        if self._syncing:
+            return
+        beta = BETA_STOPS[pos]
+        self.edit.setText(f"{beta:g}")
+        self.value_changed.emit(beta)
+
+    @Slot(str)
+    def _on_edit_text_edited(self, text: str) -> None:
+        v, _ = parse_beta(text)
+        if v is None:
+            return
+        self._syncing = True
+        try:
+            self.slider.setValue(nearest_stop(v))  # the typed value stays exact
+        finally:
+            self._syncing = False
+        self.value_changed.emit(v)
+
+
+class TrainingForm(QWidget):
+    """Hyper-parameters and the Train button; `train_requested` carries validated values."""
+
+    train_requested = Signal(dict)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.kind = QComboBox()
+        for key, label in KINDS:
+            self.kind.addItem(label, key)
+        self.kind.setToolTip("AE: deterministic codes. VAE: codes with a Gaussian prior, weighted "
+                             "by β. CVAE: a VAE told the digit's class.")
+        self.dataset = QComboBox()
+        for key, label in SOURCES:
+            self.dataset.addItem(label, key)
+        self.dataset.addItem(FOLDER_ITEM, _CHOOSE_FOLDER)
+        self.dataset.setToolTip("Where the images come from; a folder must hold the four "
+                                "MNIST-format idx files (gzip or not)")
+        self._last_dataset_index = 0
+        self.beta = BetaControl()
+        self.nz = QSpinBox()
+        self.nz.setRange(1, 4096)
+        self.nz.setToolTip("Size of the latent code z")
+        self.epochs = QSpinBox()
+        self.epochs.setRange(1, 10_000)
+        self.batch_size = QSpinBox()
+        self.batch_size.setRange(1, 65_536)
+        self.lr = QLineEdit()
+        self.lr.setToolTip(f"Adam's learning rate, {LR_MIN:g} to {LR_MAX:g}")
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.seed.setToolTip("Same seed, same data order and initial weights: runs are repeatable")
+        for w, name in ((self.kind, "Model"), (self.dataset, "Dataset"), (self.nz, "nz"),
+                        (self.epochs, "Epochs"), (self.batch_size, "Batch size"),
+                        (self.lr, "Learning rate"), (self.seed, "Seed")):
+            w.setAccessibleName(name)
+
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.addRow("&Model", self.kind)
+        form.addRow("&Dataset", self.dataset)
+        self._beta_label = QLabel("&β")
+        self._beta_label.setBuddy(self.beta.edit)
+        form.addRow(self._beta_label, self.beta)
+        form.addRow("&nz", self.nz)
+        form.addRow("&Epochs", self.epochs)
+        form.addRow("&Batch size", self.batch_size)
+        form.addRow("&Learning rate", self.lr)
+        form.addRow("S&eed", self.seed)
+
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.message.hide()
+        self.train_button = QPushButton("&Train")
+        self.train_button.setDefault(True)
+        self.train_button.setToolTip("Start a run with these settings (Ctrl+Enter); it queues "
+                                     "behind a run already training")
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.message)
+        layout.addWidget(self.train_button)
+        layout.addStretch(1)
+
+        self.set_values(DEFAULTS)
+        self.kind.currentIndexChanged.connect(self._on_kind_current_index_changed)
+        self.dataset.activated.connect(self._on_dataset_activated)
+        self.train_button.clicked.connect(self._on_train_button_clicked)
+        for edit in (self.lr, self.beta.edit):
+            edit.textEdited.connect(self._on_any_text_edited)
+            edit.returnPressed.connect(self._on_train_button_clicked)
+
+    # -- values ----------------------------------------------------------------------------------
+    def values(self) -> dict:
+        """The current values as plain Python (invalid text fields come back as None)."""
+        source, data_dir = _split_source(self.dataset.currentData())
+        beta, _ = self.beta.value()
+        lr, _ = parse_lr(self.lr.text())
+        return {"kind": self.kind.currentData(), "beta": beta, "nz": self.nz.value(),
+                "epochs": self.epochs.value(), "batch_size": self.batch_size.value(), "lr": lr,
+                "seed": self.seed.value(), "dataset": source, "data_dir": data_dir}
+
+    def problems(self) -> list[str]:
+        """Why the current values cannot train (empty when they can)."""
+        p = []
+        if self.kind.currentData() != "ae":
+            _, why = self.beta.value()
+            if why:
+                p.append(why)
+        _, why = parse_lr(self.lr.text())
+        if why:
+            p.append(why)
+        source, data_dir = _split_source(self.dataset.currentData())
+        if source == "folder" and not data_dir:
+            p.append("choose the folder of idx files")
+        return p
+
+    def set_values(self, values: dict) -> None:
+        """Fill the form; unusable stored values fall back to the defaults."""
+        v = {**DEFAULTS, **{k: x for k, x in values.items() if x is not None}}
+        i = self.kind.findData(v["kind"])
+        self.kind.setCurrentIndex(i if i >= 0 else self.kind.findData(DEFAULTS["kind"]))
+        beta, _ = parse_beta(str(v["beta"]))
+        self.beta.set_value(beta if beta is not None else DEFAULTS["beta"])
+        for spin, key in ((self.nz, "nz"), (self.epochs, "epochs"),
+                          (self.batch_size, "batch_size"), (self.seed, "seed")):
+            try:
+                n = int(v[key])
+            except (TypeError, ValueError):
+                n = DEFAULTS[key]
+            spin.setValue(n if spin.minimum() <= n <= spin.maximum() else DEFAULTS[key])
+        lr, _ = parse_lr(str(v["lr"]))
+        self.lr.setText(f"{lr if lr is not None else DEFAULTS['lr']:g}")
+        if v.get("data_dir"):
+            self.set_folder(str(v["data_dir"]))
+        else:
+            i = self.dataset.findData(v["dataset"])
+            self.dataset.setCurrentIndex(max(i, 0))
+        self._last_dataset_index = self.dataset.currentIndex()
+        self._update_beta_enabled()
+        self.show_message("")
+
+    def set_folder(self, folder: str) -> None:
+        """Use a folder of idx files as the dataset (one combo entry for it, updated)."""
+        label = f"folder: {Path(folder).name or folder}"
+        i = self.dataset.findData(_FOLDER_PREFIX + folder)
+        if i < 0:
+            i = self.dataset.count() - 1  # before "Folder of idx files…"
+            self.dataset.insertItem(i, label, _FOLDER_PREFIX + folder)
+            self.dataset.setItemData(i, folder, Qt.ItemDataRole.ToolTipRole)
+        self.dataset.setCurrentIndex(i)
+        self._last_dataset_index = i
+
+    def show_message(self, text: str, error: bool = True) -> None:
+        """An inline message under the form (red for errors); empty hides it."""
+        self.message.setText(text)
+        self.message.setVisible(bool(text))
+        color = "#d62728" if error else self.palette().color(QPalette.ColorRole.WindowText).name()
+        self.message.setStyleSheet(f"color: {color};")
+
+    # -- dialogs (methods so tests can replace them) ---------------------------------------------
+    def _ask_folder(self) -> str | None:
+        path = QFileDialog.getExistingDirectory(self, "Folder with MNIST-format idx files")
+        return path or None
+
+    # -- slots -----------------------------------------------------------------------------------
+    @Slot(int)
+    def _on_kind_current_index_changed(self, _index: int) -> None:
+        self._update_beta_enabled()
+
+    def _update_beta_enabled(self) -> None:
+        is_ae = self.kind.currentData() == "ae"
+        self.beta.setEnabled(not is_ae)
+        self._beta_label.setEnabled(not is_ae)
+        self.beta.setToolTip("An AE has no KL term: β does not apply" if is_ae else "")
+
+    @Slot(int)
+    def _on_dataset_activated(self, index: int) -> None:
+        if self.dataset.itemData(index) == _CHOOSE_FOLDER:
+            folder = self._ask_folder()
+            if folder:
+                self.set_folder(folder)
+            else:
+                self.dataset.setCurrentIndex(self._last_dataset_index)
+            return
+        self._last_dataset_index = index
+
+    @Slot()
+    def _on_any_text_edited(self) -> None:
+        if self.message.isVisible():
+            self.show_message("; ".join(self.problems()))
+
+    @Slot()
+    def _on_train_button_clicked(self) -> None:
+        problems = self.problems()
+        if problems:
+            self.show_message("Cannot train: " + "; ".join(problems) + ".")
+            return
+        self.show_message("")
+        self.train_requested.emit(self.values())

@@ -1,0 +1,408 @@
+"""The real main window driven with qtbot: train, stop, pause, fail, close, load, refuse."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import torch
+from PySide6.QtCore import QSettings, Qt
+
+from explorer.app import guard_none_refcount
+from explorer.jobs import DatasetCache
+from explorer.main_window import MainWindow
+from explorer.panels.base import Panel
+from explorer.run_table import COL_BCE, COL_EPOCHS, COL_NAME, COL_SHOW, COL_STATE
+from training.checkpoint import Checkpoint, save_checkpoint
+from training.loop import TrainConfig, Trainer
+
+guard_none_refcount()  # shiboken6 6.12.0 on Python 3.11 drops references to None: see there
+
+LONG = 2000  # epochs for runs a test stops: far longer than any test waits
+WAIT_MS = 30_000
+
+
+@pytest.fixture
+def settings(tmp_path):
+    """Settings in a temp file, never the user's real configuration."""
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path))
+    QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, str(tmp_path))
+    return QSettings(str(tmp_path / "latent-explorer.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def datasets(small_dataset):
+    """'mnist-sample' answered by the 640-image dataset: each epoch is 10 steps."""
+    cache = DatasetCache()
+    cache.put("mnist-sample", None, small_dataset)
+    return cache
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+
+    def __call__(self, *args):
+        self.calls.append(args)
+        return True
+
+
+def make_window(qtbot, settings, datasets) -> MainWindow:
+    w = MainWindow(settings=settings, load_panels=False, datasets=datasets)
+    qtbot.addWidget(w)
+    w._ask_confirm_close = lambda active, unsaved: True  # no modal dialogs in tests
+    w._ask_confirm = lambda title, text: True
+    w._show_error = Recorder()
+    w.show()
+    w.finish_startup()
+    return w
+
+
+@pytest.fixture
+def window(qtbot, settings, datasets):
+    w = make_window(qtbot, settings, datasets)
+    yield w
+    w.shutdown()
+    assert w.jobs is not None and not w.jobs.has_active
+    for job in w.jobs.jobs:
+        assert job.is_finished
+
+
+def fill_form(w: MainWindow, **values) -> None:
+    v = {"kind": "vae", "beta": 0.005, "nz": 8, "epochs": 1, "batch_size": 64, "lr": 1e-3,
+         "seed": 0, "dataset": "mnist-sample", "data_dir": None}
+    v.update(values)
+    w.form.set_values(v)
+
+
+def click_train(qtbot, w: MainWindow):
+    n = len(w.runs)
+    qtbot.mouseClick(w.form.train_button, Qt.MouseButton.LeftButton)
+    assert len(w.runs) == n + 1, w.form.message.text()
+    return w.runs[-1]
+
+
+def wait_ended(qtbot, w: MainWindow, run) -> None:
+    qtbot.waitUntil(lambda: run.state in ("finished", "stopped", "failed"), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: not w.jobs.has_active, timeout=WAIT_MS)
+
+
+def wait_running(qtbot, w: MainWindow, run) -> None:
+    """Until the run has reported steps (it is really in the loop)."""
+    qtbot.waitUntil(lambda: w.loss_plot.step_count(run.id) > 0, timeout=WAIT_MS)
+
+
+def cell(w: MainWindow, run, col: int, role=Qt.ItemDataRole.DisplayRole):
+    m = w.run_model
+    return m.data(m.index(m.row_of(run), col), role)
+
+
+def test_train_button_runs_to_finished_row_and_plot(qtbot, window):
+    fill_form(window, kind="vae", beta=0.005, epochs=1)
+    with qtbot.waitSignal(window.jobs.job_ended, timeout=WAIT_MS):
+        run = click_train(qtbot, window)
+        assert run.state in ("queued", "running")
+    wait_ended(qtbot, window, run)
+    assert run.state == "finished"
+    assert cell(window, run, COL_STATE) == "finished"
+    assert cell(window, run, COL_EPOCHS) == "1/1"
+    assert float(cell(window, run, COL_BCE)) > 0
+    assert len(run.history) == 10 and run.model is not None and run.dataset is not None
+    window.loss_plot.flush()
+    assert window.loss_plot.step_count(run.id) == 10
+    x, y = window.loss_plot.curve_data(run.id, "total")
+    assert len(x) == 10 and np.allclose(y, run.history.total)
+    assert window.loss_plot.marker_count(run.id) == 1
+    assert window.recon_strip.has_image
+    assert window.selected_run() is run and run in window.usable_runs()
+    assert "finished" in window.details.text()
+
+
+def test_stop_marks_stopped_and_keeps_usable_weights(qtbot, window, small_dataset):
+    fill_form(window, epochs=LONG)
+    run = click_train(qtbot, window)
+    wait_running(qtbot, window, run)
+    assert window.stop_button.isEnabled()
+    qtbot.mouseClick(window.stop_button, Qt.MouseButton.LeftButton)
+    wait_ended(qtbot, window, run)
+    assert run.state == "stopped" and cell(window, run, COL_STATE) == "stopped"
+    assert run.is_usable and len(run.history) > 0
+    rec = run.model.reconstruct(small_dataset.test.float_images(slice(0, 4)))
+    assert rec.shape == (4, 28, 28) and torch.isfinite(rec).all()
+    assert window.save_button.isEnabled()
+
+
+def test_pause_and_resume(qtbot, window):
+    fill_form(window, epochs=LONG)
+    run = click_train(qtbot, window)
+    wait_running(qtbot, window, run)
+    qtbot.mouseClick(window.pause_button, Qt.MouseButton.LeftButton)
+    assert run.state == "paused" and window.pause_button.text() == "&Resume"
+    job = window.jobs.job_for(run)
+    qtbot.waitUntil(lambda: job.worker._trainer is not None and job.worker._trainer.is_paused)
+    qtbot.wait(150)  # let the events already in flight arrive
+    steps = window.loss_plot.step_count(run.id)
+    with qtbot.assertNotEmitted(window.jobs.job_steps_arrived, wait=300):
+        pass
+    assert window.loss_plot.step_count(run.id) == steps
+    qtbot.mouseClick(window.pause_button, Qt.MouseButton.LeftButton)
+    assert run.state == "running"
+    qtbot.waitUntil(lambda: window.loss_plot.step_count(run.id) > steps, timeout=WAIT_MS)
+    window.stop_selected()
+    wait_ended(qtbot, window, run)
+    assert run.state == "stopped"
+
+
+def test_diverging_run_fails_with_message_and_app_goes_on(qtbot, window):
+    fill_form(window, kind="vae", lr=1e3, epochs=3)
+    assert window.form.lr.text() == "1000"
+    run = click_train(qtbot, window)
+    wait_ended(qtbot, window, run)
+    assert run.state == "failed"
+    assert "diverged" in run.error
+    assert "diverged" in window.details.text()
+    assert "diverged" in window.statusBar().currentMessage()
+    assert "diverged" in cell(window, run, COL_STATE, Qt.ItemDataRole.ToolTipRole)
+    # The app keeps working: a sane run next to it trains to the end.
+    fill_form(window, epochs=1)
+    ok = click_train(qtbot, window)
+    wait_ended(qtbot, window, ok)
+    assert ok.state == "finished" and run.state == "failed" and len(window.runs) == 2
+
+
+def test_bad_dataset_folder_fails_with_the_data_error(qtbot, window, tmp_path):
+    window.form._ask_folder = lambda: str(tmp_path)
+    fill_form(window, epochs=1)
+    window.form.dataset.setCurrentIndex(window.form.dataset.count() - 1)
+    window.form._on_dataset_activated(window.form.dataset.count() - 1)
+    assert window.form.values()["data_dir"] == str(tmp_path)
+    run = click_train(qtbot, window)
+    wait_ended(qtbot, window, run)
+    assert run.state == "failed" and "not found" in run.error and run.model is None
+    assert "not found" in window.details.text()
+
+
+def test_close_mid_run_stops_the_thread(qtbot, settings, datasets):
+    w = make_window(qtbot, settings, datasets)
+    fill_form(w, epochs=LONG)
+    run = click_train(qtbot, w)
+    wait_running(qtbot, w, run)
+    job = w.jobs.job_for(run)
+    thread = job.thread
+    asked = Recorder()
+    w._ask_confirm_close = asked
+    t0 = time.perf_counter()
+    w.close()
+    elapsed = time.perf_counter() - t0
+    assert asked.calls and [r.name for r in asked.calls[0][0]] == [run.name]
+    assert thread.isFinished() and job.is_finished
+    assert elapsed < 2.0
+    assert run.state == "stopped"
+    assert not w.isVisible()
+
+
+def test_close_refused_keeps_training(qtbot, window):
+    fill_form(window, epochs=LONG)
+    run = click_train(qtbot, window)
+    wait_running(qtbot, window, run)
+    window._ask_confirm_close = lambda active, unsaved: False
+    window.close()
+    assert window.isVisible() and run.state == "running"
+    window.stop_selected()
+    wait_ended(qtbot, window, run)
+
+
+def test_quit_action_asks_about_unsaved_runs(qtbot, settings, datasets):
+    w = make_window(qtbot, settings, datasets)
+    fill_form(w, epochs=1)
+    run = click_train(qtbot, w)
+    wait_ended(qtbot, w, run)
+    asked = Recorder()
+    w._ask_confirm_close = asked
+    w.quit_action.trigger()
+    assert asked.calls == [([], [run])]
+    assert not w.isVisible()
+
+
+def _checkpoint(tmp_path, dataset, name="loaded run"):
+    cfg = TrainConfig(kind="cvae", beta=0.01, nz=4, epochs=2, dataset="mnist-sample", device="cpu")
+    result = Trainer(cfg, dataset).run()
+    path = tmp_path / "run.safetensors"
+    save_checkpoint(path, Checkpoint(result.model, cfg, result.history, result.metrics,
+                                     name=name, dataset="mnist-sample"))
+    return path, result
+
+
+def test_open_checkpoint_plots_its_history(qtbot, window, tmp_path, small_dataset):
+    path, result = _checkpoint(tmp_path, small_dataset)
+    window._ask_open_path = lambda: str(path)
+    window.open_action.trigger()
+    run = window.runs[-1]
+    assert run.name == "loaded run" and run.state == "finished" and run.saved
+    assert cell(window, run, COL_NAME) == "loaded run" and cell(window, run, COL_EPOCHS) == "2/2"
+    window.loss_plot.flush()
+    assert window.loss_plot.step_count(run.id) == len(result.history) == 20
+    _, y = window.loss_plot.curve_data(run.id, "recon")
+    assert np.allclose(y, result.history.recon)
+    assert window.loss_plot.marker_count(run.id) == 2
+    qtbot.waitUntil(lambda: run.dataset is not None, timeout=WAIT_MS)
+    assert run.dataset is small_dataset and run in window.usable_runs()
+
+
+def test_open_broken_checkpoint_explains_and_keeps_runs(qtbot, window, tmp_path):
+    bad = tmp_path / "broken.safetensors"
+    bad.write_bytes(b"this is not a checkpoint")
+    fill_form(window, epochs=1)
+    run = click_train(qtbot, window)
+    wait_ended(qtbot, window, run)
+    window._ask_open_path = lambda: str(bad)
+    window.open_action.trigger()
+    assert window.runs == [run]
+    assert window._show_error.calls and "not a Latent Explorer checkpoint" in \
+        window._show_error.calls[0][1]
+
+
+def test_save_then_reload_and_rename(qtbot, window, tmp_path):
+    fill_form(window, kind="ae", epochs=1)
+    run = click_train(qtbot, window)
+    wait_ended(qtbot, window, run)
+    window.rename_run(run, "my autoencoder")
+    assert run.name == "my autoencoder" and cell(window, run, COL_NAME) == "my autoencoder"
+    window._ask_save_path = lambda suggested: str(tmp_path / "ae")
+    window.save_action.trigger()
+    assert run.saved and run.path == tmp_path / "ae.safetensors" and run.path.exists()
+    window._ask_open_path = lambda: str(run.path)
+    window.open_action.trigger()
+    loaded = window.runs[-1]
+    assert loaded is not run and loaded.name == "my autoencoder" and loaded.kind == "ae"
+    assert np.allclose(loaded.history.total, run.history.total)
+    window.export_selected(str(tmp_path / "losses.csv"))
+    assert (tmp_path / "losses.csv").read_text().count("\n") == len(run.history) + 1
+    window.remove_run(loaded)
+    assert window.runs == [run] and not window.loss_plot.has_run(loaded.id)
+
+
+def test_second_run_queues_and_stopping_it_dequeues(qtbot, window):
+    fill_form(window, epochs=LONG)
+    first = click_train(qtbot, window)
+    second = click_train(qtbot, window)
+    assert second.state == "queued" and "waiting" in cell(window, second, 7)
+    window.run_table.select_run(second)
+    qtbot.mouseClick(window.stop_button, Qt.MouseButton.LeftButton)
+    assert second.state == "stopped" and second.model is None
+    assert first.state in ("running", "queued")
+    window.run_table.select_run(first)
+    window.stop_selected()
+    wait_ended(qtbot, window, first)
+    assert first.state == "stopped"
+
+
+def test_queued_run_starts_when_the_first_ends(qtbot, window):
+    fill_form(window, epochs=1)
+    first = click_train(qtbot, window)
+    second = click_train(qtbot, window)
+    wait_ended(qtbot, window, second)
+    assert first.state == "finished" and second.state == "finished"
+
+
+def test_run_visibility_checkbox_hides_curves(qtbot, window):
+    fill_form(window, epochs=1)
+    run = click_train(qtbot, window)
+    wait_ended(qtbot, window, run)
+    m = window.run_model
+    m.setData(m.index(0, COL_SHOW), Qt.CheckState.Unchecked.value, Qt.ItemDataRole.CheckStateRole)
+    assert not window.loss_plot.is_run_visible(run.id)
+    window.set_run_visible(run, True)
+    assert window.loss_plot.is_run_visible(run.id)
+
+
+def test_invalid_inputs_are_refused_inline(qtbot, window):
+    f = window.form
+    fill_form(window)
+    for beta_text, why in (("abc", "must be a number"), ("20", "between"), ("0.00001", "between"),
+                           ("-1", "between")):
+        f.beta.edit.setText(beta_text)
+        qtbot.mouseClick(f.train_button, Qt.MouseButton.LeftButton)
+        assert f.message.isVisible() and why in f.message.text()
+    f.beta.edit.setText("0.005")
+    f.lr.setText("0")
+    qtbot.mouseClick(f.train_button, Qt.MouseButton.LeftButton)
+    assert "learning rate" in f.message.text()
+    assert window.runs == []
+    f.nz.setValue(10_000)
+    assert f.nz.value() == 4096  # spin boxes refuse out-of-range values
+    f.kind.setCurrentIndex(f.kind.findData("ae"))
+    assert not f.beta.isEnabled()
+    f.beta.edit.setText("nonsense")  # ignored for an AE
+    f.lr.setText("0.001")
+    f.nz.setValue(4)
+    run = click_train(qtbot, window)
+    assert run.kind == "ae" and not f.message.isVisible()
+    window.stop_selected()
+    wait_ended(qtbot, window, run)
+
+
+def test_beta_slider_covers_zero_and_log_range_exactly(qtbot, window):
+    b = window.form.beta
+    b.slider.setValue(0)
+    assert b.edit.text() == "0"
+    b.slider.setValue(b.slider.maximum())
+    assert b.edit.text() == "10"
+    b.slider.setValue(1)
+    assert b.edit.text() == "0.0001"
+    qtbot.keyClicks(b.edit, "")
+    b.edit.setText("0.0042")
+    b._on_edit_text_edited("0.0042")
+    assert b.value() == (0.0042, None)  # typed values stay exact
+
+
+def test_settings_remember_form_and_geometry(qtbot, settings, datasets):
+    w = make_window(qtbot, settings, datasets)
+    fill_form(w, kind="cvae", beta=0.3, nz=12, epochs=7, lr=0.002, seed=5)
+    w.resize(720, 620)  # within the offscreen screen (800x600 less frame), above the minimum
+    size = (w.width(), w.height())
+    w.close()
+    w2 = make_window(qtbot, settings, datasets)
+    v = w2.form.values()
+    assert (v["kind"], v["beta"], v["nz"], v["epochs"], v["lr"], v["seed"]) == \
+        ("cvae", 0.3, 12, 7, 0.002, 5)
+    assert (w2.width(), w2.height()) == size and size[0] == 720
+    w2.close()
+
+
+class FakePanel(Panel):
+    title = "Fake"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.runs_seen: list[list] = []
+        self.run_seen: list = []
+
+    def set_runs(self, runs) -> None:
+        self.runs_seen.append(list(runs))
+
+    def set_run(self, run) -> None:
+        self.run_seen.append(run)
+
+
+def test_panels_get_the_usable_runs_and_the_selection(qtbot, window):
+    panel = FakePanel()
+    window.add_panel(panel)
+    assert window.tabs.indexOf(panel) > 0
+    assert panel.runs_seen == [[]] and panel.run_seen == [None]
+    fill_form(window, epochs=1)
+    run = click_train(qtbot, window)
+    wait_ended(qtbot, window, run)
+    assert panel.runs_seen[-1] == [run] and panel.run_seen[-1] is run
+    window.run_table.select_run(None)
+    assert panel.run_seen[-1] is None
+    window.rename_run(run, "renamed")
+    assert panel.runs_seen[-1] == [run]
+    window.remove_run(run)
+    assert panel.runs_seen[-1] == []
+
+
+def test_about_names_versions_and_licence(window):
+    text = window.about_text()
+    assert "PySide6" in text and "torch" in text and "Creative Commons" in text
