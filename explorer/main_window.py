@@ -751,6 +751,9 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         else:
             self.resize(1400, 900)
+            # First launch: the plots get the height, the run list about a quarter of it.
+            self.resizeDocks([self.runs_dock], [230], Qt.Orientation.Vertical)
+            self.resizeDocks([self.form_dock], [340], Qt.Orientation.Horizontal)
         state = s.value("window/state")
         if isinstance(state, QByteArray) and not state.isEmpty():
             self.restoreState(state)

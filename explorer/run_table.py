@@ -27,10 +27,10 @@ if TYPE_CHECKING:
     from explorer.jobs import Progress
     from training.run import Run
 
-COLUMNS = ("Show", "Name", "Model", "β", "nz", "Epochs", "State", "Progress", "Test BCE/px",
-           "Test −ELBO", "Test KL", "File")
-COL_SHOW, COL_NAME, COL_KIND, COL_BETA, COL_NZ, COL_EPOCHS, COL_STATE, COL_PROGRESS = range(8)
-COL_BCE, COL_ELBO, COL_KL, COL_FILE = range(8, 12)
+COLUMNS = ("Show", "Name", "Model", "β", "nz", "Epochs", "State", "Test BCE/px", "Test −ELBO",
+           "Test KL", "File", "Progress")
+COL_SHOW, COL_NAME, COL_KIND, COL_BETA, COL_NZ, COL_EPOCHS, COL_STATE = range(7)
+COL_BCE, COL_ELBO, COL_KL, COL_FILE, COL_PROGRESS = range(7, 12)  # progress last: it stretches
 STATE_COLORS = {"failed": "#d62728", "running": "#31a354", "paused": "#e6550d",
                 "queued": "#7f7f7f", "stopped": "#9467bd"}
 Index = QModelIndex | QPersistentModelIndex
@@ -275,7 +275,8 @@ class RunTable(QTableView):
                   COL_BETA: "0.0015 ", COL_NZ: "4096 ", COL_EPOCHS: "100/100  ",
                   COL_STATE: "finished ⚠ ",
                   COL_PROGRESS: "epoch 10/10 · step 9,380/9,380 · 1,234 steps/s · ETA 0:00  ",
-                  COL_BCE: "Test BCE/px ", COL_ELBO: "Test −ELBO ", COL_KL: "Test KL  "}
+                  COL_BCE: "Test BCE/px ", COL_ELBO: "Test −ELBO ", COL_KL: "Test KL  ",
+                  COL_FILE: "run.safetensors "}
         for col, sample in widths.items():
             self.setColumnWidth(col, fm.horizontalAdvance(sample) + 16)
         self.selectionModel().selectionChanged.connect(self._on_selection_changed)

@@ -13,7 +13,7 @@ from explorer.app import guard_none_refcount
 from explorer.jobs import DatasetCache
 from explorer.main_window import MainWindow
 from explorer.panels.base import Panel
-from explorer.run_table import COL_BCE, COL_EPOCHS, COL_NAME, COL_SHOW, COL_STATE
+from explorer.run_table import COL_BCE, COL_EPOCHS, COL_NAME, COL_PROGRESS, COL_SHOW, COL_STATE
 from training.checkpoint import Checkpoint, save_checkpoint
 from training.loop import TrainConfig, Trainer
 
@@ -287,7 +287,7 @@ def test_second_run_queues_and_stopping_it_dequeues(qtbot, window):
     fill_form(window, epochs=LONG)
     first = click_train(qtbot, window)
     second = click_train(qtbot, window)
-    assert second.state == "queued" and "waiting" in cell(window, second, 7)
+    assert second.state == "queued" and "waiting" in cell(window, second, COL_PROGRESS)
     window.run_table.select_run(second)
     qtbot.mouseClick(window.stop_button, Qt.MouseButton.LeftButton)
     assert second.state == "stopped" and second.model is None
@@ -406,3 +406,21 @@ def test_panels_get_the_usable_runs_and_the_selection(qtbot, window):
 def test_about_names_versions_and_licence(window):
     text = window.about_text()
     assert "PySide6" in text and "torch" in text and "Creative Commons" in text
+
+
+def test_real_panels_slot_in_and_follow_the_selection(qtbot, settings, datasets):
+    w = MainWindow(settings=settings, load_panels=True, datasets=datasets)
+    qtbot.addWidget(w)
+    w._ask_confirm_close = lambda active, unsaved: True
+    w.show()
+    w.finish_startup()
+    assert len(w.panels) >= 1 and w.tabs.count() == 1 + len(w.panels)
+    fill_form(w, kind="cvae", epochs=1)
+    run = click_train(qtbot, w)
+    wait_ended(qtbot, w, run)
+    assert run in w.usable_runs() and w.selected_run() is run
+    for panel in w.panels:
+        w.tabs.setCurrentWidget(panel)
+        qtbot.wait(10)
+    w.close()
+    assert not w.jobs.has_active

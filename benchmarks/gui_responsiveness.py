@@ -1,0 +1,233 @@
+"""Does the GUI stay responsive while a job trains, and does training keep its speed?
+
+Runs the real main window (offscreen is fine), starts a VAE job on the largest dataset at hand
+(full Fashion-MNIST from `apt-get install dataset-fashion-mnist`, cached MNIST, else the bundled
+sample) and, while it trains, measures how late a 10 ms QTimer fires (median and 99th
+percentile) and the job's training steps/s. The same training runs headless in this process,
+before and after, for comparison. The GUI run is done with one torch thread per worker (the
+app's choice, explorer/jobs.py WORKER_TORCH_THREADS) and with torch's default, to justify it.
+
+    QT_QPA_PLATFORM=offscreen python benchmarks/gui_responsiveness.py [--epochs 2]
+    python benchmarks/gui_responsiveness.py --startup   # launch-to-visible time of main.py
+
+Targets: p99 lateness < 50 ms; GUI throughput >= 90 % of headless. Not a test: it prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+FASHION = Path("/usr/share/datasets/fashion-mnist")
+
+
+def pick_dataset():
+    """(source, data_dir, Dataset): the largest one available without a download."""
+    from training.data import DataError, load_dataset
+
+    if FASHION.is_dir():
+        try:
+            return "folder", str(FASHION), load_dataset("folder", str(FASHION))
+        except DataError:
+            pass
+    ds = load_dataset("auto", allow_download=False)
+    return ("mnist" if ds.name == "mnist" else "mnist-sample"), None, ds
+
+
+def train_rate(epoch_events) -> float:
+    """Training steps per second over the epochs (evaluation time left out)."""
+    steps = epoch_events[-1].step
+    seconds = sum(e.seconds for e in epoch_events)
+    return steps / seconds if seconds > 0 else float("nan")
+
+
+def headless(config, dataset) -> float:
+    from training.loop import Trainer, TrainingObserver
+
+    class Epochs(TrainingObserver):
+        def __init__(self) -> None:
+            self.events = []
+
+        def on_epoch_end(self, event) -> None:
+            self.events.append(event)
+
+    obs = Epochs()
+    result = Trainer(config, dataset, observers=[obs]).run()
+    assert result.state == "finished", result.error
+    return train_rate(obs.events)
+
+
+def percentile(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(q / 100 * (len(s) - 1))))]
+
+
+def gui_run(app, window, values: dict, torch_threads: int | None) -> dict:
+    """Train one job from the window while a 10 ms timer probes the event loop's lateness."""
+    from PySide6.QtCore import QElapsedTimer, QEventLoop, Qt, QTimer
+
+    import explorer.jobs as jobs
+
+    jobs.WORKER_TORCH_THREADS = torch_threads
+    epochs: list = []
+    window.jobs.job_epoch_ended.connect(lambda job, ev: epochs.append(ev))
+    late_ms: list[float] = []
+    clock = QElapsedTimer()
+    probe = QTimer()
+    probe.setTimerType(Qt.TimerType.PreciseTimer)
+    probe.setInterval(10)
+    last = [0.0]
+
+    def on_probe_timeout() -> None:
+        now = clock.nsecsElapsed() / 1e6
+        late_ms.append(max(0.0, now - last[0] - 10.0))
+        last[0] = now
+
+    probe.timeout.connect(on_probe_timeout)
+    run = window.start_run(values)
+    loop = QEventLoop()
+    window.jobs.job_finished.connect(lambda job: loop.quit())
+    clock.start()
+    probe.start()
+    loop.exec()
+    probe.stop()
+    window.jobs.job_epoch_ended.disconnect()
+    window.jobs.job_finished.disconnect()
+    window.jobs.job_finished.connect(window._on_job_finished)
+    window.jobs.job_epoch_ended.connect(window._on_job_epoch_ended)
+    assert run.state == "finished", run.error
+    late_ms = late_ms[5:]  # the first ticks include the job's start-up
+    return {"rate": train_rate(epochs), "median": statistics.median(late_ms),
+            "p99": percentile(late_ms, 99), "max": max(late_ms), "ticks": len(late_ms),
+            "steps": epochs[-1].step}
+
+
+def idle_lateness(app, seconds: float = 1.0) -> tuple[float, float]:
+    from PySide6.QtCore import QElapsedTimer, QEventLoop, Qt, QTimer
+
+    late: list[float] = []
+    clock = QElapsedTimer()
+    probe = QTimer()
+    probe.setTimerType(Qt.TimerType.PreciseTimer)
+    probe.setInterval(10)
+    last = [0.0]
+
+    def tick() -> None:
+        now = clock.nsecsElapsed() / 1e6
+        late.append(max(0.0, now - last[0] - 10.0))
+        last[0] = now
+
+    probe.timeout.connect(tick)
+    loop = QEventLoop()
+    QTimer.singleShot(int(seconds * 1000), loop.quit)
+    clock.start()
+    probe.start()
+    loop.exec()
+    probe.stop()
+    late = late[2:]
+    return statistics.median(late), percentile(late, 99)
+
+
+def startup(repeats: int) -> None:
+    """Seconds from `python main.py` starting to the window painted, and to torch ready."""
+    env = {**os.environ, "LATENT_EXPLORER_STARTUP_PROBE": "1"}
+    env.setdefault("QT_QPA_PLATFORM", "offscreen")
+    visible, ready = [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = subprocess.run([sys.executable, str(ROOT / "main.py")], env=env, cwd=ROOT,
+                             capture_output=True, text=True, timeout=120)
+        total = time.perf_counter() - t0
+        lines = dict(line.split() for line in out.stdout.splitlines()
+                     if line.startswith(("visible ", "ready ")))
+        visible.append(float(lines["visible"]))
+        ready.append(float(lines["ready"]))
+        print(f"  launch → window painted {visible[-1]:.2f} s, → torch loaded and ready "
+              f"{ready[-1]:.2f} s (process ran {total:.2f} s)")
+    print(f"median: visible {statistics.median(visible):.2f} s, ready "
+          f"{statistics.median(ready):.2f} s  (platform {env['QT_QPA_PLATFORM']})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--epochs", type=int, default=None,
+                   help="epochs per run (default: 2 on full data, 20 on the sample)")
+    p.add_argument("--startup", action="store_true", help="measure launch-to-visible instead")
+    p.add_argument("--repeats", type=int, default=3, help="launches for --startup")
+    p.add_argument("--threads", choices=("both", "1", "default"), default="both",
+                   help="worker torch threads to measure (default: both)")
+    args = p.parse_args(argv)
+    if args.startup:
+        startup(args.repeats)
+        return 0
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from explorer.app import create_app
+
+    app = create_app()
+    from PySide6.QtCore import QSettings
+
+    import torch
+
+    from explorer.main_window import MainWindow
+    from training.loop import TrainConfig
+
+    source, data_dir, ds = pick_dataset()
+    epochs = args.epochs or (2 if len(ds.train) > 10_000 else 20)
+    values = {"kind": "vae", "beta": 0.005, "nz": 32, "epochs": epochs, "batch_size": 64,
+              "lr": 1e-3, "seed": 0, "dataset": source, "data_dir": data_dir}
+    config = TrainConfig(**values)
+    print(f"dataset: {ds.description}")
+    print(f"VAE nz=32 batch 64, {epochs} epochs; torch {torch.__version__}, "
+          f"{torch.get_num_threads()} default threads, {os.cpu_count()} CPUs")
+
+    tmp = tempfile.mkdtemp(prefix="latent-explorer-bench-")
+    settings = QSettings(str(Path(tmp) / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(settings=settings)
+    window.resize(1400, 900)
+    window.show()
+    window.finish_startup()
+    window.datasets.put(source, data_dir, ds)  # dataset loading is not what we measure
+    app.processEvents()
+    med, p99 = idle_lateness(app)
+    print(f"idle GUI: timer lateness median {med:.2f} ms, p99 {p99:.2f} ms")
+
+    rows = []
+    before = headless(config, ds)
+    rows.append(("headless (main thread, torch default threads)", before, None))
+    settings_to_try = {"both": [1, None], "1": [1], "default": [None]}[args.threads]
+    for n in settings_to_try:
+        r = gui_run(app, window, values, n)
+        label = f"GUI job, worker torch threads = {n or 'torch default'}"
+        rows.append((label, r["rate"], r))
+    after = headless(config, ds)
+    rows.append(("headless again (drift check)", after, None))
+    ref = (before + after) / 2
+    print()
+    print(f"{'run':<50} {'steps/s':>9} {'vs headless':>12} {'late median':>12} {'p99':>8} "
+          f"{'max':>8}")
+    for label, rate, r in rows:
+        extra = (f"{r['median']:>10.2f}ms {r['p99']:>6.1f}ms {r['max']:>6.1f}ms" if r else "")
+        print(f"{label:<50} {rate:>9.0f} {rate / ref:>11.0%} {extra}")
+    gui_rows = [r for r in rows if r[2] is not None]
+    chosen = gui_rows[0]
+    ok_latency = chosen[2]["p99"] < 50
+    ok_rate = chosen[1] >= 0.9 * ref
+    print(f"\ntargets for the app's setting ({chosen[0]}): p99 lateness < 50 ms: "
+          f"{'met' if ok_latency else 'MISSED'}; throughput >= 90% of headless: "
+          f"{'met' if ok_rate else 'MISSED'}")
+    window.shutdown()
+    window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""The window's parts on their own: EMA smoothing, form parsing, the plot with long runs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtGui import QColor, QPalette
+
+from explorer.app import guard_none_refcount
+from explorer.loss_plot import LossPlot, ema_smooth
+from explorer.training_form import BETA_STOPS, nearest_stop, parse_beta, parse_lr
+from training.history import History
+from training.loop import TrainConfig
+from training.run import Run
+
+guard_none_refcount()  # shiboken6 6.12.0 on Python 3.11 drops references to None: see there
+
+
+def naive_ema(x, w):
+    last, out = 0.0, []
+    for i, v in enumerate(x):
+        last = last * w + (1 - w) * v
+        out.append(last / (1 - w ** (i + 1)) if w > 0 else v)
+    return np.array(out)
+
+
+@pytest.mark.parametrize("w", [0.0, 0.01, 0.6, 0.9, 0.99])
+def test_ema_matches_tensorboard_and_continues_across_chunks(w):
+    x = np.random.default_rng(0).random(777) * 3
+    whole, _, _ = ema_smooth(x, w)
+    a, last, n = ema_smooth(x[:100], w)
+    b, _, _ = ema_smooth(x[100:], w, last, n)
+    assert np.allclose(whole, naive_ema(x, w), atol=1e-5)
+    assert np.allclose(np.concatenate([a, b]), whole, atol=1e-5)
+
+
+def test_beta_and_lr_parsing():
+    assert parse_beta("0") == (0.0, None) and parse_beta("10") == (10.0, None)
+    assert parse_beta("1e-4") == (1e-4, None)
+    for bad in ("1e-5", "11", "-0.1", "nan", "inf", "x", ""):
+        assert parse_beta(bad)[0] is None and parse_beta(bad)[1]
+    assert parse_lr("1e3") == (1000.0, None) and parse_lr("0")[0] is None
+    assert BETA_STOPS[0] == 0 and BETA_STOPS[1] == 1e-4 and BETA_STOPS[-1] == 10
+    assert BETA_STOPS[nearest_stop(0.005)] == 0.005 and nearest_stop(0) == 0
+
+
+def test_plot_holds_100k_steps_and_downsamples(qtbot):
+    plot = LossPlot()
+    qtbot.addWidget(plot)
+    plot.resize(900, 300)
+    plot.show()
+    qtbot.waitExposed(plot)
+    run = Run("long", TrainConfig(epochs=1))
+    plot.add_run(run, "#e6550d")
+    rng = np.random.default_rng(0)
+    for first in range(0, 100_000, 5_000):
+        v = rng.random(5_000).astype(np.float32)
+        plot.append_steps(run.id, first, v, v, v)
+    plot.flush()
+    plot.plots["total"].getViewBox().autoRange()
+    qtbot.wait(50)  # layout and auto-range settle, then the items know their pixel width
+    assert plot.step_count(run.id) == 100_000
+    x, y = plot.curve_data(run.id, "total")
+    assert len(x) == 100_000
+    item = plot._series[run.id].smooth_items["total"]
+    shown_x, _ = item.getData()
+    assert len(shown_x) < 20_000  # peak-downsampled to the pixels, not all 100k points
+
+
+def test_plot_follows_a_dark_palette(qtbot):
+    plot = LossPlot()
+    qtbot.addWidget(plot)
+    pal = QPalette()
+    pal.setColor(QPalette.ColorRole.Base, QColor("#1e1e1e"))
+    pal.setColor(QPalette.ColorRole.WindowText, QColor("#eeeeee"))
+    plot.setPalette(pal)
+    assert plot.graphics.backgroundBrush().color().name() == "#1e1e1e"
+    assert plot.plots["total"].getAxis("left").textPen().color().name() == "#eeeeee"
+
+
+def test_loaded_history_and_markers(qtbot):
+    from training.evaluate import EvalMetrics
+
+    plot = LossPlot()
+    qtbot.addWidget(plot)
+    h = History.from_arrays(np.ones(30), np.zeros(30), np.ones(30))
+    h.add_epoch(1, 15, EvalMetrics(0.2, 100.0, 5.0, 10))
+    h.add_epoch(2, 30, EvalMetrics(0.1, 90.0, 4.0, 10))
+    run = Run("loaded", TrainConfig(kind="vae", beta=0.5, epochs=2), history=h)
+    plot.add_run(run, "#3182bd")
+    plot.flush()
+    assert plot.step_count(run.id) == 30 and plot.marker_count(run.id) == 2
+    sx, sy = plot._series[run.id].markers["total"].getData()
+    assert np.allclose(sy, [0.2 + 0.5 * 5.0, 0.1 + 0.5 * 4.0])
+    plot.set_run_visible(run.id, False)
+    assert not plot._series[run.id].smooth_items["total"].isVisible()
+    plot.remove_run(run.id)
+    assert not plot.has_run(run.id)
