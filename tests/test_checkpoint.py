@@ -1,0 +1,271 @@
+"""Checkpoints: round trips, and every way a file can be wrong (never executing it)."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+import training.checkpoint as checkpoint_mod
+from models import ModelConfig, build_model
+from training.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from training.history import History
+from training.loop import TrainConfig, train
+
+
+def _cfg(kind: str) -> TrainConfig:
+    return TrainConfig(kind=kind, epochs=1, batch_size=64, device="cpu", seed=0, beta=0.01,
+                       nz=8, dataset="mnist-sample")
+
+
+@pytest.fixture(scope="module")
+def results(small_dataset):
+    """A 1-epoch run per kind: real weights, history and metrics."""
+    return {kind: train(_cfg(kind), small_dataset) for kind in ("ae", "vae", "cvae")}
+
+
+@pytest.fixture
+def saved(results, tmp_path):
+    """A VAE checkpoint file and its raw header parts, for tampering with."""
+    r = results["vae"]
+    path = save_checkpoint(tmp_path / "vae.safetensors",
+                           Checkpoint(r.model, _cfg("vae"), r.history, r.metrics, name="vae run",
+                                      dataset="mnist-sample"))
+    raw = path.read_bytes()
+    n = int.from_bytes(raw[:8], "little")
+    meta = json.loads(raw[8 : 8 + n])["__metadata__"]
+    return path, raw, meta
+
+
+def _resave(path: Path, raw: bytes, meta: dict, tensors: dict | None = None) -> Path:
+    """The same file with other metadata (and optionally other tensors): still valid safetensors."""
+    path.write_bytes(st_save(tensors if tensors is not None else st_load(raw), metadata=meta))
+    return path
+
+
+def _message(path) -> str:
+    with pytest.raises(CheckpointError) as e:
+        load_checkpoint(path)
+    msg = str(e.value)
+    assert str(path) in msg
+    assert "\n" not in msg
+    return msg
+
+
+# -- round trips ------------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", ["ae", "vae", "cvae"])
+def test_round_trip(results, small_dataset, tmp_path, kind):
+    r = results[kind]
+    cfg = _cfg(kind)
+    assert r.state == "finished"
+    path = save_checkpoint(tmp_path / "sub" / f"{kind}.safetensors",
+                           Checkpoint(r.model, cfg, r.history, r.metrics, name=f"my {kind}",
+                                      dataset="mnist-sample", state="stopped"))
+    assert path.exists()
+    ck = load_checkpoint(path)
+    # weights
+    a, b = r.model.state_dict(), ck.model.state_dict()
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k].cpu(), b[k]) for k in a)
+    # configs and labels
+    assert ck.model.config == r.model.config
+    assert ck.model.config.kind == kind and ck.model.config.nz == 8
+    assert ck.train_config == cfg
+    assert ck.name == f"my {kind}" and ck.dataset == "mnist-sample" and ck.state == "stopped"
+    # history: step arrays and per-epoch metrics
+    assert len(ck.history) == len(r.history) == 10
+    np.testing.assert_array_equal(ck.history.recon, r.history.recon)
+    np.testing.assert_array_equal(ck.history.kl, r.history.kl)
+    np.testing.assert_array_equal(ck.history.total, r.history.total)
+    assert [(e.epoch, e.step, e.metrics) for e in ck.history.epochs] == \
+        [(e.epoch, e.step, e.metrics) for e in r.history.epochs]
+    assert ck.metrics == r.metrics
+    # the loaded model is ready to use and reconstructs identically
+    assert not ck.model.training
+    x = small_dataset.test.float_images(slice(0, 8))
+    y = small_dataset.test.labels[:8] if kind == "cvae" else None
+    assert torch.equal(ck.model.reconstruct(x, y), r.model.reconstruct(x, y))
+
+
+def test_round_trip_of_an_untrained_model(tmp_path):
+    model = build_model(ModelConfig(kind="cvae", nz=4), torch.Generator().manual_seed(0))
+    path = save_checkpoint(tmp_path / "fresh.safetensors",
+                           Checkpoint(model, TrainConfig(kind="cvae", nz=4)))
+    ck = load_checkpoint(path)
+    assert len(ck.history) == 0 and ck.history.epochs == [] and ck.metrics is None
+    assert ck.name == "fresh"  # the file name when none was given
+    assert all(torch.equal(v, ck.model.state_dict()[k]) for k, v in model.state_dict().items())
+
+
+def test_saving_twice_overwrites(results, tmp_path):
+    p = tmp_path / "x.safetensors"
+    save_checkpoint(p, Checkpoint(results["ae"].model, _cfg("ae"), name="first"))
+    save_checkpoint(p, Checkpoint(results["vae"].model, _cfg("vae"), name="second"))
+    ck = load_checkpoint(p)
+    assert ck.name == "second" and ck.model.config.kind == "vae"
+    assert sorted(os.listdir(tmp_path)) == ["x.safetensors"]
+
+
+# -- hostile and broken files -----------------------------------------------------------------
+class _Payload:
+    """Unpickling this creates the file `target`: proof that code ran."""
+
+    def __init__(self, target: Path) -> None:
+        self.target = str(target)
+
+    def __reduce__(self):
+        return (Path.touch, (Path(self.target),))
+
+
+@pytest.mark.parametrize("how", ["pickle", "torch.save"])
+def test_pickle_payload_is_never_executed(tmp_path, how):
+    pwned = tmp_path / "pwned"
+    # the payload is live: unpickling it really does create the file
+    probe = tmp_path / "probe"
+    pickle.loads(pickle.dumps(_Payload(probe)))
+    assert probe.exists()
+
+    evil = tmp_path / "evil.safetensors"
+    if how == "pickle":
+        evil.write_bytes(pickle.dumps({"model": _Payload(pwned)}))
+    else:
+        torch.save({"model": _Payload(pwned)}, evil)
+    msg = _message(evil)
+    assert "not a Latent Explorer checkpoint" in msg
+    assert not pwned.exists()
+
+
+def test_truncated_file(saved, tmp_path):
+    _, raw, _ = saved
+    half = tmp_path / "half.safetensors"
+    half.write_bytes(raw[: len(raw) // 2])  # header intact, tensor data cut
+    assert "truncated" in _message(half)
+    head = tmp_path / "head.safetensors"
+    head.write_bytes(raw[:200])  # cut inside the JSON header
+    assert "truncated" in _message(head)
+    tiny = tmp_path / "tiny.safetensors"
+    tiny.write_bytes(raw[:5])
+    assert "not a Latent Explorer checkpoint" in _message(tiny)
+
+
+def test_random_bytes_and_other_files(tmp_path):
+    rnd = tmp_path / "random.safetensors"
+    rnd.write_bytes(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes())
+    assert "not a Latent Explorer checkpoint" in _message(rnd)
+    empty = tmp_path / "empty.safetensors"
+    empty.write_bytes(b"")
+    assert "not a Latent Explorer checkpoint" in _message(empty)
+    # a valid safetensors file, but someone else's
+    other = tmp_path / "other.safetensors"
+    other.write_bytes(st_save({"w": torch.zeros(3)}, metadata={"format": "pt"}))
+    assert "not a Latent Explorer checkpoint" in _message(other)
+    bad_json = tmp_path / "badjson.safetensors"
+    bad_json.write_bytes((20).to_bytes(8, "little") + b"{not json at all!!!}")
+    assert "corrupted" in _message(bad_json)
+
+
+def test_missing_file_and_folder(tmp_path):
+    assert "not found" in _message(tmp_path / "nope.safetensors")
+    assert "folder" in _message(tmp_path)
+
+
+def test_newer_format_version(saved, tmp_path):
+    path, raw, meta = saved
+    newer = _resave(tmp_path / "newer.safetensors", raw, {**meta, "format_version": "99"})
+    msg = _message(newer)
+    assert "99" in msg and "newer" in msg
+    bad = _resave(tmp_path / "badver.safetensors", raw, {**meta, "format_version": "one"})
+    assert "version" in _message(bad)
+
+
+@pytest.mark.parametrize("change", [{"nz": 16}, {"kind": "ae"}, {"kind": "cvae"},
+                                    {"hidden": [128, 64]}])
+def test_weights_that_do_not_fit_the_config(saved, tmp_path, change):
+    _, raw, meta = saved
+    mc = {**json.loads(meta["model_config"]), **change}
+    p = _resave(tmp_path / "mismatch.safetensors", raw, {**meta, "model_config": json.dumps(mc)})
+    msg = _message(p)
+    assert "do not fit the stored config" in msg
+    assert f"nz={mc['nz']}" in msg and mc["kind"] in msg
+
+
+@pytest.mark.parametrize("edit", ["drop", "extra"])
+def test_missing_or_extra_weights_are_refused(saved, tmp_path, edit):
+    _, raw, meta = saved
+    tensors = st_load(raw)
+    if edit == "drop":
+        del tensors["model.encoder.0.bias"]
+    else:
+        tensors["model.encoder.9.weight"] = torch.zeros(2, 2)
+    p = _resave(tmp_path / f"{edit}.safetensors", raw, meta, tensors)
+    msg = _message(p)
+    assert "do not fit the stored config" in msg and "encoder" in msg
+
+
+def test_corrupted_metadata(saved, tmp_path):
+    _, raw, meta = saved
+    p = _resave(tmp_path / "meta.safetensors", raw, {**meta, "train_config": "{oops"})
+    assert "metadata" in _message(p)
+    no_cfg = {k: v for k, v in meta.items() if k != "model_config"}
+    q = _resave(tmp_path / "nocfg.safetensors", raw, no_cfg)
+    assert "metadata" in _message(q)
+    bad_cfg = {**meta, "model_config": json.dumps({"kind": "gan", "nz": 8})}
+    r = _resave(tmp_path / "gan.safetensors", raw, bad_cfg)
+    assert "metadata" in _message(r)
+
+
+def test_non_finite_weights_are_refused(saved, tmp_path):
+    _, raw, meta = saved
+    tensors = st_load(raw)
+    key = next(k for k in tensors if k.startswith("model.") and k.endswith("weight"))
+    tensors[key] = tensors[key].clone()
+    tensors[key][0, 0] = float("nan")
+    p = _resave(tmp_path / "nan.safetensors", raw, meta, tensors)
+    assert "NaN" in _message(p)
+
+
+def test_bad_history_shape(saved, tmp_path):
+    _, raw, meta = saved
+    tensors = st_load(raw)
+    tensors["history.losses"] = torch.zeros(2, 5)
+    p = _resave(tmp_path / "hist.safetensors", raw, meta, tensors)
+    assert "history" in _message(p)
+
+
+# -- atomic save ------------------------------------------------------------------------------
+@pytest.mark.parametrize("where", ["replace", "write"])
+def test_failed_save_keeps_the_previous_file(results, tmp_path, monkeypatch, where):
+    path = tmp_path / "keep.safetensors"
+    save_checkpoint(path, Checkpoint(results["ae"].model, _cfg("ae"), name="old"))
+    before = path.read_bytes()
+
+    def boom(*a, **k):
+        raise OSError("disk full")
+
+    if where == "replace":
+        monkeypatch.setattr(checkpoint_mod.os, "replace", boom)
+    else:
+        monkeypatch.setattr(checkpoint_mod.os, "fsync", boom)  # after the bytes were written
+    with pytest.raises(OSError, match="disk full"):
+        save_checkpoint(path, Checkpoint(results["vae"].model, _cfg("vae"), name="new"))
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert sorted(os.listdir(tmp_path)) == ["keep.safetensors"]  # no temp file left behind
+    assert load_checkpoint(path).name == "old"
+
+
+def test_history_from_arrays_round_trip(tmp_path, results):
+    """A History rebuilt from arrays (as for a loaded run) saves and loads again."""
+    r = results["vae"]
+    h = History.from_arrays(r.history.recon, r.history.kl, r.history.total, r.history.epochs)
+    p = save_checkpoint(tmp_path / "h.safetensors", Checkpoint(r.model, _cfg("vae"), h))
+    ck = load_checkpoint(p)
+    np.testing.assert_array_equal(ck.history.total, r.history.total)
+    assert len(ck.history.epochs) == 1

@@ -1,0 +1,229 @@
+"""The headless command line: train, eval, sample; user errors are one line, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import main as main_mod
+from training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from training.cli import run_cli
+from training.evaluate import evaluate
+from training.loop import TrainConfig, train
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def ckpts(tmp_path_factory, small_dataset):
+    """Small trained checkpoints of each kind, recorded as trained on mnist-sample."""
+    folder = tmp_path_factory.mktemp("ckpts")
+    out = {}
+    for kind in ("ae", "vae", "cvae"):
+        cfg = TrainConfig(kind=kind, epochs=1, batch_size=64, device="cpu", nz=8,
+                          dataset="mnist-sample")
+        r = train(cfg, small_dataset)
+        out[kind] = save_checkpoint(folder / f"{kind}.safetensors",
+                                    Checkpoint(r.model, cfg, r.history, r.metrics,
+                                               name=f"tiny-{kind}", dataset="mnist-sample"))
+    corrupt = folder / "corrupt.safetensors"
+    raw = out["vae"].read_bytes()
+    corrupt.write_bytes(raw[: len(raw) // 3])
+    out["corrupt"] = corrupt
+    return out
+
+
+def cli(capsys, *argv) -> tuple[int, str, str]:
+    rc = run_cli([str(a) for a in argv])
+    cap = capsys.readouterr()
+    return rc, cap.out, cap.err
+
+
+def assert_one_line_error(rc: int, err: str) -> str:
+    assert rc != 0
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: ")
+    return lines[0]
+
+
+# -- train ------------------------------------------------------------------------------------
+def test_train_writes_a_loadable_checkpoint(tmp_path, capsys):
+    out = tmp_path / "vae1.safetensors"
+    rc, stdout, err = cli(capsys, "train", "--model", "vae", "--epochs", "1",
+                          "--dataset", "mnist-sample", "--out", out, "--device", "cpu",
+                          "--batch-size", "512", "--nz", "16", "--beta", "0.01",
+                          "--lr", "0.002", "--seed", "5")
+    assert rc == 0, err
+    assert "Traceback" not in err
+    assert "test: BCE/pixel" in stdout and "-ELBO" in stdout
+    assert f"saved {out}" in stdout
+    ck = load_checkpoint(out)
+    assert ck.model.config.kind == "vae" and ck.model.config.nz == 16
+    assert ck.model.config.beta == 0.01
+    tc = ck.train_config
+    assert (tc.epochs, tc.batch_size, tc.lr, tc.seed, tc.dataset) == \
+        (1, 512, 0.002, 5, "mnist-sample")
+    assert len(ck.history) == 9  # ceil(4,500 / 512)
+    assert [e.epoch for e in ck.history.epochs] == [1]
+    assert ck.metrics is not None and ck.metrics.n == 500
+    assert ck.dataset == "mnist-sample" and ck.name == "vae1" and ck.state == "finished"
+
+
+# -- eval -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", ["ae", "vae", "cvae"])
+def test_eval_prints_the_test_metrics(ckpts, sample_dataset, capsys, kind):
+    rc, stdout, err = cli(capsys, "eval", ckpts[kind], "--device", "cpu")
+    assert rc == 0, err
+    ck = load_checkpoint(ckpts[kind])
+    expected = evaluate(ck.model, sample_dataset.test)  # the dataset it was trained on
+    lines = stdout.strip().splitlines()
+    assert lines[0].startswith(f"tiny-{kind} ({kind.upper()}) on mnist-sample")
+    assert lines[-1] == f"test: {expected.summary()}"
+    assert ("ELBO" in stdout) == (kind != "ae")
+
+
+# -- sample -----------------------------------------------------------------------------------
+def test_sample_npy(ckpts, tmp_path, capsys):
+    out = tmp_path / "x.npy"
+    rc, stdout, err = cli(capsys, "sample", ckpts["vae"], "--n", "5", "--out", out)
+    assert rc == 0, err
+    assert "wrote 5 samples" in stdout
+    a = np.load(out)
+    assert a.dtype == np.float32 and a.shape == (5, 28, 28)
+    assert a.min() >= 0.0 and a.max() <= 1.0
+    model = load_checkpoint(ckpts["vae"]).model
+    expected = model.sample(5, None, 1.0, torch.Generator().manual_seed(0)).numpy()
+    np.testing.assert_allclose(a, expected, atol=1e-6)
+    # same seed, same file; another seed, other samples; temperature 0, the decoded z = 0
+    again, other, cold = tmp_path / "again.npy", tmp_path / "other.npy", tmp_path / "cold.npy"
+    assert cli(capsys, "sample", ckpts["vae"], "--n", "5", "--out", again)[0] == 0
+    assert cli(capsys, "sample", ckpts["vae"], "--n", "5", "--seed", "1", "--out", other)[0] == 0
+    assert np.array_equal(np.load(again), a)
+    assert not np.allclose(np.load(other), a)
+    rc, _, err = cli(capsys, "sample", ckpts["vae"], "--n", "3", "--temperature", "0",
+                     "--out", cold)
+    assert_one_line_error(rc, err)  # temperature must be > 0
+
+
+def test_sample_png(ckpts, tmp_path, capsys):
+    from PIL import Image
+
+    out = tmp_path / "grid.png"
+    rc, _, err = cli(capsys, "sample", ckpts["ae"], "--n", "5", "--out", out)
+    assert rc == 0, err
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with Image.open(out) as im:
+        im.load()
+        assert im.format == "PNG" and im.mode == "L"
+        # 5 images -> 3 columns x 2 rows of 28 px with 2 px padding, scaled 2x
+        assert im.size == ((3 * 30 + 2) * 2, (2 * 30 + 2) * 2)
+
+
+def test_cvae_needs_a_label_and_vae_refuses_one(ckpts, tmp_path, capsys):
+    out = tmp_path / "c.npy"
+    rc, _, err = cli(capsys, "sample", ckpts["cvae"], "--n", "5", "--out", out)
+    assert "--label" in assert_one_line_error(rc, err)
+    assert not out.exists()
+    rc, _, err = cli(capsys, "sample", ckpts["cvae"], "--n", "5", "--label", "3", "--out", out)
+    assert rc == 0, err
+    model = load_checkpoint(ckpts["cvae"]).model
+    expected = model.sample(5, 3, 1.0, torch.Generator().manual_seed(0)).numpy()
+    np.testing.assert_allclose(np.load(out), expected, atol=1e-6)
+    v = tmp_path / "v.npy"
+    rc, _, err = cli(capsys, "sample", ckpts["vae"], "--n", "5", "--label", "3", "--out", v)
+    assert "label" in assert_one_line_error(rc, err)
+    assert not v.exists()
+
+
+# -- user errors ------------------------------------------------------------------------------
+BAD = {
+    "epochs 0": ["train", "--model", "vae", "--epochs", "0", "--out", "{tmp}/a.safetensors"],
+    "beta -1": ["train", "--model", "vae", "--beta", "-1", "--out", "{tmp}/a.safetensors"],
+    "beta nan": ["train", "--model", "vae", "--beta", "nan", "--out", "{tmp}/a.safetensors"],
+    "unknown model": ["train", "--model", "gan", "--out", "{tmp}/a.safetensors"],
+    "no --out": ["train", "--model", "vae"],
+    "out folder missing": ["train", "--model", "vae", "--out", "{tmp}/no/such/dir/a.safetensors"],
+    "out is a folder": ["train", "--model", "vae", "--out", "{tmp}"],
+    "unknown dataset": ["train", "--model", "vae", "--dataset", "cifar", "--out",
+                        "{tmp}/a.safetensors"],
+    "missing data dir": ["train", "--model", "vae", "--data-dir", "{tmp}/nowhere", "--out",
+                         "{tmp}/a.safetensors"],
+    "bad device": ["train", "--model", "vae", "--dataset", "mnist-sample", "--device", "quantum",
+                   "--out", "{tmp}/a.safetensors"],
+    "label 12": ["sample", "{cvae}", "--label", "12", "--out", "{tmp}/s.npy"],
+    "label word": ["sample", "{cvae}", "--label", "seven", "--out", "{tmp}/s.npy"],
+    "n 0": ["sample", "{vae}", "--n", "0", "--out", "{tmp}/s.npy"],
+    "bad suffix": ["sample", "{vae}", "--out", "{tmp}/s.jpg"],
+    "sample missing file": ["sample", "{tmp}/missing.safetensors", "--out", "{tmp}/s.npy"],
+    "sample corrupt file": ["sample", "{corrupt}", "--out", "{tmp}/s.npy"],
+    "sample seed overflow": ["sample", "{vae}", "--seed", str(2**70), "--out", "{tmp}/s.npy"],
+    "train seed overflow": ["train", "--model", "vae", "--dataset", "mnist-sample", "--seed",
+                            str(2**70), "--out", "{tmp}/a.safetensors"],
+    "eval missing file": ["eval", "{tmp}/missing.safetensors"],
+    "eval corrupt file": ["eval", "{corrupt}"],
+    "eval bad device": ["eval", "{vae}", "--device", "quantum"],
+    "unknown command": ["fly"],
+    "no command": [],
+}
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_bad_input_is_one_line_on_stderr(ckpts, tmp_path, capsys, case):
+    argv = [a.format(tmp=tmp_path, **{k: v for k, v in ckpts.items()}) for a in BAD[case]]
+    rc, stdout, err = cli(capsys, *argv)
+    assert_one_line_error(rc, err)
+    assert rc == 2
+    assert stdout == ""
+    assert not (tmp_path / "a.safetensors").exists()
+    assert not (tmp_path / "s.npy").exists()
+
+
+def test_sample_into_a_missing_folder(ckpts, tmp_path, capsys):
+    rc, _, err = cli(capsys, "sample", ckpts["vae"], "--n", "2", "--out", tmp_path / "no" / "s.npy")
+    line = assert_one_line_error(rc, err)
+    assert str(tmp_path / "no") in line
+
+
+def test_error_messages_name_the_problem(ckpts, tmp_path, capsys):
+    rc, _, err = cli(capsys, "train", "--model", "vae", "--epochs", "0", "--out", tmp_path / "a")
+    assert "--epochs" in assert_one_line_error(rc, err)
+    rc, _, err = cli(capsys, "sample", ckpts["cvae"], "--label", "12", "--out", tmp_path / "s.npy")
+    assert "0 and 9" in assert_one_line_error(rc, err)
+    rc, _, err = cli(capsys, "eval", ckpts["corrupt"])
+    line = assert_one_line_error(rc, err)
+    assert str(ckpts["corrupt"]) in line and "truncated" in line
+
+
+def test_main_dispatches_to_the_cli(ckpts, tmp_path, capsys):
+    out = tmp_path / "m.npy"
+    assert main_mod.main(["sample", str(ckpts["ae"]), "--n", "2", "--out", str(out)]) == 0
+    assert np.load(out).shape == (2, 28, 28)
+    assert main_mod.main(["eval", str(tmp_path / "none.safetensors")]) == 2
+    assert_one_line_error(2, capsys.readouterr().err)
+
+
+# -- a real process ---------------------------------------------------------------------------
+def _python_main(*argv, tmp_path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "LATENT_EXPLORER_CACHE": str(tmp_path / "cache")}
+    return subprocess.run([sys.executable, str(ROOT / "main.py"), *map(str, argv)], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_python_main_py_as_a_process(ckpts, tmp_path):
+    """The real entry point: a bad file is one line on stderr and status 2, no traceback."""
+    bad = _python_main("sample", ckpts["corrupt"], "--n", "5", "--out", tmp_path / "p.npy",
+                       tmp_path=tmp_path)
+    assert bad.returncode == 2
+    assert "Traceback" not in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1, bad.stderr
+    assert bad.stderr.startswith("error: ") and "truncated" in bad.stderr
+    assert bad.stdout == ""
+    assert not (tmp_path / "p.npy").exists()
