@@ -31,14 +31,22 @@ def grid_shape(rows: int, cols: int) -> tuple[int, int]:
 def runs(small_dataset: Dataset) -> dict[str, Run]:
     """Small AE, VAE and CVAE runs: 20 epochs × 10 steps on 640 digits."""
     out = {}
-    for kind in ("ae", "vae", "cvae"):
-        cfg = TrainConfig(kind=kind, beta=0.005, nz=8, hidden=(64, 32), epochs=20, batch_size=64,
-                          lr=3e-3, seed=1, device="cpu", dataset="mnist-sample")
-        result = Trainer(cfg, small_dataset).run()
-        assert result.state == "finished", result.error
-        out[kind] = Run(kind.upper(), cfg, result.model, result.history, state="finished",
-                        dataset=small_dataset)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny matmuls: one thread is fastest, and 4x faster on a busy machine
+    try:
+        for kind in ("ae", "vae", "cvae"):
+            out[kind] = _train(kind, small_dataset)
+    finally:
+        torch.set_num_threads(threads)
     return out
+
+
+def _train(kind: str, dataset: Dataset) -> Run:
+    cfg = TrainConfig(kind=kind, beta=0.005, nz=8, hidden=(64, 32), epochs=20, batch_size=64,
+                      lr=3e-3, seed=1, device="cpu", dataset="mnist-sample")
+    result = Trainer(cfg, dataset).run()
+    assert result.state == "finished", result.error
+    return Run(kind.upper(), cfg, result.model, result.history, state="finished", dataset=dataset)
 
 
 @pytest.fixture
@@ -336,6 +344,26 @@ def test_latent_map_has_one_point_per_test_image_coloured_by_label(qtbot, runs, 
             assert item.opts["brush"].color().name() == TAB10[c]
             np.testing.assert_allclose(np.c_[item.data["x"], item.data["y"]], p.map.coords[labels == c])
     assert "PC 1" in p.plot.getAxis("bottom").labelText
+
+
+def test_latent_map_hover_previews_a_point_then_restores_the_chosen_one(qtbot, runs, all_runs):
+    run = runs["ae"]
+    p = make(qtbot, LatentMapPanel, all_runs, run, show=True)
+    p.select_point(3)
+    chosen = p.preview.grid.copy()
+    vb = p.plot.getViewBox()
+    x, y = p.map.coords[11]
+    p._throttled_hover(vb.mapViewToScene(QPointF(float(x), float(y))))
+    qtbot.waitUntil(lambda: p.hovered is not None)
+    assert p.point_at(float(x), float(y)) == p.hovered
+    imgs, _ = explore.split_images(run.dataset.test, [p.hovered])
+    np.testing.assert_allclose(cell(p.preview.grid, 0, 0), imgs[0].numpy(), atol=1e-6)
+    assert "Hovering" in p.preview_caption.text()
+    far = p.map.coords.max(axis=0) + 10 * (np.ptp(p.map.coords, axis=0) + 1)
+    p._throttled_hover(vb.mapViewToScene(QPointF(float(far[0]), float(far[1]))))
+    qtbot.waitUntil(lambda: p.hovered is None)
+    np.testing.assert_array_equal(p.preview.grid, chosen)
+    assert p.selected == 3
 
 
 def test_latent_map_is_computed_lazily_and_cached(qtbot, runs, all_runs, monkeypatch):

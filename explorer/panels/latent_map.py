@@ -46,7 +46,9 @@ class LatentMapPanel(ExplorerPanel):
         self.map_point: tuple[float, float] = (0.0, 0.0)  # the map point decoded when not an image
         self.z: torch.Tensor | None = None  # the code the traversal sliders edit
         self.label: int | None = None  # the class a CVAE decodes z with
-        self.preview_images: np.ndarray | None = None
+        self.preview_images: np.ndarray | None = None  # the chosen point's, shown when not hovering
+        self._preview_text = ""
+        self.hovered: int | None = None
         self.traversal_image: np.ndarray | None = None
 
         self.caption = QLabel()
@@ -219,23 +221,31 @@ class LatentMapPanel(ExplorerPanel):
 
     def _show_preview(self, images: np.ndarray, text: str) -> None:
         self.preview_images = images
+        self._preview_text = text
+        self.hovered = None
         self.preview.set_images(images, ncols=len(images))
         self.preview_caption.setText(text)
 
     def _on_hover(self, scene_pos) -> None:
+        """Preview the point under the mouse; off any point, the chosen one comes back."""
         if self.map is None or self.is_showing_hint:
             return
         vb = self.plot.getViewBox()
-        if not vb.sceneBoundingRect().contains(scene_pos):
-            return
         p = vb.mapSceneToView(scene_pos)
-        i = self.point_at(p.x(), p.y())
-        if i is not None:
-            x, y = explore.split_images(self.run.dataset.test, [i])
-            rec = explore.reconstruct(self.run.model, x, y)
-            self.preview.set_images(np.concatenate([rec.originals, rec.reconstructions]), ncols=2)
-            self.preview_caption.setText(f"Hovering test image #{i} (label {int(y[0])}) and its "
-                                         "reconstruction; click to choose it.")
+        i = self.point_at(p.x(), p.y()) if vb.sceneBoundingRect().contains(scene_pos) else None
+        if i == self.hovered:
+            return
+        self.hovered = i
+        if i is None:
+            self.preview.set_images(self.preview_images, ncols=len(self.preview_images))
+            self.preview_caption.setText(self._preview_text)
+            return
+        x, y = explore.split_images(self.run.dataset.test, [i])
+        rec = explore.reconstruct(self.run.model, x, y)
+        self.preview.set_images(np.concatenate([rec.originals, rec.reconstructions]), ncols=2)
+        self.preview_caption.setText(f"Hovering test image #{i} (label {int(y[0])}) and its "
+                                     f"reconstruction (BCE/pixel {float(rec.errors[0]):.3f}); "
+                                     "click to choose it.")
 
     def _on_plot_clicked(self, ev) -> None:
         if self.map is None or ev.button() != Qt.MouseButton.LeftButton:
