@@ -89,6 +89,8 @@ class LatentMapPanel(ExplorerPanel):
         right = QWidget()
         rl = QVBoxLayout(right)
         rl.setContentsMargins(0, 0, 0, 0)
+        for view in (self.preview, self.traversal_view):
+            view.setMaximumHeight(240)  # leave the height to the sliders
         images_row = row(stretch=False)
         images_row.addWidget(self.preview, 2)
         images_row.addWidget(self.traversal_view, 1)
