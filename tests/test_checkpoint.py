@@ -221,6 +221,43 @@ def test_corrupted_metadata(saved, tmp_path):
     assert "metadata" in _message(r)
 
 
+@pytest.mark.parametrize("key, value", [
+    ("metrics", "[1]"),
+    ("metrics", '{"bce": 0.1, "n": "many"}'),
+    ("model_config", "[1]"),
+    ("train_config", "[1]"),
+    ("epochs", '[{"epoch": 1, "step": 10, "metrics": [1]}]'),
+    ("model_config", '{"kind": "vae", "nz": "8"}'),
+])
+def test_malformed_metadata_values(saved, tmp_path, key, value):
+    """Valid JSON of the wrong shape is a corrupted checkpoint, not a crash."""
+    _, raw, meta = saved
+    p = _resave(tmp_path / "shape.safetensors", raw, {**meta, key: value})
+    assert "corrupted" in _message(p)
+
+
+@pytest.mark.parametrize("version", [None, [1], {"v": 1}])
+def test_non_string_format_version(tmp_path, version):
+    header = json.dumps({"__metadata__": {"format": checkpoint_mod.FORMAT,
+                                          "format_version": version}}).encode()
+    p = tmp_path / "version.safetensors"
+    p.write_bytes(len(header).to_bytes(8, "little") + header)
+    assert "version" in _message(p)
+
+
+def test_history_of_an_unusual_dtype(saved, tmp_path):
+    _, raw, meta = saved
+    tensors = st_load(raw)
+    tensors["history.losses"] = tensors["history.losses"].to(torch.bfloat16)
+    p = _resave(tmp_path / "bf16.safetensors", raw, meta, tensors)
+    try:
+        ck = load_checkpoint(p)
+    except CheckpointError as e:  # refusing it is fine; crashing is not
+        assert str(p) in str(e)
+    else:
+        assert len(ck.history) == 10 and np.isfinite(ck.history.total).all()
+
+
 def test_non_finite_weights_are_refused(saved, tmp_path):
     _, raw, meta = saved
     tensors = st_load(raw)
@@ -237,6 +274,18 @@ def test_bad_history_shape(saved, tmp_path):
     tensors["history.losses"] = torch.zeros(2, 5)
     p = _resave(tmp_path / "hist.safetensors", raw, meta, tensors)
     assert "history" in _message(p)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
+def test_saved_file_has_ordinary_permissions(results, tmp_path):
+    """Like any file the user saves (np.save, the PNG export): the umask decides, not 0600."""
+    old = os.umask(0o022)
+    try:
+        p = save_checkpoint(tmp_path / "perm.safetensors",
+                            Checkpoint(results["ae"].model, _cfg("ae")))
+    finally:
+        os.umask(old)
+    assert p.stat().st_mode & 0o777 == 0o644
 
 
 # -- atomic save ------------------------------------------------------------------------------

@@ -135,6 +135,16 @@ def test_read_idx_truncated_data_says_how_much(tmp_path):
     assert str(3 * 784) in str(e.value)
 
 
+def test_read_idx_sizes_that_overflow_int64(tmp_path):
+    # 2^31 · 2^31 · 4 = 2^64: wraps to 0 in int64 arithmetic; the file holds 10 data bytes
+    p = tmp_path / "huge-idx3-ubyte"
+    p.write_bytes(bytes([0, 0, 8, 3]) + (2**31).to_bytes(4, "big") * 2 + (4).to_bytes(4, "big")
+                  + bytes(10))
+    with pytest.raises(DataError, match="truncated") as e:
+        read_idx(p)
+    assert str(p) in str(e.value)
+
+
 def test_read_idx_truncated_gzip_stream(tmp_path):
     p = tmp_path / "images-idx3-ubyte.gz"
     p.write_bytes(gzip.compress(idx_bytes(rand_images(4)))[:-40])
