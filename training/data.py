@@ -117,7 +117,7 @@ def read_idx(path: str | Path) -> np.ndarray:
     if len(raw) < header:
         raise DataError(f"{path}: truncated header")
     shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    expected = int(np.prod(shape))
+    expected = int(np.prod(shape, dtype=object))  # Python ints: int64 would wrap to 0
     if len(raw) - header < expected:
         raise DataError(f"{path}: truncated: {len(raw) - header} of {expected} data bytes")
     return np.frombuffer(raw, dtype=np.uint8, count=expected, offset=header).reshape(shape)
