@@ -113,7 +113,7 @@ def load_checkpoint(path: str | os.PathLike, device: torch.device | str = "cpu")
     meta = _read_header(raw, path)
     try:
         version = int(meta.get("format_version", "0"))
-    except ValueError:
+    except (TypeError, ValueError):
         raise CheckpointError(f"{path}: corrupted checkpoint (bad format version)") from None
     if version > FORMAT_VERSION:
         raise CheckpointError(
