@@ -1,6 +1,6 @@
 """How interactive the exploration panels are, offscreen: sliders and the latent map.
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/explore_latency.py [--repeats 300]
+    QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/explore_latency.py [--repeats 300] [--threads N]
 
 Slider figures are end to end: from QSlider.setValue to the panel's ImageItem holding the new
 image (the throttle's 0-ms timer, decode, make_grid, setImage), then the same plus a
@@ -59,7 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=300, help="slider moves per measurement")
     ap.add_argument("--map-points", type=int, default=10_000)
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = ap.parse_args(argv)
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
 
     from PySide6.QtWidgets import QApplication
 
@@ -82,50 +85,57 @@ def main(argv: list[str] | None = None) -> int:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; data {data.name}; "
           f"latent map of {len(test):,} points")
 
-    results: dict[str, str] = {}
+    trained: dict[str, Run] = {}
     for kind in ("vae", "cvae"):
         cfg = TrainConfig(kind=kind, epochs=1, device="cpu", seed=0)
         res = Trainer(cfg, Dataset(data.name, small.train, Split(test.images[:500], test.labels[:500]),
                                    "")).run()
-        run = Run(f"{kind.upper()} default", cfg, res.model, res.history, state="finished", dataset=small)
-        runs = [run]
+        trained[kind] = Run(f"{kind.upper()} default", cfg, res.model, res.history, state="finished",
+                            dataset=small)
+    runs = list(trained.values())
 
+    results: dict[str, str] = {}
+    for label, run, other in (("vae", trained["vae"], None), ("cvae", trained["cvae"], None),
+                              ("vae+cvae", trained["vae"], trained["cvae"])):
         interp = InterpolationPanel()
         interp.resize(1200, 800)
         interp.show()
         interp.set_runs(runs)
         interp.set_run(run)
+        interp.compare.select_run(other)
         interp.set_endpoints(0, 1)
         values = sweep(0, SCRUB_STEPS, args.repeats)
         time_slider(app, interp.scrub, interp.scrub_view, values[:20], True)  # warm-up
-        results[f"{kind} interpolation scrub: set     "] = percentiles(
+        results[f"{label:8s} interpolation scrub: set     "] = percentiles(
             time_slider(app, interp.scrub, interp.scrub_view, values, False))
-        results[f"{kind} interpolation scrub: +repaint"] = percentiles(
+        results[f"{label:8s} interpolation scrub: +repaint"] = percentiles(
             time_slider(app, interp.scrub, interp.scrub_view, values, True))
+        interp.close()
+        if other is not None:
+            continue
 
         lmap = LatentMapPanel()
         lmap.resize(1200, 800)
         lmap.show()
         lmap.set_runs(runs)
         t_maps = []
-        for i in range(6):
+        for _ in range(6):
             lmap._cache.clear()  # force a full re-encode
             t0 = time.perf_counter()
             lmap.set_run(run)
             lmap.plot.viewport().repaint()
             t_maps.append((time.perf_counter() - t0) * 1000)
         t_maps = t_maps[1:]  # the first includes one-off start-up costs
-        results[f"{kind} latent map ({len(test):,} pts)   "] = (
+        results[f"{label:8s} latent map ({len(test):,} pts)   "] = (
             f"median {np.median(t_maps):6.1f} ms   max {max(t_maps):6.1f} ms   (n = {len(t_maps)}, "
             "encode + PCA + KL + scatter + repaint)")
         slider = lmap.sliders[0]
         values = sweep(0, SLIDER_STEPS, args.repeats)
         time_slider(app, slider, lmap.traversal_view, values[:20], True)
-        results[f"{kind} traversal slider: set        "] = percentiles(
+        results[f"{label:8s} traversal slider: set        "] = percentiles(
             time_slider(app, slider, lmap.traversal_view, values, False))
-        results[f"{kind} traversal slider: +repaint   "] = percentiles(
+        results[f"{label:8s} traversal slider: +repaint   "] = percentiles(
             time_slider(app, slider, lmap.traversal_view, values, True))
-        interp.close()
         lmap.close()
 
     for k, v in results.items():

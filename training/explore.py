@@ -242,8 +242,10 @@ def encode_split(model: LatentModel, split: Split, batch_size: int = 4096) -> En
         if post.log_sigma is not None:
             sigmas.append(post.log_sigma.float().cpu())
     nz = model.config.nz
-    return Encoded(torch.cat(means) if means else torch.zeros(0, nz),
-                   (torch.cat(sigmas) if sigmas else torch.zeros(0, nz)) if model.config.is_variational else None,
+    log_sigmas = None
+    if model.config.is_variational:
+        log_sigmas = torch.cat(sigmas) if sigmas else torch.zeros(0, nz)
+    return Encoded(torch.cat(means) if means else torch.zeros(0, nz), log_sigmas,
                    split.labels.cpu().numpy().astype(np.int64))
 
 
@@ -326,7 +328,8 @@ def dimension_usage(encoded: Encoded) -> DimensionUsage:
     nz = mu.shape[1]
     if len(mu) == 0:
         z = np.zeros(nz)
-        return DimensionUsage(z, np.arange(nz), z - 3, z + 3, "KL" if encoded.log_sigmas is not None else "variance")
+        measure = "KL" if encoded.log_sigmas is not None else "variance"
+        return DimensionUsage(z, np.arange(nz), z - 3, z + 3, measure)
     if encoded.log_sigmas is not None:
         ls = encoded.log_sigmas.double()
         kl = 0.5 * (mu.pow(2) + torch.exp(2 * ls) - 1 - 2 * ls)  # per dimension, Kingma & Welling
@@ -346,7 +349,8 @@ def dimension_usage(encoded: Encoded) -> DimensionUsage:
 __all__ = [
     "METHODS", "DimensionUsage", "Encoded", "LatentMap", "LatentPair", "Reconstructions",
     "class_grid", "decode", "decode_pair_at", "digit_grid", "dimension_usage", "encode_pair",
-    "encode_split", "grid_cell_at", "interpolate", "interpolation_strip", "latent_map", "lerp", "nearest_point",
+    "encode_split", "grid_cell_at", "interpolate", "interpolation_strip", "latent_map", "lerp",
+    "nearest_point",
     "pick_example", "pick_indices", "prior_grid", "prior_latents", "reconstruct", "slerp",
     "split_images",
 ]

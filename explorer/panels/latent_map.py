@@ -287,7 +287,8 @@ class LatentMapPanel(ExplorerPanel):
             label.setEnabled(not unused)
             s.setToolTip(f"z{d} from {u.low[d]:.2f} to {u.high[d]:.2f}")
         nz = len(u.usage)
-        shown = f"the {len(self.slider_dims)} most used of {nz}" if nz > len(self.slider_dims) else f"all {nz}"
+        k = len(self.slider_dims)
+        shown = f"the {k} most used of {nz}" if nz > k else f"all {nz}"
         why = ("average KL to the prior in nats; ~0 means the decoder ignores it" if u.measure == "KL"
                else "variance of the codes: an AE has no KL")
         self.traversal_caption.setText(f"Sliders for {shown} latent dimensions, most used first "
