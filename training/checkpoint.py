@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,7 +68,9 @@ def save_checkpoint(path: str | os.PathLike, ckpt: Checkpoint) -> Path:
     }
     blob = st_save(tensors, metadata=meta)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # O_EXCL with a random name, like mkstemp, but mode 0666 so the umask applies as for any file.
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(blob)
@@ -127,8 +129,9 @@ def load_checkpoint(path: str | os.PathLike, device: torch.device | str = "cpu")
         model_config = ModelConfig.from_dict(json.loads(meta["model_config"]))
         train_config = TrainConfig.from_dict(json.loads(meta["train_config"]))
         metrics_d = json.loads(meta.get("metrics", "null"))
+        metrics = EvalMetrics.from_dict(metrics_d) if metrics_d else None
         epochs = [EpochRecord.from_dict(d) for d in json.loads(meta.get("epochs", "[]"))]
-    except (KeyError, TypeError, ValueError, json.JSONDecodeError) as e:
+    except (KeyError, TypeError, ValueError, AttributeError, json.JSONDecodeError) as e:
         raise CheckpointError(f"{path}: corrupted checkpoint metadata ({e})") from None
     model = build_model(model_config)
     state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
@@ -144,7 +147,8 @@ def load_checkpoint(path: str | os.PathLike, device: torch.device | str = "cpu")
     losses = tensors.get("history.losses")
     if losses is not None and (losses.dim() != 2 or losses.shape[0] != 3):
         raise CheckpointError(f"{path}: corrupted checkpoint (bad loss history shape)")
-    history = (History.from_arrays(*losses.numpy(), epochs=epochs) if losses is not None
+    history = (History.from_arrays(*losses.to(torch.float32).numpy(), epochs=epochs)
+               if losses is not None
                else History())
     history.epochs = epochs
     model.to(device).eval()
@@ -152,7 +156,7 @@ def load_checkpoint(path: str | os.PathLike, device: torch.device | str = "cpu")
         model=model,
         train_config=train_config,
         history=history,
-        metrics=EvalMetrics.from_dict(metrics_d) if metrics_d else None,
+        metrics=metrics,
         name=meta.get("name", "") or path.stem,
         dataset=meta.get("dataset", ""),
         state=meta.get("state", "finished"),

@@ -46,6 +46,16 @@ def _positive_float(s: str) -> float:
     return v
 
 
+def _seed(s: str) -> int:
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {s!r}") from None
+    if not 0 <= v < 2**63:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 2^63-1, got {v}")
+    return v
+
+
 def _label(s: str) -> int:
     try:
         v = int(s)
@@ -74,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=_positive_int, default=10)
     t.add_argument("--batch-size", type=_positive_int, default=64)
     t.add_argument("--lr", type=_positive_float, default=1e-3)
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--seed", type=_seed, default=0)
     t.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     t.add_argument("--compile", action="store_true", help="torch.compile the loss (slow start)")
     t.add_argument("--out", required=True, help="checkpoint file to write (.safetensors)")
@@ -91,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--n", type=_positive_int, default=64)
     s.add_argument("--label", type=_label, default=None, help="class 0-9 (CVAE only, required)")
     s.add_argument("--temperature", type=_positive_float, default=1.0)
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=_seed, default=0)
     s.add_argument("--out", required=True, help="OUT.png (grid) or OUT.npy (float32 N×28×28)")
     return p
 

@@ -297,7 +297,7 @@ def iterate_batches(
         order = torch.randperm(n, generator=generator, device=gen_dev).to(split.images.device)
     else:
         order = None
-    flat = split.images.view(n, -1)
+    flat = split.images.reshape(n, -1)
     stop = n - n % batch_size if drop_last else n
     for i in range(0, stop, batch_size):
         if order is None:

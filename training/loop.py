@@ -66,6 +66,8 @@ class TrainConfig:
             p.append(f"batch size must be at least 1, got {self.batch_size}")
         if not (math.isfinite(self.lr) and self.lr > 0):
             p.append(f"learning rate must be > 0, got {self.lr}")
+        if not (isinstance(self.seed, int) and 0 <= self.seed < 2**63):
+            p.append(f"seed must be a whole number between 0 and 2^63-1, got {self.seed}")
         if self.precision not in ("auto", "fp32", "bf16"):
             p.append(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
         return p
