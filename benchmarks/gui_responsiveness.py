@@ -3,14 +3,16 @@
 Runs the real main window (offscreen is fine), starts a VAE job on the largest dataset at hand
 (full Fashion-MNIST from `apt-get install dataset-fashion-mnist`, cached MNIST, else the bundled
 sample) and, while it trains, measures how late a 10 ms QTimer fires (median and 99th
-percentile) and the job's training steps/s. The same training runs headless in this process,
-before and after, for comparison. The GUI run is done with one torch thread per worker (the
-app's choice, explorer/jobs.py WORKER_TORCH_THREADS) and with torch's default, to justify it.
+percentile) and the job's training steps/s. The same training runs headless (a fresh process
+started by this one, torch on its main thread), before and after, for comparison. The GUI run
+is done with the worker at torch's default thread count (the app's choice, explorer/jobs.py
+WORKER_TORCH_THREADS) and with one thread, to justify it.
 
     QT_QPA_PLATFORM=offscreen python benchmarks/gui_responsiveness.py [--epochs 2]
     python benchmarks/gui_responsiveness.py --startup   # launch-to-visible time of main.py
 
-Targets: p99 lateness < 50 ms; GUI throughput >= 90 % of headless. Not a test: it prints.
+Targets: p99 lateness < 50 ms; GUI throughput >= 90 % of headless (the faster of torch's
+default thread count and one thread, each measured before and after). Not a test: it prints.
 """
 
 from __future__ import annotations
@@ -156,6 +158,40 @@ def startup(repeats: int) -> None:
           f"{statistics.median(ready):.2f} s  (platform {env['QT_QPA_PLATFORM']})")
 
 
+def plot_cost(app) -> None:
+    """Redraw cost of the loss plot holding 3 runs of 100,000 steps, one growing."""
+    import numpy as np
+
+    from explorer.loss_plot import LossPlot
+    from training.loop import TrainConfig
+    from training.run import Run
+
+    plot = LossPlot()
+    plot.resize(1100, 400)
+    plot.show()
+    rng = np.random.default_rng(0)
+    runs = [Run(f"r{i}", TrainConfig()) for i in range(3)]
+    for r in runs:
+        plot.add_run(r, "#e6550d")
+        v = rng.random(100_000).astype(np.float32)
+        plot.append_steps(r.id, 0, v, v, v)
+    plot.flush()
+    app.processEvents()
+    n, times = 100_000, []
+    for _ in range(30):
+        v = rng.random(33).astype(np.float32)
+        t0 = time.perf_counter()
+        plot.append_steps(runs[-1].id, n, v, v, v)
+        n += 33
+        plot.flush()
+        plot.graphics.viewport().repaint()
+        times.append((time.perf_counter() - t0) * 1000)
+    print(f"plot with 3 x 100,000 steps: one update + repaint {statistics.median(times):.1f} ms "
+          f"median, {percentile(times, 90):.1f} ms p90; the redraw timer then runs every "
+          f"{plot._timer.interval()} ms")
+    plot.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--epochs", type=int, default=None,
@@ -164,7 +200,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=3, help="launches for --startup")
     p.add_argument("--threads", choices=("both", "1", "default"), default="both",
                    help="worker torch threads to measure (default: both)")
+    p.add_argument("--headless-only", type=int, metavar="THREADS", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.headless_only:
+        import torch
+
+        from training.loop import TrainConfig
+
+        torch.set_num_threads(args.headless_only)
+        source, data_dir, ds = pick_dataset()
+        epochs = args.epochs or (2 if len(ds.train) > 10_000 else 20)
+        cfg = TrainConfig(kind="vae", beta=0.005, nz=32, epochs=epochs, batch_size=64, lr=1e-3,
+                          seed=0, dataset=source, data_dir=data_dir)
+        print(f"rate {headless(cfg, ds):.3f}")
+        return 0
     if args.startup:
         startup(args.repeats)
         return 0
@@ -199,31 +248,50 @@ def main(argv: list[str] | None = None) -> int:
     app.processEvents()
     med, p99 = idle_lateness(app)
     print(f"idle GUI: timer lateness median {med:.2f} ms, p99 {p99:.2f} ms")
+    plot_cost(app)
 
-    rows = []
-    before = headless(config, ds)
-    rows.append(("headless (main thread, torch default threads)", before, None))
-    settings_to_try = {"both": [1, None], "1": [1], "default": [None]}[args.threads]
-    for n in settings_to_try:
+    import explorer.jobs as jobs
+
+    default_threads = jobs.DEFAULT_TORCH_THREADS
+
+    def headless_with(threads: int) -> float:
+        """The same training in a fresh process: no GUI, torch on its main thread."""
+        out = subprocess.run([sys.executable, __file__, "--headless-only", str(threads),
+                              "--epochs", str(epochs)], capture_output=True, text=True,
+                             timeout=900, cwd=ROOT)
+        line = [x for x in out.stdout.splitlines() if x.startswith("rate ")]
+        if not line:
+            raise RuntimeError(f"headless run failed: {out.stderr[-2000:]}")
+        return float(line[-1].split()[1])
+
+    rows: list[tuple[str, float, dict | None]] = []
+    base: dict[str, list[float]] = {"default": [], "1": []}
+    base["default"].append(headless_with(default_threads))
+    rows.append((f"headless process, {default_threads} torch threads", base["default"][-1], None))
+    base["1"].append(headless_with(1))
+    rows.append(("headless process, 1 torch thread", base["1"][-1], None))
+    for n in {"both": [None, 1], "1": [1], "default": [None]}[args.threads]:
         r = gui_run(app, window, values, n)
-        label = f"GUI job, worker torch threads = {n or 'torch default'}"
-        rows.append((label, r["rate"], r))
-    after = headless(config, ds)
-    rows.append(("headless again (drift check)", after, None))
-    ref = (before + after) / 2
+        rows.append((f"GUI job, worker torch threads = {n or f'default ({default_threads})'}",
+                     r["rate"], r))
+    base["default"].append(headless_with(default_threads))
+    rows.append((f"headless again, {default_threads} torch threads", base["default"][-1], None))
+    base["1"].append(headless_with(1))
+    rows.append(("headless again, 1 torch thread", base["1"][-1], None))
+    ref = max(statistics.mean(base["default"]), statistics.mean(base["1"]))  # the faster one
     print()
-    print(f"{'run':<50} {'steps/s':>9} {'vs headless':>12} {'late median':>12} {'p99':>8} "
-          f"{'max':>8}")
+    print(f"{'run':<46} {'steps/s':>8} {'vs best headless':>17} {'late median':>12} "
+          f"{'p99':>8} {'max':>8}")
     for label, rate, r in rows:
         extra = (f"{r['median']:>10.2f}ms {r['p99']:>6.1f}ms {r['max']:>6.1f}ms" if r else "")
-        print(f"{label:<50} {rate:>9.0f} {rate / ref:>11.0%} {extra}")
-    gui_rows = [r for r in rows if r[2] is not None]
-    chosen = gui_rows[0]
+        print(f"{label:<46} {rate:>8.0f} {rate / ref:>16.0%} {extra}")
+    chosen = next(r for r in rows if r[2] is not None)
     ok_latency = chosen[2]["p99"] < 50
     ok_rate = chosen[1] >= 0.9 * ref
     print(f"\ntargets for the app's setting ({chosen[0]}): p99 lateness < 50 ms: "
-          f"{'met' if ok_latency else 'MISSED'}; throughput >= 90% of headless: "
-          f"{'met' if ok_rate else 'MISSED'}")
+          f"{'met' if ok_latency else 'MISSED'}; throughput >= 90% of the best headless "
+          f"({ref:.0f} steps/s): {'met' if ok_rate else 'MISSED'}")
+    print(f"machine load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     window.shutdown()
     window.close()
     return 0

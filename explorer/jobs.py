@@ -32,16 +32,26 @@ from training.loop import EpochEvent, StepsEvent, TrainConfig, Trainer, Training
 from training.render import make_grid
 from training.run import Run
 
-# Threads torch may use inside a training worker. Measured by benchmarks/gui_responsiveness.py
-# on the 2-core dev machine: with torch's default (2 OpenMP threads) a loop in a QThread, once
-# the GUI thread had run torch ops too, ran at about half the headless speed (the two OpenMP
-# pools spin against each other and against the GUI); one thread per worker kept GUI training at
-# or above headless speed and the GUI's p99 lateness low. None keeps torch's default.
+# Torch threads. libgomp gives each thread that starts a parallel region its own team, but
+# once the GUI thread has run a multi-threaded torch op, a team started by a worker thread gets
+# no extra threads on a 2-core machine: the worker's matmuls ran at one-thread speed (0.84 s vs
+# 0.48 s for 3,000 784x256 matmuls here). So the GUI thread is held to GUI_TORCH_THREADS = 1
+# before it runs any torch op (panels do small forward passes there), and each training worker
+# sets its own count, torch's default (all cores) unless WORKER_TORCH_THREADS says otherwise.
+# benchmarks/gui_responsiveness.py measures both worker settings against headless training.
 # LATENT_EXPLORER_WORKER_THREADS=<n> overrides it (0 = torch's default), for benchmarking.
-WORKER_TORCH_THREADS: int | None = 1
+DEFAULT_TORCH_THREADS = torch.get_num_threads()  # read before anyone lowers it
+GUI_TORCH_THREADS = 1
+WORKER_TORCH_THREADS: int | None = None
 _env_threads = os.environ.get("LATENT_EXPLORER_WORKER_THREADS")
 if _env_threads is not None and _env_threads.strip().isdigit():
     WORKER_TORCH_THREADS = int(_env_threads) or None
+
+
+def limit_gui_thread_torch() -> None:
+    """Call in the GUI thread before its first torch op (see GUI_TORCH_THREADS)."""
+    torch.set_num_threads(GUI_TORCH_THREADS)
+
 
 RECON_INTERVAL_S = 3.0  # the live reconstruction strip: every epoch end, or this often
 RECON_COUNT = 10  # one fixed test image per class where the test set has them
@@ -198,8 +208,8 @@ class TrainingWorker(QObject, TrainingObserver):
             self.finished.emit()
 
     def _run(self) -> None:
-        if WORKER_TORCH_THREADS:
-            torch.set_num_threads(WORKER_TORCH_THREADS)  # see WORKER_TORCH_THREADS
+        # Per thread for OpenMP: this worker's count, whatever the GUI thread uses.
+        torch.set_num_threads(WORKER_TORCH_THREADS or DEFAULT_TORCH_THREADS)
         cfg = self.config
         ds = self._dataset or self._datasets.get(cfg.dataset, cfg.data_dir,
                                                  notify=self.message_posted.emit)

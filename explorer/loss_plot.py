@@ -21,9 +21,12 @@ if TYPE_CHECKING:
     from training.evaluate import EvalMetrics
     from training.run import Run
 
-REDRAW_INTERVAL_MS = 33  # at most ~30 redraws per second, however fast steps arrive
+REDRAW_INTERVAL_MS = 50  # at most 20 redraws per second, however fast steps arrive
 MAX_REDRAW_INTERVAL_MS = 500
-PAINT_BUDGET = 0.25  # redraw less often when painting would take more than this share of the GUI
+# Painting runs pyqtgraph's Python code, which holds the GIL the training thread also needs:
+# redraw less often when painting would take more than this share of the time (measured by
+# benchmarks/gui_responsiveness.py: 0.25 cost the job ~25 % of its steps/s, 0.1 a few %).
+PAINT_BUDGET = 0.1
 DOWNSAMPLE_FACTOR = 1.5  # points drawn per pixel column (pyqtgraph's default of 5 is 3x slower)
 CHANNELS = ("total", "recon", "kl")
 TITLES = {"total": "Total loss (recon + β·KL)", "recon": "Reconstruction (BCE per pixel)",
@@ -147,6 +150,8 @@ class LossPlot(QWidget):
         self._raw_check.setToolTip("Draw the unsmoothed losses faintly behind the smoothed curve")
         self._log_check = QCheckBox("Log y")
         self._log_check.setToolTip("Logarithmic loss axes")
+        self._grid_check = QCheckBox("Grid")
+        self._grid_check.setToolTip("Grid lines (they make each redraw about three times slower)")
         bar = QHBoxLayout()
         bar.addWidget(QLabel("Smoothing"))
         bar.addWidget(self._slider, 1)
@@ -154,6 +159,7 @@ class LossPlot(QWidget):
         bar.addSpacing(12)
         bar.addWidget(self._raw_check)
         bar.addWidget(self._log_check)
+        bar.addWidget(self._grid_check)
         bar.addStretch(1)
         hint = QLabel("● test-set metric per epoch")
         hint.setEnabled(False)
@@ -164,7 +170,6 @@ class LossPlot(QWidget):
         self.plots: dict[str, pg.PlotItem] = {}
         for i, ch in enumerate(CHANNELS):
             p = self.graphics.addPlot(row=0, col=i, title=TITLES[ch])
-            p.showGrid(x=True, y=True, alpha=0.2)
             p.setLabel("bottom", "step")
             p.setClipToView(True)
             p.setDownsampling(auto=True, mode="peak")
@@ -185,6 +190,7 @@ class LossPlot(QWidget):
         self._slider.valueChanged.connect(self._on_slider_value_changed)
         self._raw_check.toggled.connect(self._on_raw_check_toggled)
         self._log_check.toggled.connect(self._on_log_check_toggled)
+        self._grid_check.toggled.connect(self._on_grid_check_toggled)
         self._update_slider_label()
         self._apply_palette()
 
@@ -425,6 +431,11 @@ class LossPlot(QWidget):
     def _on_log_check_toggled(self, checked: bool) -> None:
         for p in self.plots.values():
             p.setLogMode(y=checked)
+
+    @Slot(bool)
+    def _on_grid_check_toggled(self, checked: bool) -> None:
+        for p in self.plots.values():
+            p.showGrid(x=checked, y=checked, alpha=0.25 if checked else None)
 
     def _update_slider_label(self) -> None:
         self._slider_label.setText(f"{self._smoothing:.2f}")

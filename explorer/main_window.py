@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 ORGANIZATION = "LatentExplorer"
 APPLICATION = "Latent Explorer"
 CLOSE_TIMEOUT_MS = 2000  # closing never hangs longer than this on a running job
+PROGRESS_INTERVAL_MS = 250  # progress bars refresh 4 times a second
 CHECKPOINT_FILTER = "Latent Explorer checkpoints (*.safetensors);;All files (*)"
 DATA_LICENCE = (
     "MNIST: Yann LeCun and Corinna Cortes, from NIST's Special Databases 1 and 3; made "
@@ -77,6 +78,11 @@ class MainWindow(QMainWindow):
         self._sent_run: Run | None = None
         self._closed = False
         self._painted = False
+        self._progress_pending: dict[int, Job] = {}
+        self._progress_timer = QTimer(self)
+        self._progress_timer.setSingleShot(True)
+        self._progress_timer.setInterval(PROGRESS_INTERVAL_MS)
+        self._progress_timer.timeout.connect(self._on_progress_timer_timeout)
         self._device_text = "…"
 
         # Centre: the training monitor and a tab per panel.
@@ -165,8 +171,10 @@ class MainWindow(QMainWindow):
         if self.is_ready or self._closed:
             return
         self.statusBar().showMessage("Loading torch…")
-        from explorer.jobs import DatasetCache, JobQueue
+        from explorer.jobs import DatasetCache, JobQueue, limit_gui_thread_torch
         from training.device import describe_device, pick_device
+
+        limit_gui_thread_torch()  # so training threads get the cores: see explorer/jobs.py
 
         self.datasets = self.datasets or DatasetCache()
         self.jobs = JobQueue(self.datasets, self)
@@ -404,7 +412,16 @@ class MainWindow(QMainWindow):
     @Slot(object, object)
     def _on_job_steps_arrived(self, job: Job, ev) -> None:
         self.loss_plot.append_steps(job.run.id, ev.first_step, ev.recon, ev.kl, ev.total)
-        self.run_model.set_progress(job.run, job.progress)
+        self._progress_pending[job.run.id] = job
+        if not self._progress_timer.isActive():
+            self._progress_timer.start()
+
+    @Slot()
+    def _on_progress_timer_timeout(self) -> None:
+        """Progress bars: a few updates a second is plenty, and each costs GUI time."""
+        pending, self._progress_pending = self._progress_pending, {}
+        for job in pending.values():
+            self.run_model.set_progress(job.run, job.progress)
 
     @Slot(object, object)
     def _on_job_epoch_ended(self, job: Job, ev) -> None:
@@ -425,6 +442,7 @@ class MainWindow(QMainWindow):
     @Slot(object, object)
     def _on_job_ended(self, job: Job, result) -> None:
         run = job.run
+        self._progress_pending.pop(run.id, None)
         if result is not None:
             self.loss_plot.set_history(run)
         self.run_model.set_progress(run, job.progress)
