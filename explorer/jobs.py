@@ -106,11 +106,13 @@ class Progress:
     def fraction(self) -> float:
         return min(1.0, self.step / self.total_steps) if self.total_steps else 0.0
 
-    def text(self) -> str:
+    def text(self, short: bool = False) -> str:
         eta = self.eta_seconds
         eta_s = "--" if not np.isfinite(eta) else _hms(eta)
+        if short:
+            return f"epoch {self.epoch}/{self.epochs} · ETA {eta_s}"
         return (f"epoch {self.epoch}/{self.epochs} · step {self.step:,}/{self.total_steps:,} · "
-                f"{self.steps_per_second:,.0f} steps/s · ETA {eta_s}")
+                f"{self.steps_per_second:,.0f}/s · ETA {eta_s}")
 
 
 def _hms(seconds: float) -> str:

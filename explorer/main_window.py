@@ -103,6 +103,8 @@ class MainWindow(QMainWindow):
         scroll.setWidget(self.form)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(self.form.sizeHint().width() + 8)  # never cut the fields off
         self.form_dock = QDockWidget("New run", self)
         self.form_dock.setObjectName("form_dock")
         self.form_dock.setWidget(scroll)
@@ -771,7 +773,6 @@ class MainWindow(QMainWindow):
             self.resize(1400, 900)
             # First launch: the plots get the height, the run list about a quarter of it.
             self.resizeDocks([self.runs_dock], [230], Qt.Orientation.Vertical)
-            self.resizeDocks([self.form_dock], [340], Qt.Orientation.Horizontal)
         state = s.value("window/state")
         if isinstance(state, QByteArray) and not state.isEmpty():
             self.restoreState(state)

@@ -202,14 +202,14 @@ class RunTableModel(QAbstractTableModel):
             return run.path.name if run.saved and run.path else "unsaved"
         return None
 
-    def progress_text(self, run: Run) -> str:
+    def progress_text(self, run: Run, short: bool = False) -> str:
         """'epoch 2/10 · step … · steps/s · ETA' while active; how far it got once ended."""
         p = self.progress.get(run.id)
         if p is None:
             return "waiting for a free slot" if run.state == "queued" else ""
         if run.is_active:
-            return ("paused · " if run.state == "paused" else "") + p.text()
-        return f"{run.state} · epoch {p.epoch}/{p.epochs} · step {p.step:,}/{p.total_steps:,}"
+            return ("paused · " if run.state == "paused" else "") + p.text(short)
+        return f"{run.state} · epoch {p.epoch}/{p.epochs} · {p.step:,} steps"
 
     def _swatch(self, color: str) -> QIcon:
         icon = self._swatches.get(color)
@@ -239,7 +239,10 @@ class ProgressDelegate(QStyledItemDelegate):
         bar.rect = QRect(option.rect.adjusted(2, 2, -2, -2))
         bar.minimum, bar.maximum = 0, 1000
         bar.progress = 0 if math.isnan(p.fraction) else int(p.fraction * 1000)
-        bar.text = self._model.progress_text(run)
+        text = self._model.progress_text(run)
+        if option.fontMetrics.horizontalAdvance(text) > option.rect.width() - 8:
+            text = self._model.progress_text(run, short=True)  # the tooltip has it all
+        bar.text = text
         bar.textVisible = True
         bar.textAlignment = Qt.AlignmentFlag.AlignCenter
         bar.state = QStyle.StateFlag.State_Enabled | QStyle.StateFlag.State_Horizontal
@@ -271,14 +274,16 @@ class RunTable(QTableView):
         h.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         h.setStretchLastSection(True)
         fm = self.fontMetrics()
-        widths = {COL_SHOW: "Show  ", COL_NAME: "VAE β=0.005 nz=32 #10  ", COL_KIND: "CVAE  ",
+        widths = {COL_SHOW: "Show  ", COL_NAME: "VAE β=0.005 nz=32 #10", COL_KIND: "CVAE  ",
                   COL_BETA: "0.0015 ", COL_NZ: "4096 ", COL_EPOCHS: "100/100  ",
                   COL_STATE: "finished ⚠ ",
-                  COL_PROGRESS: "epoch 10/10 · step 9,380/9,380 · 1,234 steps/s · ETA 0:00  ",
                   COL_BCE: "Test BCE/px ", COL_ELBO: "Test −ELBO ", COL_KL: "Test KL  ",
-                  COL_FILE: "run.safetensors "}
+                  COL_FILE: "unsaved  "}
         for col, sample in widths.items():
             self.setColumnWidth(col, fm.horizontalAdvance(sample) + 16)
+        # Progress is last and stretches over what is left; below this it scrolls sideways.
+        h.setMinimumSectionSize(fm.horizontalAdvance("Show") + 12)
+        self.setColumnWidth(COL_PROGRESS, fm.horizontalAdvance("epoch 10/10 · step 9,380/9,380"))
         self.selectionModel().selectionChanged.connect(self._on_selection_changed)
 
     def selected_run(self) -> Run | None:

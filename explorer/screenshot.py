@@ -15,12 +15,29 @@ from pathlib import Path
 
 
 def main(argv: list[str]) -> int:
+    dark = "--dark" in argv  # check the window under a dark palette
+    argv = [a for a in argv if a != "--dark"]
     out = Path(argv[0] if argv else "docs/screenshots/training.png")
     from PySide6.QtCore import QEventLoop, QSettings, QTimer
+    from PySide6.QtGui import QColor, QPalette
 
     from explorer.app import create_app
 
     app = create_app()
+    if dark:
+        app.setStyle("Fusion")
+        pal = QPalette()
+        for role, color in ((QPalette.ColorRole.Window, "#2b2b2b"),
+                            (QPalette.ColorRole.WindowText, "#e8e8e8"),
+                            (QPalette.ColorRole.Base, "#1e1e1e"),
+                            (QPalette.ColorRole.AlternateBase, "#262626"),
+                            (QPalette.ColorRole.Text, "#e8e8e8"),
+                            (QPalette.ColorRole.Button, "#3a3a3a"),
+                            (QPalette.ColorRole.ButtonText, "#e8e8e8"),
+                            (QPalette.ColorRole.Highlight, "#2f65ca"),
+                            (QPalette.ColorRole.HighlightedText, "#ffffff")):
+            pal.setColor(role, QColor(color))
+        app.setPalette(pal)
     tmp = tempfile.mkdtemp(prefix="latent-explorer-shot-")
     settings = QSettings(str(Path(tmp) / "settings.ini"), QSettings.Format.IniFormat)
     from explorer.main_window import MainWindow
