@@ -434,6 +434,8 @@ class MainWindow(QMainWindow):
 
     @Slot(object, object, str)
     def _on_job_reconstructions_ready(self, job: Job, grid, caption: str) -> None:
+        if self.run_model.row_of(job.run) < 0:
+            return
         self._recon[job.run.id] = (grid, f"{job.run.name}: {caption}")
         self._update_recon_strip(prefer=job.run)
 
@@ -444,6 +446,8 @@ class MainWindow(QMainWindow):
     @Slot(object, object)
     def _on_job_ended(self, job: Job, result) -> None:
         run = job.run
+        if self.run_model.row_of(run) < 0:  # removed while it trained
+            return
         self._progress_pending.pop(run.id, None)
         if result is not None:
             self.loss_plot.set_history(run)
@@ -690,10 +694,7 @@ class MainWindow(QMainWindow):
     def remove_run(self, run: Run) -> None:
         """Take a run out of the list, plots and panels (stopping it first if it trains)."""
         if run.is_active and self.jobs is not None:
-            job = self.jobs.job_for(run)
-            self.jobs.stop(run)
-            if job is not None:
-                job.disconnect_worker()  # its last events have no row to update
+            self.jobs.stop(run)  # its last events find no row and are dropped
         self.run_model.remove_run(run)
         self.loss_plot.remove_run(run.id)
         self._recon.pop(run.id, None)

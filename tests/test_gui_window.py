@@ -425,3 +425,29 @@ def test_real_panels_slot_in_and_follow_the_selection(qtbot, settings, datasets)
         qtbot.wait(10)
     w.close()
     assert not w.jobs.has_active
+
+
+def test_remove_a_training_run_stops_it_quietly(qtbot, window):
+    fill_form(window, epochs=LONG)
+    run = click_train(qtbot, window)
+    wait_running(qtbot, window, run)
+    window.remove_selected()
+    assert window.runs == [] and not window.loss_plot.has_run(run.id)
+    qtbot.waitUntil(lambda: not window.jobs.has_active, timeout=WAIT_MS)
+    assert run.state == "stopped" and "failed" not in window.statusBar().currentMessage()
+
+
+def test_close_while_paused_and_queued(qtbot, settings, datasets):
+    w = make_window(qtbot, settings, datasets)
+    fill_form(w, epochs=LONG)
+    first = click_train(qtbot, w)
+    second = click_train(qtbot, w)
+    wait_running(qtbot, w, first)
+    w.run_table.select_run(first)
+    w.toggle_pause()
+    assert first.state == "paused" and second.state == "queued"
+    t0 = time.perf_counter()
+    w.close()
+    assert time.perf_counter() - t0 < 2.0
+    assert first.state == "stopped" and second.state == "stopped"
+    assert not w.jobs.has_active
