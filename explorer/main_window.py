@@ -261,7 +261,7 @@ class MainWindow(QMainWindow):
         self.export_action = action("&Export…", self.export_selected, "Ctrl+E",
                                     "Export the selected run's losses (CSV) or the plots (PNG)")
         self.quit_action = action("&Quit", self.close, QKeySequence.StandardKey.Quit)
-        self.train_action = action("&Train", self.form._on_train_button_clicked, "Ctrl+Return",
+        self.train_action = action("&Train", self.form.request_train, "Ctrl+Return",
                                    "Start a run with the form's settings")
         self.pause_action = action("&Pause", self.toggle_pause, "Ctrl+P",
                                    "Pause or resume the selected run")
@@ -363,12 +363,11 @@ class MainWindow(QMainWindow):
         run = Run(name="", config=config)
         run.name = run.default_name()
         self._add_run(run)
-        job = self.jobs.submit(run)
+        self.jobs.submit(run)
         self.run_table.select_run(run)
         if run.state == "queued":
             self.statusBar().showMessage(f"{run.name} queued: it starts when the run training now "
                                          "ends (one run trains at a time)", 6000)
-        del job
         return run
 
     def _add_run(self, run: Run) -> None:

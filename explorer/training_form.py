@@ -213,7 +213,7 @@ class TrainingForm(QWidget):
         self.train_button.clicked.connect(self._on_train_button_clicked)
         for edit in (self.lr, self.beta.edit):
             edit.textEdited.connect(self._on_any_text_edited)
-            edit.returnPressed.connect(self._on_train_button_clicked)
+            edit.returnPressed.connect(self.request_train)
 
     # -- values ----------------------------------------------------------------------------------
     def values(self) -> dict:
@@ -317,6 +317,10 @@ class TrainingForm(QWidget):
 
     @Slot()
     def _on_train_button_clicked(self) -> None:
+        self.request_train()
+
+    def request_train(self) -> None:
+        """Emit train_requested with the values, or explain inline why they cannot train."""
         problems = self.problems()
         if problems:
             self.show_message("Cannot train: " + "; ".join(problems) + ".")
