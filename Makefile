@@ -26,5 +26,10 @@ bench: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/gui_responsiveness.py
 	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/explore_latency.py
 
+# Needs a virtual screen: apt-get install -y xvfb (the README's screenshots come from here).
+screenshots: $(STAMP)
+	xvfb-run -a -s "-screen 0 1600x1000x24" $(PY) -m explorer.screenshot docs/screenshots/training.png
+	xvfb-run -a -s "-screen 0 1400x900x24" $(PY) tools/panel_screenshots.py
+
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
