@@ -47,7 +47,7 @@ def trained_runs(cache: Path, epochs: int):
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--epochs", type=int, default=12)
+    ap.add_argument("--epochs", type=int, default=60)  # ~4,300 steps: digits, not blobs
     ap.add_argument("--cache", type=Path, default=Path("/tmp/latent-explorer-screenshots"))
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
     args = ap.parse_args(argv)
