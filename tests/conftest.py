@@ -13,6 +13,8 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from training.data import Dataset, Split, load_mnist_sample  # noqa: E402
+from training.loop import TrainConfig, Trainer  # noqa: E402
+from training.run import Run  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -39,3 +41,22 @@ def _no_network(monkeypatch):
 
     monkeypatch.setattr(socket, "create_connection", refuse)
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+@pytest.fixture(scope="session")
+def runs(small_dataset: Dataset) -> dict[str, Run]:
+    """Small trained AE, VAE and CVAE runs ('ae', 'vae', 'cvae'): 20 epochs × 10 steps each."""
+    out = {}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny matmuls: one thread is fastest, and 4x faster on a busy machine
+    try:
+        for kind in ("ae", "vae", "cvae"):
+            cfg = TrainConfig(kind=kind, beta=0.005, nz=8, hidden=(64, 32), epochs=20,
+                              batch_size=64, lr=3e-3, seed=1, device="cpu", dataset="mnist-sample")
+            result = Trainer(cfg, small_dataset).run()
+            assert result.state == "finished", result.error
+            out[kind] = Run(kind.upper(), cfg, result.model, result.history, state="finished",
+                            dataset=small_dataset)
+    finally:
+        torch.set_num_threads(threads)
+    return out

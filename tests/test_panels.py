@@ -16,8 +16,6 @@ from explorer.panels.latent_map import LatentMapPanel
 from explorer.panels.prior import PriorPanel
 from explorer.panels.reconstructions import ReconstructionsPanel
 from training import explore
-from training.data import Dataset
-from training.loop import TrainConfig, Trainer
 from training.run import Run
 
 CELL = 28 + PAD
@@ -25,28 +23,6 @@ CELL = 28 + PAD
 
 def grid_shape(rows: int, cols: int) -> tuple[int, int]:
     return rows * CELL + PAD, cols * CELL + PAD
-
-
-@pytest.fixture(scope="session")
-def runs(small_dataset: Dataset) -> dict[str, Run]:
-    """Small AE, VAE and CVAE runs: 20 epochs × 10 steps on 640 digits."""
-    out = {}
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny matmuls: one thread is fastest, and 4x faster on a busy machine
-    try:
-        for kind in ("ae", "vae", "cvae"):
-            out[kind] = _train(kind, small_dataset)
-    finally:
-        torch.set_num_threads(threads)
-    return out
-
-
-def _train(kind: str, dataset: Dataset) -> Run:
-    cfg = TrainConfig(kind=kind, beta=0.005, nz=8, hidden=(64, 32), epochs=20, batch_size=64,
-                      lr=3e-3, seed=1, device="cpu", dataset="mnist-sample")
-    result = Trainer(cfg, dataset).run()
-    assert result.state == "finished", result.error
-    return Run(kind.upper(), cfg, result.model, result.history, state="finished", dataset=dataset)
 
 
 @pytest.fixture
