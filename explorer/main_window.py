@@ -115,6 +115,11 @@ class MainWindow(QMainWindow):
         # Bottom: the run list and the buttons acting on the selected run.
         self.run_model = RunTableModel(self)
         self.run_table = RunTable(self.run_model)
+        # Room for three runs without scrolling: the classic β comparison (0, 0.005, 10).
+        t = self.run_table
+        t.setMinimumHeight(t.horizontalHeader().sizeHint().height()
+                           + 3 * t.verticalHeader().defaultSectionSize()
+                           + t.horizontalScrollBar().sizeHint().height() + 2 * t.frameWidth())
         self.details = QLabel()
         self.details.setWordWrap(True)
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -606,6 +611,14 @@ class MainWindow(QMainWindow):
             return
         self._loaders = [x for x in self._loaders if not x.is_finished]
         run.dataset = ds
+        if ds is not None and run.model is not None and run.id not in self._recon:
+            # A loaded run never trained here: give it the same strip a training run shows.
+            from explorer.jobs import fixed_test_indices, reconstruction_grid
+
+            idx = fixed_test_indices(ds.test.labels.numpy())
+            grid = reconstruction_grid(run.model, ds, idx)
+            self._recon[run.id] = (grid, f"{run.name}: as loaded from {run.path.name if run.path else 'file'}")
+            self._update_recon_strip()
         if message:
             self.statusBar().showMessage(f"{run.name}: {message}", 15000)
         else:

@@ -248,6 +248,10 @@ def test_open_checkpoint_plots_its_history(qtbot, window, tmp_path, small_datase
     assert window.loss_plot.marker_count(run.id) == 2
     qtbot.waitUntil(lambda: run.dataset is not None, timeout=WAIT_MS)
     assert run.dataset is small_dataset and run in window.usable_runs()
+    # The live strip shows the loaded run's reconstructions too: originals above, decodings below.
+    window.run_table.select_run(run)
+    assert window.recon_strip.run_id == run.id and window.recon_strip.has_image
+    assert "as loaded from" in window.recon_strip.caption.text()
 
 
 def test_open_broken_checkpoint_explains_and_keeps_runs(qtbot, window, tmp_path):
