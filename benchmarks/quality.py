@@ -87,9 +87,10 @@ def main() -> None:
           + f"  (mean {sum(per_label) / 10:.1%}, worst {min(per_label):.0%})")
     # VAE: prior samples the classifier is confident about.
     probs = classify(clf, models["vae"].sample(1000, generator=g))
-    conf = (probs.max(1).values >= 0.9).float().mean().item()
+    top = probs.max(1).values
     counts = torch.bincount(probs.argmax(1), minlength=10).tolist()
-    print(f"VAE prior samples read with confidence >= 0.9: {conf:.1%}; digits seen: {counts}")
+    print(f"VAE prior samples read as a digit with confidence >= 0.5: {(top >= 0.5).float().mean():.1%}, "
+          f">= 0.9: {(top >= 0.9).float().mean():.1%}; digits seen: {counts}")
     # AE: reconstructions read like the originals.
     rec = models["ae"].reconstruct(test_x)
     same = (classify(clf, rec).argmax(1) == classify(clf, test_x).argmax(1)).float().mean().item()

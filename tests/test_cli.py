@@ -60,14 +60,15 @@ def test_train_writes_a_loadable_checkpoint(tmp_path, capsys):
     rc, stdout, err = cli(capsys, "train", "--model", "vae", "--epochs", "1",
                           "--dataset", "mnist-sample", "--out", out, "--device", "cpu",
                           "--batch-size", "512", "--nz", "16", "--beta", "0.01",
-                          "--lr", "0.002", "--seed", "5")
+                          "--lr", "0.002", "--seed", "5", "--hidden", "128,32")
     assert rc == 0, err
     assert "Traceback" not in err
     assert "test: BCE/pixel" in stdout and "-ELBO" in stdout
     assert f"saved {out}" in stdout
     ck = load_checkpoint(out)
     assert ck.model.config.kind == "vae" and ck.model.config.nz == 16
-    assert ck.model.config.beta == 0.01
+    assert ck.model.config.beta == 0.01 and ck.model.config.hidden == (128, 32)
+    assert ck.model.encoder[0].out_features == 128 and ck.model.decoder[-1].in_features == 128
     tc = ck.train_config
     assert (tc.epochs, tc.batch_size, tc.lr, tc.seed, tc.dataset) == \
         (1, 512, 0.002, 5, "mnist-sample")
@@ -147,6 +148,7 @@ def test_cvae_needs_a_label_and_vae_refuses_one(ckpts, tmp_path, capsys):
 BAD = {
     "epochs 0": ["train", "--model", "vae", "--epochs", "0", "--out", "{tmp}/a.safetensors"],
     "beta -1": ["train", "--model", "vae", "--beta", "-1", "--out", "{tmp}/a.safetensors"],
+    "hidden 0": ["train", "--model", "ae", "--hidden", "256,0", "--out", "{tmp}/a.safetensors"],
     "beta nan": ["train", "--model", "vae", "--beta", "nan", "--out", "{tmp}/a.safetensors"],
     "unknown model": ["train", "--model", "gan", "--out", "{tmp}/a.safetensors"],
     "no --out": ["train", "--model", "vae"],

@@ -56,6 +56,16 @@ def _seed(s: str) -> int:
     return v
 
 
+def _hidden(s: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(x) for x in s.split(",") if x.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected sizes like 256,64, got {s!r}") from None
+    if not sizes or any(h < 1 for h in sizes):
+        raise argparse.ArgumentTypeError(f"expected positive sizes like 256,64, got {s!r}")
+    return sizes
+
+
 def _label(s: str) -> int:
     try:
         v = int(s)
@@ -81,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--model", required=True, choices=KINDS)
     t.add_argument("--beta", type=_nonneg_float, default=0.005, help="KL weight (VAE/CVAE)")
     t.add_argument("--nz", type=_positive_int, default=32, help="latent dimensions")
+    t.add_argument("--hidden", type=_hidden, default=(256, 64),
+                   help="encoder hidden sizes, comma-separated (the decoder mirrors them)")
     t.add_argument("--epochs", type=_positive_int, default=10)
     t.add_argument("--batch-size", type=_positive_int, default=64)
     t.add_argument("--lr", type=_positive_float, default=1e-3)
@@ -156,7 +168,8 @@ def cmd_train(args) -> int:
     if not out.parent.exists():
         raise CliError(f"--out {out}: folder {out.parent} does not exist")
     try:
-        cfg = TrainConfig(kind=args.model, beta=args.beta, nz=args.nz, epochs=args.epochs,
+        cfg = TrainConfig(kind=args.model, beta=args.beta, nz=args.nz, hidden=args.hidden,
+                          epochs=args.epochs,
                           batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                           device=args.device, dataset=args.dataset or "auto",
                           data_dir=args.data_dir, compile=args.compile)
