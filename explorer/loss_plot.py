@@ -21,12 +21,14 @@ if TYPE_CHECKING:
     from training.evaluate import EvalMetrics
     from training.run import Run
 
-REDRAW_INTERVAL_MS = 50  # at most 20 redraws per second, however fast steps arrive
+# At most 10 redraws a second: live to the eye, and each redraw costs the training thread.
+REDRAW_INTERVAL_MS = 100
 MAX_REDRAW_INTERVAL_MS = 500
 # Painting runs pyqtgraph's Python code, which holds the GIL the training thread also needs:
-# redraw less often when painting would take more than this share of the time (measured by
-# benchmarks/gui_responsiveness.py: 0.25 cost the job ~25 % of its steps/s, 0.1 a few %).
-PAINT_BUDGET = 0.1
+# redraw less often when painting would take more than this share of the time. Measured by
+# benchmarks/gui_responsiveness.py on 2 cores (Fashion-MNIST VAE): 20 redraws/s within a 0.1
+# budget left the GUI job at 62-67 % of headless steps/s; 10/s within 0.03 gave 84-85 %.
+PAINT_BUDGET = 0.03
 DOWNSAMPLE_FACTOR = 1.5  # points drawn per pixel column (pyqtgraph's default of 5 is 3x slower)
 CHANNELS = ("total", "recon", "kl")
 TITLES = {"total": "Total loss (recon + β·KL)", "recon": "Reconstruction (BCE per pixel)",
