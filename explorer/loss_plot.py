@@ -21,13 +21,15 @@ if TYPE_CHECKING:
     from training.evaluate import EvalMetrics
     from training.run import Run
 
-# At most 10 redraws a second: live to the eye, and each redraw costs the training thread.
-REDRAW_INTERVAL_MS = 100
+# At most 5 redraws a second (SLEAP's monitor redraws every 500 ms): still live to the eye, and
+# each redraw costs the training thread, whose Python needs the GIL that painting holds.
+REDRAW_INTERVAL_MS = 200
 MAX_REDRAW_INTERVAL_MS = 500
 # Painting runs pyqtgraph's Python code, which holds the GIL the training thread also needs:
 # redraw less often when painting would take more than this share of the time. Measured by
 # benchmarks/gui_responsiveness.py on 2 cores (Fashion-MNIST VAE): 20 redraws/s within a 0.1
-# budget left the GUI job at 62-67 % of headless steps/s; 10/s within 0.03 gave 84-85 %.
+# budget left the GUI job at 62-67 % of headless steps/s; 10/s within 0.03 gave 84-85 %;
+# 5/s within 0.03 gave 94-104 % (run-to-run noise on this VM is about 10 %).
 PAINT_BUDGET = 0.03
 DOWNSAMPLE_FACTOR = 1.5  # points drawn per pixel column (pyqtgraph's default of 5 is 3x slower)
 CHANNELS = ("total", "recon", "kl")
