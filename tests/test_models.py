@@ -287,6 +287,8 @@ def test_unconditional_models_reject_a_label(kind):
         model.reconstruct(_images(2), 3)
     with pytest.raises(ValueError, match="label"):
         model.decode(torch.zeros(2, 32), 0)
+    with pytest.raises(ValueError, match="label"):  # a tensor of labels too, not ignored
+        model.reconstruct(_images(2), torch.tensor([1, 2]))
 
 
 # -- seeding and config -----------------------------------------------------------------------
