@@ -53,6 +53,9 @@ def limit_gui_thread_torch() -> None:
     torch.set_num_threads(GUI_TORCH_THREADS)
 
 
+# Step losses cross to the GUI 10 times a second: the plots redraw at most 5 times a second,
+# and every delivery runs Python on the GUI thread, which competes for the GIL with training.
+STEPS_INTERVAL_S = 0.1
 RECON_INTERVAL_S = 3.0  # the live reconstruction strip: every epoch end, or this often
 RECON_COUNT = 10  # one fixed test image per class where the test set has them
 
@@ -221,7 +224,7 @@ class TrainingWorker(QObject, TrainingObserver):
             if self._stop_requested:
                 self.train_ended.emit(None)
                 return
-            trainer = Trainer(cfg, ds, observers=[self])
+            trainer = Trainer(cfg, ds, observers=[self], notify_interval=STEPS_INTERVAL_S)
             self._trainer = trainer
             if self._paused:
                 trainer.pause()
