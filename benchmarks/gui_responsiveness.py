@@ -72,33 +72,41 @@ def percentile(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(round(q / 100 * (len(s) - 1))))]
 
 
+def start_lateness_probe(interval_ms: int = 10):
+    """A precise QTimer every interval_ms; returns (timer, lateness list in ms), already running."""
+    from PySide6.QtCore import QElapsedTimer, Qt, QTimer
+
+    late: list[float] = []
+    clock = QElapsedTimer()
+    probe = QTimer()
+    probe.setTimerType(Qt.TimerType.PreciseTimer)
+    probe.setInterval(interval_ms)
+    last = [0.0]
+
+    def on_probe_timeout() -> None:
+        now = clock.nsecsElapsed() / 1e6
+        late.append(max(0.0, now - last[0] - interval_ms))
+        last[0] = now
+
+    probe.timeout.connect(on_probe_timeout)
+    clock.start()
+    probe.start()
+    return probe, late
+
+
 def gui_run(app, window, values: dict, torch_threads: int | None) -> dict:
     """Train one job from the window while a 10 ms timer probes the event loop's lateness."""
-    from PySide6.QtCore import QElapsedTimer, QEventLoop, Qt, QTimer
+    from PySide6.QtCore import QEventLoop
 
     import explorer.jobs as jobs
 
     jobs.WORKER_TORCH_THREADS = torch_threads
     epochs: list = []
     window.jobs.job_epoch_ended.connect(lambda job, ev: epochs.append(ev))
-    late_ms: list[float] = []
-    clock = QElapsedTimer()
-    probe = QTimer()
-    probe.setTimerType(Qt.TimerType.PreciseTimer)
-    probe.setInterval(10)
-    last = [0.0]
-
-    def on_probe_timeout() -> None:
-        now = clock.nsecsElapsed() / 1e6
-        late_ms.append(max(0.0, now - last[0] - 10.0))
-        last[0] = now
-
-    probe.timeout.connect(on_probe_timeout)
     run = window.start_run(values)
     loop = QEventLoop()
     window.jobs.job_finished.connect(lambda job: loop.quit())
-    clock.start()
-    probe.start()
+    probe, late_ms = start_lateness_probe()
     loop.exec()
     probe.stop()
     window.jobs.job_epoch_ended.disconnect()
@@ -113,25 +121,11 @@ def gui_run(app, window, values: dict, torch_threads: int | None) -> dict:
 
 
 def idle_lateness(app, seconds: float = 1.0) -> tuple[float, float]:
-    from PySide6.QtCore import QElapsedTimer, QEventLoop, Qt, QTimer
+    from PySide6.QtCore import QEventLoop, QTimer
 
-    late: list[float] = []
-    clock = QElapsedTimer()
-    probe = QTimer()
-    probe.setTimerType(Qt.TimerType.PreciseTimer)
-    probe.setInterval(10)
-    last = [0.0]
-
-    def tick() -> None:
-        now = clock.nsecsElapsed() / 1e6
-        late.append(max(0.0, now - last[0] - 10.0))
-        last[0] = now
-
-    probe.timeout.connect(tick)
     loop = QEventLoop()
     QTimer.singleShot(int(seconds * 1000), loop.quit)
-    clock.start()
-    probe.start()
+    probe, late = start_lateness_probe()
     loop.exec()
     probe.stop()
     late = late[2:]
