@@ -24,7 +24,7 @@ import torch  # noqa: E402
 
 from models import ModelConfig, build_model  # noqa: E402
 from training.data import IDX_FILES, Dataset, load_idx_folder, load_mnist_sample  # noqa: E402
-from training.loop import TrainConfig, Trainer, TrainingObserver, use_bf16  # noqa: E402
+from training.loop import TrainConfig, Trainer, TrainingObserver, native_bf16  # noqa: E402
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 
@@ -101,7 +101,7 @@ def main() -> None:
     print(f"data: {ds.description}")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"CPU capability {torch.backends.cpu.get_cpu_capability()}, "
-          f"native bf16: {use_bf16('auto', torch.device('cpu'))}")
+          f"native bf16: {native_bf16(torch.device('cpu'))}")
     with tempfile.TemporaryDirectory() as tmp:
         root = torchvision_root(ds, args.data_dir, Path(tmp))
         course, steps = course_epoch(root)

@@ -329,15 +329,18 @@ def test_latent_map_hover_previews_a_point_then_restores_the_chosen_one(qtbot, r
     chosen = p.preview.grid.copy()
     vb = p.plot.getViewBox()
     x, y = p.map.coords[11]
+    # Run the coalesced hover now: a relayout queued by choosing a point would otherwise move
+    # the plot before the timer fires, and the scene position would name a neighbour.
     p._throttled_hover(vb.mapViewToScene(QPointF(float(x), float(y))))
-    qtbot.waitUntil(lambda: p.hovered is not None)
+    p._throttled_hover.flush()
+    assert p.hovered is not None
     assert p.point_at(float(x), float(y)) == p.hovered
     imgs, _ = explore.split_images(run.dataset.test, [p.hovered])
     np.testing.assert_allclose(cell(p.preview.grid, 0, 0), imgs[0].numpy(), atol=1e-6)
     assert "Hovering" in p.preview_caption.text()
     far = p.map.coords.max(axis=0) + 10 * (np.ptp(p.map.coords, axis=0) + 1)
     p._throttled_hover(vb.mapViewToScene(QPointF(float(far[0]), float(far[1]))))
-    qtbot.waitUntil(lambda: p.hovered is None)
+    qtbot.waitUntil(lambda: p.hovered is None)  # this time through the event loop's timer
     np.testing.assert_array_equal(p.preview.grid, chosen)
     assert p.selected == 3
 

@@ -17,10 +17,15 @@ import torch
 
 from models import ModelConfig, build_model
 from models.autoencoders import LatentModel
+from training import fast_step
 from training.data import Dataset, batches_per_epoch, iterate_batches, load_dataset
 from training.device import pick_device
 from training.evaluate import EvalMetrics, evaluate
 from training.history import History
+
+
+# How often the weights are copied aside for a divergence rollback (a copy costs ~1 ms).
+SNAPSHOT_INTERVAL_S = 1.0
 
 
 class TrainingDiverged(RuntimeError):
@@ -44,6 +49,7 @@ class TrainConfig:
     data_dir: str | None = None
     compile: bool = False
     precision: str = "auto"  # 'auto', 'fp32' or 'bf16' (mixed precision for the matmuls)
+    engine: str = "fast"  # 'fast' (hand-written backward, see fast_step) or 'autograd'
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
@@ -70,6 +76,8 @@ class TrainConfig:
             p.append(f"seed must be a whole number between 0 and 2^63-1, got {self.seed}")
         if self.precision not in ("auto", "fp32", "bf16"):
             p.append(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
+        if self.engine not in ("fast", "autograd"):
+            p.append(f"engine must be fast or autograd, got {self.engine!r}")
         return p
 
     def model_config(self) -> ModelConfig:
@@ -156,12 +164,18 @@ def make_optimizer(model: torch.nn.Module, lr: float) -> torch.optim.Optimizer:
 def use_bf16(precision: str, device: torch.device) -> bool:
     """Whether to train the matmuls in bfloat16 (weights, optimizer and losses stay float32).
 
-    'auto' picks it only on CPUs with native bf16 arithmetic (AVX512-BF16 or AMX), where the
-    big 784x256 matmuls run about twice as fast; elsewhere bf16 is emulated and slower.
+    Only when asked for ('bf16'). 'auto' is float32: the hand-written fp32 step (fast_step)
+    removes the per-op overhead that bf16 autocast adds to, and on CPUs without native bf16
+    (AVX512-BF16 or AMX) bf16 is emulated and slower anyway.
     """
-    if precision == "bf16":
+    return precision == "bf16"
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether this device does bf16 arithmetic natively (CUDA, or a CPU with AVX512-BF16/AMX)."""
+    if device.type == "cuda":
         return True
-    if precision == "fp32" or device.type != "cpu":
+    if device.type != "cpu":
         return False
     probe = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
     amx = getattr(torch.cpu, "_is_amx_tile_supported", None)
@@ -265,14 +279,28 @@ class Trainer:
             self.dataset = load_dataset(cfg.dataset, cfg.data_dir)
         data = self.dataset.to(self.device)  # once; batches are index slices of these tensors
         model = self.model
-        optimizer = make_optimizer(model, cfg.lr)
         self.bf16 = use_bf16(cfg.precision, self.device)
-        step_fn = make_step_fn(model, optimizer, model.config.beta, self.generator, cfg.compile,
-                               self.bf16)
+        self.engine = ("fast" if cfg.engine == "fast" and not (self.bf16 or cfg.compile)
+                       and fast_step.supports(model) else "autograd")
+        if self.engine == "fast":
+            optimizer = fast_step.FlatAdam(model.parameters(), lr=cfg.lr)
+            step_fn = fast_step.FastStep(model, model.config.beta, self.generator)
+        else:
+            optimizer = make_optimizer(model, cfg.lr)
+            step_fn = make_step_fn(model, optimizer, model.config.beta, self.generator,
+                                   cfg.compile, self.bf16)
+        try:
+            return self._train(data, model, optimizer, step_fn)
+        finally:
+            if isinstance(optimizer, fast_step.FlatAdam):
+                optimizer.release()
+
+    def _train(self, data: Dataset, model: LatentModel, optimizer, step_fn) -> TrainResult:
+        cfg = self.config
         n_batches = batches_per_epoch(len(data.train), cfg.batch_size)
         total_steps = n_batches * cfg.epochs
         self.history.reserve(total_steps)
-        snapshot = _snapshot(model)
+        snapshot, last_snapshot = _snapshot(model), time.perf_counter()
         step = 0
         rate_t0, rate_step0 = time.perf_counter(), 0
         last_notify = 0.0
@@ -311,7 +339,8 @@ class Trainer:
                     self._flush(pending_from, step, epoch, i + 1, n_batches, total_steps,
                                 rate_t0, rate_step0)
                     pending_from, last_notify = step, now
-                    snapshot = _snapshot(model, snapshot)
+                    if now - last_snapshot >= SNAPSHOT_INTERVAL_S:
+                        snapshot, last_snapshot = _snapshot(model, snapshot), now
                     if now - rate_t0 > 5.0:  # a sliding window for steps/s
                         rate_t0, rate_step0 = now, step
             t_eval = time.perf_counter()

@@ -1,0 +1,250 @@
+"""One training step of the course MLPs with the backward pass written out by hand.
+
+Autograd is general, and at batch 64 its generality costs more than the arithmetic: a step of
+the VAE is ~20 small matmuls, yet eager autograd spends as long again creating graph nodes,
+saving tensors and dispatching ~150 tiny ops. These models are a fixed chain (Linear, ReLU,
+..., reparametrisation, Linear, ReLU, ..., BCE-with-logits), so the gradients have a short
+closed form. This module computes the same loss and the same gradients as `LatentModel.loss`
++ `backward()` (a test compares them against autograd, layer by layer, for every kind) in
+about 50 ops on buffers allocated once per batch size, and leaves them in each `param.grad`
+for the optimizer, exactly where autograd would.
+
+The formulas, for a batch of B images of P pixels (Kingma & Welling 2014, appendix B, for KL):
+  recon = mean BCE(sigmoid(logits), x)             d recon / d logits = (sigmoid(logits) - x) / (B P)
+  KL    = 1/B Σ ½(μ² + σ² − 1 − 2 log σ)          d KL / d μ = μ / B,   d KL / d log σ = (σ² − 1) / B
+  z     = μ + σ ε                                   d z / d μ = 1,        d z / d log σ = σ ε
+  Linear h = a Wᵀ + b:  dW = gᵀ a,  db = Σ_rows g,  da = g W;   ReLU: da = g · [a > 0]
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from models.autoencoders import LatentModel
+
+
+def supports(model: nn.Module) -> bool:
+    """Whether `model` is the plain MLP chain this step knows (else use autograd)."""
+    if not isinstance(model, LatentModel):
+        return False
+    for seq in (model.encoder, model.decoder):
+        mods = list(seq)
+        if not mods or not isinstance(mods[-1], nn.Linear):
+            return False
+        expect_linear = True
+        for m in mods:
+            if expect_linear != isinstance(m, nn.Linear):
+                return False
+            if not expect_linear and type(m) is not nn.ReLU:
+                return False
+            expect_linear = not expect_linear
+    params = list(model.parameters())
+    return all(p.dtype == torch.float32 for p in params) and len({p.device for p in params}) == 1
+
+
+class _Buffers:
+    """Every activation and gradient of one batch size, allocated once."""
+
+    def __init__(self, enc: list[nn.Linear], dec: list[nn.Linear], batch: int, nz: int,
+                 n_pixels: int, device: torch.device) -> None:
+        def new(cols: int) -> Tensor:
+            return torch.empty(batch, cols, device=device)
+
+        self.enc_in = new(enc[0].in_features)  # pixels + one-hot (CVAE only)
+        self.enc_h = [new(m.out_features) for m in enc]  # post-ReLU; the last is (μ, log σ)
+        self.dec_in = new(dec[0].in_features)  # z (+ one-hot)
+        self.dec_h = [new(m.out_features) for m in dec]  # post-ReLU; the last is the logits
+        self.enc_g = [new(m.out_features) for m in enc]  # gradients w.r.t. those outputs
+        self.dec_g = [new(m.out_features) for m in dec]
+        self.dec_in_g = new(dec[0].in_features)
+        self.sigma = new(nz)
+        self.sigma_eps = new(nz)
+        self.kl_terms = new(nz)
+        self.onehot = new(enc[0].in_features - n_pixels)
+
+
+class FastStep:
+    """`step(x, y) -> tensor([total, recon, kl])`, leaving the gradients in each `param.grad`.
+
+    Same contract as the autograd step in `training.loop`, so the loop treats both alike.
+    """
+
+    def __init__(self, model: LatentModel, beta: float, generator: torch.Generator | None) -> None:
+        if not supports(model):
+            raise ValueError("FastStep needs a float32 LatentModel of Linear/ReLU layers")
+        self.model = model
+        self.beta = float(beta)
+        self.generator = generator
+        self.enc = [m for m in model.encoder if isinstance(m, nn.Linear)]
+        self.dec = [m for m in model.decoder if isinstance(m, nn.Linear)]
+        self.nz = model.config.nz
+        self.n_pixels = model.config.n_pixels
+        self.variational = model.config.is_variational
+        self.conditional = model.config.is_conditional
+        self.device = next(model.parameters()).device
+        self.noise_device = generator.device if generator is not None else self.device
+        self._buffers: dict[int, _Buffers] = {}
+
+    @torch.no_grad()
+    def __call__(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        b = x.shape[0]
+        buf = self._buffers.get(b)
+        if buf is None:
+            buf = self._buffers[b] = _Buffers(self.enc, self.dec, b, self.nz, self.n_pixels,
+                                              self.device)
+        x = x.reshape(b, -1)
+        nz, n_pix = self.nz, self.n_pixels
+
+        # -- forward -----------------------------------------------------------------------
+        if self.conditional:
+            if y is None:
+                raise ValueError("a CVAE needs a class label")
+            onehot = buf.onehot
+            onehot.zero_().scatter_(1, y.reshape(b, 1).to(self.device, torch.long), 1.0)
+            inp = buf.enc_in
+            inp[:, :n_pix] = x
+            inp[:, n_pix:] = onehot
+        else:
+            inp = x
+        enc_out = _linear_chain(self.enc, buf.enc_h, inp)
+        z = buf.dec_in[:, :nz] if self.conditional else buf.dec_in
+        if self.variational:
+            mu, log_sigma = enc_out[:, :nz], enc_out[:, nz:]
+            eps = torch.randn((b, nz), generator=self.generator, device=self.noise_device)
+            sigma = torch.exp(log_sigma, out=buf.sigma)
+            sigma_eps = torch.mul(sigma, eps.to(self.device), out=buf.sigma_eps)
+            torch.add(mu, sigma_eps, out=z)
+        else:
+            z.copy_(enc_out)
+        if self.conditional:
+            buf.dec_in[:, nz:] = onehot
+        logits = _linear_chain(self.dec, buf.dec_h, buf.dec_in)
+
+        recon = F.binary_cross_entropy_with_logits(logits, x)
+        if self.variational:
+            # KL = 1/B Σ ½(μ² + σ² − 1 − 2 log σ)
+            terms = torch.mul(sigma, sigma, out=buf.kl_terms).addcmul_(mu, mu)
+            terms.add_(log_sigma, alpha=-2.0)
+            kl = terms.sum().mul_(0.5 / b).sub_(0.5 * nz)
+            total = recon + self.beta * kl
+        else:
+            kl = torch.zeros((), device=self.device)
+            total = recon
+
+        # -- backward ----------------------------------------------------------------------
+        g = torch.sigmoid(logits, out=buf.dec_g[-1])
+        g.sub_(x).mul_(1.0 / (b * n_pix))  # d recon / d logits = (σ(l) − x) / (B P)
+        _linear_chain_backward(self.dec, buf.dec_h, buf.dec_g, buf.dec_in, buf.dec_in_g)
+        g_z = buf.dec_in_g[:, :nz]
+        g_out = buf.enc_g[-1]
+        if self.variational:
+            k = self.beta / b
+            torch.add(g_z, mu, alpha=k, out=g_out[:, :nz])  # d/dμ = g_z + k μ
+            # d/dlog σ = g_z σ ε + k (σ² − 1)
+            dls = torch.mul(g_z, sigma_eps, out=g_out[:, nz:])
+            dls.addcmul_(sigma, sigma, value=k).sub_(k)
+        else:
+            g_out.copy_(g_z)
+        _linear_chain_backward(self.enc, buf.enc_h, buf.enc_g, inp, None)
+        return torch.stack((total, recon, kl))
+
+
+def _linear_chain(layers: list[nn.Linear], outs: list[Tensor], a: Tensor) -> Tensor:
+    """Linear, ReLU, ..., Linear into preallocated outputs (ReLU applied in place)."""
+    last = len(layers) - 1
+    for i, m in enumerate(layers):
+        h = torch.addmm(m.bias, a, m.weight.t(), out=outs[i])
+        if i < last:
+            h.relu_()
+        a = h
+    return a
+
+
+def _grad(p: nn.Parameter) -> Tensor:
+    g = p.grad
+    if g is None:  # the optimizer set it to None (zero_grad): give it storage back
+        g = p.grad = torch.zeros_like(p)
+    return g
+
+
+def _linear_chain_backward(layers: list[nn.Linear], outs: list[Tensor], grads: list[Tensor],
+                           inp: Tensor, inp_grad: Tensor | None) -> None:
+    """Backward through Linear, ReLU, ..., Linear, given the last layer's output gradient."""
+    threshold_backward = torch.ops.aten.threshold_backward.grad_input
+    for i in range(len(layers) - 1, -1, -1):
+        m, g = layers[i], grads[i]
+        a = outs[i - 1] if i > 0 else inp
+        torch.mm(g.t(), a, out=_grad(m.weight))
+        torch.sum(g, 0, out=_grad(m.bias))
+        if i > 0:
+            ga = torch.mm(g, m.weight, out=grads[i - 1])
+            threshold_backward(ga, a, 0.0, grad_input=ga)  # ReLU: zero where a = 0
+        elif inp_grad is not None:
+            torch.mm(g, m.weight, out=inp_grad)
+
+
+class FlatAdam:
+    """Adam (Kingma & Ba 2015) over one flat buffer that holds all of a model's parameters.
+
+    `torch.optim.Adam(fused=True)` runs the same kernel, but around it the Optimizer machinery
+    (grouping tensors by device and dtype, per-parameter state, hooks) costs more than the
+    kernel itself for a model this small. Here the parameters and their gradients are views
+    into two flat tensors, so a step is one fused kernel over ~440k numbers. Call `release()`
+    when training ends: the parameters then get storage of their own again.
+    """
+
+    def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8) -> None:
+        self.params = [p for p in params]
+        self.lr, self.betas, self.eps = float(lr), betas, float(eps)
+        total = sum(p.numel() for p in self.params)
+        dev = self.params[0].device
+        self.flat = torch.empty(total, device=dev)
+        self.flat_grad = torch.zeros(total, device=dev)
+        self.exp_avg = torch.zeros(total, device=dev)
+        self.exp_avg_sq = torch.zeros(total, device=dev)
+        self.steps = torch.zeros((), device=dev)
+        offset = 0
+        with torch.no_grad():
+            for p in self.params:
+                n = p.numel()
+                self.flat[offset:offset + n].copy_(p.reshape(-1))
+                p.data = self.flat[offset:offset + n].view_as(p)
+                p.grad = self.flat_grad[offset:offset + n].view_as(p)
+                offset += n
+        self._fused = hasattr(torch, "_fused_adam_")
+
+    @torch.no_grad()
+    def step(self) -> None:
+        self.steps += 1
+        b1, b2 = self.betas
+        if self._fused:
+            try:
+                torch._fused_adam_([self.flat], [self.flat_grad], [self.exp_avg],
+                                   [self.exp_avg_sq], [], [self.steps], lr=self.lr, beta1=b1,
+                                   beta2=b2, weight_decay=0.0, eps=self.eps, amsgrad=False,
+                                   maximize=False)
+                return
+            except (RuntimeError, NotImplementedError):  # no fused kernel for this device
+                self._fused = False
+        # The same update as torch.optim.Adam's single-tensor path, on the one flat tensor.
+        t = float(self.steps)
+        self.exp_avg.lerp_(self.flat_grad, 1 - b1)
+        self.exp_avg_sq.mul_(b2).addcmul_(self.flat_grad, self.flat_grad, value=1 - b2)
+        denom = (self.exp_avg_sq.sqrt() / math.sqrt(1 - b2**t)).add_(self.eps)
+        self.flat.addcdiv_(self.exp_avg, denom, value=-self.lr / (1 - b1**t))
+
+    def zero_grad(self, set_to_none: bool = False) -> None:
+        self.flat_grad.zero_()
+
+    def release(self) -> None:
+        """Give every parameter its own storage again (safe to save, move or train elsewhere)."""
+        with torch.no_grad():
+            for p in self.params:
+                p.data = p.data.clone()
+                p.grad = None
+__all__ = ["FastStep", "FlatAdam", "supports"]
