@@ -124,7 +124,7 @@ class FastStep:
             buf.dec_in[:, nz:] = onehot
         logits = _linear_chain(self.dec, buf.dec_h, buf.dec_in)
 
-        recon = F.binary_cross_entropy_with_logits(logits, x)
+        recon = _bce_with_grad(logits, x, buf.dec_g[-1])
         if self.variational:
             # KL = 1/B Σ ½(μ² + σ² − 1 − 2 log σ)
             terms = torch.mul(sigma, sigma, out=buf.kl_terms).addcmul_(mu, mu)
@@ -136,8 +136,6 @@ class FastStep:
             total = recon
 
         # -- backward ----------------------------------------------------------------------
-        g = torch.sigmoid(logits, out=buf.dec_g[-1])
-        g.sub_(x).mul_(1.0 / (b * n_pix))  # d recon / d logits = (σ(l) − x) / (B P)
         _linear_chain_backward(self.dec, buf.dec_h, buf.dec_g, buf.dec_in, buf.dec_in_g)
         g_z = buf.dec_in_g[:, :nz]
         g_out = buf.enc_g[-1]
@@ -151,6 +149,14 @@ class FastStep:
             g_out.copy_(g_z)
         _linear_chain_backward(self.enc, buf.enc_h, buf.enc_g, inp, None)
         return torch.stack((total, recon, kl))
+
+
+def _bce_with_grad(logits: Tensor, x: Tensor, grad: Tensor) -> Tensor:
+    """Mean BCE of sigmoid(logits) against x (from the logits: finite when σ saturates);
+    `grad` gets its gradient w.r.t. the logits, (σ(l) − x) / n."""
+    recon = F.binary_cross_entropy_with_logits(logits, x)
+    torch.sigmoid(logits, out=grad).sub_(x).mul_(1.0 / x.numel())
+    return recon
 
 
 def _linear_chain(layers: list[nn.Linear], outs: list[Tensor], a: Tensor) -> Tensor:
