@@ -194,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=3, help="launches for --startup")
     p.add_argument("--threads", choices=("both", "1", "default"), default="both",
                    help="worker torch threads to measure (default: both)")
+    p.add_argument("--engine", choices=("fast", "autograd"), default="fast",
+                   help="training engine, headless and in the GUI (default: fast, the app's)")
     p.add_argument("--headless-only", type=int, metavar="THREADS", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.headless_only:
@@ -205,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         source, data_dir, ds = pick_dataset()
         epochs = args.epochs or (2 if len(ds.train) > 10_000 else 20)
         cfg = TrainConfig(kind="vae", beta=0.005, nz=32, epochs=epochs, batch_size=64, lr=1e-3,
-                          seed=0, dataset=source, data_dir=data_dir)
+                          seed=0, dataset=source, data_dir=data_dir, engine=args.engine)
         print(f"rate {headless(cfg, ds):.3f}")
         return 0
     if args.startup:
@@ -226,10 +228,10 @@ def main(argv: list[str] | None = None) -> int:
     source, data_dir, ds = pick_dataset()
     epochs = args.epochs or (2 if len(ds.train) > 10_000 else 20)
     values = {"kind": "vae", "beta": 0.005, "nz": 32, "epochs": epochs, "batch_size": 64,
-              "lr": 1e-3, "seed": 0, "dataset": source, "data_dir": data_dir}
+              "lr": 1e-3, "seed": 0, "dataset": source, "data_dir": data_dir, "engine": args.engine}
     config = TrainConfig(**values)
     print(f"dataset: {ds.description}")
-    print(f"VAE nz=32 batch 64, {epochs} epochs; torch {torch.__version__}, "
+    print(f"VAE nz=32 batch 64, {epochs} epochs, {args.engine} engine; torch {torch.__version__}, "
           f"{torch.get_num_threads()} default threads, {os.cpu_count()} CPUs")
 
     tmp = tempfile.mkdtemp(prefix="latent-explorer-bench-")
@@ -251,7 +253,8 @@ def main(argv: list[str] | None = None) -> int:
     def headless_with(threads: int) -> float:
         """The same training in a fresh process: no GUI, torch on its main thread."""
         out = subprocess.run([sys.executable, __file__, "--headless-only", str(threads),
-                              "--epochs", str(epochs)], capture_output=True, text=True,
+                              "--epochs", str(epochs), "--engine", args.engine],
+                             capture_output=True, text=True,
                              timeout=900, cwd=ROOT)
         line = [x for x in out.stdout.splitlines() if x.startswith("rate ")]
         if not line:
