@@ -142,3 +142,21 @@ def test_trainer_falls_back_to_autograd_when_asked_or_needed(small_dataset, kw):
 def test_bad_engine_is_refused():
     with pytest.raises(ValueError, match="engine"):
         TrainConfig(engine="jax")
+
+
+def test_flat_adam_still_sees_gradients_that_were_replaced():
+    # Anyone may call model.zero_grad() (set_to_none) or assign .grad: the step must use them.
+    cfg = ModelConfig(kind="ae", nz=3, hidden=(8,))
+    ref = build_model(cfg, torch.Generator().manual_seed(0))
+    model = build_model(cfg, torch.Generator().manual_seed(0))
+    ref_opt = torch.optim.Adam(ref.parameters(), lr=0.01)
+    opt = FlatAdam(model.parameters(), lr=0.01)
+    x = torch.rand(4, 784, generator=torch.Generator().manual_seed(1))
+    for net, o in ((ref, ref_opt), (model, opt)):
+        for _ in range(3):
+            net.zero_grad(set_to_none=True)
+            net.loss(x).total.backward()
+            o.step()
+    for a, b in zip(ref.parameters(), model.parameters()):
+        torch.testing.assert_close(b, a)
+    assert all(p.grad is g for p, g in zip(model.parameters(), opt._grads))
