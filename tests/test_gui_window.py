@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+import threading
 import time
 
 import numpy as np
@@ -10,6 +13,7 @@ import torch
 from PySide6.QtCore import QSettings, Qt
 
 from explorer.app import guard_none_refcount
+from explorer import jobs
 from explorer.jobs import DatasetCache
 from explorer.main_window import MainWindow
 from explorer.panels.base import Panel
@@ -455,3 +459,36 @@ def test_close_while_paused_and_queued(qtbot, settings, datasets):
     assert time.perf_counter() - t0 < 2.0
     assert first.state == "stopped" and second.state == "stopped"
     assert not w.jobs.has_active
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="nice values are per thread on Linux")
+def test_training_threads_run_nicer_than_the_gui_thread(qtbot, window, monkeypatch):
+    # Observed from inside the worker, during training, while the GUI thread keeps its own.
+    # (Threads inherit their creator's nice value, so the OpenMP team torch starts for the
+    # worker runs at the worker's.)
+    gui_tid = threading.get_native_id()
+    gui_nice = os.getpriority(os.PRIO_PROCESS, gui_tid)
+    seen: dict[str, int] = {}
+    real_on_epoch_end = jobs.TrainingWorker.on_epoch_end
+
+    def on_epoch_end(self, event):
+        seen["worker"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        return real_on_epoch_end(self, event)
+
+    monkeypatch.setattr(jobs.TrainingWorker, "on_epoch_end", on_epoch_end)
+    run = click_train(qtbot, window)
+    wait_ended(qtbot, window, run)
+    assert run.state == "finished"
+    assert seen["worker"] == min(19, gui_nice + jobs.WORKER_NICE)
+    assert os.getpriority(os.PRIO_PROCESS, gui_tid) == gui_nice
+
+
+def test_the_app_shortens_the_gil_switch_interval():
+    from explorer.app import GIL_SWITCH_INTERVAL_S, create_app
+
+    before = sys.getswitchinterval()
+    try:
+        create_app()
+        assert sys.getswitchinterval() == pytest.approx(GIL_SWITCH_INTERVAL_S)
+    finally:
+        sys.setswitchinterval(before)
