@@ -26,6 +26,9 @@ from torch import Tensor, nn
 
 from models.autoencoders import LatentModel
 
+# ReLU's backward in one kernel, writing in place (looked up once: the lookup is not free).
+_THRESHOLD_BACKWARD = torch.ops.aten.threshold_backward.grad_input
+
 
 def supports(model: nn.Module) -> bool:
     """Whether `model` is the plain MLP chain this step knows (else use autograd)."""
@@ -65,6 +68,15 @@ class _Buffers:
         self.sigma_eps = new(nz)
         self.kl_terms = new(nz)
         self.onehot = new(enc[0].in_features - n_pixels)
+        # Views made once (each slice or transpose is a Python call of ~2 µs per step).
+        self.enc_in_pixels, self.enc_in_onehot = self.enc_in[:, :n_pixels], self.enc_in[:, n_pixels:]
+        self.z, self.dec_in_onehot = self.dec_in[:, :nz], self.dec_in[:, nz:]
+        out = self.enc_h[-1]
+        self.mu, self.log_sigma = out[:, :nz], out[:, nz:]  # an AE's log σ is empty
+        self.g_z = self.dec_in_g[:, :nz]
+        self.g_mu, self.g_log_sigma = self.enc_g[-1][:, :nz], self.enc_g[-1][:, nz:]
+        self.enc_g_t = [g.t() for g in self.enc_g]
+        self.dec_g_t = [g.t() for g in self.dec_g]
 
 
 class FastStep:
@@ -81,6 +93,10 @@ class FastStep:
         self.generator = generator
         self.enc = [m for m in model.encoder if isinstance(m, nn.Linear)]
         self.dec = [m for m in model.decoder if isinstance(m, nn.Linear)]
+        # (weight, bias) Parameter objects: Module attribute lookups cost ~1 µs each, and an
+        # optimizer that re-points `param.data` (FlatAdam) keeps these same objects.
+        self.enc_params = [(m.weight, m.bias) for m in self.enc]
+        self.dec_params = [(m.weight, m.bias) for m in self.dec]
         self.nz = model.config.nz
         self.n_pixels = model.config.n_pixels
         self.variational = model.config.is_variational
@@ -106,23 +122,21 @@ class FastStep:
             onehot = buf.onehot
             onehot.zero_().scatter_(1, y.reshape(b, 1).to(self.device, torch.long), 1.0)
             inp = buf.enc_in
-            inp[:, :n_pix] = x
-            inp[:, n_pix:] = onehot
+            buf.enc_in_pixels.copy_(x)
+            buf.enc_in_onehot.copy_(onehot)
+            buf.dec_in_onehot.copy_(onehot)
         else:
             inp = x
-        enc_out = _linear_chain(self.enc, buf.enc_h, inp)
-        z = buf.dec_in[:, :nz] if self.conditional else buf.dec_in
+        enc_out = _linear_chain(self.enc_params, buf.enc_h, inp)
+        mu, log_sigma, sigma, sigma_eps = buf.mu, buf.log_sigma, buf.sigma, buf.sigma_eps
         if self.variational:
-            mu, log_sigma = enc_out[:, :nz], enc_out[:, nz:]
             eps = torch.randn((b, nz), generator=self.generator, device=self.noise_device)
-            sigma = torch.exp(log_sigma, out=buf.sigma)
-            sigma_eps = torch.mul(sigma, eps.to(self.device), out=buf.sigma_eps)
-            torch.add(mu, sigma_eps, out=z)
+            torch.exp(log_sigma, out=sigma)
+            torch.mul(sigma, eps.to(self.device), out=sigma_eps)
+            torch.add(mu, sigma_eps, out=buf.z)
         else:
-            z.copy_(enc_out)
-        if self.conditional:
-            buf.dec_in[:, nz:] = onehot
-        logits = _linear_chain(self.dec, buf.dec_h, buf.dec_in)
+            buf.z.copy_(enc_out)
+        logits = _linear_chain(self.dec_params, buf.dec_h, buf.dec_in)
 
         recon = _bce_with_grad(logits, x, buf.dec_g[-1])
         if self.variational:
@@ -136,18 +150,17 @@ class FastStep:
             total = recon
 
         # -- backward ----------------------------------------------------------------------
-        _linear_chain_backward(self.dec, buf.dec_h, buf.dec_g, buf.dec_in, buf.dec_in_g)
-        g_z = buf.dec_in_g[:, :nz]
-        g_out = buf.enc_g[-1]
+        _linear_chain_backward(self.dec_params, buf.dec_h, buf.dec_g, buf.dec_g_t, buf.dec_in,
+                               buf.dec_in_g)
+        g_z = buf.g_z
         if self.variational:
             k = self.beta / b
-            torch.add(g_z, mu, alpha=k, out=g_out[:, :nz])  # d/dμ = g_z + k μ
+            torch.add(g_z, mu, alpha=k, out=buf.g_mu)  # d/dμ = g_z + k μ
             # d/dlog σ = g_z σ ε + k (σ² − 1)
-            dls = torch.mul(g_z, sigma_eps, out=g_out[:, nz:])
-            dls.addcmul_(sigma, sigma, value=k).sub_(k)
+            torch.mul(g_z, sigma_eps, out=buf.g_log_sigma).addcmul_(sigma, sigma, value=k).sub_(k)
         else:
-            g_out.copy_(g_z)
-        _linear_chain_backward(self.enc, buf.enc_h, buf.enc_g, inp, None)
+            buf.g_mu.copy_(g_z)
+        _linear_chain_backward(self.enc_params, buf.enc_h, buf.enc_g, buf.enc_g_t, inp, None)
         return torch.stack((total, recon, kl))
 
 
@@ -159,38 +172,39 @@ def _bce_with_grad(logits: Tensor, x: Tensor, grad: Tensor) -> Tensor:
     return recon
 
 
-def _linear_chain(layers: list[nn.Linear], outs: list[Tensor], a: Tensor) -> Tensor:
+def _linear_chain(layers: list[tuple[Tensor, Tensor]], outs: list[Tensor], a: Tensor) -> Tensor:
     """Linear, ReLU, ..., Linear into preallocated outputs (ReLU applied in place)."""
     last = len(layers) - 1
-    for i, m in enumerate(layers):
-        h = torch.addmm(m.bias, a, m.weight.t(), out=outs[i])
+    for i, (w, b) in enumerate(layers):
+        a = torch.addmm(b, a, w.t(), out=outs[i])
         if i < last:
-            h.relu_()
-        a = h
+            a.relu_()
     return a
 
 
-def _grad(p: nn.Parameter) -> Tensor:
+def _grad(p: Tensor) -> Tensor:
     g = p.grad
     if g is None:  # the optimizer set it to None (zero_grad): give it storage back
         g = p.grad = torch.zeros_like(p)
     return g
 
 
-def _linear_chain_backward(layers: list[nn.Linear], outs: list[Tensor], grads: list[Tensor],
-                           inp: Tensor, inp_grad: Tensor | None) -> None:
-    """Backward through Linear, ReLU, ..., Linear, given the last layer's output gradient."""
-    threshold_backward = torch.ops.aten.threshold_backward.grad_input
+def _linear_chain_backward(layers: list[tuple[Tensor, Tensor]], outs: list[Tensor],
+                           grads: list[Tensor], grads_t: list[Tensor], inp: Tensor,
+                           inp_grad: Tensor | None) -> None:
+    """Backward through Linear, ReLU, ..., Linear, given the last layer's output gradient
+    (grads_t holds the transposed views of grads)."""
     for i in range(len(layers) - 1, -1, -1):
-        m, g = layers[i], grads[i]
+        w, b = layers[i]
+        g = grads[i]
         a = outs[i - 1] if i > 0 else inp
-        torch.mm(g.t(), a, out=_grad(m.weight))
-        torch.sum(g, 0, out=_grad(m.bias))
+        torch.mm(grads_t[i], a, out=_grad(w))
+        torch.sum(g, 0, out=_grad(b))
         if i > 0:
-            ga = torch.mm(g, m.weight, out=grads[i - 1])
-            threshold_backward(ga, a, 0.0, grad_input=ga)  # ReLU: zero where a = 0
+            ga = torch.mm(g, w, out=grads[i - 1])
+            _THRESHOLD_BACKWARD(ga, a, 0.0, grad_input=ga)  # ReLU: zero where a = 0
         elif inp_grad is not None:
-            torch.mm(g, m.weight, out=inp_grad)
+            torch.mm(g, w, out=inp_grad)
 
 
 class FlatAdam:
