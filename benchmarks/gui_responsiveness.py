@@ -229,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     epochs = args.epochs or (2 if len(ds.train) > 10_000 else 20)
     values = {"kind": "vae", "beta": 0.005, "nz": 32, "epochs": epochs, "batch_size": 64,
               "lr": 1e-3, "seed": 0, "dataset": source, "data_dir": data_dir, "engine": args.engine}
-    config = TrainConfig(**values)
+    TrainConfig(**values)  # bad values fail here, before any window opens
     print(f"dataset: {ds.description}")
     print(f"VAE nz=32 batch 64, {epochs} epochs, {args.engine} engine; torch {torch.__version__}, "
           f"{torch.get_num_threads()} default threads, {os.cpu_count()} CPUs")

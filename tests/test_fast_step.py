@@ -48,7 +48,8 @@ def test_saturated_logits_give_a_finite_loss_like_autograd():
     got = FastStep(model, 0.01, torch.Generator().manual_seed(1))(x)
     assert torch.isfinite(got).all()
     torch.testing.assert_close(got, want_parts, rtol=1e-5, atol=1e-4)
-    torch.testing.assert_close(model.decoder[-1].bias.grad, want_grads[f"decoder.{len(model.decoder) - 1}.bias"])
+    last_bias = f"decoder.{len(model.decoder) - 1}.bias"
+    torch.testing.assert_close(model.decoder[-1].bias.grad, want_grads[last_bias])
 
 
 def test_cvae_needs_a_label():

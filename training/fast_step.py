@@ -113,7 +113,7 @@ class FastStep:
             buf = self._buffers[b] = _Buffers(self.enc, self.dec, b, self.nz, self.n_pixels,
                                               self.device)
         x = x.reshape(b, -1)
-        nz, n_pix = self.nz, self.n_pixels
+        nz = self.nz
 
         # -- forward -----------------------------------------------------------------------
         if self.conditional:
