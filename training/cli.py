@@ -98,8 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lr", type=_positive_float, default=1e-3)
     t.add_argument("--seed", type=_seed, default=0)
     t.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
-    t.add_argument("--compile", action="store_true", help="train through autograd with a torch.compile'd loss "
-                   "(slow start; usually slower than the default hand-written step)")
+    t.add_argument("--compile", action="store_true",
+                   help="train through autograd with a torch.compile'd loss "
+                        "(slow start; usually slower than the default hand-written step)")
     t.add_argument("--out", required=True, help="checkpoint file to write (.safetensors)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     data_args(t)
