@@ -263,13 +263,12 @@ class FlatAdam:
         denom = (self.exp_avg_sq.sqrt() / math.sqrt(1 - b2**t)).add_(self.eps)
         self.flat.addcdiv_(self.exp_avg, denom, value=-self.lr / (1 - b1**t))
 
-    def zero_grad(self, set_to_none: bool = False) -> None:
-        self.flat_grad.zero_()
-
     def release(self) -> None:
         """Give every parameter its own storage again (safe to save, move or train elsewhere)."""
         with torch.no_grad():
             for p in self.params:
                 p.data = p.data.clone()
                 p.grad = None
+
+
 __all__ = ["FastStep", "FlatAdam", "supports"]

@@ -161,7 +161,7 @@ def make_optimizer(model: torch.nn.Module, lr: float) -> torch.optim.Optimizer:
         return torch.optim.Adam(model.parameters(), lr=lr)
 
 
-def use_bf16(precision: str, device: torch.device) -> bool:
+def use_bf16(precision: str) -> bool:
     """Whether to train the matmuls in bfloat16 (weights, optimizer and losses stay float32).
 
     Only when asked for ('bf16'). 'auto' is float32: the hand-written fp32 step (fast_step)
@@ -279,7 +279,7 @@ class Trainer:
             self.dataset = load_dataset(cfg.dataset, cfg.data_dir)
         data = self.dataset.to(self.device)  # once; batches are index slices of these tensors
         model = self.model
-        self.bf16 = use_bf16(cfg.precision, self.device)
+        self.bf16 = use_bf16(cfg.precision)
         self.engine = ("fast" if cfg.engine == "fast" and not (self.bf16 or cfg.compile)
                        and fast_step.supports(model) else "autograd")
         if self.engine == "fast":
