@@ -41,12 +41,15 @@ from training.run import Run
 # sets its own count, torch's default (all cores) unless WORKER_TORCH_THREADS says otherwise.
 # benchmarks/gui_responsiveness.py measures both worker settings against headless training.
 # LATENT_EXPLORER_WORKER_THREADS=<n> overrides it (0 = torch's default), for benchmarking.
+def _env_count(name: str, default: int) -> int:
+    """A whole number >= 0 from the environment (benchmark overrides), else `default`."""
+    value = os.environ.get(name, "").strip()
+    return int(value) if value.isdigit() else default
+
+
 DEFAULT_TORCH_THREADS = torch.get_num_threads()  # read before anyone lowers it
 GUI_TORCH_THREADS = 1
-WORKER_TORCH_THREADS: int | None = None
-_env_threads = os.environ.get("LATENT_EXPLORER_WORKER_THREADS")
-if _env_threads is not None and _env_threads.strip().isdigit():
-    WORKER_TORCH_THREADS = int(_env_threads) or None
+WORKER_TORCH_THREADS: int | None = _env_count("LATENT_EXPLORER_WORKER_THREADS", 0) or None
 
 
 def limit_gui_thread_torch() -> None:
@@ -61,10 +64,7 @@ def limit_gui_thread_torch() -> None:
 # Workers run WORKER_NICE steps nicer than the GUI thread: the GUI gets the CPU when it needs
 # it, and training still gets all of it the rest of the time. On Linux nice values are per
 # thread and the OpenMP threads a worker starts inherit its value; elsewhere Qt's LowPriority.
-WORKER_NICE = 5
-_env_nice = os.environ.get("LATENT_EXPLORER_WORKER_NICE")
-if _env_nice is not None and _env_nice.strip().isdigit():
-    WORKER_NICE = int(_env_nice)
+WORKER_NICE = _env_count("LATENT_EXPLORER_WORKER_NICE", 5)
 
 
 def lower_worker_priority() -> None:
