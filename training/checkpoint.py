@@ -44,6 +44,7 @@ class Checkpoint:
     name: str = ""
     dataset: str = ""
     state: str = "finished"
+    group: str = ""  # the sweep this run is a member of ("" for a single run)
 
 
 def save_checkpoint(path: str | os.PathLike, ckpt: Checkpoint) -> Path:
@@ -65,6 +66,7 @@ def save_checkpoint(path: str | os.PathLike, ckpt: Checkpoint) -> Path:
         "name": ckpt.name,
         "dataset": ckpt.dataset,
         "state": ckpt.state,
+        "group": ckpt.group,
     }
     blob = st_save(tensors, metadata=meta)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -160,4 +162,5 @@ def load_checkpoint(path: str | os.PathLike, device: torch.device | str = "cpu")
         name=meta.get("name", "") or path.stem,
         dataset=meta.get("dataset", ""),
         state=meta.get("state", "finished"),
+        group=meta.get("group", ""),
     )

@@ -263,6 +263,15 @@ class FlatAdam:
         denom = (self.exp_avg_sq.sqrt() / math.sqrt(1 - b2**t)).add_(self.eps)
         self.flat.addcdiv_(self.exp_avg, denom, value=-self.lr / (1 - b1**t))
 
+    def views(self, flat: Tensor) -> list[Tensor]:
+        """`flat` (this optimizer's flat_grad, exp_avg or exp_avg_sq) cut into one view per
+        parameter, shaped like it: e.g. to reset the moments of part of a parameter."""
+        out, offset = [], 0
+        for p in self.params:
+            out.append(flat[offset:offset + p.numel()].view_as(p))
+            offset += p.numel()
+        return out
+
     def release(self) -> None:
         """Give every parameter its own storage again (safe to save, move or train elsewhere)."""
         with torch.no_grad():
