@@ -487,9 +487,9 @@ class SweepTrainer:
             if not bool(self.model.finite_members()[m]):
                 for p, s in zip(self.model.params, snapshot):
                     p.data[m].copy_(s[m])
-            # Zero moments and (every step from now on) zero gradients make Adam's update
-            # exactly 0 for this member: it stays at these weights.
-            for buf in (optimizer.exp_avg, optimizer.exp_avg_sq):
+            # Zero moments and zero gradients (this step's, and every step's from now on) make
+            # Adam's update exactly 0 for this member: it stays at these weights.
+            for buf in (optimizer.flat_grad, optimizer.exp_avg, optimizer.exp_avg_sq):
                 for v in optimizer.views(buf):
                     v[m].zero_()
         step_fn.frozen.add(m)
