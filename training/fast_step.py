@@ -245,23 +245,35 @@ class FlatAdam:
             if p.grad is not g:  # someone replaced or cleared it (zero_grad(set_to_none=True))
                 g.copy_(p.grad) if p.grad is not None else g.zero_()
                 p.grad = g
+        self.count_step()
+        self.update([self.flat], [self.flat_grad], [self.exp_avg], [self.exp_avg_sq])
+
+    def count_step(self) -> None:
+        """Advance the step count (bias correction) once per optimisation step."""
         self.steps += 1
+
+    @torch.no_grad()
+    def update(self, params: list[Tensor], grads: list[Tensor], exp_avgs: list[Tensor],
+               exp_avg_sqs: list[Tensor]) -> None:
+        """Adam on these views of the flat buffers at the current step count: `step()` on all
+        of them, or a part (Adam is elementwise: parts updated separately are one step)."""
         b1, b2 = self.betas
         if self._fused:
             try:
-                torch._fused_adam_([self.flat], [self.flat_grad], [self.exp_avg],
-                                   [self.exp_avg_sq], [], [self.steps], lr=self.lr, beta1=b1,
-                                   beta2=b2, weight_decay=0.0, eps=self.eps, amsgrad=False,
+                torch._fused_adam_(params, grads, exp_avgs, exp_avg_sqs, [],
+                                   [self.steps] * len(params), lr=self.lr, beta1=b1, beta2=b2,
+                                   weight_decay=0.0, eps=self.eps, amsgrad=False,
                                    maximize=False)
                 return
             except (RuntimeError, NotImplementedError):  # no fused kernel for this device
                 self._fused = False
-        # The same update as torch.optim.Adam's single-tensor path, on the one flat tensor.
+        # The same update as torch.optim.Adam's single-tensor path, tensor by tensor.
         t = float(self.steps)
-        self.exp_avg.lerp_(self.flat_grad, 1 - b1)
-        self.exp_avg_sq.mul_(b2).addcmul_(self.flat_grad, self.flat_grad, value=1 - b2)
-        denom = (self.exp_avg_sq.sqrt() / math.sqrt(1 - b2**t)).add_(self.eps)
-        self.flat.addcdiv_(self.exp_avg, denom, value=-self.lr / (1 - b1**t))
+        for p, g, m, v in zip(params, grads, exp_avgs, exp_avg_sqs):
+            m.lerp_(g, 1 - b1)
+            v.mul_(b2).addcmul_(g, g, value=1 - b2)
+            denom = (v.sqrt() / math.sqrt(1 - b2**t)).add_(self.eps)
+            p.addcdiv_(m, denom, value=-self.lr / (1 - b1**t))
 
     def views(self, flat: Tensor) -> list[Tensor]:
         """`flat` (this optimizer's flat_grad, exp_avg or exp_avg_sq) cut into one view per

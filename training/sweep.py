@@ -38,7 +38,7 @@ from training.fast_step import FlatAdam
 from training.history import History
 from training.loop import (SNAPSHOT_INTERVAL_S, EpochEvent, StepsEvent, TrainConfig,
                            TrainingDiverged, TrainResult, _describe)
-from training.sweep_step import StackedModel, SweepStep
+from training.sweep_step import MemberGroups, StackedModel
 
 MAX_MEMBERS = 64
 # The course's grid: 0 (an AE in disguise), then 1e-4 … 10 in steps of 10x.
@@ -305,6 +305,7 @@ class SweepTrainer:
         dataset: Dataset | None = None,
         observers: Sequence[SweepObserver] = (),
         notify_interval: float = 1 / 30,
+        workers: int | None = None,
     ) -> None:
         self.config = config
         self.dataset = dataset
@@ -314,9 +315,12 @@ class SweepTrainer:
         self.members = config.members()
         self.n_members = len(self.members)
         self.member_configs = tuple(config.member_config(m) for m in range(self.n_members))
-        # One noise/shuffle generator per seed: members of a seed draw what its single run draws.
-        self.seeds = tuple(dict.fromkeys(s for _, s in self.members))
-        self.generators = [torch.Generator(device=self.device).manual_seed(s) for s in self.seeds]
+        # Member 0's seed orders the minibatches, as in that seed's single run; the members'
+        # ε come from their own copies of their seed's generator (see MemberGroups).
+        self.order_generator = torch.Generator(device=self.device).manual_seed(self.members[0][1])
+        # Threads, each training a group of whole members (CPU); one group elsewhere.
+        self.workers = workers if workers is not None else (
+            min(torch.get_num_threads(), self.n_members) if self.device.type == "cpu" else 1)
         models = [build_model(c.model_config(), torch.Generator().manual_seed(c.seed))
                   for c in self.member_configs]
         self.model = StackedModel.from_models(models, self.device)
@@ -390,19 +394,23 @@ class SweepTrainer:
             self.dataset = load_dataset(cfg.dataset, cfg.data_dir)
         data = self.dataset.to(self.device)  # once; batches are index slices of these tensors
         optimizer = FlatAdam(self.model.params, lr=self.config.lr)
+        groups = None
         try:
-            step_fn = SweepStep(self.model, [b for b, _ in self.members], self.generators,
-                                [self.seeds.index(s) for _, s in self.members])
+            # Built after FlatAdam, which moves the weights into its flat buffer.
+            groups = MemberGroups(self.model, [b for b, _ in self.members],
+                                  [s for _, s in self.members], optimizer, self.workers)
             # Evaluation models whose weights are views of the members' slices: no copies.
             self._eval_models = [
                 self.model.member_view(m, build_model(c.model_config()).to(self.device))
                 for m, c in enumerate(self.member_configs)]
-            return self._train(data, optimizer, step_fn)
+            return self._train(data, groups)
         finally:
             self._eval_models = []
+            if groups is not None:
+                groups.close()
             optimizer.release()
 
-    def _train(self, data: Dataset, optimizer: FlatAdam, step_fn: SweepStep):
+    def _train(self, data: Dataset, groups: MemberGroups):
         cfg = self.config
         M = self.n_members
         n_batches = batches_per_epoch(len(data.train), cfg.batch_size)
@@ -420,11 +428,10 @@ class SweepTrainer:
         flush = self._make_flush(n_batches, total_steps)
         for epoch in range(1, cfg.epochs + 1):
             t_epoch = time.perf_counter()
-            # The first seed's generator orders the batches; every other seed's draws the same
-            # permutation it would draw in its single run, so its ε stream stays in step.
-            for g in self.generators[1:]:
-                torch.randperm(len(data.train), generator=g, device=g.device)
-            batches = iterate_batches(data.train, cfg.batch_size, self.generators[0])
+            # The minibatch order of member 0's single run: its generator's permutation now.
+            self.order_generator.set_state(groups.first_generator.get_state())
+            groups.advance_epoch(len(data.train))
+            batches = iterate_batches(data.train, cfg.batch_size, self.order_generator)
             for i, (xb, yb) in enumerate(batches):
                 if not self._running.is_set():
                     paused_at = time.perf_counter()
@@ -435,21 +442,18 @@ class SweepTrainer:
                 if self._stop.is_set():
                     flush(pending_from, step, epoch, i, rate_t0, rate_step0)
                     return "stopped", None
-                losses = step_fn(xb, yb if conditional else None).cpu().numpy()  # (3, M)
-                finite = np.isfinite(losses).all(axis=0)
-                broken = np.flatnonzero(active & ~finite)
-                if len(broken):
+                # Trains every active member (Adam included); broken: members whose loss
+                # turned NaN/inf in this step, frozen before their update.
+                losses, broken = groups.step(xb, yb if conditional else None)  # (3, M)
+                if broken:
                     # The steps so far reach observers before the failure, as in a single run.
                     flush(pending_from, step, epoch, i, rate_t0, rate_step0)
                     pending_from = step
                 for m in broken:
                     active[m] = False
-                    self._fail_member(int(m), step, epoch, losses[:, m], snapshot, optimizer,
-                                      step_fn)
+                    self._fail_member(m, step, epoch, losses[:, m], snapshot)
                 if not active.any():
-                    flush(pending_from, step, epoch, i, rate_t0, rate_step0)
                     return "failed", _all_failed(self.errors)
-                optimizer.step()
                 for m in np.flatnonzero(active):
                     total, recon, kl = losses[:, m]
                     self.histories[m].append(recon, kl, total)
@@ -466,33 +470,29 @@ class SweepTrainer:
             t_eval = time.perf_counter()
             flush(pending_from, step, epoch, n_batches, rate_t0, rate_step0)
             pending_from = step
-            metrics: list[EvalMetrics | None] = []
-            for m in range(M):
-                if not active[m]:
-                    metrics.append(None)
-                    continue
-                met = evaluate(self._eval_models[m], data.test, batch_size=1000)
-                self.histories[m].add_epoch(epoch, step, met)
-                metrics.append(met)
+            # Each group's thread evaluates its own members.
+            metrics: list[EvalMetrics | None] = [
+                met for part in groups.map(lambda g: [
+                    evaluate(self._eval_models[m], data.test, batch_size=1000) if active[m]
+                    else None for m in range(g.start, g.stop)])
+                for met in part]
+            for m, met in enumerate(metrics):
+                if met is not None:
+                    self.histories[m].add_epoch(epoch, step, met)
             self._refresh_snapshot(snapshot, active)
             self._emit("on_epoch_end", SweepEpochEvent(epoch, step, tuple(metrics),
                                                        t_eval - t_epoch,
                                                        time.perf_counter() - t_eval))
         return "finished", None
 
-    def _fail_member(self, m: int, step: int, epoch: int, losses: np.ndarray, snapshot,
-                     optimizer: FlatAdam, step_fn: SweepStep) -> None:
-        """Stop member m alone: last good weights back, gradient and Adam moments zeroed."""
+    def _fail_member(self, m: int, step: int, epoch: int, losses: np.ndarray,
+                     snapshot: list[torch.Tensor]) -> None:
+        """Member m stopped (MemberGroups froze it: zero gradient and Adam moments, so Adam
+        leaves it exactly where it is): its last good weights back if these are broken."""
         with torch.no_grad():
             if not bool(self.model.finite_members()[m]):
                 for p, s in zip(self.model.params, snapshot):
                     p.data[m].copy_(s[m])
-            # Zero moments and zero gradients (this step's, and every step's from now on) make
-            # Adam's update exactly 0 for this member: it stays at these weights.
-            for buf in (optimizer.flat_grad, optimizer.exp_avg, optimizer.exp_avg_sq):
-                for v in optimizer.views(buf):
-                    v[m].zero_()
-        step_fn.frozen.add(m)
         what = "NaN" if np.isnan(losses).any() else "infinite"
         beta = self.members[m][0]
         message = (f"training diverged at step {step + 1} (epoch {epoch}): the loss became "

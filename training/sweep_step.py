@@ -17,8 +17,11 @@ weight gradient are each one ordinary matmul against all members' weights side b
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
-from typing import Sequence
+from typing import Callable, Sequence, TypeVar
+
+import numpy as np
 
 import torch
 import torch.nn.functional as F
@@ -26,7 +29,7 @@ from torch import Tensor, nn
 
 from models import ModelConfig, build_model
 from models.autoencoders import LatentModel
-from training.fast_step import supports
+from training.fast_step import FlatAdam, supports
 
 # ReLU's backward in one kernel, writing in place (looked up once: the lookup is not free).
 _THRESHOLD_BACKWARD = torch.ops.aten.threshold_backward.grad_input
@@ -93,6 +96,16 @@ class StackedModel:
         for p, (n, q) in zip(self.params, model.named_parameters()):
             q.data = p.data[m]
         return model
+
+    def slice(self, start: int, stop: int) -> "StackedModel":
+        """Members start..stop-1 as a StackedModel of views: same storage, and gradients that
+        are views of this model's gradients."""
+        params = []
+        for p in self.params:
+            q = nn.Parameter(p.data[start:stop], requires_grad=p.requires_grad)
+            q.grad = _grad(p)[start:stop]
+            params.append(q)
+        return StackedModel(self.config, params, self.names)
 
     def finite_members(self) -> Tensor:
         """(M,) bool: whether each member's weights are all finite."""
@@ -313,4 +326,164 @@ def _stacked_chain_backward(layers, outs: list[Tensor], grads: list[Tensor],
             torch.bmm(g, w if inp_cols is None else w[..., :inp_cols], out=inp_grad)
 
 
-__all__ = ["StackedModel", "SweepStep"]
+R = TypeVar("R")
+
+
+def split_members(n_members: int, workers: int) -> list[tuple[int, int]]:
+    """Contiguous (start, stop) groups of near-equal size, the smaller ones first (the calling
+    thread takes the first group and also runs the loop around the step)."""
+    workers = max(1, min(workers, n_members))
+    base, extra = divmod(n_members, workers)
+    sizes = [base] * (workers - extra) + [base + 1] * extra
+    bounds, start = [], 0
+    for size in sizes:
+        bounds.append((start, start + size))
+        start += size
+    return bounds
+
+
+class _Group:
+    """One group of members: its batched step, its generators and its slice of Adam."""
+
+    def __init__(self, model: StackedModel, start: int, stop: int, betas: Sequence[float],
+                 seeds: Sequence[int], adam: FlatAdam) -> None:
+        self.start, self.stop = start, stop
+        sub = model.slice(start, stop)
+        own_seeds = list(dict.fromkeys(seeds[start:stop]))
+        # Each group draws from its own copies of the seeds' generators: all copies of a seed
+        # draw the same numbers in the same order, so every member gets its single run's ε.
+        dev = model.device
+        self.generators = [torch.Generator(device=dev).manual_seed(s) for s in own_seeds]
+        self.step_fn = SweepStep(sub, betas[start:stop], self.generators,
+                                 [own_seeds.index(s) for s in seeds[start:stop]])
+        self.adam = adam
+        self.parts = [[v[start:stop] for v in adam.views(buf)]
+                      for buf in (adam.flat, adam.flat_grad, adam.exp_avg, adam.exp_avg_sq)]
+        self.frozen: set[int] = set()
+
+    def freeze(self, m: int) -> None:
+        """Member m (a global index) stops: zero gradients and moments make Adam leave it."""
+        local = m - self.start
+        for views in self.parts[1:]:
+            for v in views:
+                v[local].zero_()
+        self.step_fn.frozen.add(local)
+        self.frozen.add(m)
+
+    def step(self, x: Tensor, y: Tensor | None) -> tuple[np.ndarray, list[int]]:
+        losses = self.step_fn(x, y).cpu().numpy()  # (3, members of this group)
+        broken = [self.start + i for i in np.flatnonzero(~np.isfinite(losses).all(axis=0))
+                  if self.start + i not in self.frozen]
+        for m in broken:  # before Adam: this step's gradient of a broken member is dropped
+            self.freeze(m)
+        self.adam.update(*self.parts)
+        return losses, broken
+
+
+class MemberGroups:
+    """A sweep's training step split into groups of members, one thread per group.
+
+    On a CPU, torch's own threads split each small op of a step across the cores and meet
+    after every op; with tens of ops a step, those meetings cost more than the arithmetic, and
+    on a machine shared with other work a core that is busy elsewhere stalls every op. Groups
+    of whole members need no meeting until the step's end: each thread runs its members'
+    batched step and their slice of Adam single-threaded, and the calling thread runs the
+    first group. While open, torch runs single-threaded in this process (restored by close()).
+    With workers=1 everything runs in the calling thread with torch's threads as they are.
+    """
+
+    def __init__(self, model: StackedModel, betas: Sequence[float], seeds: Sequence[int],
+                 adam: FlatAdam, workers: int = 1) -> None:
+        self.n_members = model.n_members
+        self.adam = adam
+        self.groups = [_Group(model, a, b, betas, seeds, adam)
+                       for a, b in split_members(model.n_members, workers)]
+        self.workers = len(self.groups)
+        self._threads_before = torch.get_num_threads()
+        self._job: Callable[[_Group], object] | None = None
+        self._results: list[object] = [None] * self.workers
+        self._errors: list[BaseException | None] = [None] * self.workers
+        self._go = [threading.Event() for _ in self.groups]
+        self._done = [threading.Event() for _ in self.groups]
+        self._closed = False
+        self._helpers: list[threading.Thread] = []
+        if self.workers > 1:
+            torch.set_num_threads(1)
+            for k in range(1, self.workers):
+                t = threading.Thread(target=self._serve, args=(k,), daemon=True,
+                                     name=f"sweep-group-{k}")
+                t.start()
+                self._helpers.append(t)
+
+    def _serve(self, k: int) -> None:
+        torch.set_num_threads(1)
+        while True:
+            self._go[k].wait()
+            self._go[k].clear()
+            if self._closed:
+                return
+            try:
+                self._results[k] = self._job(self.groups[k])
+            except BaseException as e:  # noqa: BLE001 - handed to the calling thread
+                self._errors[k] = e
+            self._done[k].set()
+
+    def map(self, job: Callable[[_Group], R]) -> list[R]:
+        """job(group) for every group, each in its own thread; results in group order."""
+        if self.workers == 1:
+            return [job(self.groups[0])]
+        self._job = job
+        for k in range(1, self.workers):
+            self._errors[k] = None
+            self._go[k].set()
+        try:
+            first = job(self.groups[0])
+        finally:
+            for k in range(1, self.workers):
+                self._done[k].wait()
+                self._done[k].clear()
+        for e in self._errors[1:]:
+            if e is not None:
+                raise e
+        return [first, *self._results[1:]]
+
+    def step(self, x: Tensor, y: Tensor | None = None) -> tuple[np.ndarray, list[int]]:
+        """One training step of every member: losses (3, M) as [total, recon, kl], and the
+        members whose loss turned non-finite in it (now frozen; Adam left them alone)."""
+        self.adam.count_step()
+        out = self.map(lambda g: g.step(x, y))
+        losses = np.concatenate([o[0] for o in out], axis=1)
+        return losses, [m for o in out for m in o[1]]
+
+    def freeze(self, m: int) -> None:
+        """Stop member m: from now on its gradient and Adam update are zero."""
+        for g in self.groups:
+            if g.start <= m < g.stop:
+                g.freeze(m)
+
+    @property
+    def first_generator(self) -> torch.Generator:
+        """The generator of member 0's seed (its single run shuffles with it too)."""
+        return self.groups[0].generators[0]
+
+    def advance_epoch(self, n_train: int) -> None:
+        """Every generator draws the epoch's permutation, as its single run does at each epoch
+        start, so its ε stream stays in step with that run's."""
+        for g in self.groups:
+            for gen in g.generators:
+                torch.randperm(n_train, generator=gen, device=gen.device)
+
+    def close(self) -> None:
+        """End the helper threads and give torch its thread count back."""
+        if self._closed:
+            return
+        self._closed = True
+        for k in range(1, self.workers):
+            self._go[k].set()
+        for t in self._helpers:
+            t.join(5)
+        if self.workers > 1:
+            torch.set_num_threads(self._threads_before)
+
+
+__all__ = ["MemberGroups", "StackedModel", "SweepStep", "split_members"]
