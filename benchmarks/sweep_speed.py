@@ -17,6 +17,7 @@ bundled sample.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import resource
@@ -110,15 +111,15 @@ def profile(members: int, device: str, data_dir: str | None, workers: int | None
     opt = FlatAdam(trainer.model.params)
     groups = MemberGroups(trainer.model, [b for b, _ in trainer.members], [0] * members, opt,
                           trainer.workers)
-    batches = iterate_batches(ds.train, 64, trainer.order_generator)
+    batches = itertools.cycle([x for x, _ in iterate_batches(ds.train, 64, trainer.order_generator)])
     acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.startswith("cuda") else [])
     try:
         for _ in range(20):
-            groups.step(next(batches)[0])
+            groups.step(next(batches))
         t0 = time.perf_counter()
         with torch_profile(activities=acts) as prof:
             for _ in range(steps):
-                groups.step(next(batches)[0])
+                groups.step(next(batches))
         seconds = time.perf_counter() - t0
     finally:
         groups.close()
