@@ -28,7 +28,7 @@ bench: $(STAMP)
 
 # Needs a virtual screen: apt-get install -y xvfb (the README's screenshots come from here).
 screenshots: $(STAMP)
-	xvfb-run -a -s "-screen 0 1600x1000x24" $(PY) -m explorer.screenshot docs/screenshots/training.png
+	xvfb-run -a -s "-screen 0 1600x1000x24" $(PY) tools/window_screenshot.py docs/screenshots/training.png
 	xvfb-run -a -s "-screen 0 1400x900x24" $(PY) tools/panel_screenshots.py
 
 clean:

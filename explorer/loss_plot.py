@@ -2,7 +2,8 @@
 
 pyqtgraph idioms (examples/scrollingPlots.py): every curve is created once and fed `setData`
 with views of a preallocated buffer that doubles when full; peak downsampling and clip-to-view
-keep 100,000+ steps cheap to draw. New steps only mark a run dirty; a 30 Hz timer redraws.
+keep 100,000+ steps cheap to draw. New steps only mark a run dirty; a timer redraws at most 5 times a second (less when a
+repaint would take more than 3 % of the GUI thread: PAINT_BUDGET).
 No torch here: this module is imported before the window is shown.
 """
 
@@ -206,9 +207,6 @@ class LossPlot(QWidget):
     def set_smoothing(self, weight: float) -> None:
         self._slider.setValue(int(round(min(max(weight, 0.0), 0.99) * 100)))
 
-    def run_ids(self) -> list[int]:
-        return list(self._series)
-
     def step_count(self, run_id: int) -> int:
         s = self._series.get(run_id)
         return 0 if s is None else s.n
@@ -218,6 +216,17 @@ class LossPlot(QWidget):
         s = self._series[run_id]
         item = (s.smooth_items if smoothed else s.raw_items)[channel]
         return item.getOriginalDataset()
+
+    def drawn_data(self, run_id: int, channel: str = "total"):
+        """(x, y) of the smoothed curve as drawn now: after downsampling and clipping to view."""
+        return self._series[run_id].smooth_items[channel].getData()
+
+    def marker_data(self, run_id: int, channel: str = "total"):
+        """(steps, values) of the per-epoch test markers, as drawn."""
+        return self._series[run_id].markers[channel].getData()
+
+    def is_curve_shown(self, run_id: int, channel: str = "total") -> bool:
+        return self._series[run_id].smooth_items[channel].isVisible()
 
     def marker_count(self, run_id: int) -> int:
         s = self._series.get(run_id)
@@ -335,7 +344,7 @@ class LossPlot(QWidget):
                     s.smooth_items[ch].setPen(self._pen(s.color, wide=rid == run_id))
 
     def flush(self) -> None:
-        """Redraw everything pending now (the timer does this ≤ 30 times a second)."""
+        """Redraw everything pending now (the timer does this at most 5 times a second)."""
         self._on_timer_timeout()
 
     # -- internals -------------------------------------------------------------------------------

@@ -53,6 +53,16 @@ def _split_source(data: str) -> tuple[str, str | None]:
     return data, None
 
 
+def config_from_values(values: dict):
+    """The engine's TrainConfig for the form's values; TypeError/ValueError says what is wrong."""
+    from training.loop import TrainConfig  # torch: only once the window is up
+
+    kw = dict(values)
+    if kw.get("kind") == "ae" or kw.get("beta") is None:
+        kw["beta"] = kw.get("beta") or 0.0
+    return TrainConfig(**kw)
+
+
 def parse_beta(text: str) -> tuple[float | None, str | None]:
     """(β, None) or (None, reason): 0, or 1e-4 ≤ β ≤ 10."""
     try:
@@ -161,6 +171,7 @@ class TrainingForm(QWidget):
         self.dataset.setToolTip("Where the images come from; a folder must hold the four "
                                 "MNIST-format idx files (gzip or not)")
         self._last_dataset_index = 0
+        self.ask_folder = self._ask_folder_dialog  # tests replace it with the folder to answer
         self.beta = BetaControl()
         self.nz = QSpinBox()
         self.nz.setRange(1, 4096)
@@ -283,9 +294,10 @@ class TrainingForm(QWidget):
         color = "#d62728" if error else self.palette().color(QPalette.ColorRole.WindowText).name()
         self.message.setStyleSheet(f"color: {color};")
 
-    # -- dialogs (methods so tests can replace them) ---------------------------------------------
-    def _ask_folder(self) -> str | None:
-        path = QFileDialog.getExistingDirectory(self, "Folder with MNIST-format idx files")
+    # -- the folder dialog: an attribute, so tests answer it instead of a modal dialog -----------
+    def _ask_folder_dialog(self) -> str | None:
+        path = QFileDialog.getExistingDirectory(
+            self, "Folder of idx files, or of one sub-folder of images per class")
         return path or None
 
     # -- slots -----------------------------------------------------------------------------------
@@ -302,7 +314,7 @@ class TrainingForm(QWidget):
     @Slot(int)
     def _on_dataset_activated(self, index: int) -> None:
         if self.dataset.itemData(index) == _CHOOSE_FOLDER:
-            folder = self._ask_folder()
+            folder = self.ask_folder()
             if folder:
                 self.set_folder(folder)
             else:

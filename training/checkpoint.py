@@ -11,6 +11,7 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -23,6 +24,9 @@ from models.autoencoders import LatentModel
 from training.evaluate import EvalMetrics
 from training.history import EpochRecord, History
 from training.loop import TrainConfig
+
+if TYPE_CHECKING:
+    from training.run import Run
 
 FORMAT = "latent-explorer-checkpoint"
 FORMAT_VERSION = 1
@@ -161,3 +165,24 @@ def load_checkpoint(path: str | os.PathLike, device: torch.device | str = "cpu")
         dataset=meta.get("dataset", ""),
         state=meta.get("state", "finished"),
     )
+
+
+# -- runs <-> checkpoints ------------------------------------------------------------------------
+def checkpoint_from_run(run: "Run") -> Checkpoint:
+    """What saving `run` writes: its weights, config, history, metrics, name, dataset, state."""
+    if run.model is None:
+        raise CheckpointError(f"{run.name} has no model to save yet")
+    return Checkpoint(model=run.model, train_config=run.config, history=run.history,
+                      metrics=run.metrics, name=run.name,
+                      dataset=run.dataset.name if run.dataset is not None else run.config.dataset,
+                      state=str(run.state))
+
+
+def run_from_checkpoint(ckpt: Checkpoint, path: str | os.PathLike | None = None) -> "Run":
+    """A loaded checkpoint as a run: saved, explorable, never active (a crash reads as stopped)."""
+    from training.run import Run, RunState
+
+    return Run(name=ckpt.name, config=ckpt.train_config, model=ckpt.model, history=ckpt.history,
+               state=RunState.loaded(ckpt.state), metrics=ckpt.metrics,
+               path=Path(path) if path is not None else None, saved=path is not None,
+               notices=list(getattr(ckpt, "notices", []) or []))

@@ -366,3 +366,39 @@ def grid_cell_at(x: float, y: float, n: int, ncols: int, cell: tuple[int, int] =
         return None
     i = int(row) * ncols + int(col)
     return i if 0 <= i < n else None
+
+
+# -- the live reconstruction strip ---------------------------------------------------------------
+RECON_COUNT = 10  # one fixed test image per class where the test set has them
+
+
+def fixed_test_indices(labels: np.ndarray, count: int = RECON_COUNT) -> np.ndarray:
+    """The first test image of each class (then the next ones), so the strip is stable."""
+    picked: list[int] = []
+    for c in np.unique(labels)[:count]:
+        picked.append(int(np.flatnonzero(labels == c)[0]))
+    chosen = set(picked)
+    for i in range(len(labels)):
+        if len(picked) >= count:
+            break
+        if i not in chosen:
+            picked.append(i)
+            chosen.add(i)
+    return np.array(sorted(picked[:count], key=lambda i: (labels[i], i)), dtype=np.int64)
+
+
+@torch.no_grad()
+def reconstruction_grid(model: LatentModel, split: Split, indices: np.ndarray) -> np.ndarray:
+    """Originals above their posterior-mean reconstructions, tiled by training.render.make_grid."""
+    from training.render import make_grid
+
+    idx = torch.from_numpy(indices)
+    x = split.float_images(idx)
+    y = split.labels[idx] if model.config.is_conditional else None
+    was_training = model.training
+    model.eval()
+    try:
+        rec = model.reconstruct(x.to(model.device), y.to(model.device) if y is not None else None).cpu()
+    finally:
+        model.train(was_training)
+    return make_grid(torch.cat([x, rec]), ncols=len(indices))

@@ -47,3 +47,20 @@ def save_png(grid: np.ndarray, path: str | Path, scale: int = 1) -> Path:
     path = Path(path)
     Image.fromarray(img).save(path, format="PNG")
     return path
+
+
+def stack_grids(grids: list[np.ndarray], gap: int = 6, pad_value: float = 0.5) -> np.ndarray:
+    """Mosaics one above the other (left-aligned), e.g. two runs' images as one PNG."""
+    grids = [g for g in grids if g is not None]
+    width = max(g.shape[1] for g in grids)
+    parts = []
+    for i, g in enumerate(grids):
+        if i:
+            parts.append(np.full((gap, width), pad_value, np.float32))
+        parts.append(np.pad(g, ((0, 0), (0, width - g.shape[1])), constant_values=pad_value))
+    return np.concatenate(parts)
+
+
+def side_by_side(grids: list[np.ndarray], gap: int = 6, pad_value: float = 0.5) -> np.ndarray:
+    """Mosaics next to each other (top-aligned)."""
+    return stack_grids([g.T for g in grids], gap, pad_value).T.copy()

@@ -15,24 +15,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.panels._common import (
-    ExplorerPanel,
-    ImageView,
-    LatestValue,
-    RunPicker,
-    labeled_slider,
-    row,
-    run_caption,
-    stack_grids,
-)
+from superqt.utils import qthrottled
+
+from explorer.panels.base import Panel, labeled_slider, row, run_caption
+from explorer.widgets.compare_box import CompareBox
+from explorer.widgets.image_view import ImageView
 from training import explore
+from training.render import stack_grids
 from training.run import Run
 
 GALLERY_ROWS, GALLERY_COLS = 2, 16
 SCRUB_STEPS = 1000
 
 
-class InterpolationPanel(ExplorerPanel):
+class InterpolationPanel(Panel):
     """Start and end image (by label or from a gallery), linear or slerp strips, a t scrubber."""
 
     title = "Interpolation"
@@ -50,9 +46,8 @@ class InterpolationPanel(ExplorerPanel):
         self.scrub_images: np.ndarray | None = None
 
         self.start_digit, self.end_digit = QComboBox(), QComboBox()
-        for combo in (self.start_digit, self.end_digit):
-            for c in range(10):
-                combo.addItem(str(c), c)
+        self._class_names: tuple[str, ...] = ()
+        self._set_class_names(tuple(str(c) for c in range(10)))
         self.start_another = QPushButton("another one")
         self.end_another = QPushButton("another one")
         self.start_another.setToolTip("A different test image with this label")
@@ -67,8 +62,7 @@ class InterpolationPanel(ExplorerPanel):
         self.mix_label = QCheckBox("interpolate the label too")
         self.mix_label.setToolTip("CVAE: blend the one-hot from the start label to the end label "
                                   "(by default the start label is kept)")
-        self.compare = RunPicker()
-        self.compare.setToolTip("Interpolate the same pair with a second run, one strip below")
+        self.compare = CompareBox("Interpolate the same pair with a second run, one strip below")
 
         self.gallery = ImageView(min_height=70)
         self.gallery.setToolTip("Click an image to make it the start (or end) image; right-click: end")
@@ -86,10 +80,10 @@ class InterpolationPanel(ExplorerPanel):
         self.scrub_view.setMaximumWidth(260)
 
         layout = QVBoxLayout(self.content)
-        layout.addLayout(row("Start: digit", self.start_digit, self.start_another, "   End: digit",
+        layout.addLayout(row("Start: class", self.start_digit, self.start_another, "   End: class",
                              self.end_digit, self.end_another, "   Steps", self.steps, self.method,
                              self.mix_label))
-        layout.addLayout(row("Compare with", self.compare, self.save_button))
+        layout.addLayout(row(self.compare, self.save_button))
         layout.addLayout(row("Test images — a click sets the", self.click_start, self.click_end,
                              self.other_images))
         layout.addWidget(self.gallery, 1)
@@ -105,7 +99,8 @@ class InterpolationPanel(ExplorerPanel):
         bottom.addWidget(self.scrub_view)
         layout.addLayout(bottom, 1)
 
-        self._throttled_scrub = LatestValue(self._update_scrub, self)
+        # Latest value wins while dragging: decode once per event-loop turn, the newest t.
+        self._scrub_later = qthrottled(self._update_scrub, timeout=0, leading=False, parent=self)
         self.start_digit.activated.connect(self._on_start_digit_activated)
         self.end_digit.activated.connect(self._on_end_digit_activated)
         self.start_another.clicked.connect(self._on_start_another_clicked)
@@ -113,10 +108,21 @@ class InterpolationPanel(ExplorerPanel):
         self.steps.valueChanged.connect(self._on_setting_changed)
         self.method.currentIndexChanged.connect(self._on_setting_changed)
         self.mix_label.toggled.connect(self._on_setting_changed)
-        self.compare.currentIndexChanged.connect(self._on_compare_changed)
+        self.compare.changed.connect(self._on_compare_changed)
         self.gallery.cell_clicked.connect(self._on_gallery_cell_clicked)
         self.other_images.clicked.connect(self._on_other_images_clicked)
         self.scrub.valueChanged.connect(self._on_scrub_changed)
+
+    def _set_class_names(self, names: tuple[str, ...]) -> None:
+        if names == self._class_names:
+            return
+        for combo in (self.start_digit, self.end_digit):
+            combo.blockSignals(True)
+            combo.clear()
+            for c, name in enumerate(names):
+                combo.addItem(name, c)
+            combo.blockSignals(False)
+        self._class_names = names
 
     # -- choosing the pair -------------------------------------------------------------------
     def set_endpoints(self, i0: int | None = None, i1: int | None = None) -> None:
@@ -135,7 +141,7 @@ class InterpolationPanel(ExplorerPanel):
         i = explore.pick_example(test.labels, label, self._example_seed,
                                  exclude=current if another else None)
         if i is None:
-            self.captions[0].setText(f"No test image has the label {label}.")
+            self.captions[0].setText(f"No test image has the label {self._class_names[label]}.")
             return
         self.set_endpoints(i0=i) if which == "start" else self.set_endpoints(i1=i)
 
@@ -172,13 +178,13 @@ class InterpolationPanel(ExplorerPanel):
     def _on_setting_changed(self, *_args) -> None:
         self._update_strips()
 
-    def _on_compare_changed(self, _index: int) -> None:
+    def _on_compare_changed(self) -> None:
         if self.run is not None and not self.is_showing_hint:
             self._update_pair()
 
     def _on_scrub_changed(self, value: int) -> None:
         self.scrub_label.setText(f"t = {value / SCRUB_STEPS:.2f}")
-        self._throttled_scrub()  # latest value wins while dragging
+        self._scrub_later()
 
     # -- drawing -----------------------------------------------------------------------------
     def _update_run_list(self) -> None:
@@ -194,6 +200,7 @@ class InterpolationPanel(ExplorerPanel):
             c.clear()
 
     def _update_run(self) -> None:
+        self._set_class_names(self.run.class_names)
         test = self.run.dataset.test
         if test is not self._test:  # another dataset: indices into the old one mean nothing
             self._test = test
@@ -213,11 +220,8 @@ class InterpolationPanel(ExplorerPanel):
         self.gallery.set_images(x.numpy(), ncols=GALLERY_COLS)
 
     def shown_runs(self) -> list[Run]:
-        runs = [self.run]
-        other = self.compare.current_run()
-        if other is not None and other is not self.run and other.model is not None:
-            runs.append(other)
-        return runs
+        other = self.compare.other_than(self.run)
+        return [self.run] + ([other] if other is not None else [])
 
     def _update_pair(self) -> None:
         """Encode the pair with each shown run, then redraw the strips and the scrubber."""

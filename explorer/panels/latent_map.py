@@ -21,7 +21,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.panels._common import TAB10, ExplorerPanel, ImageView, LatestValue, row, run_caption
+from superqt.utils import qthrottled
+
+from explorer.panels.base import TAB10, Panel, row, run_caption
+from explorer.widgets.image_view import ImageView
 from training import explore
 from training.render import make_grid
 
@@ -30,7 +33,7 @@ SLIDER_STEPS = 200
 PICK_RADIUS_PX = 6
 
 
-class LatentMapPanel(ExplorerPanel):
+class LatentMapPanel(Panel):
     """Scatter of PCA-projected posterior means coloured by label; hover, click, walk, traverse."""
 
     title = "Latent map"
@@ -112,9 +115,11 @@ class LatentMapPanel(ExplorerPanel):
         layout.addLayout(top)
         layout.addWidget(splitter, 1)
 
-        self._throttled_traversal = LatestValue(self._update_traversal, self)
-        self._throttled_hover = LatestValue(self._on_hover, self)
-        self.plot.scene().sigMouseMoved.connect(self._throttled_hover)
+        # Latest value wins: a drag or a mouse move redraws once per event-loop turn.
+        self._traversal_later = qthrottled(self._update_traversal, timeout=0, leading=False,
+                                           parent=self)
+        self._hover_later = qthrottled(self._on_hover, timeout=0, leading=False, parent=self)
+        self.plot.scene().sigMouseMoved.connect(self._hover_later)
         self.plot.scene().sigMouseClicked.connect(self._on_plot_clicked)
         self.reset_button.clicked.connect(self._on_reset_clicked)
 
@@ -147,6 +152,11 @@ class LatentMapPanel(ExplorerPanel):
 
     def _update_scatter(self) -> None:
         m, names = self.map, self.run.dataset.class_names
+        while len(self.scatters) < len(names):  # an image folder may have more than 10 classes
+            item = pg.ScatterPlotItem(size=5, pen=None,
+                                      brush=pg.mkBrush(TAB10[len(self.scatters) % len(TAB10)]))
+            self.plot.addItem(item)
+            self.scatters.append(item)
         self.legend.clear()
         for c, item in enumerate(self.scatters):
             pts = m.coords[m.labels == c]
@@ -314,7 +324,7 @@ class LatentMapPanel(ExplorerPanel):
             return
         d = self.slider_dims[k]
         self.z[d] = self.slider_value(d, position)
-        self._throttled_traversal()  # latest value wins while dragging
+        self._traversal_later()
 
     def _on_reset_clicked(self) -> None:
         if self.selected is not None:

@@ -1,0 +1,59 @@
+"""The Training tab: every run's live loss curves above the watched run's reconstruction strip."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from explorer.loss_plot import LossPlot
+from explorer.recon_strip import ReconStrip
+
+if TYPE_CHECKING:
+    from training.run import Run
+
+
+class TrainingMonitor(QWidget):
+    """Draws runs' losses and reconstructions; the window forwards it the session's events."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.loss_plot = LossPlot()
+        self.recon_strip = ReconStrip()
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.loss_plot, 1)
+        layout.addWidget(self.recon_strip)
+
+    def add_run(self, run: Run, color: str) -> None:
+        self.loss_plot.add_run(run, color)
+
+    def remove_run(self, run: Run) -> None:
+        self.loss_plot.remove_run(run.id)
+        if self.recon_strip.run_id == run.id:
+            self.recon_strip.clear("The run shown here was removed.")
+
+    def on_run_event(self, run: Run, ev) -> None:
+        """Draw what a job reported (the loop's steps and epochs; a run's end)."""
+        from explorer.job_events import EpochEvent, StepsEvent, TrainingEnded
+
+        match ev:
+            case StepsEvent():
+                self.loss_plot.append_steps(run.id, ev.first_step, ev.recon, ev.kl, ev.total)
+            case EpochEvent():
+                self.loss_plot.add_epoch_marker(run.id, ev.step, ev.metrics)
+            case TrainingEnded(result=result) if result is not None:
+                self.loss_plot.set_history(run)
+
+    def show_reconstructions(self, reconstructions: dict, selected: Run | None,
+                             reporting: Run | None = None) -> None:
+        """The selected run's latest strip; else the strip of the run that just reported."""
+        if selected is not None and selected.id in reconstructions:
+            rid = selected.id
+        elif reporting is not None and reporting.id in reconstructions:
+            rid = reporting.id
+        else:
+            return
+        if reporting is not None and rid != reporting.id:
+            return  # another run reported: keep showing the selected one
+        grid, caption = reconstructions[rid]
+        self.recon_strip.show_grid(rid, grid, caption)
