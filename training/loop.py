@@ -1,7 +1,12 @@
-"""The training loop: model, loss, one epoch, evaluate; observers hear about it, Qt never does.
+"""The training loop: a `Trainer` that runs epochs of steps and evaluates after each one.
 
-Shaped like pytorch/examples `vae/main.py`, but everything (model, optimizer, device, config)
-is passed in: there are no module globals.
+The course's four pieces are here, as functions and one class, with everything (model,
+optimizer, device, config) passed in and no module globals: the model and its loss come from
+models/ (`LatentModel.loss`), one step is `fast_step.FastStep` (the hand-written backward, the
+default) or `make_step_fn` (autograd), an epoch is `Trainer._train`'s inner loop over
+`iterate_batches`, and evaluation is `training.evaluate.evaluate`. Observers
+(`TrainingObserver`) hear about steps (batched: `notify_interval`), epoch ends and the end;
+pause, resume and stop are thread-safe flags checked at every batch. Qt is never imported.
 """
 
 from __future__ import annotations
@@ -169,20 +174,6 @@ def use_bf16(precision: str) -> bool:
     (AVX512-BF16 or AMX) bf16 is emulated and slower anyway.
     """
     return precision == "bf16"
-
-
-def native_bf16(device: torch.device) -> bool:
-    """Whether this device does bf16 arithmetic natively (CUDA, or a CPU with AVX512-BF16/AMX)."""
-    if device.type == "cuda":
-        return True
-    if device.type != "cpu":
-        return False
-    probe = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
-    amx = getattr(torch.cpu, "_is_amx_tile_supported", None)
-    try:
-        return bool((probe and probe()) or (amx and amx()))
-    except RuntimeError:
-        return False
 
 
 def make_step_fn(model: LatentModel, optimizer: torch.optim.Optimizer, beta: float,
