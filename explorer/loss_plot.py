@@ -228,6 +228,15 @@ class LossPlot(QWidget):
     def is_curve_shown(self, run_id: int, channel: str = "total") -> bool:
         return self._series[run_id].smooth_items[channel].isVisible()
 
+    def stop_redrawing(self) -> None:
+        """The window is closing: no more redraws (pending steps are drawn once, now)."""
+        self.flush()
+        self._timer.stop()
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        self.stop_redrawing()
+        super().closeEvent(event)
+
     def marker_count(self, run_id: int) -> int:
         s = self._series.get(run_id)
         return 0 if s is None else len(s.epoch_steps)

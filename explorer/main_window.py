@@ -24,6 +24,7 @@ from explorer.dialogs import Dialogs
 from explorer.loss_plot import run_color
 from explorer.panel_host import PanelHost
 from explorer.run_table import COL_NAME
+from explorer.run_files import RunFiles
 from explorer.runs_dock import RunsPanel
 from explorer.training_form import TrainingForm, config_from_values
 from explorer.training_monitor import TrainingMonitor
@@ -85,6 +86,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.dataset_label)
         self.statusBar().addPermanentWidget(self.device_label)
 
+        self.files = RunFiles(self)
         self.actions = WindowActions(self)
         p = self.runs_panel
         self.form.train_requested.connect(self._on_form_train_requested)
@@ -200,83 +202,18 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Stopping {run.name}…", 3000)
 
     def open_checkpoint(self, path: str | None = None) -> Run | None:
-        """Load a checkpoint as a run (its history plotted); its dataset loads in the background."""
-        path = path or self.dialogs.open_path(self.settings.last_dir)
-        if not path:
-            return None
-        self.finish_startup()
-        try:
-            run = self.session.open(path)
-        except Exception as e:  # noqa: BLE001 - whatever the file holds, the app goes on
-            from training.checkpoint import CheckpointError
-
-            msg = str(e) if isinstance(e, CheckpointError) else f"{path}: {type(e).__name__}: {e}"
-            self.statusBar().showMessage(msg, 15000)
-            self.dialogs.show_error("Cannot open checkpoint", msg)
-            return None
-        self.run_table.select_run(run)
-        self.settings.remember_dir(path)
-        note = f" ({'; '.join(run.notices)})" if run.notices else ""
-        self.statusBar().showMessage(f"Opened {run.name} from {path}; loading its dataset…{note}",
-                                     8000)
-        return run
+        return self.files.open_checkpoint(path)
 
     def save_selected(self, path: str | None = None) -> Path | None:
-        """Save the selected run as a checkpoint (the engine's safetensors format)."""
-        run = self.selected_run()
-        if run is None or run.model is None or run.is_active:
-            self.statusBar().showMessage("Select a run that has finished, stopped or failed to "
-                                         "save it", 5000)
-            return None
-        suggested = str(Path(self.settings.last_dir) / (_safe_filename(run.name) + ".safetensors"))
-        path = path or self.dialogs.save_path(suggested)
-        if not path:
-            return None
-        try:
-            p = self.session.save(run, path)
-        except Exception as e:  # noqa: BLE001 - disk full, no permission: say so, keep the run
-            msg = f"Could not save {run.name} to {path}: {e}"
-            self.statusBar().showMessage(msg, 15000)
-            self.dialogs.show_error("Cannot save", msg)
-            return None
-        self.settings.remember_dir(p)
-        self.statusBar().showMessage(f"Saved {run.name} to {p}", 6000)
-        return p
+        return self.files.save(self.selected_run(), path)
 
     def export_selected(self, path: str | None = None) -> Path | None:
-        """The selected run's step losses and test metrics as CSV, or the plots as PNG."""
-        run = self.selected_run()
-        if run is None:
-            return None
-        suggested = str(Path(self.settings.last_dir) / (_safe_filename(run.name) + ".csv"))
-        path = path or self.dialogs.export_path(suggested)
-        if not path:
-            return None
-        p = Path(path)
-        try:
-            if p.suffix.lower() == ".png":
-                if not self.loss_plot.graphics.grab().save(str(p)):
-                    raise OSError("the image could not be written")
-            else:
-                run.history.write_csv(p)
-        except Exception as e:  # noqa: BLE001
-            msg = f"Could not export to {p}: {e}"
-            self.statusBar().showMessage(msg, 15000)
-            self.dialogs.show_error("Cannot export", msg)
-            return None
-        self.statusBar().showMessage(f"Exported {run.name} to {p}", 6000)
-        return p
+        return self.files.export(self.selected_run(), path)
 
     def remove_selected(self) -> None:
         run = self.selected_run()
-        if run is None:
-            return
-        if run.is_active or (run.model is not None and not run.saved):
-            what = ("is training; it will be stopped and" if run.is_active
-                    else "has not been saved; its weights will be lost and it")
-            if not self.dialogs.confirm("Remove run", f"{run.name} {what} removed. Remove it?"):
-                return
-        self.remove_run(run)
+        if run is not None and self.files.may_remove(run):
+            self.remove_run(run)
 
     def remove_run(self, run: Run) -> None:
         if self.session is not None:
@@ -409,12 +346,8 @@ class MainWindow(QMainWindow):
         self.settings.sync()
         clean = self.session.shutdown(CLOSE_TIMEOUT_MS) if self.session is not None else True
         self.panel_host.shutdown()
+        self.loss_plot.stop_redrawing()
         for run in self.run_model.runs:
             self.run_model.refresh(run)
         self.actions.update(self.selected_run(), closed=True)
         return clean
-
-
-def _safe_filename(name: str) -> str:
-    keep = "".join(c if c.isalnum() or c in "-_.=" else "_" for c in name)
-    return keep.strip("_") or "run"

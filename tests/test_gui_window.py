@@ -496,6 +496,7 @@ def test_training_threads_run_nicer_than_the_gui_thread(qtbot, window, monkeypat
         return real_on_epoch_end(self, event)
 
     monkeypatch.setattr(jobs.TrainingWorker, "on_epoch_end", on_epoch_end)
+    fill_form(window, epochs=1)
     run = click_train(qtbot, window)
     wait_ended(qtbot, window, run)
     assert run.state == "finished"
