@@ -12,7 +12,6 @@ import pytest
 import torch
 from PySide6.QtCore import QSettings, Qt
 
-from explorer.app import guard_none_refcount
 from explorer import jobs
 from explorer.jobs import DatasetCache
 from explorer.main_window import MainWindow
@@ -20,8 +19,6 @@ from explorer.panels.base import Panel
 from explorer.run_table import COL_BCE, COL_EPOCHS, COL_NAME, COL_PROGRESS, COL_SHOW, COL_STATE
 from training.checkpoint import Checkpoint, save_checkpoint
 from training.loop import TrainConfig, Trainer
-
-guard_none_refcount()  # shiboken6 6.12.0 on Python 3.11 drops references to None: see there
 
 LONG = 2000  # epochs for runs a test stops: far longer than any test waits
 WAIT_MS = 30_000
