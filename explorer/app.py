@@ -54,7 +54,12 @@ def create_app(argv: list[str] | None = None):
 
 
 def run_app(argv: list[str] | None = None) -> int:
-    """Open the main window and run the event loop until it closes."""
+    """Open the main window and run the event loop until it closes (exit 2 if it cannot open)."""
+    from explorer.system_check import exit_if_gui_cannot_start
+
+    refused = exit_if_gui_cannot_start()  # before Qt loads: one line instead of a Qt abort
+    if refused is not None:
+        return refused
     from PySide6.QtCore import QTimer
 
     app = create_app(argv)
