@@ -418,7 +418,8 @@ def test_checksum_covers_any_tensor_or_field_a_writer_adds(results, tmp_path):
 
 def _v1_file(path: Path, ck: Checkpoint) -> Path:
     """A checkpoint exactly as format version 1 wrote it: the same fields, no checksum."""
-    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in ck.model.state_dict().items()}
+    tensors = {f"model.{k}": v.detach().cpu().contiguous()
+               for k, v in ck.model.state_dict().items()}
     h = ck.history
     tensors["history.losses"] = torch.from_numpy(
         np.stack([h.recon, h.kl, h.total]).astype(np.float32).copy())
@@ -460,8 +461,8 @@ def _fingerprint(ck: Checkpoint) -> tuple:
     """Everything a load returns, as bytes and plain values, for an exact comparison."""
     h = ck.history
     return (
-        tuple((k, v.dtype, tuple(v.shape), v.contiguous().view(-1).view(torch.uint8).numpy().tobytes())
-              for k, v in sorted(ck.model.state_dict().items())),
+        tuple((k, v.dtype, tuple(v.shape), v.contiguous().view(-1).view(torch.uint8).numpy()
+               .tobytes()) for k, v in sorted(ck.model.state_dict().items())),
         ck.model.config, ck.train_config, ck.metrics, ck.name, ck.dataset, ck.state,
         h.recon.tobytes(), h.kl.tobytes(), h.total.tobytes(),
         tuple((e.epoch, e.step, e.metrics) for e in h.epochs),

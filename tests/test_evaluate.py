@@ -18,15 +18,19 @@ def _split(n: int) -> Split:
                  torch.randint(0, 10, (n,), generator=g))
 
 
+def _model(kind: str):
+    return build_model(ModelConfig(kind=kind, nz=4, hidden=(16,)), torch.Generator().manual_seed(0))
+
+
 @pytest.mark.parametrize("kind", ["ae", "vae"])
 def test_finite_metrics_pass_through(kind):
-    model = build_model(ModelConfig(kind=kind, nz=4, hidden=(16,)), torch.Generator().manual_seed(0))
+    model = _model(kind)
     m = evaluate(model, _split(20))
     assert require_finite(m, "run.safetensors") is m
 
 
 def test_weights_that_overflow_are_named_as_the_likely_cause():
-    model = build_model(ModelConfig(kind="vae", nz=4, hidden=(16,)), torch.Generator().manual_seed(0))
+    model = _model("vae")
     with torch.no_grad():
         for p in model.parameters():
             p.mul_(1e30)  # finite weights whose products are not: what a corrupted file gives

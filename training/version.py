@@ -10,7 +10,7 @@ DISTRIBUTION = "latent-explorer"
 
 
 def version() -> str:
-    """The installed package's version, else pyproject.toml's (a source checkout), else 'unknown'."""
+    """The installed package's version, else pyproject.toml's (source checkout), else 'unknown'."""
     try:
         return metadata.version(DISTRIBUTION)
     except metadata.PackageNotFoundError:
