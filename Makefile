@@ -15,6 +15,8 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
+# Before Qt loads, main.py checks for a display and for the system libraries Qt's xcb plugin
+# needs (explorer/system_check.py): a missing one is one line with the install command, exit 2.
 run: $(STAMP)
 	$(PY) main.py
 

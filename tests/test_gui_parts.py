@@ -6,14 +6,11 @@ import numpy as np
 import pytest
 from PySide6.QtGui import QColor, QPalette
 
-from explorer.app import guard_none_refcount
 from explorer.loss_plot import LossPlot, ema_smooth
 from explorer.training_form import BETA_STOPS, nearest_stop, parse_beta, parse_lr
 from training.history import History
 from training.loop import TrainConfig
 from training.run import Run
-
-guard_none_refcount()  # shiboken6 6.12.0 on Python 3.11 drops references to None: see there
 
 
 def naive_ema(x, w):

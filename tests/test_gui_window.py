@@ -14,7 +14,6 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QApplication
 
 from explorer import worker_threads
-from explorer.app import guard_none_refcount
 from explorer.datasets import DatasetCache
 from explorer.main_window import MainWindow
 from explorer.panels.base import Panel
@@ -22,8 +21,6 @@ from explorer.run_table import COL_BCE, COL_EPOCHS, COL_NAME, COL_PROGRESS, COL_
 from training.checkpoint import Checkpoint, save_checkpoint
 from explorer.training_form import nearest_stop
 from training.loop import TrainConfig, Trainer
-
-guard_none_refcount()  # shiboken6 6.12.0 on Python 3.11 drops references to None: see there
 
 LONG = 2000  # epochs for runs a test stops: far longer than any test waits
 WAIT_MS = 30_000

@@ -1,11 +1,16 @@
 """Checkpoints: one safetensors file with weights, config, metrics and loss history.
 
 safetensors stores raw tensors and a JSON header only, so loading a file can never run code
-from it (unlike pickle, which `torch.load` without weights_only would execute).
+from it (unlike pickle, which `torch.load` without weights_only would execute). It checks the
+file's structure, not its content: a flipped bit in a weight still parses. So from format
+version 2 the header also holds a SHA-256 over every tensor and every metadata field
+(`checkpoint_bytes`), and a load that does not reproduce it refuses the file.
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import json
 import os
 import secrets
@@ -29,8 +34,10 @@ if TYPE_CHECKING:
     from training.run import Run
 
 FORMAT = "latent-explorer-checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: a checksum in the header (1 had none and still opens, unverified)
 SUFFIX = ".safetensors"
+CHECKSUM_KEY = "checksum"
+_CHECKSUM_ALGO = "sha256"
 
 
 class CheckpointError(Exception):
@@ -48,10 +55,64 @@ class Checkpoint:
     name: str = ""
     dataset: str = ""
     state: str = "finished"
+    # One-line messages about the file for the CLI and GUI to show (e.g. that it is unverified).
+    notices: list[str] = field(default_factory=list)
+
+
+def content_checksum(tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> str:
+    """'sha256:<hex>' over every tensor's name, dtype, shape and bytes and every metadata field.
+
+    Tensors go in sorted by name, each framed by lengths so no two different contents can
+    produce the same byte stream; the metadata goes in as canonical JSON (sorted keys), less
+    the checksum field itself.
+    """
+    h = hashlib.sha256()
+
+    def frame(b: bytes) -> None:
+        h.update(len(b).to_bytes(8, "little"))
+        h.update(b)
+
+    names = sorted(tensors)
+    h.update(len(names).to_bytes(8, "little"))
+    for name in names:
+        t = tensors[name].detach().to("cpu").contiguous()
+        frame(name.encode("utf-8"))
+        frame(str(t.dtype).encode())
+        frame(json.dumps(list(t.shape)).encode())
+        # The raw bytes as stored: a uint8 view works for every dtype (bfloat16 has no numpy).
+        frame(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    fields = {k: v for k, v in metadata.items() if k != CHECKSUM_KEY}
+    frame(json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+          .encode("utf-8"))
+    return f"{_CHECKSUM_ALGO}:{h.hexdigest()}"
+
+
+def checkpoint_bytes(tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> bytes:
+    """The safetensors file of these tensors and metadata, with their checksum added."""
+    meta = {**metadata, CHECKSUM_KEY: content_checksum(tensors, metadata)}
+    return st_save(tensors, metadata=meta)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make a rename in `folder` durable (POSIX): without it a power loss can undo the rename."""
+    if os.name != "posix":
+        return  # Windows has no directory handles to fsync; NTFS journals the rename itself
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    except OSError as e:
+        # Some file systems (certain network and FUSE mounts) cannot fsync a folder at all.
+        if e.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):
+            raise
+    finally:
+        os.close(fd)
 
 
 def save_checkpoint(path: str | os.PathLike, ckpt: Checkpoint) -> Path:
-    """Write `ckpt` atomically: a temporary file in the same folder, then os.replace."""
+    """Write `ckpt` atomically and checksummed: a temporary file, os.replace, fsync the folder.
+
+    Every tensor and metadata field put in the file here is covered by the checksum.
+    """
     path = Path(path)
     model = ckpt.model
     tensors = {f"model.{k}": v.detach().to("cpu").contiguous()
@@ -70,7 +131,7 @@ def save_checkpoint(path: str | os.PathLike, ckpt: Checkpoint) -> Path:
         "dataset": ckpt.dataset,
         "state": ckpt.state,
     }
-    blob = st_save(tensors, metadata=meta)
+    blob = checkpoint_bytes(tensors, meta)
     path.parent.mkdir(parents=True, exist_ok=True)
     # O_EXCL with a random name, like mkstemp, but mode 0666 so the umask applies as for any file.
     tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
@@ -84,6 +145,7 @@ def save_checkpoint(path: str | os.PathLike, ckpt: Checkpoint) -> Path:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _fsync_folder(path.parent)
     return path
 
 
@@ -117,10 +179,10 @@ def load_checkpoint(path: str | os.PathLike, device: torch.device | str = "cpu")
     except OSError as e:
         raise CheckpointError(f"{path}: cannot read ({e.strerror or e})") from None
     meta = _read_header(raw, path)
-    try:
-        version = int(meta.get("format_version", "0"))
-    except (TypeError, ValueError):
-        raise CheckpointError(f"{path}: corrupted checkpoint (bad format version)") from None
+    v = meta.get("format_version")
+    version = int(v) if isinstance(v, str) and v.isascii() and v.isdigit() else 0
+    if version < 1:  # every version ever written says which it is, from 1 up
+        raise CheckpointError(f"{path}: corrupted checkpoint (bad format version)")
     if version > FORMAT_VERSION:
         raise CheckpointError(
             f"{path}: checkpoint format version {version} is newer than this Latent Explorer "
@@ -129,6 +191,7 @@ def load_checkpoint(path: str | os.PathLike, device: torch.device | str = "cpu")
         tensors = st_load(raw)
     except (SafetensorError, ValueError, RuntimeError) as e:
         raise CheckpointError(f"{path}: truncated or corrupted checkpoint ({e})") from None
+    notices = _verify(tensors, meta, version, path)
     try:
         model_config = ModelConfig.from_dict(json.loads(meta["model_config"]))
         train_config = TrainConfig.from_dict(json.loads(meta["train_config"]))
@@ -164,7 +227,23 @@ def load_checkpoint(path: str | os.PathLike, device: torch.device | str = "cpu")
         name=meta.get("name", "") or path.stem,
         dataset=meta.get("dataset", ""),
         state=meta.get("state", "finished"),
+        notices=notices,
     )
+
+
+def _verify(tensors: dict[str, torch.Tensor], meta: dict, version: int, path: Path) -> list[str]:
+    """Check the stored checksum; the notices to show for a file that cannot be checked."""
+    stored = meta.get(CHECKSUM_KEY)
+    # A checksum is verified whatever the version says, so a changed version byte cannot turn
+    # verification off; only a file that says it predates checksums may lack one.
+    if stored is None and version < 2:
+        return [f"{path}: written before checkpoints had checksums (format version {version}), "
+                f"so its contents cannot be verified"]
+    if not isinstance(stored, str) or stored != content_checksum(tensors, meta):
+        raise CheckpointError(
+            f"{path}: corrupted checkpoint (checksum mismatch): the file changed after it "
+            f"was saved")
+    return []
 
 
 # -- runs <-> checkpoints ------------------------------------------------------------------------

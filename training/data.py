@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
+import platformdirs
 import torch
 from torch import Tensor
 
@@ -186,14 +187,15 @@ def load_mnist_sample() -> Dataset:
 
 # -- downloads ---------------------------------------------------------------------------------
 def cache_dir() -> Path:
-    """Per-user cache folder; LATENT_EXPLORER_CACHE overrides it."""
+    """Per-user cache folder, as each OS expects (platformdirs); LATENT_EXPLORER_CACHE overrides it.
+
+    Linux: $XDG_CACHE_HOME/latent-explorer (~/.cache/...); macOS: ~/Library/Caches/...;
+    Windows: %LOCALAPPDATA%/latent-explorer/Cache.
+    """
     env = os.environ.get("LATENT_EXPLORER_CACHE")
     if env:
         return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or (
-        os.environ.get("LOCALAPPDATA") if os.name == "nt" else None
-    ) or str(Path.home() / ".cache")
-    return Path(base) / "latent-explorer"
+    return Path(platformdirs.user_cache_dir("latent-explorer", appauthor=False))
 
 
 def _is_cached(folder: Path, name: str) -> bool:
