@@ -153,6 +153,7 @@ class MainWindow(QMainWindow):
         s.run_removed.connect(self._on_run_removed)
         s.run_event.connect(self._on_run_event)
         s.message.connect(self.statusBar().showMessage)
+        s.notice.connect(self.monitor.show_notice)
         try:
             self._device_text = describe_device(pick_device("auto"))
         except Exception as e:  # noqa: BLE001 - a broken driver must not stop the app

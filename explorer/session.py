@@ -44,6 +44,7 @@ from training.run import Run, RunState
 from training.sources import dataset_candidates
 
 CHECKPOINT_SUFFIX = ".safetensors"
+FALLBACK_PREFIX = "Using the bundled"  # training.data's notice when 'auto' falls back
 
 
 class RunSession(QObject):
@@ -54,6 +55,7 @@ class RunSession(QObject):
     run_removed = Signal(object)  # Run
     run_event = Signal(object, object)  # Run, job event
     message = Signal(str, int)  # text, milliseconds to show it (0: until replaced)
+    notice = Signal(str)  # something the user should read once, plainly (not just a status line)
 
     def __init__(self, datasets: DatasetCache | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -64,6 +66,7 @@ class RunSession(QObject):
         self.progress: dict[int, Progress] = {}  # run id -> where its job is (or ended)
         self._loaders: list[DatasetLoader] = []
         self._closed = False
+        self._fallback_told = False
         self.queue.event.connect(self._on_queue_event)
 
     # -- queries ---------------------------------------------------------------------------------
@@ -179,6 +182,9 @@ class RunSession(QObject):
                 self.reconstructions[run.id] = (grid, f"{run.name}: {caption}")
             case MessagePosted(text=text):
                 self.message.emit(text, 15000)
+                if text.startswith(FALLBACK_PREFIX) and not self._fallback_told:
+                    self._fallback_told = True  # once per session: every 'auto' run says it
+                    self.notice.emit(text)
             case TrainingEnded():
                 if run.id in self.progress:
                     self.progress[run.id] = self.progress[run.id].stopped()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from explorer.loss_plot import LossPlot
 from explorer.recon_strip import ReconStrip
@@ -20,9 +21,26 @@ class TrainingMonitor(QWidget):
         super().__init__(parent)
         self.loss_plot = LossPlot()
         self.recon_strip = ReconStrip()
+        # A plain notice above the plots (e.g. the full dataset was unavailable), until dismissed.
+        self.notice = QWidget()
+        self.notice.setStyleSheet("background: #fff3cd; color: #533f03; border-radius: 3px;")
+        self.notice_label = QLabel()
+        self.notice_label.setWordWrap(True)
+        self.notice_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.notice_close = QPushButton("Dismiss")
+        bar = QHBoxLayout(self.notice)
+        bar.addWidget(self.notice_label, 1)
+        bar.addWidget(self.notice_close)
+        self.notice.hide()
+        self.notice_close.clicked.connect(self.notice.hide)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.notice)
         layout.addWidget(self.loss_plot, 1)
         layout.addWidget(self.recon_strip)
+
+    def show_notice(self, text: str) -> None:
+        self.notice_label.setText(text)
+        self.notice.show()
 
     def add_run(self, run: Run, color: str) -> None:
         self.loss_plot.add_run(run, color)

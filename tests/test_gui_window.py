@@ -510,3 +510,18 @@ def test_the_app_shortens_the_gil_switch_interval():
         assert sys.getswitchinterval() == pytest.approx(GIL_SWITCH_INTERVAL_S)
     finally:
         sys.setswitchinterval(before)
+
+
+def test_falling_back_to_the_bundled_sample_is_said_plainly_once(qtbot, window):
+    fill_form(window, dataset="auto", epochs=1)  # offline in tests: 'auto' cannot have MNIST
+    run = click_train(qtbot, window)
+    wait_ended(qtbot, window, run)
+    monitor = window.monitor
+    assert monitor.notice.isVisible()
+    assert "bundled 5,000-digit MNIST sample" in monitor.notice_label.text()
+    assert "mnist" in monitor.notice_label.text()  # and how to get the full set
+    qtbot.mouseClick(monitor.notice_close, Qt.MouseButton.LeftButton)
+    assert not monitor.notice.isVisible()
+    again = click_train(qtbot, window)
+    wait_ended(qtbot, window, again)
+    assert not monitor.notice.isVisible()  # said once per session, not at every run
