@@ -218,6 +218,17 @@ def read_inputs(path: str | Path, raw: bool = False) -> list[np.ndarray]:
     return out
 
 
+def read_input_files(paths: list[str | Path], raw: bool = False) -> tuple[list[str], np.ndarray]:
+    """Names ('file', or 'file[i]' for a stack) and the (n, 28, 28) inputs of many files."""
+    names: list[str] = []
+    images: list[np.ndarray] = []
+    for path in paths:
+        got = read_inputs(path, raw)
+        names += [str(path)] if len(got) == 1 else [f"{path}[{i}]" for i in range(len(got))]
+        images += got
+    return names, np.stack(images) if images else np.zeros((0, SIZE, SIZE), np.float32)
+
+
 # -- the model's side ---------------------------------------------------------------------------
 @contextmanager
 def _eval_mode(model: LatentModel) -> Iterator[None]:
@@ -481,6 +492,6 @@ def analyse(model: LatentModel, x28: np.ndarray | Tensor, label: int | None = No
 __all__ = [
     "BOX", "CENTRE", "SCORE_METHODS", "SIZE", "DrawingAnalysis", "DrawingError", "analyse",
     "classify", "classify_batch", "encode_image", "ink_image", "label_probabilities",
-    "load_array", "load_image", "nearest_codes", "preprocess", "read_inputs",
+    "load_array", "load_image", "nearest_codes", "preprocess", "read_input_files", "read_inputs",
     "reconstruction_error", "reconstruction_errors", "restyle", "restyle_batch", "to_grey",
 ]
