@@ -6,6 +6,8 @@ CheckpointError for checkpoints; `dispatch` below catches them as the CLI's disp
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -57,7 +59,7 @@ def dispatch(capsys, name: str, *argv) -> tuple[int, str, str]:
     try:
         rc = run_command(name, *argv)
     except (CliError, DrawingError, CheckpointError) as e:
-        print(f"error: {e}", file=__import__("sys").stderr)
+        print(f"error: {e}", file=sys.stderr)
         rc = 2
     cap = capsys.readouterr()
     return rc, cap.out, cap.err

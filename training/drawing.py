@@ -109,9 +109,12 @@ def preprocess(image: np.ndarray, threshold: float = INK_THRESHOLD, whole_pixels
     """A 28×28 float32 image in [0, 1], made from `image` the way MNIST digits were made.
 
     Ink's bounding box (pixels above `threshold`) scaled to fit 20×20 keeping the aspect ratio,
-    then placed so its centre of mass lands on pixel (14, 14), to the nearest whole pixel as in
-    MNIST itself. Scaling and placing is one resampling of the source (PIL's area-averaging
-    BOX filter when shrinking, which is anti-aliasing by pixel coverage; bilinear when growing).
+    then placed so its centre of mass lands on pixel (14, 14): exactly (a sub-pixel shift), or
+    to the nearest whole pixel as MNIST did with `whole_pixels`. Sub-pixel is the default
+    because it is never more than half a pixel from where MNIST would have put the digit,
+    whereas rounding the re-drawn digit's own centre can land a whole pixel off it. Scaling
+    and placing is one resampling of the source (PIL's area-averaging BOX filter when
+    shrinking, anti-aliasing by pixel coverage; bilinear when growing).
     """
     from PIL import Image  # imported late: start-up of the CLI and the GUI stays fast
 
@@ -141,7 +144,7 @@ def preprocess(image: np.ndarray, threshold: float = INK_THRESHOLD, whole_pixels
     top, left = max(0, math.ceil(-y0)), max(0, math.ceil(-x0))
     bottom, right = max(0, math.ceil(y1 - h)), max(0, math.ceil(x1 - w))
     padded = np.pad(crop.astype(np.float32), ((top, bottom), (left, right)))
-    src = Image.fromarray(padded, mode="F")
+    src = Image.fromarray(padded)  # float32 → mode "F"
     resample = Image.Resampling.BOX if s < 1 else Image.Resampling.BILINEAR
     out = src.resize((SIZE, SIZE), resample, box=(x0 + left, y0 + top, x1 + left, y1 + top))
     return np.clip(np.asarray(out, dtype=np.float32), 0.0, 1.0)
@@ -284,8 +287,8 @@ def _label_scores(model: LatentModel, x: Tensor, method: str, k: int, seed: int
     """ELBO per (image, label), the posteriors and posterior-mean logits of all n·C pairs.
 
     Rows are image-major: pair (i, c) is row i·C + c. All ten labels go through the encoder and
-    decoder in one batch, which costs about what one image costs on a CPU (matmul-bound at
-    these sizes is not; per-call overhead is).
+    decoder in one batch: at these layer sizes per-call overhead dominates, so ten rows cost
+    about three times one row on a CPU, not ten (benchmarks/draw_core_latency.py).
     """
     c = model.config.n_classes
     n = x.shape[0]
