@@ -35,12 +35,12 @@ TEST_FRACTION = 1 / 6
 SPLIT_SEED = 0
 
 
-def _visible(path: Path) -> bool:
-    return not path.name.startswith(".")
+def _visible(name: str) -> bool:
+    return not name.startswith(".")
 
 
 def _class_folders(folder: Path) -> list[Path]:
-    return sorted((p for p in folder.iterdir() if p.is_dir() and _visible(p)), key=lambda p: p.name)
+    return sorted((p for p in folder.iterdir() if p.is_dir() and _visible(p.name)), key=lambda p: p.name)
 
 
 def _images_in(folder: Path, recursive: bool = True) -> list[Path]:
@@ -136,8 +136,8 @@ def load_image_folder(folder: str | Path) -> Dataset:
     note = "; dark on light, inverted" if inverted else ""
     return Dataset(
         name, train, test,
-        f"{name}: {len(train):,} train / {len(test):,} test images in {len(classes)} classes "
-        f"from {folder}{note}",
+        f"{name}: {len(train):,} train / {len(test):,} test images in {len(classes)} "
+        f"class{'' if len(classes) == 1 else 'es'} from {folder}{note}",
         tuple(p.name for p in classes),
     )
 

@@ -80,8 +80,10 @@ class TrainConfig:
             p.append(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
         if self.engine not in ("fast", "autograd"):
             p.append(f"engine must be fast or autograd, got {self.engine!r}")
-        elif self.kind in names and self.engine not in get_kind(self.kind).engines:
-            p.append(f"the {self.engine} engine cannot train a {get_kind(self.kind).label}")
+        elif (self.engine == "autograd" and self.kind in names
+              and "autograd" not in get_kind(self.kind).engines):
+            # 'fast' means "the fast step where it applies": it falls back to autograd itself.
+            p.append(f"the autograd engine cannot train a {get_kind(self.kind).label}")
         return p
 
     def model_config(self, n_classes: int = 10) -> ModelConfig:

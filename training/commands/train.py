@@ -85,6 +85,10 @@ class _Progress:
             self.bar.close()
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
 def run(args: argparse.Namespace) -> int:
     """Train, print the test metrics and save the checkpoint."""
     from training.checkpoint import Checkpoint, save_checkpoint
@@ -111,8 +115,8 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as e:
         raise CliError(str(e)) from None
     steps = cfg.epochs * batches_per_epoch(len(ds.train), cfg.batch_size)
-    print(f"training {get_kind(cfg.kind).label} for {cfg.epochs} epochs ({steps:,} steps) on "
-          f"{ds.description} ({trainer.device})", file=sys.stderr)
+    print(f"training {get_kind(cfg.kind).label} for {_count(cfg.epochs, 'epoch')} "
+          f"({_count(steps, 'step')}) on {ds.description} ({trainer.device})", file=sys.stderr)
     result = trainer.run()
     if result.state == "failed":
         raise CliError(f"training failed: {result.error}")
