@@ -231,3 +231,19 @@ def test_a_trainer_without_a_dataset_builds_for_the_loaded_one(tmp_path):
     result = trainer.run()
     assert result.state == "finished", result.error
     assert result.model.config.n_classes == 2 and trainer.model is result.model
+
+
+def test_eval_refuses_when_the_training_folder_is_gone(tmp_path, capsys):
+    import shutil
+
+    folder = make_folder(tmp_path / "gone", {"a": 4, "b": 4})
+    out = tmp_path / "g.safetensors"
+    assert run_cli(["train", "--model", "ae", "--data-dir", str(folder), "--epochs", "1",
+                    "--nz", "4", "--hidden", "16", "--device", "cpu", "--quiet",
+                    "--out", str(out)]) == 0
+    shutil.rmtree(folder)
+    capsys.readouterr()
+    assert run_cli(["eval", str(out), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert str(folder) in err and "no longer exists" in err and "--data-dir" in err
