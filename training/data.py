@@ -285,7 +285,7 @@ def load_folder(folder: str | Path, notify: Callable[[str], None] | None = None)
     for fmt in formats:
         if fmt.detect(folder):
             return fmt.load(folder, notify=notify)
-    raise DataError(f"{folder}: holds no dataset: expected "
+    raise DataError(f"{folder}: dataset files not found: expected "
                     + " or ".join(f.label for f in formats))
 
 
