@@ -22,8 +22,9 @@ import torch
 
 from models import ModelConfig, build_model
 from models.autoencoders import LatentModel
+from models.registry import get_kind, kind_names
 from training import fast_step
-from training.data import Dataset, batches_per_epoch, iterate_batches, load_dataset
+from training.data import DataError, Dataset, batches_per_epoch, iterate_batches, load_dataset
 from training.device import pick_device
 from training.evaluate import EvalMetrics, evaluate
 from training.history import History
@@ -65,8 +66,9 @@ class TrainConfig:
     def problems(self) -> list[str]:
         """Human-readable reasons this config cannot train (empty when fine)."""
         p = []
-        if self.kind not in ("ae", "vae", "cvae"):
-            p.append(f"unknown model {self.kind!r} (choose ae, vae or cvae)")
+        names = kind_names()
+        if self.kind not in names:
+            p.append(f"unknown model {self.kind!r} (choose {', '.join(names[:-1])} or {names[-1]})")
         if not (isinstance(self.beta, (int, float)) and math.isfinite(self.beta) and self.beta >= 0):
             p.append(f"beta must be >= 0, got {self.beta}")
         if not 1 <= self.nz <= 4096:
@@ -83,11 +85,16 @@ class TrainConfig:
             p.append(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
         if self.engine not in ("fast", "autograd"):
             p.append(f"engine must be fast or autograd, got {self.engine!r}")
+        elif (self.engine == "autograd" and self.kind in names
+              and "autograd" not in get_kind(self.kind).engines):
+            # 'fast' means "the fast step where it applies": it falls back to autograd itself.
+            p.append(f"the autograd engine cannot train a {get_kind(self.kind).label}")
         return p
 
-    def model_config(self) -> ModelConfig:
-        return ModelConfig(kind=self.kind, nz=self.nz, hidden=self.hidden,
-                           beta=self.beta if self.kind != "ae" else 0.0)
+    def model_config(self, n_classes: int = 10) -> ModelConfig:
+        """The model this config trains, for a dataset of `n_classes` classes."""
+        return ModelConfig(kind=self.kind, nz=self.nz, hidden=self.hidden, n_classes=n_classes,
+                           beta=self.beta if get_kind(self.kind).variational else 0.0)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -218,13 +225,34 @@ class Trainer:
         self.notify_interval = notify_interval
         self.device = pick_device(config.device)
         self.generator = torch.Generator(device=self.device).manual_seed(config.seed)
-        init_gen = torch.Generator().manual_seed(config.seed)
-        self.model = model if model is not None else build_model(config.model_config(), init_gen)
+        self._built_here = model is None
+        self.model = model if model is not None else self._build_model(dataset)
         self.model.to(self.device)
         self.history = History()
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()
+
+    def _build_model(self, dataset: Dataset | None) -> LatentModel:
+        """A fresh seeded model with one class per class of `dataset` (10 until it is known)."""
+        n_classes = dataset.n_classes if dataset is not None else 10
+        init_gen = torch.Generator().manual_seed(self.config.seed)
+        return build_model(self.config.model_config(n_classes), init_gen)
+
+    def _fit_dataset(self) -> None:
+        """Make the model's classes match the dataset's: rebuild ours, refuse a given one."""
+        ds, mc = self.dataset, self.model.config
+        assert ds is not None
+        if mc.is_conditional and ds.n_classes < 2:
+            where = self.config.data_dir or ds.name
+            raise DataError(f"{where}: a {mc.model_kind.label} needs at least 2 classes, "
+                            f"this dataset has {ds.n_classes}")
+        if mc.n_classes != ds.n_classes:
+            if self._built_here:
+                self.model = self._build_model(ds).to(self.device)
+            elif mc.is_conditional:
+                raise DataError(f"{ds.name}: {ds.n_classes} classes, but the model was built "
+                                f"for {mc.n_classes}")
 
     # Control, safe from any thread: plain Events checked at every batch.
     def pause(self) -> None:
@@ -268,10 +296,12 @@ class Trainer:
         cfg = self.config
         if self.dataset is None:
             self.dataset = load_dataset(cfg.dataset, cfg.data_dir)
+        self._fit_dataset()
         data = self.dataset.to(self.device)  # once; batches are index slices of these tensors
         model = self.model
         self.bf16 = use_bf16(cfg.precision)
         self.engine = ("fast" if cfg.engine == "fast" and not (self.bf16 or cfg.compile)
+                       and "fast" in model.config.model_kind.engines
                        and fast_step.supports(model) else "autograd")
         if self.engine == "fast":
             optimizer = fast_step.FlatAdam(model.parameters(), lr=cfg.lr)

@@ -28,7 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("images", nargs="+", metavar="IMAGE",
                         help="PNG/JPEG file, or .npy (H×W image or N×28×28 stack)")
     parser.add_argument("--out", default=None,
-                        help="codes.npy (float32 N×2×nz: μ then log σ) or codes.npz (named arrays)")
+                        help="codes.npy (float32 N×2×nz: μ then log σ) or codes.npz (named arrays) "
+                             "(default: none; then --classify is required and only the guesses are printed)")
     parser.add_argument("--label", type=_label, default=None,
                         help="CVAE: encode every image with this class (default: the model's guess)")
     parser.add_argument("--classify", action="store_true",
