@@ -128,9 +128,9 @@ class TrainingWorker(QObject, TrainingObserver):
 
     @property
     def is_paused(self) -> bool:
-        """Whether the loop itself is paused (it may lag the request until it exists)."""
+        """Whether the loop itself is blocked in its pause (it lags the request by a batch)."""
         with self._lock:
-            return self._trainer is not None and self._trainer.is_paused
+            return self._trainer is not None and self._trainer.is_waiting
 
     # -- the work, in the worker thread ----------------------------------------------------------
     @Slot()

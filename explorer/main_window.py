@@ -61,6 +61,7 @@ class MainWindow(QMainWindow):
         self._closed = False
         self._painted = False
         self._device_text = "…"
+        self._last_rates: dict[int, float] = {}  # run id -> last steps/s (for the estimate)
         self._progress_timer = QTimer(self, singleShot=True, interval=PROGRESS_INTERVAL_MS)
         self._progress_timer.timeout.connect(self._update_progress)
 
@@ -104,6 +105,7 @@ class MainWindow(QMainWindow):
         self.settings.restore_window(self, self.runs_dock)
         if (values := self.settings.form_values()) is not None:
             self.form.set_values(values)
+        self.form.set_steps_per_second(self.settings.steps_per_second())
         self.loss_plot.set_smoothing(self.settings.smoothing(self.loss_plot.smoothing))
         self._update_selection_views()
 
@@ -184,7 +186,7 @@ class MainWindow(QMainWindow):
             self.form.show_message(f"Cannot train: {e}.")
             self.statusBar().showMessage(f"Cannot train: {e}", 8000)
             return None
-        self.settings.save_form_values(self.form.values())
+        self.settings.save_form_values(self.form.stored_values())
         run = self.session.start(config)
         self.run_table.select_run(run)
         if run.state == "queued":
@@ -271,17 +273,25 @@ class MainWindow(QMainWindow):
         self.monitor.on_run_event(run, ev)
         match ev:
             case StepsEvent():
+                if ev.steps_per_second > 0:
+                    self._last_rates[run.id] = ev.steps_per_second
                 if not self._progress_timer.isActive():
                     self._progress_timer.start()
             case ReconstructionsReady():
                 self.monitor.show_reconstructions(self.session.reconstructions,
                                                   self.selected_run(), run)
-            case DatasetLoaded(dataset=ds) if run is self.selected_run() or run.is_active:
-                self._show_dataset(ds)
+            case DatasetLoaded(dataset=ds):
+                self.form.set_train_size(run.config.data_dir or run.config.dataset, len(ds.train))
+                if run is self.selected_run() or run.is_active:
+                    self._show_dataset(ds)
             case TrainingStarted(device=device):
                 self.device_label.setText(f"Device: {device}")
             case TrainingEnded():
                 self._update_progress()
+                rate = self._last_rates.pop(run.id, 0.0)
+                if rate > 0:  # remember this machine's speed, for the form's estimate
+                    self.settings.save_steps_per_second(rate)
+                    self.form.set_steps_per_second(rate)
 
     @Slot()
     def _update_progress(self) -> None:
@@ -343,7 +353,7 @@ class MainWindow(QMainWindow):
         self._closed = True
         self._progress_timer.stop()
         self.settings.save_window(self)
-        self.settings.save_form_values(self.form.values())
+        self.settings.save_form_values(self.form.stored_values())
         self.settings.sync()
         clean = self.session.shutdown(CLOSE_TIMEOUT_MS) if self.session is not None else True
         self.panel_host.shutdown()

@@ -525,3 +525,20 @@ def test_falling_back_to_the_bundled_sample_is_said_plainly_once(qtbot, window):
     again = click_train(qtbot, window)
     wait_ended(qtbot, window, again)
     assert not monitor.notice.isVisible()  # said once per session, not at every run
+
+
+def test_epochs_follow_the_dataset_until_the_user_sets_them(qtbot, window):
+    f = window.form
+    f.set_values({"dataset": "mnist-sample", "batch_size": 64, "epochs": None})
+    assert f.epochs.value() == 64  # ~4,500 steps on the 4,500-image sample
+    assert "4,544 steps" in f.estimate.text()
+    f.dataset.setFocus()
+    qtbot.keyClick(f.dataset, Qt.Key.Key_Down)  # the user picks full MNIST (next entry)
+    assert f.dataset.currentData() == "mnist" and f.epochs.value() == 20
+    assert "18,760 steps" in f.estimate.text()
+    f.epochs.clear()
+    qtbot.keyClicks(f.epochs, "3")  # the user's own choice sticks
+    qtbot.keyClick(f.dataset, Qt.Key.Key_Up)
+    assert f.epochs.value() == 3 and f.stored_values()["epochs"] == 3
+    f.set_steps_per_second(100.0)
+    assert "213 steps" in f.estimate.text() and "00:02 here" in f.estimate.text()

@@ -230,6 +230,7 @@ class Trainer:
         self.model.to(self.device)
         self.history = History()
         self._stop = threading.Event()
+        self._waiting = False
         self._running = threading.Event()
         self._running.set()
 
@@ -268,6 +269,11 @@ class Trainer:
     @property
     def is_paused(self) -> bool:
         return not self._running.is_set()
+
+    @property
+    def is_waiting(self) -> bool:
+        """Paused and blocked at a batch boundary: no step runs, nothing more is reported."""
+        return self._waiting
 
     @property
     def stop_requested(self) -> bool:
@@ -333,7 +339,9 @@ class Trainer:
             for i, (xb, yb) in enumerate(iterate_batches(data.train, cfg.batch_size, self.generator)):
                 if not self._running.is_set():
                     paused_at = time.perf_counter()
+                    self._waiting = True  # the loop itself is blocked now (is_waiting)
                     self._running.wait()
+                    self._waiting = False
                     paused = time.perf_counter() - paused_at
                     rate_t0 += paused  # pauses count neither as slow steps/s nor epoch time
                     t_epoch += paused
