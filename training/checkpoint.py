@@ -2,6 +2,11 @@
 
 safetensors stores raw tensors and a JSON header only, so loading a file can never run code
 from it (unlike pickle, which `torch.load` without weights_only would execute).
+
+Optional parts, each absent from older files (which still load, with None):
+  - the resume state (training/resume.py): tensors 'resume.generator', 'resume.epoch_generator',
+    'resume.adam.exp_avg', 'resume.adam.exp_avg_sq', 'resume.adam.step', metadata 'resume';
+  - the timeline (training/timeline.py): tensors 'timeline.*', metadata 'timeline'.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from models.autoencoders import LatentModel
 from training.evaluate import EvalMetrics
 from training.history import EpochRecord, History
 from training.loop import TrainConfig
+from training.resume import ResumeState, resume_from_tensors, resume_to_tensors
+from training.timeline import Timeline, timeline_from_tensors, timeline_to_tensors
 
 FORMAT = "latent-explorer-checkpoint"
 FORMAT_VERSION = 1
@@ -44,6 +51,17 @@ class Checkpoint:
     name: str = ""
     dataset: str = ""
     state: str = "finished"
+    resume: ResumeState | None = None  # what continuing exactly needs; None in older files
+    timeline: Timeline | None = None  # snapshots over training; None in older files
+
+
+def checkpoint_of(trainer, result, name: str = "") -> Checkpoint:
+    """The Checkpoint of a Trainer's ended run, with its resume state and timeline."""
+    rec = trainer.timeline_recorder
+    return Checkpoint(result.model, trainer.config, result.history, result.metrics, name=name,
+                      dataset=trainer.dataset.name if trainer.dataset is not None else "",
+                      state=result.state, resume=trainer.resume_state(),
+                      timeline=rec.timeline if rec is not None else None)
 
 
 def save_checkpoint(path: str | os.PathLike, ckpt: Checkpoint) -> Path:
@@ -66,6 +84,11 @@ def save_checkpoint(path: str | os.PathLike, ckpt: Checkpoint) -> Path:
         "dataset": ckpt.dataset,
         "state": ckpt.state,
     }
+    for part, to_tensors in ((ckpt.resume, resume_to_tensors), (ckpt.timeline, timeline_to_tensors)):
+        if part is not None:
+            extra, extra_meta = to_tensors(part)
+            tensors.update(extra)
+            meta.update(extra_meta)
     blob = st_save(tensors, metadata=meta)
     path.parent.mkdir(parents=True, exist_ok=True)
     # O_EXCL with a random name, like mkstemp, but mode 0666 so the umask applies as for any file.
@@ -133,6 +156,13 @@ def load_checkpoint(path: str | os.PathLike, device: torch.device | str = "cpu")
         epochs = [EpochRecord.from_dict(d) for d in json.loads(meta.get("epochs", "[]"))]
     except (KeyError, TypeError, ValueError, AttributeError, json.JSONDecodeError) as e:
         raise CheckpointError(f"{path}: corrupted checkpoint metadata ({e})") from None
+    parts = {}
+    for what, from_tensors in (("resume state", resume_from_tensors),
+                               ("timeline", timeline_from_tensors)):
+        try:
+            parts[what] = from_tensors(tensors, meta)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError) as e:
+            raise CheckpointError(f"{path}: corrupted checkpoint ({what}: {e})") from None
     model = build_model(model_config)
     state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
     try:
@@ -160,4 +190,6 @@ def load_checkpoint(path: str | os.PathLike, device: torch.device | str = "cpu")
         name=meta.get("name", "") or path.stem,
         dataset=meta.get("dataset", ""),
         state=meta.get("state", "finished"),
+        resume=parts["resume state"],
+        timeline=parts["timeline"],
     )
