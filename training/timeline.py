@@ -514,7 +514,14 @@ def snapshot_grid(tl: Timeline, index: int) -> np.ndarray:
     top = make_grid(np.concatenate([tl.originals, snap.reconstructions]).astype(np.float32) / 255,
                     ncols=cols)
     bottom = make_grid(snap.samples.astype(np.float32) / 255, ncols=cols)
-    return np.concatenate([top, bottom[2:]])  # share the padding row between the two grids
+    gap = np.ones((2, max(top.shape[1], bottom.shape[1])), np.float32)  # white: samples below
+    return np.concatenate([_pad_width(top, gap.shape[1]), gap, _pad_width(bottom, gap.shape[1])])
+
+
+def _pad_width(grid: np.ndarray, width: int) -> np.ndarray:
+    out = np.full((grid.shape[0], width), 0.5, np.float32)
+    out[:, : grid.shape[1]] = grid
+    return out
 
 
 def pick_snapshots(tl: Timeline, steps: Sequence[int] | None = None, count: int = 8) -> list[int]:
