@@ -76,7 +76,8 @@ def main() -> None:
                 print(f"  without:       {steps} steps in {result.seconds:.1f} s "
                       f"({steps / result.seconds:.0f} steps/s)")
     w, wo = statistics.median(rates["with"]), statistics.median(rates["without"])
-    print(f"steps/s (median): without {wo:.0f}, with timeline {w:.0f} ({100 * (w / wo - 1):+.1f} %)")
+    print(f"steps/s (median): without {wo:.0f}, with timeline {w:.0f} "
+          f"({100 * (w / wo - 1):+.1f} %)")
     # What every step pays when no snapshot is due: one compare of two ints (loop.py).
     check = timeit.timeit("step >= next_snapshot", globals={"step": 1234, "next_snapshot": 2048},
                           number=1_000_000) * 1e3

@@ -286,7 +286,8 @@ def test_timeline_round_trips_through_a_checkpoint(recorded, tmp_path):
         assert a.step == b.step and a.epoch == b.epoch and a.at_epoch_end == b.at_epoch_end
         assert a.metrics == b.metrics
         for f in ("reconstructions", "samples", "coords", "explained"):
-            assert np.array_equal(getattr(a, f), getattr(b, f)) and getattr(a, f).dtype == getattr(b, f).dtype
+            x, y = getattr(a, f), getattr(b, f)
+            assert np.array_equal(x, y) and x.dtype == y.dtype
     for f in ("image_indices", "originals", "image_labels", "sample_z", "code_indices",
               "code_labels"):
         assert np.array_equal(getattr(tl, f), getattr(loaded, f))

@@ -1,4 +1,4 @@
-"""The `timeline` command (GIF, contact sheet) and `train --resume`, called as the CLI calls them."""
+"""The `timeline` command (GIF, contact sheet) and `train --resume`, called as the CLI would."""
 
 from __future__ import annotations
 
@@ -115,7 +115,8 @@ def test_a_file_without_timeline_is_one_line_error(files, tmp_path):
     assert "\n" not in str(e.value)
 
 
-@pytest.mark.parametrize("out,match", [("x.jpg", "must end in .gif"), ("no/such/x.gif", "does not exist")])
+@pytest.mark.parametrize("out,match", [("x.jpg", "must end in .gif"),
+                                       ("no/such/x.gif", "does not exist")])
 def test_bad_out(files, tmp_path, out, match):
     with pytest.raises(CliError, match=match):
         timeline_cmd.run(timeline_args(str(files["new"]), "--out", str(tmp_path / out)))

@@ -84,7 +84,8 @@ def save_checkpoint(path: str | os.PathLike, ckpt: Checkpoint) -> Path:
         "dataset": ckpt.dataset,
         "state": ckpt.state,
     }
-    for part, to_tensors in ((ckpt.resume, resume_to_tensors), (ckpt.timeline, timeline_to_tensors)):
+    for part, to_tensors in ((ckpt.resume, resume_to_tensors),
+                             (ckpt.timeline, timeline_to_tensors)):
         if part is not None:
             extra, extra_meta = to_tensors(part)
             tensors.update(extra)

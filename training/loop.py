@@ -352,7 +352,7 @@ class Trainer:
     def _emit_snapshots(self, snaps: list[Snapshot]) -> None:
         tl = self.timeline_recorder.timeline
         for snap in snaps:
-            ev = SnapshotEvent(snap, tl.snapshots.index(snap), len(tl))
+            ev = SnapshotEvent(snap, tl.position(snap), len(tl))
             for obs in self.observers:
                 # Tolerated when missing: observers written before this hook need not have it.
                 hook = getattr(obs, "on_snapshot", None)
@@ -467,7 +467,8 @@ class Trainer:
                 self.history.append(recon, kl, total)
                 step += 1
                 if step >= next_snapshot:
-                    self._emit_snapshots(rec.record_step(model, step, epoch - 1 + (i + 1) / n_batches))
+                    done = epoch - 1 + (i + 1) / n_batches
+                    self._emit_snapshots(rec.record_step(model, step, done))
                     next_snapshot = rec.next_step
                 now = time.perf_counter()
                 if now - last_notify >= self.notify_interval:

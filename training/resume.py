@@ -262,7 +262,8 @@ def resume_from_tensors(tensors: dict[str, Tensor], meta: dict[str, str]) -> Res
     if not isinstance(info, dict):
         raise ValueError("resume metadata is not an object")
     if int(info.get("version", 0)) > RESUME_VERSION:
-        raise ValueError(f"resume state version {info.get('version')} is newer than this code reads")
+        raise ValueError(f"resume state version {info.get('version')} is newer than this "
+                         "code reads")
     step, done, in_epoch, spe = (int(info[k]) for k in
                                  ("step", "epochs_done", "batch_in_epoch", "steps_per_epoch"))
     if min(step, done, in_epoch) < 0 or spe < 1 or in_epoch >= spe:
@@ -288,7 +289,8 @@ def resume_from_tensors(tensors: dict[str, Tensor], meta: dict[str, str]) -> Res
         opt = OptimizerState(avg.float(), sq.float(), st.float().reshape(()), float(a["lr"]),
                              (float(a["betas"][0]), float(a["betas"][1])), float(a["eps"]))
     return ResumeState(step=step, epochs_done=done, batch_in_epoch=in_epoch, steps_per_epoch=spe,
-                       generator_state=gen("generator"), epoch_generator_state=gen("epoch_generator"),
+                       generator_state=gen("generator"),
+                       epoch_generator_state=gen("epoch_generator"),
                        generator_device=str(info.get("generator_device", "cpu")), optimizer=opt,
                        data_fingerprint=str(info.get("data_fingerprint", "")))
 

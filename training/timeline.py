@@ -123,7 +123,7 @@ def snapshot_schedule(steps_per_epoch: int, epochs: int,
 
 # -- the fixed inputs --------------------------------------------------------------------------
 def fixed_test_indices(labels: np.ndarray, count: int = RECON_COUNT) -> np.ndarray:
-    """The first test image of each class (then the next ones), sorted by label: the live strip's."""
+    """The first test image of each class (then the next ones), sorted by label: the strip's."""
     labels = np.asarray(labels)
     picked: list[int] = []
     for c in range(10):
@@ -146,7 +146,7 @@ def fixed_code_indices(n_test: int, count: int = N_CODES, seed: int = 0) -> np.n
 
 
 # -- snapshots and the timeline ----------------------------------------------------------------
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared by identity: its fields are arrays
 class Snapshot:
     """What the model made after `step` optimizer steps (epoch may be fractional)."""
 
@@ -160,7 +160,7 @@ class Snapshot:
     metrics: EvalMetrics | None = None  # the test metrics, at epoch ends
 
 
-@dataclass
+@dataclass(eq=False)
 class Timeline:
     """A run's snapshots, oldest first, with the fixed inputs they were made from."""
 
@@ -187,6 +187,13 @@ class Timeline:
         i = bisect.bisect_right(keys, (snap.step, snap.at_epoch_end))
         self.snapshots.insert(i, snap)
         return i
+
+    def position(self, snap: Snapshot) -> int:
+        """The index of `snap` (the same object) in this timeline, newest first; -1 if absent."""
+        for i in range(len(self.snapshots) - 1, -1, -1):
+            if self.snapshots[i] is snap:
+                return i
+        return -1
 
     def retain(self, schedule: SnapshotSchedule, up_to_step: int | None = None) -> int:
         """Keep only snapshots `schedule` wants (and none after `up_to_step`); how many dropped."""
@@ -387,14 +394,15 @@ class TimelineRecorder:
 def procrustes_rotation(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     """The orthogonal 2x2 R (rotation or reflection) minimising ||source·R − target||.
 
-    Orthogonal Procrustes (Schönemann 1966): with U S Vᵀ the SVD of sourceᵀ·target, R = U Vᵀ.
+    Orthogonal Procrustes (Schönemann 1966): with U S Vᵀ the SVD of sourceᵀ target, R = U Vᵀ.
     No scaling or shift: PCA coordinates are already centred, and a map that spreads out as
     the model learns should be seen spreading.
     """
     a = np.asarray(source, np.float64)
     b = np.asarray(target, np.float64)
     if a.shape != b.shape or a.ndim != 2:
-        raise ValueError(f"coordinates must have the same (n, d) shape, got {a.shape} and {b.shape}")
+        raise ValueError(f"coordinates must have the same (n, d) shape, got {a.shape} and "
+                         f"{b.shape}")
     if len(a) == 0:
         return np.eye(a.shape[1])
     u, _, vt = np.linalg.svd(a.T @ b)

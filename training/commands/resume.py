@@ -98,5 +98,6 @@ def run_resume(args: argparse.Namespace, observers: Sequence = ()) -> int:
     if result.state == "finished":
         print(f"test: {result.metrics.summary()}")
     save_checkpoint(out, checkpoint_of(trainer, result, name=ckpt.name))
-    print(f"saved {out} ({result.seconds:.1f} s{', not exact: see the notes' if start.notices else ''})")
+    exact = "" if start.exact else ", not exact: see the notes"
+    print(f"saved {out} ({result.seconds:.1f} s{exact})")
     return 0

@@ -50,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     kind = out.suffix.lower()
     if kind not in (".gif", ".png"):
-        raise CliError(f"--out must end in .gif (animation) or .png (contact sheet), got {out.name}")
+        raise CliError(f"--out must end in .gif (animation) or .png (contact sheet), "
+                       f"got {out.name}")
     if out.is_dir():
         raise CliError(f"--out {out} is a folder; give a file name")
     if not out.parent.exists():
