@@ -267,6 +267,7 @@ class Trainer:
         self._optimizer = None  # kept after the run: resume_state() reads Adam's moments
         self._position: tuple[int, int, int] | None = None  # (step, epochs done, batch in epoch)
         self._epoch_state: torch.Tensor | None = None  # the generator before this epoch's shuffle
+        self._fingerprint: str | None = None  # of the dataset, hashed once
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()
@@ -287,8 +288,9 @@ class Trainer:
     ) -> "Trainer":
         """Continue the run in a loaded Checkpoint to `epochs` in total; ResumeError if it cannot.
 
-        The dataset is the run's own unless given. `trainer.resumed_from.notices` says what will not
-        be exact (an older file without optimizer state, another dataset, another device).
+        The dataset is the run's own unless given. The checkpoint's model, history and timeline
+        are continued in place. `trainer.resumed_from.notices` says what will not be exact (an
+        older file without optimizer state, another dataset, another device).
         """
         stored = ckpt.train_config
         try:
@@ -318,13 +320,17 @@ class Trainer:
             epoch_state, gen_state = self._epoch_state, gen
         params = list(self.model.parameters())
         data = self.dataset
+        if self._fingerprint is None:  # a resumed run's plan already hashed this same data
+            start = self.resumed_from
+            self._fingerprint = (start.data_fingerprint if start is not None
+                                 and start.data_fingerprint else dataset_fingerprint(data))
         return ResumeState(
             step=step, epochs_done=done, batch_in_epoch=in_epoch,
             steps_per_epoch=batches_per_epoch(len(data.train), self.config.batch_size),
             generator_state=gen_state, epoch_generator_state=epoch_state,
             generator_device=self.generator.device.type,
             optimizer=optimizer_state(self._optimizer, params),
-            data_fingerprint=dataset_fingerprint(data))
+            data_fingerprint=self._fingerprint)
 
     # Control, safe from any thread: plain Events checked at every batch.
     def pause(self) -> None:
