@@ -405,7 +405,7 @@ def test_checksum_covers_any_tensor_or_field_a_writer_adds(results, tmp_path):
     raw = path.read_bytes()
     n = int.from_bytes(raw[:8], "little")
     meta = json.loads(raw[8 : 8 + n])["__metadata__"]
-    extra = _resave(tmp_path / "extra.safetensors", raw, {**meta, "timeline": "[]"},
+    extra = _resave(tmp_path / "extra.safetensors", raw, {**meta, "annotations": "[]"},
                     {**st_load(raw), "optimizer.step": torch.tensor([7.0])})
     assert load_checkpoint(extra).notices == []
     raw2 = extra.read_bytes()

@@ -5,6 +5,11 @@ from it (unlike pickle, which `torch.load` without weights_only would execute). 
 file's structure, not its content: a flipped bit in a weight still parses. So from format
 version 2 the header also holds a SHA-256 over every tensor and every metadata field
 (`checkpoint_bytes`), and a load that does not reproduce it refuses the file.
+
+Optional parts, each absent from older files (which still load, with None):
+  - the resume state (training/resume.py): tensors 'resume.generator', 'resume.epoch_generator',
+    'resume.adam.exp_avg', 'resume.adam.exp_avg_sq', 'resume.adam.step', metadata 'resume';
+  - the timeline (training/timeline.py): tensors 'timeline.*', metadata 'timeline'.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ from models.autoencoders import LatentModel
 from training.evaluate import EvalMetrics
 from training.history import EpochRecord, History
 from training.loop import TrainConfig
+from training.resume import ResumeState, resume_from_tensors, resume_to_tensors
+from training.timeline import Timeline, timeline_from_tensors, timeline_to_tensors
 
 if TYPE_CHECKING:
     from training.run import Run
@@ -57,6 +64,8 @@ class Checkpoint:
     state: str = "finished"
     # One-line messages about the file for the CLI and GUI to show (e.g. that it is unverified).
     notices: list[str] = field(default_factory=list)
+    resume: ResumeState | None = None  # what continuing exactly needs; None in older files
+    timeline: Timeline | None = None  # snapshots over training; None in older files
 
 
 def content_checksum(tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> str:
@@ -108,6 +117,16 @@ def _fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
+
+def checkpoint_of(trainer, result, name: str = "") -> Checkpoint:
+    """The Checkpoint of a Trainer's ended run, with its resume state and timeline."""
+    rec = trainer.timeline_recorder
+    return Checkpoint(result.model, trainer.config, result.history, result.metrics, name=name,
+                      dataset=trainer.dataset.name if trainer.dataset is not None else "",
+                      state=result.state, resume=trainer.resume_state(),
+                      timeline=rec.timeline if rec is not None else None)
+
+
 def save_checkpoint(path: str | os.PathLike, ckpt: Checkpoint) -> Path:
     """Write `ckpt` atomically and checksummed: a temporary file, os.replace, fsync the folder.
 
@@ -131,6 +150,12 @@ def save_checkpoint(path: str | os.PathLike, ckpt: Checkpoint) -> Path:
         "dataset": ckpt.dataset,
         "state": ckpt.state,
     }
+    for part, to_tensors in ((ckpt.resume, resume_to_tensors),
+                             (ckpt.timeline, timeline_to_tensors)):
+        if part is not None:
+            extra, extra_meta = to_tensors(part)
+            tensors.update(extra)
+            meta.update(extra_meta)
     blob = checkpoint_bytes(tensors, meta)
     path.parent.mkdir(parents=True, exist_ok=True)
     # O_EXCL with a random name, like mkstemp, but mode 0666 so the umask applies as for any file.
@@ -200,6 +225,13 @@ def load_checkpoint(path: str | os.PathLike, device: torch.device | str = "cpu")
         epochs = [EpochRecord.from_dict(d) for d in json.loads(meta.get("epochs", "[]"))]
     except (KeyError, TypeError, ValueError, AttributeError, json.JSONDecodeError) as e:
         raise CheckpointError(f"{path}: corrupted checkpoint metadata ({e})") from None
+    parts = {}
+    for what, from_tensors in (("resume state", resume_from_tensors),
+                               ("timeline", timeline_from_tensors)):
+        try:
+            parts[what] = from_tensors(tensors, meta)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError) as e:
+            raise CheckpointError(f"{path}: corrupted checkpoint ({what}: {e})") from None
     model = build_model(model_config)
     state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
     try:
@@ -228,6 +260,8 @@ def load_checkpoint(path: str | os.PathLike, device: torch.device | str = "cpu")
         dataset=meta.get("dataset", ""),
         state=meta.get("state", "finished"),
         notices=notices,
+        resume=parts["resume state"],
+        timeline=parts["timeline"],
     )
 
 

@@ -16,6 +16,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sample": ("write prior samples as a PNG grid or a .npy array", "training.commands.sample"),
     "encode": ("write the posterior codes (μ, log σ) of image files, preprocessed like MNIST",
                "training.commands.encode"),
+    "timeline": ("write a run's training timeline as an animated GIF or a contact sheet",
+                 "training.commands.timeline"),
     "restyle": ("re-render image files as every class with a CVAE (one row per image)",
                 "training.commands.restyle"),
 }
