@@ -14,6 +14,7 @@ from explorer.panels import Panel, create_panels
 from explorer.panels.base import PNG_SCALE, TAB10
 from explorer.widgets.image_view import PAD
 from explorer.panels.conditional import ConditionalPanel
+from explorer.panels.draw import DrawPanel
 from explorer.panels.interpolation import GALLERY_COLS, InterpolationPanel
 from explorer.panels.latent_map import LatentMapPanel
 from explorer.panels.prior import PriorPanel
@@ -65,11 +66,11 @@ def test_create_panels_gives_one_panel_per_view(qtbot):
         qtbot.addWidget(p)
     assert all(isinstance(p, Panel) for p in panels)
     titles = [p.title for p in panels]
-    assert len(set(titles)) == len(titles) == 5
+    assert len(set(titles)) == len(titles) == 6
 
 
 @pytest.mark.parametrize("cls", [ReconstructionsPanel, PriorPanel, ConditionalPanel,
-                                 InterpolationPanel, LatentMapPanel])
+                                 InterpolationPanel, LatentMapPanel, DrawPanel])
 def test_panels_explain_what_they_cannot_show(qtbot, runs, all_runs, cls):
     p = make(qtbot, cls, all_runs, None)
     assert p.is_showing_hint and "Select a run" in p.hint.text()
@@ -441,7 +442,7 @@ def test_compare_picker_follows_the_run_list(qtbot, runs, all_runs):
 
 
 @pytest.mark.parametrize("cls", [ReconstructionsPanel, PriorPanel, ConditionalPanel,
-                                 InterpolationPanel, LatentMapPanel])
+                                 InterpolationPanel, LatentMapPanel, DrawPanel])
 def test_save_png_through_a_patched_dialog(qtbot, runs, all_runs, tmp_path, monkeypatch, cls):
     p: Panel = make(qtbot, cls, all_runs, runs["cvae"], show=cls is LatentMapPanel)
     target = tmp_path / "out"
