@@ -79,6 +79,9 @@ class DrawPanel(Panel):
         self._cache: dict[int, tuple] = {}
         self._dirty = False
         self._scatter_key: tuple | None = None
+        self._code_ticks: tuple | None = None  # (dimension order) the code plot's axis shows
+        self._score_ticks: tuple | None = None
+        self._code_range: tuple[float, float] | None = None  # the code plot's y range
         self.input_image: np.ndarray | None = None  # the preprocessed 28×28 input
         self.analyses: list[tuple[Run, drawing.DrawingAnalysis]] = []
         self.neighbours = np.zeros(0, np.int64)
@@ -151,6 +154,7 @@ class DrawPanel(Panel):
         self.restyle_caption.setWordWrap(True)
         self.score_plot = _bar_plot(90)
         self.score_plot.setYRange(0, 1)
+        self.score_plot.enableAutoRange(y=False)
         self.score_bars = pg.BarGraphItem(x=[], height=[], width=0.7, brush=pg.mkBrush("#4c9be8"))
         self.score_plot.addItem(self.score_bars)
         self.scores_label = QLabel()
@@ -267,6 +271,7 @@ class DrawPanel(Panel):
         run = self.run
         self.caption.setText(f"{run_caption(run)}: what it makes of your drawing.")
         self.cvae_box.setVisible(run.kind == "cvae")
+        self._code_range = None  # another run: another scale of codes
         self._dirty = True
         if self.isVisible():
             self._codes(refresh=True)
@@ -399,8 +404,23 @@ class DrawPanel(Panel):
             self.sigma_bars.setData(x=pos, y=mu, height=2 * sigma)
         else:  # an AE has no σ
             self.sigma_bars.setData(x=None, y=None)
-        self.code_plot.getAxis("bottom").setTicks(
-            [[(float(p), f"z{d}") for p, d in zip(pos, order)]])
+        # Axes and ranges change only with the run: re-laying out a plot's axes on every stroke
+        # was most of the tab's repaint cost (benchmarks/draw_latency.py).
+        if self._code_ticks != tuple(order):
+            self._code_ticks = tuple(order)
+            self.code_plot.getAxis("bottom").setTicks(
+                [[(float(p), f"z{d}") for p, d in zip(pos, order)]])
+            self.code_plot.setXRange(-0.6, len(order) - 0.4, padding=0)
+            self.code_plot.enableAutoRange(x=False)
+        if a.log_sigma is not None:
+            rng = (-3.5, 3.5)  # the prior's ±3.5
+        else:  # an AE's codes have no prior scale: widen the range when they go past it
+            lo, hi = self._code_range or (0.0, 0.0)
+            rng = (min(lo, float(mu.min()) - 0.5) if mu.min() < lo else lo,
+                   max(hi, float(mu.max()) + 0.5) if mu.max() > hi else hi)
+        if rng != self._code_range:
+            self._code_range = rng
+            self.code_plot.setYRange(*rng, padding=0)
         sig = " with ±σ as error bars" if a.log_sigma is not None else ""
         n_unused = int(unused.sum())
         grey = f"; grey: {n_unused} dimensions the model does not use (KL < {explore.UNUSED_KL:g})" \
@@ -435,7 +455,12 @@ class DrawPanel(Panel):
                                      f"{names[a.label]}) decoded with each label.")
         pos = np.arange(len(probs), dtype=float)
         self.score_bars.setOpts(x=pos, height=probs, width=0.7)
-        self.score_plot.getAxis("bottom").setTicks([[(float(p), names[i]) for i, p in enumerate(pos)]])
+        if self._score_ticks != names:
+            self._score_ticks = names
+            self.score_plot.getAxis("bottom").setTicks(
+                [[(float(p), names[i]) for i, p in enumerate(pos)]])
+            self.score_plot.setXRange(-0.6, len(pos) - 0.4, padding=0)
+            self.score_plot.enableAutoRange(x=False)
         self.scores_label.setText("p(label | drawing), from each label's ELBO: " + "  ".join(
             f"{names[i]} {p:.2f}" for i, p in enumerate(probs)))
 
