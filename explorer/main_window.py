@@ -96,6 +96,7 @@ class MainWindow(QMainWindow):
         p.model.visibility_toggled.connect(self._on_visibility_toggled)
         self.loss_plot.smoothing_changed.connect(self.settings.save_smoothing)
         self.panel_host.failed.connect(lambda text: self.statusBar().showMessage(text, 10000))
+        self.panel_host.tab_requested.connect(self.tabs.setCurrentWidget)
         p.pause_button.clicked.connect(self.toggle_pause)
         p.stop_button.clicked.connect(self.stop_selected)
         p.save_button.clicked.connect(lambda: self.save_selected())

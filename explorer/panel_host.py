@@ -8,6 +8,7 @@ panel cannot hide) and to the status bar, and the window goes on.
 from __future__ import annotations
 
 import sys
+from functools import partial
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
@@ -22,6 +23,7 @@ class PanelHost(QObject):
     """Panels as tabs of `tabs`, each told `set_runs(usable)` and `set_run(selected)`."""
 
     failed = Signal(str)  # a one-line message: a panel raised
+    tab_requested = Signal(object)  # a panel to bring to the front (it was sent an image)
 
     def __init__(self, tabs: QTabWidget, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -48,6 +50,7 @@ class PanelHost(QObject):
         """Add a panel as a tab and give it the current runs and selection."""
         self.panels.append(panel)
         self.tabs.addTab(panel, panel.title)
+        panel.sent.connect(partial(self.send, panel))
         self.call(panel, "set_runs", self._usable)
         self.call(panel, "set_run", self._selected)
 
@@ -64,6 +67,21 @@ class PanelHost(QObject):
                 self.call(panel, "set_runs", usable)
             if run_changed:
                 self.call(panel, "set_run", selected)
+
+    def send(self, source: Panel, target: str, image) -> Panel | None:
+        """Give `image` to the first other panel that accepts `target` and ask for its tab."""
+        for panel in self.panels:
+            try:
+                takes = panel is not source and panel.accepts(target)
+            except Exception as e:  # noqa: BLE001 - as in call()
+                self._report(e, panel.title)
+                continue
+            if takes:
+                self.call(panel, "receive_image", target, image)
+                self.tab_requested.emit(panel)
+                return panel
+        self.failed.emit(f"No tab takes an image for {target!r}")
+        return None
 
     def call(self, panel: Panel, method: str, *args) -> None:
         try:

@@ -482,3 +482,13 @@ def test_model_side_functions_restore_training_mode(runs, test_digits):
         assert model.training
     finally:
         model.train(was_training)
+
+
+def test_fits_flags_errors_far_above_the_test_bce():
+    from training.drawing import MISFIT_FACTOR, fits
+
+    assert fits(0.10, 0.10) and fits(MISFIT_FACTOR * 0.1 - 1e-9, 0.1)
+    assert not fits(MISFIT_FACTOR * 0.1 + 1e-6, 0.1)
+    assert not fits(0.5, 0.2, factor=2.0) and fits(0.5, 0.2, factor=3.0)
+    # No reference (no evaluation yet) or a meaningless one: never a false alarm.
+    assert fits(9.0, None) and fits(9.0, 0.0) and fits(9.0, float("nan"))

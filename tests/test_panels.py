@@ -14,6 +14,7 @@ from explorer.panels import Panel, create_panels
 from explorer.panels.base import PNG_SCALE, TAB10
 from explorer.widgets.image_view import PAD
 from explorer.panels.conditional import ConditionalPanel
+from explorer.panels.draw import DrawPanel
 from explorer.panels.interpolation import GALLERY_COLS, InterpolationPanel
 from explorer.panels.latent_map import LatentMapPanel
 from explorer.panels.prior import PriorPanel
@@ -65,11 +66,11 @@ def test_create_panels_gives_one_panel_per_view(qtbot):
         qtbot.addWidget(p)
     assert all(isinstance(p, Panel) for p in panels)
     titles = [p.title for p in panels]
-    assert len(set(titles)) == len(titles) == 5
+    assert len(set(titles)) == len(titles) == 6
 
 
 @pytest.mark.parametrize("cls", [ReconstructionsPanel, PriorPanel, ConditionalPanel,
-                                 InterpolationPanel, LatentMapPanel])
+                                 InterpolationPanel, LatentMapPanel, DrawPanel])
 def test_panels_explain_what_they_cannot_show(qtbot, runs, all_runs, cls):
     p = make(qtbot, cls, all_runs, None)
     assert p.is_showing_hint and "Select a run" in p.hint.text()
@@ -420,6 +421,10 @@ def test_changing_the_selected_run_updates_every_panel(qtbot, runs, all_runs):
         return p.export_grid().copy()
     for p in panels:
         p.set_run(runs["cvae"])
+        if isinstance(p, DrawPanel):  # it shows nothing until something is drawn
+            digit = explore.split_images(p.run.dataset.test, [0])[0][0].numpy()
+            p.canvas.set_image(np.kron(digit, np.ones((8, 8))))
+            qtbot.waitUntil(lambda: p.export_grid() is not None)
         before = images(p)
         p.set_run(runs["vae"] if not isinstance(p, ConditionalPanel) else runs["ae"])
         if isinstance(p, ConditionalPanel):

@@ -346,13 +346,26 @@ def dimension_usage(encoded: Encoded) -> DimensionUsage:
     return DimensionUsage(usage, order, low, high, measure)
 
 
+UNUSED_KL = 0.01  # nats: a dimension whose average KL is below this carries (almost) nothing
+
+
+def unused_dimensions(usage: DimensionUsage, threshold: float = UNUSED_KL) -> np.ndarray:
+    """(nz,) bool: dimensions the model does not use (average KL below `threshold`).
+
+    Only a KL says so: an AE has no prior to collapse onto, so none of its dimensions is marked.
+    """
+    if usage.measure != "KL":
+        return np.zeros(len(usage.usage), dtype=bool)
+    return np.asarray(usage.usage) < threshold
+
+
 __all__ = [
     "METHODS", "DimensionUsage", "Encoded", "LatentMap", "LatentPair", "Reconstructions",
     "class_grid", "decode", "decode_pair_at", "digit_grid", "dimension_usage", "encode_pair",
     "encode_split", "grid_cell_at", "interpolate", "interpolation_strip", "latent_map", "lerp",
     "nearest_point",
     "pick_example", "pick_indices", "prior_grid", "prior_latents", "reconstruct", "slerp",
-    "split_images",
+    "split_images", "unused_dimensions",
 ]
 
 

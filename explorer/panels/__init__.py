@@ -16,6 +16,7 @@ PANELS = (
     ("explorer.panels.conditional", "ConditionalPanel"),
     ("explorer.panels.interpolation", "InterpolationPanel"),
     ("explorer.panels.latent_map", "LatentMapPanel"),
+    ("explorer.panels.draw", "DrawPanel"),
 )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -26,6 +26,10 @@ from training.render import save_png
 from training.run import Run
 
 PNG_SCALE = 4  # exported PNGs: 28-pixel digits upscaled ×4 (nearest), like the CLI's ×2 grids
+# Where a panel can send an image ("Send to…"): the target names panels `accept`.
+INTERPOLATION_START = "interpolation start"
+INTERPOLATION_END = "interpolation end"
+TRAVERSAL_START = "traversal start"
 TAB10 = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
          "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 
@@ -36,6 +40,9 @@ class Panel(QWidget):
 
     title = "Panel"
     needs_data = True  # panels that draw test images need run.dataset.test
+    # (target, 28×28 float image in [0, 1]): give this image to the panel that accepts target;
+    # the PanelHost routes it and brings that panel's tab to the front.
+    sent = Signal(str, object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -73,6 +80,14 @@ class Panel(QWidget):
             return
         self._stack.setCurrentWidget(self.content)
         self._update_run()
+
+    def accepts(self, target: str) -> bool:
+        """Whether `receive_image` takes images sent to `target` (e.g. INTERPOLATION_START)."""
+        return False
+
+    def receive_image(self, target: str, image: np.ndarray) -> None:
+        """Use a 28×28 image in [0, 1] sent from another panel (only for accepted targets)."""
+        raise NotImplementedError(f"{self.title} takes no images ({target!r})")
 
     def shutdown(self) -> None:
         """The window is closing (panels with threads or timers stop them here)."""

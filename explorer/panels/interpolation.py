@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -17,10 +18,17 @@ from PySide6.QtWidgets import (
 
 from superqt.utils import qthrottled
 
-from explorer.panels.base import Panel, labeled_slider, row, run_caption
+from explorer.panels.base import (
+    INTERPOLATION_END,
+    INTERPOLATION_START,
+    Panel,
+    labeled_slider,
+    row,
+    run_caption,
+)
 from explorer.widgets.compare_box import CompareBox
 from explorer.widgets.image_view import ImageView
-from training import explore
+from training import drawing, explore
 from training.render import stack_grids
 from training.run import Run
 
@@ -37,6 +45,8 @@ class InterpolationPanel(Panel):
         super().__init__(parent)
         self.i0 = 0
         self.i1 = 1
+        # A 28×28 image (a drawing sent from the Draw tab) used instead of test image i0 / i1.
+        self.custom: list[np.ndarray | None] = [None, None]
         self._example_seed = 0
         self._gallery_seed = 0
         self._test = None  # the split the indices refer to
@@ -129,9 +139,22 @@ class InterpolationPanel(Panel):
         """Use test images i0 (start) and i1 (end), by index into the test split."""
         if i0 is not None:
             self.i0 = int(i0)
+            self.custom[0] = None
         if i1 is not None:
             self.i1 = int(i1)
+            self.custom[1] = None
         self._update_pair()
+
+    def set_custom_endpoint(self, which: int, image: np.ndarray) -> None:
+        """Use a 28×28 image in [0, 1] (e.g. a drawing) as the start (0) or end (1) image."""
+        self.custom[which] = np.asarray(image, dtype=np.float32).reshape(28, 28).copy()
+        self._update_pair()
+
+    def accepts(self, target: str) -> bool:
+        return target in (INTERPOLATION_START, INTERPOLATION_END)
+
+    def receive_image(self, target: str, image: np.ndarray) -> None:
+        self.set_custom_endpoint(0 if target == INTERPOLATION_START else 1, image)
 
     def pick_by_label(self, which: str, label: int, another: bool = False) -> None:
         """Start or end: a test image of `label`; `another` draws a different one."""
@@ -229,13 +252,31 @@ class InterpolationPanel(Panel):
             return
         test = self.run.dataset.test
         x, y = explore.split_images(test, [self.i0, self.i1])
+        x, y = x.clone(), y.clone()
+        for j, image in enumerate(self.custom):
+            if image is not None:
+                x[j] = torch.from_numpy(image)
+                y[j] = self._custom_label(image)
         self._x = x
         self.y0, self.y1 = int(y[0]), int(y[1])
-        for combo, lab in ((self.start_digit, self.y0), (self.end_digit, self.y1)):
-            combo.setCurrentIndex(combo.findData(lab))
+        for combo, lab, image in ((self.start_digit, self.y0, self.custom[0]),
+                                  (self.end_digit, self.y1, self.custom[1])):
+            if image is None:  # a drawing has no test label to show
+                combo.setCurrentIndex(combo.findData(lab))
         self.pairs = {r.id: explore.encode_pair(r.model, x[0], x[1], self.y0, self.y1)
                       for r in self.shown_runs()}
         self._update_strips()
+
+    def _custom_label(self, image: np.ndarray) -> int:
+        """A drawing's label for a CVAE: the guess of the first shown CVAE (0: none needs one)."""
+        cvae = next((r for r in self.shown_runs() if r.kind == "cvae"), None)
+        return drawing.classify(cvae.model, image)[0] if cvae is not None else 0
+
+    def _endpoint_text(self, which: int, kind: str) -> str:
+        label = self.y0 if which == 0 else self.y1
+        if self.custom[which] is not None:
+            return "your drawing" + (f" (read as {label})" if kind == "cvae" else "")
+        return f"image #{self.i0 if which == 0 else self.i1} ({label})"
 
     def _update_strips(self) -> None:
         if self.run is None or self.is_showing_hint or not self.pairs:
@@ -262,8 +303,9 @@ class InterpolationPanel(Panel):
             if r.kind == "cvae":
                 label = (f"; label one-hot {self.y0} → {self.y1}" if mix
                          else f"; decoded with the start label {self.y0}")
-            caption.setText(f"{run_caption(r)}: start image #{self.i0} ({self.y0}), {steps} {how} "
-                            f"decodings from t = 0 to 1{label}, end image #{self.i1} ({self.y1}).")
+            caption.setText(f"{run_caption(r)}: start {self._endpoint_text(0, r.kind)}, {steps} "
+                            f"{how} decodings from t = 0 to 1{label}, "
+                            f"end {self._endpoint_text(1, r.kind)}.")
         self._update_scrub()
 
     def _update_scrub(self) -> None:

@@ -23,9 +23,9 @@ from PySide6.QtWidgets import (
 
 from superqt.utils import qthrottled
 
-from explorer.panels.base import TAB10, Panel, row, run_caption
+from explorer.panels.base import TAB10, TRAVERSAL_START, Panel, row, run_caption
 from explorer.widgets.image_view import ImageView
-from training import explore
+from training import drawing, explore
 from training.render import make_grid
 
 MAX_SLIDERS = 32  # the most-used dimensions get a slider; the rest keep their value
@@ -47,6 +47,7 @@ class LatentMapPanel(Panel):
         self.usage: explore.DimensionUsage | None = None
         self.selected: int | None = None  # index of the chosen test image, None for a map point
         self.map_point: tuple[float, float] = (0.0, 0.0)  # the map point decoded when not an image
+        self.custom_image: np.ndarray | None = None  # a drawing sent here, the chosen point
         self.z: torch.Tensor | None = None  # the code the traversal sliders edit
         self.label: int | None = None  # the class a CVAE decodes z with
         self.preview_images: np.ndarray | None = None  # the chosen point's, shown when not hovering
@@ -207,6 +208,7 @@ class LatentMapPanel(Panel):
         if i is None or self.map is None:
             return
         self.selected = i
+        self.custom_image = None
         test = self.run.dataset.test
         x, y = explore.split_images(test, [i])
         self.label = int(y[0])
@@ -221,6 +223,7 @@ class LatentMapPanel(Panel):
     def decode_map_point(self, x: float, y: float) -> None:
         """Decode the latent point mean + x·pc1 + y·pc2 (a CVAE uses the nearest point's label)."""
         self.selected = None
+        self.custom_image = None
         self.map_point = (x, y)
         self.z = self.map.to_latent((x, y))[0]
         d = (self.map.coords[:, 0] - x) ** 2 + (self.map.coords[:, 1] - y) ** 2
@@ -229,6 +232,30 @@ class LatentMapPanel(Panel):
         note = f", decoded as a {self.label} (the nearest point's label)" if self.run.kind == "cvae" else ""
         self._show_preview(img, f"The latent point at ({x:.2f}, {y:.2f}) on the map{note}.")
         self.marker.setData(pos=np.array([[x, y]], np.float32))
+        self._set_sliders_from_z()
+
+    def accepts(self, target: str) -> bool:
+        return target == TRAVERSAL_START
+
+    def receive_image(self, target: str, image: np.ndarray) -> None:
+        self.use_image(image)
+
+    def use_image(self, image: np.ndarray) -> None:
+        """Make a 28×28 image in [0, 1] (a drawing) the chosen point: its code starts the traversal."""
+        if self.run is None or self.is_showing_hint:
+            return
+        if self.map is None or self._dirty:
+            self.recompute()
+        a = drawing.analyse(self.run.model, image)  # a CVAE encodes it with its own guess
+        self.selected = None
+        self.custom_image = a.image
+        self.z = torch.from_numpy(a.mean.copy())
+        self.label = a.label
+        guess = f" (read as {a.label})" if a.label is not None else ""
+        self._show_preview(np.stack([a.image, a.reconstruction]),
+                           f"Your drawing{guess} and its reconstruction (BCE/pixel {a.error:.3f}); "
+                           "the sliders start at its code.")
+        self.marker.setData(pos=self.map.project(self.z))
         self._set_sliders_from_z()
 
     def _show_preview(self, images: np.ndarray, text: str) -> None:
@@ -291,8 +318,9 @@ class LatentMapPanel(Panel):
 
     def _label_sliders(self) -> None:
         u = self.usage
+        unused_dims = explore.unused_dimensions(u)
         for d, label, s in zip(self.slider_dims, self.slider_labels, self.sliders):
-            unused = u.measure == "KL" and u.usage[d] < 0.01
+            unused = bool(unused_dims[d])
             label.setText(f"z{d}  {u.measure} {u.usage[d]:.2f}" + (" (unused)" if unused else ""))
             label.setEnabled(not unused)
             s.setToolTip(f"z{d} from {u.low[d]:.2f} to {u.high[d]:.2f}")
@@ -329,6 +357,8 @@ class LatentMapPanel(Panel):
     def _on_reset_clicked(self) -> None:
         if self.selected is not None:
             self.select_point(self.selected)
+        elif self.custom_image is not None:
+            self.use_image(self.custom_image)
         elif self.z is not None and self.map is not None:
             self.decode_map_point(*self.map_point)
 
