@@ -43,6 +43,15 @@ def _no_network(monkeypatch):
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 
+@pytest.fixture
+def one_torch_thread():
+    """Tiny matmuls: one torch thread is fastest, and far faster on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def runs(small_dataset: Dataset) -> dict[str, Run]:
     """Small trained AE, VAE and CVAE runs ('ae', 'vae', 'cvae'): 20 epochs × 10 steps each."""

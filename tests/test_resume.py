@@ -36,12 +36,8 @@ STEPS_PER_EPOCH = 10
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny matmuls: one torch thread is fastest, and far faster on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_thread(one_torch_thread):
+    """Tiny matmuls: one torch thread is fastest (conftest's one_torch_thread)."""
 
 
 @pytest.fixture(scope="module")

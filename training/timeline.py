@@ -29,13 +29,12 @@ from torch import Tensor
 from models.autoencoders import LatentModel
 from training.data import Split
 from training.evaluate import EvalMetrics
-from training.explore import Encoded, latent_map, pick_indices
+from training.explore import RECON_COUNT, Encoded, fixed_test_indices, latent_map, pick_indices
 from training.render import make_grid, to_uint8
 
 MAX_SNAPSHOTS = 100  # per timeline, whatever the run's length (see snapshot_schedule)
 EPOCH_SHARE = 0.75  # at most this share of the budget goes to epoch ends (a 60-epoch run: all)
 MAX_PER_OCTAVE = 16  # the densest log grid: 16 steps per doubling (every step up to ~23)
-RECON_COUNT = 10  # fixed test images: one per class, as the live strip shows
 N_SAMPLES = 20  # prior samples for an AE/VAE; a CVAE gets one fixed z per class
 N_CODES = 1000  # test codes placed on the latent map
 TIMELINE_VERSION = 1
@@ -122,24 +121,6 @@ def snapshot_schedule(steps_per_epoch: int, epochs: int,
 
 
 # -- the fixed inputs --------------------------------------------------------------------------
-def fixed_test_indices(labels: np.ndarray, count: int = RECON_COUNT) -> np.ndarray:
-    """The first test image of each class (then the next ones), sorted by label: the strip's."""
-    labels = np.asarray(labels)
-    picked: list[int] = []
-    for c in range(10):
-        hits = np.flatnonzero(labels == c)
-        if len(hits) and len(picked) < count:
-            picked.append(int(hits[0]))
-    chosen = set(picked)
-    for i in range(len(labels)):
-        if len(picked) >= count:
-            break
-        if i not in chosen:
-            picked.append(i)
-            chosen.add(i)
-    return np.array(sorted(picked[:count], key=lambda i: (labels[i], i)), dtype=np.int64)
-
-
 def fixed_code_indices(n_test: int, count: int = N_CODES, seed: int = 0) -> np.ndarray:
     """`count` test indices, drawn with a fixed seed (a sorted idx folder still mixes classes)."""
     return np.sort(pick_indices(n_test, count, shuffle=True, seed=seed))
