@@ -43,6 +43,9 @@ class WindowActions:
         self.pause = action("&Pause", w.toggle_pause, "Ctrl+P", "Pause or resume the selected run")
         self.stop = action("St&op", w.stop_selected, "Ctrl+.",
                            "Stop the selected run (its weights so far are kept)")
+        self.continue_ = action("&Continue training…", w.continue_selected, None,
+                                "Train the selected finished, stopped or loaded run further "
+                                "(the same run: its curves and timeline go on)")
         self.rename = action("Re&name", w.rename_selected, "F2")
         self.remove = action("&Remove", w.remove_selected, QKeySequence.StandardKey.Delete)
         # Delete and F2 belong to the run list: line edits in the form keep their own keys.
@@ -59,7 +62,7 @@ class WindowActions:
         file_menu.addSeparator()
         file_menu.addAction(self.quit)
         run_menu = bar.addMenu("&Run")
-        run_menu.addActions([self.train, self.pause, self.stop])
+        run_menu.addActions([self.train, self.pause, self.stop, self.continue_])
         run_menu.addSeparator()
         run_menu.addActions([self.rename, self.remove])
         view_menu = bar.addMenu("&View")
@@ -81,6 +84,11 @@ class WindowActions:
         can_save = run is not None and run.model is not None and not run.is_active
         for a in (self.save, p.save_button, self.export):
             a.setEnabled(can_save)
+        session = self.window.session
+        can_continue = (not closed and session is not None
+                        and session.continue_problem(run) is None)
+        for a in (self.continue_, p.continue_button):
+            a.setEnabled(can_continue)
         for a in (self.remove, p.remove_button, self.rename):
             a.setEnabled(run is not None)
         self.train.setEnabled(not closed)

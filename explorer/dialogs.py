@@ -6,7 +6,7 @@ sets `window.dialogs = FakeDialogs(...)` and no test ever blocks on a modal dial
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QWidget
 
 CHECKPOINT_FILTER = "Latent Explorer checkpoints (*.safetensors);;All files (*)"
 EXPORT_FILTER = "Loss history (*.csv);;Plot image (*.png)"
@@ -31,6 +31,14 @@ class Dialogs:
     def export_path(self, suggested: str) -> str | None:
         path, _ = QFileDialog.getSaveFileName(self.parent, "Export", suggested, EXPORT_FILTER)
         return path or None
+
+    def ask_epochs(self, current: int, minimum: int) -> int | None:
+        """The total epochs to continue a run to (at least `minimum`); None: cancelled."""
+        value, ok = QInputDialog.getInt(
+            self.parent, "Continue training",
+            f"The run has trained {current} epoch{'s' if current != 1 else ''}.\n"
+            "Train it to a total of (epochs):", max(minimum, 2 * current), minimum, 100_000)
+        return int(value) if ok else None
 
     def confirm(self, title: str, text: str) -> bool:
         return QMessageBox.question(self.parent, title, text) == QMessageBox.StandardButton.Yes

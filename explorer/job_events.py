@@ -14,7 +14,9 @@ import numpy as np
 
 from training.data import Dataset
 from training.loop import EpochEvent, StepsEvent, TrainResult
+from training.resume import ResumeState
 from training.run import RunState
+from training.timeline import Snapshot, Timeline
 
 
 @dataclass(frozen=True)
@@ -53,16 +55,35 @@ class MessagePosted:
     text: str
 
 
+@dataclass(frozen=True, eq=False)
+class SnapshotRecorded:
+    """A timeline snapshot was recorded: it is `timeline.snapshots[index]`, of `count`.
+
+    `timeline` is the run's timeline as of this snapshot: its own list of snapshots (the
+    training thread goes on adding to its list), sharing the arrays, which nothing changes.
+    """
+
+    snapshot: Snapshot
+    index: int
+    count: int
+    timeline: Timeline
+
+
 @dataclass(frozen=True)
 class TrainingEnded:
-    """The job is over: the loop's result, or None with the error when the loop never ran."""
+    """The job is over: the loop's result, or None with the error when the loop never ran.
+
+    With a result, also the run's timeline and what continuing it needs (None if it cannot).
+    """
 
     result: TrainResult | None
     error: str | None = None
+    timeline: Timeline | None = None
+    resume: ResumeState | None = None
 
 
 JobEvent = Union[StateChanged, DatasetLoaded, TrainingStarted, StepsEvent, EpochEvent,
-                 ReconstructionsReady, MessagePosted, TrainingEnded]
+                 ReconstructionsReady, SnapshotRecorded, MessagePosted, TrainingEnded]
 
 __all__ = ["DatasetLoaded", "EpochEvent", "JobEvent", "MessagePosted", "ReconstructionsReady",
-           "StateChanged", "StepsEvent", "TrainingEnded", "TrainingStarted"]
+           "SnapshotRecorded", "StateChanged", "StepsEvent", "TrainingEnded", "TrainingStarted"]

@@ -14,7 +14,8 @@ the queue forwards that signal as it is. The worker never touches a widget. Paus
 straight to the engine, whose controls are thread-safe Events.
 
 A new kind of job (a β sweep) is a worker that emits events, plus a `Job` subclass whose
-`apply` maps them onto its runs.
+`apply` maps them onto its runs. `ContinueJob` trains an ended run further: the same worker,
+given a Trainer made by `Trainer.from_checkpoint` from copies of the run's parts.
 
 This module imports torch: the window imports it only after it is visible.
 """
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable
 
 import numpy as np
@@ -36,6 +37,7 @@ from explorer.job_events import (
     EpochEvent,
     MessagePosted,
     ReconstructionsReady,
+    SnapshotRecorded,
     StateChanged,
     StepsEvent,
     TrainingEnded,
@@ -46,8 +48,9 @@ from models.autoencoders import LatentModel
 from training.data import DataError, Dataset
 from training.device import describe_device
 from training.explore import fixed_test_indices, reconstruction_grid
-from training.loop import TrainConfig, Trainer, TrainingObserver, TrainResult
+from training.loop import SnapshotEvent, TrainConfig, Trainer, TrainingObserver, TrainResult
 from training.run import Run, RunState
+from training.timeline import TimelineRecorder
 
 # Step losses cross to the GUI 10 times a second: the plots redraw at most 5 times a second,
 # and every delivery runs Python on the GUI thread, which competes for the GIL with training.
@@ -95,11 +98,14 @@ class TrainingWorker(QObject, TrainingObserver):
     finished = Signal()  # always last: the thread can quit
 
     def __init__(self, config: TrainConfig, datasets: DatasetCache,
-                 dataset: Dataset | None = None) -> None:
+                 dataset: Dataset | None = None, trainer: Trainer | None = None) -> None:
+        """`trainer`: one already made (Trainer.from_checkpoint, to continue a run), else a new
+        one of `config` that records a timeline."""
         super().__init__()
         self.config = config
         self._datasets = datasets
-        self._dataset = dataset
+        self._dataset = dataset if trainer is None else trainer.dataset
+        self._prepared = trainer
         self._trainer: Trainer | None = None
         self._lock = threading.Lock()  # orders pause/stop from the GUI against Trainer creation
         self._stop_requested = False
@@ -154,7 +160,12 @@ class TrainingWorker(QObject, TrainingObserver):
             if self._stop_requested:
                 self.event.emit(TrainingEnded(None))
                 return
-            trainer = Trainer(cfg, ds, observers=[self], notify_interval=STEPS_INTERVAL_S)
+            if self._prepared is not None:
+                trainer = self._prepared
+                trainer.observers.append(self)
+            else:
+                trainer = Trainer(cfg, ds, observers=[self], notify_interval=STEPS_INTERVAL_S,
+                                  timeline=TimelineRecorder())
             self._trainer = trainer
             if self._paused:
                 trainer.pause()
@@ -177,8 +188,26 @@ class TrainingWorker(QObject, TrainingObserver):
         if self._trainer is not None:
             self._emit_reconstructions(self._trainer.model, f"after epoch {event.epoch}")
 
+    def on_snapshot(self, event: SnapshotEvent) -> None:
+        rec = self._trainer.timeline_recorder if self._trainer is not None else None
+        if rec is None or rec.timeline is None:
+            return
+        tl = rec.timeline
+        # Its own list of snapshots (this thread goes on inserting into the recorder's); the
+        # arrays are shared: nothing changes them.
+        self.event.emit(SnapshotRecorded(event.snapshot, event.index, event.count,
+                                         replace(tl, snapshots=list(tl.snapshots))))
+
     def on_train_end(self, result: TrainResult) -> None:
-        self.event.emit(TrainingEnded(result, result.error))
+        trainer = self._trainer
+        rec = trainer.timeline_recorder if trainer is not None else None
+        try:
+            resume = trainer.resume_state() if trainer is not None else None
+        except Exception:  # noqa: BLE001 - the run is kept either way; it continues from weights
+            resume = None
+        # The recorder's own timeline: the loop is done with it.
+        self.event.emit(TrainingEnded(result, result.error,
+                                      rec.timeline if rec is not None else None, resume))
 
     def _emit_reconstructions(self, model: LatentModel, caption: str) -> None:
         self._last_recon = time.monotonic()
@@ -344,15 +373,61 @@ class TrainingJob(Job):
             case TrainingEnded(result=None, error=error):
                 run.error = error or run.error
                 yield from self.set_state(run, RunState.FAILED if run.error else RunState.STOPPED)
+            case SnapshotRecorded(timeline=timeline):
+                run.timeline = timeline
             case TrainingEnded(result=result):
                 run.model, run.history, run.metrics = result.model, result.history, result.metrics
                 run.error = result.error
+                if ev.timeline is not None:
+                    run.timeline = ev.timeline
+                run.resume = ev.resume
                 yield from self.set_state(run, RunState(result.state))
             case TrainingStarted() | StepsEvent() | ReconstructionsReady() | MessagePosted():
                 pass
             case _:
                 raise TypeError(f"unknown job event {ev!r}")
         yield run, ev
+
+
+class ContinueJob(TrainingJob):
+    """An ended run trained further as the same run by `trainer` (Trainer.from_checkpoint).
+
+    The trainer works on copies of the run's model, history and timeline, so the run stays
+    whole until the job hands back the result. A job that never trains (cancelled while
+    queued, or refused in its thread) leaves the run as it was.
+    """
+
+    def __init__(self, run: Run, datasets: DatasetCache, trainer: Trainer) -> None:
+        Job.__init__(self, [run], TrainingWorker(trainer.config, datasets, trainer=trainer))
+        self._before = (run.state, run.config, run.error)
+        run.config = trainer.config  # its epochs: the new total (progress bars, the run list)
+        run.error = None
+
+    def _restore(self) -> Iterable[tuple[Run, object]]:
+        run = self.run
+        state, run.config, run.error = self._before
+        yield from self.set_state(run, state)
+
+    def apply(self, ev) -> Iterable[tuple[Run, object]]:
+        match ev:
+            case TrainingEnded(result=None, error=error):
+                run = self.run
+                yield from self._restore()
+                if error:
+                    yield run, MessagePosted(f"{run.name}: cannot continue training: {error}")
+                yield run, ev
+            case TrainingEnded():
+                self.run.saved = False  # its weights moved on from the file's
+                yield from super().apply(ev)
+            case _:
+                yield from super().apply(ev)
+
+    def cancel(self) -> None:
+        """Taken out of the queue before it started: the run is as it was."""
+        self._emit(self._restore())
+        self.event.emit(self.run, TrainingEnded(None))
+        self.is_finished = True
+        self.finished.emit(self)
 
 
 class JobQueue(QObject):

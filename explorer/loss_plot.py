@@ -140,6 +140,7 @@ class LossPlot(QWidget):
         self._dirty: set[int] = set()
         self._smoothing = 0.6
         self._highlighted: int | None = None
+        self._step_lines: dict[str, pg.InfiniteLine] = {}  # the timeline's step, per plot
         self._x = np.arange(1, 1025, dtype=np.float64)  # step numbers, grown with the buffers
 
         self._slider = QSlider(Qt.Orientation.Horizontal)
@@ -236,6 +237,26 @@ class LossPlot(QWidget):
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         self.stop_redrawing()
         super().closeEvent(event)
+
+    def set_step_marker(self, step: float | None) -> None:
+        """A vertical line at `step` on the three plots (a timeline snapshot); None hides it."""
+        if step is None and not self._step_lines:
+            return
+        if not self._step_lines:
+            for ch in CHANNELS:
+                line = pg.InfiniteLine(angle=90, movable=False, pen=self._marker_pen())
+                line.setZValue(10)
+                self.plots[ch].addItem(line, ignoreBounds=True)  # autorange ignores it
+                self._step_lines[ch] = line
+        for line in self._step_lines.values():
+            if step is not None:
+                line.setValue(float(step))
+            line.setVisible(step is not None)
+
+    def step_marker(self) -> float | None:
+        """The step the vertical marker is at, or None when it is hidden."""
+        line = self._step_lines.get(CHANNELS[0])
+        return float(line.value()) if line is not None and line.isVisible() else None
 
     def marker_count(self, run_id: int) -> int:
         s = self._series.get(run_id)
@@ -367,6 +388,9 @@ class LossPlot(QWidget):
             return pg.mkPen(c, width=1)
         return pg.mkPen(c, width=2 if wide else 1)  # wider pens paint several times slower
 
+    def _marker_pen(self):
+        return pg.mkPen(self._foreground(), width=1, style=Qt.PenStyle.DashLine)
+
     def _foreground(self) -> QColor:
         return self.palette().color(QPalette.ColorRole.WindowText)
 
@@ -475,6 +499,8 @@ class LossPlot(QWidget):
                 ax.setPen(pg.mkPen(fg))
                 ax.setTextPen(pg.mkPen(fg))
         self.legend.setLabelTextColor(fg)
+        for line in self._step_lines.values():
+            line.setPen(self._marker_pen())
         for s in self._series.values():
             for ch in CHANNELS:
                 s.markers[ch].setPen(pg.mkPen(fg, width=1))

@@ -99,6 +99,7 @@ class MainWindow(QMainWindow):
         self.panel_host.tab_requested.connect(self.tabs.setCurrentWidget)
         p.pause_button.clicked.connect(self.toggle_pause)
         p.stop_button.clicked.connect(self.stop_selected)
+        p.continue_button.clicked.connect(lambda: self.continue_selected())
         p.save_button.clicked.connect(lambda: self.save_selected())
         p.open_button.clicked.connect(lambda: self.open_checkpoint())
         p.remove_button.clicked.connect(self.remove_selected)
@@ -205,6 +206,31 @@ class MainWindow(QMainWindow):
             self.session.stop(run)
             self.statusBar().showMessage(f"Stopping {run.name}…", 3000)
 
+    def continue_selected(self, epochs: int | None = None) -> Run | None:
+        """Train the selected ended run further, to a total the user gives (the same run)."""
+        run = self.selected_run()
+        if run is None or self.session is None:
+            return None
+        from training.resume import ResumeError
+
+        problem = self.session.continue_problem(run)
+        if problem:
+            self.statusBar().showMessage(f"Cannot continue training: {problem}", 8000)
+            return None
+        done = run.epochs_done
+        if epochs is None:
+            epochs = self.dialogs.ask_epochs(done, done + 1)
+            if epochs is None:
+                return None
+        try:
+            self.session.continue_run(run, epochs)
+        except ResumeError as e:
+            msg = f"Cannot continue {run.name}: {e}"
+            self.statusBar().showMessage(msg, 15000)
+            self.dialogs.show_error("Cannot continue training", msg)
+            return None
+        return run
+
     def open_checkpoint(self, path: str | None = None) -> Run | None:
         return self.files.open_checkpoint(path)
 
@@ -306,6 +332,7 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _on_selection_changed(self, run: Run | None) -> None:
         self.loss_plot.set_highlighted(run.id if run else None)
+        self.monitor.set_selected_run(run)
         self._update_selection_views()
         if self.session is not None:
             self.monitor.show_reconstructions(self.session.reconstructions, run)
@@ -358,7 +385,7 @@ class MainWindow(QMainWindow):
         self.settings.sync()
         clean = self.session.shutdown(CLOSE_TIMEOUT_MS) if self.session is not None else True
         self.panel_host.shutdown()
-        self.loss_plot.stop_redrawing()
+        self.monitor.shutdown()
         for run in self.run_model.runs:
             self.run_model.refresh(run)
         self.actions.update(self.selected_run(), closed=True)

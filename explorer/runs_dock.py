@@ -53,11 +53,14 @@ class RunsPanel(QWidget):
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.pause_button = QPushButton("&Pause")
         self.stop_button = QPushButton("St&op")
+        self.continue_button = QPushButton("Contin&ue…")
         self.save_button = QPushButton("&Save…")
         self.open_button = QPushButton("Open checkpoint…")
         self.remove_button = QPushButton("&Remove")
         self.pause_button.setToolTip("Pause or resume the selected run (Ctrl+P)")
         self.stop_button.setToolTip("Stop the selected run; a queued run leaves the queue (Ctrl+.)")
+        self.continue_button.setToolTip("Train the selected finished, stopped or loaded run "
+                                        "further: it keeps its name, curves and timeline")
         self.save_button.setToolTip("Save the selected run as a checkpoint file (Ctrl+S)")
         self.open_button.setToolTip("Load a checkpoint file as a run (Ctrl+O)")
         self.remove_button.setToolTip("Remove the selected run from the list (Delete)")
@@ -72,8 +75,8 @@ class RunsPanel(QWidget):
 
     @property
     def buttons(self) -> tuple[QPushButton, ...]:
-        return (self.pause_button, self.stop_button, self.save_button, self.open_button,
-                self.remove_button)
+        return (self.pause_button, self.stop_button, self.continue_button, self.save_button,
+                self.open_button, self.remove_button)
 
     def update_details(self, run: Run | None) -> None:
         self.details.setText(details_html(run, len(self.model.runs)))

@@ -4,7 +4,7 @@
 checkpoints' data and the latest reconstruction strip of each run. The window lays out widgets
 and connects them to its signals; tests drive it without a window. Everything a feature needs
 about runs goes through here: `start`, `open`, `save`, `remove`, `pause`/`resume`/`stop`,
-`rename`, `shutdown`.
+`rename`, `continue_run`, `shutdown`.
 
 Signals: `run_added(run)`, `run_changed(run)` (state, metrics, name, file or dataset changed),
 `run_removed(run)`, `run_event(run, event)` (every job event, after the run was updated; see
@@ -15,7 +15,9 @@ This module imports torch (through the jobs): create the session once the window
 
 from __future__ import annotations
 
+import copy
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +33,7 @@ from explorer.job_events import (
     StepsEvent,
     TrainingEnded,
 )
-from explorer.jobs import Job, JobQueue, Progress, TrainingJob
+from explorer.jobs import STEPS_INTERVAL_S, ContinueJob, Job, JobQueue, Progress, TrainingJob
 from training.checkpoint import (
     checkpoint_from_run,
     load_checkpoint,
@@ -39,7 +41,9 @@ from training.checkpoint import (
     save_checkpoint,
 )
 from training.explore import fixed_test_indices, reconstruction_grid
-from training.loop import TrainConfig
+from training.history import History
+from training.loop import TrainConfig, Trainer
+from training.resume import ResumeError
 from training.run import Run, RunState
 from training.sources import dataset_candidates
 
@@ -81,6 +85,22 @@ class RunSession(QObject):
     def has_active(self) -> bool:
         return self.queue.has_active
 
+    def continue_problem(self, run: Run | None) -> str | None:
+        """Why `run` cannot be trained further now (a sentence), or None when it can."""
+        if run is None or run not in self.runs:
+            return "select a run to continue"
+        if self._closed:
+            return "the window is closing"
+        if run.is_active:
+            return f"{run.name} is still training"
+        if run.model is None:
+            return f"{run.name} has no model to continue"
+        if run.state == RunState.FAILED:
+            return f"{run.name} failed; start a new run instead"
+        if run.dataset is None:
+            return f"the data of {run.name} is still loading"
+        return None
+
     def unsaved_runs(self) -> list[Run]:
         return [r for r in self.runs if r.model is not None and not r.saved and not r.is_active]
 
@@ -101,6 +121,41 @@ class RunSession(QObject):
     def submit(self, job: Job) -> Job:
         """Queue a job whose runs are already in the session (e.g. a sweep's members)."""
         return self.queue.submit(job)
+
+    def continue_run(self, run: Run, epochs: int) -> Job:
+        """Train `run` further to `epochs` in total, as the same run; ResumeError if it cannot.
+
+        Exactly where it stopped when the run holds its resume state; else (an older
+        checkpoint) from its weights with a fresh optimizer, which `run.notices` and a message
+        say. The trainer gets copies of the run's parts: the run stays whole while it trains.
+        """
+        problem = self.continue_problem(run)
+        if problem:
+            raise ResumeError(problem)
+        ckpt = checkpoint_from_run(run)
+        h = run.history
+        ckpt.model = copy.deepcopy(run.model)
+        ckpt.history = History.from_arrays(h.recon, h.kl, h.total, epochs=h.epochs)
+        if run.timeline is not None:
+            ckpt.timeline = replace(run.timeline, snapshots=list(run.timeline.snapshots))
+        try:
+            trainer = Trainer.from_checkpoint(ckpt, int(epochs), run.dataset,
+                                              notify_interval=STEPS_INTERVAL_S)
+        except ValueError as e:
+            raise ResumeError(str(e)) from None
+        start = trainer.resumed_from
+        for note in start.notices:
+            line = f"continued: {note}"
+            if line not in run.notices:
+                run.notices.append(line)
+        where = (f"epoch {start.epochs_done + 1}, batch {start.batch_in_epoch}"
+                 if start.batch_in_epoch else f"the end of epoch {start.epochs_done}")
+        how = "; ".join(start.notices) if start.notices else "exactly where it stopped"
+        job = self.queue.submit(ContinueJob(run, self.datasets, trainer))
+        self.message.emit(f"{run.name}: continuing from {where} to {epochs} epochs ({how})",
+                          20000 if start.notices else 8000)
+        self.run_changed.emit(run)
+        return job
 
     def open(self, path: str | os.PathLike) -> Run:
         """Load a checkpoint as a run; its dataset loads in the background. CheckpointError."""

@@ -51,6 +51,8 @@ class FakeDialogs:
         self.asked_close: list[tuple[list, list]] = []
         self.errors: list[tuple[str, str]] = []
         self.abouts: list[str] = []
+        self.epochs: int | None = None  # the answer to "continue training to how many epochs?"
+        self.asked_epochs: list[tuple[int, int]] = []
 
     def open_path(self, directory: str = "") -> str | None:
         return self.path
@@ -60,6 +62,10 @@ class FakeDialogs:
 
     def export_path(self, suggested: str) -> str | None:
         return self.path
+
+    def ask_epochs(self, current: int, minimum: int) -> int | None:
+        self.asked_epochs.append((current, minimum))
+        return self.epochs
 
     def confirm(self, title: str, text: str) -> bool:
         return True

@@ -282,13 +282,14 @@ def _verify(tensors: dict[str, torch.Tensor], meta: dict, version: int, path: Pa
 
 # -- runs <-> checkpoints ------------------------------------------------------------------------
 def checkpoint_from_run(run: "Run") -> Checkpoint:
-    """What saving `run` writes: its weights, config, history, metrics, name, dataset, state."""
+    """What saving `run` writes: weights, config, history, metrics, name, dataset, state, and
+    its timeline and resume state when it has them."""
     if run.model is None:
         raise CheckpointError(f"{run.name} has no model to save yet")
     return Checkpoint(model=run.model, train_config=run.config, history=run.history,
                       metrics=run.metrics, name=run.name,
                       dataset=run.dataset.name if run.dataset is not None else run.config.dataset,
-                      state=str(run.state))
+                      state=str(run.state), resume=run.resume, timeline=run.timeline)
 
 
 def run_from_checkpoint(ckpt: Checkpoint, path: str | os.PathLike | None = None) -> "Run":
@@ -298,4 +299,5 @@ def run_from_checkpoint(ckpt: Checkpoint, path: str | os.PathLike | None = None)
     return Run(name=ckpt.name, config=ckpt.train_config, model=ckpt.model, history=ckpt.history,
                state=RunState.loaded(ckpt.state), metrics=ckpt.metrics,
                path=Path(path) if path is not None else None, saved=path is not None,
-               notices=list(getattr(ckpt, "notices", []) or []))
+               notices=list(getattr(ckpt, "notices", []) or []),
+               timeline=ckpt.timeline, resume=ckpt.resume)

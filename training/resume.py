@@ -159,7 +159,7 @@ def plan_resume(stored: "TrainConfig", config: "TrainConfig", model: torch.nn.Mo
     another dataset (unless `allow_other_dataset`), a resume state that contradicts the file.
     """
     mc = model.config
-    if stored.model_config() != mc:
+    if stored.model_config(mc.n_classes) != mc:  # the classes follow the dataset
         raise ResumeError(f"the weights are a {mc.kind.upper()} nz={mc.nz} hidden="
                           f"{','.join(map(str, mc.hidden))}, not what the run's config says")
     for name in FIXED_FIELDS:

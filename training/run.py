@@ -12,6 +12,8 @@ from training.data import Dataset
 from training.evaluate import EvalMetrics
 from training.history import History
 from training.loop import TrainConfig
+from training.resume import ResumeState
+from training.timeline import Timeline
 
 
 class RunState(str, Enum):
@@ -66,6 +68,8 @@ class Run:
     saved: bool = False  # False while the weights exist only in memory
     group: str = ""  # the sweep this run is a member of ('' for a single run)
     notices: list[str] = field(default_factory=list)  # one-line remarks (e.g. from loading)
+    timeline: Timeline | None = None  # snapshots over training; None: an older checkpoint
+    resume: ResumeState | None = None  # what continuing it exactly needs (None: from weights)
     id: int = field(default_factory=lambda: next(_ids))
 
     def __post_init__(self) -> None:

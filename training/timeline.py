@@ -278,6 +278,14 @@ class FixedInputs:
                    timeline.code_labels)
 
 
+F16_MAX = float(np.finfo(np.float16).max)
+
+
+def _to_float16(a: np.ndarray) -> np.ndarray:
+    """float16, clipped: a model about to diverge can place codes beyond its range (65,504)."""
+    return np.clip(np.nan_to_num(a, nan=0.0), -F16_MAX, F16_MAX).astype(np.float16)
+
+
 @torch.no_grad()
 def take_snapshot(model: LatentModel, inputs: FixedInputs, step: int, epoch: float,
                   metrics: EvalMetrics | None = None, at_epoch_end: bool = False) -> Snapshot:
@@ -291,12 +299,15 @@ def take_snapshot(model: LatentModel, inputs: FixedInputs, step: int, epoch: flo
         means = model.encode(inputs.codes, inputs.code_labels).mean.float().cpu()
     finally:
         model.train(was_training)
+    # A model about to diverge (the loop notices at its next step) must not break recording.
+    rec, samples = (torch.nan_to_num(t, nan=0.0) for t in (rec, samples))
+    means = torch.nan_to_num(means, nan=0.0).clamp_(-F16_MAX, F16_MAX)
     lm = latent_map(Encoded(means, None, inputs.code_labels_np))
     return Snapshot(
         step=int(step), epoch=float(epoch),
         reconstructions=to_uint8(rec.cpu().numpy()),
         samples=to_uint8(samples.cpu().numpy()),
-        coords=lm.coords.astype(np.float16),
+        coords=_to_float16(lm.coords),
         explained=lm.explained.astype(np.float32),
         at_epoch_end=at_epoch_end, metrics=metrics,
     )

@@ -1,4 +1,9 @@
-"""The test split's posterior means in 2-D (PCA), walkable, with per-dimension traversal."""
+"""The test split's posterior means in 2-D (PCA), walkable, with per-dimension traversal.
+
+"Replay training" swaps the live map for the run's timeline: the 1,000 fixed test codes as the
+model placed them at each snapshot, aligned from one snapshot to the next
+(`Timeline.aligned_coords`), on one fixed range so the clusters are seen forming and spreading.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ import torch
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
+    QCheckBox,
     QGridLayout,
     QLabel,
     QPushButton,
@@ -54,6 +60,8 @@ class LatentMapPanel(Panel):
         self._preview_text = ""
         self.hovered: int | None = None
         self.traversal_image: np.ndarray | None = None
+        self._aligned: tuple[int, int, np.ndarray] | None = None  # (id, length, coords) cached
+        self._live_marker: np.ndarray | None = None  # the chosen point, hidden while replaying
 
         self.caption = QLabel()
         self.caption.setWordWrap(True)
@@ -114,7 +122,21 @@ class LatentMapPanel(Panel):
         top.addWidget(self.caption, 1)
         top.addWidget(self.save_button)
         layout.addLayout(top)
+        self.replay_check = QCheckBox("Replay training")
+        self.replay_check.setToolTip("Show how the clusters formed: the fixed test codes at each "
+                                     "snapshot of the run's training timeline")
+        self.replay_slider = QSlider(Qt.Orientation.Horizontal)
+        self.replay_slider.setAccessibleName("Training step")
+        self.replay_slider.setEnabled(False)
+        self.replay_label = QLabel()
+        replay = row(stretch=False)
+        replay.addWidget(self.replay_check)
+        replay.addWidget(self.replay_slider, 1)
+        replay.addWidget(self.replay_label)
+        layout.addLayout(replay)
         layout.addWidget(splitter, 1)
+        self.replay_check.toggled.connect(self._on_replay_check_toggled)
+        self.replay_slider.valueChanged.connect(self._on_replay_slider_value_changed)
 
         # Latest value wins: a drag or a mouse move redraws once per event-loop turn.
         self._traversal_later = qthrottled(self._update_traversal, timeout=0, leading=False,
@@ -126,6 +148,7 @@ class LatentMapPanel(Panel):
 
     # -- computing the map (lazily: only while visible) ----------------------------------------
     def _update_run(self) -> None:
+        self._end_replay()
         self._dirty = True
         if self.isVisible():
             self.recompute()
@@ -173,6 +196,7 @@ class LatentMapPanel(Panel):
             f"projected on their 2 principal directions (PCA). Colour: label.")
 
     def _clear(self) -> None:
+        self._end_replay()
         self.encoded = self.map = self.usage = None
         self.z = None
         self.selected = None
@@ -267,7 +291,7 @@ class LatentMapPanel(Panel):
 
     def _on_hover(self, scene_pos) -> None:
         """Preview the point under the mouse; off any point, the chosen one comes back."""
-        if self.map is None or self.is_showing_hint:
+        if self.map is None or self.is_showing_hint or self.is_replaying:
             return
         vb = self.plot.getViewBox()
         p = vb.mapSceneToView(scene_pos)
@@ -287,13 +311,105 @@ class LatentMapPanel(Panel):
                                      "click to choose it.")
 
     def _on_plot_clicked(self, ev) -> None:
-        if self.map is None or ev.button() != Qt.MouseButton.LeftButton:
+        if self.map is None or self.is_replaying or ev.button() != Qt.MouseButton.LeftButton:
             return
         vb = self.plot.getViewBox()
         if not vb.sceneBoundingRect().contains(ev.scenePos()):
             return
         p = vb.mapSceneToView(ev.scenePos())
         self.click_at(p.x(), p.y())
+
+    # -- replaying the timeline ----------------------------------------------------------------
+    @property
+    def is_replaying(self) -> bool:
+        return self.replay_check.isChecked()
+
+    def replay_coords(self) -> np.ndarray | None:
+        """(S, k, 2): every snapshot's aligned map of the fixed codes (cached per timeline)."""
+        tl = self.run.timeline if self.run is not None else None
+        if tl is None or not tl.snapshots:
+            return None
+        if self._aligned is None or self._aligned[:2] != (id(tl), len(tl)):
+            self._aligned = (id(tl), len(tl), tl.aligned_coords())
+        return self._aligned[2]
+
+    def _update_replay_controls(self) -> None:
+        tl = self.run.timeline if self.run is not None else None
+        n = len(tl) if tl is not None else 0
+        self.replay_check.setEnabled(n > 0)
+        self.replay_check.setToolTip(
+            "Show how the clusters formed: the fixed test codes at each snapshot of the run's "
+            "training timeline" if n else "This run has no training timeline (an older "
+            "checkpoint) to replay")
+        self.replay_slider.blockSignals(True)
+        self.replay_slider.setRange(0, max(0, n - 1))
+        self.replay_slider.setValue(max(0, n - 1))
+        self.replay_slider.blockSignals(False)
+        self.replay_slider.setEnabled(n > 0 and self.is_replaying)
+
+    def _end_replay(self) -> None:
+        """Back to the live map (quietly: the caller redraws), the controls for the new run."""
+        if self.replay_check.isChecked():
+            self.replay_check.blockSignals(True)
+            self.replay_check.setChecked(False)
+            self.replay_check.blockSignals(False)
+        self.replay_label.setText("")
+        self._aligned = None
+        self._update_replay_controls()
+
+    def _on_replay_check_toggled(self, on: bool) -> None:
+        self.replay_slider.setEnabled(on)
+        if on:
+            coords = self.replay_coords()
+            if coords is None:
+                return
+            x, y = self.marker.getData()
+            self._live_marker = np.column_stack([x, y]) if x is not None else None
+            self.marker.clear()
+            self.hovered = None
+            self.show_replay(self.replay_slider.value())
+            pts = coords.reshape(-1, 2)
+            # One range for the whole replay: the map is seen spreading as the model learns.
+            self.plot.setRange(xRange=(float(pts[:, 0].min()), float(pts[:, 0].max())),
+                               yRange=(float(pts[:, 1].min()), float(pts[:, 1].max())),
+                               padding=0.05)
+            return
+        self.replay_label.setText("")
+        if self.map is None or self._dirty:
+            self.recompute()
+            return
+        self._update_scatter()
+        if self._live_marker is not None and len(self._live_marker):
+            self.marker.setData(pos=self._live_marker)
+
+    def _on_replay_slider_value_changed(self, value: int) -> None:
+        if self.is_replaying:
+            self.show_replay(value)
+
+    def show_replay(self, index: int) -> None:
+        """Draw snapshot `index`'s aligned map of the fixed codes, coloured by label."""
+        coords = self.replay_coords()
+        if coords is None:
+            return
+        tl = self.run.timeline
+        index = min(max(int(index), 0), len(tl) - 1)
+        snap, pts, labels = tl.snapshots[index], coords[index], tl.code_labels
+        while len(self.scatters) <= int(labels.max(initial=0)):
+            item = pg.ScatterPlotItem(size=5, pen=None,
+                                      brush=pg.mkBrush(TAB10[len(self.scatters) % len(TAB10)]))
+            self.plot.addItem(item)
+            self.scatters.append(item)
+        for c, item in enumerate(self.scatters):
+            item.setData(pos=pts[labels == c])
+        ex = snap.explained * 100
+        self.plot.setLabel("bottom", f"PC 1 at that step ({ex[0]:.0f}% of variance)")
+        self.plot.setLabel("left", f"PC 2 ({ex[1]:.0f}%)")
+        self.replay_label.setText(f"step {snap.step:,} · epoch {snap.epoch:.2f}")
+        self.caption.setText(
+            f"{run_caption(self.run)} at training step {snap.step:,} (epoch {snap.epoch:.2f}, "
+            f"snapshot {index + 1} of {len(tl)}): {len(pts):,} fixed test codes as the model "
+            "placed them then, on that step's 2 principal directions, turned to line up with "
+            "the previous snapshot's. Colour: label.")
 
     # -- traversal ---------------------------------------------------------------------------
     def _build_sliders(self) -> None:

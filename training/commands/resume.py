@@ -23,7 +23,8 @@ def add_resume_arguments(p: argparse.ArgumentParser) -> None:
     """--resume FILE and --allow-other-dataset."""
     p.add_argument("--resume", metavar="FILE", default=None,
                    help="continue the run saved in FILE to --epochs in total, exactly where it "
-                        "stopped (its model, hyper-parameters, data and random state)")
+                        "stopped (its model, hyper-parameters, data and random state) "
+                        "(default: none, a new run)")
     p.add_argument("--allow-other-dataset", action="store_true",
                    help="with --resume: continue on --dataset/--data-dir even though the run "
                         "was trained on other data (not exact)")
