@@ -207,6 +207,8 @@ class RunTableModel(QAbstractTableModel):
             return "waiting for a free slot" if run.state == "queued" else ""
         if run.is_active:
             return ("paused · " if run.state == "paused" else "") + p.text(short)
+        if short:
+            return f"{run.state} · {p.step:,} steps"
         return f"{run.state} · epoch {p.epoch}/{p.epochs} · {p.step:,} steps"
 
     def _swatch(self, color: str) -> QIcon:
