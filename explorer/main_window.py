@@ -24,9 +24,9 @@ from explorer.dialogs import Dialogs
 from explorer.loss_plot import run_color
 from explorer.panel_host import PanelHost
 from explorer.run_table import COL_NAME
-from explorer.run_files import RunFiles
+from explorer.run_commands import RunCommands
 from explorer.runs_dock import RunsPanel
-from explorer.training_form import TrainingForm, config_from_values
+from explorer.training_form import TrainingForm
 from explorer.training_monitor import TrainingMonitor
 from explorer.window_settings import APPLICATION, ORGANIZATION, WindowSettings
 
@@ -87,8 +87,8 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.dataset_label)
         self.statusBar().addPermanentWidget(self.device_label)
 
-        self.files = RunFiles(self)
-        self.actions = WindowActions(self)
+        self.commands = RunCommands(self)
+        self.menu_actions = WindowActions(self)  # not `actions`: QWidget.actions() exists
         p = self.runs_panel
         self.form.train_requested.connect(self._on_form_train_requested)
         p.table.selected_run_changed.connect(self._on_selection_changed)
@@ -180,69 +180,30 @@ class MainWindow(QMainWindow):
         self.start_run(values)
 
     def start_run(self, values: dict) -> Run | None:
-        """Queue a run of the form's values; values the engine refuses are explained inline."""
-        self.finish_startup()
-        try:
-            config = config_from_values(values)
-        except (TypeError, ValueError) as e:
-            self.form.show_message(f"Cannot train: {e}.")
-            self.statusBar().showMessage(f"Cannot train: {e}", 8000)
-            return None
-        self.settings.save_form_values(self.form.stored_values())
-        run = self.session.start(config)
-        self.run_table.select_run(run)
-        if run.state == "queued":
-            self.statusBar().showMessage(f"{run.name} queued: it starts when the run training now "
-                                         "ends (one run trains at a time)", 6000)
-        return run
+        return self.commands.start(values)
 
     def toggle_pause(self) -> None:
         if (run := self.selected_run()) is not None and self.session is not None:
             self.session.toggle_pause(run)
 
     def stop_selected(self) -> None:
-        run = self.selected_run()
-        if run is not None and self.session is not None and run.is_active:
-            self.session.stop(run)
-            self.statusBar().showMessage(f"Stopping {run.name}…", 3000)
+        self.commands.stop(self.selected_run())
 
     def continue_selected(self, epochs: int | None = None) -> Run | None:
-        """Train the selected ended run further, to a total the user gives (the same run)."""
-        run = self.selected_run()
-        if run is None or self.session is None:
-            return None
-        from training.resume import ResumeError
-
-        problem = self.session.continue_problem(run)
-        if problem:
-            self.statusBar().showMessage(f"Cannot continue training: {problem}", 8000)
-            return None
-        done = run.epochs_done
-        if epochs is None:
-            epochs = self.dialogs.ask_epochs(done, done + 1)
-            if epochs is None:
-                return None
-        try:
-            self.session.continue_run(run, epochs)
-        except ResumeError as e:
-            msg = f"Cannot continue {run.name}: {e}"
-            self.statusBar().showMessage(msg, 15000)
-            self.dialogs.show_error("Cannot continue training", msg)
-            return None
-        return run
+        return self.commands.continue_training(self.selected_run(), epochs)
 
     def open_checkpoint(self, path: str | None = None) -> Run | None:
-        return self.files.open_checkpoint(path)
+        return self.commands.open_checkpoint(path)
 
     def save_selected(self, path: str | None = None) -> Path | None:
-        return self.files.save(self.selected_run(), path)
+        return self.commands.save(self.selected_run(), path)
 
     def export_selected(self, path: str | None = None) -> Path | None:
-        return self.files.export(self.selected_run(), path)
+        return self.commands.export(self.selected_run(), path)
 
     def remove_selected(self) -> None:
         run = self.selected_run()
-        if run is not None and self.files.may_remove(run):
+        if run is not None and self.commands.may_remove(run):
             self.remove_run(run)
 
     def remove_run(self, run: Run) -> None:
@@ -351,7 +312,7 @@ class MainWindow(QMainWindow):
         run = self.selected_run()
         if run is not None and run.dataset is not None:
             self._show_dataset(run.dataset)
-        self.actions.update(run, self._closed)
+        self.menu_actions.update(run, self._closed)
         self.runs_panel.update_details(run)
         self._update_panels()
 
@@ -388,5 +349,5 @@ class MainWindow(QMainWindow):
         self.monitor.shutdown()
         for run in self.run_model.runs:
             self.run_model.refresh(run)
-        self.actions.update(self.selected_run(), closed=True)
+        self.menu_actions.update(self.selected_run(), closed=True)
         return clean

@@ -248,7 +248,7 @@ def test_quit_action_asks_about_unsaved_runs(qtbot, settings, datasets):
     fill_form(w, epochs=1)
     run = click_train(qtbot, w)
     wait_ended(qtbot, w, run)
-    w.actions.quit.trigger()
+    w.menu_actions.quit.trigger()
     assert w.dialogs.asked_close == [([], [run])]
     assert not w.isVisible()
 
@@ -265,7 +265,7 @@ def _checkpoint(tmp_path, dataset, name="loaded run"):
 def test_open_checkpoint_plots_its_history(qtbot, window, tmp_path, small_dataset):
     path, result = _checkpoint(tmp_path, small_dataset)
     window.dialogs.path = str(path)
-    window.actions.open.trigger()
+    window.menu_actions.open.trigger()
     run = window.runs[-1]
     assert run.name == "loaded run" and run.state == "finished" and run.saved
     assert cell(window, run, COL_NAME) == "loaded run" and cell(window, run, COL_EPOCHS) == "2/2"
@@ -289,7 +289,7 @@ def test_open_broken_checkpoint_explains_and_keeps_runs(qtbot, window, tmp_path)
     run = click_train(qtbot, window)
     wait_ended(qtbot, window, run)
     window.dialogs.path = str(bad)
-    window.actions.open.trigger()
+    window.menu_actions.open.trigger()
     assert window.runs == [run]
     errors = window.dialogs.errors
     assert errors and "not a Latent Explorer checkpoint" in errors[0][1]
@@ -302,10 +302,10 @@ def test_save_then_reload_and_rename(qtbot, window, tmp_path):
     window.rename_run(run, "my autoencoder")
     assert run.name == "my autoencoder" and cell(window, run, COL_NAME) == "my autoencoder"
     window.dialogs.path = str(tmp_path / "ae")
-    window.actions.save.trigger()
+    window.menu_actions.save.trigger()
     assert run.saved and run.path == tmp_path / "ae.safetensors" and run.path.exists()
     window.dialogs.path = str(run.path)
-    window.actions.open.trigger()
+    window.menu_actions.open.trigger()
     loaded = window.runs[-1]
     assert loaded is not run and loaded.name == "my autoencoder" and loaded.kind == "ae"
     assert np.allclose(loaded.history.total, run.history.total)

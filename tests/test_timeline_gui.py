@@ -156,7 +156,7 @@ def test_continue_training_a_finished_run_trains_the_same_run_further(qtbot, win
     wait_ended(qtbot, window, run)
     name, steps_before = run.name, len(run.history)
     first_timeline = run.timeline
-    assert window.runs_panel.continue_button.isEnabled() and window.actions.continue_.isEnabled()
+    assert window.runs_panel.continue_button.isEnabled() and window.menu_actions.continue_.isEnabled()
     window.dialogs.epochs = 4
     qtbot.mouseClick(window.runs_panel.continue_button, Qt.MouseButton.LeftButton)
     assert window.dialogs.asked_epochs == [(2, 3)]
@@ -182,7 +182,7 @@ def test_continue_an_old_checkpoint_says_it_uses_a_fresh_optimizer(qtbot, window
     assert run.timeline is None and run.resume is None
     assert not window.monitor.timeline.slider.isEnabled()
     window.dialogs.epochs = 3
-    window.actions.continue_.trigger()
+    window.menu_actions.continue_.trigger()
     assert "fresh Adam optimizer" in window.statusBar().currentMessage()
     wait_ended(qtbot, window, run)
     assert run.state == RunState.FINISHED and len(run.history) == 30

@@ -1,4 +1,4 @@
-"""Opening, saving, exporting and removing runs from the window: ask, call the session, report.
+"""The window's commands on runs: train, stop, continue, open, save, export, remove.
 
 The session does the work (explorer/session.py); this only asks the user through the
 window's dialogs (explorer/dialogs.py) and says in the status bar and a message box how it went.
@@ -14,11 +14,60 @@ if TYPE_CHECKING:
     from training.run import Run
 
 
-class RunFiles:
-    """The window's file commands, for the selected run."""
+class RunCommands:
+    """The window's commands on runs (the selected one, mostly), with their dialogs."""
 
     def __init__(self, window: MainWindow) -> None:
         self.window = window
+
+    def start(self, values: dict) -> Run | None:
+        """Queue a run of the form's values; values the engine refuses are explained inline."""
+        from explorer.training_form import config_from_values
+
+        w = self.window
+        w.finish_startup()
+        try:
+            config = config_from_values(values)
+        except (TypeError, ValueError) as e:
+            w.form.show_message(f"Cannot train: {e}.")
+            self._status(f"Cannot train: {e}", 8000)
+            return None
+        w.settings.save_form_values(w.form.stored_values())
+        run = w.session.start(config)
+        w.run_table.select_run(run)
+        if run.state == "queued":
+            self._status(f"{run.name} queued: it starts when the run training now ends (one run "
+                         "trains at a time)", 6000)
+        return run
+
+    def stop(self, run: Run | None) -> None:
+        w = self.window
+        if run is not None and w.session is not None and run.is_active:
+            w.session.stop(run)
+            self._status(f"Stopping {run.name}…", 3000)
+
+    def continue_training(self, run: Run | None, epochs: int | None = None) -> Run | None:
+        """Train an ended run further, to a total the user gives (the same run)."""
+        w = self.window
+        if run is None or w.session is None:
+            return None
+        from training.resume import ResumeError
+
+        problem = w.session.continue_problem(run)
+        if problem:
+            self._status(f"Cannot continue training: {problem}", 8000)
+            return None
+        done = run.epochs_done
+        if epochs is None:
+            epochs = w.dialogs.ask_epochs(done, done + 1)
+            if epochs is None:
+                return None
+        try:
+            w.session.continue_run(run, epochs)
+        except ResumeError as e:
+            self._fail("Cannot continue training", f"Cannot continue {run.name}: {e}")
+            return None
+        return run
 
     def _status(self, text: str, ms: int) -> None:
         self.window.statusBar().showMessage(text, ms)
