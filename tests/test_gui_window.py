@@ -519,7 +519,7 @@ def test_the_app_shortens_the_gil_switch_interval():
 
 
 def test_falling_back_to_the_bundled_sample_is_said_plainly_once(qtbot, window):
-    fill_form(window, dataset="auto", epochs=1)  # offline in tests: 'auto' cannot have MNIST
+    fill_form(window, dataset="auto", epochs=1, batch_size=1024)  # offline in tests: 'auto' cannot have MNIST
     run = click_train(qtbot, window)
     wait_ended(qtbot, window, run)
     monitor = window.monitor
