@@ -15,6 +15,8 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
+# Before Qt loads, main.py checks for a display and for the system libraries Qt's xcb plugin
+# needs (explorer/system_check.py): a missing one is one line with the install command, exit 2.
 run: $(STAMP)
 	$(PY) main.py
 
@@ -28,7 +30,7 @@ bench: $(STAMP)
 
 # Needs a virtual screen: apt-get install -y xvfb (the README's screenshots come from here).
 screenshots: $(STAMP)
-	xvfb-run -a -s "-screen 0 1600x1000x24" $(PY) -m explorer.screenshot docs/screenshots/training.png
+	xvfb-run -a -s "-screen 0 1600x1000x24" $(PY) tools/window_screenshot.py docs/screenshots/training.png
 	xvfb-run -a -s "-screen 0 1400x900x24" $(PY) tools/panel_screenshots.py
 
 clean:

@@ -8,6 +8,11 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `python main.py` and the `latent-explorer` console script."""
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] in (["--version"], ["-V"]):
+        from training.version import version  # no torch, no Qt: answers at once
+
+        print(f"latent-explorer {version()}")
+        return 0
     if not argv or argv[0] in ("gui", "--gui"):
         from explorer.app import run_app  # Qt only when the GUI is asked for
 

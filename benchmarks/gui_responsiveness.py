@@ -5,7 +5,7 @@ Runs the real main window (offscreen is fine), starts a VAE job on the largest d
 sample) and, while it trains, measures how late a 10 ms QTimer fires (median and 99th
 percentile) and the job's training steps/s. The same training runs headless (a fresh process
 started by this one, torch on its main thread), before and after, for comparison. The GUI run
-is done with the worker at torch's default thread count (the app's choice, explorer/jobs.py
+is done with the worker at torch's default thread count (the app's choice, explorer/worker_threads.py
 WORKER_TORCH_THREADS) and with one thread, to justify it.
 
     QT_QPA_PLATFORM=offscreen python benchmarks/gui_responsiveness.py [--epochs 2]
@@ -98,21 +98,29 @@ def gui_run(app, window, values: dict, torch_threads: int | None) -> dict:
     """Train one job from the window while a 10 ms timer probes the event loop's lateness."""
     from PySide6.QtCore import QEventLoop
 
-    import explorer.jobs as jobs
+    import explorer.worker_threads as worker_threads
+    from explorer.job_events import EpochEvent
 
-    jobs.WORKER_TORCH_THREADS = torch_threads
+    worker_threads.WORKER_TORCH_THREADS = torch_threads
     epochs: list = []
-    window.jobs.job_epoch_ended.connect(lambda job, ev: epochs.append(ev))
+
+    def on_event(run, ev) -> None:
+        if isinstance(ev, EpochEvent):
+            epochs.append(ev)
+
+    def on_finished(job) -> None:
+        loop.quit()
+
+    session = window.session
+    session.run_event.connect(on_event)
     run = window.start_run(values)
     loop = QEventLoop()
-    window.jobs.job_finished.connect(lambda job: loop.quit())
+    session.queue.job_finished.connect(on_finished)
     probe, late_ms = start_lateness_probe()
     loop.exec()
     probe.stop()
-    window.jobs.job_epoch_ended.disconnect()
-    window.jobs.job_finished.disconnect()
-    window.jobs.job_finished.connect(window._on_job_finished)
-    window.jobs.job_epoch_ended.connect(window._on_job_epoch_ended)
+    session.run_event.disconnect(on_event)
+    session.queue.job_finished.disconnect(on_finished)
     assert run.state == "finished", run.error
     late_ms = late_ms[5:]  # the first ticks include the job's start-up
     return {"rate": train_rate(epochs), "median": statistics.median(late_ms),
@@ -240,15 +248,15 @@ def main(argv: list[str] | None = None) -> int:
     window.resize(1400, 900)
     window.show()
     window.finish_startup()
-    window.datasets.put(source, data_dir, ds)  # dataset loading is not what we measure
+    window.session.datasets.put(source, data_dir, ds)  # dataset loading is not what we measure
     app.processEvents()
     med, p99 = idle_lateness(app)
     print(f"idle GUI: timer lateness median {med:.2f} ms, p99 {p99:.2f} ms")
     plot_cost(app)
 
-    import explorer.jobs as jobs
+    import explorer.worker_threads as worker_threads
 
-    default_threads = jobs.DEFAULT_TORCH_THREADS
+    default_threads = worker_threads.DEFAULT_TORCH_THREADS
 
     def headless_with(threads: int) -> float:
         """The same training in a fresh process: no GUI, torch on its main thread."""

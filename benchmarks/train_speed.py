@@ -27,9 +27,24 @@ import torch  # noqa: E402
 from models import ModelConfig, build_model  # noqa: E402
 from training.data import IDX_FILES, Dataset, load_idx_folder, load_mnist_sample  # noqa: E402
 from training.fast_step import FlatAdam  # noqa: E402
-from training.loop import TrainConfig, Trainer, TrainingObserver, native_bf16  # noqa: E402
+from training.loop import TrainConfig, Trainer, TrainingObserver  # noqa: E402
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
+
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether this device does bf16 arithmetic natively (CUDA, or a CPU with AVX512-BF16/AMX)."""
+    if device.type == "cuda":
+        return True
+    if device.type != "cpu":
+        return False
+    probe = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
+    amx = getattr(torch.cpu, "_is_amx_tile_supported", None)
+    try:
+        return bool((probe and probe()) or (amx and amx()))
+    except RuntimeError:
+        return False
 
 
 def write_idx(path: Path, array: np.ndarray) -> None:

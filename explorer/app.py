@@ -28,35 +28,6 @@ def _process_age() -> float:
 _T0 = time.perf_counter()
 
 
-def guard_none_refcount() -> bool:
-    """Work around shiboken6 6.12.0 on CPython < 3.12, which would abort the app.
-
-    Its wrappers return None from void methods (QPainter.setPen, QLabel.setText, ...) and
-    True/False from bool ones without taking a new reference, so every call drops a reference
-    to those singletons: a live pyqtgraph plot loses ~10,000 a second and CPython aborts with
-    "none_dealloc: deallocating None" within minutes, or at exit. PySide6 6.11.x does not do
-    this, and from Python 3.12 these objects are immortal. The real fix is to not install
-    6.12.0 on 3.11; until then, lift their counts by 2**60 once (they are static and never
-    freed, so a count only has to stay positive: a million lost references a second would take
-    millennia). Returns True when the guard was applied.
-    """
-    if sys.version_info >= (3, 12) or sys.implementation.name != "cpython":
-        return False
-    try:
-        import shiboken6
-    except ImportError:
-        return False
-    if not str(getattr(shiboken6, "__version__", "")).startswith("6.12."):
-        return False
-    import ctypes
-
-    for singleton in (None, True, False):  # bool-returning methods do the same to True/False
-        count = ctypes.c_ssize_t.from_address(id(singleton))
-        if count.value < 2**59:
-            count.value += 2**60
-    return True
-
-
 # The GIL. A training worker runs a little Python between torch ops and lets go of the GIL
 # inside each op. While the GUI thread runs Python (pyqtgraph painting the loss plots), a worker
 # that wants the GIL back waits a whole switch interval, 5 ms by default, so training all but
@@ -68,7 +39,6 @@ GIL_SWITCH_INTERVAL_S = 0.0005
 
 def create_app(argv: list[str] | None = None):
     """The QApplication, named so QSettings find the same place every launch."""
-    guard_none_refcount()
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     from PySide6.QtWidgets import QApplication
 
@@ -84,7 +54,12 @@ def create_app(argv: list[str] | None = None):
 
 
 def run_app(argv: list[str] | None = None) -> int:
-    """Open the main window and run the event loop until it closes."""
+    """Open the main window and run the event loop until it closes (exit 2 if it cannot open)."""
+    from explorer.system_check import exit_if_gui_cannot_start
+
+    refused = exit_if_gui_cannot_start()  # before Qt loads: one line instead of a Qt abort
+    if refused is not None:
+        return refused
     from PySide6.QtCore import QTimer
 
     app = create_app(argv)

@@ -2,7 +2,8 @@
 
 pyqtgraph idioms (examples/scrollingPlots.py): every curve is created once and fed `setData`
 with views of a preallocated buffer that doubles when full; peak downsampling and clip-to-view
-keep 100,000+ steps cheap to draw. New steps only mark a run dirty; a 30 Hz timer redraws.
+keep 100,000+ steps cheap to draw. New steps only mark a run dirty; a timer redraws at most 5 times a second (less when a
+repaint would take more than 3 % of the GUI thread: PAINT_BUDGET).
 No torch here: this module is imported before the window is shown.
 """
 
@@ -139,6 +140,7 @@ class LossPlot(QWidget):
         self._dirty: set[int] = set()
         self._smoothing = 0.6
         self._highlighted: int | None = None
+        self._step_lines: dict[str, pg.InfiniteLine] = {}  # the timeline's step, per plot
         self._x = np.arange(1, 1025, dtype=np.float64)  # step numbers, grown with the buffers
 
         self._slider = QSlider(Qt.Orientation.Horizontal)
@@ -206,9 +208,6 @@ class LossPlot(QWidget):
     def set_smoothing(self, weight: float) -> None:
         self._slider.setValue(int(round(min(max(weight, 0.0), 0.99) * 100)))
 
-    def run_ids(self) -> list[int]:
-        return list(self._series)
-
     def step_count(self, run_id: int) -> int:
         s = self._series.get(run_id)
         return 0 if s is None else s.n
@@ -218,6 +217,46 @@ class LossPlot(QWidget):
         s = self._series[run_id]
         item = (s.smooth_items if smoothed else s.raw_items)[channel]
         return item.getOriginalDataset()
+
+    def drawn_data(self, run_id: int, channel: str = "total"):
+        """(x, y) of the smoothed curve as drawn now: after downsampling and clipping to view."""
+        return self._series[run_id].smooth_items[channel].getData()
+
+    def marker_data(self, run_id: int, channel: str = "total"):
+        """(steps, values) of the per-epoch test markers, as drawn."""
+        return self._series[run_id].markers[channel].getData()
+
+    def is_curve_shown(self, run_id: int, channel: str = "total") -> bool:
+        return self._series[run_id].smooth_items[channel].isVisible()
+
+    def stop_redrawing(self) -> None:
+        """The window is closing: no more redraws (pending steps are drawn once, now)."""
+        self.flush()
+        self._timer.stop()
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        self.stop_redrawing()
+        super().closeEvent(event)
+
+    def set_step_marker(self, step: float | None) -> None:
+        """A vertical line at `step` on the three plots (a timeline snapshot); None hides it."""
+        if step is None and not self._step_lines:
+            return
+        if not self._step_lines:
+            for ch in CHANNELS:
+                line = pg.InfiniteLine(angle=90, movable=False, pen=self._marker_pen())
+                line.setZValue(10)
+                self.plots[ch].addItem(line, ignoreBounds=True)  # autorange ignores it
+                self._step_lines[ch] = line
+        for line in self._step_lines.values():
+            if step is not None:
+                line.setValue(float(step))
+            line.setVisible(step is not None)
+
+    def step_marker(self) -> float | None:
+        """The step the vertical marker is at, or None when it is hidden."""
+        line = self._step_lines.get(CHANNELS[0])
+        return float(line.value()) if line is not None and line.isVisible() else None
 
     def marker_count(self, run_id: int) -> int:
         s = self._series.get(run_id)
@@ -335,7 +374,7 @@ class LossPlot(QWidget):
                     s.smooth_items[ch].setPen(self._pen(s.color, wide=rid == run_id))
 
     def flush(self) -> None:
-        """Redraw everything pending now (the timer does this ≤ 30 times a second)."""
+        """Redraw everything pending now (the timer does this at most 5 times a second)."""
         self._on_timer_timeout()
 
     # -- internals -------------------------------------------------------------------------------
@@ -348,6 +387,9 @@ class LossPlot(QWidget):
             c.setAlpha(70)
             return pg.mkPen(c, width=1)
         return pg.mkPen(c, width=2 if wide else 1)  # wider pens paint several times slower
+
+    def _marker_pen(self):
+        return pg.mkPen(self._foreground(), width=1, style=Qt.PenStyle.DashLine)
 
     def _foreground(self) -> QColor:
         return self.palette().color(QPalette.ColorRole.WindowText)
@@ -457,6 +499,8 @@ class LossPlot(QWidget):
                 ax.setPen(pg.mkPen(fg))
                 ax.setTextPen(pg.mkPen(fg))
         self.legend.setLabelTextColor(fg)
+        for line in self._step_lines.values():
+            line.setPen(self._marker_pen())
         for s in self._series.values():
             for ch in CHANNELS:
                 s.markers[ch].setPen(pg.mkPen(fg, width=1))

@@ -39,7 +39,7 @@ Index = QModelIndex | QPersistentModelIndex
 class RunTableModel(QAbstractTableModel):
     """Rows of runs; the window owns the list and tells the model what changed."""
 
-    renamed = Signal(object, str)  # Run, new name
+    rename_requested = Signal(object, str)  # Run, new name (the session renames it)
     visibility_toggled = Signal(object, bool)  # Run, visible
 
     def __init__(self, parent=None) -> None:
@@ -160,9 +160,7 @@ class RunTableModel(QAbstractTableModel):
             name = str(value).strip()
             if not name or name == run.name:
                 return False
-            run.name = name
-            self.dataChanged.emit(index, index)
-            self.renamed.emit(run, name)
+            self.rename_requested.emit(run, name)
             return True
         if index.column() == COL_SHOW and role == Qt.ItemDataRole.CheckStateRole:
             visible = Qt.CheckState(value) == Qt.CheckState.Checked
@@ -187,7 +185,7 @@ class RunTableModel(QAbstractTableModel):
         if col == COL_EPOCHS:
             return f"{run.epochs_done}/{c.epochs}"
         if col == COL_STATE:
-            return run.state + (" ⚠" if run.error else "")
+            return f"{run.state}" + (" ⚠" if run.error else "")
         if col == COL_PROGRESS:
             return self.progress_text(run)
         if col == COL_BCE:
@@ -209,6 +207,8 @@ class RunTableModel(QAbstractTableModel):
             return "waiting for a free slot" if run.state == "queued" else ""
         if run.is_active:
             return ("paused · " if run.state == "paused" else "") + p.text(short)
+        if short:
+            return f"{run.state} · {p.step:,} steps"
         return f"{run.state} · epoch {p.epoch}/{p.epochs} · {p.step:,} steps"
 
     def _swatch(self, color: str) -> QIcon:

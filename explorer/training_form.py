@@ -25,13 +25,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-KINDS = (("ae", "AE: plain auto-encoder"), ("vae", "VAE: β-VAE"),
-         ("cvae", "CVAE: conditional β-VAE"))
-SOURCES = (("auto", "auto: MNIST, else the bundled sample"),
-           ("mnist-sample", "mnist-sample: 5,000 bundled digits"),
-           ("mnist", "mnist: 70,000 digits (downloaded once)"),
-           ("fashion-mnist", "fashion-mnist: 70,000 clothes (downloaded once)"))
-FOLDER_ITEM = "Folder of idx files…"
+from models.registry import get_kind, list_kinds
+from training.sources import default_epochs, list_sources
+
+FOLDER_ITEM = "Folder (idx files, or one sub-folder of images per class)…"
+SAMPLE_TRAIN = 4500  # 'auto' offline: the bundled sample's training split
 BETA_MIN, BETA_MAX = 1e-4, 10.0
 LR_MIN, LR_MAX = 1e-6, 1e4
 # The slider's stops: 0, then 1, 1.5, 2, 3, 5, 7 in every decade from 1e-4 to 10. They are
@@ -40,8 +38,8 @@ _MANTISSAS = (1.0, 1.5, 2.0, 3.0, 5.0, 7.0)
 BETA_STOPS = (0.0, *[float(f"{m}e{e}") for e in range(-4, 1) for m in _MANTISSAS], 10.0)
 _CHOOSE_FOLDER = "choose-folder"
 _FOLDER_PREFIX = "folder:"
-DEFAULTS = {"kind": "vae", "beta": 0.005, "nz": 32, "epochs": 10, "batch_size": 64, "lr": 1e-3,
-            "seed": 0, "dataset": "auto", "data_dir": None}
+DEFAULTS = {"kind": "vae", "beta": 0.005, "nz": 32, "epochs": None, "batch_size": 64, "lr": 1e-3,
+            "seed": 0, "dataset": "auto", "data_dir": None}  # epochs None: follow the dataset
 
 
 def _split_source(data: str) -> tuple[str, str | None]:
@@ -51,6 +49,18 @@ def _split_source(data: str) -> tuple[str, str | None]:
     if data == _CHOOSE_FOLDER:
         return "folder", None
     return data, None
+
+
+def config_from_values(values: dict):
+    """The engine's TrainConfig for the form's values; TypeError/ValueError says what is wrong."""
+    from training.loop import TrainConfig  # torch: only once the window is up
+
+    kw = dict(values)
+    if kw.get("epochs") is None:
+        raise ValueError("choose the number of epochs")
+    if not get_kind(kw["kind"]).variational or kw.get("beta") is None:
+        kw["beta"] = kw.get("beta") or 0.0
+    return TrainConfig(**kw)
 
 
 def parse_beta(text: str) -> tuple[float | None, str | None]:
@@ -150,23 +160,37 @@ class TrainingForm(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.kind = QComboBox()
-        for key, label in KINDS:
-            self.kind.addItem(label, key)
-        self.kind.setToolTip("AE: deterministic codes. VAE: codes with a Gaussian prior, weighted "
-                             "by β. CVAE: a VAE told the digit's class.")
+        for k in list_kinds():  # the registry: models/registry.py
+            self.kind.addItem(f"{k.label}: {k.description.split(':')[0]}", k.name)
+            self.kind.setItemData(self.kind.count() - 1, k.description,
+                                  Qt.ItemDataRole.ToolTipRole)
         self.dataset = QComboBox()
-        for key, label in SOURCES:
-            self.dataset.addItem(label, key)
+        for src in list_sources():  # the registry: training/sources.py
+            self.dataset.addItem(src.label, src.name)
+            self.dataset.setItemData(self.dataset.count() - 1, src.description,
+                                     Qt.ItemDataRole.ToolTipRole)
         self.dataset.addItem(FOLDER_ITEM, _CHOOSE_FOLDER)
-        self.dataset.setToolTip("Where the images come from; a folder must hold the four "
-                                "MNIST-format idx files (gzip or not)")
+        self.dataset.setToolTip("Where the images come from; a folder holds the four MNIST-format "
+                                "idx files (gzip or not), or one sub-folder of PNG/JPEG images "
+                                "per class")
+        # Training-split sizes the epochs and the estimate follow (folders: once loaded).
+        self._train_sizes: dict[str, int] = {s.name: s.n_train for s in list_sources() if s.n_train}
+        self._train_sizes.setdefault("auto", SAMPLE_TRAIN)
+        self._epochs_follow = True  # until the user sets the epochs themselves
+        self._steps_per_second: float | None = None
         self._last_dataset_index = 0
+        self.ask_folder = self._ask_folder_dialog  # tests replace it with the folder to answer
         self.beta = BetaControl()
         self.nz = QSpinBox()
         self.nz.setRange(1, 4096)
         self.nz.setToolTip("Size of the latent code z")
         self.epochs = QSpinBox()
         self.epochs.setRange(1, 10_000)
+        self.epochs.setToolTip("Follows the dataset (the course's ~4,500 steps, at least 20 "
+                               "epochs on large sets) until you change it")
+        self.estimate = QLabel()
+        self.estimate.setWordWrap(True)
+        self.estimate.setAccessibleName("Training estimate")
         self.batch_size = QSpinBox()
         self.batch_size.setRange(1, 65_536)
         self.lr = QLineEdit()
@@ -188,6 +212,7 @@ class TrainingForm(QWidget):
         form.addRow(self._beta_label, self.beta)
         form.addRow("&nz", self.nz)
         form.addRow("&Epochs", self.epochs)
+        form.addRow("", self.estimate)
         form.addRow("&Batch size", self.batch_size)
         form.addRow("&Learning rate", self.lr)
         form.addRow("S&eed", self.seed)
@@ -209,6 +234,8 @@ class TrainingForm(QWidget):
 
         self.set_values(DEFAULTS)
         self.kind.currentIndexChanged.connect(self._on_kind_current_index_changed)
+        self.epochs.valueChanged.connect(self._on_epochs_value_changed)
+        self.batch_size.valueChanged.connect(lambda _v: self._update_epochs())
         self.dataset.activated.connect(self._on_dataset_activated)
         self.train_button.clicked.connect(self._on_train_button_clicked)
         for edit in (self.lr, self.beta.edit):
@@ -228,7 +255,7 @@ class TrainingForm(QWidget):
     def problems(self) -> list[str]:
         """Why the current values cannot train (empty when they can)."""
         p = []
-        if self.kind.currentData() != "ae":
+        if get_kind(self.kind.currentData()).variational:
             _, why = self.beta.value()
             if why:
                 p.append(why)
@@ -237,7 +264,7 @@ class TrainingForm(QWidget):
             p.append(why)
         source, data_dir = _split_source(self.dataset.currentData())
         if source == "folder" and not data_dir:
-            p.append("choose the folder of idx files")
+            p.append("choose the folder (idx files or image sub-folders)")
         return p
 
     def set_values(self, values: dict) -> None:
@@ -247,8 +274,7 @@ class TrainingForm(QWidget):
         self.kind.setCurrentIndex(i if i >= 0 else self.kind.findData(DEFAULTS["kind"]))
         beta, _ = parse_beta(str(v["beta"]))
         self.beta.set_value(beta if beta is not None else DEFAULTS["beta"])
-        for spin, key in ((self.nz, "nz"), (self.epochs, "epochs"),
-                          (self.batch_size, "batch_size"), (self.seed, "seed")):
+        for spin, key in ((self.nz, "nz"), (self.batch_size, "batch_size"), (self.seed, "seed")):
             try:
                 n = int(v[key])
             except (TypeError, ValueError):
@@ -262,6 +288,14 @@ class TrainingForm(QWidget):
             i = self.dataset.findData(v["dataset"])
             self.dataset.setCurrentIndex(max(i, 0))
         self._last_dataset_index = self.dataset.currentIndex()
+        try:
+            epochs = int(v["epochs"]) if v.get("epochs") is not None else None
+        except (TypeError, ValueError):
+            epochs = None
+        self._epochs_follow = epochs is None or not 1 <= epochs <= self.epochs.maximum()
+        if not self._epochs_follow:
+            self._set_epochs(epochs)
+        self._update_epochs()
         self._update_beta_enabled()
         self.show_message("")
 
@@ -283,9 +317,10 @@ class TrainingForm(QWidget):
         color = "#d62728" if error else self.palette().color(QPalette.ColorRole.WindowText).name()
         self.message.setStyleSheet(f"color: {color};")
 
-    # -- dialogs (methods so tests can replace them) ---------------------------------------------
-    def _ask_folder(self) -> str | None:
-        path = QFileDialog.getExistingDirectory(self, "Folder with MNIST-format idx files")
+    # -- the folder dialog: an attribute, so tests answer it instead of a modal dialog -----------
+    def _ask_folder_dialog(self) -> str | None:
+        path = QFileDialog.getExistingDirectory(
+            self, "Folder of idx files, or of one sub-folder of images per class")
         return path or None
 
     # -- slots -----------------------------------------------------------------------------------
@@ -293,8 +328,61 @@ class TrainingForm(QWidget):
     def _on_kind_current_index_changed(self, _index: int) -> None:
         self._update_beta_enabled()
 
+    def stored_values(self) -> dict:
+        """What to remember between launches: the values, epochs None while they follow."""
+        v = self.values()
+        if self._epochs_follow:
+            v["epochs"] = None
+        return v
+
+    def set_train_size(self, source: str, n_train: int) -> None:
+        """The training split of `source` has `n_train` images (learnt once it loaded)."""
+        self._train_sizes[source] = int(n_train)
+        self._update_epochs()
+
+    def set_steps_per_second(self, rate: float | None) -> None:
+        """This machine's last measured training speed, for the time estimate."""
+        self._steps_per_second = rate if rate and rate > 0 else None
+        self._update_estimate()
+
+    def _train_size(self) -> int | None:
+        data = self.dataset.currentData()
+        return self._train_sizes.get(data[len(_FOLDER_PREFIX):] if data.startswith(_FOLDER_PREFIX)
+                                     else data)
+
+    def _set_epochs(self, n: int) -> None:
+        self.epochs.blockSignals(True)  # not the user's edit
+        self.epochs.setValue(n)
+        self.epochs.blockSignals(False)
+
+    def _update_epochs(self) -> None:
+        n = self._train_size()
+        if self._epochs_follow and n:
+            self._set_epochs(default_epochs(n, self.batch_size.value()))
+        self._update_estimate()
+
+    def _update_estimate(self) -> None:
+        n = self._train_size()
+        if not n:
+            self.estimate.setText("steps: known once the folder has loaded")
+            return
+        steps = -(-n // self.batch_size.value()) * self.epochs.value()
+        text = f"{steps:,} steps ({n:,} images per epoch)"
+        if self._steps_per_second:
+            from tqdm import tqdm
+
+            text += f", about {tqdm.format_interval(steps / self._steps_per_second)} here"
+        if self.dataset.currentData() == "auto" and n == SAMPLE_TRAIN:
+            text += "; 'auto' uses the bundled sample until full MNIST is downloaded"
+        self.estimate.setText(text)
+
+    @Slot(int)
+    def _on_epochs_value_changed(self, _value: int) -> None:
+        self._epochs_follow = False  # the user chose: keep it
+        self._update_estimate()
+
     def _update_beta_enabled(self) -> None:
-        is_ae = self.kind.currentData() == "ae"
+        is_ae = not get_kind(self.kind.currentData()).variational
         self.beta.setEnabled(not is_ae)
         self._beta_label.setEnabled(not is_ae)
         self.beta.setToolTip("An AE has no KL term: β does not apply" if is_ae else "")
@@ -302,13 +390,15 @@ class TrainingForm(QWidget):
     @Slot(int)
     def _on_dataset_activated(self, index: int) -> None:
         if self.dataset.itemData(index) == _CHOOSE_FOLDER:
-            folder = self._ask_folder()
+            folder = self.ask_folder()
             if folder:
                 self.set_folder(folder)
+                self._update_epochs()
             else:
                 self.dataset.setCurrentIndex(self._last_dataset_index)
             return
         self._last_dataset_index = index
+        self._update_epochs()
 
     @Slot()
     def _on_any_text_edited(self) -> None:

@@ -1,13 +1,24 @@
-"""Torch modules of Latent Explorer: no Qt, no data, no globals."""
+"""Torch modules of Latent Explorer: no Qt, no data, no globals.
 
-from models.autoencoders import (
-    KINDS,
-    LatentModel,
-    LossParts,
-    ModelConfig,
-    Posterior,
-    build_model,
-    gaussian_kl,
-)
+The torch names load on first use (PEP 562), so `import models.registry` stays torch-free:
+the GUI reads the model kinds while torch is still loading behind the window.
+"""
 
-__all__ = ["KINDS", "LatentModel", "LossParts", "ModelConfig", "Posterior", "build_model", "gaussian_kl"]
+from __future__ import annotations
+
+import importlib
+
+from models.registry import ModelKind, get_kind, kind_names, list_kinds, register_kind
+
+_FROM_AUTOENCODERS = ("KINDS", "LatentModel", "LossParts", "ModelConfig", "Posterior",
+                      "build_model", "gaussian_kl")
+
+
+def __getattr__(name: str):
+    if name in _FROM_AUTOENCODERS:
+        return getattr(importlib.import_module("models.autoencoders"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = [*_FROM_AUTOENCODERS, "ModelKind", "get_kind", "kind_names", "list_kinds",
+           "register_kind"]

@@ -10,7 +10,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-KINDS = ("ae", "vae", "cvae")
+from models.registry import ModelKind, get_kind, kind_names
+
+
+def __getattr__(name: str):
+    # KINDS, the old tuple of kind names, now follows the registry (kinds registered later too).
+    if name == "KINDS":
+        return kind_names()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -25,8 +32,7 @@ class ModelConfig:
     beta: float = 0.005
 
     def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ValueError(f"unknown model kind {self.kind!r}; choose one of {', '.join(KINDS)}")
+        get_kind(self.kind)  # ValueError naming the choices
         if self.nz < 1:
             raise ValueError(f"nz must be at least 1, got {self.nz}")
         if not self.hidden or any(h < 1 for h in self.hidden):
@@ -42,12 +48,16 @@ class ModelConfig:
         return self.image_shape[0] * self.image_shape[1]
 
     @property
+    def model_kind(self) -> ModelKind:
+        return get_kind(self.kind)
+
+    @property
     def is_variational(self) -> bool:
-        return self.kind in ("vae", "cvae")
+        return get_kind(self.kind).variational
 
     @property
     def is_conditional(self) -> bool:
-        return self.kind == "cvae"
+        return get_kind(self.kind).conditional
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -127,7 +137,7 @@ class LatentModel(nn.Module):
     def _one_hot(self, y: Tensor | int | None, n: int) -> Tensor | None:
         if not self.config.is_conditional:
             if y is not None:  # a silently ignored label would hide a caller's mistake
-                raise ValueError(f"a {self.config.kind.upper()} takes no class label")
+                raise ValueError(f"a {self.config.model_kind.label} takes no class label")
             return None
         if y is None:
             raise ValueError("a CVAE needs a class label")

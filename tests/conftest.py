@@ -43,6 +43,15 @@ def _no_network(monkeypatch):
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 
+@pytest.fixture
+def one_torch_thread():
+    """Tiny matmuls: one torch thread is fastest, and far faster on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def runs(small_dataset: Dataset) -> dict[str, Run]:
     """Small trained AE, VAE and CVAE runs ('ae', 'vae', 'cvae'): 20 epochs × 10 steps each."""
@@ -60,3 +69,45 @@ def runs(small_dataset: Dataset) -> dict[str, Run]:
     finally:
         torch.set_num_threads(threads)
     return out
+
+
+@pytest.fixture(autouse=True)
+def _no_dangling_threads_or_timers(monkeypatch):
+    """Fail a test that leaves a QThread running or a repeating QTimer ticking (as napari does).
+
+    Every QThread.start and QTimer.start during the test is recorded; afterwards none of those
+    threads may still run and none of those timers may still repeat. Single-shot timers end by
+    themselves, so only repeating ones count.
+    """
+    from PySide6.QtCore import QThread, QTimer
+
+    threads: list = []
+    timers: list = []
+    real_thread_start, real_timer_start = QThread.start, QTimer.start
+
+    def thread_start(self, *args):
+        threads.append(self)
+        return real_thread_start(self, *args)
+
+    def timer_start(self, *args):
+        timers.append(self)
+        return real_timer_start(self, *args)
+
+    monkeypatch.setattr(QThread, "start", thread_start)
+    monkeypatch.setattr(QTimer, "start", timer_start)
+    yield
+    running, ticking = [], []
+    for t in threads:
+        try:
+            if t.isRunning() and not t.wait(1000):  # a moment to finish quitting
+                running.append(t.objectName() or repr(t))
+        except RuntimeError:  # its C++ object is gone: it had finished
+            pass
+    for t in timers:
+        try:
+            if t.isActive() and not t.isSingleShot():
+                ticking.append(t.objectName() or repr(t.parent()))
+        except RuntimeError:
+            pass
+    assert not running, f"threads still running after the test: {running}"
+    assert not ticking, f"repeating timers still active after the test: {ticking}"

@@ -45,8 +45,12 @@ def saved(results, tmp_path):
 
 
 def _resave(path: Path, raw: bytes, meta: dict, tensors: dict | None = None) -> Path:
-    """The same file with other metadata (and optionally other tensors): still valid safetensors."""
-    path.write_bytes(st_save(tensors if tensors is not None else st_load(raw), metadata=meta))
+    """The same file with other metadata (and optionally other tensors), checksummed anew.
+
+    As a buggy writer would produce: the checksum holds, so the checks behind it must refuse.
+    """
+    tensors = tensors if tensors is not None else st_load(raw)
+    path.write_bytes(checkpoint_mod.checkpoint_bytes(tensors, meta))
     return path
 
 
@@ -236,7 +240,7 @@ def test_malformed_metadata_values(saved, tmp_path, key, value):
     assert "corrupted" in _message(p)
 
 
-@pytest.mark.parametrize("version", [None, [1], {"v": 1}])
+@pytest.mark.parametrize("version", [None, [1], {"v": 1}, True, 2, "0", "-1", "٢"])
 def test_non_string_format_version(tmp_path, version):
     header = json.dumps({"__metadata__": {"format": checkpoint_mod.FORMAT,
                                           "format_version": version}}).encode()
@@ -318,3 +322,228 @@ def test_history_from_arrays_round_trip(tmp_path, results):
     ck = load_checkpoint(p)
     np.testing.assert_array_equal(ck.history.total, r.history.total)
     assert len(ck.history.epochs) == 1
+
+
+# -- checksums --------------------------------------------------------------------------------
+def _flip(raw: bytes, pos: int) -> bytes:
+    return raw[:pos] + bytes([raw[pos] ^ 0x01]) + raw[pos + 1 :]
+
+
+def _data_start(raw: bytes) -> int:
+    return 8 + int.from_bytes(raw[:8], "little")
+
+
+def test_saved_file_carries_a_checksum_and_loads_verified(saved):
+    path, _, meta = saved
+    assert meta["format_version"] == "2"
+    assert meta["checksum"].startswith("sha256:") and len(meta["checksum"]) == 7 + 64
+    assert load_checkpoint(path).notices == []
+
+
+@pytest.mark.parametrize("where", ["first weight byte", "last byte", "middle"])
+def test_one_flipped_bit_in_the_data_is_refused(saved, tmp_path, where):
+    _, raw, _ = saved
+    pos = {"first weight byte": _data_start(raw), "last byte": len(raw) - 1,
+           "middle": (_data_start(raw) + len(raw)) // 2}[where]
+    p = tmp_path / "flip.safetensors"
+    p.write_bytes(_flip(raw, pos))
+    assert "checksum mismatch" in _message(p)
+
+
+def test_changed_metadata_without_a_new_checksum_is_refused(saved, tmp_path):
+    _, raw, meta = saved
+    p = tmp_path / "renamed.safetensors"
+    p.write_bytes(st_save(st_load(raw), metadata={**meta, "name": "someone else's run"}))
+    msg = _message(p)
+    assert "corrupted" in msg and "checksum mismatch" in msg
+
+
+@pytest.mark.parametrize("checksum", [None, "", "sha256:" + "0" * 64, "md5:abc"])
+def test_a_missing_or_wrong_checksum_is_refused(saved, tmp_path, checksum):
+    _, raw, meta = saved
+    meta = {k: v for k, v in meta.items() if k != "checksum"}
+    if checksum is not None:
+        meta["checksum"] = checksum
+    p = tmp_path / "nosum.safetensors"
+    p.write_bytes(st_save(st_load(raw), metadata=meta))
+    assert "checksum mismatch" in _message(p)
+
+
+def test_a_checksum_is_checked_even_when_the_version_says_1(saved, tmp_path):
+    """A changed version byte must not turn verification off."""
+    _, raw, meta = saved
+    tensors = st_load(raw)
+    key = next(k for k in tensors if k.startswith("model."))
+    tensors[key] = tensors[key].clone()
+    tensors[key].view(-1)[0] += 1.0
+    p = tmp_path / "v1sum.safetensors"
+    p.write_bytes(st_save(tensors, metadata={**meta, "format_version": "1"}))
+    assert "checksum mismatch" in _message(p)
+
+
+def test_checksum_covers_any_tensor_or_field_a_writer_adds(results, tmp_path):
+    """New content (optimizer state, a timeline) is covered without touching the checksum code."""
+    t = {"model.w": torch.arange(6, dtype=torch.float32).reshape(2, 3),
+         "optimizer.exp_avg": torch.ones(4, dtype=torch.bfloat16)}
+    m = {"format": checkpoint_mod.FORMAT, "timeline": "[1, 2]"}
+    base = checkpoint_mod.content_checksum(t, m)
+    assert checkpoint_mod.content_checksum(t, {**m, "checksum": "ignored"}) == base
+    changed = [
+        {**t, "optimizer.exp_avg": torch.tensor([1, 1, 1, 1.0078125], dtype=torch.bfloat16)},
+        {**t, "optimizer.exp_avg": torch.ones(4, dtype=torch.float16)},  # same bytes? no: dtype
+        {**t, "model.w": t["model.w"].reshape(3, 2)},  # same bytes, other shape
+        {"model.w": t["model.w"], "optimizer.exp_avG": t["optimizer.exp_avg"]},
+        {**t, "extra": torch.zeros(0)},
+    ]
+    assert all(checkpoint_mod.content_checksum(c, m) != base for c in changed)
+    assert checkpoint_mod.content_checksum(t, {**m, "timeline": "[1, 3]"}) != base
+    assert checkpoint_mod.content_checksum(t, {**m, "new_field": ""}) != base
+
+    # and end to end: an extra tensor in a real file is verified like the weights
+    r = results["ae"]
+    path = save_checkpoint(tmp_path / "ae.safetensors", Checkpoint(r.model, _cfg("ae")))
+    raw = path.read_bytes()
+    n = int.from_bytes(raw[:8], "little")
+    meta = json.loads(raw[8 : 8 + n])["__metadata__"]
+    extra = _resave(tmp_path / "extra.safetensors", raw, {**meta, "annotations": "[]"},
+                    {**st_load(raw), "optimizer.step": torch.tensor([7.0])})
+    assert load_checkpoint(extra).notices == []
+    raw2 = extra.read_bytes()
+    header = json.loads(raw2[8 : 8 + int.from_bytes(raw2[:8], "little")])
+    start = _data_start(raw2) + header["optimizer.step"]["data_offsets"][0]
+    bad = tmp_path / "extra-flipped.safetensors"
+    bad.write_bytes(_flip(raw2, start))
+    assert "checksum mismatch" in _message(bad)
+
+
+def _v1_file(path: Path, ck: Checkpoint) -> Path:
+    """A checkpoint exactly as format version 1 wrote it: the same fields, no checksum."""
+    tensors = {f"model.{k}": v.detach().cpu().contiguous()
+               for k, v in ck.model.state_dict().items()}
+    h = ck.history
+    tensors["history.losses"] = torch.from_numpy(
+        np.stack([h.recon, h.kl, h.total]).astype(np.float32).copy())
+    meta = {
+        "format": "latent-explorer-checkpoint",
+        "format_version": "1",
+        "model_config": json.dumps(ck.model.config.to_dict()),
+        "train_config": json.dumps(ck.train_config.to_dict()),
+        "metrics": json.dumps(ck.metrics.to_dict() if ck.metrics else None),
+        "epochs": json.dumps([e.to_dict() for e in h.epochs]),
+        "name": ck.name,
+        "dataset": ck.dataset,
+        "state": ck.state,
+    }
+    path.write_bytes(st_save(tensors, metadata=meta))
+    return path
+
+
+def test_version_1_file_opens_with_a_notice(results, tmp_path):
+    r = results["cvae"]
+    p = _v1_file(tmp_path / "old.safetensors",
+                 Checkpoint(r.model, _cfg("cvae"), r.history, r.metrics, name="old run",
+                            dataset="mnist-sample"))
+    ck = load_checkpoint(p)
+    a, b = r.model.state_dict(), ck.model.state_dict()
+    assert all(torch.equal(a[k].cpu(), b[k]) for k in a)
+    np.testing.assert_array_equal(ck.history.total, r.history.total)
+    assert ck.name == "old run" and ck.metrics == r.metrics
+    assert len(ck.notices) == 1
+    notice = ck.notices[0]
+    assert str(p) in notice and "cannot be verified" in notice and "\n" not in notice
+    # saving it again upgrades it: verified from then on
+    again = load_checkpoint(save_checkpoint(tmp_path / "new.safetensors", ck))
+    assert again.notices == []
+
+
+# -- the mutation campaign --------------------------------------------------------------------
+def _fingerprint(ck: Checkpoint) -> tuple:
+    """Everything a load returns, as bytes and plain values, for an exact comparison."""
+    h = ck.history
+    return (
+        tuple((k, v.dtype, tuple(v.shape), v.contiguous().view(-1).view(torch.uint8).numpy()
+               .tobytes()) for k, v in sorted(ck.model.state_dict().items())),
+        ck.model.config, ck.train_config, ck.metrics, ck.name, ck.dataset, ck.state,
+        h.recon.tobytes(), h.kl.tobytes(), h.total.tobytes(),
+        tuple((e.epoch, e.step, e.metrics) for e in h.epochs),
+    )
+
+
+def test_mutation_campaign_never_accepts_a_changed_model(small_dataset, tmp_path):
+    """Random bytes changed anywhere, or the file cut anywhere: refused, or loads identical."""
+    cfg = TrainConfig(kind="vae", epochs=1, batch_size=64, device="cpu", seed=0, nz=4,
+                      hidden=(16,), dataset="mnist-sample")  # a small file: many cases per second
+    r = train(cfg, small_dataset)
+    src = save_checkpoint(tmp_path / "ref.safetensors",
+                          Checkpoint(r.model, cfg, r.history, r.metrics, name="ref"))
+    raw = src.read_bytes()
+    reference = _fingerprint(load_checkpoint(src))
+    rng = np.random.default_rng(20240610)
+    header_end = _data_start(raw)
+    target = tmp_path / "mutated.safetensors"
+    outcomes: dict[str, int] = {"refused": 0, "identical": 0}
+    different = []
+    for i in range(600):
+        if i % 5 == 4:
+            data = raw[: int(rng.integers(0, len(raw)))]
+        else:
+            k = (1, 4, 32)[i % 3]
+            # half the cases in the header, where the parsing paths are: it is 2 % of the file
+            hi = header_end if i % 2 else len(raw)
+            buf = bytearray(raw)
+            for pos in rng.choice(hi, size=k, replace=False):
+                buf[pos] ^= int(rng.integers(1, 256))
+            data = bytes(buf)
+        target.write_bytes(data)
+        try:
+            ck = load_checkpoint(target)  # any exception but CheckpointError fails the test
+        except CheckpointError as e:
+            assert str(target) in str(e) and "\n" not in str(e)
+            outcomes["refused"] += 1
+            continue
+        if _fingerprint(ck) == reference:
+            outcomes["identical"] += 1
+        else:
+            different.append(i)
+    assert different == []
+    assert outcomes["refused"] > 400  # the campaign really changed the files
+
+
+# -- durable save -----------------------------------------------------------------------------
+@pytest.mark.skipif(os.name != "posix", reason="folders are fsynced on POSIX only")
+def test_the_folder_is_fsynced_after_the_rename(results, tmp_path, monkeypatch):
+    import stat
+
+    calls = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd):
+        calls.append("fsync folder" if stat.S_ISDIR(os.fstat(fd).st_mode) else "fsync file")
+        real_fsync(fd)
+
+    def replace(a, b):
+        calls.append("replace")
+        real_replace(a, b)
+
+    monkeypatch.setattr(checkpoint_mod.os, "fsync", fsync)
+    monkeypatch.setattr(checkpoint_mod.os, "replace", replace)
+    save_checkpoint(tmp_path / "d.safetensors", Checkpoint(results["ae"].model, _cfg("ae")))
+    assert calls == ["fsync file", "replace", "fsync folder"]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="folders are fsynced on POSIX only")
+def test_a_folder_that_cannot_be_fsynced_still_saves(results, tmp_path, monkeypatch):
+    import errno
+    import stat
+
+    real_fsync = os.fsync
+
+    def fsync(fd):
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "Invalid argument")  # as some network file systems do
+        real_fsync(fd)
+
+    monkeypatch.setattr(checkpoint_mod.os, "fsync", fsync)
+    p = save_checkpoint(tmp_path / "nfs.safetensors", Checkpoint(results["ae"].model, _cfg("ae")))
+    monkeypatch.undo()
+    assert load_checkpoint(p).notices == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -229,3 +230,114 @@ def test_python_main_py_as_a_process(ckpts, tmp_path):
     assert bad.stderr.startswith("error: ") and "truncated" in bad.stderr
     assert bad.stdout == ""
     assert not (tmp_path / "p.npy").exists()
+
+
+# -- the parser: help, version, defaults, the command registry -------------------------------
+def _help_entries(text: str) -> dict[str, str]:
+    """Each option of a --help text -> its whole (unwrapped) help, keyed by its first name."""
+    entries: dict[str, str] = {}
+    key = None
+    body = text.split("\n\n", 2)[-1]  # after the usage block and the description
+    for line in body.splitlines():
+        if line.startswith("  ") and not line.startswith("   "):
+            head = line.strip()
+            key = head.split()[0].rstrip(",")
+            entries[key] = head
+        elif line.startswith("   ") and key is not None:
+            entries[key] += " " + line.strip()
+        else:
+            key = None
+    return entries
+
+
+def test_every_option_of_every_command_shows_its_default(capsys):
+    from training.commands import COMMANDS
+
+    for name in COMMANDS:
+        assert run_cli([name, "--help"]) == 0
+        text = capsys.readouterr().out
+        usage = text.split("\n\n", 1)[0]
+        entries = _help_entries(text)
+        options = set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", usage))
+        assert options and options <= set(entries), (name, options - set(entries))
+        for key, entry in entries.items():
+            if key == "-h":
+                continue
+            entry = " ".join(entry.split())
+            assert "(default: " in entry or "(required)" in entry, f"{name} {key}: {entry}"
+
+
+def test_version(capsys):
+    from importlib.metadata import version
+
+    assert run_cli(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"latent-explorer {version('latent-explorer')}"
+
+
+def test_train_defaults_are_train_configs():
+    from training.cli import build_parser
+
+    args = build_parser().parse_args(["train", "--model", "vae", "--out", "x.safetensors"])
+    d = TrainConfig()
+    assert (args.beta, args.nz, args.hidden, args.batch_size, args.lr, args.seed, args.device,
+            args.dataset, args.compile) == (d.beta, d.nz, d.hidden, d.batch_size, d.lr, d.seed,
+                                            d.device, d.dataset, d.compile)
+    assert args.epochs is None  # follows the dataset
+
+
+def test_model_and_dataset_choices_come_from_the_registries(capsys):
+    from models.registry import list_kinds
+    from training.sources import list_sources
+
+    assert run_cli(["train", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for k in list_kinds():
+        assert " ".join(k.description.split()) in text
+    for s in list_sources():
+        assert " ".join(s.label.split()) in text
+    rc, _, err = cli(capsys, "train", "--model", "vae", "--dataset", "cifar", "--out", "x")
+    assert "kmnist" in assert_one_line_error(rc, err)
+
+
+def test_epochs_follow_the_dataset(tmp_path, capsys, monkeypatch, small_dataset):
+    import training.sources as sources
+
+    monkeypatch.setattr(sources, "COURSE_STEPS", 6)  # a budget this test can afford
+    monkeypatch.setattr(sources, "MIN_EPOCHS_LARGE", 1)
+    tiny = sources.DataSource("tiny", "tiny", "640 digits", lambda **kw: small_dataset,
+                              sources.DIGITS, downloads=False, n_train=640)
+    monkeypatch.setitem(sources._SOURCES, "tiny", tiny)
+    out = tmp_path / "e.safetensors"
+    rc, _, err = cli(capsys, "train", "--model", "ae", "--dataset", "tiny", "--batch-size", "256",
+                     "--nz", "4", "--hidden", "16", "--device", "cpu", "--quiet", "--out", out)
+    assert rc == 0, err
+    ck = load_checkpoint(out)
+    assert ck.train_config.epochs == sources.default_epochs(640, 256) == 2
+    assert len(ck.history) == 6 and "2 epochs (6 steps)" in err
+
+
+def test_a_new_command_is_one_registry_line(tmp_path, monkeypatch, capsys):
+    import training.commands as commands
+
+    (tmp_path / "hello_cmd.py").write_text(
+        "def add_arguments(p):\n"
+        "    p.add_argument('--name', default='world', help='who')\n"
+        "def run(args):\n"
+        "    print(f'hello {args.name}')\n"
+        "    return 0\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(commands.COMMANDS, "hello", ("say hello", "hello_cmd"))
+    rc, out, err = cli(capsys, "hello", "--name", "you")
+    assert (rc, out) == (0, "hello you\n"), err
+    assert run_cli(["--help"]) == 0
+    assert "say hello" in capsys.readouterr().out
+
+
+def test_help_and_version_do_not_load_torch():
+    code = ("import sys\n"
+            "from training.cli import run_cli\n"
+            "codes = [run_cli(a) for a in (['--help'], ['--version'], ['train', '--help'])]\n"
+            "sys.exit(10 if 'torch' in sys.modules else max(codes))\n")
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr

@@ -392,3 +392,24 @@ def test_iterate_batches_scales_real_images(small_dataset):
     assert float(xb.max()) == 1.0 and float(xb.min()) == 0.0
     f = small_dataset.train.float_images(slice(0, 2))
     assert f.shape == (2, 28, 28) and f.dtype == torch.float32 and float(f.max()) <= 1.0
+
+
+def test_cache_dir_follows_the_override_then_the_platform(tmp_path, monkeypatch):
+    import sys
+    from pathlib import Path
+
+    from training.data import cache_dir
+
+    monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(tmp_path / "mine"))
+    assert cache_dir() == tmp_path / "mine"
+    monkeypatch.delenv("LATENT_EXPLORER_CACHE")
+    if sys.platform.startswith("linux"):
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+        assert cache_dir() == tmp_path / "xdg" / "latent-explorer"
+        monkeypatch.delenv("XDG_CACHE_HOME")
+        monkeypatch.setenv("HOME", str(tmp_path / "home"))
+        assert cache_dir() == tmp_path / "home" / ".cache" / "latent-explorer"
+    elif sys.platform == "darwin":  # not ~/.cache, as the hand-written version had it
+        assert cache_dir().parent == Path.home() / "Library" / "Caches"
+    else:
+        assert cache_dir().name in ("latent-explorer", "Cache")

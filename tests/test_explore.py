@@ -232,3 +232,16 @@ def test_grid_cell_at_inverts_make_grid():
     assert explore.grid_cell_at(1, 5, 7, 3) is None  # the border
     assert explore.grid_cell_at(30.5, 5, 7, 3) is None  # the gap between columns
     assert explore.grid_cell_at(2 + 3 * 30 + 5, 5, 7, 3) is None  # right of the last column
+
+
+def test_unused_dimensions_are_those_with_almost_no_kl():
+    mu = torch.zeros(100, 3)
+    mu[:, 0] = torch.linspace(-2, 2, 100)  # informative: the codes spread out
+    ls = torch.zeros(100, 3)
+    ls[:, 2] = -1.0  # σ = e^-1 around 0: KL ≈ 0.57 nats, used
+    usage = explore.dimension_usage(explore.Encoded(mu, ls, np.zeros(100, np.int64)))
+    np.testing.assert_array_equal(explore.unused_dimensions(usage), [False, True, False])
+    assert explore.unused_dimensions(usage, threshold=0.6).tolist() == [False, True, True]
+    # An AE has no KL: no dimension is called unused, even one that never varies.
+    ae = explore.dimension_usage(explore.Encoded(mu, None, np.zeros(100, np.int64)))
+    assert not explore.unused_dimensions(ae).any()

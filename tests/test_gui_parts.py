@@ -6,14 +6,11 @@ import numpy as np
 import pytest
 from PySide6.QtGui import QColor, QPalette
 
-from explorer.app import guard_none_refcount
 from explorer.loss_plot import LossPlot, ema_smooth
 from explorer.training_form import BETA_STOPS, nearest_stop, parse_beta, parse_lr
 from training.history import History
 from training.loop import TrainConfig
 from training.run import Run
-
-guard_none_refcount()  # shiboken6 6.12.0 on Python 3.11 drops references to None: see there
 
 
 def naive_ema(x, w):
@@ -58,13 +55,11 @@ def test_plot_holds_100k_steps_and_downsamples(qtbot):
         plot.append_steps(run.id, first, v, v, v)
     plot.flush()
     plot.plots["total"].getViewBox().autoRange()
-    qtbot.wait(50)  # layout and auto-range settle, then the items know their pixel width
     assert plot.step_count(run.id) == 100_000
     x, y = plot.curve_data(run.id, "total")
     assert len(x) == 100_000
-    item = plot._series[run.id].smooth_items["total"]
-    shown_x, _ = item.getData()
-    assert len(shown_x) < 20_000  # peak-downsampled to the pixels, not all 100k points
+    # Once layout and auto-range settle, the curve is peak-downsampled to the pixels.
+    qtbot.waitUntil(lambda: len(plot.drawn_data(run.id, "total")[0]) < 20_000)
 
 
 def test_plot_follows_a_dark_palette(qtbot):
@@ -90,9 +85,9 @@ def test_loaded_history_and_markers(qtbot):
     plot.add_run(run, "#3182bd")
     plot.flush()
     assert plot.step_count(run.id) == 30 and plot.marker_count(run.id) == 2
-    sx, sy = plot._series[run.id].markers["total"].getData()
+    sx, sy = plot.marker_data(run.id, "total")
     assert np.allclose(sy, [0.2 + 0.5 * 5.0, 0.1 + 0.5 * 4.0])
     plot.set_run_visible(run.id, False)
-    assert not plot._series[run.id].smooth_items["total"].isVisible()
+    assert not plot.is_curve_shown(run.id, "total")
     plot.remove_run(run.id)
     assert not plot.has_run(run.id)

@@ -11,17 +11,16 @@ import numpy as np
 import pytest
 import torch
 from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import QApplication
 
-from explorer.app import guard_none_refcount
-from explorer import jobs
-from explorer.jobs import DatasetCache
+from explorer import worker_threads
+from explorer.datasets import DatasetCache
 from explorer.main_window import MainWindow
 from explorer.panels.base import Panel
 from explorer.run_table import COL_BCE, COL_EPOCHS, COL_NAME, COL_PROGRESS, COL_SHOW, COL_STATE
 from training.checkpoint import Checkpoint, save_checkpoint
+from explorer.training_form import nearest_stop
 from training.loop import TrainConfig, Trainer
-
-guard_none_refcount()  # shiboken6 6.12.0 on Python 3.11 drops references to None: see there
 
 LONG = 2000  # epochs for runs a test stops: far longer than any test waits
 WAIT_MS = 30_000
@@ -43,21 +42,49 @@ def datasets(small_dataset):
     return cache
 
 
-class Recorder:
-    def __init__(self) -> None:
-        self.calls: list[tuple] = []
+class FakeDialogs:
+    """The window's dialogs answered by the test (explorer/dialogs.py): nothing modal opens."""
 
-    def __call__(self, *args):
-        self.calls.append(args)
+    def __init__(self, path: str | None = None, close: bool = True) -> None:
+        self.path = path  # what every file dialog answers
+        self.close = close  # the answer to "quit anyway?"
+        self.asked_close: list[tuple[list, list]] = []
+        self.errors: list[tuple[str, str]] = []
+        self.abouts: list[str] = []
+        self.epochs: int | None = None  # the answer to "continue training to how many epochs?"
+        self.asked_epochs: list[tuple[int, int]] = []
+
+    def open_path(self, directory: str = "") -> str | None:
+        return self.path
+
+    def save_path(self, suggested: str) -> str | None:
+        return self.path
+
+    def export_path(self, suggested: str) -> str | None:
+        return self.path
+
+    def ask_epochs(self, current: int, minimum: int) -> int | None:
+        self.asked_epochs.append((current, minimum))
+        return self.epochs
+
+    def confirm(self, title: str, text: str) -> bool:
         return True
 
+    def confirm_close(self, active, unsaved) -> bool:
+        self.asked_close.append((list(active), list(unsaved)))
+        return self.close
 
-def make_window(qtbot, settings, datasets) -> MainWindow:
-    w = MainWindow(settings=settings, load_panels=False, datasets=datasets)
+    def show_error(self, title: str, text: str) -> None:
+        self.errors.append((title, text))
+
+    def show_about(self, html: str) -> None:
+        self.abouts.append(html)
+
+
+def make_window(qtbot, settings, datasets, load_panels: bool = False) -> MainWindow:
+    w = MainWindow(settings=settings, load_panels=load_panels, datasets=datasets)
     qtbot.addWidget(w)
-    w._ask_confirm_close = lambda active, unsaved: True  # no modal dialogs in tests
-    w._ask_confirm = lambda title, text: True
-    w._show_error = Recorder()
+    w.dialogs = FakeDialogs()
     w.show()
     w.finish_startup()
     return w
@@ -68,8 +95,8 @@ def window(qtbot, settings, datasets):
     w = make_window(qtbot, settings, datasets)
     yield w
     w.shutdown()
-    assert w.jobs is not None and not w.jobs.has_active
-    for job in w.jobs.jobs:
+    assert w.session is not None and not w.session.has_active
+    for job in w.session.queue.jobs:
         assert job.is_finished
 
 
@@ -89,7 +116,7 @@ def click_train(qtbot, w: MainWindow):
 
 def wait_ended(qtbot, w: MainWindow, run) -> None:
     qtbot.waitUntil(lambda: run.state in ("finished", "stopped", "failed"), timeout=WAIT_MS)
-    qtbot.waitUntil(lambda: not w.jobs.has_active, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: not w.session.has_active, timeout=WAIT_MS)
 
 
 def wait_running(qtbot, w: MainWindow, run) -> None:
@@ -104,7 +131,7 @@ def cell(w: MainWindow, run, col: int, role=Qt.ItemDataRole.DisplayRole):
 
 def test_train_button_runs_to_finished_row_and_plot(qtbot, window):
     fill_form(window, kind="vae", beta=0.005, epochs=1)
-    with qtbot.waitSignal(window.jobs.job_ended, timeout=WAIT_MS):
+    with qtbot.waitSignal(window.session.queue.job_finished, timeout=WAIT_MS):
         run = click_train(qtbot, window)
         assert run.state in ("queued", "running")
     wait_ended(qtbot, window, run)
@@ -127,30 +154,30 @@ def test_stop_marks_stopped_and_keeps_usable_weights(qtbot, window, small_datase
     fill_form(window, epochs=LONG)
     run = click_train(qtbot, window)
     wait_running(qtbot, window, run)
-    assert window.stop_button.isEnabled()
-    qtbot.mouseClick(window.stop_button, Qt.MouseButton.LeftButton)
+    assert window.runs_panel.stop_button.isEnabled()
+    qtbot.mouseClick(window.runs_panel.stop_button, Qt.MouseButton.LeftButton)
     wait_ended(qtbot, window, run)
     assert run.state == "stopped" and cell(window, run, COL_STATE) == "stopped"
     assert run.is_usable and len(run.history) > 0
     rec = run.model.reconstruct(small_dataset.test.float_images(slice(0, 4)))
     assert rec.shape == (4, 28, 28) and torch.isfinite(rec).all()
-    assert window.save_button.isEnabled()
+    assert window.runs_panel.save_button.isEnabled()
 
 
 def test_pause_and_resume(qtbot, window):
     fill_form(window, epochs=LONG)
     run = click_train(qtbot, window)
     wait_running(qtbot, window, run)
-    qtbot.mouseClick(window.pause_button, Qt.MouseButton.LeftButton)
-    assert run.state == "paused" and window.pause_button.text() == "&Resume"
-    job = window.jobs.job_for(run)
-    qtbot.waitUntil(lambda: job.worker._trainer is not None and job.worker._trainer.is_paused)
-    qtbot.wait(150)  # let the events already in flight arrive
+    qtbot.mouseClick(window.runs_panel.pause_button, Qt.MouseButton.LeftButton)
+    assert run.state == "paused" and window.runs_panel.pause_button.text() == "&Resume"
+    job = window.session.job_for(run)
+    qtbot.waitUntil(lambda: job.worker.is_paused)
+    # The loop is blocked: what it sent before pausing is already posted to the GUI thread.
+    QApplication.processEvents()
     steps = window.loss_plot.step_count(run.id)
-    with qtbot.assertNotEmitted(window.jobs.job_steps_arrived, wait=300):
+    with qtbot.assertNotEmitted(window.session.run_event, wait=300):
         pass
-    assert window.loss_plot.step_count(run.id) == steps
-    qtbot.mouseClick(window.pause_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(window.runs_panel.pause_button, Qt.MouseButton.LeftButton)
     assert run.state == "running"
     qtbot.waitUntil(lambda: window.loss_plot.step_count(run.id) > steps, timeout=WAIT_MS)
     window.stop_selected()
@@ -176,10 +203,10 @@ def test_diverging_run_fails_with_message_and_app_goes_on(qtbot, window):
 
 
 def test_bad_dataset_folder_fails_with_the_data_error(qtbot, window, tmp_path):
-    window.form._ask_folder = lambda: str(tmp_path)
+    window.form.ask_folder = lambda: str(tmp_path)  # the folder dialog's answer
     fill_form(window, epochs=1)
-    window.form.dataset.setCurrentIndex(window.form.dataset.count() - 1)
-    window.form._on_dataset_activated(window.form.dataset.count() - 1)
+    window.form.dataset.setFocus()
+    qtbot.keyClick(window.form.dataset, Qt.Key.Key_End)  # the user picks "Folder…" 
     assert window.form.values()["data_dir"] == str(tmp_path)
     run = click_train(qtbot, window)
     wait_ended(qtbot, window, run)
@@ -192,14 +219,13 @@ def test_close_mid_run_stops_the_thread(qtbot, settings, datasets):
     fill_form(w, epochs=LONG)
     run = click_train(qtbot, w)
     wait_running(qtbot, w, run)
-    job = w.jobs.job_for(run)
+    job = w.session.job_for(run)
     thread = job.thread
-    asked = Recorder()
-    w._ask_confirm_close = asked
     t0 = time.perf_counter()
     w.close()
     elapsed = time.perf_counter() - t0
-    assert asked.calls and [r.name for r in asked.calls[0][0]] == [run.name]
+    asked = w.dialogs.asked_close
+    assert asked and [r.name for r in asked[0][0]] == [run.name]
     assert thread.isFinished() and job.is_finished
     assert elapsed < 2.0
     assert run.state == "stopped"
@@ -210,7 +236,7 @@ def test_close_refused_keeps_training(qtbot, window):
     fill_form(window, epochs=LONG)
     run = click_train(qtbot, window)
     wait_running(qtbot, window, run)
-    window._ask_confirm_close = lambda active, unsaved: False
+    window.dialogs.close = False
     window.close()
     assert window.isVisible() and run.state == "running"
     window.stop_selected()
@@ -222,10 +248,8 @@ def test_quit_action_asks_about_unsaved_runs(qtbot, settings, datasets):
     fill_form(w, epochs=1)
     run = click_train(qtbot, w)
     wait_ended(qtbot, w, run)
-    asked = Recorder()
-    w._ask_confirm_close = asked
-    w.quit_action.trigger()
-    assert asked.calls == [([], [run])]
+    w.menu_actions.quit.trigger()
+    assert w.dialogs.asked_close == [([], [run])]
     assert not w.isVisible()
 
 
@@ -240,8 +264,8 @@ def _checkpoint(tmp_path, dataset, name="loaded run"):
 
 def test_open_checkpoint_plots_its_history(qtbot, window, tmp_path, small_dataset):
     path, result = _checkpoint(tmp_path, small_dataset)
-    window._ask_open_path = lambda: str(path)
-    window.open_action.trigger()
+    window.dialogs.path = str(path)
+    window.menu_actions.open.trigger()
     run = window.runs[-1]
     assert run.name == "loaded run" and run.state == "finished" and run.saved
     assert cell(window, run, COL_NAME) == "loaded run" and cell(window, run, COL_EPOCHS) == "2/2"
@@ -264,11 +288,11 @@ def test_open_broken_checkpoint_explains_and_keeps_runs(qtbot, window, tmp_path)
     fill_form(window, epochs=1)
     run = click_train(qtbot, window)
     wait_ended(qtbot, window, run)
-    window._ask_open_path = lambda: str(bad)
-    window.open_action.trigger()
+    window.dialogs.path = str(bad)
+    window.menu_actions.open.trigger()
     assert window.runs == [run]
-    assert window._show_error.calls and "not a Latent Explorer checkpoint" in \
-        window._show_error.calls[0][1]
+    errors = window.dialogs.errors
+    assert errors and "not a Latent Explorer checkpoint" in errors[0][1]
 
 
 def test_save_then_reload_and_rename(qtbot, window, tmp_path):
@@ -277,11 +301,11 @@ def test_save_then_reload_and_rename(qtbot, window, tmp_path):
     wait_ended(qtbot, window, run)
     window.rename_run(run, "my autoencoder")
     assert run.name == "my autoencoder" and cell(window, run, COL_NAME) == "my autoencoder"
-    window._ask_save_path = lambda suggested: str(tmp_path / "ae")
-    window.save_action.trigger()
+    window.dialogs.path = str(tmp_path / "ae")
+    window.menu_actions.save.trigger()
     assert run.saved and run.path == tmp_path / "ae.safetensors" and run.path.exists()
-    window._ask_open_path = lambda: str(run.path)
-    window.open_action.trigger()
+    window.dialogs.path = str(run.path)
+    window.menu_actions.open.trigger()
     loaded = window.runs[-1]
     assert loaded is not run and loaded.name == "my autoencoder" and loaded.kind == "ae"
     assert np.allclose(loaded.history.total, run.history.total)
@@ -297,7 +321,7 @@ def test_second_run_queues_and_stopping_it_dequeues(qtbot, window):
     second = click_train(qtbot, window)
     assert second.state == "queued" and "waiting" in cell(window, second, COL_PROGRESS)
     window.run_table.select_run(second)
-    qtbot.mouseClick(window.stop_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(window.runs_panel.stop_button, Qt.MouseButton.LeftButton)
     assert second.state == "stopped" and second.model is None
     assert first.state in ("running", "queued")
     window.run_table.select_run(first)
@@ -359,10 +383,10 @@ def test_beta_slider_covers_zero_and_log_range_exactly(qtbot, window):
     assert b.edit.text() == "10"
     b.slider.setValue(1)
     assert b.edit.text() == "0.0001"
-    qtbot.keyClicks(b.edit, "")
-    b.edit.setText("0.0042")
-    b._on_edit_text_edited("0.0042")
+    b.edit.clear()
+    qtbot.keyClicks(b.edit, "0.0042")  # typed as a user types it
     assert b.value() == (0.0042, None)  # typed values stay exact
+    assert b.slider.value() == nearest_stop(0.0042)
 
 
 def test_settings_remember_form_and_geometry(qtbot, settings, datasets):
@@ -418,21 +442,18 @@ def test_about_names_versions_and_licence(window):
 
 
 def test_real_panels_slot_in_and_follow_the_selection(qtbot, settings, datasets):
-    w = MainWindow(settings=settings, load_panels=True, datasets=datasets)
-    qtbot.addWidget(w)
-    w._ask_confirm_close = lambda active, unsaved: True
-    w.show()
-    w.finish_startup()
+    w = make_window(qtbot, settings, datasets, load_panels=True)
     assert len(w.panels) >= 1 and w.tabs.count() == 1 + len(w.panels)
     fill_form(w, kind="cvae", epochs=1)
     run = click_train(qtbot, w)
     wait_ended(qtbot, w, run)
     assert run in w.usable_runs() and w.selected_run() is run
-    for panel in w.panels:
+    for panel in w.panels:  # each tab shows the run (a panel that raises fails the test)
         w.tabs.setCurrentWidget(panel)
-        qtbot.wait(10)
+        qtbot.waitExposed(panel)
+        assert not panel.is_showing_hint or "CVAE" in panel.hint.text() or run.kind == "cvae"
     w.close()
-    assert not w.jobs.has_active
+    assert not w.session.has_active
 
 
 def test_remove_a_training_run_stops_it_quietly(qtbot, window):
@@ -441,7 +462,7 @@ def test_remove_a_training_run_stops_it_quietly(qtbot, window):
     wait_running(qtbot, window, run)
     window.remove_selected()
     assert window.runs == [] and not window.loss_plot.has_run(run.id)
-    qtbot.waitUntil(lambda: not window.jobs.has_active, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: not window.session.has_active, timeout=WAIT_MS)
     assert run.state == "stopped" and "failed" not in window.statusBar().currentMessage()
 
 
@@ -458,7 +479,7 @@ def test_close_while_paused_and_queued(qtbot, settings, datasets):
     w.close()
     assert time.perf_counter() - t0 < 2.0
     assert first.state == "stopped" and second.state == "stopped"
-    assert not w.jobs.has_active
+    assert not w.session.has_active
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="nice values are per thread on Linux")
@@ -469,6 +490,8 @@ def test_training_threads_run_nicer_than_the_gui_thread(qtbot, window, monkeypat
     gui_tid = threading.get_native_id()
     gui_nice = os.getpriority(os.PRIO_PROCESS, gui_tid)
     seen: dict[str, int] = {}
+    from explorer import jobs
+
     real_on_epoch_end = jobs.TrainingWorker.on_epoch_end
 
     def on_epoch_end(self, event):
@@ -476,10 +499,11 @@ def test_training_threads_run_nicer_than_the_gui_thread(qtbot, window, monkeypat
         return real_on_epoch_end(self, event)
 
     monkeypatch.setattr(jobs.TrainingWorker, "on_epoch_end", on_epoch_end)
+    fill_form(window, epochs=1)
     run = click_train(qtbot, window)
     wait_ended(qtbot, window, run)
     assert run.state == "finished"
-    assert seen["worker"] == min(19, gui_nice + jobs.WORKER_NICE)
+    assert seen["worker"] == min(19, gui_nice + worker_threads.WORKER_NICE)
     assert os.getpriority(os.PRIO_PROCESS, gui_tid) == gui_nice
 
 
@@ -492,3 +516,35 @@ def test_the_app_shortens_the_gil_switch_interval():
         assert sys.getswitchinterval() == pytest.approx(GIL_SWITCH_INTERVAL_S)
     finally:
         sys.setswitchinterval(before)
+
+
+def test_falling_back_to_the_bundled_sample_is_said_plainly_once(qtbot, window):
+    fill_form(window, dataset="auto", epochs=1, batch_size=1024)  # offline in tests: 'auto' cannot have MNIST
+    run = click_train(qtbot, window)
+    wait_ended(qtbot, window, run)
+    monitor = window.monitor
+    assert monitor.notice.isVisible()
+    assert "bundled 5,000-digit MNIST sample" in monitor.notice_label.text()
+    assert "mnist" in monitor.notice_label.text()  # and how to get the full set
+    qtbot.mouseClick(monitor.notice_close, Qt.MouseButton.LeftButton)
+    assert not monitor.notice.isVisible()
+    again = click_train(qtbot, window)
+    wait_ended(qtbot, window, again)
+    assert not monitor.notice.isVisible()  # said once per session, not at every run
+
+
+def test_epochs_follow_the_dataset_until_the_user_sets_them(qtbot, window):
+    f = window.form
+    f.set_values({"dataset": "mnist-sample", "batch_size": 64, "epochs": None})
+    assert f.epochs.value() == 64  # ~4,500 steps on the 4,500-image sample
+    assert "4,544 steps" in f.estimate.text()
+    f.dataset.setFocus()
+    qtbot.keyClick(f.dataset, Qt.Key.Key_Down)  # the user picks full MNIST (next entry)
+    assert f.dataset.currentData() == "mnist" and f.epochs.value() == 20
+    assert "18,760 steps" in f.estimate.text()
+    f.epochs.clear()
+    qtbot.keyClicks(f.epochs, "3")  # the user's own choice sticks
+    qtbot.keyClick(f.dataset, Qt.Key.Key_Up)
+    assert f.epochs.value() == 3 and f.stored_values()["epochs"] == 3
+    f.set_steps_per_second(100.0)
+    assert "213 steps" in f.estimate.text() and "00:02 here" in f.estimate.text()

@@ -214,7 +214,7 @@ def test_pause_then_resume_from_another_thread(small_dataset):
         trainer.pause()
         assert trainer.is_paused
         go_on.set()
-        time.sleep(0.3)
+        assert wait_until(lambda: trainer.is_waiting), "the loop did not block in its pause"
         assert worker.is_alive()
         assert len(trainer.history) == 1, "steps were taken while paused"
         trainer.resume()
@@ -230,13 +230,23 @@ def test_pause_then_resume_from_another_thread(small_dataset):
     assert_steps_cover_history(rec.steps(), out[0].history, 80)
 
 
+def wait_until(condition, timeout: float = 20.0) -> bool:
+    """Poll `condition` until it holds (a plain thread has no signal to wait on)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.002)
+    return True
+
+
 def test_stop_while_paused_returns_promptly(small_dataset):
     trainer = Trainer(cfg(epochs=3), small_dataset)
     trainer.pause()  # paused before the first step
     out: list[TrainResult] = []
     worker = threading.Thread(target=lambda: out.append(trainer.run()), daemon=True)
     worker.start()
-    time.sleep(0.3)
+    assert wait_until(lambda: trainer.is_waiting)  # blocked before its first step
     assert worker.is_alive() and len(trainer.history) == 0
     t0 = time.perf_counter()
     trainer.request_stop()

@@ -6,11 +6,15 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QApplication
 
 from explorer.panels import Panel, create_panels
-from explorer.panels._common import PAD, PNG_SCALE, TAB10, ExplorerPanel, LatestValue
+from explorer.panels.base import PNG_SCALE, TAB10
+from explorer.widgets.image_view import PAD
 from explorer.panels.conditional import ConditionalPanel
+from explorer.panels.draw import DrawPanel
 from explorer.panels.interpolation import GALLERY_COLS, InterpolationPanel
 from explorer.panels.latent_map import LatentMapPanel
 from explorer.panels.prior import PriorPanel
@@ -62,11 +66,11 @@ def test_create_panels_gives_one_panel_per_view(qtbot):
         qtbot.addWidget(p)
     assert all(isinstance(p, Panel) for p in panels)
     titles = [p.title for p in panels]
-    assert len(set(titles)) == len(titles) == 5
+    assert len(set(titles)) == len(titles) == 6
 
 
 @pytest.mark.parametrize("cls", [ReconstructionsPanel, PriorPanel, ConditionalPanel,
-                                 InterpolationPanel, LatentMapPanel])
+                                 InterpolationPanel, LatentMapPanel, DrawPanel])
 def test_panels_explain_what_they_cannot_show(qtbot, runs, all_runs, cls):
     p = make(qtbot, cls, all_runs, None)
     assert p.is_showing_hint and "Select a run" in p.hint.text()
@@ -121,7 +125,7 @@ def test_reconstructions_use_the_posterior_mean(qtbot, runs, all_runs):
     expected = run.model.decode(run.model.encode(x).mean).detach().numpy()
     np.testing.assert_allclose(cell(first, 1, 3), expected[3], atol=1e-6)
     np.testing.assert_allclose(cell(first, 0, 3), x[3].numpy(), atol=1e-6)
-    errors = [item.toPlainText() for item in p.view._labels if item.isVisible()]
+    errors = p.view.label_texts()
     assert len(errors) == 8 and errors[0] == f"{p.results[0][1].errors[0]:.3f}"
 
 
@@ -174,18 +178,6 @@ def test_temperature_slider_redraws_with_the_latest_value(qtbot, runs, all_runs)
     qtbot.waitUntil(lambda: len(draws) == 1)
     np.testing.assert_allclose(p.views[0].grid, explore_grid(runs["vae"], 4, 1.5, 0), atol=1e-6)
     assert p.temperature_label.text() == "T = 1.50"
-
-
-def test_latest_value_wins(qtbot):
-    calls = []
-    throttle = LatestValue(lambda *a: calls.append(a))
-    throttle(1)
-    throttle(2)
-    assert throttle.is_pending and calls == []
-    qtbot.waitUntil(lambda: calls == [(2,)])
-    throttle(3)
-    throttle.flush()
-    assert calls == [(2,), (3,)] and not throttle.is_pending
 
 
 # -- conditional -------------------------------------------------------------------------------
@@ -294,10 +286,14 @@ def test_scrubber_decodes_the_point_at_t(qtbot, runs, all_runs):
     p.set_endpoints(0, 4)
     for v in (100, 200, 250):
         p.scrub.setValue(v)
-    qtbot.waitUntil(lambda: p.scrub_label.text() == "t = 0.25" and not p._throttled_scrub.is_pending)
     pair = p.pairs[run.id]
-    np.testing.assert_allclose(p.scrub_images[0], explore.decode_pair_at(run.model, pair, 0.25)[0],
-                               atol=1e-6)
+    expected = explore.decode_pair_at(run.model, pair, 0.25)[0]
+
+    def shows_t_025():
+        assert p.scrub_label.text() == "t = 0.25"
+        np.testing.assert_allclose(p.scrub_images[0], expected, atol=1e-6)
+
+    qtbot.waitUntil(shows_t_025)
     # The CVAE keeps the start label unless asked to interpolate the one-hot too.
     assert p.mix_label.isEnabled()
     p.mix_label.setChecked(True)
@@ -329,18 +325,41 @@ def test_latent_map_hover_previews_a_point_then_restores_the_chosen_one(qtbot, r
     chosen = p.preview.grid.copy()
     vb = p.plot.getViewBox()
     x, y = p.map.coords[11]
-    # Run the coalesced hover now: a relayout queued by choosing a point would otherwise move
-    # the plot before the timer fires, and the scene position would name a neighbour.
-    p._throttled_hover(vb.mapViewToScene(QPointF(float(x), float(y))))
-    p._throttled_hover.flush()
-    assert p.hovered is not None
-    assert p.point_at(float(x), float(y)) == p.hovered
+
+    def move_to(x: float, y: float) -> None:
+        """A mouse-move event to the plot's viewport, at the pixel showing (x, y) now.
+
+        Sent to the widget itself: QTest.mouseMove moves the cursor, and on the offscreen
+        platform the event then goes to whichever window is under it.
+        """
+        viewport = p.plot.viewport()
+        local = QPointF(p.plot.mapFromScene(vb.mapViewToScene(QPointF(x, y))))
+        event = QMouseEvent(QEvent.Type.MouseMove, local, viewport.mapToGlobal(local),
+                            Qt.MouseButton.NoButton, Qt.MouseButton.NoButton,
+                            Qt.KeyboardModifier.NoModifier)
+        QApplication.sendEvent(viewport, event)
+
+    def hovers_point_11():
+        move_to(float(x), float(y))  # again if a relayout moved the plot under the mouse
+        assert p.hovered is not None and p.point_at(float(x), float(y)) == p.hovered
+
+    qtbot.waitUntil(hovers_point_11)
     imgs, _ = explore.split_images(run.dataset.test, [p.hovered])
     np.testing.assert_allclose(cell(p.preview.grid, 0, 0), imgs[0].numpy(), atol=1e-6)
     assert "Hovering" in p.preview_caption.text()
-    far = p.map.coords.max(axis=0) + 10 * (np.ptp(p.map.coords, axis=0) + 1)
-    p._throttled_hover(vb.mapViewToScene(QPointF(float(far[0]), float(far[1]))))
-    qtbot.waitUntil(lambda: p.hovered is None)  # this time through the event loop's timer
+    # The empty spot of the plot farthest from every point.
+    (x0, x1), (y0, y1) = vb.viewRange()
+    gx, gy = np.meshgrid(np.linspace(x0, x1, 25)[1:-1], np.linspace(y0, y1, 25)[1:-1])
+    spots = np.c_[gx.ravel(), gy.ravel()]
+    scale = np.array([x1 - x0, y1 - y0])
+    gaps = np.min(np.linalg.norm((spots[:, None] - p.map.coords[None]) / scale, axis=2), axis=1)
+    far = spots[np.argmax(gaps)]
+
+    def leaves_the_points():
+        move_to(float(far[0]), float(far[1]))
+        assert p.hovered is None
+
+    qtbot.waitUntil(leaves_the_points)
     np.testing.assert_array_equal(p.preview.grid, chosen)
     assert p.selected == 3
 
@@ -380,10 +399,10 @@ def test_latent_map_click_point_or_empty_space_and_traverse(qtbot, runs, all_run
     d = p.slider_dims[0]
     assert p.usage.usage[d] == p.usage.usage.max()
     p.sliders[0].setValue(0)
-    qtbot.waitUntil(lambda: not p._throttled_traversal.is_pending)
     edited = z.clone()
     edited[d] = float(p.usage.low[d])
-    np.testing.assert_allclose(p.traversal_image[0], explore.decode(run.model, edited)[0], atol=1e-5)
+    expected = explore.decode(run.model, edited)[0]
+    qtbot.waitUntil(lambda: np.testing.assert_allclose(p.traversal_image[0], expected, atol=1e-5))
     qtbot.mouseClick(p.reset_button, Qt.MouseButton.LeftButton)
     torch.testing.assert_close(p.z, z, atol=1e-5, rtol=0)
 
@@ -402,6 +421,10 @@ def test_changing_the_selected_run_updates_every_panel(qtbot, runs, all_runs):
         return p.export_grid().copy()
     for p in panels:
         p.set_run(runs["cvae"])
+        if isinstance(p, DrawPanel):  # it shows nothing until something is drawn
+            digit = explore.split_images(p.run.dataset.test, [0])[0][0].numpy()
+            p.canvas.set_image(np.kron(digit, np.ones((8, 8))))
+            qtbot.waitUntil(lambda: p.export_grid() is not None)
         before = images(p)
         p.set_run(runs["vae"] if not isinstance(p, ConditionalPanel) else runs["ae"])
         if isinstance(p, ConditionalPanel):
@@ -425,7 +448,7 @@ def test_compare_picker_follows_the_run_list(qtbot, runs, all_runs):
 @pytest.mark.parametrize("cls", [ReconstructionsPanel, PriorPanel, ConditionalPanel,
                                  InterpolationPanel, LatentMapPanel])
 def test_save_png_through_a_patched_dialog(qtbot, runs, all_runs, tmp_path, monkeypatch, cls):
-    p: ExplorerPanel = make(qtbot, cls, all_runs, runs["cvae"], show=cls is LatentMapPanel)
+    p: Panel = make(qtbot, cls, all_runs, runs["cvae"], show=cls is LatentMapPanel)
     target = tmp_path / "out"
     asked = []
     monkeypatch.setattr(p, "_ask_save_path", lambda name: asked.append(name) or str(target))

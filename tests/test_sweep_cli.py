@@ -13,8 +13,13 @@ from training.cli import CliError
 from training.commands import sweep as sweep_cmd
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # as the CLI's parser does: one line, CliError
+        raise CliError(message)
+
+
 def parse(*argv: str) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="sweep")
+    p = _Parser(prog="sweep")
     sweep_cmd.add_arguments(p)
     return p.parse_args(list(argv))
 
@@ -74,9 +79,7 @@ def test_sweep_with_the_judge_marks_the_best_sample_quality(tmp_path, capsys, ca
     (("--seeds", "0,0"), "listed twice"),
     (("--seeds", "a"), "not a whole number"),
     (("--betas", ",".join(str(i) for i in range(65))), "at most 64"),
-    (("--epochs", "0"), "epochs"),
     (("--iw", "-1"), "--iw"),
-    (("--hidden", "a,b"), "--hidden"),
 ])
 def test_bad_lists_and_values_are_one_line_errors(tmp_path, argv, words):
     out = tmp_path / "never"
@@ -84,6 +87,19 @@ def test_bad_lists_and_values_are_one_line_errors(tmp_path, argv, words):
         sweep_cmd.run(small(out, *argv))
     assert "\n" not in str(e.value)
     assert not out.exists()  # nothing was written
+
+
+@pytest.mark.parametrize("argv, words", [
+    (("--epochs", "0"), "epochs"), (("--hidden", "a,b"), "hidden"), (("--lr", "0"), "lr"),
+])
+def test_bad_numbers_are_refused_by_the_parser(tmp_path, argv, words):
+    with pytest.raises(CliError, match=words):
+        small(tmp_path / "never", *argv)
+
+
+def test_an_ae_cannot_be_swept(tmp_path):
+    with pytest.raises(CliError, match="invalid choice: 'ae'"):
+        parse("--model", "ae", "--out", str(tmp_path))
 
 
 def test_out_must_be_a_folder_whose_parent_exists(tmp_path):

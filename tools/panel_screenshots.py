@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     runs = [vae, ae, cvae]
     args.out.mkdir(parents=True, exist_ok=True)
     sizes = {"Reconstructions": (1100, 520), "Prior samples": (1100, 640), "Conditional": (900, 820),
-             "Interpolation": (1100, 760), "Latent map": (1280, 760)}
+             "Interpolation": (1100, 760), "Latent map": (1280, 760), "Draw": (1400, 860)}
     for panel in create_panels():
         panel.setWindowTitle(f"Latent Explorer — {panel.title}")
         panel.resize(*sizes[panel.title])
@@ -93,6 +93,22 @@ def main(argv: list[str] | None = None) -> int:
             labels = vae.dataset.test.labels
             panel.select_point(int((labels == 3).nonzero()[2]))
             panel.sliders[0].setValue(40)
+        elif panel.title == "Draw":
+            from PySide6.QtCore import QPointF
+
+            panel.set_run(cvae)
+            panel.compare.select_run(vae)
+            for _ in range(5):
+                app.processEvents()
+            c = panel.canvas
+            w, h = c.width(), c.height()
+            # A 7, stroked as a user would: the bar, then the slanted stem.
+            points = [(0.28, 0.24), (0.50, 0.23), (0.72, 0.22), (0.66, 0.36), (0.58, 0.52),
+                      (0.52, 0.66), (0.47, 0.80)]
+            c.begin_stroke(QPointF(points[0][0] * w, points[0][1] * h))
+            for x, y in points[1:]:
+                c.extend_stroke(QPointF(x * w, y * h))
+            c.end_stroke()
         for _ in range(10):
             app.processEvents()
         name = panel.title.lower().replace(" ", "_")

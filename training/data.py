@@ -17,10 +17,12 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
+import platformdirs
 import torch
 from torch import Tensor
 
-SOURCES = ("auto", "mnist-sample", "mnist", "fashion-mnist")
+from training import sources as _sources
+
 SAMPLE_SEED = 1234
 SAMPLE_TEST = 500
 IDX_FILES = {
@@ -29,33 +31,15 @@ IDX_FILES = {
     ("test", "images"): "t10k-images-idx3-ubyte",
     ("test", "labels"): "t10k-labels-idx1-ubyte",
 }
-# Mirrors and checksums as torchvision's MNIST/FashionMNIST datasets list them.
-_DOWNLOADS = {
-    "mnist": (
-        ["https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"],
-        {
-            "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
-            "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
-            "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
-            "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
-        },
-    ),
-    "fashion-mnist": (
-        ["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"],
-        {
-            "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
-            "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
-            "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
-            "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
-        },
-    ),
-}
-CLASS_NAMES = {
-    "fashion-mnist": (
-        "T-shirt", "Trouser", "Pullover", "Dress", "Coat",
-        "Sandal", "Shirt", "Sneaker", "Bag", "Boot",
-    ),
-}
+# Mirrors and checksums of each downloaded source: the registry's table (training/sources.py).
+_DOWNLOADS = _sources.DOWNLOADS
+
+
+def __getattr__(name: str):
+    # SOURCES, the old tuple of source names, now follows the registry.
+    if name == "SOURCES":
+        return _sources.source_names()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class DataError(Exception):
@@ -89,7 +73,11 @@ class Dataset:
     train: Split
     test: Split
     description: str
-    class_names: tuple[str, ...] = tuple(str(i) for i in range(10))
+    class_names: tuple[str, ...] = _sources.DIGITS
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names)
 
     def to(self, device: torch.device | str) -> "Dataset":
         return Dataset(self.name, self.train.to(device), self.test.to(device), self.description,
@@ -124,27 +112,47 @@ def read_idx(path: str | Path) -> np.ndarray:
 
 
 def _find_idx(folder: Path, stem: str) -> Path:
-    for name in (stem, stem + ".gz", stem.replace("-idx", ".idx"), stem.replace("-idx", ".idx") + ".gz"):
-        if (folder / name).exists():
-            return folder / name
+    found = _idx_candidates(folder, stem)
+    if found:
+        return found[0]
     raise DataError(f"{folder / stem}[.gz]: file not found")
 
 
-def _split_from_arrays(images: np.ndarray, labels: np.ndarray, where: str) -> Split:
+def has_idx_files(folder: Path) -> bool:
+    """Whether `folder` holds any of the four MNIST idx files (then it is read as an idx folder)."""
+    return any(_idx_candidates(folder, stem) for stem in IDX_FILES.values())
+
+
+def _idx_candidates(folder: Path, stem: str) -> list[Path]:
+    names = (stem, stem + ".gz", stem.replace("-idx", ".idx"), stem.replace("-idx", ".idx") + ".gz")
+    return [folder / n for n in names if (folder / n).exists()]
+
+
+def _split_from_arrays(images: np.ndarray, labels: np.ndarray, where: str,
+                       n_classes: int = 10) -> Split:
     if images.ndim != 3 or images.shape[1:] != (28, 28):
         raise DataError(f"{where}: images are {'x'.join(map(str, images.shape[1:]))}, expected 28x28")
     if labels.ndim != 1 or labels.shape[0] != images.shape[0]:
         raise DataError(f"{where}: {labels.shape[0]} labels for {images.shape[0]} images")
-    if labels.size and int(labels.max()) > 9:
-        raise DataError(f"{where}: label {int(labels.max())} outside 0-9")
+    if labels.size and int(labels.max()) >= n_classes:
+        raise DataError(f"{where}: label {int(labels.max())} outside 0-{n_classes - 1}")
     return Split(torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64)))
 
 
-def load_idx_folder(folder: str | Path, name: str | None = None) -> Dataset:
-    """The four MNIST-format idx files in `folder` (gzip or not)."""
+def load_idx_folder(folder: str | Path, name: str | None = None,
+                    class_names: tuple[str, ...] | None = None) -> Dataset:
+    """The four MNIST-format idx files in `folder` (gzip or not).
+
+    Class names: `class_names`, else those of the registered source called `name` (or the
+    folder's name, so a copy of fashion-mnist keeps its names), else the digits.
+    """
     folder = Path(folder).expanduser()
     if not folder.is_dir():
         raise DataError(f"{folder}: not a folder")
+    name = name or folder.name
+    if class_names is None:
+        known = name in _sources.source_names()
+        class_names = _sources.get_source(name).class_names if known else _sources.DIGITS
     splits = {}
     for split in ("train", "test"):
         img_path = _find_idx(folder, IDX_FILES[(split, "images")])
@@ -154,12 +162,11 @@ def load_idx_folder(folder: str | Path, name: str | None = None) -> Dataset:
             raise DataError(f"{img_path}: not an image file (1-D idx)")
         if labels.ndim != 1:
             raise DataError(f"{lab_path}: not a label file ({labels.ndim}-D idx)")
-        splits[split] = _split_from_arrays(images, labels, str(img_path))
-    name = name or folder.name
+        splits[split] = _split_from_arrays(images, labels, str(img_path), len(class_names))
     return Dataset(
         name, splits["train"], splits["test"],
         f"{name}: {len(splits['train']):,} train / {len(splits['test']):,} test images from {folder}",
-        CLASS_NAMES.get(name, tuple(str(i) for i in range(10))),
+        tuple(class_names),
     )
 
 
@@ -186,14 +193,15 @@ def load_mnist_sample() -> Dataset:
 
 # -- downloads ---------------------------------------------------------------------------------
 def cache_dir() -> Path:
-    """Per-user cache folder; LATENT_EXPLORER_CACHE overrides it."""
+    """Per-user cache folder, as each OS expects (platformdirs); LATENT_EXPLORER_CACHE overrides it.
+
+    Linux: $XDG_CACHE_HOME/latent-explorer (~/.cache/...); macOS: ~/Library/Caches/...;
+    Windows: %LOCALAPPDATA%/latent-explorer/Cache.
+    """
     env = os.environ.get("LATENT_EXPLORER_CACHE")
     if env:
         return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or (
-        os.environ.get("LOCALAPPDATA") if os.name == "nt" else None
-    ) or str(Path.home() / ".cache")
-    return Path(base) / "latent-explorer"
+    return Path(platformdirs.user_cache_dir("latent-explorer", appauthor=False))
 
 
 def _is_cached(folder: Path, name: str) -> bool:
@@ -245,32 +253,21 @@ def download(name: str, root: Path | None = None, timeout: float = 5.0) -> Path:
     return target
 
 
-def load_dataset(
-    source: str = "auto",
-    data_dir: str | Path | None = None,
-    notify: Callable[[str], None] | None = None,
-    allow_download: bool = True,
-) -> Dataset:
-    """A dataset by name ('auto', 'mnist-sample', 'mnist', 'fashion-mnist') or idx folder."""
-    if data_dir is not None:
-        return load_idx_folder(data_dir)
-    if source not in SOURCES:
-        p = Path(source).expanduser()
-        if p.is_dir():
-            return load_idx_folder(p)
-        raise DataError(f"unknown dataset {source!r}; choose one of {', '.join(SOURCES)} or a folder")
-    if source == "mnist-sample":
-        return load_mnist_sample()
-    if source in ("mnist", "fashion-mnist"):
-        folder = cache_dir() / source
-        if not _is_cached(folder, source):
-            if not allow_download:
-                raise DataError(f"{source}: not in the cache at {folder}")
-            folder = download(source)
-        return load_idx_folder(folder, name=source)
-    # auto: full MNIST when we can have it, else the bundled sample.
+def load_downloaded(name: str, allow_download: bool = True,
+                    class_names: tuple[str, ...] | None = None) -> Dataset:
+    """A downloaded idx source from the cache, fetching it first when allowed."""
+    folder = cache_dir() / name
+    if not _is_cached(folder, name):
+        if not allow_download:
+            raise DataError(f"{name}: not in the cache at {folder}")
+        folder = download(name)
+    return load_idx_folder(folder, name=name, class_names=class_names)
+
+
+def load_auto(notify: Callable[[str], None] | None = None, allow_download: bool = True) -> Dataset:
+    """Full MNIST when we can have it, else the bundled sample with one notice saying why."""
     try:
-        ds = load_dataset("mnist", notify=notify, allow_download=allow_download)
+        return load_dataset("mnist", notify=notify, allow_download=allow_download)
     except DataError as e:
         if notify:
             notify(
@@ -279,7 +276,37 @@ def load_dataset(
                 f"(into {cache_dir() / 'mnist'})."
             )
         return load_mnist_sample()
-    return ds
+
+
+def load_folder(folder: str | Path, notify: Callable[[str], None] | None = None) -> Dataset:
+    """A dataset folder in the first registered format that recognises it (idx, then images)."""
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise DataError(f"{folder}: not a folder")
+    formats = _sources.list_folder_formats()
+    for fmt in formats:
+        if fmt.detect(folder):
+            return fmt.load(folder, notify=notify)
+    raise DataError(f"{folder}: dataset files not found: expected "
+                    + " or ".join(f.label for f in formats))
+
+
+def load_dataset(
+    source: str = "auto",
+    data_dir: str | Path | None = None,
+    notify: Callable[[str], None] | None = None,
+    allow_download: bool = True,
+) -> Dataset:
+    """A dataset by source name (see training/sources.py) or from a folder (`data_dir`)."""
+    if data_dir is not None:
+        return load_folder(data_dir, notify)
+    names = _sources.source_names()
+    if source not in names:
+        p = Path(source).expanduser()
+        if p.is_dir():
+            return load_folder(p, notify)
+        raise DataError(f"unknown dataset {source!r}; choose one of {', '.join(names)} or a folder")
+    return _sources.get_source(source).load(notify=notify, allow_download=allow_download)
 
 
 # -- batches -----------------------------------------------------------------------------------

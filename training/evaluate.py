@@ -34,6 +34,25 @@ class EvalMetrics:
         return s
 
 
+class NonFiniteMetrics(ValueError):
+    """Test metrics came out NaN or infinite: the model's outputs are not usable numbers."""
+
+
+def require_finite(metrics: EvalMetrics, what: str) -> EvalMetrics:
+    """`metrics` if every value is finite, else NonFiniteMetrics naming `what` and the likely cause."""
+    values = {"BCE/pixel": metrics.bce, "-ELBO": metrics.neg_elbo, "KL": metrics.kl}
+    bad = [f"{k} {v}" for k, v in values.items() if v is not None and not math.isfinite(v)]
+    if not bad:
+        return metrics
+    if metrics.n == 0:
+        raise NonFiniteMetrics(f"{what}: no test images to evaluate on")
+    # Finite weights (load_checkpoint checks that) can still overflow the logits when they are
+    # huge: a file changed where no checksum could see it, or a run that diverged.
+    raise NonFiniteMetrics(
+        f"{what}: the test metrics are not finite ({', '.join(bad)}): the model's outputs "
+        f"overflow, so its weights are likely corrupted or diverged in training")
+
+
 @torch.no_grad()
 def evaluate(model: LatentModel, split, batch_size: int = 1000) -> EvalMetrics:
     """Metrics on a Split (images uint8 N×28×28, labels), in eval mode, on the model's device."""

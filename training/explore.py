@@ -346,13 +346,26 @@ def dimension_usage(encoded: Encoded) -> DimensionUsage:
     return DimensionUsage(usage, order, low, high, measure)
 
 
+UNUSED_KL = 0.01  # nats: a dimension whose average KL is below this carries (almost) nothing
+
+
+def unused_dimensions(usage: DimensionUsage, threshold: float = UNUSED_KL) -> np.ndarray:
+    """(nz,) bool: dimensions the model does not use (average KL below `threshold`).
+
+    Only a KL says so: an AE has no prior to collapse onto, so none of its dimensions is marked.
+    """
+    if usage.measure != "KL":
+        return np.zeros(len(usage.usage), dtype=bool)
+    return np.asarray(usage.usage) < threshold
+
+
 __all__ = [
     "METHODS", "DimensionUsage", "Encoded", "LatentMap", "LatentPair", "Reconstructions",
     "class_grid", "decode", "decode_pair_at", "digit_grid", "dimension_usage", "encode_pair",
     "encode_split", "grid_cell_at", "interpolate", "interpolation_strip", "latent_map", "lerp",
     "nearest_point",
     "pick_example", "pick_indices", "prior_grid", "prior_latents", "reconstruct", "slerp",
-    "split_images",
+    "split_images", "unused_dimensions",
 ]
 
 
@@ -366,3 +379,39 @@ def grid_cell_at(x: float, y: float, n: int, ncols: int, cell: tuple[int, int] =
         return None
     i = int(row) * ncols + int(col)
     return i if 0 <= i < n else None
+
+
+# -- the live reconstruction strip ---------------------------------------------------------------
+RECON_COUNT = 10  # one fixed test image per class where the test set has them
+
+
+def fixed_test_indices(labels: np.ndarray, count: int = RECON_COUNT) -> np.ndarray:
+    """The first test image of each class (then the next ones), so the strip is stable."""
+    picked: list[int] = []
+    for c in np.unique(labels)[:count]:
+        picked.append(int(np.flatnonzero(labels == c)[0]))
+    chosen = set(picked)
+    for i in range(len(labels)):
+        if len(picked) >= count:
+            break
+        if i not in chosen:
+            picked.append(i)
+            chosen.add(i)
+    return np.array(sorted(picked[:count], key=lambda i: (labels[i], i)), dtype=np.int64)
+
+
+@torch.no_grad()
+def reconstruction_grid(model: LatentModel, split: Split, indices: np.ndarray) -> np.ndarray:
+    """Originals above their posterior-mean reconstructions, tiled by training.render.make_grid."""
+    from training.render import make_grid
+
+    idx = torch.from_numpy(indices)
+    x = split.float_images(idx)
+    y = split.labels[idx] if model.config.is_conditional else None
+    was_training = model.training
+    model.eval()
+    try:
+        rec = model.reconstruct(x.to(model.device), y.to(model.device) if y is not None else None).cpu()
+    finally:
+        model.train(was_training)
+    return make_grid(torch.cat([x, rec]), ncols=len(indices))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,4 +77,16 @@ class History:
         h.epochs = list(epochs or [])
         return h
 
-
+    def write_csv(self, path: str | os.PathLike) -> None:
+        """One row per step: the three losses, and the test metrics on each epoch's last step."""
+        epochs = {e.step: e.metrics for e in self.epochs}
+        with open(path, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["step", "recon", "kl", "total", "test_bce", "test_neg_elbo", "test_kl"])
+            for i in range(self.n):
+                m = epochs.get(i + 1)
+                w.writerow([i + 1, f"{self.recon[i]:.6g}", f"{self.kl[i]:.6g}",
+                            f"{self.total[i]:.6g}",
+                            f"{m.bce:.6g}" if m else "",
+                            f"{m.neg_elbo:.6g}" if m and m.neg_elbo is not None else "",
+                            f"{m.kl:.6g}" if m and m.kl is not None else ""])

@@ -1,27 +1,44 @@
-"""The training loop: model, loss, one epoch, evaluate; observers hear about it, Qt never does.
+"""The training loop: a `Trainer` that runs epochs of steps and evaluates after each one.
 
-Shaped like pytorch/examples `vae/main.py`, but everything (model, optimizer, device, config)
-is passed in: there are no module globals.
+The course's four pieces are here, as functions and one class, with everything (model,
+optimizer, device, config) passed in and no module globals: the model and its loss come from
+models/ (`LatentModel.loss`), one step is `fast_step.FastStep` (the hand-written backward, the
+default) or `make_step_fn` (autograd), an epoch is `Trainer._train`'s inner loop over
+`iterate_batches`, and evaluation is `training.evaluate.evaluate`. Observers
+(`TrainingObserver`) hear about steps (batched: `notify_interval`), epoch ends and the end;
+pause, resume and stop are thread-safe flags checked at every batch. Qt is never imported.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 import time
-from dataclasses import asdict, dataclass
-from typing import Sequence
+from dataclasses import asdict, dataclass, replace
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
 
 from models import ModelConfig, build_model
 from models.autoencoders import LatentModel
+from models.registry import get_kind, kind_names
 from training import fast_step
-from training.data import Dataset, batches_per_epoch, iterate_batches, load_dataset
+from training.data import (SOURCES, DataError, Dataset, batches_per_epoch, iterate_batches,
+                           load_dataset)
 from training.device import pick_device
 from training.evaluate import EvalMetrics, evaluate
 from training.history import History
+from training.resume import (
+    ResumeError,
+    ResumeState,
+    dataset_fingerprint,
+    load_optimizer_state,
+    optimizer_state,
+    plan_resume,
+)
+from training.timeline import NEVER, Snapshot, TimelineRecorder
 
 
 # How often the weights are copied aside for a divergence rollback (a copy costs ~1 ms).
@@ -60,8 +77,9 @@ class TrainConfig:
     def problems(self) -> list[str]:
         """Human-readable reasons this config cannot train (empty when fine)."""
         p = []
-        if self.kind not in ("ae", "vae", "cvae"):
-            p.append(f"unknown model {self.kind!r} (choose ae, vae or cvae)")
+        names = kind_names()
+        if self.kind not in names:
+            p.append(f"unknown model {self.kind!r} (choose {', '.join(names[:-1])} or {names[-1]})")
         if not (isinstance(self.beta, (int, float)) and math.isfinite(self.beta) and self.beta >= 0):
             p.append(f"beta must be >= 0, got {self.beta}")
         if not 1 <= self.nz <= 4096:
@@ -78,11 +96,16 @@ class TrainConfig:
             p.append(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
         if self.engine not in ("fast", "autograd"):
             p.append(f"engine must be fast or autograd, got {self.engine!r}")
+        elif (self.engine == "autograd" and self.kind in names
+              and "autograd" not in get_kind(self.kind).engines):
+            # 'fast' means "the fast step where it applies": it falls back to autograd itself.
+            p.append(f"the autograd engine cannot train a {get_kind(self.kind).label}")
         return p
 
-    def model_config(self) -> ModelConfig:
-        return ModelConfig(kind=self.kind, nz=self.nz, hidden=self.hidden,
-                           beta=self.beta if self.kind != "ae" else 0.0)
+    def model_config(self, n_classes: int = 10) -> ModelConfig:
+        """The model this config trains, for a dataset of `n_classes` classes."""
+        return ModelConfig(kind=self.kind, nz=self.nz, hidden=self.hidden, n_classes=n_classes,
+                           beta=self.beta if get_kind(self.kind).variational else 0.0)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -131,6 +154,15 @@ class EpochEvent:
     eval_seconds: float
 
 
+@dataclass(frozen=True)
+class SnapshotEvent:
+    """A timeline snapshot was recorded (in the training thread) at `index` of `count`."""
+
+    snapshot: Snapshot
+    index: int
+    count: int
+
+
 @dataclass
 class TrainResult:
     """How a run ended: 'finished', 'stopped' or 'failed' (with the error)."""
@@ -149,6 +181,7 @@ class TrainingObserver:
     def on_train_start(self, trainer: "Trainer") -> None: ...
     def on_steps(self, event: StepsEvent) -> None: ...
     def on_epoch_end(self, event: EpochEvent) -> None: ...
+    def on_snapshot(self, event: SnapshotEvent) -> None: ...
     def on_train_end(self, result: TrainResult) -> None: ...
 
 
@@ -169,20 +202,6 @@ def use_bf16(precision: str) -> bool:
     (AVX512-BF16 or AMX) bf16 is emulated and slower anyway.
     """
     return precision == "bf16"
-
-
-def native_bf16(device: torch.device) -> bool:
-    """Whether this device does bf16 arithmetic natively (CUDA, or a CPU with AVX512-BF16/AMX)."""
-    if device.type == "cuda":
-        return True
-    if device.type != "cpu":
-        return False
-    probe = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
-    amx = getattr(torch.cpu, "_is_amx_tile_supported", None)
-    try:
-        return bool((probe and probe()) or (amx and amx()))
-    except RuntimeError:
-        return False
 
 
 def make_step_fn(model: LatentModel, optimizer: torch.optim.Optimizer, beta: float,
@@ -211,7 +230,11 @@ def make_step_fn(model: LatentModel, optimizer: torch.optim.Optimizer, beta: flo
 
 
 class Trainer:
-    """Trains one model from a TrainConfig, telling observers; pause/resume/stop from any thread."""
+    """Trains one model from a TrainConfig, telling observers; pause/resume/stop from any thread.
+
+    `resume` (from `plan_resume`, or `Trainer.from_checkpoint`) continues a run where it
+    stopped, appending to `history`; `timeline` records snapshots as the model learns.
+    """
 
     def __init__(
         self,
@@ -220,6 +243,10 @@ class Trainer:
         observers: Sequence[TrainingObserver] = (),
         notify_interval: float = 1 / 30,
         model: LatentModel | None = None,
+        *,
+        history: History | None = None,
+        resume: ResumeState | None = None,
+        timeline: TimelineRecorder | None = None,
     ) -> None:
         self.config = config
         self.dataset = dataset
@@ -227,13 +254,104 @@ class Trainer:
         self.notify_interval = notify_interval
         self.device = pick_device(config.device)
         self.generator = torch.Generator(device=self.device).manual_seed(config.seed)
-        init_gen = torch.Generator().manual_seed(config.seed)
-        self.model = model if model is not None else build_model(config.model_config(), init_gen)
+        self._built_here = model is None
+        self.model = model if model is not None else self._build_model(dataset)
         self.model.to(self.device)
-        self.history = History()
+        self.history = history if history is not None else History()
+        self.resumed_from = resume  # where training starts; None: from scratch
+        if resume is not None and len(self.history) != resume.step:
+            raise ValueError(f"the history has {len(self.history)} steps but the resume state "
+                             f"{resume.step}")
+        self.timeline_recorder = timeline
+        self._optimizer = None  # kept after the run: resume_state() reads Adam's moments
+        self._position: tuple[int, int, int] | None = None  # (step, epochs done, batch in epoch)
+        self._epoch_state: torch.Tensor | None = None  # the generator before this epoch's shuffle
+        self._fingerprint: str | None = None  # of the dataset, hashed once
         self._stop = threading.Event()
+        self._waiting = False
         self._running = threading.Event()
         self._running.set()
+
+    def _build_model(self, dataset: Dataset | None) -> LatentModel:
+        """A fresh seeded model with one class per class of `dataset` (10 until it is known)."""
+        n_classes = dataset.n_classes if dataset is not None else 10
+        init_gen = torch.Generator().manual_seed(self.config.seed)
+        return build_model(self.config.model_config(n_classes), init_gen)
+
+    def _fit_dataset(self) -> None:
+        """Make the model's classes match the dataset's: rebuild ours, refuse a given one."""
+        ds, mc = self.dataset, self.model.config
+        assert ds is not None
+        if mc.is_conditional and ds.n_classes < 2:
+            where = self.config.data_dir or ds.name
+            raise DataError(f"{where}: a {mc.model_kind.label} needs at least 2 classes, "
+                            f"this dataset has {ds.n_classes}")
+        if mc.n_classes != ds.n_classes:
+            if self._built_here:
+                self.model = self._build_model(ds).to(self.device)
+            elif mc.is_conditional:
+                raise DataError(f"{ds.name}: {ds.n_classes} classes, but the model was built "
+                                f"for {mc.n_classes}")
+
+    @classmethod
+    def from_checkpoint(
+        cls,
+        ckpt,
+        epochs: int,
+        dataset: Dataset | None = None,
+        observers: Sequence[TrainingObserver] = (),
+        *,
+        device: str | None = None,
+        allow_other_dataset: bool = False,
+        record_timeline: bool = True,
+        notify_interval: float = 1 / 30,
+        notify: Callable[[str], None] | None = None,
+    ) -> "Trainer":
+        """Continue the run in a loaded Checkpoint to `epochs` in total; ResumeError if it cannot.
+
+        The dataset is the run's own unless given. The checkpoint's model, history and timeline
+        are continued in place. `trainer.resumed_from.notices` says what will not be exact (an
+        older file without optimizer state, another dataset, another device).
+        """
+        stored = ckpt.train_config
+        try:
+            config = replace(stored, epochs=int(epochs),
+                             device=device if device is not None else stored.device)
+        except ValueError as e:
+            raise ResumeError(str(e)) from None
+        if dataset is None:
+            source, data_dir = resume_source(ckpt)
+            dataset = load_dataset(source, data_dir, notify=notify)
+        dev = pick_device(config.device)
+        plan = plan_resume(stored, config, ckpt.model, ckpt.history, ckpt.resume, dataset, dev,
+                           stored_dataset=ckpt.dataset, allow_other_dataset=allow_other_dataset)
+        recorder = TimelineRecorder(ckpt.timeline) if record_timeline else None
+        return cls(config, dataset, observers, notify_interval, ckpt.model,
+                   history=ckpt.history, resume=plan, timeline=recorder)
+
+    def resume_state(self) -> ResumeState | None:
+        """What continuing this run needs, once run() has returned 'finished' or 'stopped'."""
+        if self._position is None or self._optimizer is None:
+            return None
+        step, done, in_epoch = self._position
+        gen = self.generator.get_state()
+        if in_epoch == 0 and self._epoch_state is None:  # at a boundary, next shuffle not drawn
+            epoch_state, gen_state = gen, None
+        else:
+            epoch_state, gen_state = self._epoch_state, gen
+        params = list(self.model.parameters())
+        data = self.dataset
+        if self._fingerprint is None:  # a resumed run's plan already hashed this same data
+            start = self.resumed_from
+            self._fingerprint = (start.data_fingerprint if start is not None
+                                 and start.data_fingerprint else dataset_fingerprint(data))
+        return ResumeState(
+            step=step, epochs_done=done, batch_in_epoch=in_epoch,
+            steps_per_epoch=batches_per_epoch(len(data.train), self.config.batch_size),
+            generator_state=gen_state, epoch_generator_state=epoch_state,
+            generator_device=self.generator.device.type,
+            optimizer=optimizer_state(self._optimizer, params),
+            data_fingerprint=self._fingerprint)
 
     # Control, safe from any thread: plain Events checked at every batch.
     def pause(self) -> None:
@@ -251,12 +369,27 @@ class Trainer:
         return not self._running.is_set()
 
     @property
+    def is_waiting(self) -> bool:
+        """Paused and blocked at a batch boundary: no step runs, nothing more is reported."""
+        return self._waiting
+
+    @property
     def stop_requested(self) -> bool:
         return self._stop.is_set()
 
     def _emit(self, hook: str, arg) -> None:
         for obs in self.observers:
             getattr(obs, hook)(arg)
+
+    def _emit_snapshots(self, snaps: list[Snapshot]) -> None:
+        tl = self.timeline_recorder.timeline
+        for snap in snaps:
+            ev = SnapshotEvent(snap, tl.position(snap), len(tl))
+            for obs in self.observers:
+                # Tolerated when missing: observers written before this hook need not have it.
+                hook = getattr(obs, "on_snapshot", None)
+                if hook is not None:
+                    hook(ev)
 
     def run(self) -> TrainResult:
         """Train to the end, a stop request or a failure; never raises for those."""
@@ -277,10 +410,12 @@ class Trainer:
         cfg = self.config
         if self.dataset is None:
             self.dataset = load_dataset(cfg.dataset, cfg.data_dir)
+        self._fit_dataset()
         data = self.dataset.to(self.device)  # once; batches are index slices of these tensors
         model = self.model
         self.bf16 = use_bf16(cfg.precision)
         self.engine = ("fast" if cfg.engine == "fast" and not (self.bf16 or cfg.compile)
+                       and "fast" in model.config.model_kind.engines
                        and fast_step.supports(model) else "autograd")
         if self.engine == "fast":
             optimizer = fast_step.FlatAdam(model.parameters(), lr=cfg.lr)
@@ -289,34 +424,67 @@ class Trainer:
             optimizer = make_optimizer(model, cfg.lr)
             step_fn = make_step_fn(model, optimizer, model.config.beta, self.generator,
                                    cfg.compile, self.bf16)
+        if self.resumed_from is not None and self.resumed_from.optimizer is not None:
+            load_optimizer_state(optimizer, list(model.parameters()), self.resumed_from.optimizer)
+        self._optimizer = optimizer
         try:
             return self._train(data, model, optimizer, step_fn)
         finally:
             if isinstance(optimizer, fast_step.FlatAdam):
                 optimizer.release()
 
+    def _epoch_batches(self, data: Dataset, epoch: int, n_batches: int):
+        """This epoch's batches, continuing a resumed epoch exactly where it stopped."""
+        cfg, start, gen = self.config, self.resumed_from, self.generator
+        if start is None or epoch != start.epochs_done + 1:
+            self._epoch_state = gen.get_state()  # regenerates this epoch's order on resume
+            return 0, iterate_batches(data.train, cfg.batch_size, gen)
+        skip = start.batch_in_epoch
+        if start.epoch_generator_state is None:  # the order cannot be drawn again: a new one
+            if start.generator_state is not None:
+                gen.set_state(start.generator_state)
+            self._epoch_state = gen.get_state()
+            return skip, itertools.islice(iterate_batches(data.train, cfg.batch_size, gen),
+                                          n_batches - skip)
+        # From the epoch's pre-shuffle state the shuffle is drawn again, the batches already
+        # trained are passed over, and the noise continues from the state at the stop.
+        gen.set_state(start.epoch_generator_state)
+        self._epoch_state = start.epoch_generator_state
+        return skip, _continue_epoch(iterate_batches(data.train, cfg.batch_size, gen), skip, gen,
+                                     start.generator_state)
+
     def _train(self, data: Dataset, model: LatentModel, optimizer, step_fn) -> TrainResult:
         cfg = self.config
         n_batches = batches_per_epoch(len(data.train), cfg.batch_size)
         total_steps = n_batches * cfg.epochs
-        self.history.reserve(total_steps)
+        start = self.resumed_from
+        step = start.step if start is not None else 0
+        first_epoch = start.epochs_done + 1 if start is not None else 1
+        self.history.reserve(total_steps - len(self.history))
         snapshot, last_snapshot = _snapshot(model), time.perf_counter()
-        step = 0
-        rate_t0, rate_step0 = time.perf_counter(), 0
+        rate_t0, rate_step0 = time.perf_counter(), step
         last_notify = 0.0
-        pending_from = 0
+        pending_from = step
         conditional = model.config.is_conditional
-        for epoch in range(1, cfg.epochs + 1):
+        rec = self.timeline_recorder
+        if rec is not None:
+            self._emit_snapshots(rec.begin(model, data.test, n_batches, cfg.epochs, step))
+        next_snapshot = rec.next_step if rec is not None else NEVER  # a local: one compare a step
+        for epoch in range(first_epoch, cfg.epochs + 1):
             model.train()
             t_epoch = time.perf_counter()
-            for i, (xb, yb) in enumerate(iterate_batches(data.train, cfg.batch_size, self.generator)):
+            first, batches = self._epoch_batches(data, epoch, n_batches)
+            for i, (xb, yb) in enumerate(batches, start=first):
                 if not self._running.is_set():
                     paused_at = time.perf_counter()
+                    self._waiting = True  # the loop itself is blocked now (is_waiting)
                     self._running.wait()
+                    self._waiting = False
                     paused = time.perf_counter() - paused_at
                     rate_t0 += paused  # pauses count neither as slow steps/s nor epoch time
                     t_epoch += paused
                 if self._stop.is_set():
+                    self._position = (step, epoch - 1, i)
                     return self._stopped(pending_from, step, epoch, i, n_batches, total_steps,
                                          rate_t0, rate_step0)
                 losses = step_fn(xb, yb if conditional else None)
@@ -334,6 +502,10 @@ class Trainer:
                 optimizer.step()
                 self.history.append(recon, kl, total)
                 step += 1
+                if step >= next_snapshot:
+                    done = epoch - 1 + (i + 1) / n_batches
+                    self._emit_snapshots(rec.record_step(model, step, done))
+                    next_snapshot = rec.next_step
                 now = time.perf_counter()
                 if now - last_notify >= self.notify_interval:
                     self._flush(pending_from, step, epoch, i + 1, n_batches, total_steps,
@@ -352,6 +524,9 @@ class Trainer:
             self.history.add_epoch(epoch, step, metrics)
             self._emit("on_epoch_end", EpochEvent(epoch, step, metrics, t_eval - t_epoch,
                                                   time.perf_counter() - t_eval))
+            if rec is not None:
+                self._emit_snapshots(rec.record_epoch_end(model, epoch, step, metrics))
+        self._position, self._epoch_state = (step, cfg.epochs, 0), None
         return TrainResult("finished", model, self.history, self.history.last_metrics)
 
     def _stopped(self, pending_from, step, epoch, i, n_batches, total_steps, rate_t0, rate_step0):
@@ -368,6 +543,35 @@ class Trainer:
         self._emit("on_steps", StepsEvent(
             first, h.recon[first:step].copy(), h.kl[first:step].copy(), h.total[first:step].copy(),
             epoch, step_in_epoch, n_batches, total_steps, rate))
+
+
+def _continue_epoch(batches, skip: int, generator: torch.Generator,
+                    state: torch.Tensor | None):
+    """`batches` from index `skip` on, with the generator set to `state` before the first.
+
+    Taking the first batch draws the epoch's shuffle (from the generator's pre-shuffle state);
+    the skipped batches are only index slices, no random draws.
+    """
+    for k, b in enumerate(batches):
+        if k < skip:
+            continue
+        if k == skip and state is not None:
+            generator.set_state(state)
+        yield b
+
+
+def resume_source(ckpt) -> tuple[str, str | None]:
+    """(dataset source, data folder) to load a checkpoint's run's data again.
+
+    The dataset the run resolved to ('auto' may have become the bundled sample) when it is a
+    named source, else the config's.
+    """
+    cfg = ckpt.train_config
+    if cfg.data_dir is not None:
+        return cfg.dataset, cfg.data_dir
+    if ckpt.dataset in SOURCES and ckpt.dataset != "auto":
+        return ckpt.dataset, None
+    return cfg.dataset, None
 
 
 def _snapshot(model: torch.nn.Module, into: dict | None = None) -> dict:
@@ -401,5 +605,5 @@ def train(config: TrainConfig, dataset: Dataset | None = None,
     return Trainer(config, dataset, observers).run()
 
 
-__all__ = ["EpochEvent", "StepsEvent", "TrainConfig", "TrainResult", "Trainer", "TrainingDiverged",
-           "TrainingObserver", "make_optimizer", "train"]
+__all__ = ["EpochEvent", "SnapshotEvent", "StepsEvent", "TrainConfig", "TrainResult", "Trainer",
+           "TrainingDiverged", "TrainingObserver", "make_optimizer", "resume_source", "train"]

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
+from torchvision.utils import make_grid as tv_make_grid
 
 
 def to_numpy_images(images: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -21,16 +23,18 @@ def to_numpy_images(images: torch.Tensor | np.ndarray) -> np.ndarray:
 def make_grid(images: torch.Tensor | np.ndarray, ncols: int | None = None, pad: int = 2,
               pad_value: float = 0.5) -> np.ndarray:
     """Tile (n, H, W) images row-major into one (rows·(H+pad)+pad, cols·(W+pad)+pad) array."""
-    a = to_numpy_images(images)
+    a = torch.from_numpy(to_numpy_images(images))
     n, h, w = a.shape
     ncols = ncols or int(np.ceil(np.sqrt(max(n, 1))))
     nrows = max(1, int(np.ceil(n / ncols)))
-    grid = np.full((nrows * (h + pad) + pad, ncols * (w + pad) + pad), pad_value, np.float32)
-    for i in range(n):
-        r, c = divmod(i, ncols)
-        y, x = pad + r * (h + pad), pad + c * (w + pad)
-        grid[y : y + h, x : x + w] = a[i]
-    return grid
+    # torchvision narrows the grid to n columns when n < ncols, and cannot tile nothing: fill
+    # the last row with blank cells so the grid keeps the shape callers (and grid_cell_at) expect.
+    blank = torch.full((nrows * ncols - n, h, w), pad_value, dtype=a.dtype)
+    cells = torch.cat([a, blank])[:, None]  # (cells, 1, H, W): torchvision's (B, C, H, W)
+    if len(cells) == 1:  # torchvision hands a single image back as it is, without the border
+        return F.pad(cells[0, 0], (pad, pad, pad, pad), value=pad_value).numpy()
+    grid = tv_make_grid(cells, nrow=ncols, padding=pad, pad_value=pad_value)
+    return grid[0].numpy()  # one channel: torchvision repeats a single channel into RGB
 
 
 def to_uint8(grid: np.ndarray) -> np.ndarray:
@@ -47,3 +51,20 @@ def save_png(grid: np.ndarray, path: str | Path, scale: int = 1) -> Path:
     path = Path(path)
     Image.fromarray(img).save(path, format="PNG")
     return path
+
+
+def stack_grids(grids: list[np.ndarray], gap: int = 6, pad_value: float = 0.5) -> np.ndarray:
+    """Mosaics one above the other (left-aligned), e.g. two runs' images as one PNG."""
+    grids = [g for g in grids if g is not None]
+    width = max(g.shape[1] for g in grids)
+    parts = []
+    for i, g in enumerate(grids):
+        if i:
+            parts.append(np.full((gap, width), pad_value, np.float32))
+        parts.append(np.pad(g, ((0, 0), (0, width - g.shape[1])), constant_values=pad_value))
+    return np.concatenate(parts)
+
+
+def side_by_side(grids: list[np.ndarray], gap: int = 6, pad_value: float = 0.5) -> np.ndarray:
+    """Mosaics next to each other (top-aligned)."""
+    return stack_grids([g.T for g in grids], gap, pad_value).T.copy()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 
 from models.autoencoders import LatentModel
@@ -11,8 +12,43 @@ from training.data import Dataset
 from training.evaluate import EvalMetrics
 from training.history import History
 from training.loop import TrainConfig
+from training.resume import ResumeState
+from training.timeline import Timeline
 
-STATES = ("queued", "running", "paused", "finished", "stopped", "failed")
+
+class RunState(str, Enum):
+    """Where a run is; compares equal to its string value ("running" == RunState.RUNNING)."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    PAUSED = "paused"
+    FINISHED = "finished"
+    STOPPED = "stopped"
+    FAILED = "failed"
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
+    @property
+    def is_active(self) -> bool:
+        """Queued, running or paused: a job still holds the run."""
+        return self in ACTIVE_STATES
+
+    @classmethod
+    def loaded(cls, text: str) -> "RunState":
+        """The state recorded in a file; an active one (a crash mid-run) reads as stopped."""
+        try:
+            state = cls(text)
+        except ValueError:
+            return cls.FINISHED
+        return cls.STOPPED if state.is_active else state
+
+
+ACTIVE_STATES = frozenset({RunState.QUEUED, RunState.RUNNING, RunState.PAUSED})
+STATES = tuple(s.value for s in RunState)  # kept for older imports
 _ids = itertools.count(1)
 
 
@@ -24,13 +60,20 @@ class Run:
     config: TrainConfig
     model: LatentModel | None = None
     history: History = field(default_factory=History)
-    state: str = "queued"
+    state: RunState = RunState.QUEUED
     metrics: EvalMetrics | None = None
     error: str | None = None
     dataset: Dataset | None = None  # in memory, shared between runs on the same data
     path: Path | None = None  # where it was last saved or loaded from
     saved: bool = False  # False while the weights exist only in memory
+    group: str = ""  # the sweep this run is a member of ('' for a single run)
+    notices: list[str] = field(default_factory=list)  # one-line remarks (e.g. from loading)
+    timeline: Timeline | None = None  # snapshots over training; None: an older checkpoint
+    resume: ResumeState | None = None  # what continuing it exactly needs (None: from weights)
     id: int = field(default_factory=lambda: next(_ids))
+
+    def __post_init__(self) -> None:
+        self.state = RunState(self.state)
 
     @property
     def kind(self) -> str:
@@ -47,11 +90,19 @@ class Run:
     @property
     def is_usable(self) -> bool:
         """True when the model can be explored (it exists and has trained at least a step)."""
-        return self.model is not None and (len(self.history) > 0 or self.state == "finished")
+        return self.model is not None and (len(self.history) > 0 or self.state == RunState.FINISHED)
 
     @property
     def is_active(self) -> bool:
-        return self.state in ("queued", "running", "paused")
+        return RunState(self.state).is_active
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """The dataset's class names (digits until the dataset is known)."""
+        if self.dataset is not None:
+            return tuple(self.dataset.class_names)
+        n = self.model.config.n_classes if self.model is not None else 10
+        return tuple(str(i) for i in range(n))
 
     def default_name(self) -> str:
         c = self.config

@@ -30,8 +30,9 @@ import numpy as np
 import torch
 
 from models import build_model
+from models.registry import get_kind, list_kinds
 from models.autoencoders import LatentModel
-from training.data import Dataset, batches_per_epoch, iterate_batches, load_dataset
+from training.data import DataError, Dataset, batches_per_epoch, iterate_batches, load_dataset
 from training.device import pick_device
 from training.evaluate import EvalMetrics, evaluate
 from training.fast_step import FlatAdam
@@ -74,10 +75,13 @@ class SweepConfig:
     def problems(self) -> list[str]:
         """Human-readable reasons this sweep cannot train (empty when fine)."""
         p = []
-        if self.kind == "ae":
-            p.append("an AE has no beta to sweep (choose vae or cvae)")
-        elif self.kind not in ("vae", "cvae"):
-            p.append(f"unknown model {self.kind!r} (choose vae or cvae)")
+        choices = " or ".join(sweep_kinds())
+        try:
+            if not get_kind(self.kind).variational:
+                p.append(f"an {get_kind(self.kind).label} has no beta to sweep "
+                         f"(choose {choices})")
+        except ValueError:
+            p.append(f"unknown model {self.kind!r} (choose {choices})")
         if not self.betas:
             p.append("the list of betas is empty")
         bad = [b for b in self.betas if not (math.isfinite(b) and b >= 0)]
@@ -136,6 +140,11 @@ class SweepConfig:
         known = set(cls.__dataclass_fields__)
         return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items()
                       if k in known})
+
+
+def sweep_kinds() -> tuple[str, ...]:
+    """The registered model kinds with a β to sweep (the variational ones)."""
+    return tuple(k.name for k in list_kinds() if k.variational)
 
 
 def _as_float(v) -> float:
@@ -321,14 +330,18 @@ class SweepTrainer:
         # Threads, each training a group of whole members (CPU); one group elsewhere.
         self.workers = workers if workers is not None else (
             min(torch.get_num_threads(), self.n_members) if self.device.type == "cpu" else 1)
-        models = [build_model(c.model_config(), torch.Generator().manual_seed(c.seed))
-                  for c in self.member_configs]
-        self.model = StackedModel.from_models(models, self.device)
+        self.model = self._build_model(dataset.n_classes if dataset is not None else 10)
         self.histories = [History() for _ in range(self.n_members)]
         self.errors: list[str | None] = [None] * self.n_members
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()
+
+    def _build_model(self, n_classes: int) -> StackedModel:
+        """Every member initialised as its single run's model, stacked."""
+        models = [build_model(c.model_config(n_classes), torch.Generator().manual_seed(c.seed))
+                  for c in self.member_configs]
+        return StackedModel.from_models(models, self.device)
 
     # Control, safe from any thread: plain Events checked at every batch.
     def pause(self) -> None:
@@ -392,6 +405,12 @@ class SweepTrainer:
         if self.dataset is None:
             cfg = self.config
             self.dataset = load_dataset(cfg.dataset, cfg.data_dir)
+        n_classes = self.dataset.n_classes
+        if self.model.config.is_conditional and n_classes < 2:
+            raise DataError(f"{self.config.data_dir or self.dataset.name}: a CVAE needs at "
+                            f"least 2 classes, this dataset has {n_classes}")
+        if self.model.config.n_classes != n_classes:  # the data was loaded only now
+            self.model = self._build_model(n_classes)
         data = self.dataset.to(self.device)  # once; batches are index slices of these tensors
         optimizer = FlatAdam(self.model.params, lr=self.config.lr)
         groups = None
@@ -401,7 +420,8 @@ class SweepTrainer:
                                   [s for _, s in self.members], optimizer, self.workers)
             # Evaluation models whose weights are views of the members' slices: no copies.
             self._eval_models = [
-                self.model.member_view(m, build_model(c.model_config()).to(self.device))
+                self.model.member_view(m, build_model(c.model_config(n_classes))
+                                       .to(self.device))
                 for m, c in enumerate(self.member_configs)]
             return self._train(data, groups)
         finally:
@@ -551,4 +571,4 @@ def train_sweep(config: SweepConfig, dataset: Dataset | None = None,
 
 __all__ = ["COURSE_BETAS", "MAX_MEMBERS", "SweepConfig", "SweepEpochEvent", "SweepListError",
            "SweepObserver", "SweepResult", "SweepStepsEvent", "SweepTrainer", "log_grid",
-           "parse_betas", "parse_seeds", "train_sweep"]
+           "parse_betas", "parse_seeds", "sweep_kinds", "train_sweep"]

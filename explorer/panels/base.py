@@ -1,24 +1,167 @@
-"""The contract between the main window and every exploration panel."""
+"""The base of every exploration panel: the contract with the window, a hint page, PNG export.
+
+The window (explorer/panel_host.py) calls `set_runs` whenever the list of usable runs changes
+(a run finished, was loaded, renamed or removed) and `set_run` whenever the selection changes.
+Panels draw only: the math lives in Qt-free functions (training/explore.py).
+"""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QWidget
+from pathlib import Path
 
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from training.render import save_png
 from training.run import Run
+
+PNG_SCALE = 4  # exported PNGs: 28-pixel digits upscaled ×4 (nearest), like the CLI's ×2 grids
+# Where a panel can send an image ("Send to…"): the target names panels `accept`.
+INTERPOLATION_START = "interpolation start"
+INTERPOLATION_END = "interpolation end"
+TRAVERSAL_START = "traversal start"
+TAB10 = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+         "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 
 
 class Panel(QWidget):
-    """A tab in the main window that explores 'the selected run'.
-
-    The window calls `set_runs` whenever the list of usable runs changes (a run finished,
-    was loaded, renamed or removed) and `set_run` whenever the selection changes. Panels draw
-    only: the math lives in Qt-free functions (training/explore.py).
-    """
+    """A tab exploring 'the selected run': a hint page (no run, no model, no data, wrong kind)
+    and a content page that subclasses fill."""
 
     title = "Panel"
+    needs_data = True  # panels that draw test images need run.dataset.test
+    # (target, 28×28 float image in [0, 1]): give this image to the panel that accepts target;
+    # the PanelHost routes it and brings that panel's tab to the front.
+    sent = Signal(str, object)
 
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.run: Run | None = None
+        self.runs: list[Run] = []
+        self._stack = QStackedWidget()
+        self.hint = QLabel()
+        self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.hint.setWordWrap(True)
+        self.hint.setTextFormat(Qt.TextFormat.RichText)
+        self.content = QWidget()
+        self._stack.addWidget(self.hint)
+        self._stack.addWidget(self.content)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self._stack)
+        self.save_button = QPushButton("Save PNG…")
+        self.save_button.setToolTip("Save this panel's image as a PNG file")
+        self.save_button.clicked.connect(self._on_save_clicked)
+
+    # -- the contract with the window ----------------------------------------------------------
     def set_runs(self, runs: list[Run]) -> None:
         """All runs with a usable model, in run-list order (for 'compare with' pickers)."""
+        self.runs = list(runs)
+        self._update_run_list()
 
     def set_run(self, run: Run | None) -> None:
         """The selected run, or None: show a hint instead of images."""
+        self.run = run
+        reason = self.unusable_reason(run)
+        if reason:
+            self.hint.setText(reason)
+            self._stack.setCurrentWidget(self.hint)
+            self._clear()
+            return
+        self._stack.setCurrentWidget(self.content)
+        self._update_run()
+
+    def accepts(self, target: str) -> bool:
+        """Whether `receive_image` takes images sent to `target` (e.g. INTERPOLATION_START)."""
+        return False
+
+    def receive_image(self, target: str, image: np.ndarray) -> None:
+        """Use a 28×28 image in [0, 1] sent from another panel (only for accepted targets)."""
+        raise NotImplementedError(f"{self.title} takes no images ({target!r})")
+
+    def shutdown(self) -> None:
+        """The window is closing (panels with threads or timers stop them here)."""
+
+    @property
+    def is_showing_hint(self) -> bool:
+        return self._stack.currentWidget() is self.hint
+
+    def unusable_reason(self, run: Run | None) -> str | None:
+        """Why this panel cannot show `run` (a sentence for the user), or None."""
+        if run is None:
+            return "Select a run in the run list (or load a checkpoint) to explore it here."
+        if run.model is None:
+            return f"<b>{run.name}</b> has no model yet: it appears here once training has begun."
+        if self.needs_data and (run.dataset is None or run.dataset.test is None):
+            return f"The test images for <b>{run.name}</b> are still loading…"
+        if self.needs_data and len(run.dataset.test) == 0:
+            return f"<b>{run.name}</b>'s dataset has no test images to show."
+        return None
+
+    # -- for subclasses ------------------------------------------------------------------------
+    def _update_run_list(self) -> None:
+        """The run list changed (compare pickers)."""
+
+    def _update_run(self) -> None:
+        """self.run is usable: redraw everything for it."""
+
+    def _clear(self) -> None:
+        """Drop what was drawn for the previous run."""
+
+    def export_grid(self) -> np.ndarray | None:
+        """The [0, 1] mosaic that 'Save PNG…' writes (None: nothing to save)."""
+        return None
+
+    def default_file_name(self) -> str:
+        name = self.title.lower().replace(" ", "_").replace("-", "_")
+        return f"{name}.png"
+
+    def save_png(self, path: str | Path) -> Path | None:
+        grid = self.export_grid()
+        if grid is None:
+            return None
+        return save_png(grid, path, scale=PNG_SCALE)
+
+    # The modal dialog lives in a method tests can replace, so a test never blocks on it.
+    def _ask_save_path(self, suggested: str) -> str | None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save image", suggested, "PNG images (*.png)")
+        return path or None
+
+    def _on_save_clicked(self) -> None:
+        path = self._ask_save_path(self.default_file_name())
+        if path:
+            if not path.lower().endswith(".png"):
+                path += ".png"
+            self.save_png(path)
+
+
+def row(*widgets, stretch: bool = True) -> QHBoxLayout:
+    """A horizontal row of widgets (strings become labels), stretched at the end."""
+    h = QHBoxLayout()
+    for w in widgets:
+        h.addWidget(QLabel(w) if isinstance(w, str) else w)
+    if stretch:
+        h.addStretch(1)
+    return h
+
+
+def labeled_slider(lo: int, hi: int, value: int) -> QSlider:
+    s = QSlider(Qt.Orientation.Horizontal)
+    s.setRange(lo, hi)
+    s.setValue(value)
+    return s
+
+
+def run_caption(run: Run) -> str:
+    beta = "" if run.kind == "ae" else f", β = {run.beta:g}"
+    return f"<b>{run.name}</b> ({run.kind.upper()}{beta}, nz = {run.config.nz})"

@@ -11,24 +11,18 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QRadioButton,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
-from explorer.panels._common import (
-    ExplorerPanel,
-    ImageView,
-    LatestValue,
-    labeled_slider,
-    row,
-    run_caption,
-)
+from explorer.panels.base import Panel, row, run_caption
+from explorer.widgets.image_view import ImageView
+from explorer.widgets.sampling_controls import SamplingControls
 from training import explore
 from training.run import Run
 
 
-class ConditionalPanel(ExplorerPanel):
+class ConditionalPanel(Panel):
     """Samples of a chosen digit (0–9 buttons or keys), or 10 rows × k columns of shared z."""
 
     title = "Conditional"
@@ -43,45 +37,49 @@ class ConditionalPanel(ExplorerPanel):
         self.all_classes = QRadioButton("All classes (each column shares one z)")
         self.one_digit.setChecked(True)
         self.digits = QButtonGroup(self)
-        digit_row = QHBoxLayout()
-        for c in range(10):
-            b = QPushButton(str(c))
-            b.setCheckable(True)
-            b.setFixedWidth(34)
-            b.setToolTip(f"Samples of {c} (or press the key {c})")
-            self.digits.addButton(b, c)
-            digit_row.addWidget(b)
-        digit_row.addStretch(1)
-        self.digits.button(0).setChecked(True)
-        self.k = QSpinBox()
-        self.k.setRange(1, 16)
-        self.k.setValue(6)
-        self.k.setToolTip("k: a k×k grid of one digit, or k columns of all classes")
-        self.seed = QSpinBox()
-        self.seed.setRange(0, 2**31 - 1)
-        self.resample = QPushButton("Resample")
-        self.temperature = labeled_slider(10, 200, 100)
-        self.temperature.setMinimumWidth(160)
-        self.temperature_label = QLabel("T = 1.00")
+        self.digit_row = QHBoxLayout()
+        self._class_names: tuple[str, ...] = ()
+        self._set_class_names(tuple(str(c) for c in range(10)))
+        self.sampling = SamplingControls(
+            k=6, k_tooltip="k: a k×k grid of one class, or k columns of all classes")
+        s = self.sampling
+        self.k, self.seed, self.resample = s.k, s.seed, s.resample
+        self.temperature, self.temperature_label = s.temperature, s.temperature_label
         self.caption = QLabel()
         self.caption.setWordWrap(True)
         self.view = ImageView(min_height=240)
 
         layout = QVBoxLayout(self.content)
-        layout.addLayout(row(self.one_digit, self.all_classes, "k", self.k, "Seed", self.seed,
-                             self.resample, "Temperature", self.temperature,
-                             self.temperature_label, self.save_button))
-        layout.addLayout(digit_row)
+        layout.addLayout(row(self.one_digit, self.all_classes, self.sampling, self.save_button))
+        layout.addLayout(self.digit_row)
         layout.addWidget(self.caption)
         layout.addWidget(self.view, 1)
 
-        self._throttled_redraw = LatestValue(self._update_grid, self)
-        self.one_digit.toggled.connect(self._on_setting_changed)
-        self.digits.idClicked.connect(self._on_digit_clicked)
-        self.k.valueChanged.connect(self._on_setting_changed)
-        self.seed.valueChanged.connect(self._on_setting_changed)
-        self.temperature.valueChanged.connect(self._on_temperature_changed)
-        self.resample.clicked.connect(self._on_resample_clicked)
+        self.one_digit.toggled.connect(lambda _on: self._update_grid())
+        self.digits.idClicked.connect(self.select_digit)
+        self.sampling.changed.connect(self._update_grid)
+
+    def _set_class_names(self, names: tuple[str, ...]) -> None:
+        """One toggle button per class (digits 0-9, or a dataset's own class names)."""
+        if names == self._class_names:
+            return
+        keep = max(0, self.digits.checkedId())
+        for b in self.digits.buttons():
+            self.digits.removeButton(b)
+            b.deleteLater()
+        while self.digit_row.count():
+            self.digit_row.takeAt(0)
+        for c, name in enumerate(names):
+            b = QPushButton(name)
+            b.setCheckable(True)
+            b.setMinimumWidth(34)
+            key = f" (or press the key {c})" if c < 10 else ""
+            b.setToolTip(f"Samples of {name}{key}")
+            self.digits.addButton(b, c)
+            self.digit_row.addWidget(b)
+        self.digit_row.addStretch(1)
+        self.digits.button(keep if keep < len(names) else 0).setChecked(True)
+        self._class_names = names
 
     @property
     def digit(self) -> int:
@@ -107,27 +105,16 @@ class ConditionalPanel(ExplorerPanel):
     # -- slots -------------------------------------------------------------------------------
     def keyPressEvent(self, event: QKeyEvent) -> None:
         text = event.text()
-        if len(text) == 1 and text.isdigit() and not self.is_showing_hint:
+        if (len(text) == 1 and text.isdigit() and int(text) < len(self._class_names)
+                and not self.is_showing_hint):
             self.select_digit(int(text))
             event.accept()
             return
         super().keyPressEvent(event)
 
-    def _on_digit_clicked(self, digit: int) -> None:
-        self.select_digit(digit)
-
-    def _on_setting_changed(self, *_args) -> None:
-        self._update_grid()
-
-    def _on_temperature_changed(self, value: int) -> None:
-        self.temperature_label.setText(f"T = {value / 100:.2f}")
-        self._throttled_redraw()
-
-    def _on_resample_clicked(self) -> None:
-        self.seed.setValue(int(np.random.default_rng().integers(0, 2**31 - 1)))
-
     # -- drawing -----------------------------------------------------------------------------
     def _update_run(self) -> None:
+        self._set_class_names(self.run.class_names)
         self._update_grid()
 
     def _clear(self) -> None:
@@ -139,8 +126,8 @@ class ConditionalPanel(ExplorerPanel):
         if self.run is None or self.is_showing_hint:
             return
         model = self.run.model
-        k, seed, t = self.k.value(), self.seed.value(), self.temperature.value() / 100
-        names = self.run.dataset.class_names if self.run.dataset is not None else tuple(map(str, range(10)))
+        k, seed, t = self.k.value(), self.seed.value(), self.sampling.temperature_value
+        names = self.run.class_names
         if self.one_digit.isChecked():
             images = explore.digit_grid(model, self.digit, k, t, seed)
             self.grid = self.view.set_images(images, ncols=k)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -15,24 +16,27 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.panels._common import (
-    ExplorerPanel,
-    ImageView,
-    LatestValue,
-    RunPicker,
+from superqt.utils import qthrottled
+
+from explorer.panels.base import (
+    INTERPOLATION_END,
+    INTERPOLATION_START,
+    Panel,
     labeled_slider,
     row,
     run_caption,
-    stack_grids,
 )
-from training import explore
+from explorer.widgets.compare_box import CompareBox
+from explorer.widgets.image_view import ImageView
+from training import drawing, explore
+from training.render import stack_grids
 from training.run import Run
 
 GALLERY_ROWS, GALLERY_COLS = 2, 16
 SCRUB_STEPS = 1000
 
 
-class InterpolationPanel(ExplorerPanel):
+class InterpolationPanel(Panel):
     """Start and end image (by label or from a gallery), linear or slerp strips, a t scrubber."""
 
     title = "Interpolation"
@@ -41,6 +45,8 @@ class InterpolationPanel(ExplorerPanel):
         super().__init__(parent)
         self.i0 = 0
         self.i1 = 1
+        # A 28×28 image (a drawing sent from the Draw tab) used instead of test image i0 / i1.
+        self.custom: list[np.ndarray | None] = [None, None]
         self._example_seed = 0
         self._gallery_seed = 0
         self._test = None  # the split the indices refer to
@@ -50,9 +56,8 @@ class InterpolationPanel(ExplorerPanel):
         self.scrub_images: np.ndarray | None = None
 
         self.start_digit, self.end_digit = QComboBox(), QComboBox()
-        for combo in (self.start_digit, self.end_digit):
-            for c in range(10):
-                combo.addItem(str(c), c)
+        self._class_names: tuple[str, ...] = ()
+        self._set_class_names(tuple(str(c) for c in range(10)))
         self.start_another = QPushButton("another one")
         self.end_another = QPushButton("another one")
         self.start_another.setToolTip("A different test image with this label")
@@ -67,8 +72,7 @@ class InterpolationPanel(ExplorerPanel):
         self.mix_label = QCheckBox("interpolate the label too")
         self.mix_label.setToolTip("CVAE: blend the one-hot from the start label to the end label "
                                   "(by default the start label is kept)")
-        self.compare = RunPicker()
-        self.compare.setToolTip("Interpolate the same pair with a second run, one strip below")
+        self.compare = CompareBox("Interpolate the same pair with a second run, one strip below")
 
         self.gallery = ImageView(min_height=70)
         self.gallery.setToolTip("Click an image to make it the start (or end) image; right-click: end")
@@ -86,10 +90,10 @@ class InterpolationPanel(ExplorerPanel):
         self.scrub_view.setMaximumWidth(260)
 
         layout = QVBoxLayout(self.content)
-        layout.addLayout(row("Start: digit", self.start_digit, self.start_another, "   End: digit",
+        layout.addLayout(row("Start: class", self.start_digit, self.start_another, "   End: class",
                              self.end_digit, self.end_another, "   Steps", self.steps, self.method,
                              self.mix_label))
-        layout.addLayout(row("Compare with", self.compare, self.save_button))
+        layout.addLayout(row(self.compare, self.save_button))
         layout.addLayout(row("Test images — a click sets the", self.click_start, self.click_end,
                              self.other_images))
         layout.addWidget(self.gallery, 1)
@@ -105,7 +109,8 @@ class InterpolationPanel(ExplorerPanel):
         bottom.addWidget(self.scrub_view)
         layout.addLayout(bottom, 1)
 
-        self._throttled_scrub = LatestValue(self._update_scrub, self)
+        # Latest value wins while dragging: decode once per event-loop turn, the newest t.
+        self._scrub_later = qthrottled(self._update_scrub, timeout=0, leading=False, parent=self)
         self.start_digit.activated.connect(self._on_start_digit_activated)
         self.end_digit.activated.connect(self._on_end_digit_activated)
         self.start_another.clicked.connect(self._on_start_another_clicked)
@@ -113,19 +118,43 @@ class InterpolationPanel(ExplorerPanel):
         self.steps.valueChanged.connect(self._on_setting_changed)
         self.method.currentIndexChanged.connect(self._on_setting_changed)
         self.mix_label.toggled.connect(self._on_setting_changed)
-        self.compare.currentIndexChanged.connect(self._on_compare_changed)
+        self.compare.changed.connect(self._on_compare_changed)
         self.gallery.cell_clicked.connect(self._on_gallery_cell_clicked)
         self.other_images.clicked.connect(self._on_other_images_clicked)
         self.scrub.valueChanged.connect(self._on_scrub_changed)
+
+    def _set_class_names(self, names: tuple[str, ...]) -> None:
+        if names == self._class_names:
+            return
+        for combo in (self.start_digit, self.end_digit):
+            combo.blockSignals(True)
+            combo.clear()
+            for c, name in enumerate(names):
+                combo.addItem(name, c)
+            combo.blockSignals(False)
+        self._class_names = names
 
     # -- choosing the pair -------------------------------------------------------------------
     def set_endpoints(self, i0: int | None = None, i1: int | None = None) -> None:
         """Use test images i0 (start) and i1 (end), by index into the test split."""
         if i0 is not None:
             self.i0 = int(i0)
+            self.custom[0] = None
         if i1 is not None:
             self.i1 = int(i1)
+            self.custom[1] = None
         self._update_pair()
+
+    def set_custom_endpoint(self, which: int, image: np.ndarray) -> None:
+        """Use a 28×28 image in [0, 1] (e.g. a drawing) as the start (0) or end (1) image."""
+        self.custom[which] = np.asarray(image, dtype=np.float32).reshape(28, 28).copy()
+        self._update_pair()
+
+    def accepts(self, target: str) -> bool:
+        return target in (INTERPOLATION_START, INTERPOLATION_END)
+
+    def receive_image(self, target: str, image: np.ndarray) -> None:
+        self.set_custom_endpoint(0 if target == INTERPOLATION_START else 1, image)
 
     def pick_by_label(self, which: str, label: int, another: bool = False) -> None:
         """Start or end: a test image of `label`; `another` draws a different one."""
@@ -135,7 +164,7 @@ class InterpolationPanel(ExplorerPanel):
         i = explore.pick_example(test.labels, label, self._example_seed,
                                  exclude=current if another else None)
         if i is None:
-            self.captions[0].setText(f"No test image has the label {label}.")
+            self.captions[0].setText(f"No test image has the label {self._class_names[label]}.")
             return
         self.set_endpoints(i0=i) if which == "start" else self.set_endpoints(i1=i)
 
@@ -172,13 +201,13 @@ class InterpolationPanel(ExplorerPanel):
     def _on_setting_changed(self, *_args) -> None:
         self._update_strips()
 
-    def _on_compare_changed(self, _index: int) -> None:
+    def _on_compare_changed(self) -> None:
         if self.run is not None and not self.is_showing_hint:
             self._update_pair()
 
     def _on_scrub_changed(self, value: int) -> None:
         self.scrub_label.setText(f"t = {value / SCRUB_STEPS:.2f}")
-        self._throttled_scrub()  # latest value wins while dragging
+        self._scrub_later()
 
     # -- drawing -----------------------------------------------------------------------------
     def _update_run_list(self) -> None:
@@ -194,6 +223,7 @@ class InterpolationPanel(ExplorerPanel):
             c.clear()
 
     def _update_run(self) -> None:
+        self._set_class_names(self.run.class_names)
         test = self.run.dataset.test
         if test is not self._test:  # another dataset: indices into the old one mean nothing
             self._test = test
@@ -213,11 +243,8 @@ class InterpolationPanel(ExplorerPanel):
         self.gallery.set_images(x.numpy(), ncols=GALLERY_COLS)
 
     def shown_runs(self) -> list[Run]:
-        runs = [self.run]
-        other = self.compare.current_run()
-        if other is not None and other is not self.run and other.model is not None:
-            runs.append(other)
-        return runs
+        other = self.compare.other_than(self.run)
+        return [self.run] + ([other] if other is not None else [])
 
     def _update_pair(self) -> None:
         """Encode the pair with each shown run, then redraw the strips and the scrubber."""
@@ -225,13 +252,31 @@ class InterpolationPanel(ExplorerPanel):
             return
         test = self.run.dataset.test
         x, y = explore.split_images(test, [self.i0, self.i1])
+        x, y = x.clone(), y.clone()
+        for j, image in enumerate(self.custom):
+            if image is not None:
+                x[j] = torch.from_numpy(image)
+                y[j] = self._custom_label(image)
         self._x = x
         self.y0, self.y1 = int(y[0]), int(y[1])
-        for combo, lab in ((self.start_digit, self.y0), (self.end_digit, self.y1)):
-            combo.setCurrentIndex(combo.findData(lab))
+        for combo, lab, image in ((self.start_digit, self.y0, self.custom[0]),
+                                  (self.end_digit, self.y1, self.custom[1])):
+            if image is None:  # a drawing has no test label to show
+                combo.setCurrentIndex(combo.findData(lab))
         self.pairs = {r.id: explore.encode_pair(r.model, x[0], x[1], self.y0, self.y1)
                       for r in self.shown_runs()}
         self._update_strips()
+
+    def _custom_label(self, image: np.ndarray) -> int:
+        """A drawing's label for a CVAE: the guess of the first shown CVAE (0: none needs one)."""
+        cvae = next((r for r in self.shown_runs() if r.kind == "cvae"), None)
+        return drawing.classify(cvae.model, image)[0] if cvae is not None else 0
+
+    def _endpoint_text(self, which: int, kind: str) -> str:
+        label = self.y0 if which == 0 else self.y1
+        if self.custom[which] is not None:
+            return "your drawing" + (f" (read as {label})" if kind == "cvae" else "")
+        return f"image #{self.i0 if which == 0 else self.i1} ({label})"
 
     def _update_strips(self) -> None:
         if self.run is None or self.is_showing_hint or not self.pairs:
@@ -258,8 +303,9 @@ class InterpolationPanel(ExplorerPanel):
             if r.kind == "cvae":
                 label = (f"; label one-hot {self.y0} → {self.y1}" if mix
                          else f"; decoded with the start label {self.y0}")
-            caption.setText(f"{run_caption(r)}: start image #{self.i0} ({self.y0}), {steps} {how} "
-                            f"decodings from t = 0 to 1{label}, end image #{self.i1} ({self.y1}).")
+            caption.setText(f"{run_caption(r)}: start {self._endpoint_text(0, r.kind)}, {steps} "
+                            f"{how} decodings from t = 0 to 1{label}, "
+                            f"end {self._endpoint_text(1, r.kind)}.")
         self._update_scrub()
 
     def _update_scrub(self) -> None:

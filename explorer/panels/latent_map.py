@@ -1,4 +1,9 @@
-"""The test split's posterior means in 2-D (PCA), walkable, with per-dimension traversal."""
+"""The test split's posterior means in 2-D (PCA), walkable, with per-dimension traversal.
+
+"Replay training" swaps the live map for the run's timeline: the 1,000 fixed test codes as the
+model placed them at each snapshot, aligned from one snapshot to the next
+(`Timeline.aligned_coords`), on one fixed range so the clusters are seen forming and spreading.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ import torch
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
+    QCheckBox,
     QGridLayout,
     QLabel,
     QPushButton,
@@ -21,8 +27,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.panels._common import TAB10, ExplorerPanel, ImageView, LatestValue, row, run_caption
-from training import explore
+from superqt.utils import qthrottled
+
+from explorer.panels.base import TAB10, TRAVERSAL_START, Panel, row, run_caption
+from explorer.widgets.image_view import ImageView
+from training import drawing, explore
 from training.render import make_grid
 
 MAX_SLIDERS = 32  # the most-used dimensions get a slider; the rest keep their value
@@ -30,7 +39,7 @@ SLIDER_STEPS = 200
 PICK_RADIUS_PX = 6
 
 
-class LatentMapPanel(ExplorerPanel):
+class LatentMapPanel(Panel):
     """Scatter of PCA-projected posterior means coloured by label; hover, click, walk, traverse."""
 
     title = "Latent map"
@@ -44,12 +53,15 @@ class LatentMapPanel(ExplorerPanel):
         self.usage: explore.DimensionUsage | None = None
         self.selected: int | None = None  # index of the chosen test image, None for a map point
         self.map_point: tuple[float, float] = (0.0, 0.0)  # the map point decoded when not an image
+        self.custom_image: np.ndarray | None = None  # a drawing sent here, the chosen point
         self.z: torch.Tensor | None = None  # the code the traversal sliders edit
         self.label: int | None = None  # the class a CVAE decodes z with
         self.preview_images: np.ndarray | None = None  # the chosen point's, shown when not hovering
         self._preview_text = ""
         self.hovered: int | None = None
         self.traversal_image: np.ndarray | None = None
+        self._aligned: tuple[int, int, np.ndarray] | None = None  # (id, length, coords) cached
+        self._live_marker: np.ndarray | None = None  # the chosen point, hidden while replaying
 
         self.caption = QLabel()
         self.caption.setWordWrap(True)
@@ -110,16 +122,33 @@ class LatentMapPanel(ExplorerPanel):
         top.addWidget(self.caption, 1)
         top.addWidget(self.save_button)
         layout.addLayout(top)
+        self.replay_check = QCheckBox("Replay training")
+        self.replay_check.setToolTip("Show how the clusters formed: the fixed test codes at each "
+                                     "snapshot of the run's training timeline")
+        self.replay_slider = QSlider(Qt.Orientation.Horizontal)
+        self.replay_slider.setAccessibleName("Training step")
+        self.replay_slider.setEnabled(False)
+        self.replay_label = QLabel()
+        replay = row(stretch=False)
+        replay.addWidget(self.replay_check)
+        replay.addWidget(self.replay_slider, 1)
+        replay.addWidget(self.replay_label)
+        layout.addLayout(replay)
         layout.addWidget(splitter, 1)
+        self.replay_check.toggled.connect(self._on_replay_check_toggled)
+        self.replay_slider.valueChanged.connect(self._on_replay_slider_value_changed)
 
-        self._throttled_traversal = LatestValue(self._update_traversal, self)
-        self._throttled_hover = LatestValue(self._on_hover, self)
-        self.plot.scene().sigMouseMoved.connect(self._throttled_hover)
+        # Latest value wins: a drag or a mouse move redraws once per event-loop turn.
+        self._traversal_later = qthrottled(self._update_traversal, timeout=0, leading=False,
+                                           parent=self)
+        self._hover_later = qthrottled(self._on_hover, timeout=0, leading=False, parent=self)
+        self.plot.scene().sigMouseMoved.connect(self._hover_later)
         self.plot.scene().sigMouseClicked.connect(self._on_plot_clicked)
         self.reset_button.clicked.connect(self._on_reset_clicked)
 
     # -- computing the map (lazily: only while visible) ----------------------------------------
     def _update_run(self) -> None:
+        self._end_replay()
         self._dirty = True
         if self.isVisible():
             self.recompute()
@@ -147,6 +176,11 @@ class LatentMapPanel(ExplorerPanel):
 
     def _update_scatter(self) -> None:
         m, names = self.map, self.run.dataset.class_names
+        while len(self.scatters) < len(names):  # an image folder may have more than 10 classes
+            item = pg.ScatterPlotItem(size=5, pen=None,
+                                      brush=pg.mkBrush(TAB10[len(self.scatters) % len(TAB10)]))
+            self.plot.addItem(item)
+            self.scatters.append(item)
         self.legend.clear()
         for c, item in enumerate(self.scatters):
             pts = m.coords[m.labels == c]
@@ -162,6 +196,7 @@ class LatentMapPanel(ExplorerPanel):
             f"projected on their 2 principal directions (PCA). Colour: label.")
 
     def _clear(self) -> None:
+        self._end_replay()
         self.encoded = self.map = self.usage = None
         self.z = None
         self.selected = None
@@ -197,6 +232,7 @@ class LatentMapPanel(ExplorerPanel):
         if i is None or self.map is None:
             return
         self.selected = i
+        self.custom_image = None
         test = self.run.dataset.test
         x, y = explore.split_images(test, [i])
         self.label = int(y[0])
@@ -211,6 +247,7 @@ class LatentMapPanel(ExplorerPanel):
     def decode_map_point(self, x: float, y: float) -> None:
         """Decode the latent point mean + x·pc1 + y·pc2 (a CVAE uses the nearest point's label)."""
         self.selected = None
+        self.custom_image = None
         self.map_point = (x, y)
         self.z = self.map.to_latent((x, y))[0]
         d = (self.map.coords[:, 0] - x) ** 2 + (self.map.coords[:, 1] - y) ** 2
@@ -219,6 +256,30 @@ class LatentMapPanel(ExplorerPanel):
         note = f", decoded as a {self.label} (the nearest point's label)" if self.run.kind == "cvae" else ""
         self._show_preview(img, f"The latent point at ({x:.2f}, {y:.2f}) on the map{note}.")
         self.marker.setData(pos=np.array([[x, y]], np.float32))
+        self._set_sliders_from_z()
+
+    def accepts(self, target: str) -> bool:
+        return target == TRAVERSAL_START
+
+    def receive_image(self, target: str, image: np.ndarray) -> None:
+        self.use_image(image)
+
+    def use_image(self, image: np.ndarray) -> None:
+        """Make a 28×28 image in [0, 1] (a drawing) the chosen point: its code starts the traversal."""
+        if self.run is None or self.is_showing_hint:
+            return
+        if self.map is None or self._dirty:
+            self.recompute()
+        a = drawing.analyse(self.run.model, image)  # a CVAE encodes it with its own guess
+        self.selected = None
+        self.custom_image = a.image
+        self.z = torch.from_numpy(a.mean.copy())
+        self.label = a.label
+        guess = f" (read as {a.label})" if a.label is not None else ""
+        self._show_preview(np.stack([a.image, a.reconstruction]),
+                           f"Your drawing{guess} and its reconstruction (BCE/pixel {a.error:.3f}); "
+                           "the sliders start at its code.")
+        self.marker.setData(pos=self.map.project(self.z))
         self._set_sliders_from_z()
 
     def _show_preview(self, images: np.ndarray, text: str) -> None:
@@ -230,7 +291,7 @@ class LatentMapPanel(ExplorerPanel):
 
     def _on_hover(self, scene_pos) -> None:
         """Preview the point under the mouse; off any point, the chosen one comes back."""
-        if self.map is None or self.is_showing_hint:
+        if self.map is None or self.is_showing_hint or self.is_replaying:
             return
         vb = self.plot.getViewBox()
         p = vb.mapSceneToView(scene_pos)
@@ -250,13 +311,105 @@ class LatentMapPanel(ExplorerPanel):
                                      "click to choose it.")
 
     def _on_plot_clicked(self, ev) -> None:
-        if self.map is None or ev.button() != Qt.MouseButton.LeftButton:
+        if self.map is None or self.is_replaying or ev.button() != Qt.MouseButton.LeftButton:
             return
         vb = self.plot.getViewBox()
         if not vb.sceneBoundingRect().contains(ev.scenePos()):
             return
         p = vb.mapSceneToView(ev.scenePos())
         self.click_at(p.x(), p.y())
+
+    # -- replaying the timeline ----------------------------------------------------------------
+    @property
+    def is_replaying(self) -> bool:
+        return self.replay_check.isChecked()
+
+    def replay_coords(self) -> np.ndarray | None:
+        """(S, k, 2): every snapshot's aligned map of the fixed codes (cached per timeline)."""
+        tl = self.run.timeline if self.run is not None else None
+        if tl is None or not tl.snapshots:
+            return None
+        if self._aligned is None or self._aligned[:2] != (id(tl), len(tl)):
+            self._aligned = (id(tl), len(tl), tl.aligned_coords())
+        return self._aligned[2]
+
+    def _update_replay_controls(self) -> None:
+        tl = self.run.timeline if self.run is not None else None
+        n = len(tl) if tl is not None else 0
+        self.replay_check.setEnabled(n > 0)
+        self.replay_check.setToolTip(
+            "Show how the clusters formed: the fixed test codes at each snapshot of the run's "
+            "training timeline" if n else "This run has no training timeline (an older "
+            "checkpoint) to replay")
+        self.replay_slider.blockSignals(True)
+        self.replay_slider.setRange(0, max(0, n - 1))
+        self.replay_slider.setValue(max(0, n - 1))
+        self.replay_slider.blockSignals(False)
+        self.replay_slider.setEnabled(n > 0 and self.is_replaying)
+
+    def _end_replay(self) -> None:
+        """Back to the live map (quietly: the caller redraws), the controls for the new run."""
+        if self.replay_check.isChecked():
+            self.replay_check.blockSignals(True)
+            self.replay_check.setChecked(False)
+            self.replay_check.blockSignals(False)
+        self.replay_label.setText("")
+        self._aligned = None
+        self._update_replay_controls()
+
+    def _on_replay_check_toggled(self, on: bool) -> None:
+        self.replay_slider.setEnabled(on)
+        if on:
+            coords = self.replay_coords()
+            if coords is None:
+                return
+            x, y = self.marker.getData()
+            self._live_marker = np.column_stack([x, y]) if x is not None else None
+            self.marker.clear()
+            self.hovered = None
+            self.show_replay(self.replay_slider.value())
+            pts = coords.reshape(-1, 2)
+            # One range for the whole replay: the map is seen spreading as the model learns.
+            self.plot.setRange(xRange=(float(pts[:, 0].min()), float(pts[:, 0].max())),
+                               yRange=(float(pts[:, 1].min()), float(pts[:, 1].max())),
+                               padding=0.05)
+            return
+        self.replay_label.setText("")
+        if self.map is None or self._dirty:
+            self.recompute()
+            return
+        self._update_scatter()
+        if self._live_marker is not None and len(self._live_marker):
+            self.marker.setData(pos=self._live_marker)
+
+    def _on_replay_slider_value_changed(self, value: int) -> None:
+        if self.is_replaying:
+            self.show_replay(value)
+
+    def show_replay(self, index: int) -> None:
+        """Draw snapshot `index`'s aligned map of the fixed codes, coloured by label."""
+        coords = self.replay_coords()
+        if coords is None:
+            return
+        tl = self.run.timeline
+        index = min(max(int(index), 0), len(tl) - 1)
+        snap, pts, labels = tl.snapshots[index], coords[index], tl.code_labels
+        while len(self.scatters) <= int(labels.max(initial=0)):
+            item = pg.ScatterPlotItem(size=5, pen=None,
+                                      brush=pg.mkBrush(TAB10[len(self.scatters) % len(TAB10)]))
+            self.plot.addItem(item)
+            self.scatters.append(item)
+        for c, item in enumerate(self.scatters):
+            item.setData(pos=pts[labels == c])
+        ex = snap.explained * 100
+        self.plot.setLabel("bottom", f"PC 1 at that step ({ex[0]:.0f}% of variance)")
+        self.plot.setLabel("left", f"PC 2 ({ex[1]:.0f}%)")
+        self.replay_label.setText(f"step {snap.step:,} · epoch {snap.epoch:.2f}")
+        self.caption.setText(
+            f"{run_caption(self.run)} at training step {snap.step:,} (epoch {snap.epoch:.2f}, "
+            f"snapshot {index + 1} of {len(tl)}): {len(pts):,} fixed test codes as the model "
+            "placed them then, on that step's 2 principal directions, turned to line up with "
+            "the previous snapshot's. Colour: label.")
 
     # -- traversal ---------------------------------------------------------------------------
     def _build_sliders(self) -> None:
@@ -281,8 +434,9 @@ class LatentMapPanel(ExplorerPanel):
 
     def _label_sliders(self) -> None:
         u = self.usage
+        unused_dims = explore.unused_dimensions(u)
         for d, label, s in zip(self.slider_dims, self.slider_labels, self.sliders):
-            unused = u.measure == "KL" and u.usage[d] < 0.01
+            unused = bool(unused_dims[d])
             label.setText(f"z{d}  {u.measure} {u.usage[d]:.2f}" + (" (unused)" if unused else ""))
             label.setEnabled(not unused)
             s.setToolTip(f"z{d} from {u.low[d]:.2f} to {u.high[d]:.2f}")
@@ -314,11 +468,13 @@ class LatentMapPanel(ExplorerPanel):
             return
         d = self.slider_dims[k]
         self.z[d] = self.slider_value(d, position)
-        self._throttled_traversal()  # latest value wins while dragging
+        self._traversal_later()
 
     def _on_reset_clicked(self) -> None:
         if self.selected is not None:
             self.select_point(self.selected)
+        elif self.custom_image is not None:
+            self.use_image(self.custom_image)
         elif self.z is not None and self.map is not None:
             self.decode_map_point(*self.map_point)
 

@@ -3,34 +3,21 @@
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtWidgets import (
-    QComboBox,
-    QGridLayout,
-    QLabel,
-    QPushButton,
-    QSpinBox,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QComboBox, QGridLayout, QLabel, QVBoxLayout, QWidget
 
-from explorer.panels._common import (
-    ExplorerPanel,
-    ImageView,
-    LatestValue,
-    RunPicker,
-    labeled_slider,
-    row,
-    run_caption,
-    side_by_side,
-)
+from explorer.panels.base import Panel, row, run_caption
+from explorer.widgets.compare_box import CompareBox
+from explorer.widgets.image_view import ImageView
+from explorer.widgets.sampling_controls import SamplingControls
 from training import explore
+from training.render import side_by_side
 from training.run import Run
 
 AE_NOTE = ("A plain AE was never asked to fit N(0, I): its codes sit wherever the decoder "
            "liked them, so most prior samples are not digits.")
 
 
-class PriorPanel(ExplorerPanel):
+class PriorPanel(Panel):
     """A k×k grid of prior samples with seed, resample and a live temperature slider."""
 
     title = "Prior samples"
@@ -39,25 +26,14 @@ class PriorPanel(ExplorerPanel):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.grids: list[np.ndarray] = []
-        self.k = QSpinBox()
-        self.k.setRange(1, 16)
-        self.k.setValue(4)
-        self.k.setToolTip("Grid size k: k×k samples")
-        self.seed = QSpinBox()
-        self.seed.setRange(0, 2**31 - 1)
-        self.seed.setToolTip("The same seed draws the same z: for reproducible grids and fair comparisons")
-        self.resample = QPushButton("Resample")
-        self.temperature = labeled_slider(10, 200, 100)
-        self.temperature.setToolTip("Temperature: the σ of the prior samples (0.1–2.0)")
-        self.temperature.setMinimumWidth(160)
-        self.temperature_label = QLabel("T = 1.00")
+        self.sampling = SamplingControls(k=4)
+        s = self.sampling
+        self.k, self.seed, self.resample = s.k, s.seed, s.resample
+        self.temperature, self.temperature_label = s.temperature, s.temperature_label
         self.label = QComboBox()
-        self.label.addItem("labels 0–9 in turn", None)
-        for c in range(10):
-            self.label.addItem(f"digit {c}", c)
         self.label.setToolTip("The class a CVAE decodes with")
-        self.compare = RunPicker()
-        self.compare.setToolTip("Show a second run's grid from the same z, e.g. AE against VAE")
+        self._set_class_names(tuple(str(c) for c in range(10)))
+        self.compare = CompareBox("Show a second run's grid from the same z, e.g. AE against VAE")
 
         self.views = [ImageView(min_height=200), ImageView(min_height=200)]
         self.captions = [QLabel(), QLabel()]
@@ -69,39 +45,34 @@ class PriorPanel(ExplorerPanel):
         grid.setRowStretch(1, 1)
 
         layout = QVBoxLayout(self.content)
-        layout.addLayout(row("Grid", self.k, "Seed", self.seed, self.resample, "Temperature",
-                             self.temperature, self.temperature_label, self.label))
-        layout.addLayout(row("Compare with", self.compare, self.save_button))
+        layout.addLayout(row(self.sampling, self.label))
+        layout.addLayout(row(self.compare, self.save_button))
         layout.addLayout(grid, 1)
 
-        self._throttled_redraw = LatestValue(self._update_grids, self)
-        self.k.valueChanged.connect(self._on_setting_changed)
-        self.seed.valueChanged.connect(self._on_setting_changed)
-        self.label.currentIndexChanged.connect(self._on_setting_changed)
-        self.compare.currentIndexChanged.connect(self._on_setting_changed)
-        self.temperature.valueChanged.connect(self._on_temperature_changed)
-        self.resample.clicked.connect(self._on_resample_clicked)
+        self.sampling.changed.connect(self._update_grids)
+        self.label.currentIndexChanged.connect(lambda _i: self._update_grids())
+        self.compare.changed.connect(self._update_grids)
 
     @property
     def temperature_value(self) -> float:
-        return self.temperature.value() / 100.0
+        return self.sampling.temperature_value
 
-    # -- slots -------------------------------------------------------------------------------
-    def _on_setting_changed(self, *_args) -> None:
-        self._update_grids()
-
-    def _on_temperature_changed(self, value: int) -> None:
-        self.temperature_label.setText(f"T = {value / 100:.2f}")
-        self._throttled_redraw()  # latest value wins while dragging
-
-    def _on_resample_clicked(self) -> None:
-        self.seed.setValue(int(np.random.default_rng().integers(0, 2**31 - 1)))
+    def _set_class_names(self, names: tuple[str, ...]) -> None:
+        keep = self.label.currentData()
+        self.label.blockSignals(True)
+        self.label.clear()
+        self.label.addItem(f"classes {names[0]}–{names[-1]} in turn", None)
+        for c, name in enumerate(names):
+            self.label.addItem(f"class {name}", c)
+        self.label.setCurrentIndex(max(0, self.label.findData(keep)) if keep is not None else 0)
+        self.label.blockSignals(False)
 
     # -- drawing -----------------------------------------------------------------------------
     def _update_run_list(self) -> None:
         self.compare.set_runs(self.runs)
 
     def _update_run(self) -> None:
+        self._set_class_names(self.run.class_names)
         self._update_grids()
 
     def _clear(self) -> None:
@@ -112,8 +83,8 @@ class PriorPanel(ExplorerPanel):
 
     def shown_runs(self) -> list[Run]:
         runs = [self.run] if self.run is not None else []
-        other = self.compare.current_run()
-        if runs and other is not None and other is not self.run and other.model is not None:
+        other = self.compare.other_than(self.run)
+        if runs and other is not None:
             runs.append(other)
         return runs
 

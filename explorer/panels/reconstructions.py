@@ -5,12 +5,14 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtWidgets import QCheckBox, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
-from explorer.panels._common import PAD, ExplorerPanel, ImageView, RunPicker, row, run_caption
+from explorer.panels.base import Panel, row, run_caption
+from explorer.widgets.compare_box import CompareBox
+from explorer.widgets.image_view import PAD, ImageView
 from training import explore
 from training.run import Run
 
 
-class ReconstructionsPanel(ExplorerPanel):
+class ReconstructionsPanel(Panel):
     """N test images (first N or random) and decode(posterior mean) of each, per-image BCE."""
 
     title = "Reconstructions"
@@ -29,22 +31,21 @@ class ReconstructionsPanel(ExplorerPanel):
         self.random = QCheckBox("Random images")
         self.reshuffle = QPushButton("Reshuffle")
         self.reshuffle.setEnabled(False)
-        self.compare = RunPicker()
-        self.compare.setToolTip("A second run reconstructs the same images in a third row")
+        self.compare = CompareBox("A second run reconstructs the same images in a third row")
         self.caption = QLabel()
         self.caption.setWordWrap(True)
         self.view = ImageView(min_height=160)
 
         layout = QVBoxLayout(self.content)
-        layout.addLayout(row("Images", self.count, self.random, self.reshuffle, "Compare with",
-                             self.compare, self.save_button))
+        layout.addLayout(row("Images", self.count, self.random, self.reshuffle, self.compare,
+                             self.save_button))
         layout.addWidget(self.caption)
         layout.addWidget(self.view, 1)
 
         self.count.valueChanged.connect(self._on_count_changed)
         self.random.toggled.connect(self._on_random_toggled)
         self.reshuffle.clicked.connect(self._on_reshuffle_clicked)
-        self.compare.currentIndexChanged.connect(self._on_compare_changed)
+        self.compare.changed.connect(self._on_compare_changed)
 
     # -- slots -------------------------------------------------------------------------------
     def _on_count_changed(self, _value: int) -> None:
@@ -58,7 +59,7 @@ class ReconstructionsPanel(ExplorerPanel):
         self.seed += 1
         self._update_images()
 
-    def _on_compare_changed(self, _index: int) -> None:
+    def _on_compare_changed(self) -> None:
         if self.run is not None and not self.is_showing_hint:
             self._update_images()
 
@@ -84,8 +85,8 @@ class ReconstructionsPanel(ExplorerPanel):
                                             self.seed)
         x, y = explore.split_images(test, self.indices)
         runs = [run]
-        other = self.compare.current_run()
-        if other is not None and other is not run and self.unusable_reason(other) is None:
+        other = self.compare.other_than(run)
+        if other is not None and self.unusable_reason(other) is None:
             runs.append(other)
         self.results = [(r, explore.reconstruct(r.model, x, y)) for r in runs]
         n = len(self.indices)

@@ -15,24 +15,29 @@ import math
 import sys
 from pathlib import Path
 
+from models.registry import list_kinds
 from training.cli import CliError
+from training.commands._args import _hidden, _positive_float, _positive_int, add_data_arguments
+from training.commands._args import load_data
 
 DEFAULT_BETAS = "0,1e-4,1e-3,1e-2,0.1,1,10"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The sweep's options on `parser` (a sub-command parser)."""
-    parser.add_argument("--model", required=True, choices=("vae", "cvae"),
+    kinds = [k.name for k in list_kinds() if k.variational]  # the kinds with a β
+    parser.add_argument("--model", required=True, choices=kinds,
                         help="the model kind every member shares")
     parser.add_argument("--betas", default=DEFAULT_BETAS,
                         help=f"comma-separated KL weights (default the course's grid {DEFAULT_BETAS})")
     parser.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--nz", type=int, default=32, help="latent dimensions")
-    parser.add_argument("--hidden", default="256,64",
+    parser.add_argument("--epochs", type=_positive_int, default=20,
+                        help="epochs for every member (default 20, the course's)")
+    parser.add_argument("--nz", type=_positive_int, default=32, help="latent dimensions")
+    parser.add_argument("--hidden", type=_hidden, default=(256, 64),
                         help="encoder hidden sizes, comma-separated (the decoder mirrors them)")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--batch-size", type=_positive_int, default=64)
+    parser.add_argument("--lr", type=_positive_float, default=1e-3)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     parser.add_argument("--iw", type=int, default=50, metavar="K",
                         help="samples of the importance-weighted bound in summary.csv "
@@ -41,10 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="skip the judge of sample quality (no classifier is trained)")
     parser.add_argument("--out", required=True, help="folder for the checkpoints and reports")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    g = parser.add_mutually_exclusive_group()
-    g.add_argument("--dataset", default=None,
-                   help="auto (default), mnist-sample, mnist or fashion-mnist")
-    g.add_argument("--data-dir", default=None, help="folder with the four MNIST-format idx files")
+    add_data_arguments(parser, None, "auto")
 
 
 class _Progress:
@@ -90,18 +92,9 @@ class _Progress:
             print(line, file=sys.stderr)
 
 
-def _parse_hidden(text: str) -> tuple[int, ...]:
-    try:
-        sizes = tuple(int(x) for x in text.split(",") if x.strip())
-    except ValueError:
-        raise CliError(f"--hidden: expected sizes like 256,64, got {text!r}") from None
-    return sizes
-
-
 def run(args: argparse.Namespace) -> int:
     """Train the sweep and write its files; CliError (one line) for any user error."""
     from training.checkpoint import Checkpoint, save_checkpoint
-    from training.data import load_dataset
     from training.judge import get_judge
     from training.sweep import SweepConfig, SweepListError, SweepTrainer, parse_betas, parse_seeds
     from training.sweep_report import (BEST_MEANINGS, NATS_NOTE, best_members, comparison_grid,
@@ -122,13 +115,12 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"--out {out}: folder {out.parent} does not exist")
     try:
         cfg = SweepConfig(kind=args.model, betas=betas, seeds=seeds, nz=args.nz,
-                          hidden=_parse_hidden(args.hidden), epochs=args.epochs,
+                          hidden=tuple(args.hidden), epochs=args.epochs,
                           batch_size=args.batch_size, lr=args.lr, device=args.device,
                           dataset=args.dataset or "auto", data_dir=args.data_dir)
     except ValueError as e:
         raise CliError(str(e)) from None
-    dataset = load_dataset(cfg.dataset, cfg.data_dir,
-                           notify=lambda m: print(f"note: {m}", file=sys.stderr))
+    dataset = load_data(args)
     members = cfg.members()
     labels = [member_label(b, s, len(seeds)) for b, s in members]
     try:

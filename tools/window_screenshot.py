@@ -1,6 +1,6 @@
 """Save a screenshot of the window during training (for the README).
 
-    xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python -m explorer.screenshot \
+    xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python tools/window_screenshot.py \
         docs/screenshots/training.png
 
 Trains two short VAEs (β = 0 and 10) on the bundled sample to completion, starts a third

@@ -1,0 +1,59 @@
+"""Every modal question the window asks, in one small object that tests replace.
+
+The window never calls QFileDialog or QMessageBox itself: it asks `window.dialogs`, so a test
+sets `window.dialogs = FakeDialogs(...)` and no test ever blocks on a modal dialog.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QWidget
+
+CHECKPOINT_FILTER = "Latent Explorer checkpoints (*.safetensors);;All files (*)"
+EXPORT_FILTER = "Loss history (*.csv);;Plot image (*.png)"
+
+
+class Dialogs:
+    """The window's modal dialogs; each returns the user's answer (None or False: cancelled)."""
+
+    def __init__(self, parent: QWidget) -> None:
+        self.parent = parent
+
+    def open_path(self, directory: str = "") -> str | None:
+        path, _ = QFileDialog.getOpenFileName(self.parent, "Open checkpoint", directory,
+                                              CHECKPOINT_FILTER)
+        return path or None
+
+    def save_path(self, suggested: str) -> str | None:
+        path, _ = QFileDialog.getSaveFileName(self.parent, "Save run as", suggested,
+                                              CHECKPOINT_FILTER)
+        return path or None
+
+    def export_path(self, suggested: str) -> str | None:
+        path, _ = QFileDialog.getSaveFileName(self.parent, "Export", suggested, EXPORT_FILTER)
+        return path or None
+
+    def ask_epochs(self, current: int, minimum: int) -> int | None:
+        """The total epochs to continue a run to (at least `minimum`); None: cancelled."""
+        value, ok = QInputDialog.getInt(
+            self.parent, "Continue training",
+            f"The run has trained {current} epoch{'s' if current != 1 else ''}.\n"
+            "Train it to a total of (epochs):", max(minimum, 2 * current), minimum, 100_000)
+        return int(value) if ok else None
+
+    def confirm(self, title: str, text: str) -> bool:
+        return QMessageBox.question(self.parent, title, text) == QMessageBox.StandardButton.Yes
+
+    def confirm_close(self, active: list, unsaved: list) -> bool:
+        lines = []
+        if active:
+            lines.append(f"{len(active)} run(s) are training or queued; they will be stopped.")
+        if unsaved:
+            names = ", ".join(r.name for r in unsaved[:5]) + ("…" if len(unsaved) > 5 else "")
+            lines.append(f"{len(unsaved)} trained run(s) are not saved and will be lost: {names}.")
+        return self.confirm("Quit Latent Explorer", "\n\n".join(lines + ["Quit anyway?"]))
+
+    def show_error(self, title: str, text: str) -> None:
+        QMessageBox.warning(self.parent, title, text)
+
+    def show_about(self, html: str) -> None:
+        QMessageBox.about(self.parent, "About Latent Explorer", html)

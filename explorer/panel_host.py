@@ -1,0 +1,98 @@
+"""The exploration tabs: creates the registered panels and feeds them runs and the selection.
+
+A panel's bug must not lose the user's runs, so every call into a panel is guarded: the error
+goes to `sys.excepthook` (printed in the app; under pytest-qt it fails the test, so a broken
+panel cannot hide) and to the status bar, and the window goes on.
+"""
+
+from __future__ import annotations
+
+import sys
+from functools import partial
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QTabWidget
+
+if TYPE_CHECKING:
+    from explorer.panels.base import Panel
+    from training.run import Run
+
+
+class PanelHost(QObject):
+    """Panels as tabs of `tabs`, each told `set_runs(usable)` and `set_run(selected)`."""
+
+    failed = Signal(str)  # a one-line message: a panel raised
+    tab_requested = Signal(object)  # a panel to bring to the front (it was sent an image)
+
+    def __init__(self, tabs: QTabWidget, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.tabs = tabs
+        self.panels: list[Panel] = []
+        self._sent_runs: list[tuple[int, str]] | None = None
+        self._sent_run: Run | None = None
+        self._usable: list[Run] = []
+        self._selected: Run | None = None
+
+    def create_registered(self) -> None:
+        """One tab per panel in explorer.panels.PANELS."""
+        try:
+            from explorer.panels import create_panels
+
+            panels = create_panels()
+        except Exception as e:  # noqa: BLE001 - the training tab still works without them
+            self._report(e, "Exploration panels unavailable")
+            return
+        for panel in panels:
+            self.add(panel)
+
+    def add(self, panel: Panel) -> None:
+        """Add a panel as a tab and give it the current runs and selection."""
+        self.panels.append(panel)
+        self.tabs.addTab(panel, panel.title)
+        panel.sent.connect(partial(self.send, panel))
+        self.call(panel, "set_runs", self._usable)
+        self.call(panel, "set_run", self._selected)
+
+    def update(self, usable: list[Run], selected: Run | None) -> None:
+        """Feed every panel the usable runs and the selection, when either changed."""
+        selected = selected if selected in usable else None
+        key = [(r.id, r.name) for r in usable]
+        runs_changed = key != self._sent_runs
+        run_changed = selected is not self._sent_run
+        self._usable, self._selected = list(usable), selected
+        self._sent_runs, self._sent_run = key, selected
+        for panel in self.panels:
+            if runs_changed:
+                self.call(panel, "set_runs", usable)
+            if run_changed:
+                self.call(panel, "set_run", selected)
+
+    def send(self, source: Panel, target: str, image) -> Panel | None:
+        """Give `image` to the first other panel that accepts `target` and ask for its tab."""
+        for panel in self.panels:
+            try:
+                takes = panel is not source and panel.accepts(target)
+            except Exception as e:  # noqa: BLE001 - as in call()
+                self._report(e, panel.title)
+                continue
+            if takes:
+                self.call(panel, "receive_image", target, image)
+                self.tab_requested.emit(panel)
+                return panel
+        self.failed.emit(f"No tab takes an image for {target!r}")
+        return None
+
+    def call(self, panel: Panel, method: str, *args) -> None:
+        try:
+            getattr(panel, method)(*args)
+        except Exception as e:  # noqa: BLE001 - a panel's bug must not lose the user's runs
+            self._report(e, panel.title)
+
+    def shutdown(self) -> None:
+        for panel in self.panels:
+            self.call(panel, "shutdown")
+
+    def _report(self, e: Exception, where: str) -> None:
+        sys.excepthook(type(e), e, e.__traceback__)
+        self.failed.emit(f"{where}: {e}")

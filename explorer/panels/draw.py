@@ -1,0 +1,478 @@
+"""Draw a digit and see what the model makes of it, live: reconstruction, code, map, restyles.
+
+The canvas only draws and the math is training/drawing.py's (preprocess, analyse,
+nearest_codes) and training/explore.py's (the Latent map tab's projection and traversal order).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+import torch
+from PySide6.QtGui import QAction, QImage, QShowEvent
+from PySide6.QtWidgets import (
+    QApplication,
+    QFileDialog,
+    QGridLayout,
+    QLabel,
+    QMenu,
+    QPushButton,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+from superqt.utils import qthrottled
+
+from explorer.panels.base import (
+    INTERPOLATION_END,
+    INTERPOLATION_START,
+    TAB10,
+    TRAVERSAL_START,
+    Panel,
+    row,
+    run_caption,
+)
+from explorer.widgets.compare_box import CompareBox
+from explorer.widgets.draw_canvas import BRUSH_WIDTH, DrawCanvas
+from explorer.widgets.image_view import PAD, ImageView
+from training import drawing, explore
+from training.render import make_grid, stack_grids
+from training.run import Run
+
+N_NEIGHBOURS = 5
+EMPTY_TEXT = ("Draw a digit on the canvas with the mouse or a pen, or load or paste an image: "
+              "the model's reading of it appears here as you draw.")
+SEND_TARGETS = (("Interpolation: start", INTERPOLATION_START),
+                ("Interpolation: end", INTERPOLATION_END),
+                ("Latent map: traversal start", TRAVERSAL_START))
+USED_BRUSH, UNUSED_BRUSH = pg.mkBrush("#4c9be8"), pg.mkBrush(110, 110, 110)
+
+
+def qimage_to_array(image: QImage) -> np.ndarray:
+    """An H×W×4 uint8 RGBA copy of a QImage (e.g. a pasted one)."""
+    img = image.convertToFormat(QImage.Format.Format_RGBA8888)
+    h, w = img.height(), img.width()
+    a = np.frombuffer(img.constBits(), np.uint8, img.bytesPerLine() * h)
+    return a.reshape(h, img.bytesPerLine())[:, : w * 4].reshape(h, w, 4).copy()
+
+
+def _bar_plot(height: int) -> pg.PlotWidget:
+    plot = pg.PlotWidget(background=pg.mkColor(32, 32, 32))
+    plot.setMenuEnabled(False)
+    plot.hideButtons()
+    plot.setMouseEnabled(x=False, y=False)
+    plot.setMinimumHeight(height)
+    for axis in ("left", "bottom"):
+        plot.getAxis(axis).enableAutoSIPrefix(False)
+    return plot
+
+
+class DrawPanel(Panel):
+    """A canvas; the selected (and compared) run's reconstruction, code, map place and restyles."""
+
+    title = "Draw"
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        # run id -> (key, Encoded, LatentMap, DimensionUsage): the test codes, one run at a time
+        self._cache: dict[int, tuple] = {}
+        self._dirty = False
+        self._scatter_key: tuple | None = None
+        self._code_ticks: tuple | None = None  # (dimension order) the code plot's axis shows
+        self._score_ticks: tuple | None = None
+        self._code_range: tuple[float, float] | None = None  # the code plot's y range
+        self.input_image: np.ndarray | None = None  # the preprocessed 28×28 input
+        self.analyses: list[tuple[Run, drawing.DrawingAnalysis]] = []
+        self.neighbours = np.zeros(0, np.int64)
+        self.map_position: np.ndarray | None = None  # (2,) the drawing on the map
+
+        self.canvas = DrawCanvas()
+        self.canvas.setMinimumSize(224, 224)
+        self.clear_button = QPushButton("Clear")
+        self.undo_button = QPushButton("Undo")
+        self.brush = QSpinBox()
+        self.brush.setRange(4, 60)
+        self.brush.setValue(int(BRUSH_WIDTH))
+        self.brush.setSuffix(" px")
+        self.brush.setToolTip("Brush thickness on the 280-pixel canvas (new strokes)")
+        self.load_button = QPushButton("Load image…")
+        self.paste_button = QPushButton("Paste")
+        self.paste_button.setToolTip("Paste an image from the clipboard")
+        self.send_button = QToolButton()
+        self.send_button.setText("Send to…")
+        self.send_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.send_menu = QMenu(self.send_button)
+        self.send_actions: dict[str, QAction] = {}
+        for text, target in SEND_TARGETS:
+            action = self.send_menu.addAction(text)
+            action.triggered.connect(lambda _checked=False, t=target: self.send(t))
+            self.send_actions[target] = action
+        self.send_button.setMenu(self.send_menu)
+        self.input_view = ImageView(min_height=90)
+        self.input_view.setMaximumSize(160, 160)
+        self.input_caption = QLabel("Preprocessed 28×28 input")
+
+        self.caption = QLabel()
+        self.caption.setWordWrap(True)
+        self.compare = CompareBox("Reconstruct the drawing with a second run too")
+        self.message = QLabel(EMPTY_TEXT)  # the empty-canvas hint, or an unreadable file
+        self.message.setWordWrap(True)
+        self.recon_view = ImageView(min_height=90)
+        self.recon_caption = QLabel()
+        self.recon_caption.setWordWrap(True)
+        self.fit_label = QLabel()  # "doesn't fit"
+        self.fit_label.setWordWrap(True)
+        self.fit_label.setStyleSheet("color: #e8a33c;")
+
+        self.code_plot = _bar_plot(140)
+        self.code_bars = pg.BarGraphItem(x=[], height=[], width=0.7, brush=USED_BRUSH)
+        self.sigma_bars = pg.ErrorBarItem(pen=pg.mkPen("w"), beam=0.3)
+        self.code_plot.addItem(self.code_bars)
+        self.code_plot.addItem(self.sigma_bars)
+        self.code_caption = QLabel()
+        self.code_caption.setWordWrap(True)
+
+        self.map_plot = _bar_plot(220)
+        self.map_plot.setMouseEnabled(x=True, y=True)
+        self.scatters: list[pg.ScatterPlotItem] = []
+        self.neighbour_marks = pg.ScatterPlotItem(size=12, pen=pg.mkPen("w", width=1.5), brush=None)
+        self.marker = pg.ScatterPlotItem(size=20, symbol="star", pen=pg.mkPen("k"),
+                                         brush=pg.mkBrush("w"))
+        self.map_plot.addItem(self.neighbour_marks)
+        self.map_plot.addItem(self.marker)
+        self.map_caption = QLabel()
+        self.map_caption.setWordWrap(True)
+        self.neighbour_view = ImageView(min_height=70)
+        self.neighbour_caption = QLabel()
+        self.neighbour_caption.setWordWrap(True)
+
+        self.cvae_box = QWidget()
+        self.guess_label = QLabel()
+        self.restyle_view = ImageView(min_height=60)
+        self.restyle_caption = QLabel()
+        self.restyle_caption.setWordWrap(True)
+        self.score_plot = _bar_plot(90)
+        self.score_plot.setYRange(0, 1)
+        self.score_plot.enableAutoRange(y=False)
+        self.score_bars = pg.BarGraphItem(x=[], height=[], width=0.7, brush=pg.mkBrush("#4c9be8"))
+        self.score_plot.addItem(self.score_bars)
+        self.scores_label = QLabel()
+        self.scores_label.setWordWrap(True)
+        cl = QVBoxLayout(self.cvae_box)
+        cl.setContentsMargins(0, 0, 0, 0)
+        cl.addWidget(self.guess_label)
+        cl.addWidget(self.restyle_view)
+        cl.addWidget(self.restyle_caption)
+        cl.addWidget(self.score_plot)
+        cl.addWidget(self.scores_label)
+
+        left = QVBoxLayout()
+        left.addWidget(self.canvas, 1)
+        left.addLayout(row(self.clear_button, self.undo_button, "Brush", self.brush))
+        left.addLayout(row(self.load_button, self.paste_button, self.send_button))
+        left.addLayout(row(self.input_view, stretch=True))
+        left.addWidget(self.input_caption)
+        middle = QVBoxLayout()
+        middle.addWidget(self.message)
+        middle.addWidget(self.recon_view)
+        middle.addWidget(self.recon_caption)
+        middle.addWidget(self.fit_label)
+        middle.addWidget(self.code_plot, 1)
+        middle.addWidget(self.code_caption)
+        middle.addWidget(self.cvae_box)
+        right = QVBoxLayout()
+        right.addWidget(self.map_plot, 2)
+        right.addWidget(self.map_caption)
+        right.addWidget(self.neighbour_view)
+        right.addWidget(self.neighbour_caption)
+        grid = QGridLayout()
+        grid.addLayout(left, 0, 0)
+        grid.addLayout(middle, 0, 1)
+        grid.addLayout(right, 0, 2)
+        grid.setColumnStretch(0, 2)
+        grid.setColumnStretch(1, 3)
+        grid.setColumnStretch(2, 3)
+        layout = QVBoxLayout(self.content)
+        top = row(stretch=False)
+        top.addWidget(self.caption, 1)
+        top.addWidget(self.compare)
+        top.addWidget(self.save_button)
+        layout.addLayout(top)
+        layout.addLayout(grid, 1)
+
+        # Strokes arrive faster than the model runs: analyse the newest picture once per
+        # event-loop turn (trailing edge only), whatever came in between.
+        self._update_later = qthrottled(self.update_views, timeout=0, leading=False, parent=self)
+        self.canvas.changed.connect(self._update_later)
+        self.clear_button.clicked.connect(self.canvas.clear)
+        self.undo_button.clicked.connect(self.canvas.undo)
+        self.brush.valueChanged.connect(self.canvas.set_brush_width)
+        self.load_button.clicked.connect(self._on_load_clicked)
+        self.paste_button.clicked.connect(self.paste)
+        self.compare.changed.connect(self._on_compare_changed)
+        self._show_empty(EMPTY_TEXT)
+
+    # -- input -----------------------------------------------------------------------------
+    # The modal dialog lives in a method tests can replace, like Panel._ask_save_path.
+    def _ask_image_path(self) -> str | None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load an image", "",
+                                              "Images (*.png *.jpg *.jpeg *.bmp *.gif);;All files (*)")
+        return path or None
+
+    def load_file(self, path: str) -> bool:
+        """Put an image file on the canvas; an unreadable one is said in the panel."""
+        try:
+            self.canvas.set_image(drawing.load_image(path))
+        except drawing.DrawingError as e:
+            self.message.setText(str(e))
+            self.message.setVisible(True)
+            return False
+        return True
+
+    def _on_load_clicked(self) -> None:
+        path = self._ask_image_path()
+        if path:
+            self.load_file(path)
+
+    def paste(self) -> bool:
+        """Put the clipboard's image on the canvas (False, and a line saying so, if it has none)."""
+        image = QApplication.clipboard().image()
+        if image.isNull():
+            self.message.setText("The clipboard holds no image to paste.")
+            self.message.setVisible(True)
+            return False
+        try:
+            self.canvas.set_image(qimage_to_array(image))
+        except drawing.DrawingError as e:
+            self.message.setText(f"The pasted image: {e}")
+            self.message.setVisible(True)
+            return False
+        return True
+
+    def send(self, target: str) -> bool:
+        """Send the preprocessed input to another tab (False when nothing is drawn)."""
+        if self.input_image is None:
+            self.message.setText("Draw something first: there is nothing to send.")
+            self.message.setVisible(True)
+            return False
+        self.sent.emit(target, self.input_image.copy())
+        return True
+
+    # -- the contract with the window --------------------------------------------------------
+    def _update_run_list(self) -> None:
+        self.compare.set_runs(self.runs)
+
+    def _on_compare_changed(self) -> None:
+        if self.run is not None and not self.is_showing_hint:
+            self.update_views()
+
+    def _update_run(self) -> None:
+        run = self.run
+        self.caption.setText(f"{run_caption(run)}: what it makes of your drawing.")
+        self.cvae_box.setVisible(run.kind == "cvae")
+        self._code_range = None  # another run: another scale of codes
+        self._dirty = True
+        if self.isVisible():
+            self._codes(refresh=True)
+        self.update_views()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        # The test codes are re-encoded when the tab is shown or the run is selected, not per
+        # stroke: while a run trains, every step would otherwise re-encode the whole split.
+        if self._dirty and self.run is not None and not self.is_showing_hint:
+            self._codes(refresh=True)
+            self.update_views()
+
+    def _clear(self) -> None:
+        self._show_empty(EMPTY_TEXT)
+        for item in self.scatters:
+            item.clear()
+        self._scatter_key = None
+
+    def shown_runs(self) -> list[Run]:
+        other = self.compare.other_than(self.run)
+        return [self.run] + ([other] if other is not None else [])
+
+    # -- the test codes (the Latent map tab's projection) --------------------------------------
+    def _codes(self, refresh: bool = False) -> tuple:
+        """(key, Encoded, LatentMap, DimensionUsage) of the run's test split, encoded once."""
+        run = self.run
+        test = run.dataset.test
+        key = (len(run.history), id(test), id(run.model))  # training moves the codes
+        cached = self._cache.get(run.id)
+        if cached is None or (refresh and cached[0] != key):
+            encoded = explore.encode_split(run.model, test)
+            cached = (key, encoded, explore.latent_map(encoded), explore.dimension_usage(encoded))
+            self._cache = {run.id: cached}  # one run's codes at a time: 10,000 × nz floats
+        if refresh:
+            self._dirty = False
+        if self._scatter_key != (run.id, cached[0]):
+            self._draw_scatter(cached[2])
+            self._scatter_key = (run.id, cached[0])
+        return cached
+
+    def _draw_scatter(self, m: explore.LatentMap) -> None:
+        names = self.run.class_names
+        while len(self.scatters) < max(len(names), 10):
+            item = pg.ScatterPlotItem(size=4, pen=None,
+                                      brush=pg.mkBrush(TAB10[len(self.scatters) % len(TAB10)]))
+            item.setZValue(-1)
+            self.map_plot.addItem(item)
+            self.scatters.append(item)
+        for c, item in enumerate(self.scatters):
+            item.setData(pos=m.coords[m.labels == c])
+        ex = m.explained * 100
+        self.map_plot.setLabel("bottom", f"PC 1 ({ex[0]:.0f}%)")
+        self.map_plot.setLabel("left", f"PC 2 ({ex[1]:.0f}%)")
+        self.map_plot.autoRange()
+
+    # -- drawing the model's reading -----------------------------------------------------------
+    def _show_empty(self, text: str) -> None:
+        self.input_image = None
+        self.analyses = []
+        self.neighbours = np.zeros(0, np.int64)
+        self.map_position = None
+        self.message.setText(text)
+        self.message.setVisible(True)
+        for view in (self.input_view, self.recon_view, self.neighbour_view, self.restyle_view):
+            view.clear_images()
+        for label in (self.recon_caption, self.fit_label, self.code_caption, self.map_caption,
+                      self.neighbour_caption, self.guess_label, self.restyle_caption,
+                      self.scores_label):
+            label.clear()
+        self.code_bars.setOpts(x=[], height=[])
+        self.sigma_bars.setData(x=None, y=None)  # pyqtgraph hides an ErrorBarItem without data
+        self.score_bars.setOpts(x=[], height=[])
+        self.marker.clear()
+        self.neighbour_marks.clear()
+        self.send_button.setEnabled(False)
+
+    def update_views(self) -> None:
+        """Preprocess the canvas and show what the shown runs make of it (a hint when empty)."""
+        if self.run is None or self.is_showing_hint:
+            return
+        try:
+            x = drawing.preprocess(self.canvas.image())
+        except drawing.DrawingError:
+            self._show_empty(EMPTY_TEXT)
+            return
+        self.input_image = x
+        self.message.setVisible(False)
+        self.send_button.setEnabled(True)
+        self.input_view.set_images(x[None], ncols=1)
+        self.analyses = [(r, drawing.analyse(r.model, x)) for r in self.shown_runs()]
+        _, encoded, m, usage = self._codes()
+        self._show_reconstructions()
+        self._show_code(self.analyses[0][1], usage)
+        self._show_place(self.analyses[0][1], encoded, m)
+        if self.run.kind == "cvae":
+            self._show_cvae(self.analyses[0][1])
+
+    def _show_reconstructions(self) -> None:
+        images = [self.input_image] + [a.reconstruction for _, a in self.analyses]
+        self.recon_view.set_images(np.stack(images), ncols=len(images))
+        self.recon_view.set_labels([(PAD + j * (28 + PAD) + 14, PAD + 28, f"{a.error:.3f}")
+                                    for j, (_, a) in enumerate(self.analyses, start=1)])
+        parts, misfits = [], []
+        for r, a in self.analyses:
+            ref = self._test_bce(r)
+            vs = f" (its test images: {ref:.3f})" if ref is not None else ""
+            parts.append(f"{r.name}: BCE/pixel {a.error:.3f}{vs}")
+            if not drawing.fits(a.error, ref):
+                misfits.append(f"{r.name} ({a.error / ref:.1f}× its test error)")
+        self.recon_caption.setText("Input, then its reconstruction by " + "; ".join(parts) + ".")
+        self.fit_label.setText(
+            "This drawing doesn't fit: " + ", ".join(misfits) + " reconstructs it far worse than "
+            "its test digits. It looks like nothing the model learnt." if misfits else "")
+
+    @staticmethod
+    def _test_bce(run: Run) -> float | None:
+        m = run.metrics or run.history.last_metrics
+        return float(m.bce) if m is not None and m.bce is not None else None
+
+    def _show_code(self, a: drawing.DrawingAnalysis, usage: explore.DimensionUsage) -> None:
+        order = np.asarray(usage.order)
+        unused = explore.unused_dimensions(usage)[order]
+        pos = np.arange(len(order), dtype=float)
+        mu = a.mean[order].astype(float)
+        self.code_bars.setOpts(x=pos, height=mu, width=0.7,
+                               brushes=[UNUSED_BRUSH if u else USED_BRUSH for u in unused])
+        if a.log_sigma is not None:
+            sigma = np.exp(a.log_sigma[order].astype(float))
+            self.sigma_bars.setData(x=pos, y=mu, height=2 * sigma)
+        else:  # an AE has no σ
+            self.sigma_bars.setData(x=None, y=None)
+        # Axes and ranges change only with the run: re-laying out a plot's axes on every stroke
+        # was most of the tab's repaint cost (benchmarks/draw_latency.py).
+        if self._code_ticks != tuple(order):
+            self._code_ticks = tuple(order)
+            self.code_plot.getAxis("bottom").setTicks(
+                [[(float(p), f"z{d}") for p, d in zip(pos, order)]])
+            self.code_plot.setXRange(-0.6, len(order) - 0.4, padding=0)
+            self.code_plot.enableAutoRange(x=False)
+        if a.log_sigma is not None:
+            rng = (-3.5, 3.5)  # the prior's ±3.5
+        else:  # an AE's codes have no prior scale: widen the range when they go past it
+            lo, hi = self._code_range or (0.0, 0.0)
+            rng = (min(lo, float(mu.min()) - 0.5) if mu.min() < lo else lo,
+                   max(hi, float(mu.max()) + 0.5) if mu.max() > hi else hi)
+        if rng != self._code_range:
+            self._code_range = rng
+            self.code_plot.setYRange(*rng, padding=0)
+        sig = " with ±σ as error bars" if a.log_sigma is not None else ""
+        n_unused = int(unused.sum())
+        grey = f"; grey: {n_unused} dimensions the model does not use (KL < {explore.UNUSED_KL:g})" \
+            if n_unused else ""
+        self.code_caption.setText(f"The code: μ per latent dimension{sig}, most used first "
+                                  f"(the Latent map tab's traversal order){grey}.")
+
+    def _show_place(self, a: drawing.DrawingAnalysis, encoded: explore.Encoded,
+                    m: explore.LatentMap) -> None:
+        self.map_position = m.project(torch.from_numpy(a.mean))[0]
+        self.marker.setData(pos=self.map_position[None])
+        self.neighbours = drawing.nearest_codes(encoded.means, torch.from_numpy(a.mean), N_NEIGHBOURS)
+        self.neighbour_marks.setData(pos=m.coords[self.neighbours])
+        x, y = explore.split_images(self.run.dataset.test, self.neighbours)
+        names = self.run.class_names
+        labels = [names[int(c)] if int(c) < len(names) else str(int(c)) for c in y]
+        self.neighbour_view.set_images(x.numpy(), ncols=len(x))
+        self.neighbour_view.set_labels([(PAD + j * (28 + PAD) + 14, PAD + 28, t)
+                                        for j, t in enumerate(labels)])
+        self.map_caption.setText(f"The star: your drawing among {len(m.coords):,} test codes "
+                                 "(the Latent map tab's projection; circles: nearest codes).")
+        self.neighbour_caption.setText(f"Its {len(labels)} nearest test images in latent space: "
+                                       + ", ".join(labels) + ".")
+
+    def _show_cvae(self, a: drawing.DrawingAnalysis) -> None:
+        names = self.run.class_names
+        probs = drawing.label_probabilities(a.scores)
+        self.guess_label.setText(f"The model thinks it is: <b>{names[a.guess]}</b> "
+                                 f"(p = {probs[a.guess]:.2f})")
+        self.restyle_view.set_images(a.restyled, ncols=len(a.restyled))
+        self.restyle_caption.setText(f"Your drawing's style as every class: its code (read as "
+                                     f"{names[a.label]}) decoded with each label.")
+        pos = np.arange(len(probs), dtype=float)
+        self.score_bars.setOpts(x=pos, height=probs, width=0.7)
+        if self._score_ticks != names:
+            self._score_ticks = names
+            self.score_plot.getAxis("bottom").setTicks(
+                [[(float(p), names[i]) for i, p in enumerate(pos)]])
+            self.score_plot.setXRange(-0.6, len(pos) - 0.4, padding=0)
+            self.score_plot.enableAutoRange(x=False)
+        self.scores_label.setText("p(label | drawing), from each label's ELBO: " + "  ".join(
+            f"{names[i]} {p:.2f}" for i, p in enumerate(probs)))
+
+    # -- export ------------------------------------------------------------------------------
+    def export_grid(self) -> np.ndarray | None:
+        """The input and its reconstructions, and (CVAE) the restyled row below, as one mosaic."""
+        if self.input_image is None or not self.analyses:
+            return None
+        images = [self.input_image] + [a.reconstruction for _, a in self.analyses]
+        grids = [make_grid(np.stack(images), ncols=len(images), pad=PAD)]
+        a = self.analyses[0][1]
+        if a.restyled is not None:
+            grids.append(make_grid(a.restyled, ncols=len(a.restyled), pad=PAD))
+        return stack_grids(grids)
+

@@ -1,0 +1,153 @@
+"""The window's commands on runs: train, stop, continue, open, save, export, remove.
+
+The session does the work (explorer/session.py); this only asks the user through the
+window's dialogs (explorer/dialogs.py) and says in the status bar and a message box how it went.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from explorer.main_window import MainWindow
+    from training.run import Run
+
+
+class RunCommands:
+    """The window's commands on runs (the selected one, mostly), with their dialogs."""
+
+    def __init__(self, window: MainWindow) -> None:
+        self.window = window
+
+    def start(self, values: dict) -> Run | None:
+        """Queue a run of the form's values; values the engine refuses are explained inline."""
+        from explorer.training_form import config_from_values
+
+        w = self.window
+        w.finish_startup()
+        try:
+            config = config_from_values(values)
+        except (TypeError, ValueError) as e:
+            w.form.show_message(f"Cannot train: {e}.")
+            self._status(f"Cannot train: {e}", 8000)
+            return None
+        w.settings.save_form_values(w.form.stored_values())
+        run = w.session.start(config)
+        w.run_table.select_run(run)
+        if run.state == "queued":
+            self._status(f"{run.name} queued: it starts when the run training now ends (one run "
+                         "trains at a time)", 6000)
+        return run
+
+    def stop(self, run: Run | None) -> None:
+        w = self.window
+        if run is not None and w.session is not None and run.is_active:
+            w.session.stop(run)
+            self._status(f"Stopping {run.name}…", 3000)
+
+    def continue_training(self, run: Run | None, epochs: int | None = None) -> Run | None:
+        """Train an ended run further, to a total the user gives (the same run)."""
+        w = self.window
+        if run is None or w.session is None:
+            return None
+        from training.resume import ResumeError
+
+        problem = w.session.continue_problem(run)
+        if problem:
+            self._status(f"Cannot continue training: {problem}", 8000)
+            return None
+        done = run.epochs_done
+        if epochs is None:
+            epochs = w.dialogs.ask_epochs(done, done + 1)
+            if epochs is None:
+                return None
+        try:
+            w.session.continue_run(run, epochs)
+        except ResumeError as e:
+            self._fail("Cannot continue training", f"Cannot continue {run.name}: {e}")
+            return None
+        return run
+
+    def _status(self, text: str, ms: int) -> None:
+        self.window.statusBar().showMessage(text, ms)
+
+    def _fail(self, title: str, msg: str) -> None:
+        self._status(msg, 15000)
+        self.window.dialogs.show_error(title, msg)
+
+    def open_checkpoint(self, path: str | None = None) -> Run | None:
+        """Load a checkpoint as a run (its history plotted); its dataset loads in the background."""
+        w = self.window
+        path = path or w.dialogs.open_path(w.settings.last_dir)
+        if not path:
+            return None
+        w.finish_startup()
+        try:
+            run = w.session.open(path)
+        except Exception as e:  # noqa: BLE001 - whatever the file holds, the app goes on
+            from training.checkpoint import CheckpointError
+
+            msg = str(e) if isinstance(e, CheckpointError) else f"{path}: {type(e).__name__}: {e}"
+            self._fail("Cannot open checkpoint", msg)
+            return None
+        w.run_table.select_run(run)
+        w.settings.remember_dir(path)
+        note = f" ({'; '.join(run.notices)})" if run.notices else ""
+        self._status(f"Opened {run.name} from {path}; loading its dataset…{note}", 8000)
+        return run
+
+    def save(self, run: Run | None, path: str | None = None) -> Path | None:
+        """Save `run` as a checkpoint (the engine's safetensors format)."""
+        w = self.window
+        if run is None or run.model is None or run.is_active:
+            self._status("Select a run that has finished, stopped or failed to save it", 5000)
+            return None
+        suggested = str(Path(w.settings.last_dir) / (safe_filename(run.name) + ".safetensors"))
+        path = path or w.dialogs.save_path(suggested)
+        if not path:
+            return None
+        try:
+            p = w.session.save(run, path)
+        except Exception as e:  # noqa: BLE001 - disk full, no permission: say so, keep the run
+            self._fail("Cannot save", f"Could not save {run.name} to {path}: {e}")
+            return None
+        w.settings.remember_dir(p)
+        self._status(f"Saved {run.name} to {p}", 6000)
+        return p
+
+    def export(self, run: Run | None, path: str | None = None) -> Path | None:
+        """`run`'s step losses and test metrics as CSV, or the plots as PNG."""
+        w = self.window
+        if run is None:
+            return None
+        suggested = str(Path(w.settings.last_dir) / (safe_filename(run.name) + ".csv"))
+        path = path or w.dialogs.export_path(suggested)
+        if not path:
+            return None
+        p = Path(path)
+        try:
+            if p.suffix.lower() == ".png":
+                if not w.loss_plot.graphics.grab().save(str(p)):
+                    raise OSError("the image could not be written")
+            else:
+                run.history.write_csv(p)
+        except Exception as e:  # noqa: BLE001
+            self._fail("Cannot export", f"Could not export to {p}: {e}")
+            return None
+        self._status(f"Exported {run.name} to {p}", 6000)
+        return p
+
+    def may_remove(self, run: Run) -> bool:
+        """Whether to remove `run`: asks first when it trains or holds unsaved weights."""
+        if run.is_active or (run.model is not None and not run.saved):
+            what = ("is training; it will be stopped and" if run.is_active
+                    else "has not been saved; its weights will be lost and it")
+            return self.window.dialogs.confirm("Remove run", f"{run.name} {what} removed. "
+                                               "Remove it?")
+        return True
+
+
+def safe_filename(name: str) -> str:
+    keep = "".join(c if c.isalnum() or c in "-_.=" else "_" for c in name)
+    return keep.strip("_") or "run"

@@ -1,0 +1,276 @@
+"""The runs of one window and the jobs that train them: a model object with no widgets.
+
+`RunSession` owns the runs, the job queue, the shared dataset cache, the loaders of opened
+checkpoints' data and the latest reconstruction strip of each run. The window lays out widgets
+and connects them to its signals; tests drive it without a window. Everything a feature needs
+about runs goes through here: `start`, `open`, `save`, `remove`, `pause`/`resume`/`stop`,
+`rename`, `continue_run`, `shutdown`.
+
+Signals: `run_added(run)`, `run_changed(run)` (state, metrics, name, file or dataset changed),
+`run_removed(run)`, `run_event(run, event)` (every job event, after the run was updated; see
+explorer/job_events.py), `message(text, timeout_ms)` (a line for the status bar).
+
+This module imports torch (through the jobs): create the session once the window is visible.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal, Slot
+
+from explorer.datasets import DatasetCache, DatasetLoader
+from explorer.job_events import (
+    DatasetLoaded,
+    EpochEvent,
+    MessagePosted,
+    ReconstructionsReady,
+    StateChanged,
+    StepsEvent,
+    TrainingEnded,
+)
+from explorer.jobs import STEPS_INTERVAL_S, ContinueJob, Job, JobQueue, Progress, TrainingJob
+from training.checkpoint import (
+    checkpoint_from_run,
+    load_checkpoint,
+    run_from_checkpoint,
+    save_checkpoint,
+)
+from training.explore import fixed_test_indices, reconstruction_grid
+from training.history import History
+from training.loop import TrainConfig, Trainer
+from training.resume import ResumeError
+from training.run import Run, RunState
+from training.sources import dataset_candidates
+
+CHECKPOINT_SUFFIX = ".safetensors"
+FALLBACK_PREFIX = "Using the bundled"  # training.data's notice when 'auto' falls back
+
+
+class RunSession(QObject):
+    """Runs, their jobs and their data; see the module docstring for the signals."""
+
+    run_added = Signal(object)  # Run
+    run_changed = Signal(object)  # Run
+    run_removed = Signal(object)  # Run
+    run_event = Signal(object, object)  # Run, job event
+    message = Signal(str, int)  # text, milliseconds to show it (0: until replaced)
+    notice = Signal(str)  # something the user should read once, plainly (not just a status line)
+
+    def __init__(self, datasets: DatasetCache | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.datasets = datasets or DatasetCache()
+        self.queue = JobQueue(self)
+        self.runs: list[Run] = []
+        self.reconstructions: dict[int, tuple[np.ndarray, str]] = {}  # run id -> (grid, caption)
+        self.progress: dict[int, Progress] = {}  # run id -> where its job is (or ended)
+        self._loaders: list[DatasetLoader] = []
+        self._closed = False
+        self._fallback_told = False
+        self.queue.event.connect(self._on_queue_event)
+
+    # -- queries ---------------------------------------------------------------------------------
+    def usable_runs(self) -> list[Run]:
+        """Runs the panels can explore: a trained model and its dataset in memory, not training."""
+        return [r for r in self.runs if r.is_usable and r.dataset is not None and not r.is_active]
+
+    def job_for(self, run: Run | None) -> Job | None:
+        return self.queue.job_for(run)
+
+    @property
+    def has_active(self) -> bool:
+        return self.queue.has_active
+
+    def continue_problem(self, run: Run | None) -> str | None:
+        """Why `run` cannot be trained further now (a sentence), or None when it can."""
+        if run is None or run not in self.runs:
+            return "select a run to continue"
+        if self._closed:
+            return "the window is closing"
+        if run.is_active:
+            return f"{run.name} is still training"
+        if run.model is None:
+            return f"{run.name} has no model to continue"
+        if run.state == RunState.FAILED:
+            return f"{run.name} failed; start a new run instead"
+        if run.dataset is None:
+            return f"the data of {run.name} is still loading"
+        return None
+
+    def unsaved_runs(self) -> list[Run]:
+        return [r for r in self.runs if r.model is not None and not r.saved and not r.is_active]
+
+    # -- runs ------------------------------------------------------------------------------------
+    def add(self, run: Run) -> Run:
+        self.runs.append(run)
+        self.run_added.emit(run)
+        return run
+
+    def start(self, config: TrainConfig, name: str = "") -> Run:
+        """A new run of `config`, queued (it trains at once when nothing else does)."""
+        run = Run(name=name, config=config)
+        run.name = name or run.default_name()
+        self.add(run)
+        self.queue.submit(TrainingJob(run, self.datasets))
+        return run
+
+    def submit(self, job: Job) -> Job:
+        """Queue a job whose runs are already in the session (e.g. a sweep's members)."""
+        return self.queue.submit(job)
+
+    def continue_run(self, run: Run, epochs: int) -> Job:
+        """Train `run` further to `epochs` in total, as the same run; ResumeError if it cannot.
+
+        Exactly where it stopped when the run holds its resume state; else (an older
+        checkpoint) from its weights with a fresh optimizer, which `run.notices` and a message
+        say. The trainer gets copies of the run's parts: the run stays whole while it trains.
+        """
+        problem = self.continue_problem(run)
+        if problem:
+            raise ResumeError(problem)
+        ckpt = checkpoint_from_run(run)
+        h = run.history
+        ckpt.model = copy.deepcopy(run.model)
+        ckpt.history = History.from_arrays(h.recon, h.kl, h.total, epochs=h.epochs)
+        if run.timeline is not None:
+            ckpt.timeline = replace(run.timeline, snapshots=list(run.timeline.snapshots))
+        try:
+            trainer = Trainer.from_checkpoint(ckpt, int(epochs), run.dataset,
+                                              notify_interval=STEPS_INTERVAL_S)
+        except ValueError as e:
+            raise ResumeError(str(e)) from None
+        start = trainer.resumed_from
+        for note in start.notices:
+            line = f"continued: {note}"
+            if line not in run.notices:
+                run.notices.append(line)
+        where = (f"epoch {start.epochs_done + 1}, batch {start.batch_in_epoch}"
+                 if start.batch_in_epoch else f"the end of epoch {start.epochs_done}")
+        how = "; ".join(start.notices) if start.notices else "exactly where it stopped"
+        job = self.queue.submit(ContinueJob(run, self.datasets, trainer))
+        self.message.emit(f"{run.name}: continuing from {where} to {epochs} epochs ({how})",
+                          20000 if start.notices else 8000)
+        self.run_changed.emit(run)
+        return job
+
+    def open(self, path: str | os.PathLike) -> Run:
+        """Load a checkpoint as a run; its dataset loads in the background. CheckpointError."""
+        ckpt = load_checkpoint(path)
+        run = self.add(run_from_checkpoint(ckpt, path))
+        loader = DatasetLoader(self.datasets, dataset_candidates(run.config, ckpt.dataset),
+                               token=run)
+        loader.loaded.connect(self._on_loader_loaded)
+        self._loaders.append(loader)
+        loader.start()
+        return run
+
+    def save(self, run: Run, path: str | os.PathLike) -> Path:
+        """Write `run` as a checkpoint (the suffix added if missing); OSError, CheckpointError."""
+        p = Path(path)
+        if p.suffix != CHECKPOINT_SUFFIX:
+            p = p.with_name(p.name + CHECKPOINT_SUFFIX)
+        save_checkpoint(p, checkpoint_from_run(run))
+        run.path, run.saved = p, True
+        self.run_changed.emit(run)
+        return p
+
+    def rename(self, run: Run, name: str) -> None:
+        name = name.strip()
+        if name and name != run.name:
+            run.name = name
+            self.run_changed.emit(run)
+
+    def remove(self, run: Run) -> None:
+        """Take a run out (stopping its job first): its late events are dropped."""
+        if run not in self.runs:
+            return
+        if run.is_active:
+            self.stop(run)
+        self.runs.remove(run)
+        self.reconstructions.pop(run.id, None)
+        self.progress.pop(run.id, None)
+        self.run_removed.emit(run)
+
+    def pause(self, run: Run) -> None:
+        self.queue.pause(run)
+
+    def resume(self, run: Run) -> None:
+        self.queue.resume(run)
+
+    def toggle_pause(self, run: Run) -> None:
+        if run.state == RunState.RUNNING:
+            self.pause(run)
+        elif run.state == RunState.PAUSED:
+            self.resume(run)
+
+    def stop(self, run: Run) -> None:
+        self.queue.stop(run)
+
+    def shutdown(self, timeout_ms: int = 2000) -> bool:
+        """Stop every thread of this session, each within `timeout_ms`. True if all ended."""
+        if self._closed:
+            return True
+        self._closed = True
+        clean = self.queue.shutdown(timeout_ms)
+        for loader in self._loaders:
+            try:
+                loader.loaded.disconnect(self._on_loader_loaded)
+            except (RuntimeError, TypeError):
+                pass
+            clean = loader.wait(timeout_ms) and clean
+        self._loaders.clear()
+        return clean
+
+    # -- events ----------------------------------------------------------------------------------
+    @Slot(object, object)
+    def _on_queue_event(self, run: Run, ev) -> None:
+        if run not in self.runs:  # removed while it trained: drop its late events
+            return
+        match ev:
+            case StepsEvent():
+                self.progress[run.id] = Progress.of(ev, run.config.epochs)
+            case ReconstructionsReady(grid=grid, caption=caption):
+                self.reconstructions[run.id] = (grid, f"{run.name}: {caption}")
+            case MessagePosted(text=text):
+                self.message.emit(text, 15000)
+                if text.startswith(FALLBACK_PREFIX) and not self._fallback_told:
+                    self._fallback_told = True  # once per session: every 'auto' run says it
+                    self.notice.emit(text)
+            case TrainingEnded():
+                if run.id in self.progress:
+                    self.progress[run.id] = self.progress[run.id].stopped()
+                self.message.emit(_ended_message(run), 20000 if run.error else 10000)
+        self.run_event.emit(run, ev)
+        if isinstance(ev, (StateChanged, EpochEvent, TrainingEnded, DatasetLoaded)):
+            self.run_changed.emit(run)
+
+    @Slot(object, object, str)
+    def _on_loader_loaded(self, run: Run, ds, message: str) -> None:
+        self._loaders = [x for x in self._loaders if not x.is_finished]
+        if self._closed or run not in self.runs:
+            return
+        run.dataset = ds
+        if ds is not None and run.model is not None and run.id not in self.reconstructions:
+            # A loaded run never trained here: give it the same strip a training run shows.
+            grid = reconstruction_grid(run.model, ds.test, fixed_test_indices(ds.test.labels.numpy()))
+            where = run.path.name if run.path else "file"
+            self.reconstructions[run.id] = (grid, f"{run.name}: as loaded from {where}")
+            self.run_event.emit(run, ReconstructionsReady(grid, f"as loaded from {where}"))
+        if ds is not None:
+            self.run_event.emit(run, DatasetLoaded(ds))
+        text = message or (f"ready on {ds.name}" if ds is not None else "no dataset")
+        self.message.emit(f"{run.name}: {text}", 15000 if message else 5000)
+        self.run_changed.emit(run)
+
+
+def _ended_message(run: Run) -> str:
+    if run.state == RunState.FAILED:
+        return f"{run.name} failed: {run.error}"
+    if run.state == RunState.FINISHED:
+        summary = f" ({run.metrics.summary()})" if run.metrics else ""
+        return f"{run.name} finished{summary}"
+    return f"{run.name} {run.state}"

@@ -1,0 +1,1 @@
+"""Widgets shared by the Training tab and the exploration panels (they only draw)."""

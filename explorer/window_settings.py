@@ -1,0 +1,84 @@
+"""What the window remembers between launches (QSettings): geometry, docks, form, smoothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings, Qt
+from PySide6.QtWidgets import QMainWindow
+
+ORGANIZATION = "LatentExplorer"
+APPLICATION = "Latent Explorer"
+
+
+class WindowSettings:
+    """Reads and writes the window's remembered state; unreadable values fall back to defaults."""
+
+    def __init__(self, settings: QSettings | None = None) -> None:
+        self.qsettings = settings or QSettings(ORGANIZATION, APPLICATION)
+
+    # -- files -----------------------------------------------------------------------------------
+    @property
+    def last_dir(self) -> str:
+        return str(self.qsettings.value("files/last_dir", str(Path.home())))
+
+    def remember_dir(self, path: str | Path) -> None:
+        self.qsettings.setValue("files/last_dir", str(Path(path).parent))
+
+    # -- window ----------------------------------------------------------------------------------
+    def restore_window(self, window: QMainWindow, runs_dock) -> None:
+        s = self.qsettings
+        geometry = s.value("window/geometry")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            window.restoreGeometry(geometry)
+        else:
+            window.resize(1400, 900)
+            # First launch: the plots get the height, the run list about a quarter of it.
+            window.resizeDocks([runs_dock], [230], Qt.Orientation.Vertical)
+        state = s.value("window/state")
+        if isinstance(state, QByteArray) and not state.isEmpty():
+            window.restoreState(state)
+
+    def save_window(self, window: QMainWindow) -> None:
+        self.qsettings.setValue("window/geometry", window.saveGeometry())
+        self.qsettings.setValue("window/state", window.saveState())
+
+    # -- the form and the plot -------------------------------------------------------------------
+    def form_values(self) -> dict | None:
+        raw = self.qsettings.value("form/values")
+        if isinstance(raw, str) and raw:
+            try:
+                values = json.loads(raw)
+            except (ValueError, TypeError):
+                return None
+            return values if isinstance(values, dict) else None
+        return None
+
+    def save_form_values(self, values: dict) -> None:
+        stored = {k: v for k, v in values.items() if v is not None}
+        self.qsettings.setValue("form/values", json.dumps(stored))
+
+    def smoothing(self, default: float) -> float:
+        try:
+            return float(self.qsettings.value("plot/smoothing", default))
+        except (TypeError, ValueError):
+            return default
+
+    def save_smoothing(self, weight: float) -> None:
+        self.qsettings.setValue("plot/smoothing", weight)
+
+    def steps_per_second(self) -> float | None:
+        """The last training speed measured on this machine (for the form's time estimate)."""
+        try:
+            v = float(self.qsettings.value("training/steps_per_second", 0.0))
+        except (TypeError, ValueError):
+            return None
+        return v if v > 0 else None
+
+    def save_steps_per_second(self, rate: float) -> None:
+        if rate > 0:
+            self.qsettings.setValue("training/steps_per_second", float(rate))
+
+    def sync(self) -> None:
+        self.qsettings.sync()

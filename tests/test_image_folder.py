@@ -1,0 +1,249 @@
+"""Image folders (one sub-folder per class of PNG/JPEG files) as datasets, and training on them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from training.checkpoint import load_checkpoint
+from training.cli import run_cli
+from training.data import DataError, load_dataset
+from training.image_folder import load_image_folder
+from training.loop import TrainConfig, Trainer
+
+
+def draw(size: tuple[int, int], bg: int, ink: int, box: tuple[int, int, int, int]) -> np.ndarray:
+    """A grey (h, w) image of colour bg with a filled rectangle (x0, y0, x1, y1) of colour ink."""
+    w, h = size
+    a = np.full((h, w), bg, np.uint8)
+    x0, y0, x1, y1 = box
+    a[y0:y1, x0:x1] = ink
+    return a
+
+
+def make_folder(root: Path, counts: dict[str, int], bg: int = 0, ink: int = 255,
+                suffix: str = ".png") -> Path:
+    """Class folders of small images; image i of a class has its bar at a class- and i-dependent place."""
+    root.mkdir(parents=True, exist_ok=True)
+    for c, (name, n) in enumerate(counts.items()):
+        (root / name).mkdir()
+        for i in range(n):
+            w, h = 20 + 7 * i, 24 + 5 * c  # any size, none 28x28
+            x = 2 + (i * 3) % (w - 6)
+            a = draw((w, h), bg, ink, (x, 2, x + 4, h - 2 - c))
+            Image.fromarray(a, "L").save(root / name / f"img{i:03d}{suffix}")
+    return root
+
+
+def test_layout_labels_and_split(tmp_path):
+    folder = make_folder(tmp_path / "shapes", {"zeta": 7, "alpha": 12, "mid": 2})
+    (folder / "alpha" / "nested").mkdir()
+    Image.fromarray(draw((30, 30), 0, 255, (5, 5, 9, 25)), "L").save(
+        folder / "alpha" / "nested" / "deep.JPG")
+    (folder / "alpha" / "notes.txt").write_text("not an image")
+    (folder / ".thumbnails").mkdir()  # hidden: not a class
+    (folder / "zeta" / ".hidden.png").write_bytes(b"not read")
+
+    ds = load_dataset(data_dir=folder)
+    assert ds.name == "shapes"
+    assert ds.class_names == ("alpha", "mid", "zeta") and ds.n_classes == 3
+    for split in (ds.train, ds.test):
+        assert split.images.dtype == torch.uint8 and split.images.shape[1:] == (28, 28)
+        assert split.labels.dtype == torch.int64
+    counts = {"alpha": 13, "mid": 2, "zeta": 7}
+    test_counts = {"alpha": 2, "mid": 1, "zeta": 1}  # a sixth, rounded, at least one
+    for c, name in enumerate(ds.class_names):
+        assert int((ds.test.labels == c).sum()) == test_counts[name]
+        assert int((ds.train.labels == c).sum()) == counts[name] - test_counts[name]
+    # every image once: train and test are disjoint (the images are all different)
+    rows = {bytes(x) for x in torch.cat([ds.train.images, ds.test.images]).numpy()}
+    assert len(rows) == sum(counts.values())
+    assert "3 classes" in ds.description and str(folder) in ds.description
+    # a fixed seed: the same split every time
+    again = load_image_folder(folder)
+    assert torch.equal(again.train.images, ds.train.images)
+    assert torch.equal(again.test.labels, ds.test.labels)
+    assert torch.equal(load_dataset(str(folder)).train.labels, ds.train.labels)
+
+
+def test_aspect_ratio_is_kept_and_dark_on_light_is_inverted(tmp_path):
+    folder = tmp_path / "paper"
+    (folder / "sq").mkdir(parents=True)
+    (folder / "bar").mkdir()
+    # 60x30 white pages, a black 30x30 square in the middle: it becomes 14x14, centred,
+    # with the padding above and below as the background
+    for i in range(2):
+        Image.fromarray(draw((60, 30), 255, 0, (15, 0, 45, 30)), "L").save(folder / "sq" / f"{i}.png")
+        Image.fromarray(draw((30, 60), 250, 10, (9, 0, 21, 60)), "L").save(folder / "bar" / f"{i}.png")
+    ds = load_image_folder(folder)
+    assert "inverted" in ds.description
+    imgs = torch.cat([ds.train.images, ds.test.images]).numpy()
+    labels = torch.cat([ds.train.labels, ds.test.labels]).numpy()
+    sq = imgs[labels == ds.class_names.index("sq")][0].astype(int)
+    assert sq[:6].max() <= 10 and sq[-6:].max() <= 10  # padding: dark background, not stretched
+    assert sq[9:19, 9:19].min() >= 240  # the square: bright ink now
+    assert sq[:, :5].max() <= 10  # the page's margins: dark
+    bar = imgs[labels == ds.class_names.index("bar")][0].astype(int)
+    assert bar[:, :6].max() <= 20 and bar[:, -6:].max() <= 20  # padded left and right
+    assert bar[:, 13:16].min() >= 200
+
+
+def test_polarity_is_decided_for_the_whole_dataset(tmp_path):
+    folder = make_folder(tmp_path / "night", {"a": 4, "b": 4}, bg=0, ink=255)
+    # one odd page, dark ink on white: it stays as it is, like its folder-mates
+    Image.fromarray(draw((28, 28), 255, 0, (10, 4, 14, 24)), "L").save(folder / "a" / "odd.png")
+    ds = load_image_folder(folder)
+    assert "inverted" not in ds.description
+    imgs = torch.cat([ds.train.images, ds.test.images]).numpy()
+    corners = imgs[:, 0, 0]
+    assert sorted(corners.tolist()).count(255) == 1  # only the odd one has a light border
+    assert (corners == 0).sum() == len(imgs) - 1
+
+
+def test_colour_jpeg_transparent_png_and_16_bit_png(tmp_path):
+    folder = tmp_path / "mixed"
+    (folder / "c").mkdir(parents=True)
+    rgb = np.zeros((40, 40, 3), np.uint8)
+    rgb[..., 0] = 200  # a red page with a white bar
+    rgb[5:35, 14:26] = 255
+    Image.fromarray(rgb, "RGB").save(folder / "c" / "red.jpg", quality=95)
+    rgba = np.zeros((40, 40, 4), np.uint8)  # transparent, with an opaque black bar: ink on paper
+    rgba[5:35, 14:26, 3] = 255
+    Image.fromarray(rgba, "RGBA").save(folder / "c" / "clear.png")
+    deep = np.full((40, 40), 65535, np.uint16)  # 16-bit white with a black bar
+    deep[5:35, 14:26] = 0
+    Image.fromarray(deep).save(folder / "c" / "deep.png")
+    with Image.open(folder / "c" / "deep.png") as im:
+        assert im.mode.startswith("I")  # really a 16-bit file
+    ds = load_image_folder(folder)
+    imgs = torch.cat([ds.train.images, ds.test.images]).numpy().astype(int)
+    # the light pages (transparent = white paper, 16-bit white) outvote the red one: inverted
+    assert "inverted" in ds.description
+    assert len(imgs) == 3
+    bright_bar = [img for img in imgs if img[14, 14] >= 230]
+    assert len(bright_bar) == 2  # transparent and 16-bit: ink bright, background dark
+    for img in bright_bar:
+        assert img[14, 2] <= 20 and img[2, 2] <= 20
+    red = [img for img in imgs if img[14, 14] < 230][0]
+    # red (luma 0.299 * 200 = 60) inverted to about 195; its white bar inverted to about 0
+    assert 180 <= red[2, 2] <= 210 and red[14, 14] <= 40
+
+
+# -- bad folders ------------------------------------------------------------------------------
+def test_images_without_class_folders(tmp_path):
+    folder = tmp_path / "flat"
+    folder.mkdir()
+    Image.fromarray(draw((28, 28), 0, 255, (1, 1, 5, 5)), "L").save(folder / "one.png")
+    with pytest.raises(DataError) as e:
+        load_dataset(data_dir=folder)
+    assert str(folder) in str(e.value) and "sub-folder per class" in str(e.value)
+    assert "one.png" in str(e.value)
+
+
+def test_empty_folder_names_what_it_expected(tmp_path):
+    with pytest.raises(DataError) as e:
+        load_dataset(data_dir=tmp_path)
+    msg = str(e.value)
+    assert str(tmp_path) in msg and "idx" in msg and "PNG/JPEG" in msg
+
+
+def test_a_class_folder_without_images(tmp_path):
+    folder = make_folder(tmp_path / "f", {"a": 3, "b": 3})
+    (folder / "empty").mkdir()
+    (folder / "empty" / "readme.txt").write_text("nothing here")
+    with pytest.raises(DataError) as e:
+        load_image_folder(folder)
+    assert str(folder / "empty") in str(e.value) and "no PNG or JPEG" in str(e.value)
+
+
+@pytest.mark.parametrize("content", [b"", b"this is not a PNG at all", "truncated"])
+def test_unreadable_image_names_the_file(tmp_path, content):
+    folder = make_folder(tmp_path / "f", {"a": 3, "b": 3})
+    bad = folder / "b" / "broken.png"
+    if content == "truncated":
+        good = (folder / "b" / "img000.png").read_bytes()
+        content = good[: len(good) // 2]
+    bad.write_bytes(content)
+    with pytest.raises(DataError) as e:
+        load_image_folder(folder)
+    assert str(bad) in str(e.value) and "cannot read" in str(e.value)
+    assert "\n" not in str(e.value)
+
+
+def test_a_single_image_is_too_few(tmp_path):
+    folder = make_folder(tmp_path / "f", {"a": 1})
+    with pytest.raises(DataError, match="at least 2 images"):
+        load_image_folder(folder)
+
+
+# -- training on them -------------------------------------------------------------------------
+def test_a_cvae_needs_two_classes_at_train_start(tmp_path):
+    folder = make_folder(tmp_path / "lonely", {"only": 8})
+    ds = load_image_folder(folder)
+    assert ds.n_classes == 1
+    cfg = TrainConfig(kind="cvae", nz=4, hidden=(16,), epochs=1, batch_size=8, device="cpu",
+                      data_dir=str(folder))
+    result = Trainer(cfg, ds).run()
+    assert result.state == "failed"
+    assert str(folder) in result.error and "at least 2 classes" in result.error
+    ae = Trainer(TrainConfig(kind="ae", nz=4, hidden=(16,), epochs=1, batch_size=8,
+                             device="cpu"), ds).run()
+    assert ae.state == "finished", ae.error
+
+
+def test_models_get_the_folders_number_of_classes(tmp_path, capsys):
+    folder = make_folder(tmp_path / "three", {"a": 6, "b": 6, "c": 6})
+    out = tmp_path / "c.safetensors"
+    rc = run_cli(["train", "--model", "cvae", "--data-dir", str(folder), "--epochs", "1",
+                  "--nz", "4", "--hidden", "16", "--batch-size", "8", "--device", "cpu",
+                  "--quiet", "--out", str(out)])
+    assert rc == 0, capsys.readouterr().err
+    ck = load_checkpoint(out)
+    assert ck.model.config.n_classes == 3
+    assert ck.model.encoder[0].in_features == 784 + 3
+    assert ck.dataset == "three" and ck.train_config.data_dir == str(folder)
+    capsys.readouterr()
+    assert run_cli(["sample", str(out), "--n", "2", "--label", "2",
+                    "--out", str(tmp_path / "s.npy")]) == 0
+    assert np.load(tmp_path / "s.npy").shape == (2, 28, 28)
+    capsys.readouterr()
+    assert run_cli(["sample", str(out), "--n", "2", "--label", "3",
+                    "--out", str(tmp_path / "t.npy")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "between 0 and 2" in err
+    assert not (tmp_path / "t.npy").exists()
+    # eval finds the folder it was trained on, and refuses data of another class count
+    assert run_cli(["eval", str(out), "--device", "cpu"]) == 0
+    assert "three" in capsys.readouterr().out
+    assert run_cli(["eval", str(out), "--dataset", "mnist-sample"]) == 2
+    assert "3 classes" in capsys.readouterr().err
+
+
+def test_a_trainer_without_a_dataset_builds_for_the_loaded_one(tmp_path):
+    folder = make_folder(tmp_path / "two", {"x": 5, "y": 5})
+    cfg = TrainConfig(kind="cvae", nz=4, hidden=(16,), epochs=1, batch_size=8, device="cpu",
+                      data_dir=str(folder))
+    trainer = Trainer(cfg)  # loads the data in run(): the model is rebuilt for 2 classes
+    result = trainer.run()
+    assert result.state == "finished", result.error
+    assert result.model.config.n_classes == 2 and trainer.model is result.model
+
+
+def test_eval_refuses_when_the_training_folder_is_gone(tmp_path, capsys):
+    import shutil
+
+    folder = make_folder(tmp_path / "gone", {"a": 4, "b": 4})
+    out = tmp_path / "g.safetensors"
+    assert run_cli(["train", "--model", "ae", "--data-dir", str(folder), "--epochs", "1",
+                    "--nz", "4", "--hidden", "16", "--device", "cpu", "--quiet",
+                    "--out", str(out)]) == 0
+    shutil.rmtree(folder)
+    capsys.readouterr()
+    assert run_cli(["eval", str(out), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert str(folder) in err and "no longer exists" in err and "--data-dir" in err

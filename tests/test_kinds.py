@@ -1,0 +1,79 @@
+"""The model-kind registry: its entries, what reads it, and that a new kind is one entry."""
+
+from __future__ import annotations
+
+import pytest
+
+import models
+import models.autoencoders as autoencoders
+import models.registry as registry
+from models import ModelConfig, build_model
+from models.registry import ModelKind, get_kind, kind_names, list_kinds, register_kind
+from training.loop import TrainConfig, Trainer
+
+
+def test_the_three_kinds():
+    assert kind_names() == ("ae", "vae", "cvae")
+    assert [k.label for k in list_kinds()] == ["AE", "VAE", "CVAE"]
+    assert [(k.variational, k.conditional) for k in list_kinds()] == \
+        [(False, False), (True, False), (True, True)]
+    for k in list_kinds():
+        assert get_kind(k.name) is k
+        assert k.description and "\n" not in k.description
+        assert set(k.engines) == {"fast", "autograd"}
+    assert models.KINDS == autoencoders.KINDS == kind_names()  # the old name still works
+
+
+def test_unknown_and_duplicate_kinds_are_refused():
+    with pytest.raises(ValueError) as e:
+        get_kind("gan")
+    assert "gan" in str(e.value) and "ae, vae, cvae" in str(e.value)
+    with pytest.raises(ValueError, match="already registered"):
+        register_kind(get_kind("ae"))
+    with pytest.raises(ValueError, match="engines"):
+        ModelKind("x", "X", "bad", False, False, engines=("jax",))
+    with pytest.raises(ValueError, match="unknown model kind"):
+        ModelConfig(kind="gan")
+    assert TrainConfig(kind="vae").problems() == []
+    with pytest.raises(ValueError, match="choose ae, vae or cvae"):
+        TrainConfig(kind="gan")
+
+
+@pytest.mark.parametrize("name", ["ae", "vae", "cvae"])
+def test_model_config_reads_the_registry(name):
+    cfg = ModelConfig(kind=name)
+    assert cfg.model_kind is get_kind(name)
+    assert cfg.is_variational == get_kind(name).variational
+    assert cfg.is_conditional == get_kind(name).conditional
+
+
+def test_a_new_kind_is_one_entry(monkeypatch, small_dataset):
+    """A conditional plain auto-encoder, registered once: the loop, the model and the CLI take it."""
+    from training.cli import build_parser
+
+    cae = ModelKind("cae", "CAE", "a conditional plain auto-encoder", variational=False,
+                    conditional=True)
+    monkeypatch.setitem(registry._KINDS, "cae", cae)
+    assert "cae" in autoencoders.KINDS
+    model = build_model(ModelConfig(kind="cae", nz=4, hidden=(16,)))
+    assert model.encoder[0].in_features == 784 + 10 and model.encoder[-1].out_features == 4
+    cfg = TrainConfig(kind="cae", nz=4, hidden=(16,), epochs=1, device="cpu", beta=0.5)
+    assert cfg.model_config().beta == 0.0  # not variational: no KL weight
+    result = Trainer(cfg, small_dataset).run()
+    assert result.state == "finished", result.error
+    assert result.metrics.neg_elbo is None
+    assert build_parser().parse_args(["train", "--model", "cae", "--out", "x"]).model == "cae"
+
+
+def test_a_kind_only_autograd_can_train(monkeypatch, small_dataset):
+    slow = ModelKind("slowvae", "SlowVAE", "a VAE without the fast step", variational=True,
+                     conditional=False, engines=("autograd",))
+    monkeypatch.setitem(registry._KINDS, "slowvae", slow)
+    trainer = Trainer(TrainConfig(kind="slowvae", nz=4, hidden=(16,), epochs=1, device="cpu"),
+                      small_dataset)
+    assert trainer.run().state == "finished"
+    assert trainer.engine == "autograd"
+    fast_only = ModelKind("fastae", "FastAE", "no autograd", False, False, engines=("fast",))
+    monkeypatch.setitem(registry._KINDS, "fastae", fast_only)
+    with pytest.raises(ValueError, match="autograd engine cannot train a FastAE"):
+        TrainConfig(kind="fastae", engine="autograd")

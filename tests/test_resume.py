@@ -1,0 +1,320 @@
+"""Exact resume: a run stopped (at an epoch end or mid-epoch), saved, loaded and continued gives
+the same weights, bit for bit, and the same loss history as one that never stopped."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load as st_load
+from training.checkpoint import checkpoint_bytes
+
+from training.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    checkpoint_of,
+    load_checkpoint,
+    save_checkpoint,
+)
+from training.data import Dataset, Split
+from training.fast_step import FlatAdam
+from training.loop import TrainConfig, Trainer, TrainingObserver, make_optimizer
+from training.resume import (
+    ResumeError,
+    dataset_fingerprint,
+    load_optimizer_state,
+    optimizer_state,
+    plan_resume,
+)
+from training.timeline import TimelineRecorder
+
+# 600 train images at batch 64: 10 steps per epoch, the last one of 24 images.
+STEPS_PER_EPOCH = 10
+
+
+@pytest.fixture(autouse=True)
+def _one_thread(one_torch_thread):
+    """Tiny matmuls: one torch thread is fastest (conftest's one_torch_thread)."""
+
+
+@pytest.fixture(scope="module")
+def data(sample_dataset) -> Dataset:
+    tr, te = sample_dataset.train, sample_dataset.test
+    return Dataset("mnist-600", Split(tr.images[:600], tr.labels[:600]),
+                   Split(te.images[:100], te.labels[:100]), "mnist-600: 600/100 digits")
+
+
+def cfg(**kw) -> TrainConfig:
+    base = dict(kind="vae", nz=8, hidden=(64, 32), epochs=4, batch_size=64, lr=2e-3, seed=7,
+                device="cpu", dataset="mnist-600")
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+class StopAt(TrainingObserver):
+    """Requests a stop once `step` steps are done (the loop stops before the next batch)."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+        self.trainer = None
+        self.first_steps: list[int] = []
+
+    def on_train_start(self, trainer) -> None:
+        self.trainer = trainer
+        if self.step == 0:
+            trainer.request_stop()
+
+    def on_steps(self, event) -> None:
+        self.first_steps.append(event.first_step)
+        if event.last_step + 1 >= self.step:
+            self.trainer.request_stop()
+
+
+def straight(config: TrainConfig, data: Dataset):
+    trainer = Trainer(config, data, timeline=TimelineRecorder(n_codes=40))
+    result = trainer.run()
+    assert result.state == "finished", result.error
+    return trainer, result
+
+
+def stop_save_load(config: TrainConfig, data: Dataset, tmp_path, stop_at: int | None,
+                   resume_from=None):
+    """Train (or continue) until `stop_at` steps (None: to the end), save, load the file."""
+    observers = [StopAt(stop_at)] if stop_at is not None else []
+    if resume_from is None:
+        trainer = Trainer(config, data, observers, notify_interval=0,
+                          timeline=TimelineRecorder(n_codes=40))
+    else:
+        trainer = Trainer.from_checkpoint(resume_from, config.epochs, data, observers,
+                                          notify_interval=0)
+    result = trainer.run()
+    path = save_checkpoint(tmp_path / f"run-{len(result.history)}.safetensors",
+                           checkpoint_of(trainer, result, "run"))
+    return trainer, result, load_checkpoint(path)
+
+
+def assert_same_run(a_trainer, a, b_trainer, b) -> None:
+    for pa, pb in zip(a.model.parameters(), b.model.parameters()):
+        assert torch.equal(pa, pb), "weights differ"
+    for f in ("recon", "kl", "total"):
+        assert np.array_equal(getattr(a.history, f), getattr(b.history, f)), f
+    assert [e.to_dict() for e in a.history.epochs] == [e.to_dict() for e in b.history.epochs]
+    ta, tb = a_trainer.timeline_recorder.timeline, b_trainer.timeline_recorder.timeline
+    assert ta.steps.tolist() == tb.steps.tolist()
+    for x, y in zip(ta.snapshots, tb.snapshots):
+        assert np.array_equal(x.reconstructions, y.reconstructions)
+        assert np.array_equal(x.samples, y.samples) and np.array_equal(x.coords, y.coords)
+
+
+@pytest.mark.parametrize("engine", ["fast", "autograd"])
+@pytest.mark.parametrize("where", ["epoch_end", "mid_epoch"])
+def test_resume_is_bit_exact(data, tmp_path, engine, where):
+    full_t, full = straight(cfg(engine=engine), data)
+    if where == "epoch_end":  # 2 epochs, finished, then continued to 4
+        first_t, first, ck = stop_save_load(cfg(engine=engine, epochs=2), data, tmp_path, None)
+        assert first.state == "finished" and ck.resume.batch_in_epoch == 0
+    else:  # a 4-epoch run stopped 7 batches into epoch 3
+        first_t, first, ck = stop_save_load(cfg(engine=engine), data, tmp_path, 27)
+        assert first.state == "stopped" and len(first.history) == 27
+        assert (ck.resume.epochs_done, ck.resume.batch_in_epoch) == (2, 7)
+    assert ck.resume.optimizer is not None and ck.resume.epoch_generator_state is not None
+    obs = StopAt(10**9)
+    trainer = Trainer.from_checkpoint(ck, 4, data, [obs], notify_interval=0)
+    assert trainer.resumed_from.exact and not trainer.resumed_from.notices
+    result = trainer.run()
+    assert result.state == "finished"
+    assert obs.first_steps[0] == len(first.history)  # step numbers continue
+    assert len(result.history) == 4 * STEPS_PER_EPOCH
+    assert_same_run(full_t, full, trainer, result)
+
+
+def test_two_stops_and_a_cvae(data, tmp_path):
+    c = cfg(kind="cvae")
+    full_t, full = straight(c, data)
+    _, _, ck = stop_save_load(c, data, tmp_path, 13)
+    _, second, ck2 = stop_save_load(c, data, tmp_path, 31, resume_from=ck)
+    assert second.state == "stopped" and len(second.history) == 31
+    trainer = Trainer.from_checkpoint(ck2, 4, data)
+    assert_same_run(full_t, full, trainer, trainer.run())
+
+
+def test_stopped_before_the_first_step(data, tmp_path):
+    full_t, full = straight(cfg(kind="ae", epochs=2), data)
+    _, first, ck = stop_save_load(cfg(kind="ae", epochs=2), data, tmp_path, 0)
+    assert len(first.history) == 0 and ck.resume.step == 0
+    trainer = Trainer.from_checkpoint(ck, 2, data)
+    assert_same_run(full_t, full, trainer, trainer.run())
+
+
+def test_resume_state_round_trips(data, tmp_path):
+    t, r, ck = stop_save_load(cfg(), data, tmp_path, 15)
+    live = t.resume_state()
+    got = ck.resume
+    assert (got.step, got.epochs_done, got.batch_in_epoch, got.steps_per_epoch) == (15, 1, 5, 10)
+    assert torch.equal(got.generator_state, live.generator_state)
+    assert torch.equal(got.epoch_generator_state, live.epoch_generator_state)
+    assert torch.equal(got.optimizer.exp_avg, live.optimizer.exp_avg)
+    assert torch.equal(got.optimizer.exp_avg_sq, live.optimizer.exp_avg_sq)
+    assert float(got.optimizer.step) == 15.0 and got.data_fingerprint == dataset_fingerprint(data)
+
+
+def test_both_optimizers_export_the_same_layout(data):
+    """FlatAdam and torch Adam, after the same steps, give the same canonical state."""
+    r = Trainer(cfg(epochs=1), data).run()
+    params = list(r.model.parameters())
+    torch_opt = make_optimizer(r.model, 1e-3)
+    grads = [torch.randn_like(p) for p in params]
+    for p, g in zip(params, grads):
+        p.grad = g.clone()
+    torch_opt.step()
+    s_torch = optimizer_state(torch_opt, params)
+    model2 = Trainer(cfg(epochs=1), data).run().model
+    params2 = list(model2.parameters())
+    flat = FlatAdam(params2, lr=1e-3)
+    for p, g in zip(params2, grads):
+        p.grad.copy_(g)
+    flat.step()
+    s_flat = optimizer_state(flat, params2)
+    flat.release()
+    assert torch.allclose(s_torch.exp_avg, s_flat.exp_avg)
+    assert torch.allclose(s_torch.exp_avg_sq, s_flat.exp_avg_sq)
+    assert float(s_torch.step) == float(s_flat.step) == 1.0
+    # and loading one into the other restores it
+    fresh = make_optimizer(model2, 1e-3)
+    load_optimizer_state(fresh, params2, s_flat)
+    assert torch.equal(optimizer_state(fresh, params2).exp_avg_sq, s_flat.exp_avg_sq)
+
+
+def test_an_old_checkpoint_continues_from_its_weights(data, tmp_path):
+    r = Trainer(cfg(epochs=2), data).run()
+    path = save_checkpoint(tmp_path / "old.safetensors",  # what the previous version wrote
+                           Checkpoint(r.model, cfg(epochs=2), r.history, r.metrics,
+                                      dataset="mnist-600"))
+    ck = load_checkpoint(path)
+    assert ck.resume is None and ck.timeline is None
+    trainer = Trainer.from_checkpoint(ck, 3, data)
+    plan = trainer.resumed_from
+    assert not plan.exact and "fresh Adam optimizer" in plan.notices[0]
+    assert (plan.step, plan.epochs_done) == (20, 2) and plan.optimizer is None
+    result = trainer.run()
+    assert result.state == "finished" and len(result.history) == 30
+    assert [e.epoch for e in result.history.epochs] == [1, 2, 3]
+    tl = trainer.timeline_recorder.timeline
+    assert tl is not None and tl.steps.min() > 20  # a timeline starts where the run continues
+
+
+def test_an_old_checkpoint_stopped_mid_epoch_finishes_that_epoch(data, tmp_path):
+    t = Trainer(cfg(), data, [StopAt(14)], notify_interval=0)
+    r = t.run()
+    path = save_checkpoint(tmp_path / "old.safetensors",
+                           Checkpoint(r.model, cfg(), r.history, r.metrics, dataset="mnist-600",
+                                      state="stopped"))
+    trainer = Trainer.from_checkpoint(load_checkpoint(path), 2, data)
+    assert trainer.resumed_from.batch_in_epoch == 4
+    result = trainer.run()
+    assert len(result.history) == 20 and result.history.epochs[-1].step == 20
+
+
+# -- refusals ----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def finished_ckpt(data, tmp_path_factory):
+    t = Trainer(cfg(epochs=2), data)
+    r = t.run()
+    path = save_checkpoint(tmp_path_factory.mktemp("ck") / "run.safetensors",
+                           checkpoint_of(t, r, "run"))
+    return path
+
+
+def test_refuses_another_dataset_unless_asked(data, finished_ckpt, sample_dataset):
+    ck = load_checkpoint(finished_ckpt)
+    tr, te = sample_dataset.train, sample_dataset.test
+    other = Dataset("mnist-600b", Split(tr.images[600:1200], tr.labels[600:1200]),
+                    Split(te.images[:100], te.labels[:100]), "other")
+    with pytest.raises(ResumeError, match="trained on mnist-600, not mnist-600b"):
+        Trainer.from_checkpoint(ck, 3, other)
+    trainer = Trainer.from_checkpoint(load_checkpoint(finished_ckpt), 3, other,
+                                      allow_other_dataset=True)
+    assert not trainer.resumed_from.exact and "mnist-600b" in trainer.resumed_from.notices[0]
+    assert trainer.run().state == "finished"
+
+
+@pytest.mark.parametrize("change,match", [
+    (dict(beta=0.1), "beta 0.005"),
+    (dict(nz=4), "nz 8"),
+    (dict(batch_size=32), "batch size 64"),
+    (dict(lr=1e-3), "lr 0.002"),
+    (dict(kind="ae"), "kind vae"),
+])
+def test_refuses_another_config(data, finished_ckpt, change, match):
+    ck = load_checkpoint(finished_ckpt)
+    with pytest.raises(ResumeError, match=match):
+        plan_resume(ck.train_config, replace(ck.train_config, epochs=3, **change), ck.model,
+                    ck.history, ck.resume, data)
+
+
+def test_refuses_weights_that_are_not_the_configs_model(data, finished_ckpt):
+    ck = load_checkpoint(finished_ckpt)
+    other = replace(ck.train_config, hidden=(32, 16))
+    with pytest.raises(ResumeError, match="not what the run's config says"):
+        plan_resume(other, replace(other, epochs=3), ck.model, ck.history, ck.resume, data)
+
+
+@pytest.mark.parametrize("epochs", [1, 2])
+def test_refuses_epochs_not_more_than_done(data, finished_ckpt, epochs):
+    with pytest.raises(ResumeError, match="already trained 2 epochs"):
+        Trainer.from_checkpoint(load_checkpoint(finished_ckpt), epochs, data)
+
+
+def test_refuses_zero_epochs(data, finished_ckpt):
+    with pytest.raises(ResumeError, match="epochs"):
+        Trainer.from_checkpoint(load_checkpoint(finished_ckpt), 0, data)
+
+
+def test_truncated_file_is_refused(finished_ckpt, tmp_path):
+    raw = finished_ckpt.read_bytes()
+    bad = tmp_path / "cut.safetensors"
+    bad.write_bytes(raw[: len(raw) - 1000])
+    with pytest.raises(CheckpointError, match="truncated|corrupted"):
+        load_checkpoint(bad)
+
+
+def _tamper(path, tmp_path, edit):
+    raw = path.read_bytes()
+    n = int.from_bytes(raw[:8], "little")
+    meta = json.loads(raw[8 : 8 + n])["__metadata__"]
+    tensors = st_load(raw)
+    edit(meta, tensors)
+    out = tmp_path / "tampered.safetensors"
+    out.write_bytes(checkpoint_bytes(tensors, meta))  # re-checksummed: the inner checks
+    return out
+
+
+@pytest.mark.parametrize("edit", [
+    lambda m, t: m.update(resume="{not json"),
+    lambda m, t: m.update(resume=json.dumps({**json.loads(m["resume"]), "batch_in_epoch": 99})),
+    lambda m, t: t.pop("resume.adam.exp_avg"),
+    lambda m, t: t.update({"resume.adam.exp_avg_sq": -t["resume.adam.exp_avg_sq"] - 1}),
+    lambda m, t: t.update({"resume.epoch_generator": t["resume.epoch_generator"].float()}),
+], ids=["bad-json", "counter-out-of-range", "missing-moment", "negative-moment", "bad-rng"])
+def test_corrupted_resume_state_is_refused(finished_ckpt, tmp_path, edit):
+    with pytest.raises(CheckpointError, match="resume state"):
+        load_checkpoint(_tamper(finished_ckpt, tmp_path, edit))
+
+
+def test_inconsistent_resume_state_is_refused(data, finished_ckpt, tmp_path):
+    def shrink(m, t):
+        t["resume.adam.exp_avg"] = t["resume.adam.exp_avg"][:-5].clone()
+        t["resume.adam.exp_avg_sq"] = t["resume.adam.exp_avg_sq"][:-5].clone()
+
+    with pytest.raises(ResumeError, match="optimizer state holds"):
+        Trainer.from_checkpoint(load_checkpoint(_tamper(finished_ckpt, tmp_path, shrink)), 3, data)
+
+    def other_step(m, t):
+        m["resume"] = json.dumps({**json.loads(m["resume"]), "step": 5})
+
+    with pytest.raises(ResumeError, match="history has 20 steps"):
+        Trainer.from_checkpoint(load_checkpoint(_tamper(finished_ckpt, tmp_path, other_step)), 3,
+                                data)

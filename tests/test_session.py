@@ -1,0 +1,96 @@
+"""RunSession without a window: start, open, save, rename, remove, stop, shut down."""
+
+from __future__ import annotations
+
+import pytest
+
+from explorer.datasets import DatasetCache
+from explorer.job_events import ReconstructionsReady, TrainingEnded
+from explorer.session import RunSession
+from training.checkpoint import CheckpointError
+from training.loop import TrainConfig
+from training.run import RunState
+
+WAIT_MS = 30_000
+
+
+def config(**kw) -> TrainConfig:
+    base = dict(kind="vae", beta=0.005, nz=4, hidden=(32,), epochs=1, batch_size=64, lr=1e-3,
+                seed=0, device="cpu", dataset="mnist-sample")
+    return TrainConfig(**{**base, **kw})
+
+
+@pytest.fixture
+def session(qtbot, small_dataset):
+    cache = DatasetCache()
+    cache.put("mnist-sample", None, small_dataset)
+    s = RunSession(cache)
+    yield s
+    assert s.shutdown(2000)
+
+
+def ended(session, run):
+    return lambda: run.state in (RunState.FINISHED, RunState.STOPPED, RunState.FAILED) \
+        and not session.has_active
+
+
+def test_start_trains_and_reports_through_the_session(qtbot, session):
+    added, changed, events = [], [], []
+    session.run_added.connect(added.append)
+    session.run_changed.connect(changed.append)
+    session.run_event.connect(lambda r, e: events.append(e))
+    run = session.start(config())
+    assert added == [run] and run.name.startswith("VAE")
+    qtbot.waitUntil(ended(session, run), timeout=WAIT_MS)
+    assert run.state == RunState.FINISHED and run in session.usable_runs()
+    assert isinstance(events[-1], TrainingEnded) and run in changed
+    assert run.id in session.reconstructions and session.progress[run.id].step == 10
+    assert session.unsaved_runs() == [run]
+
+
+def test_save_open_round_trip_and_rename(qtbot, session, tmp_path):
+    run = session.start(config(kind="cvae"))
+    qtbot.waitUntil(ended(session, run), timeout=WAIT_MS)
+    session.rename(run, "  my cvae ")
+    assert run.name == "my cvae"
+    path = session.save(run, tmp_path / "c")
+    assert path.name == "c.safetensors" and run.saved and session.unsaved_runs() == []
+    with qtbot.waitSignal(session.run_event, check_params_cb=lambda r, e: isinstance(
+            e, ReconstructionsReady), timeout=WAIT_MS):
+        loaded = session.open(path)
+    assert loaded.name == "my cvae" and loaded.state == RunState.FINISHED and loaded.saved
+    assert loaded.dataset is run.dataset and loaded in session.usable_runs()
+    assert "as loaded from c.safetensors" in session.reconstructions[loaded.id][1]
+
+
+def test_open_refuses_a_bad_file_and_keeps_the_runs(qtbot, session, tmp_path):
+    bad = tmp_path / "x.safetensors"
+    bad.write_bytes(b"nope")
+    with pytest.raises(CheckpointError, match="not a Latent Explorer checkpoint"):
+        session.open(bad)
+    assert session.runs == []
+
+
+def test_removing_a_training_run_stops_it_and_drops_its_late_events(qtbot, session):
+    run = session.start(config(epochs=1000))
+    qtbot.waitUntil(lambda: session.progress.get(run.id) is not None, timeout=WAIT_MS)
+    late = []
+    session.run_event.connect(lambda r, e: late.append(r))
+    removed = []
+    session.run_removed.connect(removed.append)
+    session.remove(run)
+    assert removed == [run] and session.runs == []
+    qtbot.waitUntil(lambda: not session.has_active, timeout=WAIT_MS)
+    assert run.state == RunState.STOPPED and late == []
+
+
+def test_pause_resume_and_stop(qtbot, session):
+    run = session.start(config(epochs=1000))
+    qtbot.waitUntil(lambda: session.progress.get(run.id) is not None, timeout=WAIT_MS)
+    session.toggle_pause(run)
+    assert run.state == RunState.PAUSED
+    session.toggle_pause(run)
+    assert run.state == RunState.RUNNING
+    session.stop(run)
+    qtbot.waitUntil(ended(session, run), timeout=WAIT_MS)
+    assert run.state == RunState.STOPPED and run.is_usable

@@ -1,0 +1,205 @@
+"""The data-source registry: its entries, kmnist (offline), default epochs, the checkpoint rule."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import training.data as data
+import training.sources as sources
+from training.data import DataError, Dataset, Split, load_dataset
+from training.loop import TrainConfig
+from training.sources import (
+    DataSource,
+    dataset_candidates,
+    default_epochs,
+    get_source,
+    list_sources,
+    register_source,
+    source_names,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+KMNIST_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+                "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+
+
+def idx_gz(arr: np.ndarray) -> bytes:
+    arr = np.ascontiguousarray(arr, dtype=np.uint8)
+    head = bytes([0, 0, 8, arr.ndim]) + b"".join(int(s).to_bytes(4, "big") for s in arr.shape)
+    return gzip.compress(head + arr.tobytes())
+
+
+def tiny_idx_files(seed: int = 0) -> dict[str, tuple[np.ndarray, bytes]]:
+    """The four kmnist files, small: 12 train and 5 test images with labels 0-9."""
+    rng = np.random.default_rng(seed)
+    arrays = {
+        "train-images-idx3-ubyte.gz": rng.integers(0, 256, (12, 28, 28), dtype=np.uint8),
+        "train-labels-idx1-ubyte.gz": rng.integers(0, 10, 12, dtype=np.uint8),
+        "t10k-images-idx3-ubyte.gz": rng.integers(0, 256, (5, 28, 28), dtype=np.uint8),
+        "t10k-labels-idx1-ubyte.gz": rng.integers(0, 10, 5, dtype=np.uint8),
+    }
+    return {k: (a, idx_gz(a)) for k, a in arrays.items()}
+
+
+# -- the registry -----------------------------------------------------------------------------
+def test_every_source_is_listed_once_in_order():
+    names = source_names()
+    assert names[:5] == ("auto", "mnist-sample", "mnist", "fashion-mnist", "kmnist")
+    assert [s.name for s in list_sources()] == list(names)
+    assert len(set(names)) == len(names)
+    for s in list_sources():
+        assert get_source(s.name) is s
+        assert s.label and s.description and "\n" not in s.description
+        assert s.n_classes == len(s.class_names) >= 2
+    assert data.SOURCES == names  # the old name still works
+
+
+def test_unknown_source_names_the_choices():
+    with pytest.raises(ValueError) as e:
+        get_source("cifar")
+    assert "cifar" in str(e.value) and all(n in str(e.value) for n in source_names())
+    with pytest.raises(ValueError, match="already registered"):
+        register_source(get_source("mnist"))
+
+
+def test_kmnist_entry():
+    k = get_source("kmnist")
+    assert k.class_names == ("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo")
+    assert k.downloads and k.n_train == 60_000
+    mirrors, md5 = data._DOWNLOADS["kmnist"]
+    assert mirrors == ["http://codh.rois.ac.jp/kmnist/dataset/kmnist/"]
+    assert sorted(md5) == sorted(KMNIST_FILES)
+    # torchvision's KMNIST checksums
+    assert md5["train-images-idx3-ubyte.gz"] == "bdb82020997e1d708af4cf47b453dcf7"
+    assert md5["t10k-labels-idx1-ubyte.gz"] == "7320c461ea6c1c855c0b718fb2a4b134"
+    assert not get_source("mnist-sample").downloads
+
+
+def test_a_new_source_is_one_entry(monkeypatch, small_dataset):
+    """Registered once, it loads by name and the CLI offers it."""
+    from training.cli import build_parser
+
+    loaded = []
+
+    def load(notify=None, allow_download=True):
+        loaded.append(allow_download)
+        return small_dataset
+
+    src = DataSource("tiny", "tiny: 840 digits", "a test source", load, sources.DIGITS,
+                     downloads=False, n_train=len(small_dataset.train))
+    monkeypatch.setitem(sources._SOURCES, "tiny", src)
+    assert load_dataset("tiny", allow_download=False) is small_dataset and loaded == [False]
+    args = build_parser().parse_args(["train", "--model", "ae", "--dataset", "tiny", "--out", "x"])
+    assert args.dataset == "tiny"
+
+
+def test_dataset_n_classes(small_dataset):
+    assert small_dataset.n_classes == 10
+    one = Split(torch.zeros(1, 28, 28, dtype=torch.uint8), torch.zeros(1, dtype=torch.long))
+    assert Dataset("x", one, one, "x", ("a", "b", "c")).n_classes == 3
+
+
+def test_registries_import_without_torch():
+    """The GUI and --help read the registries while torch is still loading (or never)."""
+    code = ("import sys, models.registry, training.sources, training.cli\n"
+            "training.cli.build_parser()\n"
+            "assert training.sources.source_names() and models.registry.kind_names()\n"
+            "heavy = sorted(m for m in ('torch', 'numpy') if m in sys.modules)\n"
+            "print(heavy); sys.exit(1 if heavy else 0)\n")
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+# -- kmnist without a network -----------------------------------------------------------------
+def test_kmnist_offline_fails_fast_and_leaves_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(tmp_path / "c"))
+    probed = []
+    monkeypatch.setattr(data, "_reachable", lambda url, timeout: probed.append(url) or False)
+    t0 = time.perf_counter()
+    with pytest.raises(DataError) as e:
+        load_dataset("kmnist")
+    assert time.perf_counter() - t0 < 3.0
+    assert "kmnist" in str(e.value) and "reachable" in str(e.value)
+    assert "codh.rois.ac.jp" in str(e.value)
+    assert probed == ["http://codh.rois.ac.jp/kmnist/dataset/kmnist/"]
+    with pytest.raises(DataError, match="not in the cache"):
+        load_dataset("kmnist", allow_download=False)
+    assert not (tmp_path / "c").exists() or list((tmp_path / "c").rglob("*")) == []
+
+
+def test_kmnist_loads_from_a_seeded_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(tmp_path))
+    monkeypatch.setattr(data, "_reachable", lambda url, timeout: pytest.fail("no probe needed"))
+    files = tiny_idx_files()
+    (tmp_path / "kmnist").mkdir()
+    for name, (_, raw) in files.items():
+        (tmp_path / "kmnist" / name).write_bytes(raw)
+    ds = load_dataset("kmnist", allow_download=False)
+    assert ds.name == "kmnist" and len(ds.train) == 12 and len(ds.test) == 5
+    assert ds.class_names == get_source("kmnist").class_names and ds.n_classes == 10
+    assert np.array_equal(ds.train.images.numpy(), files["train-images-idx3-ubyte.gz"][0])
+    assert np.array_equal(ds.test.labels.numpy(), files["t10k-labels-idx1-ubyte.gz"][0])
+
+
+def test_kmnist_downloads_from_its_mirror_checksummed(tmp_path, monkeypatch):
+    monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(tmp_path))
+    files = tiny_idx_files(1)
+    mirrors, _ = data._DOWNLOADS["kmnist"]
+    monkeypatch.setitem(data._DOWNLOADS, "kmnist",
+                        (mirrors, {k: hashlib.md5(raw).hexdigest() for k, (_, raw) in files.items()}))
+    monkeypatch.setattr(data, "_reachable", lambda url, timeout: True)
+    fetched = []
+
+    def urlopen(url, timeout=None):
+        fetched.append(url)
+        return io.BytesIO(files[url.rsplit("/", 1)[-1]][1])
+
+    monkeypatch.setattr(data.urllib.request, "urlopen", urlopen)
+    ds = load_dataset("kmnist")
+    assert sorted(fetched) == sorted(mirrors[0] + f for f in KMNIST_FILES)
+    assert ds.class_names[0] == "o" and len(ds.test) == 5
+    assert sorted(p.name for p in (tmp_path / "kmnist").iterdir()) == sorted(KMNIST_FILES)
+
+
+# -- default epochs ---------------------------------------------------------------------------
+def test_default_epochs_reach_the_course_budget():
+    sample = get_source("mnist-sample").n_train
+    assert default_epochs(sample, 64) in (64, 65)  # 71 steps an epoch
+    assert default_epochs(get_source("mnist").n_train, 64) == 20
+    for n in (100, 640, 1000, 4500, 9999, 20_000, 60_000, 200_000):
+        for b in (16, 64, 100, 512):
+            e = default_epochs(n, b)
+            steps = e * -(-n // b)
+            assert e >= 20
+            assert steps >= sources.COURSE_STEPS or e == sources.MAX_EPOCHS
+            # not more than needed: one epoch fewer would miss the budget (or the 20 epochs)
+            assert e == 20 or (e - 1) * -(-n // b) < sources.COURSE_STEPS
+    assert default_epochs(1, 64) == sources.MAX_EPOCHS
+    with pytest.raises(ValueError):
+        default_epochs(0, 64)
+
+
+# -- which dataset a checkpoint used ----------------------------------------------------------
+def test_dataset_candidates(tmp_path):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    cfg = TrainConfig(dataset="auto", data_dir=str(folder))
+    assert dataset_candidates(cfg, "mine") == [("folder", str(folder)), ("auto", None)]
+    gone = TrainConfig(dataset="auto", data_dir=str(tmp_path / "gone"))
+    assert dataset_candidates(gone, "gone") == [("auto", None)]
+    cfg = TrainConfig(dataset="auto")
+    assert dataset_candidates(cfg, "mnist-sample") == [("mnist-sample", None), ("auto", None)]
+    assert dataset_candidates(TrainConfig(dataset="kmnist"), "kmnist") == [("kmnist", None)]
+    assert dataset_candidates(TrainConfig(dataset="mnist"), "") == [("mnist", None)]
+    assert dataset_candidates(TrainConfig(dataset="mnist"), "mnist-small") == [("mnist", None)]

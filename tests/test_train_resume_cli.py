@@ -1,0 +1,124 @@
+"""`train` records a timeline and `train --resume` continues a run exactly, through run_cli."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from PIL import Image
+
+from training.checkpoint import load_checkpoint
+from training.cli import run_cli
+
+# Small and fast on the bundled sample: 4,500 / 256 = 18 steps an epoch.
+SMALL = ("--model", "vae", "--nz", "4", "--hidden", "16", "--batch-size", "256", "--seed", "3",
+         "--dataset", "mnist-sample", "--device", "cpu", "--quiet")
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny matmuls: one torch thread is fastest, and far faster on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def cli(capsys, *argv) -> tuple[int, str, str]:
+    rc = run_cli([str(a) for a in argv])
+    cap = capsys.readouterr()
+    return rc, cap.out, cap.err
+
+
+def one_line_error(rc: int, err: str) -> str:
+    assert rc == 2 and "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def two_epochs(tmp_path_factory):
+    """A 2-epoch run saved by plain `train`."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        out = tmp_path_factory.mktemp("resume") / "two.safetensors"
+        assert run_cli(["train", *SMALL, "--epochs", "2", "--out", str(out)]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    return out
+
+
+def test_train_saves_its_timeline_and_resume_state(two_epochs):
+    ck = load_checkpoint(two_epochs)
+    assert ck.timeline is not None and len(ck.timeline) > 2
+    assert ck.timeline.snapshots[0].step == 0 and ck.timeline.snapshots[-1].step == 36
+    assert ck.resume is not None and ck.resume.epochs_done == 2 and ck.resume.step == 36
+    assert ck.resume.optimizer is not None
+
+
+def test_resume_to_four_equals_four_straight(two_epochs, tmp_path, capsys):
+    resumed, straight = tmp_path / "resumed.safetensors", tmp_path / "straight.safetensors"
+    rc, _, err = cli(capsys, "train", "--resume", two_epochs, "--epochs", 4, "--quiet",
+                     "--out", resumed)
+    assert rc == 0, err
+    assert "continuing" in err and "the end of epoch 2" in err and "note:" not in err
+    rc, _, err = cli(capsys, "train", *SMALL, "--epochs", 4, "--out", straight)
+    assert rc == 0, err
+    a, b = load_checkpoint(resumed), load_checkpoint(straight)
+    assert a.name == "two" and a.train_config.epochs == 4 and len(a.history) == 72
+    sa, sb = a.model.state_dict(), b.model.state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sb)  # bit for bit on the CPU
+    assert (a.history.total == b.history.total).all()
+    assert [e.epoch for e in a.history.epochs] == [1, 2, 3, 4]
+    # The timeline went on where it stopped: the same snapshots as the straight run's.
+    assert a.timeline.steps.tolist() == b.timeline.steps.tolist()
+    assert a.timeline.steps.max() == 72
+    # ... and makes a GIF, one frame per snapshot.
+    gif = tmp_path / "progress.gif"
+    rc, out, err = cli(capsys, "timeline", resumed, "--out", gif)
+    assert rc == 0, err
+    with Image.open(gif) as im:
+        assert im.n_frames == len(a.timeline)
+
+
+@pytest.mark.parametrize("extra, match", [
+    (("--epochs", "2"), "already trained 2 epochs"),
+    (("--epochs", "3", "--nz", "8"), "--nz 8 (the run has 4)"),
+    (("--epochs", "3", "--model", "ae"), "--model ae (the run has vae)"),
+    (("--epochs", "3", "--compile"), "--compile"),
+    ((), "needs --epochs"),
+])
+def test_resume_refusals_are_one_line(two_epochs, tmp_path, capsys, extra, match):
+    rc, _, err = cli(capsys, "train", "--resume", two_epochs, *extra, "--out",
+                     tmp_path / "x.safetensors")
+    assert match in one_line_error(rc, err)
+    assert not (tmp_path / "x.safetensors").exists()
+
+
+def test_resume_of_a_damaged_or_missing_file(two_epochs, tmp_path, capsys):
+    bad = tmp_path / "bad.safetensors"
+    raw = bytearray(two_epochs.read_bytes())
+    raw[-100] ^= 0xFF  # a flipped bit in a tensor: the checksum refuses it
+    bad.write_bytes(bytes(raw))
+    rc, _, err = cli(capsys, "train", "--resume", bad, "--epochs", 3, "--out", tmp_path / "o")
+    assert "checksum" in one_line_error(rc, err)
+    rc, _, err = cli(capsys, "train", "--resume", tmp_path / "none.safetensors", "--epochs", 3,
+                     "--out", tmp_path / "o")
+    assert "not found" in one_line_error(rc, err)
+
+
+def test_train_without_model_or_with_a_stray_flag(tmp_path, capsys):
+    rc, _, err = cli(capsys, "train", "--out", tmp_path / "x.safetensors")
+    assert "--model is required" in one_line_error(rc, err)
+    rc, _, err = cli(capsys, "train", "--model", "vae", "--allow-other-dataset", "--out",
+                     tmp_path / "x.safetensors")
+    assert "only applies with --resume" in one_line_error(rc, err)
+
+
+def test_typed_options_that_match_the_run_are_accepted(two_epochs, tmp_path, capsys):
+    out = tmp_path / "three.safetensors"
+    rc, _, err = cli(capsys, "train", "--resume", two_epochs, "--epochs", 3, "--nz", 4,
+                     "--model", "vae", "--batch-size", 256, "--quiet", "--out", out)
+    assert rc == 0, err
+    assert len(load_checkpoint(out).history) == 54

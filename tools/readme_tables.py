@@ -1,0 +1,109 @@
+"""Print the README's data-source and model-kind tables, generated from the registries.
+
+    python tools/readme_tables.py           # both tables, each between its marker comments
+    python tools/readme_tables.py --write   # replace the marked tables in README.md
+
+The README holds each table between `<!-- NAME -->` and `<!-- /NAME -->` (NAME is
+sources-table or models-table); tests/test_readme_tables.py fails when they differ from this.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+README = ROOT / "README.md"
+
+
+def _cell(text: str) -> str:
+    """Text for a table cell: a | would end the cell (q(z|x))."""
+    return text.replace("|", "\\|")
+
+
+def _classes(names: tuple[str, ...]) -> str:
+    return "0–9" if names == tuple(str(i) for i in range(10)) else ", ".join(names)
+
+
+def sources_table() -> str:
+    """The named sources, then the folder formats `--data-dir` reads, as a markdown table."""
+    from training.sources import list_folder_formats, list_sources
+
+    default = _default_source()
+    rows = ["| name | what | classes |", "|---|---|---|"]
+    for s in list_sources():
+        name = f"`{s.name}`" + (" (default)" if s.name == default else "")
+        rows.append(f"| {name} | {_cell(s.description)} | {_cell(_classes(s.class_names))} |")
+    for f in list_folder_formats():
+        rows.append(f"| a folder (`--data-dir DIR`) | {_cell(f.description)} | {_cell(f.classes)} |")
+    return "\n".join(rows)
+
+
+def models_table() -> str:
+    """The model kinds as a markdown table."""
+    from models.registry import list_kinds
+
+    yes = {True: "yes", False: "no"}
+    rows = ["| `--model` | shown as | what | β·KL term | class label | engines |",
+            "|---|---|---|---|---|---|"]
+    for k in list_kinds():
+        rows.append(f"| `{k.name}` | {k.label} | {_cell(k.description)} | {yes[k.variational]} | "
+                    f"{yes[k.conditional]} | {', '.join(k.engines)} |")
+    return "\n".join(rows)
+
+
+def _default_source() -> str:
+    import dataclasses
+
+    from training.loop import TrainConfig
+
+    return {f.name: f.default for f in dataclasses.fields(TrainConfig)}["dataset"]
+
+
+TABLES = {"sources-table": sources_table, "models-table": models_table}
+
+
+def block(name: str, table: str) -> str:
+    return f"<!-- {name} -->\n{table}\n<!-- /{name} -->"
+
+
+def readme_table(text: str, name: str) -> str | None:
+    """The table between the `name` markers of a README text (None without the markers)."""
+    m = re.search(rf"<!-- {re.escape(name)} -->\n(.*?)\n<!-- /{re.escape(name)} -->", text, re.S)
+    return m.group(1) if m else None
+
+
+def write(readme: Path = README) -> list[str]:
+    """Replace each marked table of `readme` with the generated one; returns what changed."""
+    text = readme.read_text(encoding="utf-8")
+    changed = []
+    for name, make in TABLES.items():
+        old = readme_table(text, name)
+        if old is None:
+            raise SystemExit(f"{readme}: no <!-- {name} --> ... <!-- /{name} --> markers")
+        new = make()
+        if old != new:
+            text = text.replace(block(name, old), block(name, new))
+            changed.append(name)
+    readme.write_text(text, encoding="utf-8")
+    return changed
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--write", action="store_true", help="update the tables in README.md")
+    args = p.parse_args(argv)
+    if args.write:
+        changed = write()
+        print(f"README.md: updated {', '.join(changed)}" if changed else "README.md: up to date")
+        return 0
+    print("\n\n".join(block(name, make()) for name, make in TABLES.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""`eval`: print the test metrics of a checkpoint, by default on the data it was trained on."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from training.cli import CliError
+from training.commands._args import add_data_arguments, load_data, notify
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of `eval`."""
+    p.add_argument("file", help="checkpoint file (.safetensors)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    add_data_arguments(p, None, "the dataset the checkpoint was trained on")
+
+
+def _training_data(ckpt, file: str):
+    """The dataset `ckpt` was trained on (training.sources.dataset_candidates' rule)."""
+    from training.data import DataError, load_dataset
+    from training.sources import dataset_candidates
+
+    cfg = ckpt.train_config
+    if cfg.data_dir and not Path(cfg.data_dir).expanduser().is_dir():
+        # Falling back to a named source would report metrics of other data.
+        raise CliError(f"{file}: trained on the folder {cfg.data_dir}, which no longer exists; "
+                       "give --data-dir or --dataset")
+    first: DataError | None = None
+    for source, data_dir in dataset_candidates(cfg, ckpt.dataset):
+        try:
+            ds = load_dataset(source, data_dir, notify=notify)
+        except DataError as e:
+            first = first or e
+            continue
+        if first is not None:
+            notify(f"{first}; using {ds.name} instead")
+        return ds
+    if first is not None:
+        raise first
+    raise CliError(f"{file}: trained on {ckpt.dataset or 'an unknown dataset'}, which is not a "
+                   "known source; give --dataset or --data-dir")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Evaluate and print."""
+    from training.checkpoint import load_checkpoint
+    from training.device import pick_device
+    from training.evaluate import evaluate, require_finite
+
+    try:
+        device = pick_device(args.device)
+    except ValueError as e:
+        raise CliError(str(e)) from None
+    ckpt = load_checkpoint(args.file, device)
+    for line in ckpt.notices:
+        notify(line)
+    if args.dataset is None and args.data_dir is None:
+        ds = _training_data(ckpt, args.file)
+    else:
+        ds = load_data(args)
+    mc = ckpt.model.config
+    if mc.is_conditional and ds.n_classes != mc.n_classes:
+        raise CliError(f"{args.file}: a {mc.model_kind.label} of {mc.n_classes} classes cannot be "
+                       f"evaluated on {ds.name} ({ds.n_classes} classes)")
+    m = require_finite(evaluate(ckpt.model, ds.test), args.file)  # never inf with exit 0
+    print(f"{ckpt.name} ({mc.model_kind.label}) on {ds.description}")
+    print(f"test: {m.summary()}")
+    return 0
