@@ -14,6 +14,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("train a model headless and save a checkpoint", "training.commands.train"),
     "eval": ("print the test metrics of a checkpoint", "training.commands.eval"),
     "sample": ("write prior samples as a PNG grid or a .npy array", "training.commands.sample"),
+    "sweep": ("train a β grid at once and write checkpoints, summary.csv and the rate-distortion "
+              "plane", "training.commands.sweep"),
     "encode": ("write the posterior codes (μ, log σ) of image files, preprocessed like MNIST",
                "training.commands.encode"),
     "timeline": ("write a run's training timeline as an animated GIF or a contact sheet",

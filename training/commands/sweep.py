@@ -29,19 +29,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, choices=kinds,
                         help="the model kind every member shares")
     parser.add_argument("--betas", default=DEFAULT_BETAS,
-                        help=f"comma-separated KL weights (default the course's grid {DEFAULT_BETAS})")
-    parser.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
+                        help=f"comma-separated KL weights (default: the course's grid {DEFAULT_BETAS})")
+    parser.add_argument("--seeds", default="0", help="comma-separated seeds")
     parser.add_argument("--epochs", type=_positive_int, default=20,
-                        help="epochs for every member (default 20, the course's)")
+                        help="epochs for every member (the course's)")
     parser.add_argument("--nz", type=_positive_int, default=32, help="latent dimensions")
     parser.add_argument("--hidden", type=_hidden, default=(256, 64),
                         help="encoder hidden sizes, comma-separated (the decoder mirrors them)")
-    parser.add_argument("--batch-size", type=_positive_int, default=64)
-    parser.add_argument("--lr", type=_positive_float, default=1e-3)
+    parser.add_argument("--batch-size", type=_positive_int, default=64,
+                        help="minibatch size (every member sees the same batches)")
+    parser.add_argument("--lr", type=_positive_float, default=1e-3, help="Adam learning rate")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     parser.add_argument("--iw", type=int, default=50, metavar="K",
                         help="samples of the importance-weighted bound in summary.csv "
-                             "(default 50; 0 skips it)")
+                             "(0 skips it; default: 50)")
     parser.add_argument("--no-judge", action="store_true",
                         help="skip the judge of sample quality (no classifier is trained)")
     parser.add_argument("--out", required=True, help="folder for the checkpoints and reports")
