@@ -26,6 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from superqt.utils import qthrottled
+
 from explorer.widgets.image_view import ImageView
 
 if TYPE_CHECKING:
@@ -33,6 +35,12 @@ if TYPE_CHECKING:
     from training.timeline import Timeline
 
 PLAY_INTERVAL_MS = 150  # the CLI's GIF frame time: ~7 snapshots a second
+# While a run trains, snapshots arrive in bursts (dozens a second early on). Following them
+# redraws this strip and moves the marker on the loss plots, whose repaint costs tens of ms of
+# the GUI thread (and the GIL) each time, so a live run's new snapshots are shown at most this
+# often (newest wins). benchmarks/gui_responsiveness.py measured training at about half its
+# headless speed when every snapshot was drawn.
+LIVE_REFRESH_MS = 500
 
 
 class TimelineView(QWidget):
@@ -79,6 +87,8 @@ class TimelineView(QWidget):
         layout.addWidget(self.view)
         layout.addWidget(self.caption)
 
+        self._refresh_later = qthrottled(self._refresh, timeout=LIVE_REFRESH_MS, leading=True,
+                                         parent=self)
         self._timer = QTimer(self)
         self._timer.setObjectName("timeline playback")
         self._timer.setInterval(PLAY_INTERVAL_MS)
@@ -124,7 +134,12 @@ class TimelineView(QWidget):
 
     def timeline_changed(self, run: Run) -> None:
         """`run` recorded a snapshot or ended: follow it if it is the one shown."""
-        if run is self.run:
+        if run is not self.run:
+            return
+        if run.is_active:
+            self._refresh_later()  # at most every LIVE_REFRESH_MS while it trains
+        else:
+            self._refresh_later.cancel()
             self._refresh()
 
     def show_index(self, i: int) -> None:
@@ -150,6 +165,7 @@ class TimelineView(QWidget):
     def stop(self) -> None:
         """The window is closing: no more ticks."""
         self.pause()
+        self._refresh_later.cancel()
 
     # -- internals -------------------------------------------------------------------------------
     def _set_following(self, on: bool) -> None:
