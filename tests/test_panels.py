@@ -66,7 +66,7 @@ def test_create_panels_gives_one_panel_per_view(qtbot):
         qtbot.addWidget(p)
     assert all(isinstance(p, Panel) for p in panels)
     titles = [p.title for p in panels]
-    assert len(set(titles)) == len(titles) == 6
+    assert len(set(titles)) == len(titles) == 7
 
 
 @pytest.mark.parametrize("cls", [ReconstructionsPanel, PriorPanel, ConditionalPanel,
