@@ -276,7 +276,7 @@ def test_eval_prints_the_iw_bound_with_its_convention_and_the_binarised_one(caps
     assert binar > 0 and binar != pytest.approx(grey)
 
 
-def test_eval_quality_and_refusals(capsys, vae_file, tmp_path, runs):
+def test_eval_quality_and_refusals(capsys, vae_file, tmp_path, runs, one_torch_thread):
     assert run_cli(["eval", str(vae_file), "--quality"]) == 0
     out = capsys.readouterr().out
     assert "sample quality:" in out and "judge test accuracy" in out
