@@ -131,6 +131,7 @@ class SweepPanel(Panel):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 6)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.cellClicked.connect(self._on_table_cell_clicked)
@@ -291,15 +292,44 @@ class SweepPanel(Panel):
                           "size": 15 if selected else 11,
                           "brush": pg.mkBrush(SELECTED_COLOR if selected else POINT_COLOR)})
         self.scatter.setData(spots)
+        # One label per cluster of points that would overlap (collapsed members sit together):
+        # 'β=0.1, 1, 10' at the cluster's first point.
+        clusters = self._clusters(pts)
         for i, lab in enumerate(self._labels):
-            if i < len(pts):
-                r, rate, dist = pts[i]
-                lab.setText(self._label_of(r))
-                lab.setPos(self._tx(rate), self._ty(dist))
+            if i < len(clusters):
+                (x, y), text = clusters[i]
+                lab.setText(text)
+                lab.setPos(x, y)
                 lab.setVisible(True)
             else:
                 lab.setVisible(False)
         self._update_iso_lines(pts, iso_elbo_levels([a + b for _, a, b in pts], 5))
+
+    def _clusters(self, pts) -> list[tuple[tuple[float, float], str]]:
+        """Points closer than 3 % of the view's spans share one label."""
+        if not pts:
+            return []
+        xs = np.array([self._tx(p[1]) for p in pts])
+        ys = np.array([self._ty(p[2]) for p in pts])
+        span_x, span_y = max(float(np.ptp(xs)), 1e-9), max(float(np.ptp(ys)), 1e-9)
+        groups: list[list[int]] = []
+        for i in range(len(pts)):
+            for g in groups:
+                if abs(xs[g[0]] - xs[i]) < 0.03 * span_x and abs(ys[g[0]] - ys[i]) < 0.03 * span_y:
+                    g.append(i)
+                    break
+            else:
+                groups.append([i])
+        out = []
+        for g in groups:
+            names = [self._label_of(pts[i][0]) for i in g]
+            text = names[0] + "".join(", " + n.removeprefix("β=") for n in names[1:])
+            out.append(((float(xs[g[0]]), float(ys[g[0]])), text))
+        return out
+
+    def label_texts(self) -> list[str]:
+        """The plane's point labels as shown."""
+        return [t.toPlainText() for t in self._labels if t.isVisible()]
 
     def _update_iso_lines(self, pts, levels: list[float]) -> None:
         pi = self.plot.getPlotItem()
@@ -320,7 +350,7 @@ class SweepPanel(Panel):
             c.setZValue(-5)
             pi.addItem(c)
             self._iso_curves.append(c)
-            t = pg.TextItem(color="#7a7a7a", anchor=(0.0, 1.0))
+            t = pg.TextItem(color="#7a7a7a", anchor=(0.0, 0.0))  # below-right: inside the view
             t.setZValue(-4)
             pi.addItem(t)
             self._iso_labels.append(t)
@@ -338,8 +368,8 @@ class SweepPanel(Panel):
                 r, d = np.log10(r), np.log10(d)
             curve.setData(r, d)
             curve.setVisible(len(r) > 1)
-            # The label where the line enters the view from the top, else at its left end.
-            x_lab = min(hi_r * 0.97, max(lo_r, c - hi_d))
+            # The label just inside the view, where the line comes in from the top (or the left).
+            x_lab = min(hi_r * 0.9, max(lo_r, c - hi_d))
             text.setText(f"−ELBO {c:g}")
             text.setPos(self._tx(x_lab), self._ty(max(c - x_lab, LOG_FLOOR)))
             text.setVisible(lo_d <= c - x_lab <= hi_d)
@@ -372,7 +402,7 @@ class SweepPanel(Panel):
             self._grid_key = key
             self.grid_view.set_grid(self._grid)
             h, w = self._grid.shape
-            margin = 62  # room for the row labels left of the mosaic
+            margin = 105  # room for the row labels left of the mosaic
             self.grid_view.view.setRange(xRange=(-margin, w), yRange=(0, h), padding=0.01)
             self._set_row_labels(["test images", *[self._label_of(r) for r in members]])
         self.grid_caption.setText("Left: the same 8 test images reconstructed by each β "
