@@ -244,6 +244,20 @@ def test_sweep_from_the_form_trains_explorable_members_and_fills_the_sweep_tab(
     assert not w.session.has_active
 
 
+def test_a_saved_member_reopens_in_its_sweep(qtbot, cache, runs, tmp_path):
+    s = RunSession(cache, score=False)
+    try:
+        r = runs["vae"]
+        member = s.add(Run("β=0.005 s1", r.config, r.model, r.history, state="finished",
+                           dataset=r.dataset, group="sweep 1: VAE β×3"))
+        path = s.save(member, tmp_path / "member")
+        loaded = s.open(path)
+        assert loaded.group == "sweep 1: VAE β×3" and s.sweep_members(member) == [member, loaded]
+        qtbot.waitUntil(lambda: loaded.dataset is not None, timeout=WAIT_MS)
+    finally:
+        assert s.shutdown(2000)
+
+
 def test_sweep_tab_explains_a_single_run(qtbot, runs):
     p = SweepPanel()
     qtbot.addWidget(p)
