@@ -82,8 +82,27 @@ class TrainingEnded:
     resume: ResumeState | None = None
 
 
+@dataclass(frozen=True, eq=False)
+class MemberEvent:
+    """A sweep worker's event about one member only (explorer/sweep_job.py): `event` is what
+    that member's own run would have been told (ReconstructionsReady, TrainingEnded)."""
+
+    member: int
+    event: object
+
+
+@dataclass(frozen=True)
+class MemberFailed:
+    """A sweep member's loss turned NaN or infinite: it stopped alone (the others train on),
+    keeping its last good weights; `message` is the single run's 'training diverged' text."""
+
+    member: int
+    message: str
+
+
 JobEvent = Union[StateChanged, DatasetLoaded, TrainingStarted, StepsEvent, EpochEvent,
                  ReconstructionsReady, SnapshotRecorded, MessagePosted, TrainingEnded]
 
-__all__ = ["DatasetLoaded", "EpochEvent", "JobEvent", "MessagePosted", "ReconstructionsReady",
-           "SnapshotRecorded", "StateChanged", "StepsEvent", "TrainingEnded", "TrainingStarted"]
+__all__ = ["DatasetLoaded", "EpochEvent", "JobEvent", "MemberEvent", "MemberFailed",
+           "MessagePosted", "ReconstructionsReady", "SnapshotRecorded", "StateChanged",
+           "StepsEvent", "TrainingEnded", "TrainingStarted"]

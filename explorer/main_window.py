@@ -97,6 +97,8 @@ class MainWindow(QMainWindow):
         self.loss_plot.smoothing_changed.connect(self.settings.save_smoothing)
         self.panel_host.failed.connect(lambda text: self.statusBar().showMessage(text, 10000))
         self.panel_host.tab_requested.connect(self.tabs.setCurrentWidget)
+        self.panel_host.run_requested.connect(self._on_panel_run_requested)
+        self.form.sweep_requested.connect(self._on_form_sweep_requested)
         p.pause_button.clicked.connect(self.toggle_pause)
         p.stop_button.clicked.connect(self.stop_selected)
         p.continue_button.clicked.connect(lambda: self.continue_selected())
@@ -182,9 +184,26 @@ class MainWindow(QMainWindow):
     def start_run(self, values: dict) -> Run | None:
         return self.commands.start(values)
 
+    @Slot(dict)
+    def _on_form_sweep_requested(self, values: dict) -> None:
+        self.start_sweep(values)
+
+    def start_sweep(self, values: dict) -> list[Run]:
+        """Queue a β sweep of the form's sweep values; its first member is selected."""
+        return self.commands.start_sweep(values)
+
+    @Slot(object)
+    def _on_panel_run_requested(self, run) -> None:
+        if run in self.run_model.runs:
+            self.run_table.select_run(run)
+
     def toggle_pause(self) -> None:
         if (run := self.selected_run()) is not None and self.session is not None:
             self.session.toggle_pause(run)
+            if run.group and run.is_active:
+                what = "Paused" if run.state == "paused" else "Resumed"
+                self.statusBar().showMessage(
+                    f"{what} the whole sweep ({run.group}): its members train together", 6000)
 
     def stop_selected(self) -> None:
         self.commands.stop(self.selected_run())
@@ -321,7 +340,8 @@ class MainWindow(QMainWindow):
         self.dataset_label.setToolTip(ds.description)
 
     def _update_panels(self) -> None:
-        self.panel_host.update(self.usable_runs(), self.selected_run())
+        runs = self.session.runs if self.session is not None else []
+        self.panel_host.update(self.usable_runs(), self.selected_run(), runs)
 
     # -- closing ----------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name

@@ -24,6 +24,7 @@ class PanelHost(QObject):
 
     failed = Signal(str)  # a one-line message: a panel raised
     tab_requested = Signal(object)  # a panel to bring to the front (it was sent an image)
+    run_requested = Signal(object)  # Run: a panel asked for it to be selected
 
     def __init__(self, tabs: QTabWidget, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -33,6 +34,10 @@ class PanelHost(QObject):
         self._sent_run: Run | None = None
         self._usable: list[Run] = []
         self._selected: Run | None = None
+        self._all: list[Run] = []
+        self._selected_any: Run | None = None
+        self._sent_all: list | None = None
+        self._sent_any: Run | None = None
 
     def create_registered(self) -> None:
         """One tab per panel in explorer.panels.PANELS."""
@@ -51,18 +56,40 @@ class PanelHost(QObject):
         self.panels.append(panel)
         self.tabs.addTab(panel, panel.title)
         panel.sent.connect(partial(self.send, panel))
-        self.call(panel, "set_runs", self._usable)
-        self.call(panel, "set_run", self._selected)
+        panel.run_requested.connect(self.run_requested)
+        if panel.follows_training:
+            self.call(panel, "set_runs", self._all)
+            self.call(panel, "set_run", self._selected_any)
+        else:
+            self.call(panel, "set_runs", self._usable)
+            self.call(panel, "set_run", self._selected)
 
-    def update(self, usable: list[Run], selected: Run | None) -> None:
-        """Feed every panel the usable runs and the selection, when either changed."""
+    def update(self, usable: list[Run], selected: Run | None, all_runs: list[Run] | None = None,
+               ) -> None:
+        """Feed every panel the usable runs and the selection, when either changed; panels that
+        follow training get `all_runs` and the selection even while it trains, again whenever a
+        run progressed."""
+        selected_any = selected
         selected = selected if selected in usable else None
         key = [(r.id, r.name) for r in usable]
         runs_changed = key != self._sent_runs
         run_changed = selected is not self._sent_run
         self._usable, self._selected = list(usable), selected
         self._sent_runs, self._sent_run = key, selected
+        all_runs = list(all_runs) if all_runs is not None else list(usable)
+        all_key = [(r.id, r.name, str(r.state), r.epochs_done, id(r.model), len(r.measures),
+                    r.dataset is not None) for r in all_runs]
+        all_changed = all_key != self._sent_all
+        any_changed = selected_any is not self._sent_any
+        self._all, self._selected_any = all_runs, selected_any
+        self._sent_all, self._sent_any = all_key, selected_any
         for panel in self.panels:
+            if panel.follows_training:
+                if all_changed:
+                    self.call(panel, "set_runs", all_runs)
+                if all_changed or any_changed:
+                    self.call(panel, "set_run", selected_any)
+                continue
             if runs_changed:
                 self.call(panel, "set_runs", usable)
             if run_changed:

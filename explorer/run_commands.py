@@ -40,11 +40,36 @@ class RunCommands:
                          "trains at a time)", 6000)
         return run
 
+    def start_sweep(self, values: dict) -> list[Run]:
+        """Queue a β sweep (one run per member); values the engine refuses are explained inline."""
+        from training.sweep import SweepConfig
+
+        w = self.window
+        w.finish_startup()
+        try:
+            config = SweepConfig(**values)
+        except (TypeError, ValueError) as e:
+            w.form.show_message(f"Cannot train the sweep: {e}.")
+            self._status(f"Cannot train the sweep: {e}", 8000)
+            return []
+        w.settings.save_form_values(w.form.stored_values())
+        runs = w.session.start_sweep(config)
+        w.run_table.select_run(runs[0])
+        queued = " (queued: it starts when the run training now ends)" \
+            if runs[0].state == "queued" else ""
+        self._status(f"{runs[0].group}: {len(runs)} members train at once{queued}; the Sweep "
+                     "tab compares them", 8000)
+        return runs
+
     def stop(self, run: Run | None) -> None:
         w = self.window
         if run is not None and w.session is not None and run.is_active:
             w.session.stop(run)
-            self._status(f"Stopping {run.name}…", 3000)
+            if run.group:
+                self._status(f"Stopping the whole sweep ({run.group}): its members train "
+                             "together; every member keeps its weights", 6000)
+            else:
+                self._status(f"Stopping {run.name}…", 3000)
 
     def continue_training(self, run: Run | None, epochs: int | None = None) -> Run | None:
         """Train an ended run further, to a total the user gives (the same run)."""

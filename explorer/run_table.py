@@ -1,4 +1,7 @@
-"""The run list: one row per run (name, kind, β, nz, epochs, state, progress, test metrics).
+"""The run list: one row per run (name, sweep, kind, β, nz, epochs, state, progress, test
+metrics, and the IW bound and sample quality once the background scorer has measured them).
+
+A sweep's members are added together, so its rows stay together; the Sweep column names it.
 
 A Qt model over the window's list of Run objects, a progress-bar delegate for running jobs and
 a checkbox per row that shows or hides the run's curves. No torch at import.
@@ -27,10 +30,11 @@ if TYPE_CHECKING:
     from explorer.jobs import Progress
     from training.run import Run
 
-COLUMNS = ("Show", "Name", "Model", "β", "nz", "Epochs", "State", "Test BCE/px", "Test −ELBO",
-           "Test KL", "File", "Progress")
-COL_SHOW, COL_NAME, COL_KIND, COL_BETA, COL_NZ, COL_EPOCHS, COL_STATE = range(7)
-COL_BCE, COL_ELBO, COL_KL, COL_FILE, COL_PROGRESS = range(7, 12)  # progress last: it stretches
+COLUMNS = ("Show", "Name", "Sweep", "Model", "β", "nz", "Epochs", "State", "Test BCE/px",
+           "Test −ELBO", "Test KL", "IW bound", "Quality", "File", "Progress")
+COL_SHOW, COL_NAME, COL_GROUP, COL_KIND, COL_BETA, COL_NZ, COL_EPOCHS, COL_STATE = range(8)
+COL_BCE, COL_ELBO, COL_KL, COL_IW, COL_QUALITY, COL_FILE, COL_PROGRESS = range(8, 15)
+# (progress last: it stretches)
 STATE_COLORS = {"failed": "#d62728", "running": "#31a354", "paused": "#e6550d",
                 "queued": "#7f7f7f", "stopped": "#9467bd"}
 Index = QModelIndex | QPersistentModelIndex
@@ -107,7 +111,11 @@ class RunTableModel(QAbstractTableModel):
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
             return COLUMNS[section]
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole:
+            from explorer.scorer_text import IW_TOOLTIP, QUALITY_TOOLTIP
+
             return {COL_SHOW: "Show this run's curves in the plots",
+                    COL_GROUP: "The β sweep this run is a member of (its Sweep tab compares them)",
+                    COL_IW: IW_TOOLTIP, COL_QUALITY: QUALITY_TOOLTIP,
                     COL_BCE: "Mean per-pixel binary cross-entropy of test reconstructions",
                     COL_ELBO: "Negative ELBO on the test set, nats per image (β = 1)",
                     COL_KL: "KL(q(z|x) ‖ p(z)) on the test set, nats per image"}.get(section)
@@ -148,7 +156,8 @@ class RunTableModel(QAbstractTableModel):
             if col == COL_NAME:
                 return run.name
         if role == Qt.ItemDataRole.TextAlignmentRole and col in (COL_BETA, COL_NZ, COL_EPOCHS,
-                                                                 COL_BCE, COL_ELBO, COL_KL):
+                                                                 COL_BCE, COL_ELBO, COL_KL,
+                                                                 COL_IW, COL_QUALITY):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
 
@@ -194,6 +203,14 @@ class RunTableModel(QAbstractTableModel):
             return f"{m.neg_elbo:.1f}" if m and m.neg_elbo is not None else ""
         if col == COL_KL:
             return f"{m.kl:.1f}" if m and m.kl is not None else ""
+        if col == COL_GROUP:
+            return run.group
+        if col == COL_IW:
+            v = run.measures.get("iw_bound")
+            return f"{v:.1f}" if v is not None else ""
+        if col == COL_QUALITY:
+            v = run.measures.get("quality")
+            return f"{v:.0%}" if v is not None else ""
         if col == COL_FILE:
             if run.model is None:
                 return ""
@@ -275,6 +292,7 @@ class RunTable(QTableView):
         h.setStretchLastSection(True)
         fm = self.fontMetrics()
         widths = {COL_SHOW: "Show  ", COL_NAME: "VAE β=0.005 nz=32 #10", COL_KIND: "CVAE  ",
+                  COL_GROUP: "sweep 1: VAE β×7", COL_IW: "IW bound ", COL_QUALITY: "Quality ",
                   COL_BETA: "0.0015 ", COL_NZ: "4096 ", COL_EPOCHS: "100/100  ",
                   COL_STATE: "finished ⚠ ",
                   COL_BCE: "Test BCE/px ", COL_ELBO: "Test −ELBO ", COL_KL: "Test KL  ",

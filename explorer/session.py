@@ -4,7 +4,8 @@
 checkpoints' data and the latest reconstruction strip of each run. The window lays out widgets
 and connects them to its signals; tests drive it without a window. Everything a feature needs
 about runs goes through here: `start`, `open`, `save`, `remove`, `pause`/`resume`/`stop`,
-`rename`, `continue_run`, `shutdown`.
+`rename`, `continue_run`, `start_sweep`, `shutdown`. Ended VAE/CVAE runs are scored in the
+background (explorer/scorer.py): their IW bound and sample quality land in `run.measures`.
 
 Signals: `run_added(run)`, `run_changed(run)` (state, metrics, name, file or dataset changed),
 `run_removed(run)`, `run_event(run, event)` (every job event, after the run was updated; see
@@ -34,6 +35,8 @@ from explorer.job_events import (
     TrainingEnded,
 )
 from explorer.jobs import STEPS_INTERVAL_S, ContinueJob, Job, JobQueue, Progress, TrainingJob
+from explorer.scorer import RunScorer
+from explorer.sweep_job import SweepJob, member_run_name, sweep_group_name
 from training.checkpoint import (
     checkpoint_from_run,
     load_checkpoint,
@@ -46,6 +49,7 @@ from training.loop import TrainConfig, Trainer
 from training.resume import ResumeError
 from training.run import Run, RunState
 from training.sources import dataset_candidates
+from training.sweep import SweepConfig
 
 CHECKPOINT_SUFFIX = ".safetensors"
 FALLBACK_PREFIX = "Using the bundled"  # training.data's notice when 'auto' falls back
@@ -60,8 +64,11 @@ class RunSession(QObject):
     run_event = Signal(object, object)  # Run, job event
     message = Signal(str, int)  # text, milliseconds to show it (0: until replaced)
     notice = Signal(str)  # something the user should read once, plainly (not just a status line)
+    judge_status = Signal(str)  # the judge of sample quality: training, ready (its accuracy)
 
-    def __init__(self, datasets: DatasetCache | None = None, parent: QObject | None = None) -> None:
+    def __init__(self, datasets: DatasetCache | None = None, parent: QObject | None = None,
+                 score: bool = True) -> None:
+        """`score`: measure ended runs' IW bound and sample quality in the background."""
         super().__init__(parent)
         self.datasets = datasets or DatasetCache()
         self.queue = JobQueue(self)
@@ -71,6 +78,11 @@ class RunSession(QObject):
         self._loaders: list[DatasetLoader] = []
         self._closed = False
         self._fallback_told = False
+        self._sweeps = 0
+        self.scorer: RunScorer | None = RunScorer(parent=self) if score else None
+        if self.scorer is not None:
+            self.scorer.scored.connect(self._on_scorer_scored)
+            self.scorer.status.connect(self._on_scorer_status)
         self.queue.event.connect(self._on_queue_event)
 
     # -- queries ---------------------------------------------------------------------------------
@@ -117,6 +129,24 @@ class RunSession(QObject):
         self.add(run)
         self.queue.submit(TrainingJob(run, self.datasets))
         return run
+
+    def start_sweep(self, config: SweepConfig) -> list[Run]:
+        """One run per member of `config` (their `group` names the sweep), queued as one job
+        that trains them all at once; runs[m] is member m of `config.members()`."""
+        self._sweeps += 1
+        group = sweep_group_name(config, self._sweeps)
+        runs = [Run(name=member_run_name(beta, seed), config=config.member_config(m), group=group)
+                for m, (beta, seed) in enumerate(config.members())]
+        for run in runs:
+            self.add(run)
+        self.queue.submit(SweepJob(runs, config, self.datasets))
+        return runs
+
+    def sweep_members(self, run: Run | None) -> list[Run]:
+        """The runs of `run`'s sweep, in list order ([] for a run outside any sweep)."""
+        if run is None or not run.group:
+            return []
+        return [r for r in self.runs if r.group == run.group]
 
     def submit(self, job: Job) -> Job:
         """Queue a job whose runs are already in the session (e.g. a sweep's members)."""
@@ -216,6 +246,8 @@ class RunSession(QObject):
             return True
         self._closed = True
         clean = self.queue.shutdown(timeout_ms)
+        if self.scorer is not None:
+            clean = self.scorer.shutdown(timeout_ms) and clean
         for loader in self._loaders:
             try:
                 loader.loaded.disconnect(self._on_loader_loaded)
@@ -240,10 +272,13 @@ class RunSession(QObject):
                 if text.startswith(FALLBACK_PREFIX) and not self._fallback_told:
                     self._fallback_told = True  # once per session: every 'auto' run says it
                     self.notice.emit(text)
+            case StateChanged(state=RunState.RUNNING) if run.measures:
+                run.measures.clear()  # training again: the figures were of the old weights
             case TrainingEnded():
                 if run.id in self.progress:
                     self.progress[run.id] = self.progress[run.id].stopped()
                 self.message.emit(_ended_message(run), 20000 if run.error else 10000)
+                self._score(run)
         self.run_event.emit(run, ev)
         if isinstance(ev, (StateChanged, EpochEvent, TrainingEnded, DatasetLoaded)):
             self.run_changed.emit(run)
@@ -262,9 +297,29 @@ class RunSession(QObject):
             self.run_event.emit(run, ReconstructionsReady(grid, f"as loaded from {where}"))
         if ds is not None:
             self.run_event.emit(run, DatasetLoaded(ds))
+            self._score(run)
         text = message or (f"ready on {ds.name}" if ds is not None else "no dataset")
         self.message.emit(f"{run.name}: {text}", 15000 if message else 5000)
         self.run_changed.emit(run)
+
+
+    # -- background scores -----------------------------------------------------------------------
+    def _score(self, run: Run) -> None:
+        if self.scorer is not None and not self._closed and "quality" not in run.measures:
+            self.scorer.request(run)
+
+    @Slot(int, object, dict)
+    def _on_scorer_scored(self, run_id: int, token: int, measures: dict) -> None:
+        run = next((r for r in self.runs if r.id == run_id), None)
+        if run is None or self._closed or RunScorer.token(run) != token or run.is_active:
+            return  # removed, or its weights changed since: a newer request is on its way
+        run.measures.update(measures)
+        self.run_changed.emit(run)
+
+    @Slot(str)
+    def _on_scorer_status(self, text: str) -> None:
+        self.message.emit(text, 8000)
+        self.judge_status.emit(text)
 
 
 def _ended_message(run: Run) -> str:

@@ -1,5 +1,9 @@
 """The training form: model kind, dataset, β, nz, epochs, batch size, learning rate, seed.
 
+"Sweep β" mode (VAE/CVAE): the single β and seed give way to a list of βs (typed, or filled
+from a log grid) and a list of seeds; Train then asks for a sweep (`sweep_requested`, with
+the plain values of a training.sweep.SweepConfig) that trains every (β, seed) at once.
+
 Bad values are refused here with an inline message (never an exception). The form is Qt-only:
 it hands plain values to the window, which builds the engine's TrainConfig.
 """
@@ -12,6 +16,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFileDialog,
     QFormLayout,
@@ -40,6 +45,8 @@ _CHOOSE_FOLDER = "choose-folder"
 _FOLDER_PREFIX = "folder:"
 DEFAULTS = {"kind": "vae", "beta": 0.005, "nz": 32, "epochs": None, "batch_size": 64, "lr": 1e-3,
             "seed": 0, "dataset": "auto", "data_dir": None}  # epochs None: follow the dataset
+COURSE_BETAS_TEXT = "0, 1e-4, 1e-3, 1e-2, 0.1, 1, 10"  # the course's grid (training.sweep)
+SWEEP_DEFAULTS = {"sweep": False, "betas": COURSE_BETAS_TEXT, "sweep_seeds": "0"}
 
 
 def _split_source(data: str) -> tuple[str, str | None]:
@@ -156,6 +163,7 @@ class TrainingForm(QWidget):
     """Hyper-parameters and the Train button; `train_requested` carries validated values."""
 
     train_requested = Signal(dict)
+    sweep_requested = Signal(dict)  # the plain values of a SweepConfig (see sweep_values)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -198,6 +206,41 @@ class TrainingForm(QWidget):
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
         self.seed.setToolTip("Same seed, same data order and initial weights: runs are repeatable")
+        self.sweep = QCheckBox("Sweep β: train a list of βs at once")
+        self.sweep.setToolTip("Train every β of a list (and every seed of a list) at once, and "
+                              "compare them on the Sweep tab's rate–distortion plane")
+        self.betas = QLineEdit()
+        self.betas.setToolTip("Comma-separated βs, each a number >= 0 (the course's grid: "
+                              f"{COURSE_BETAS_TEXT})")
+        self.log_grid_button = QPushButton("log grid…")
+        self.log_grid_button.setCheckable(True)
+        self.log_grid_button.setToolTip("Fill the list with a log grid: from, to, points per "
+                                        "factor of 10 (with 0 first)")
+        self.grid_from = QLineEdit("1e-4")
+        self.grid_to = QLineEdit("10")
+        self.grid_per_decade = QSpinBox()
+        self.grid_per_decade.setRange(1, 10)
+        self.grid_per_decade.setValue(1)
+        self.grid_fill = QPushButton("Fill")
+        self.log_grid = QWidget()
+        g = QHBoxLayout(self.log_grid)
+        g.setContentsMargins(0, 0, 0, 0)
+        for w in (QLabel("from"), self.grid_from, QLabel("to"), self.grid_to,
+                  QLabel("per ×10"), self.grid_per_decade, self.grid_fill):
+            g.addWidget(w)
+        self.log_grid.hide()
+        betas_row = QWidget()
+        b = QHBoxLayout(betas_row)
+        b.setContentsMargins(0, 0, 0, 0)
+        b.addWidget(self.betas, 1)
+        b.addWidget(self.log_grid_button)
+        self._betas_row = betas_row
+        self.sweep_seeds = QLineEdit()
+        self.sweep_seeds.setToolTip("Comma-separated seeds: every β trains once per seed")
+        for w, name in ((self.sweep, "Sweep β"), (self.betas, "βs"), (self.sweep_seeds, "Seeds"),
+                        (self.grid_from, "log grid from"), (self.grid_to, "log grid to"),
+                        (self.grid_per_decade, "log grid points per decade")):
+            w.setAccessibleName(name)
         for w, name in ((self.kind, "Model"), (self.dataset, "Dataset"), (self.nz, "nz"),
                         (self.epochs, "Epochs"), (self.batch_size, "Batch size"),
                         (self.lr, "Learning rate"), (self.seed, "Seed")):
@@ -209,7 +252,16 @@ class TrainingForm(QWidget):
         form.addRow("&Dataset", self.dataset)
         self._beta_label = QLabel("&β")
         self._beta_label.setBuddy(self.beta.edit)
+        form.addRow("", self.sweep)
         form.addRow(self._beta_label, self.beta)
+        self._betas_label = QLabel("β&s")
+        self._betas_label.setBuddy(self.betas)
+        form.addRow(self._betas_label, betas_row)
+        form.addRow("", self.log_grid)
+        self._seeds_label = QLabel("See&ds")
+        self._seeds_label.setBuddy(self.sweep_seeds)
+        form.addRow(self._seeds_label, self.sweep_seeds)
+        self._form = form
         form.addRow("&nz", self.nz)
         form.addRow("&Epochs", self.epochs)
         form.addRow("", self.estimate)
@@ -238,7 +290,10 @@ class TrainingForm(QWidget):
         self.batch_size.valueChanged.connect(lambda _v: self._update_epochs())
         self.dataset.activated.connect(self._on_dataset_activated)
         self.train_button.clicked.connect(self._on_train_button_clicked)
-        for edit in (self.lr, self.beta.edit):
+        self.sweep.toggled.connect(self._on_sweep_toggled)
+        self.log_grid_button.toggled.connect(self.log_grid.setVisible)
+        self.grid_fill.clicked.connect(self._on_grid_fill_clicked)
+        for edit in (self.lr, self.beta.edit, self.betas, self.sweep_seeds):
             edit.textEdited.connect(self._on_any_text_edited)
             edit.returnPressed.connect(self.request_train)
 
@@ -252,8 +307,56 @@ class TrainingForm(QWidget):
                 "epochs": self.epochs.value(), "batch_size": self.batch_size.value(), "lr": lr,
                 "seed": self.seed.value(), "dataset": source, "data_dir": data_dir}
 
+    @property
+    def is_sweep(self) -> bool:
+        """Whether Train starts a sweep (the box is ticked and the model has a β)."""
+        return self.sweep.isChecked() and get_kind(self.kind.currentData()).variational
+
+    def sweep_values(self) -> dict:
+        """A SweepConfig's values (betas and seeds as tuples; unreadable lists come back empty)."""
+        from training.sweep import SweepListError, parse_betas, parse_seeds  # torch: lazily
+
+        v = self.values()
+        try:
+            betas = parse_betas(self.betas.text())
+        except SweepListError:
+            betas = ()
+        try:
+            seeds = parse_seeds(self.sweep_seeds.text())
+        except SweepListError:
+            seeds = ()
+        return {"kind": v["kind"], "betas": betas, "seeds": seeds, "nz": v["nz"],
+                "epochs": v["epochs"], "batch_size": v["batch_size"], "lr": v["lr"],
+                "dataset": v["dataset"], "data_dir": v["data_dir"]}
+
+    def sweep_problems(self) -> list[str]:
+        """Why the sweep's values cannot train (empty when they can)."""
+        from training.sweep import SweepConfig, SweepListError, parse_betas, parse_seeds
+
+        p = []
+        for parse, edit in ((parse_betas, self.betas), (parse_seeds, self.sweep_seeds)):
+            try:
+                parse(edit.text())
+            except SweepListError as e:
+                p.append(str(e))
+        lr, why = parse_lr(self.lr.text())
+        if why:
+            p.append(why)
+        source, data_dir = _split_source(self.dataset.currentData())
+        if source == "folder" and not data_dir:
+            p.append("choose the folder (idx files or image sub-folders)")
+        if not p:
+            v = self.sweep_values()
+            try:
+                SweepConfig(**v)
+            except ValueError as e:  # its problems(), joined
+                p.append(str(e))
+        return p
+
     def problems(self) -> list[str]:
         """Why the current values cannot train (empty when they can)."""
+        if self.is_sweep:
+            return self.sweep_problems()
         p = []
         if get_kind(self.kind.currentData()).variational:
             _, why = self.beta.value()
@@ -295,6 +398,11 @@ class TrainingForm(QWidget):
         self._epochs_follow = epochs is None or not 1 <= epochs <= self.epochs.maximum()
         if not self._epochs_follow:
             self._set_epochs(epochs)
+        sv = {**SWEEP_DEFAULTS, **{k: values[k] for k in SWEEP_DEFAULTS
+                                   if isinstance(values.get(k), type(SWEEP_DEFAULTS[k]))}}
+        self.betas.setText(sv["betas"])
+        self.sweep_seeds.setText(sv["sweep_seeds"])
+        self.sweep.setChecked(sv["sweep"])
         self._update_epochs()
         self._update_beta_enabled()
         self.show_message("")
@@ -333,6 +441,8 @@ class TrainingForm(QWidget):
         v = self.values()
         if self._epochs_follow:
             v["epochs"] = None
+        v.update(sweep=self.sweep.isChecked(), betas=self.betas.text(),
+                 sweep_seeds=self.sweep_seeds.text())
         return v
 
     def set_train_size(self, source: str, n_train: int) -> None:
@@ -386,6 +496,43 @@ class TrainingForm(QWidget):
         self.beta.setEnabled(not is_ae)
         self._beta_label.setEnabled(not is_ae)
         self.beta.setToolTip("An AE has no KL term: β does not apply" if is_ae else "")
+        self.sweep.setEnabled(not is_ae)
+        self.sweep.setToolTip("An AE has no β to sweep" if is_ae else
+                              "Train every β of a list (and every seed of a list) at once")
+        sweep = self.is_sweep
+        f = self._form
+        f.setRowVisible(self.beta, not sweep)
+        f.setRowVisible(self.seed, not sweep)
+        f.setRowVisible(self._betas_row, sweep)
+        f.setRowVisible(self.sweep_seeds, sweep)
+        f.setRowVisible(self.log_grid, sweep)
+        self.log_grid.setVisible(sweep and self.log_grid_button.isChecked())
+        self.train_button.setText("&Train sweep" if sweep else "&Train")
+
+    @Slot(bool)
+    def _on_sweep_toggled(self, _on: bool) -> None:
+        self._update_beta_enabled()
+        if self.message.isVisible():
+            self.show_message("; ".join(self.problems()))
+
+    @Slot()
+    def _on_grid_fill_clicked(self) -> None:
+        self.fill_log_grid()
+
+    def fill_log_grid(self) -> bool:
+        """Fill the β list from the log grid fields; an inline message when they are wrong."""
+        from training.sweep import log_grid
+
+        try:
+            low, high = float(self.grid_from.text()), float(self.grid_to.text())
+            values = log_grid(low, high, self.grid_per_decade.value())
+        except ValueError:
+            self.show_message(f"log grid: need numbers 0 < from <= to, got "
+                              f"{self.grid_from.text()!r} and {self.grid_to.text()!r}")
+            return False
+        self.betas.setText(", ".join(f"{v:g}" for v in values))
+        self.show_message("")
+        return True
 
     @Slot(int)
     def _on_dataset_activated(self, index: int) -> None:
@@ -416,4 +563,7 @@ class TrainingForm(QWidget):
             self.show_message("Cannot train: " + "; ".join(problems) + ".")
             return
         self.show_message("")
-        self.train_requested.emit(self.values())
+        if self.is_sweep:
+            self.sweep_requested.emit(self.sweep_values())
+        else:
+            self.train_requested.emit(self.values())

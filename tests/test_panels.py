@@ -19,6 +19,7 @@ from explorer.panels.interpolation import GALLERY_COLS, InterpolationPanel
 from explorer.panels.latent_map import LatentMapPanel
 from explorer.panels.prior import PriorPanel
 from explorer.panels.reconstructions import ReconstructionsPanel
+from explorer.panels.sweep import SweepPanel
 from training import explore
 from training.run import Run
 
@@ -66,7 +67,7 @@ def test_create_panels_gives_one_panel_per_view(qtbot):
         qtbot.addWidget(p)
     assert all(isinstance(p, Panel) for p in panels)
     titles = [p.title for p in panels]
-    assert len(set(titles)) == len(titles) == 6
+    assert len(set(titles)) == len(titles) == 7
 
 
 @pytest.mark.parametrize("cls", [ReconstructionsPanel, PriorPanel, ConditionalPanel,
@@ -420,6 +421,8 @@ def test_changing_the_selected_run_updates_every_panel(qtbot, runs, all_runs):
             return p.preview.grid.copy()
         return p.export_grid().copy()
     for p in panels:
+        if isinstance(p, SweepPanel):  # single runs get its hint (tests/test_sweep_gui.py)
+            continue
         p.set_run(runs["cvae"])
         if isinstance(p, DrawPanel):  # it shows nothing until something is drawn
             digit = explore.split_images(p.run.dataset.test, [0])[0][0].numpy()

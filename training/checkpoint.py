@@ -292,7 +292,8 @@ def checkpoint_from_run(run: "Run") -> Checkpoint:
     return Checkpoint(model=run.model, train_config=run.config, history=run.history,
                       metrics=run.metrics, name=run.name,
                       dataset=run.dataset.name if run.dataset is not None else run.config.dataset,
-                      state=str(run.state), resume=run.resume, timeline=run.timeline)
+                      state=str(run.state), resume=run.resume, timeline=run.timeline,
+                      group=run.group)
 
 
 def run_from_checkpoint(ckpt: Checkpoint, path: str | os.PathLike | None = None) -> "Run":
@@ -303,4 +304,4 @@ def run_from_checkpoint(ckpt: Checkpoint, path: str | os.PathLike | None = None)
                state=RunState.loaded(ckpt.state), metrics=ckpt.metrics,
                path=Path(path) if path is not None else None, saved=path is not None,
                notices=list(getattr(ckpt, "notices", []) or []),
-               timeline=ckpt.timeline, resume=ckpt.resume)
+               timeline=ckpt.timeline, resume=ckpt.resume, group=ckpt.group)

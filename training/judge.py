@@ -119,9 +119,15 @@ def _accuracy(net: nn.Module, split, batch_size: int = 2000) -> float:
     return right / len(split) if len(split) else math.nan
 
 
+class JudgeCancelled(Exception):
+    """Training the judge was given up: `should_stop` said so (the app is closing)."""
+
+
 def train_judge(dataset: Dataset, epochs: int | None = None, seed: int = 0,
-                device: torch.device | str = "cpu") -> Judge:
-    """Train the judge on `dataset`'s training split and measure it on the test split."""
+                device: torch.device | str = "cpu",
+                should_stop: Callable[[], bool] | None = None) -> Judge:
+    """Train the judge on `dataset`'s training split and measure it on the test split;
+    `should_stop()` is asked at every batch (JudgeCancelled when it says True)."""
     epochs = epochs or default_epochs(dataset)
     t0 = time.perf_counter()
     gen = torch.Generator().manual_seed(seed)
@@ -134,6 +140,8 @@ def train_judge(dataset: Dataset, epochs: int | None = None, seed: int = 0,
     for _ in range(epochs):
         net.train()
         for x, y in iterate_batches(train, JUDGE_BATCH, batch_gen):
+            if should_stop is not None and should_stop():
+                raise JudgeCancelled(f"training the judge of {dataset.name} was stopped")
             loss = F.cross_entropy(net(x.view(-1, 1, 28, 28)), y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -185,7 +193,8 @@ def load_judge(path: str | os.PathLike, device: torch.device | str = "cpu") -> J
 
 def get_judge(dataset: Dataset, root: Path | None = None, epochs: int | None = None,
               seed: int = 0, device: torch.device | str = "cpu",
-              notify: Callable[[str], None] | None = None) -> Judge:
+              notify: Callable[[str], None] | None = None,
+              should_stop: Callable[[], bool] | None = None) -> Judge:
     """The judge of `dataset`: from the cache when it is there and sound, else trained (and
     cached). The bundled sample trains in about 4 s of one core, full MNIST in about 30 s."""
     epochs = epochs or default_epochs(dataset)
@@ -196,7 +205,7 @@ def get_judge(dataset: Dataset, root: Path | None = None, epochs: int | None = N
     if notify:
         notify(f"training the judge of sample quality for {dataset.name} "
                f"({len(dataset.train):,} images, {epochs} epochs)")
-    judge = train_judge(dataset, epochs, seed, device)
+    judge = train_judge(dataset, epochs, seed, device, should_stop)
     try:
         save_judge(path, judge)
     except OSError as e:  # a read-only cache is not fatal: the judge still works this time
@@ -284,6 +293,6 @@ def sample_quality(model: LatentModel, judge: Judge, n: int = 1000, seed: int = 
         model.train(was_training)
 
 
-__all__ = ["CONFIDENCE", "Judge", "JudgeScore", "data_hash", "get_judge", "judge_path",
+__all__ = ["CONFIDENCE", "Judge", "JudgeCancelled", "JudgeScore", "data_hash", "get_judge", "judge_path",
            "judge_samples", "load_judge", "make_judge_net", "sample_quality", "save_judge",
            "train_judge", "default_epochs"]

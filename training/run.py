@@ -70,6 +70,10 @@ class Run:
     notices: list[str] = field(default_factory=list)  # one-line remarks (e.g. from loading)
     timeline: Timeline | None = None  # snapshots over training; None: an older checkpoint
     resume: ResumeState | None = None  # what continuing it exactly needs (None: from weights)
+    # Figures measured after training, in the background (explorer/scorer.py): 'iw_bound',
+    # 'iw_k', 'rate', 'distortion', 'active_dims', 'quality', 'classes_seen', 'judge_accuracy'.
+    # Emptied when the weights change (training continued).
+    measures: dict = field(default_factory=dict)
     id: int = field(default_factory=lambda: next(_ids))
 
     def __post_init__(self) -> None:

@@ -260,6 +260,13 @@ def _label_clusters(pts, rates: np.ndarray, dists: np.ndarray, n_seeds: int):
     return out
 
 
+def iso_elbo_levels(neg_elbos: Sequence[float], n: int = 6) -> list[float]:
+    """About n round −ELBO values (R + D = c) spanning the members' own, for the plane's
+    diagonal lines of equal ELBO."""
+    vals = [v for v in neg_elbos if v is not None and math.isfinite(v)]
+    return _nice_levels(min(vals), max(vals), n) if vals else []
+
+
 def _nice_levels(lo: float, hi: float, n: int = 6) -> list[float]:
     """About n round values spanning [lo, hi] (and a little beyond)."""
     span = max(hi - lo, 1.0)
@@ -273,6 +280,6 @@ def _nice_levels(lo: float, hi: float, n: int = 6) -> list[float]:
 
 
 __all__ = ["BEST_MEANINGS", "CSV_FIELDS", "DEFAULT_IW_K", "NATS_NOTE", "SummaryRow",
-           "best_members", "comparison_grid", "member_file_name", "member_label",
+           "best_members", "comparison_grid", "iso_elbo_levels", "member_file_name", "member_label",
            "save_labelled_grid", "save_rate_distortion_png", "summary_row",
            "write_summary_csv"]

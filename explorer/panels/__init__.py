@@ -17,6 +17,7 @@ PANELS = (
     ("explorer.panels.interpolation", "InterpolationPanel"),
     ("explorer.panels.latent_map", "LatentMapPanel"),
     ("explorer.panels.draw", "DrawPanel"),
+    ("explorer.panels.sweep", "SweepPanel"),
 )
 
 

@@ -2,7 +2,11 @@
 
 The window (explorer/panel_host.py) calls `set_runs` whenever the list of usable runs changes
 (a run finished, was loaded, renamed or removed) and `set_run` whenever the selection changes.
-Panels draw only: the math lives in Qt-free functions (training/explore.py).
+A panel with `follows_training = True` (the Sweep tab) is given every run instead, training
+ones included, and both calls again whenever any run progressed (an epoch ended, a state or a
+measured figure changed), so it can redraw live. A panel asks the window to select a run by
+emitting `run_requested(run)`; every tab then follows. Panels draw only: the math lives in
+Qt-free functions (training/explore.py).
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ class Panel(QWidget):
     # (target, 28×28 float image in [0, 1]): give this image to the panel that accepts target;
     # the PanelHost routes it and brings that panel's tab to the front.
     sent = Signal(str, object)
+    run_requested = Signal(object)  # Run: ask the window to select it (the run list follows)
+    follows_training = False  # True: set_runs gets every run, and calls repeat as runs progress
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)

@@ -1,0 +1,559 @@
+"""The Sweep tab: the selected run's β sweep on the rate–distortion plane, side by side.
+
+Three views of the members of the selected run's sweep (`run.group`):
+- the rate–distortion plane (Alemi et al. 2018): one point per member at its test rate and
+  distortion (`RateDistortion.from_metrics(run.metrics)`, so R + D = −ELBO), labelled with β,
+  a faint trail through its earlier epochs, dashed diagonals of equal −ELBO; clicking a point
+  selects that member (every tab follows);
+- the comparison grid (`sweep_report.comparison_grid`): one row per member, the same test
+  images' reconstructions, then decodings of the same prior codes;
+- a table of the figures, the best sample quality and the best bound marked.
+
+It follows training (`follows_training`): the window gives it every run and calls it again at
+every epoch end, so the plane moves while the sweep trains. The IW bound and sample quality
+come from the background scorer (run.measures) once the sweep has ended.
+"""
+
+from __future__ import annotations
+
+import math
+from html import escape
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QFileDialog,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from explorer.panels.base import Panel, row
+from explorer.scorer_text import IW_K, IW_TOOLTIP, NATS_LINE, QUALITY_TOOLTIP
+from explorer.widgets.image_view import ImageView
+from training.run import Run
+
+LOG_FLOOR = 0.01  # nats: log axes show a collapsed member's rate (≈ 0) at this floor
+TABLE_COLUMNS = ("β", "seed", "state", "test BCE/px", "rate", "distortion", "−ELBO",
+                 f"IW bound (k={IW_K})", "sample quality", "active dims")
+COL_QUALITY, COL_BOUND = 8, 7
+BEST_BRUSH = QColor("#d9f2d9")
+POINT_COLOR = "#1f77b4"
+SELECTED_COLOR = "#d62728"
+SWEEP_HINT = ("<b>{name}</b> is a single run, not a member of a β sweep.<br><br>To find the "
+              "best β, tick <b>Sweep β</b> in the <i>New run</i> form (VAE or CVAE), give a "
+              "list of βs (or fill it from a log grid) and press <b>Train sweep</b>: every β "
+              "trains at once, and this tab shows them on the rate–distortion plane.")
+
+
+def _fmt(v, digits: int = 1) -> str:
+    return "" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:.{digits}f}"
+
+
+class SweepPanel(Panel):
+    """The members of the selected run's sweep: R–D plane, comparison grid and table."""
+
+    title = "Sweep"
+    needs_data = False  # the plane and table need metrics only; the grid waits for the data
+    follows_training = True
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.members: list[Run] = []
+        self._grid_key: tuple | None = None
+        self._grid: np.ndarray | None = None
+        self._points: list[tuple[Run, float, float]] = []
+
+        self.header = QLabel()
+        self.header.setWordWrap(True)
+        self.header.setTextFormat(Qt.TextFormat.RichText)
+
+        # -- the plane --
+        self.plot = pg.PlotWidget(background="w")
+        self.plot.setMinimumSize(320, 260)
+        pi = self.plot.getPlotItem()
+        pi.showGrid(x=True, y=True, alpha=0.15)
+        pi.setMenuEnabled(False)
+        pi.hideButtons()
+        pi.setLabel("bottom", "rate  KL(q(z|x) ‖ p(z))  [nats/image]")
+        pi.setLabel("left", "distortion  −E log p(x|z)  [nats/image]")
+        pi.vb.disableAutoRange()
+        self._iso_curves: list[pg.PlotCurveItem] = []
+        self._iso_labels: list[pg.TextItem] = []
+        self._trails: list[pg.PlotDataItem] = []
+        self._labels: list[pg.TextItem] = []
+        self.scatter = pg.ScatterPlotItem(size=11, pen=pg.mkPen("w", width=1))
+        self.scatter.setZValue(10)
+        self.scatter.sigClicked.connect(self._on_scatter_clicked)
+        pi.addItem(self.scatter)
+        self.log_axes = QCheckBox("log axes")
+        self.log_axes.setToolTip(f"Logarithmic rate and distortion (a rate below {LOG_FLOOR:g} "
+                                 "nats is drawn at that floor)")
+        self.log_axes.toggled.connect(lambda _on: self._update_plane())
+        self.save_plane_button = QPushButton("Save plane PNG…")
+        self.save_plane_button.clicked.connect(self._on_save_plane_clicked)
+        plane_box = QWidget()
+        pl = QVBoxLayout(plane_box)
+        pl.setContentsMargins(0, 0, 0, 0)
+        pl.addWidget(self.plot, 1)
+        pl.addLayout(row(self.log_axes, self.save_plane_button))
+
+        # -- the grid --
+        self.grid_view = ImageView(min_height=120, background=pg.mkColor(255, 255, 255))
+        self._row_labels: list[pg.TextItem] = []
+        self.grid_caption = QLabel()
+        self.grid_caption.setWordWrap(True)
+        self.save_button.setText("Save grid PNG…")
+        self.save_button.setToolTip("Save the comparison grid, its rows labelled, as a PNG")
+        grid_box = QWidget()
+        gl = QVBoxLayout(grid_box)
+        gl.setContentsMargins(0, 0, 0, 0)
+        gl.addWidget(self.grid_view, 1)
+        gl.addWidget(self.grid_caption)
+        gl.addLayout(row(self.save_button))
+
+        # -- the table --
+        self.table = QTableWidget(0, len(TABLE_COLUMNS))
+        self.table.setHorizontalHeaderLabels(TABLE_COLUMNS)
+        self.table.horizontalHeaderItem(COL_BOUND).setToolTip(IW_TOOLTIP)
+        self.table.horizontalHeaderItem(COL_QUALITY).setToolTip(QUALITY_TOOLTIP)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 6)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.cellClicked.connect(self._on_table_cell_clicked)
+        self.best_label = QLabel()
+        self.best_label.setWordWrap(True)
+        self.best_label.setTextFormat(Qt.TextFormat.RichText)
+        self.nats_label = QLabel(f"<small>Rate, distortion, −ELBO and IW bound: {NATS_LINE}."
+                                 "</small>")
+        self.nats_label.setWordWrap(True)
+        self.save_csv_button = QPushButton("Save table CSV…")
+        self.save_csv_button.clicked.connect(self._on_save_csv_clicked)
+        table_box = QWidget()
+        tl = QVBoxLayout(table_box)
+        tl.setContentsMargins(0, 0, 0, 0)
+        tl.addWidget(self.table, 1)
+        tl.addWidget(self.best_label)
+        tl.addWidget(self.nats_label)
+        tl.addLayout(row(self.save_csv_button))
+
+        top = QSplitter(Qt.Orientation.Horizontal)
+        top.addWidget(plane_box)
+        top.addWidget(grid_box)
+        top.setStretchFactor(0, 1)
+        top.setStretchFactor(1, 1)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(top)
+        split.addWidget(table_box)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        layout = QVBoxLayout(self.content)
+        layout.addWidget(self.header)
+        layout.addWidget(split, 1)
+
+    # -- the contract ----------------------------------------------------------------------------
+    def unusable_reason(self, run: Run | None) -> str | None:
+        if run is None:
+            return ("Select a member of a β sweep in the run list to compare the sweep here. "
+                    "Start one with <b>Sweep β</b> in the <i>New run</i> form.")
+        if not run.group:
+            return SWEEP_HINT.format(name=escape(run.name))
+        return None
+
+    def _update_run(self) -> None:
+        run = self.run
+        self.members = [r for r in self.runs if r.group == run.group] or [run]
+        self._update_header()
+        self._update_plane()
+        self._update_grid()
+        self._update_table()
+
+    def _clear(self) -> None:
+        self.members = []
+        self._points = []
+        self.scatter.setData([])
+
+    # -- what tests and tools read ---------------------------------------------------------------
+    def points(self) -> list[tuple[Run, float, float]]:
+        """The plane's points: (member, rate, distortion) in nats, as plotted."""
+        return list(self._points)
+
+    def point_view_pos(self, run: Run) -> tuple[float, float] | None:
+        """Where `run`'s point is in the plot's view coordinates (log10 on log axes)."""
+        for r, rate, dist in self._points:
+            if r is run:
+                return self._tx(rate), self._ty(dist)
+        return None
+
+    def summary_rows(self):
+        """The table's rows as training.sweep_report.SummaryRow, in member order."""
+        from training.evaluate import RateDistortion
+        from training.sweep_report import SummaryRow
+
+        rows = []
+        for r in self.members:
+            m, ms = r.metrics, r.measures
+            rate = dist = None
+            if m is not None and m.neg_elbo is not None:
+                rd = RateDistortion.from_metrics(m)
+                rate, dist = rd.rate, rd.distortion
+            rows.append(SummaryRow(
+                r.beta, r.config.seed, str(r.state), m.bce if m else None, rate, dist,
+                m.neg_elbo if m else None, ms.get("iw_bound"), int(ms.get("iw_k", IW_K)),
+                ms.get("active_dims"), ms.get("quality"), ms.get("classes_seen"),
+                ms.get("asked_share"), r.path.name if r.saved and r.path else "", r.error))
+        return rows
+
+    def best(self) -> dict[str, Run | None]:
+        """The members with the best sample quality and the best bound (None: not measured)."""
+        from training.sweep_report import best_members
+
+        return {k: (self.members[i] if i is not None else None)
+                for k, i in best_members(self.summary_rows()).items()}
+
+    @property
+    def grid(self) -> np.ndarray | None:
+        return self._grid
+
+    # -- the plane ---------------------------------------------------------------------------------
+    def _tx(self, v: float) -> float:
+        return math.log10(max(v, LOG_FLOOR)) if self.log_axes.isChecked() else v
+
+    def _ty(self, v: float) -> float:
+        return math.log10(max(v, LOG_FLOOR)) if self.log_axes.isChecked() else v
+
+    def _label_of(self, run: Run) -> str:
+        n_seeds = len({r.config.seed for r in self.members})
+        return f"β={run.beta:g}" + (f" s{run.config.seed}" if n_seeds > 1 else "")
+
+    def _update_plane(self) -> None:
+        from training.evaluate import RateDistortion
+        from training.sweep_report import iso_elbo_levels
+
+        if self.run is None or not self.members:
+            return
+        log = self.log_axes.isChecked()
+        pi = self.plot.getPlotItem()
+        pi.getAxis("bottom").setLogMode(log)
+        pi.getAxis("left").setLogMode(log)
+        pts: list[tuple[Run, float, float]] = []
+        trails: list[tuple[list[float], list[float]]] = []
+        for r in self.members:
+            m = r.metrics
+            if m is None or m.neg_elbo is None:
+                continue
+            rd = RateDistortion.from_metrics(m)
+            if not (math.isfinite(rd.rate) and math.isfinite(rd.distortion)):
+                continue
+            pts.append((r, rd.rate, rd.distortion))
+            xs, ys = [], []
+            for e in r.history.epochs:
+                if e.metrics.neg_elbo is not None and e.metrics.kl is not None:
+                    xs.append(self._tx(e.metrics.kl))
+                    ys.append(self._ty(e.metrics.neg_elbo - e.metrics.kl))
+            trails.append((xs, ys))
+        self._points = pts
+        # Items live long: grow the pools, then only their data and text change.
+        while len(self._trails) < len(pts):
+            t = pg.PlotDataItem(pen=pg.mkPen(POINT_COLOR, width=1, alpha=60),
+                                symbol="o", symbolSize=4, symbolPen=None,
+                                symbolBrush=pg.mkBrush(31, 119, 180, 70))
+            t.setOpacity(0.35)
+            pi.addItem(t)
+            self._trails.append(t)
+            lab = pg.TextItem(color="#222222", anchor=(-0.1, 1.0))
+            lab.setZValue(11)
+            pi.addItem(lab)
+            self._labels.append(lab)
+        for i, item in enumerate(self._trails):
+            if i < len(pts):
+                item.setData(*trails[i])
+                item.setVisible(True)
+            else:
+                item.setVisible(False)
+        spots = []
+        for i, (r, rate, dist) in enumerate(pts):
+            selected = r is self.run
+            spots.append({"pos": (self._tx(rate), self._ty(dist)), "data": i,
+                          "size": 15 if selected else 11,
+                          "brush": pg.mkBrush(SELECTED_COLOR if selected else POINT_COLOR)})
+        self.scatter.setData(spots)
+        # One label per cluster of points that would overlap (collapsed members sit together):
+        # 'β=0.1, 1, 10' at the cluster's first point.
+        clusters = self._clusters(pts)
+        for i, lab in enumerate(self._labels):
+            if i < len(clusters):
+                (x, y), text = clusters[i]
+                lab.setText(text)
+                lab.setPos(x, y)
+                lab.setVisible(True)
+            else:
+                lab.setVisible(False)
+        self._update_iso_lines(pts, iso_elbo_levels([a + b for _, a, b in pts], 5))
+
+    def _clusters(self, pts) -> list[tuple[tuple[float, float], str]]:
+        """Points closer than 3 % of the view's spans share one label."""
+        if not pts:
+            return []
+        xs = np.array([self._tx(p[1]) for p in pts])
+        ys = np.array([self._ty(p[2]) for p in pts])
+        span_x, span_y = max(float(np.ptp(xs)), 1e-9), max(float(np.ptp(ys)), 1e-9)
+        groups: list[list[int]] = []
+        for i in range(len(pts)):
+            for g in groups:
+                if abs(xs[g[0]] - xs[i]) < 0.03 * span_x and abs(ys[g[0]] - ys[i]) < 0.03 * span_y:
+                    g.append(i)
+                    break
+            else:
+                groups.append([i])
+        out = []
+        for g in groups:
+            names = [self._label_of(pts[i][0]) for i in g]
+            text = names[0] + "".join(", " + n.removeprefix("β=") for n in names[1:])
+            out.append(((float(xs[g[0]]), float(ys[g[0]])), text))
+        return out
+
+    def label_texts(self) -> list[str]:
+        """The plane's point labels as shown."""
+        return [t.toPlainText() for t in self._labels if t.isVisible()]
+
+    def _update_iso_lines(self, pts, levels: list[float]) -> None:
+        pi = self.plot.getPlotItem()
+        if not pts:
+            for item in self._iso_curves + self._iso_labels:
+                item.setVisible(False)
+            return
+        rates = np.array([p[1] for p in pts])
+        dists = np.array([p[2] for p in pts])
+        log = self.log_axes.isChecked()
+        hi_r = max(float(rates.max()) * 1.15, 1.0)
+        lo_r = LOG_FLOOR if log else 0.0
+        span_d = max(float(np.ptp(dists)), 1.0)
+        lo_d = max(LOG_FLOOR, float(dists.min()) - 0.1 * span_d)
+        hi_d = float(dists.max()) + 0.1 * span_d
+        while len(self._iso_curves) < len(levels):
+            c = pg.PlotCurveItem(pen=pg.mkPen("#9a9a9a", width=1, style=Qt.PenStyle.DashLine))
+            c.setZValue(-5)
+            pi.addItem(c)
+            self._iso_curves.append(c)
+            t = pg.TextItem(color="#7a7a7a", anchor=(0.0, 0.0))  # below-right: inside the view
+            t.setZValue(-4)
+            pi.addItem(t)
+            self._iso_labels.append(t)
+        for i, (curve, text) in enumerate(zip(self._iso_curves, self._iso_labels)):
+            if i >= len(levels):
+                curve.setVisible(False)
+                text.setVisible(False)
+                continue
+            c = levels[i]
+            r = np.geomspace(lo_r, hi_r, 80) if log else np.linspace(lo_r, hi_r, 80)
+            d = c - r
+            keep = d > LOG_FLOOR
+            r, d = r[keep], d[keep]
+            if log:
+                r, d = np.log10(r), np.log10(d)
+            curve.setData(r, d)
+            curve.setVisible(len(r) > 1)
+            # The label just inside the view, where the line comes in from the top (or the left).
+            x_lab = min(hi_r * 0.9, max(lo_r, c - hi_d))
+            text.setText(f"−ELBO {c:g}")
+            text.setPos(self._tx(x_lab), self._ty(max(c - x_lab, LOG_FLOOR)))
+            text.setVisible(lo_d <= c - x_lab <= hi_d)
+        pi.vb.setRange(xRange=(self._tx(lo_r), self._tx(hi_r)),
+                       yRange=(self._ty(lo_d), self._ty(hi_d)), padding=0.02)
+
+    def _on_scatter_clicked(self, _item, points, _ev=None) -> None:
+        if len(points):
+            i = points[0].data()
+            if i is not None and 0 <= i < len(self._points):
+                self.run_requested.emit(self._points[i][0])
+
+    # -- the grid ----------------------------------------------------------------------------------
+    def _update_grid(self) -> None:
+        members = self.members
+        ready = [r for r in members if r.model is not None and not r.is_active]
+        ds = next((r.dataset for r in members if r.dataset is not None), None)
+        if len(ready) < len(members) or ds is None or len(ds.test) == 0:
+            self._grid, self._grid_key = None, None
+            self.grid_view.clear_images()
+            self._set_row_labels([])
+            self.grid_caption.setText("The comparison grid appears when the sweep has ended "
+                                      "(one row per β: reconstructions, then prior samples).")
+            return
+        key = tuple((r.id, id(r.model)) for r in members)
+        if key != self._grid_key:
+            from training.sweep_report import comparison_grid
+
+            self._grid = comparison_grid([r.model for r in members], ds.test)
+            self._grid_key = key
+            self.grid_view.set_grid(self._grid)
+            h, w = self._grid.shape
+            margin = 105  # room for the row labels left of the mosaic
+            self.grid_view.view.setRange(xRange=(-margin, w), yRange=(0, h), padding=0.01)
+            self._set_row_labels(["test images", *[self._label_of(r) for r in members]])
+        self.grid_caption.setText("Left: the same 8 test images reconstructed by each β "
+                                  "(top row: the originals). Right: each β decoding the same 8 "
+                                  "prior codes z ~ N(0, I).")
+
+    def _set_row_labels(self, labels: list[str]) -> None:
+        from training.sweep_report import GRID_PAD
+
+        while len(self._row_labels) < len(labels):
+            t = pg.TextItem(color="#222222", anchor=(1.0, 0.5))
+            self.grid_view.view.addItem(t)
+            self._row_labels.append(t)
+        for i, t in enumerate(self._row_labels):
+            if i < len(labels):
+                t.setText(labels[i])
+                t.setPos(-3, GRID_PAD + i * (28 + GRID_PAD) + 14)
+                t.setVisible(True)
+            else:
+                t.setVisible(False)
+
+    def row_label_texts(self) -> list[str]:
+        return [t.toPlainText() for t in self._row_labels if t.isVisible()]
+
+    def export_grid(self) -> np.ndarray | None:
+        return self._grid
+
+    def default_file_name(self) -> str:
+        return "sweep_grid.png"
+
+    def save_png(self, path: str | Path) -> Path | None:
+        """The comparison grid with its rows labelled and headings (as the CLI's grid.png)."""
+        from training.sweep_report import save_labelled_grid
+
+        if self._grid is None:
+            return None
+        return save_labelled_grid(self._grid, ["test images", *[self._label_of(r)
+                                                               for r in self.members]], path)
+
+    # -- the table ---------------------------------------------------------------------------------
+    def _update_table(self) -> None:
+        from training.sweep_report import BEST_MEANINGS
+
+        rows = self.summary_rows()
+        best = self.best()
+        t = self.table
+        t.setRowCount(len(rows))
+        bold = QFont(t.font())
+        bold.setBold(True)
+        for i, (r, s) in enumerate(zip(self.members, rows)):
+            quality = "" if s.quality is None else f"{s.quality:.0%}"
+            bound = _fmt(s.iw_bound)
+            if best["quality"] is r:
+                quality += "  ★ best quality"
+            if best["bound"] is r:
+                bound += "  ★ best bound"
+            state = s.state + (" ⚠" if s.error else "")
+            cells = (f"{s.beta:g}", str(s.seed), state, _fmt(s.bce, 4), _fmt(s.rate),
+                     _fmt(s.distortion), _fmt(s.neg_elbo), bound, quality,
+                     "" if s.active_dims is None else str(s.active_dims))
+            for c, text in enumerate(cells):
+                item = t.item(i, c)
+                if item is None:
+                    item = QTableWidgetItem()
+                    t.setItem(i, c, item)
+                item.setText(text)
+                if c >= 3:
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                is_best = (c == COL_QUALITY and best["quality"] is r) or \
+                          (c == COL_BOUND and best["bound"] is r)
+                item.setBackground(QBrush(BEST_BRUSH) if is_best else QBrush())
+                item.setFont(bold if (is_best or r is self.run) else t.font())
+                item.setToolTip(s.error or "")
+        lines = []
+        for key in ("quality", "bound"):
+            r = best[key]
+            who = f"<b>{escape(self._label_of(r))}</b>" if r is not None else "not measured yet"
+            lines.append(f"★ {escape(BEST_MEANINGS[key])}: {who}")
+        self.best_label.setText("<br>".join(lines))
+
+    def _on_table_cell_clicked(self, row_: int, _col: int) -> None:
+        if 0 <= row_ < len(self.members):
+            self.run_requested.emit(self.members[row_])
+
+    # -- the header ----------------------------------------------------------------------------
+    def _update_header(self) -> None:
+        members = self.members
+        run = self.run
+        active = sum(r.is_active for r in members)
+        failed = sum(r.state == "failed" for r in members)
+        ds = next((r.dataset for r in members if r.dataset is not None), None)
+        parts = [f"<b>{escape(run.group)}</b>: {len(members)} members "
+                 f"({run.kind.upper()}, nz = {run.config.nz}, {run.config.epochs} epochs"
+                 + (f", on {escape(ds.name)}" if ds is not None else "") + ")"]
+        if active:
+            epoch = max((r.epochs_done for r in members), default=0)
+            parts.append(f"training: epoch {epoch}/{run.config.epochs} — the points move at "
+                         "every epoch end")
+        if failed:
+            parts.append(f"<span style='color:#d62728'>{failed} failed (kept their last good "
+                         "weights)</span>")
+        acc = next((r.measures["judge_accuracy"] for r in members
+                    if "judge_accuracy" in r.measures), None)
+        if acc is not None:
+            parts.append(f"judge of sample quality: {acc:.1%} test accuracy")
+        elif not active:
+            parts.append("judge of sample quality: training… (the quality column fills in "
+                         "when it is ready)")
+        self.header.setText(" · ".join(parts))
+
+    # -- exports -------------------------------------------------------------------------------
+    def save_plane_png(self, path: str | Path) -> Path | None:
+        """The plane as drawn (a grab of the plot widget)."""
+        if not self._points:
+            return None
+        p = Path(path)
+        if not self.plot.grab().save(str(p), "PNG"):
+            raise OSError(f"{p}: the image could not be written")
+        return p
+
+    def save_csv(self, path: str | Path) -> Path | None:
+        """The table as the CLI's summary.csv (training.sweep_report.write_summary_csv)."""
+        from training.sweep_report import write_summary_csv
+
+        if not self.members:
+            return None
+        return write_summary_csv(path, self.summary_rows())
+
+    # The modal dialog lives in a method tests can replace, so a test never blocks on it.
+    def ask_path(self, title: str, suggested: str, filter_: str) -> str | None:
+        path, _ = QFileDialog.getSaveFileName(self, title, suggested, filter_)
+        return path or None
+
+    def _group_file_stem(self) -> str:
+        g = self.run.group if self.run is not None else "sweep"
+        return "".join(c if c.isalnum() or c in "-_=." else "_" for c in g).strip("_")
+
+    def _on_save_plane_clicked(self) -> None:
+        path = self.ask_path("Save the rate–distortion plane",
+                              f"{self._group_file_stem()}_rate_distortion.png", "PNG images (*.png)")
+        if path:
+            self.save_plane_png(path if path.lower().endswith(".png") else path + ".png")
+
+    def _ask_save_path(self, suggested: str) -> str | None:
+        return self.ask_path("Save the comparison grid", suggested, "PNG images (*.png)")
+
+    def _on_save_csv_clicked(self) -> None:
+        path = self.ask_path("Save the sweep's table", f"{self._group_file_stem()}_summary.csv",
+                              "CSV files (*.csv)")
+        if path:
+            self.save_csv(path if path.lower().endswith(".csv") else path + ".csv")
+
+
+__all__ = ["SweepPanel"]

@@ -1,0 +1,211 @@
+"""A β sweep as one job: every member trained at once by a `SweepTrainer`, one Run per member.
+
+The worker is the sweep's observer (training/sweep.py) and emits through one `event` signal:
+the shared events as they are (DatasetLoaded, TrainingStarted, MessagePosted, the sweep's
+SweepStepsEvent and SweepEpochEvent with their (M, n) arrays), and per-member ones wrapped as
+`MemberEvent(member, event)` or `MemberFailed(member, message)`. `SweepJob.apply` maps each
+onto the member's Run with the events a single run would have sent (`for_member(m)`), so the
+loss plot, the run list and the panels treat members like any run.
+
+Control: the members share one loop, so pausing, resuming or stopping any member's run acts on
+the whole sweep (the window says so). Stopping keeps every member's weights as they are.
+
+This module imports torch: the window imports it only after it is visible.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Iterable
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal, Slot
+
+from explorer.datasets import DatasetCache
+from explorer.job_events import (
+    DatasetLoaded,
+    MemberEvent,
+    MemberFailed,
+    MessagePosted,
+    ReconstructionsReady,
+    TrainingEnded,
+    TrainingStarted,
+)
+from explorer.jobs import STEPS_INTERVAL_S, Job
+from explorer.worker_threads import prepare_worker_thread
+from training.data import DataError, Dataset
+from training.device import describe_device
+from training.explore import fixed_test_indices, reconstruction_grid
+from training.run import Run, RunState
+from training.sweep import (SweepConfig, SweepEpochEvent, SweepObserver, SweepResult,
+                            SweepStepsEvent, SweepTrainer)
+
+
+class SweepWorker(QObject, SweepObserver):
+    """Runs one SweepTrainer in its thread and emits what happens as events (see the module)."""
+
+    event = Signal(object)
+    finished = Signal()  # always last: the thread can quit
+
+    def __init__(self, config: SweepConfig, datasets: DatasetCache,
+                 dataset: Dataset | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self._datasets = datasets
+        self._dataset = dataset
+        self._trainer: SweepTrainer | None = None
+        self._lock = threading.Lock()  # orders pause/stop from the GUI against trainer creation
+        self._stop_requested = False
+        self._paused = False
+        self._recon_idx: np.ndarray | None = None
+
+    # -- control, from any thread ----------------------------------------------------------------
+    def request_stop(self) -> None:
+        with self._lock:
+            self._stop_requested = True
+            if self._trainer is not None:
+                self._trainer.request_stop()
+
+    def pause(self) -> None:
+        with self._lock:
+            self._paused = True
+            if self._trainer is not None:
+                self._trainer.pause()
+
+    def resume(self) -> None:
+        with self._lock:
+            self._paused = False
+            if self._trainer is not None:
+                self._trainer.resume()
+
+    @property
+    def is_paused(self) -> bool:
+        with self._lock:
+            return self._trainer is not None and self._trainer.is_paused
+
+    # -- the work, in the worker thread ----------------------------------------------------------
+    @Slot()
+    def run(self) -> None:
+        try:
+            self._run()
+        except Exception as e:  # noqa: BLE001 - before the loop (data, device): failed, reported
+            msg = str(e) if isinstance(e, (DataError, ValueError)) else f"{type(e).__name__}: {e}"
+            self.event.emit(TrainingEnded(None, msg or type(e).__name__))
+        finally:
+            self.finished.emit()
+
+    def _run(self) -> None:
+        prepare_worker_thread()
+        cfg = self.config
+        ds = self._dataset or self._datasets.get(
+            cfg.dataset, cfg.data_dir, notify=lambda m: self.event.emit(MessagePosted(m)))
+        self._dataset = ds
+        self.event.emit(DatasetLoaded(ds))
+        with self._lock:
+            if self._stop_requested:
+                self.event.emit(TrainingEnded(None))
+                return
+            trainer = SweepTrainer(cfg, ds, observers=[self], notify_interval=STEPS_INTERVAL_S)
+            self._trainer = trainer
+            if self._paused:
+                trainer.pause()
+        self._recon_idx = fixed_test_indices(ds.test.labels.numpy())
+        trainer.run()  # never raises: failures come back in the SweepResult
+
+    # -- SweepObserver hooks (in the worker thread) ----------------------------------------------
+    def on_train_start(self, trainer: SweepTrainer) -> None:
+        self.event.emit(TrainingStarted(describe_device(trainer.device)))
+
+    def on_steps(self, event: SweepStepsEvent) -> None:
+        self.event.emit(event)  # the trainer already batches steps (STEPS_INTERVAL_S)
+
+    def on_epoch_end(self, event: SweepEpochEvent) -> None:
+        self.event.emit(event)
+        trainer = self._trainer
+        if trainer is None or self._dataset is None or self._recon_idx is None:
+            return
+        for m, met in enumerate(event.metrics):
+            if met is None:
+                continue
+            try:  # member_model copies the weights: safe inside the hook
+                grid = reconstruction_grid(trainer.member_model(m), self._dataset.test,
+                                           self._recon_idx)
+            except Exception:  # noqa: BLE001 - a preview must never break training
+                return
+            self.event.emit(MemberEvent(m, ReconstructionsReady(grid,
+                                                                f"after epoch {event.epoch}")))
+
+    def on_member_failed(self, member_index: int, message: str) -> None:
+        self.event.emit(MemberFailed(member_index, message))
+
+    def on_train_end(self, result: SweepResult) -> None:
+        for m, r in enumerate(result.results):
+            self.event.emit(MemberEvent(m, TrainingEnded(r, r.error)))
+
+
+class SweepJob(Job):
+    """The members of one sweep (runs[m] is member m of `config.members()`), trained at once."""
+
+    def __init__(self, runs: list[Run], config: SweepConfig, datasets: DatasetCache,
+                 dataset: Dataset | None = None) -> None:
+        if len(runs) != config.n_members:
+            raise ValueError(f"{len(runs)} runs for a sweep of {config.n_members} members")
+        super().__init__(runs, SweepWorker(config, datasets, dataset))
+        self.config = config
+
+    def apply(self, ev) -> Iterable[tuple[Run, object]]:
+        match ev:
+            case DatasetLoaded(dataset=ds):
+                for run in self.runs:
+                    run.dataset = ds
+                    yield run, ev
+            case TrainingStarted() | MessagePosted():
+                for run in self.runs:
+                    yield run, ev
+            case SweepStepsEvent():
+                for m, run in enumerate(self.runs):
+                    if run.state != RunState.FAILED and (e := ev.for_member(m)) is not None:
+                        yield run, e
+            case SweepEpochEvent():
+                for m, run in enumerate(self.runs):
+                    if run.state != RunState.FAILED and (e := ev.for_member(m)) is not None:
+                        run.history.add_epoch(e.epoch, e.step, e.metrics)
+                        run.metrics = e.metrics
+                        yield run, e
+            case MemberFailed(member=m, message=message):
+                run = self.runs[m]
+                run.error = message
+                yield from self.set_state(run, RunState.FAILED)
+                yield run, MessagePosted(f"{run.name} ({run.group}) stopped alone: {message} "
+                                         "The other members train on.")
+            case MemberEvent(member=m, event=ReconstructionsReady() as e):
+                yield self.runs[m], e
+            case MemberEvent(member=m, event=TrainingEnded(result=result) as e) if result:
+                run = self.runs[m]
+                run.model, run.history, run.metrics = result.model, result.history, result.metrics
+                run.error = result.error
+                run.resume = None  # a member continues from its weights, with a fresh optimizer
+                yield from self.set_state(run, RunState(result.state))
+                yield run, e
+            case TrainingEnded(result=None, error=error):  # the sweep never trained
+                for run in self.runs:
+                    run.error = error or run.error
+                    yield from self.set_state(run, RunState.FAILED if run.error
+                                              else RunState.STOPPED)
+                    yield run, ev
+            case _:
+                raise TypeError(f"unknown sweep job event {ev!r}")
+
+
+def sweep_group_name(config: SweepConfig, number: int) -> str:
+    """'sweep 1: VAE β×7' (and '×2 seeds' when there are several)."""
+    seeds = f" ×{len(config.seeds)} seeds" if len(config.seeds) > 1 else ""
+    return f"sweep {number}: {config.kind.upper()} β×{len(config.betas)}{seeds}"
+
+
+def member_run_name(beta: float, seed: int) -> str:
+    """'β=0.01 s0'."""
+    return f"β={beta:g} s{seed}"
+
+
+__all__ = ["SweepJob", "SweepWorker", "member_run_name", "sweep_group_name"]
