@@ -52,16 +52,26 @@ class ScoreWorker(QObject):
     scored = Signal(int, object, dict)  # run id, token, measures (a part of them)
     status = Signal(str)  # a line about the judge (training, ready, failed)
 
-    def __init__(self, iw_k: int, stop: threading.Event) -> None:
+    def __init__(self, iw_k: int, stop: threading.Event,
+                 idle: threading.Event | None = None) -> None:
         super().__init__()
         self.iw_k = iw_k
         self._stop = stop
+        self._idle = idle  # set while no training job runs: scoring waits for it
         self._judges: dict[int, Judge] = {}  # id(dataset) -> its judge
         self._prepared = False
 
+    def _wait_for_idle(self) -> bool:
+        """Wait while a training job runs (it has the cores); False once stopping."""
+        while self._idle is not None and not self._idle.is_set():
+            if self._stop.is_set():
+                return False
+            self._idle.wait(0.2)  # wakes on set(); the timeout only re-checks the stop flag
+        return not self._stop.is_set()
+
     @Slot(object)
     def score(self, req: ScoreRequest) -> None:
-        if self._stop.is_set():
+        if not self._wait_for_idle():
             return
         if not self._prepared:
             lower_worker_priority()
@@ -84,8 +94,10 @@ class ScoreWorker(QObject):
             self.scored.emit(req.run_id, req.token, {
                 "iw_bound": bound, "iw_k": self.iw_k, "rate": rd.rate,
                 "distortion": rd.distortion, "active_dims": rd.active_dims})
+        if not self._wait_for_idle():
+            return
         judge = self._judge(req.dataset)
-        if judge is None or self._stop.is_set():
+        if judge is None or not self._wait_for_idle():
             return
         s = sample_quality(model, judge, n=QUALITY_SAMPLES)
         self.scored.emit(req.run_id, req.token, {
@@ -97,7 +109,7 @@ class ScoreWorker(QObject):
         chunk, and so the CLI's figure, for splits up to IW_CHUNK images."""
         total, n = 0.0, len(test)
         for i in range(0, n, IW_CHUNK):
-            if self._stop.is_set():
+            if not self._wait_for_idle():
                 return None
             part = Split(test.images[i:i + IW_CHUNK], test.labels[i:i + IW_CHUNK])
             total += importance_weighted_bound(model, part, self.iw_k) * len(part)
@@ -126,6 +138,11 @@ class RunScorer(QObject):
         self.iw_k = iw_k
         self.status_text = ""
         self._stop = threading.Event()
+        # Scoring yields to training: one training loop keeps both cores busy, and two torch
+        # threads computing at once slow each other (and the judge's training) far more than
+        # waiting does. Set while no training job runs (the session says so).
+        self._idle = threading.Event()
+        self._idle.set()
         self._thread: QThread | None = None
         self._worker: ScoreWorker | None = None
         self._closed = False
@@ -154,7 +171,7 @@ class RunScorer(QObject):
             return
         thread = QThread()
         thread.setObjectName("scorer")
-        worker = ScoreWorker(self.iw_k, self._stop)
+        worker = ScoreWorker(self.iw_k, self._stop, self._idle)
         worker.moveToThread(thread)
         self._requested.connect(worker.score)  # queued: the worker lives in the thread
         worker.scored.connect(self._on_worker_scored)
@@ -174,6 +191,13 @@ class RunScorer(QObject):
             self.status_text = text
             self.status.emit(text)
 
+    def set_training(self, training: bool) -> None:
+        """A training job runs (scoring waits between its chunks) or none does (it goes on)."""
+        if training:
+            self._idle.clear()
+        else:
+            self._idle.set()
+
     @property
     def is_running(self) -> bool:
         try:
@@ -185,6 +209,7 @@ class RunScorer(QObject):
         """Stop, disconnect, quit, bounded wait; True when the thread has ended."""
         self._closed = True
         self._stop.set()
+        self._idle.set()  # wake a waiting worker so it sees the stop
         if self._thread is None:
             return True
         for sig, slot in ((self._requested, self._worker.score),

@@ -84,6 +84,7 @@ class RunSession(QObject):
             self.scorer.scored.connect(self._on_scorer_scored)
             self.scorer.status.connect(self._on_scorer_status)
         self.queue.event.connect(self._on_queue_event)
+        self.queue.job_finished.connect(self._on_job_finished)
 
     # -- queries ---------------------------------------------------------------------------------
     def usable_runs(self) -> list[Run]:
@@ -258,10 +259,17 @@ class RunSession(QObject):
         return clean
 
     # -- events ----------------------------------------------------------------------------------
+    @Slot(object)
+    def _on_job_finished(self, _job) -> None:
+        if self.scorer is not None:  # the next queued job, if any, has started by now
+            self.scorer.set_training(self.queue.current is not None)
+
     @Slot(object, object)
     def _on_queue_event(self, run: Run, ev) -> None:
         if run not in self.runs:  # removed while it trained: drop its late events
             return
+        if self.scorer is not None and isinstance(ev, StateChanged) and ev.state == RunState.RUNNING:
+            self.scorer.set_training(True)  # scoring waits until the queue is idle again
         match ev:
             case StepsEvent():
                 self.progress[run.id] = Progress.of(ev, run.config.epochs)
