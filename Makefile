@@ -27,6 +27,10 @@ bench: $(STAMP)
 	$(PY) benchmarks/train_speed.py
 	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/gui_responsiveness.py
 	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/explore_latency.py
+	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/draw_latency.py
+	$(PY) benchmarks/sweep_speed.py
+	$(PY) benchmarks/timeline_resume.py
+	$(PY) benchmarks/checkpoint_mutations.py
 
 # Needs a virtual screen: apt-get install -y xvfb (the README's screenshots come from here).
 screenshots: $(STAMP)
