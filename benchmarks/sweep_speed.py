@@ -185,6 +185,16 @@ def main() -> None:
           f"{max(r['peak_rss_mb'] for r in results['sweep']):.0f} MB, single "
           f"{max(r['peak_rss_mb'] for r in results['single']):.0f} MB; "
           f"load average {min(loads):.1f}-{max(loads):.1f} (target: >= 1.5x)")
+    # The ceiling: batching members saves only what a single model's step spends outside its
+    # matmuls and Adam. Those alone (train_speed.py's floor: the same 17 matmuls per step and
+    # the fused Adam kernel, nothing else) bound how fast any engine can train these models.
+    from train_speed import floor_epoch
+
+    steps = 1000
+    floor_rate = steps / floor_epoch(steps)
+    print(f"FLOOR: matmuls + Adam alone {floor_rate:.0f} model-steps/s; one after another runs "
+          f"at {single_rate / floor_rate:.0%} of it, so batching members can gain at most "
+          f"{floor_rate / single_rate:.2f}x on this machine (target 1.5x)")
 
 
 if __name__ == "__main__":
