@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QTabWidget
+from superqt.utils import qthrottled
 
 if TYPE_CHECKING:
     from explorer.panels.base import Panel
@@ -38,6 +39,9 @@ class PanelHost(QObject):
         self._selected_any: Run | None = None
         self._sent_all: list | None = None
         self._sent_any: Run | None = None
+        self._follow_runs_changed = self._follow_run_changed = False
+        self._update_followers_later = qthrottled(self._update_followers, timeout=0,
+                                                  leading=False, parent=self)
 
     def create_registered(self) -> None:
         """One tab per panel in explorer.panels.PANELS."""
@@ -83,17 +87,37 @@ class PanelHost(QObject):
         any_changed = selected_any is not self._sent_any
         self._all, self._selected_any = all_runs, selected_any
         self._sent_all, self._sent_any = all_key, selected_any
+        # Panels that follow training hear about it once per event-loop turn: a sweep's epoch end
+        # changes every member's run one after another, and redrawing such a panel per member
+        # held the GUI thread for 100+ ms (benchmarks/gui_responsiveness.py --sweep).
+        self._follow_runs_changed |= all_changed
+        self._follow_run_changed |= all_changed or any_changed
+        if any_changed:
+            self.flush()  # the user chose another run: show it now
+        elif self._follow_runs_changed or self._follow_run_changed:
+            self._update_followers_later()
         for panel in self.panels:
             if panel.follows_training:
-                if all_changed:
-                    self.call(panel, "set_runs", all_runs)
-                if all_changed or any_changed:
-                    self.call(panel, "set_run", selected_any)
                 continue
             if runs_changed:
                 self.call(panel, "set_runs", usable)
             if run_changed:
                 self.call(panel, "set_run", selected)
+
+    def _update_followers(self) -> None:
+        runs_changed, run_changed = self._follow_runs_changed, self._follow_run_changed
+        self._follow_runs_changed = self._follow_run_changed = False
+        for panel in self.panels:
+            if panel.follows_training:
+                if runs_changed:
+                    self.call(panel, "set_runs", self._all)
+                if run_changed:
+                    self.call(panel, "set_run", self._selected_any)
+
+    def flush(self) -> None:
+        """Bring the panels that follow training up to date now (not at the next turn)."""
+        self._update_followers_later.cancel()
+        self._update_followers()
 
     def send(self, source: Panel, target: str, image) -> Panel | None:
         """Give `image` to the first other panel that accepts `target` and ask for its tab."""
@@ -117,6 +141,7 @@ class PanelHost(QObject):
             self._report(e, panel.title)
 
     def shutdown(self) -> None:
+        self._update_followers_later.cancel()
         for panel in self.panels:
             self.call(panel, "shutdown")
 
