@@ -91,27 +91,35 @@ class Progress:
                 f"{self.steps_per_second:,.0f}/s · ETA {eta_s}")
 
 
-class TrainingWorker(QObject, TrainingObserver):
-    """Runs one Trainer in its thread and emits what happens as events; the Trainer's observer."""
+class EngineWorker(QObject):
+    """The part every worker shares: control from any thread, data loading, the run in its thread.
+
+    A subclass says how to build its engine (`_make_trainer`: a Trainer, a SweepTrainer) and is
+    that engine's observer, turning its hooks into events on `event`.
+    """
 
     event = Signal(object)  # a job event (explorer/job_events.py); arrays in it are copies
     finished = Signal()  # always last: the thread can quit
 
-    def __init__(self, config: TrainConfig, datasets: DatasetCache,
-                 dataset: Dataset | None = None, trainer: Trainer | None = None) -> None:
-        """`trainer`: one already made (Trainer.from_checkpoint, to continue a run), else a new
-        one of `config` that records a timeline."""
+    def __init__(self, config, datasets: DatasetCache, dataset: Dataset | None = None) -> None:
         super().__init__()
         self.config = config
         self._datasets = datasets
-        self._dataset = dataset if trainer is None else trainer.dataset
-        self._prepared = trainer
-        self._trainer: Trainer | None = None
-        self._lock = threading.Lock()  # orders pause/stop from the GUI against Trainer creation
+        self._dataset = dataset
+        self._trainer = None
+        self._lock = threading.Lock()  # orders pause/stop from the GUI against engine creation
         self._stop_requested = False
         self._paused = False
-        self._last_recon = 0.0
         self._recon_idx: np.ndarray | None = None
+
+    # -- what subclasses define ------------------------------------------------------------------
+    def _make_trainer(self, dataset: Dataset):
+        """The engine to run, observed by this worker (called under the control lock)."""
+        raise NotImplementedError
+
+    def _is_blocked(self, trainer) -> bool:
+        """Whether `trainer` is paused (subclasses may say: blocked in its pause)."""
+        return trainer.is_paused
 
     # -- control, from any thread ----------------------------------------------------------------
     def request_stop(self) -> None:
@@ -134,9 +142,9 @@ class TrainingWorker(QObject, TrainingObserver):
 
     @property
     def is_paused(self) -> bool:
-        """Whether the loop itself is blocked in its pause (it lags the request by a batch)."""
+        """Whether the engine itself is paused (it lags the request by a batch)."""
         with self._lock:
-            return self._trainer is not None and self._trainer.is_waiting
+            return self._trainer is not None and self._is_blocked(self._trainer)
 
     # -- the work, in the worker thread ----------------------------------------------------------
     @Slot()
@@ -160,17 +168,34 @@ class TrainingWorker(QObject, TrainingObserver):
             if self._stop_requested:
                 self.event.emit(TrainingEnded(None))
                 return
-            if self._prepared is not None:
-                trainer = self._prepared
-                trainer.observers.append(self)
-            else:
-                trainer = Trainer(cfg, ds, observers=[self], notify_interval=STEPS_INTERVAL_S,
-                                  timeline=TimelineRecorder())
+            trainer = self._make_trainer(ds)
             self._trainer = trainer
             if self._paused:
                 trainer.pause()
         self._recon_idx = fixed_test_indices(ds.test.labels.numpy())
-        trainer.run()  # never raises: failures come back as a 'failed' TrainResult
+        trainer.run()  # never raises: failures come back in its result
+
+
+class TrainingWorker(EngineWorker, TrainingObserver):
+    """Runs one Trainer in its thread and emits what happens as events; the Trainer's observer."""
+
+    def __init__(self, config: TrainConfig, datasets: DatasetCache,
+                 dataset: Dataset | None = None, trainer: Trainer | None = None) -> None:
+        """`trainer`: one already made (Trainer.from_checkpoint, to continue a run), else a new
+        one of `config` that records a timeline."""
+        super().__init__(config, datasets, dataset if trainer is None else trainer.dataset)
+        self._prepared = trainer
+        self._last_recon = 0.0
+
+    def _make_trainer(self, dataset: Dataset) -> Trainer:
+        if self._prepared is not None:
+            self._prepared.observers.append(self)
+            return self._prepared
+        return Trainer(self.config, dataset, observers=[self], notify_interval=STEPS_INTERVAL_S,
+                       timeline=TimelineRecorder())
+
+    def _is_blocked(self, trainer: Trainer) -> bool:
+        return trainer.is_waiting  # blocked at a batch boundary: nothing more is reported
 
     # -- TrainingObserver hooks (called by the Trainer, in the worker thread) --------------------
     def on_train_start(self, trainer: Trainer) -> None:

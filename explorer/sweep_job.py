@@ -15,11 +15,7 @@ This module imports torch: the window imports it only after it is visible.
 
 from __future__ import annotations
 
-import threading
 from typing import Iterable
-
-import numpy as np
-from PySide6.QtCore import QObject, Signal, Slot
 
 from explorer.datasets import DatasetCache
 from explorer.job_events import (
@@ -31,86 +27,25 @@ from explorer.job_events import (
     TrainingEnded,
     TrainingStarted,
 )
-from explorer.jobs import STEPS_INTERVAL_S, Job
-from explorer.worker_threads import prepare_worker_thread
-from training.data import DataError, Dataset
+from explorer.jobs import STEPS_INTERVAL_S, EngineWorker, Job
+from training.data import Dataset
 from training.device import describe_device
-from training.explore import fixed_test_indices, reconstruction_grid
+from training.explore import reconstruction_grid
 from training.run import Run, RunState
 from training.sweep import (SweepConfig, SweepEpochEvent, SweepObserver, SweepResult,
                             SweepStepsEvent, SweepTrainer)
 
 
-class SweepWorker(QObject, SweepObserver):
+class SweepWorker(EngineWorker, SweepObserver):
     """Runs one SweepTrainer in its thread and emits what happens as events (see the module)."""
-
-    event = Signal(object)
-    finished = Signal()  # always last: the thread can quit
 
     def __init__(self, config: SweepConfig, datasets: DatasetCache,
                  dataset: Dataset | None = None) -> None:
-        super().__init__()
-        self.config = config
-        self._datasets = datasets
-        self._dataset = dataset
-        self._trainer: SweepTrainer | None = None
-        self._lock = threading.Lock()  # orders pause/stop from the GUI against trainer creation
-        self._stop_requested = False
-        self._paused = False
-        self._recon_idx: np.ndarray | None = None
+        super().__init__(config, datasets, dataset)
 
-    # -- control, from any thread ----------------------------------------------------------------
-    def request_stop(self) -> None:
-        with self._lock:
-            self._stop_requested = True
-            if self._trainer is not None:
-                self._trainer.request_stop()
-
-    def pause(self) -> None:
-        with self._lock:
-            self._paused = True
-            if self._trainer is not None:
-                self._trainer.pause()
-
-    def resume(self) -> None:
-        with self._lock:
-            self._paused = False
-            if self._trainer is not None:
-                self._trainer.resume()
-
-    @property
-    def is_paused(self) -> bool:
-        with self._lock:
-            return self._trainer is not None and self._trainer.is_paused
-
-    # -- the work, in the worker thread ----------------------------------------------------------
-    @Slot()
-    def run(self) -> None:
-        try:
-            self._run()
-        except Exception as e:  # noqa: BLE001 - before the loop (data, device): failed, reported
-            msg = str(e) if isinstance(e, (DataError, ValueError)) else f"{type(e).__name__}: {e}"
-            self.event.emit(TrainingEnded(None, msg or type(e).__name__))
-        finally:
-            self.finished.emit()
-
-    def _run(self) -> None:
-        prepare_worker_thread()
-        cfg = self.config
-        ds = self._dataset or self._datasets.get(
-            cfg.dataset, cfg.data_dir, notify=lambda m: self.event.emit(MessagePosted(m)))
-        self._dataset = ds
-        self.event.emit(DatasetLoaded(ds))
-        with self._lock:
-            if self._stop_requested:
-                self.event.emit(TrainingEnded(None))
-                return
-            trainer = SweepTrainer(cfg, ds, observers=[self], notify_interval=STEPS_INTERVAL_S)
-            self._trainer = trainer
-            if self._paused:
-                trainer.pause()
-        self._recon_idx = fixed_test_indices(ds.test.labels.numpy())
-        trainer.run()  # never raises: failures come back in the SweepResult
+    def _make_trainer(self, dataset: Dataset) -> SweepTrainer:
+        return SweepTrainer(self.config, dataset, observers=[self],
+                            notify_interval=STEPS_INTERVAL_S)
 
     # -- SweepObserver hooks (in the worker thread) ----------------------------------------------
     def on_train_start(self, trainer: SweepTrainer) -> None:
