@@ -229,7 +229,55 @@ def make_step_fn(model: LatentModel, optimizer: torch.optim.Optimizer, beta: flo
     return step
 
 
-class Trainer:
+class LoopControl:
+    """Pause, resume and stop for a training loop, safe from any thread; checked at every batch.
+
+    The loop calls `wait_while_paused()` at the top of each batch: it blocks while paused
+    (`is_waiting` is then True) and returns the seconds it waited, which count neither as slow
+    steps nor as epoch time. `stop_requested` is read right after.
+    """
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self._waiting = False
+        self._running = threading.Event()
+        self._running.set()
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+        self._running.set()  # wake a paused loop so it can see the stop
+
+    @property
+    def is_paused(self) -> bool:
+        return not self._running.is_set()
+
+    @property
+    def is_waiting(self) -> bool:
+        """Paused and blocked at a batch boundary: no step runs, nothing more is reported."""
+        return self._waiting
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    def wait_while_paused(self) -> float:
+        """Block while paused; the seconds spent blocked (0.0 when running)."""
+        if self._running.is_set():
+            return 0.0
+        paused_at = time.perf_counter()
+        self._waiting = True  # the loop itself is blocked now (is_waiting)
+        self._running.wait()
+        self._waiting = False
+        return time.perf_counter() - paused_at
+
+
+class Trainer(LoopControl):
     """Trains one model from a TrainConfig, telling observers; pause/resume/stop from any thread.
 
     `resume` (from `plan_resume`, or `Trainer.from_checkpoint`) continues a run where it
@@ -267,10 +315,7 @@ class Trainer:
         self._position: tuple[int, int, int] | None = None  # (step, epochs done, batch in epoch)
         self._epoch_state: torch.Tensor | None = None  # the generator before this epoch's shuffle
         self._fingerprint: str | None = None  # of the dataset, hashed once
-        self._stop = threading.Event()
-        self._waiting = False
-        self._running = threading.Event()
-        self._running.set()
+        LoopControl.__init__(self)
 
     def _build_model(self, dataset: Dataset | None) -> LatentModel:
         """A fresh seeded model with one class per class of `dataset` (10 until it is known)."""
@@ -353,29 +398,6 @@ class Trainer:
             optimizer=optimizer_state(self._optimizer, params),
             data_fingerprint=self._fingerprint)
 
-    # Control, safe from any thread: plain Events checked at every batch.
-    def pause(self) -> None:
-        self._running.clear()
-
-    def resume(self) -> None:
-        self._running.set()
-
-    def request_stop(self) -> None:
-        self._stop.set()
-        self._running.set()  # wake a paused loop so it can see the stop
-
-    @property
-    def is_paused(self) -> bool:
-        return not self._running.is_set()
-
-    @property
-    def is_waiting(self) -> bool:
-        """Paused and blocked at a batch boundary: no step runs, nothing more is reported."""
-        return self._waiting
-
-    @property
-    def stop_requested(self) -> bool:
-        return self._stop.is_set()
 
     def _emit(self, hook: str, arg) -> None:
         for obs in self.observers:
@@ -475,15 +497,11 @@ class Trainer:
             t_epoch = time.perf_counter()
             first, batches = self._epoch_batches(data, epoch, n_batches)
             for i, (xb, yb) in enumerate(batches, start=first):
-                if not self._running.is_set():
-                    paused_at = time.perf_counter()
-                    self._waiting = True  # the loop itself is blocked now (is_waiting)
-                    self._running.wait()
-                    self._waiting = False
-                    paused = time.perf_counter() - paused_at
+                paused = self.wait_while_paused()
+                if paused:
                     rate_t0 += paused  # pauses count neither as slow steps/s nor epoch time
                     t_epoch += paused
-                if self._stop.is_set():
+                if self.stop_requested:
                     self._position = (step, epoch - 1, i)
                     return self._stopped(pending_from, step, epoch, i, n_batches, total_steps,
                                          rate_t0, rate_step0)

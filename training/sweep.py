@@ -21,7 +21,6 @@ has `for_member(m)`, the event a single run of that member would have sent.
 from __future__ import annotations
 
 import math
-import threading
 import time
 from dataclasses import dataclass
 from typing import Sequence
@@ -37,8 +36,8 @@ from training.device import pick_device
 from training.evaluate import EvalMetrics, evaluate
 from training.fast_step import FlatAdam
 from training.history import History
-from training.loop import (SNAPSHOT_INTERVAL_S, EpochEvent, StepsEvent, TrainConfig,
-                           TrainingDiverged, TrainResult, _describe)
+from training.loop import (SNAPSHOT_INTERVAL_S, EpochEvent, LoopControl, StepsEvent,
+                           TrainConfig, TrainingDiverged, TrainResult, _describe)
 from training.sweep_step import MemberGroups, StackedModel
 
 MAX_MEMBERS = 64
@@ -304,7 +303,7 @@ class SweepObserver:
 
 
 # -- the sweep loop ----------------------------------------------------------------------------
-class SweepTrainer:
+class SweepTrainer(LoopControl):
     """Trains every member of a SweepConfig at once, telling observers; pause/resume/stop from
     any thread, acting at batch boundaries."""
 
@@ -333,9 +332,7 @@ class SweepTrainer:
         self.model = self._build_model(dataset.n_classes if dataset is not None else 10)
         self.histories = [History() for _ in range(self.n_members)]
         self.errors: list[str | None] = [None] * self.n_members
-        self._stop = threading.Event()
-        self._running = threading.Event()
-        self._running.set()
+        LoopControl.__init__(self)
 
     def _build_model(self, n_classes: int) -> StackedModel:
         """Every member initialised as its single run's model, stacked."""
@@ -343,24 +340,6 @@ class SweepTrainer:
                   for c in self.member_configs]
         return StackedModel.from_models(models, self.device)
 
-    # Control, safe from any thread: plain Events checked at every batch.
-    def pause(self) -> None:
-        self._running.clear()
-
-    def resume(self) -> None:
-        self._running.set()
-
-    def request_stop(self) -> None:
-        self._stop.set()
-        self._running.set()  # wake a paused loop so it can see the stop
-
-    @property
-    def is_paused(self) -> bool:
-        return not self._running.is_set()
-
-    @property
-    def stop_requested(self) -> bool:
-        return self._stop.is_set()
 
     @property
     def active(self) -> tuple[bool, ...]:
@@ -453,13 +432,11 @@ class SweepTrainer:
             groups.advance_epoch(len(data.train))
             batches = iterate_batches(data.train, cfg.batch_size, self.order_generator)
             for i, (xb, yb) in enumerate(batches):
-                if not self._running.is_set():
-                    paused_at = time.perf_counter()
-                    self._running.wait()
-                    paused = time.perf_counter() - paused_at
+                paused = self.wait_while_paused()
+                if paused:
                     rate_t0 += paused  # pauses count neither as slow steps/s nor epoch time
                     t_epoch += paused
-                if self._stop.is_set():
+                if self.stop_requested:
                     flush(pending_from, step, epoch, i, rate_t0, rate_step0)
                     return "stopped", None
                 # Trains every active member (Adam included); broken: members whose loss
