@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.deps-stamp
 
-.PHONY: run test bench screenshots clean
+.PHONY: run test test-numerics bench screenshots clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,22 @@ run: $(STAMP)
 
 test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
+
+# The numerics tests (pytest -m numerics) again under other CPU kernel sets and thread counts:
+# another machine's rounding, seen on this one. MKL_ENABLE_INSTRUCTIONS picks MKL's kernels on
+# Intel CPUs (MKL ignores it on AMD); MKL_CBWR=COMPATIBLE is MKL's portable path on every CPU;
+# ATEN_CPU_CAPABILITY=default turns off torch's own AVX2/AVX-512 kernels. Each is one run with
+# 1 torch thread, and the machine's own kernels run with 1 and 2. One kernel set:
+#   make test-numerics KERNELS=MKL_CBWR=COMPATIBLE THREADS=2
+KERNELS ?= MKL_ENABLE_INSTRUCTIONS=SSE4_2 MKL_ENABLE_INSTRUCTIONS=AVX2 MKL_CBWR=COMPATIBLE \
+	ATEN_CPU_CAPABILITY=default
+THREADS ?= 1
+NUMERICS = QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -p no:cacheprovider -m numerics
+test-numerics: $(STAMP)
+	$(NUMERICS) --torch-threads 2
+	$(NUMERICS) --torch-threads 1
+	@for k in $(KERNELS); do echo "== $$k, $(THREADS) torch thread(s)"; \
+		env $$k $(NUMERICS) --torch-threads $(THREADS) || exit 1; done
 
 bench: $(STAMP)
 	$(PY) benchmarks/train_speed.py

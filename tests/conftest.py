@@ -17,6 +17,24 @@ from training.loop import TrainConfig, Trainer  # noqa: E402
 from training.run import Run  # noqa: E402
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--torch-threads", type=int, default=None,
+        help="torch threads for every test that does not pin its own (default: 2, or the "
+             "cores there are); `make test-numerics` runs the numerics tests with 1 and 2")
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "numerics: compares what two code paths compute; `make test-numerics` reruns "
+                   "these under other CPU kernel sets and thread counts")
+
+
+def _torch_threads(config) -> int:
+    asked = config.getoption("--torch-threads")
+    return asked if asked else max(1, min(2, os.cpu_count() or 1))
+
+
 @pytest.fixture(scope="session")
 def sample_dataset() -> Dataset:
     """The bundled 5,000 MNIST digits (4,500 train / 500 test)."""
@@ -32,7 +50,7 @@ def small_dataset(sample_dataset: Dataset) -> Dataset:
 
 
 @pytest.fixture(autouse=True)
-def _no_network(monkeypatch):
+def _no_network(monkeypatch, request):
     """Tests never touch the network: any socket connection fails at once."""
     import socket
 
@@ -40,7 +58,7 @@ def _no_network(monkeypatch):
         raise OSError("network disabled in tests")
 
     monkeypatch.setattr(socket, "create_connection", refuse)
-    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    torch.set_num_threads(_torch_threads(request.config))
 
 
 @pytest.fixture

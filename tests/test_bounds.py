@@ -10,6 +10,8 @@ import torch
 from training.evaluate import (ACTIVE_DIM_NATS, RateDistortion, binarized, evaluate,
                                importance_weighted_bound, rate_distortion)
 
+pytestmark = pytest.mark.numerics  # compares code paths: `make test-numerics`
+
 
 @pytest.mark.parametrize("kind", ["vae", "cvae"])
 def test_one_sample_bound_is_the_negative_elbo(runs, small_dataset, kind):

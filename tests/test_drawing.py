@@ -33,6 +33,8 @@ from training.drawing import (
 )
 from training.explore import reconstruct
 
+pytestmark = pytest.mark.numerics  # compares code paths: `make test-numerics`
+
 
 # -- helpers -----------------------------------------------------------------------------------
 @pytest.fixture(scope="module")

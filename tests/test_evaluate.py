@@ -11,6 +11,8 @@ from models import ModelConfig, build_model
 from training.data import Split
 from training.evaluate import EvalMetrics, NonFiniteMetrics, evaluate, require_finite
 
+pytestmark = pytest.mark.numerics  # compares code paths: `make test-numerics`
+
 
 def _split(n: int) -> Split:
     g = torch.Generator().manual_seed(0)

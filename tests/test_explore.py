@@ -9,6 +9,8 @@ import torch
 from training import explore
 from training.render import make_grid
 
+pytestmark = pytest.mark.numerics  # compares code paths: `make test-numerics`
+
 
 def test_explore_is_qt_free():
     import ast

@@ -25,6 +25,8 @@ from training.loop import (
     train,
 )
 
+pytestmark = pytest.mark.numerics  # compares code paths: `make test-numerics`
+
 BATCH = 64  # small_dataset: 640 train images -> 10 steps per epoch
 
 

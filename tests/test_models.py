@@ -10,6 +10,8 @@ from torch.distributions import Normal, kl_divergence
 
 from models import KINDS, ModelConfig, Posterior, build_model, gaussian_kl
 
+pytestmark = pytest.mark.numerics  # compares code paths: `make test-numerics`
+
 
 def _model(kind: str, seed: int = 0, **kw):
     return build_model(ModelConfig(kind=kind, **kw), torch.Generator().manual_seed(seed))

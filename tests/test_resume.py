@@ -31,6 +31,8 @@ from training.resume import (
 )
 from training.timeline import TimelineRecorder
 
+pytestmark = pytest.mark.numerics  # compares code paths: `make test-numerics`
+
 # 600 train images at batch 64: 10 steps per epoch, the last one of 24 images.
 STEPS_PER_EPOCH = 10
 

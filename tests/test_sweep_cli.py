@@ -12,6 +12,8 @@ from training.checkpoint import load_checkpoint
 from training.cli import CliError
 from training.commands import sweep as sweep_cmd
 
+pytestmark = pytest.mark.numerics  # compares code paths: `make test-numerics`
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # as the CLI's parser does: one line, CliError

@@ -34,6 +34,8 @@ from training.timeline import (
     take_snapshot,
 )
 
+pytestmark = pytest.mark.numerics  # compares code paths: `make test-numerics`
+
 
 def cfg(**kw) -> TrainConfig:
     base = dict(kind="vae", nz=8, hidden=(64, 32), epochs=3, batch_size=64, lr=3e-3,

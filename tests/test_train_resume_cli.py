@@ -9,6 +9,8 @@ from PIL import Image
 from training.checkpoint import load_checkpoint
 from training.cli import run_cli
 
+pytestmark = pytest.mark.numerics  # compares code paths: `make test-numerics`
+
 # Small and fast on the bundled sample: 4,500 / 256 = 18 steps an epoch.
 SMALL = ("--model", "vae", "--nz", "4", "--hidden", "16", "--batch-size", "256", "--seed", "3",
          "--dataset", "mnist-sample", "--device", "cpu", "--quiet")
