@@ -86,3 +86,44 @@ def test_rate_plus_distortion_is_the_negative_elbo(runs, small_dataset, kind):
     assert 1 <= rd.active_dims <= model.config.nz
     from_metrics = RateDistortion.from_metrics(m)
     assert from_metrics.rate == m.kl and from_metrics.neg_elbo == pytest.approx(m.neg_elbo)
+
+
+# -- Monte-Carlo standard errors --------------------------------------------------------------
+@pytest.mark.parametrize("k", [1, 8])
+def test_the_standard_error_predicts_the_spread_over_seeds(runs, small_dataset, k):
+    from training.evaluate import iw_bound_estimate
+
+    model = runs["vae"].model
+    ests = [iw_bound_estimate(model, small_dataset.test, k, seed=s) for s in range(12)]
+    values = torch.tensor([e.value for e in ests], dtype=torch.float64)
+    spread = float(values.std())
+    se = sum(e.se for e in ests) / len(ests)
+    assert se > 0
+    # 12 draws estimate a standard deviation to about ±20 %; allow 2x either way
+    assert se / 2 < spread < se * 2, (se, spread)
+
+
+def test_evaluate_reports_the_elbos_standard_error(runs, small_dataset):
+    from training.evaluate import EvalMetrics, iw_bound_estimate
+
+    m = evaluate(runs["cvae"].model, small_dataset.test)
+    one = iw_bound_estimate(runs["cvae"].model, small_dataset.test, 1)
+    assert m.neg_elbo_se == pytest.approx(one.se, rel=1e-9) and 0 < m.neg_elbo_se < 1
+    rd = rate_distortion(runs["cvae"].model, small_dataset.test)
+    assert rd.distortion_se == pytest.approx(m.neg_elbo_se, rel=1e-9)
+    assert f"± {m.neg_elbo_se:.{len(m.summary().split('±')[1].split()[0].split('.')[1])}f}" \
+        in m.summary()
+    # files written before the error was measured open without it
+    old = EvalMetrics.from_dict({"bce": 0.2, "neg_elbo": 100.0, "kl": 5.0, "n": 10})
+    assert old.neg_elbo_se is None and "±" not in old.summary()
+    assert EvalMetrics.from_dict(m.to_dict()) == m
+
+
+@pytest.mark.parametrize("value, se, text", [
+    (104.3456, 0.123, "104.35 ± 0.12"), (104.3456, 1.7, "104.3 ± 1.7"),
+    (104.3456, 0.0312, "104.346 ± 0.031"), (104.3456, 12.0, "104.3 ± 12.0"),
+    (104.3456, None, "104.3"), (5.0, 0.0, "5.0 ± 0")])
+def test_values_are_printed_to_the_digits_their_error_allows(value, se, text):
+    from training.evaluate import with_error
+
+    assert with_error(value, se) == text

@@ -177,7 +177,23 @@ def test_encode_classify_prints_the_guess_per_image(capsys, ckpts, digits, runs)
     guesses, _ = classify_batch(runs["cvae"].model,
                                 np.stack([preprocess(a) for a in digits["images"][3:6]]))
     for i, (line, g) in enumerate(zip(lines, guesses)):
-        assert line.startswith(f"{digits['stack']}[{i}]: {g}  (ELBO ")
+        assert line.startswith(f"{digits['stack']}[{i}]: {g}  (log p(x|μ,y) − KL ")
+
+
+@pytest.mark.parametrize("score, words", [("elbo", "ELBO"), ("iwae", "IW bound")])
+def test_encode_classify_by_a_sampled_score_prints_its_error(capsys, ckpts, digits, runs, score,
+                                                              words):
+    from training.drawing import classify_with_errors
+
+    rc, stdout, _ = dispatch(capsys, "encode", ckpts["cvae"], digits["stack"], "--classify",
+                             "--score", score)
+    assert rc == 0
+    x = np.stack([preprocess(a) for a in digits["images"][3:6]])
+    guesses, scores, errors = classify_with_errors(runs["cvae"].model, x, score, 16)
+    assert (errors > 0).all() and (errors < 20).all()  # nats: a few for these small models
+    for i, (line, g) in enumerate(zip(stdout.strip().splitlines(), guesses)):
+        assert line.startswith(f"{digits['stack']}[{i}]: {g}  ({words} {scores[i, g]:.1f} ± "
+                               f"{errors[i, g]:.2f} nats")
 
 
 @pytest.mark.parametrize("kind,args,match", [

@@ -13,25 +13,65 @@ from models.autoencoders import LatentModel, gaussian_kl
 
 @dataclass(frozen=True)
 class EvalMetrics:
-    """bce: mean per-pixel BCE of decode(μ); neg_elbo and kl in nats per image (VAE/CVAE, β = 1)."""
+    """bce: mean per-pixel BCE of decode(μ); neg_elbo and kl in nats per image (VAE/CVAE, β = 1).
+
+    bce and kl are exact for the test images (no sampling). neg_elbo uses one sample z per
+    image, so it carries Monte-Carlo noise: `neg_elbo_se` is its standard error (None in files
+    written before it was measured).
+    """
 
     bce: float
     neg_elbo: float | None = None
     kl: float | None = None
     n: int = 0
+    neg_elbo_se: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> "EvalMetrics":
-        return cls(**{k: d.get(k) for k in ("bce", "neg_elbo", "kl")}, n=int(d.get("n", 0)))
+        return cls(**{k: d.get(k) for k in ("bce", "neg_elbo", "kl", "neg_elbo_se")},
+                   n=int(d.get("n", 0)))
 
     def summary(self) -> str:
         s = f"BCE/pixel {self.bce:.4f}"
         if self.neg_elbo is not None:
-            s += f", -ELBO {self.neg_elbo:.1f} nats, KL {self.kl:.1f} nats"
+            s += f", -ELBO {with_error(self.neg_elbo, self.neg_elbo_se)} nats, KL {self.kl:.1f} nats"
         return s
+
+
+def with_error(value: float, se: float | None, digits: int = 1) -> str:
+    """'104.3 ± 0.12': a Monte-Carlo estimate with its standard error (two significant digits,
+    and the value to the same decimals, at least `digits`); just the value when se is None."""
+    if se is None or not math.isfinite(se) or not math.isfinite(value):
+        return f"{value:.{digits}f}"
+    if se <= 0:
+        return f"{value:.{digits}f} ± 0"
+    decimals = max(digits, 1 - math.floor(math.log10(se)))
+    return f"{value:.{decimals}f} ± {se:.{decimals}f}"
+
+
+# Monte-Carlo standard errors. A one-sample estimate per image, f_i(ε), averaged over n images,
+# has variance Σ Var_ε f_i / n². Var_ε f_i is estimated from a second, independent draw ε' as
+# (f_i(ε) − f_i(ε'))² / 2, so the error comes from the per-image spread of the two draws, at the
+# cost of one more decode; the reported value is still the first draw's.
+SE_SEED = 1_000_003  # the second draw's seed: independent of the value's (seed 0 by default)
+
+
+def sampled_recon(model: LatentModel, post, x: "torch.Tensor", y, generator) -> "torch.Tensor":
+    """−log p(x|z) per image (n,), float64, for one z = μ + σ·ε per image with ε drawn from
+    `generator` exactly as `model(x, y, generator)` draws it: the ELBO's Monte-Carlo term."""
+    z = post.mean + torch.exp(post.log_sigma) * model._noise(tuple(post.mean.shape), generator)
+    return F.binary_cross_entropy_with_logits(
+        model.decode_logits(z, y), x, reduction="none").sum(1).double()
+
+
+def _paired_se(first: "torch.Tensor", second: "torch.Tensor") -> float:
+    """Standard error of mean(first) from the per-image differences of two independent draws;
+    first and second are the per-image sums (n,) of all batches, float64."""
+    n = first.numel()
+    return math.sqrt(float(((first - second) ** 2).sum()) / 2) / n if n else math.nan
 
 
 class NonFiniteMetrics(ValueError):
@@ -61,9 +101,10 @@ def evaluate(model: LatentModel, split, batch_size: int = 1000) -> EvalMetrics:
     dev = model.device
     n = len(split)
     bce_sum = 0.0  # summed over pixels and images, for the posterior-mean reconstruction
-    elbo_rec_sum = 0.0  # summed BCE of one reparametrised sample (the ELBO's Monte-Carlo term)
     kl_sum = 0.0
+    rec_first, rec_second = [], []  # per image: BCE of one reparametrised sample, two draws
     gen = torch.Generator(device=dev).manual_seed(0)  # fixed ε: metrics are repeatable
+    gen_se = torch.Generator(device=dev).manual_seed(SE_SEED)
     for i in range(0, n, batch_size):
         x = split.images[i : i + batch_size].to(dev).float().div_(255).flatten(1)
         y = split.labels[i : i + batch_size].to(dev) if model.config.is_conditional else None
@@ -71,8 +112,10 @@ def evaluate(model: LatentModel, split, batch_size: int = 1000) -> EvalMetrics:
         bce_sum += F.binary_cross_entropy_with_logits(
             model.decode_logits(post.mean, y), x, reduction="sum").item()
         if post.log_sigma is not None:
-            logits, post = model(x, y, gen)
-            elbo_rec_sum += F.binary_cross_entropy_with_logits(logits, x, reduction="sum").item()
+            # The ELBO's Monte-Carlo term: the same ε `model(x, y, gen)` would draw, from the
+            # posterior already encoded (one encoder pass, not two).
+            rec_first.append(sampled_recon(model, post, x, y, gen))
+            rec_second.append(sampled_recon(model, post, x, y, gen_se))
             kl_sum += gaussian_kl(post.mean, post.log_sigma).sum().item()
     model.train(was_training)
     pixels = model.config.n_pixels
@@ -80,7 +123,10 @@ def evaluate(model: LatentModel, split, batch_size: int = 1000) -> EvalMetrics:
         return EvalMetrics(math.nan, n=0)
     if not model.config.is_variational:
         return EvalMetrics(bce_sum / (n * pixels), n=n)
-    return EvalMetrics(bce_sum / (n * pixels), (elbo_rec_sum + kl_sum) / n, kl_sum / n, n=n)
+    first, second = torch.cat(rec_first), torch.cat(rec_second)
+    elbo_rec_sum = float(first.sum())
+    return EvalMetrics(bce_sum / (n * pixels), (elbo_rec_sum + kl_sum) / n, kl_sum / n, n=n,
+                       neg_elbo_se=_paired_se(first, second))
 
 
 # -- likelihood bounds and the rate–distortion plane -----------------------------------------
@@ -106,6 +152,17 @@ def _test_images(images: torch.Tensor, i: int, batch_size: int, dev) -> torch.Te
     return images[i : i + batch_size].to(dev).float().div_(255).flatten(1)
 
 
+@dataclass(frozen=True)
+class Estimate:
+    """A Monte-Carlo estimate and its standard error (same units)."""
+
+    value: float
+    se: float
+
+    def __str__(self) -> str:
+        return with_error(self.value, self.se, 2)
+
+
 @torch.no_grad()
 def importance_weighted_bound(model: LatentModel, split, k: int, batch_size: int = 1000,
                               binarize: bool = False, seed: int = 0) -> float:
@@ -117,6 +174,30 @@ def importance_weighted_bound(model: LatentModel, split, k: int, batch_size: int
     `evaluate(...).neg_elbo` exactly. For a CVAE it bounds −log p(x|y). Deterministic for a
     given seed; `batch_size` counts images × samples per forward pass. See the module's
     convention: grey-level nats, unless `binarize` (dynamically binarised images, fixed seed).
+    `iw_bound_estimate` gives its Monte-Carlo standard error too.
+    """
+    return iw_bound_estimate(model, split, k, batch_size, binarize, seed).value
+
+
+def jackknife_var(log_w: "torch.Tensor") -> "torch.Tensor":
+    """Per image (b,), the jackknife variance of log(1/k Σ w) over its k samples (log_w (k, b),
+    float64): from the k leave-one-out bounds log(1/(k−1) Σ_{i≠j} w_i), no extra samples."""
+    k = log_w.shape[0]
+    top = log_w.max(0).values
+    w = (log_w - top).exp()  # ≤ 1: the sums below cannot overflow
+    total = w.sum(0)
+    loo = torch.log((total - w).clamp_(min=torch.finfo(torch.float64).tiny)) - math.log(k - 1)
+    return (k - 1) / k * ((loo - loo.mean(0)) ** 2).sum(0)
+
+
+@torch.no_grad()
+def iw_bound_estimate(model: LatentModel, split, k: int, batch_size: int = 1000,
+                      binarize: bool = False, seed: int = 0) -> Estimate:
+    """`importance_weighted_bound` and its Monte-Carlo standard error.
+
+    k = 1: from a second draw per image (see `_paired_se`). k ≥ 2: per image, the jackknife
+    over its k samples (`jackknife_var`), so no extra samples are drawn. It is an estimate
+    itself: with heavy-tailed weights (a poor encoder) it can be low.
     """
     if not model.config.is_variational:
         raise ValueError("an AE has no likelihood bound (it has no posterior or prior)")
@@ -128,8 +209,10 @@ def importance_weighted_bound(model: LatentModel, split, k: int, batch_size: int
     n = len(split)
     per_pass = max(1, batch_size // k)
     gen = torch.Generator(device=dev).manual_seed(seed)
+    gen_se = torch.Generator(device=dev).manual_seed(SE_SEED + seed)
     images = binarized(split.images) if binarize else split.images
-    total = 0.0
+    total, var_sum = 0.0, 0.0
+    firsts, seconds = [], []
     nz = model.config.nz
     for i in range(0, n, per_pass):
         x = _test_images(images, i, per_pass, dev)
@@ -137,9 +220,10 @@ def importance_weighted_bound(model: LatentModel, split, k: int, batch_size: int
         y = split.labels[i : i + per_pass].to(dev) if model.config.is_conditional else None
         post = model.encode(x, y)
         if k == 1:
-            logits, post = model(x, y, gen)
-            rec = F.binary_cross_entropy_with_logits(logits, x, reduction="sum")
-            total += rec.item() + gaussian_kl(post.mean, post.log_sigma).sum().item()
+            rec = sampled_recon(model, post, x, y, gen)
+            firsts.append(rec)
+            seconds.append(sampled_recon(model, post, x, y, gen_se))
+            total += float(rec.sum()) + gaussian_kl(post.mean, post.log_sigma).sum().item()
             continue
         eps = torch.randn((k, b, nz), generator=gen, device=dev)
         sigma = post.log_sigma.exp()
@@ -150,10 +234,15 @@ def importance_weighted_bound(model: LatentModel, split, k: int, batch_size: int
             logits, x.repeat(k, 1), reduction="none").sum(1).view(k, b)
         log_pz = -0.5 * (z.pow(2).sum(2) + nz * _LOG_2PI)
         log_qz = -0.5 * (eps.pow(2).sum(2) + nz * _LOG_2PI) - post.log_sigma.sum(1)
-        log_w = log_px_z + log_pz - log_qz  # (k, b)
-        total -= (torch.logsumexp(log_w.double(), 0) - math.log(k)).sum().item()
+        log_w = (log_px_z + log_pz - log_qz).double()  # (k, b)
+        total -= (torch.logsumexp(log_w, 0) - math.log(k)).sum().item()
+        var_sum += float(jackknife_var(log_w).sum())
     model.train(was_training)
-    return total / n if n else math.nan
+    if not n:
+        return Estimate(math.nan, math.nan)
+    if k == 1:
+        return Estimate(total / n, _paired_se(torch.cat(firsts), torch.cat(seconds)))
+    return Estimate(total / n, math.sqrt(var_sum) / n)
 
 
 @dataclass(frozen=True)
@@ -171,6 +260,9 @@ class RateDistortion:
     active_dims: int = 0
     kl_per_dim: tuple[float, ...] = ()
     n: int = 0
+    # Monte-Carlo standard error of the distortion (one sample per image); the rate is exact,
+    # so it is also the −ELBO's. None where it was not measured.
+    distortion_se: float | None = None
 
     @property
     def neg_elbo(self) -> float:
@@ -181,7 +273,8 @@ class RateDistortion:
         """R and D read off `evaluate`'s metrics (kl is the rate, −ELBO − KL the distortion)."""
         if metrics.neg_elbo is None or metrics.kl is None:
             raise ValueError("an AE's metrics have no rate or distortion")
-        return cls(metrics.kl, metrics.neg_elbo - metrics.kl, n=metrics.n)
+        return cls(metrics.kl, metrics.neg_elbo - metrics.kl, n=metrics.n,
+                   distortion_se=metrics.neg_elbo_se)
 
 
 ACTIVE_DIM_NATS = 0.01
@@ -199,13 +292,18 @@ def rate_distortion(model: LatentModel, split, batch_size: int = 1000,
     dev = model.device
     n = len(split)
     gen = torch.Generator(device=dev).manual_seed(seed)  # the ε `evaluate` draws
+    gen_se = torch.Generator(device=dev).manual_seed(SE_SEED + seed)
     dist_sum = 0.0
+    firsts, seconds = [], []
     kl_dims = torch.zeros(model.config.nz, dtype=torch.float64, device=dev)
     for i in range(0, n, batch_size):
         x = _test_images(split.images, i, batch_size, dev)
         y = split.labels[i : i + batch_size].to(dev) if model.config.is_conditional else None
-        logits, post = model(x, y, gen)
-        dist_sum += F.binary_cross_entropy_with_logits(logits, x, reduction="sum").item()
+        post = model.encode(x, y)
+        rec = sampled_recon(model, post, x, y, gen)
+        firsts.append(rec)
+        seconds.append(sampled_recon(model, post, x, y, gen_se))
+        dist_sum += float(rec.sum())
         per_dim = 0.5 * (post.mean.pow(2) + torch.exp(2 * post.log_sigma) - 1
                          - 2 * post.log_sigma)
         kl_dims += per_dim.sum(0).double()
@@ -214,4 +312,5 @@ def rate_distortion(model: LatentModel, split, batch_size: int = 1000,
         return RateDistortion(math.nan, math.nan, 0, (), 0)
     kl_per_dim = (kl_dims / n).tolist()
     return RateDistortion(sum(kl_per_dim), dist_sum / n,
-                          sum(1 for v in kl_per_dim if v > ACTIVE_DIM_NATS), tuple(kl_per_dim), n)
+                          sum(1 for v in kl_per_dim if v > ACTIVE_DIM_NATS), tuple(kl_per_dim), n,
+                          distortion_se=_paired_se(torch.cat(firsts), torch.cat(seconds)))

@@ -239,6 +239,12 @@ class JudgeScore:
         return (self.asked_confident_share if self.asked_confident_share is not None
                 else self.confident_share)
 
+    @property
+    def quality_se(self) -> float:
+        """The binomial standard error of `quality` over the n samples judged."""
+        q = self.quality
+        return math.sqrt(q * (1 - q) / self.n) if self.n else math.nan
+
     def summary(self) -> str:
         s = (f"{self.confident_share:.1%} read as a class with p >= {CONFIDENCE:g}, "
              f"{self.classes_seen} classes seen")

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from models.autoencoders import LatentModel
-from training.evaluate import EvalMetrics, importance_weighted_bound, rate_distortion
+from training.evaluate import EvalMetrics, iw_bound_estimate, rate_distortion
 from training.judge import Judge, sample_quality
 from training.render import make_grid, to_numpy_images, to_uint8
 
@@ -51,6 +51,11 @@ class SummaryRow:
     asked_share: float | None  # CVAE: share of samples read as the asked label
     checkpoint: str = ""
     error: str | None = None
+    # Monte-Carlo standard errors: of the distortion (and so of the −ELBO: the rate is exact),
+    # of the IW bound, and the binomial error of the sample quality.
+    distortion_se: float | None = None
+    iw_bound_se: float | None = None
+    quality_se: float | None = None
 
 
 def summary_row(model: LatentModel, beta: float, seed: int, state: str,
@@ -62,13 +67,15 @@ def summary_row(model: LatentModel, beta: float, seed: int, state: str,
         return SummaryRow(beta, seed, state, None, None, None, None, None, iw_k, None, None,
                           None, None, checkpoint, error)
     rd = rate_distortion(model, test_split)
-    bound = importance_weighted_bound(model, test_split, iw_k) if iw_k > 0 else None
+    bound = iw_bound_estimate(model, test_split, iw_k) if iw_k > 0 else None
     score = sample_quality(model, judge, n=quality_n) if judge is not None else None
     return SummaryRow(beta, seed, state, metrics.bce, rd.rate, rd.distortion, rd.neg_elbo,
-                      bound, iw_k, rd.active_dims,
+                      bound.value if bound else None, iw_k, rd.active_dims,
                       score.quality if score else None,
                       score.classes_seen if score else None,
-                      score.asked_share if score else None, checkpoint, error)
+                      score.asked_share if score else None, checkpoint, error,
+                      distortion_se=rd.distortion_se, iw_bound_se=bound.se if bound else None,
+                      quality_se=score.quality_se if score else None)
 
 
 def best_members(rows: Sequence[SummaryRow]) -> dict[str, int | None]:
@@ -85,7 +92,8 @@ def best_members(rows: Sequence[SummaryRow]) -> dict[str, int | None]:
 
 CSV_FIELDS = ("beta", "seed", "state", "bce_per_pixel", "rate_nats", "distortion_nats",
               "neg_elbo_nats", "iw_bound_nats", "iw_k", "active_dims", "sample_quality",
-              "classes_seen", "asked_label_share", "best", "checkpoint", "error")
+              "classes_seen", "asked_label_share", "best", "checkpoint", "error",
+              "distortion_se_nats", "iw_bound_se_nats", "sample_quality_se")
 
 
 def write_summary_csv(path: str | os.PathLike, rows: Sequence[SummaryRow]) -> Path:
@@ -101,7 +109,9 @@ def write_summary_csv(path: str | os.PathLike, rows: Sequence[SummaryRow]) -> Pa
                         _num(r.distortion), _num(r.neg_elbo), _num(r.iw_bound), r.iw_k,
                         "" if r.active_dims is None else r.active_dims, _num(r.quality, 4),
                         "" if r.classes_seen is None else r.classes_seen,
-                        _num(r.asked_share, 4), marks, r.checkpoint, r.error or ""])
+                        _num(r.asked_share, 4), marks, r.checkpoint, r.error or "",
+                        _num(r.distortion_se, 4), _num(r.iw_bound_se, 4),
+                        _num(r.quality_se, 4)])
     return path
 
 

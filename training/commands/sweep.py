@@ -173,16 +173,22 @@ def _print_table(rows, labels: list[str], iw_k: int) -> None:
     def f(v, d=1):
         return "-" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:.{d}f}"
 
-    head = f"{'member':>14} {'BCE/px':>7} {'rate':>7} {'dist.':>7} {'-ELBO':>7}"
-    head += f" {'IW k=' + str(iw_k):>8}" if iw_k else ""
-    head += f" {'quality':>7} {'active z':>8}"
+    def se(v, d=2):
+        return "" if v is None or not math.isfinite(v) else f"±{v:.{d}f}"
+
+    # The rate is exact; the distortion (and so the -ELBO), the IW bound and the quality are
+    # Monte-Carlo estimates, printed with their standard errors.
+    head = f"{'member':>14} {'BCE/px':>7} {'rate':>7} {'dist.':>7} {'-ELBO':>7} {'±MC':>5}"
+    head += f" {'IW k=' + str(iw_k):>8} {'±MC':>5}" if iw_k else ""
+    head += f" {'quality':>7} {'±':>4} {'active z':>8}"
     print(head)
     for lab, r in zip(labels, rows):
         line = (f"{lab:>14} {f(r.bce, 4):>7} {f(r.rate):>7} {f(r.distortion):>7} "
-                f"{f(r.neg_elbo):>7}")
-        line += f" {f(r.iw_bound):>8}" if iw_k else ""
+                f"{f(r.neg_elbo):>7} {se(r.distortion_se):>5}")
+        line += f" {f(r.iw_bound):>8} {se(r.iw_bound_se):>5}" if iw_k else ""
         q = "-" if r.quality is None else f"{r.quality:.0%}"
-        line += f" {q:>7} {'-' if r.active_dims is None else r.active_dims:>8}"
+        qse = "" if r.quality_se is None else f"±{r.quality_se:.0%}"
+        line += f" {q:>7} {qse:>4} {'-' if r.active_dims is None else r.active_dims:>8}"
         print(line + ("" if r.state == "finished" else f"  ({r.state})"))
 
 
