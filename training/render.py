@@ -6,8 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from torchvision.utils import make_grid as tv_make_grid
 
 
 def to_numpy_images(images: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -22,19 +20,23 @@ def to_numpy_images(images: torch.Tensor | np.ndarray) -> np.ndarray:
 
 def make_grid(images: torch.Tensor | np.ndarray, ncols: int | None = None, pad: int = 2,
               pad_value: float = 0.5) -> np.ndarray:
-    """Tile (n, H, W) images row-major into one (rows·(H+pad)+pad, cols·(W+pad)+pad) array."""
-    a = torch.from_numpy(to_numpy_images(images))
+    """Tile (n, H, W) images row-major into one (rows·(H+pad)+pad, cols·(W+pad)+pad) array.
+
+    torchvision.utils.make_grid's layout (a `pad` border around every cell), written out in
+    numpy: importing torchvision costs ~3 s of start-up for what is one reshape. A last row
+    that is not full is filled with blank cells, so the grid keeps the shape grid_cell_at
+    expects.
+    """
+    a = to_numpy_images(images)
     n, h, w = a.shape
     ncols = ncols or int(np.ceil(np.sqrt(max(n, 1))))
     nrows = max(1, int(np.ceil(n / ncols)))
-    # torchvision narrows the grid to n columns when n < ncols, and cannot tile nothing: fill
-    # the last row with blank cells so the grid keeps the shape callers (and grid_cell_at) expect.
-    blank = torch.full((nrows * ncols - n, h, w), pad_value, dtype=a.dtype)
-    cells = torch.cat([a, blank])[:, None]  # (cells, 1, H, W): torchvision's (B, C, H, W)
-    if len(cells) == 1:  # torchvision hands a single image back as it is, without the border
-        return F.pad(cells[0, 0], (pad, pad, pad, pad), value=pad_value).numpy()
-    grid = tv_make_grid(cells, nrow=ncols, padding=pad, pad_value=pad_value)
-    return grid[0].numpy()  # one channel: torchvision repeats a single channel into RGB
+    grid = np.full((nrows * (h + pad) + pad, ncols * (w + pad) + pad), pad_value, np.float32)
+    cells = grid[pad:, pad:].reshape(nrows, h + pad, ncols, w + pad)[:, :h, :, :w]
+    flat = np.full((nrows * ncols, h, w), pad_value, np.float32)
+    flat[:n] = a
+    cells[...] = flat.reshape(nrows, ncols, h, w).transpose(0, 2, 1, 3)
+    return grid
 
 
 def to_uint8(grid: np.ndarray) -> np.ndarray:

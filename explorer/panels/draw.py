@@ -461,7 +461,7 @@ class DrawPanel(Panel):
                 [[(float(p), names[i]) for i, p in enumerate(pos)]])
             self.score_plot.setXRange(-0.6, len(pos) - 0.4, padding=0)
             self.score_plot.enableAutoRange(x=False)
-        self.scores_label.setText("p(label | drawing), from each label's ELBO: " + "  ".join(
+        self.scores_label.setText("p(label | drawing), from each label's log p(x|μ,y) − KL: " + "  ".join(
             f"{names[i]} {p:.2f}" for i, p in enumerate(probs)))
 
     # -- export ------------------------------------------------------------------------------

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
+import time
 from pathlib import Path
 
 from models.registry import get_kind, kind_names, list_kinds
@@ -59,6 +61,8 @@ def _plain(v):
     return v
 
 
+_IMPORTED_AT = time.perf_counter()
+
 # What --resume takes from the file when the option is not typed, besides RUN_OPTIONS.
 RESUME_FROM_FILE = ("dataset", "device")
 
@@ -89,6 +93,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(slow start; usually slower than the default hand-written step)")
     p.add_argument("--out", required=True, help="checkpoint file to write (.safetensors)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--timings", action="store_true",
+                   help="print where the process's time went (start-up, data, training, test "
+                        "evaluation, timeline, save) as a last line on stderr")
     add_data_arguments(p, _default("auto"), "auto; with --resume: the run's own")
     add_resume_arguments(p)
 
@@ -142,6 +149,17 @@ def _resume(args: argparse.Namespace) -> int:
     return run_resume(resumed, [_Progress(args.quiet)])
 
 
+def _timings_line(started: float, t_data: float, t_trained: float, t_saved: float,
+                  result) -> str:
+    """Where the process's time went, from `started` (its first line) to `t_saved`."""
+    train = t_trained - t_data[1]
+    steps = train - result.eval_seconds - result.timeline_seconds
+    return (f"time: start-up {t_data[0] - started:.2f} s (Python, torch and the project), data "
+            f"{t_data[1] - t_data[0]:.2f} s, training {train:.2f} s (steps {steps:.2f} s, test "
+            f"evaluation {result.eval_seconds:.2f} s, timeline {result.timeline_seconds:.2f} s), "
+            f"save {t_saved - t_trained:.2f} s; total {t_saved - started:.2f} s")
+
+
 def run(args: argparse.Namespace) -> int:
     """Train (or continue a run), print the test metrics and save the checkpoint."""
     from training.checkpoint import checkpoint_of, save_checkpoint
@@ -171,7 +189,9 @@ def run(args: argparse.Namespace) -> int:
                           batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                           device=args.device, dataset=args.dataset or "auto",
                           data_dir=args.data_dir, compile=args.compile)
+        t_data0 = time.perf_counter()
         ds = load_data(args)
+        t_data = (t_data0, time.perf_counter())
         if args.epochs is None:
             cfg = dataclasses.replace(cfg, epochs=default_epochs(len(ds.train), cfg.batch_size))
         trainer = Trainer(cfg, ds, [_Progress(args.quiet)], timeline=TimelineRecorder())
@@ -181,6 +201,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"training {get_kind(cfg.kind).label} for {_count(cfg.epochs, 'epoch')} "
           f"({_count(steps, 'step')}) on {ds.description} ({trainer.device})", file=sys.stderr)
     result = trainer.run()
+    t_trained = time.perf_counter()
     if result.state == "failed":
         raise CliError(f"training failed: {result.error}")
     if result.state == "finished":
@@ -188,4 +209,21 @@ def run(args: argparse.Namespace) -> int:
     # With the timeline and what continuing the run needs (`train --resume`).
     save_checkpoint(out, checkpoint_of(trainer, result, name=out.stem))
     print(f"saved {out} ({result.seconds:.1f} s)")
+    if args.timings:
+        print(_timings_line(process_start(), t_data, t_trained, time.perf_counter(), result),
+              file=sys.stderr)
     return 0
+
+
+def process_start() -> float:
+    """This process's start on the `time.perf_counter` clock (Linux: from /proc; elsewhere the
+    moment this module was imported, which leaves out the interpreter's own start-up)."""
+    try:
+        with open("/proc/self/stat") as f:
+            ticks = int(f.read().rsplit(")", 1)[1].split()[19])  # field 22: starttime
+        with open("/proc/uptime") as f:
+            uptime = float(f.read().split()[0])
+        hz = os.sysconf("SC_CLK_TCK")
+        return time.perf_counter() - (uptime - ticks / hz)
+    except (OSError, ValueError, IndexError):
+        return _IMPORTED_AT
