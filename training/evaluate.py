@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 
-from models.autoencoders import LatentModel, gaussian_kl
+from models.autoencoders import LatentModel, bce_with_logits_rows, gaussian_kl
 
 
 @dataclass(frozen=True)
@@ -63,8 +63,7 @@ def sampled_recon(model: LatentModel, post, x: "torch.Tensor", y, generator) -> 
     """−log p(x|z) per image (n,), float64, for one z = μ + σ·ε per image with ε drawn from
     `generator` exactly as `model(x, y, generator)` draws it: the ELBO's Monte-Carlo term."""
     z = post.mean + torch.exp(post.log_sigma) * model._noise(tuple(post.mean.shape), generator)
-    return F.binary_cross_entropy_with_logits(
-        model.decode_logits(z, y), x, reduction="none").sum(1).double()
+    return bce_with_logits_rows(model.decode_logits(z, y), x).double()
 
 
 def _paired_se(first: "torch.Tensor", second: "torch.Tensor") -> float:
@@ -109,8 +108,7 @@ def evaluate(model: LatentModel, split, batch_size: int = 1000) -> EvalMetrics:
         x = split.images[i : i + batch_size].to(dev).float().div_(255).flatten(1)
         y = split.labels[i : i + batch_size].to(dev) if model.config.is_conditional else None
         post = model.encode(x, y)
-        bce_sum += F.binary_cross_entropy_with_logits(
-            model.decode_logits(post.mean, y), x, reduction="sum").item()
+        bce_sum += bce_with_logits_rows(model.decode_logits(post.mean, y), x).double().sum().item()
         if post.log_sigma is not None:
             # The ELBO's Monte-Carlo term: the same ε `model(x, y, gen)` would draw, from the
             # posterior already encoded (one encoder pass, not two).
