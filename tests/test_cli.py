@@ -79,6 +79,27 @@ def test_train_writes_a_loadable_checkpoint(tmp_path, capsys):
     assert ck.dataset == "mnist-sample" and ck.name == "vae1" and ck.state == "finished"
 
 
+def test_train_timings_say_where_the_time_went(capsys, tmp_path):
+    import re
+
+    rc, stdout, err = cli(capsys, "train", "--model", "vae", "--epochs", "2", "--dataset",
+                          "mnist-sample", "--out", tmp_path / "t.safetensors", "--device", "cpu",
+                          "--batch-size", "512", "--nz", "4", "--hidden", "32", "--quiet",
+                          "--timings")
+    assert rc == 0, err
+    line = err.strip().splitlines()[-1]
+    m = re.fullmatch(r"time: start-up ([\d.]+) s \(Python, torch and the project\), data ([\d.]+) s, "
+                     r"training ([\d.]+) s \(steps ([\d.]+) s, test evaluation ([\d.]+) s, "
+                     r"timeline ([\d.]+) s\), save ([\d.]+) s; total ([\d.]+) s", line)
+    assert m, line
+    start, data, train, steps, ev, tl, save, total = map(float, m.groups())
+    assert ev > 0 and tl > 0 and steps > 0  # two evaluations, a timeline, 18 steps
+    assert steps + ev + tl == pytest.approx(train, abs=0.02)
+    # in-process here, so "start-up" is the time since this test process began: at least
+    # the rest, and the parts never exceed the total
+    assert data + train + save <= total + 0.02 and start >= 0
+
+
 # -- eval -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("kind", ["ae", "vae", "cvae"])
 def test_eval_prints_the_test_metrics(ckpts, sample_dataset, capsys, kind):
