@@ -254,13 +254,15 @@ def main() -> None:
             gain = 1 - mix / f32
             print(f"the step's matmuls: float32 {f32:.0f} us, bf16 {b16:.0f} us (conversions "
                   f"included), best per-layer mix {mix:.0f} us: {gain:.0%} of the matmuls")
-            print("precision='auto' stays float32: " + (
-                f"bf16 would save at most {gain:.0%} of the matmul time, within this machine's "
-                "run-to-run noise, and rounds activations and gradients to 8 bits"
-                if gain < 0.25 else
-                f"bf16 would save {gain:.0%} of the matmul time here, but the hand-written step "
-                "is float32 only; `precision='bf16'` trains the matmuls in bf16 through autograd "
-                "(see its line above)"))
+            share = (f32 - mix) * 1e-6 * steps / statistics.median(fast)  # of an epoch
+            verdict = ("below the 25 % of an epoch for which auto would take a precision that "
+                       "depends on the CPU (the same seed would then train differently on "
+                       "different machines)" if share < 0.25 else
+                       "enough to be worth a bf16 hand-written step, which is not built yet")
+            print(f"precision='auto' stays float32: bf16 would save at most {gain:.0%} of the "
+                  f"matmuls here, about {share:.0%} of an epoch, and round activations and "
+                  f"gradients to 8 bits: {verdict}. precision='bf16' trains through autograd "
+                  "with bf16 autocast (its line above)")
         else:
             print("precision='auto' stays float32: this CPU has no native bf16 (AVX512-BF16 or "
                   "AMX), so bf16 matmuls would be emulated")
