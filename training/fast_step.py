@@ -68,6 +68,7 @@ class _Buffers:
         self.sigma_eps = new(nz)
         self.kl_terms = new(nz)
         self.bce_scratch = new(dec[-1].out_features)
+        self.ones = torch.ones(batch, device=device)  # bias gradients as gᵀ·1 (see below)
         self.onehot = new(enc[0].in_features - n_pixels)
         # Views made once (each slice or transpose is a Python call of ~2 µs per step).
         self.enc_in_pixels, self.enc_in_onehot = self.enc_in[:, :n_pixels], self.enc_in[:, n_pixels:]
@@ -152,7 +153,7 @@ class FastStep:
 
         # -- backward ----------------------------------------------------------------------
         _linear_chain_backward(self.dec_params, buf.dec_h, buf.dec_g, buf.dec_g_t, buf.dec_in,
-                               buf.dec_in_g)
+                               buf.dec_in_g, buf.ones)
         g_z = buf.g_z
         if self.variational:
             k = self.beta / b
@@ -161,7 +162,8 @@ class FastStep:
             torch.mul(g_z, sigma_eps, out=buf.g_log_sigma).addcmul_(sigma, sigma, value=k).sub_(k)
         else:
             buf.g_mu.copy_(g_z)
-        _linear_chain_backward(self.enc_params, buf.enc_h, buf.enc_g, buf.enc_g_t, inp, None)
+        _linear_chain_backward(self.enc_params, buf.enc_h, buf.enc_g, buf.enc_g_t, inp, None,
+                               buf.ones)
         return torch.stack((total, recon, kl))
 
 
@@ -206,15 +208,20 @@ def _grad(p: Tensor) -> Tensor:
 
 def _linear_chain_backward(layers: list[tuple[Tensor, Tensor]], outs: list[Tensor],
                            grads: list[Tensor], grads_t: list[Tensor], inp: Tensor,
-                           inp_grad: Tensor | None) -> None:
+                           inp_grad: Tensor | None, ones: Tensor) -> None:
     """Backward through Linear, ReLU, ..., Linear, given the last layer's output gradient
-    (grads_t holds the transposed views of grads)."""
+    (grads_t holds the transposed views of grads; `ones` is a batch-long vector of ones).
+
+    A bias gradient, the column sums of g, is taken as the matrix-vector product gᵀ·1: with
+    two threads torch's column sum of a 64×784 gradient took 70 µs (a reduction across the
+    rows splits badly between threads), BLAS's gemv 8-20 µs.
+    """
     for i in range(len(layers) - 1, -1, -1):
         w, b = layers[i]
         g = grads[i]
         a = outs[i - 1] if i > 0 else inp
         torch.mm(grads_t[i], a, out=_grad(w))
-        torch.sum(g, 0, out=_grad(b))
+        torch.mv(grads_t[i], ones, out=_grad(b))
         if i > 0:
             ga = torch.mm(g, w, out=grads[i - 1])
             _THRESHOLD_BACKWARD(ga, a, 0.0, grad_input=ga)  # ReLU: zero where a = 0
