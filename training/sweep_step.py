@@ -24,7 +24,6 @@ from typing import Callable, Sequence, TypeVar
 import numpy as np
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from models import ModelConfig, build_model
@@ -110,8 +109,8 @@ class StackedModel:
     def finite_members(self) -> Tensor:
         """(M,) bool: whether each member's weights are all finite."""
         ok = torch.ones(self.n_members, dtype=torch.bool, device=self.device)
-        for p in self.params:
-            ok &= torch.isfinite(p.detach()).flatten(1).all(1)
+        for p in self.params:  # by sums: NaN and inf propagate (loop._finite says why)
+            ok &= torch.isfinite(p.detach().flatten(1).sum(1))
         return ok
 
 
@@ -252,12 +251,15 @@ class SweepStep:
         torch.add(mu, sigma_eps, out=buf.z)
         logits = _stacked_chain(self.dec, buf.dec_h, buf.dec_in)
 
-        # recon = mean BCE = (Σ softplus(l) − Σ x·l) / (B P), per member; its gradient w.r.t.
-        # the logits is (σ(l) − x) / (B P), formed in two passes over the logits.
+        # recon = mean BCE = (Σ softplus(l) − Σ x·l) / (B P), per member, with softplus(l) =
+        # relu(l) − log σ(|l|) (fast_step._bce_with_grad: softplus has no vectorised CPU kernel;
+        # exp and log do); its gradient w.r.t. the logits is (σ(l) − x) / (B P).
         scale = 1.0 / (b * self.n_pixels)
-        recon = F.softplus(logits).sum((1, 2))
-        recon.sub_(torch.mv(logits.view(M, -1), x.reshape(-1))).mul_(scale)
         g_logits = buf.dec_g[-1]
+        torch.abs(logits, out=g_logits)  # g_logits as scratch until the gradient goes in
+        recon = g_logits.sum((1, 2)).add_(logits.sum((1, 2))).mul_(0.5)
+        recon.sub_(torch.sigmoid(g_logits, out=g_logits).log_().sum((1, 2)))
+        recon.sub_(torch.mv(logits.view(M, -1), x.reshape(-1))).mul_(scale)
         torch.sigmoid(logits, out=g_logits)
         torch.mul(x, -scale, out=buf.neg_x_scaled)
         torch.add(buf.neg_x_scaled, g_logits, alpha=scale, out=g_logits)
