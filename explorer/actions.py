@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Callable
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 
-from training.run import RunState
+from training.run_state import RunState
 
 if TYPE_CHECKING:
     from explorer.main_window import MainWindow

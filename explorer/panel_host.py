@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QTabWidget
-from superqt.utils import qthrottled
+from explorer.throttle import LazyThrottled
 
 if TYPE_CHECKING:
     from explorer.panels.base import Panel
@@ -40,8 +40,8 @@ class PanelHost(QObject):
         self._sent_all: list | None = None
         self._sent_any: Run | None = None
         self._follow_runs_changed = self._follow_run_changed = False
-        self._update_followers_later = qthrottled(self._update_followers, timeout=0,
-                                                  leading=False, parent=self)
+        self._update_followers_later = LazyThrottled(self._update_followers, timeout=0,
+                                                     leading=False, parent=self)
 
     def create_registered(self) -> None:
         """One tab per panel in explorer.panels.PANELS."""

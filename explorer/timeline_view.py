@@ -26,8 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from superqt.utils import qthrottled
-
+from explorer.throttle import LazyThrottled
 from explorer.widgets.image_view import ImageView
 
 if TYPE_CHECKING:
@@ -87,8 +86,8 @@ class TimelineView(QWidget):
         layout.addWidget(self.view)
         layout.addWidget(self.caption)
 
-        self._refresh_later = qthrottled(self._refresh, timeout=LIVE_REFRESH_MS, leading=True,
-                                         parent=self)
+        self._refresh_later = LazyThrottled(self._refresh, timeout=LIVE_REFRESH_MS,
+                                            leading=True, parent=self)
         self._timer = QTimer(self)
         self._timer.setObjectName("timeline playback")
         self._timer.setInterval(PLAY_INTERVAL_MS)

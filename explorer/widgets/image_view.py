@@ -1,4 +1,8 @@
-"""One pyqtgraph ImageItem showing a mosaic of images at fixed levels (0, 1)."""
+"""One pyqtgraph ImageItem showing a mosaic of images at fixed levels (0, 1).
+
+No torch at import: the Training tab builds these before torch has loaded (the grid maths
+come from training.explore and training.render when first used).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,6 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QWidget
-
-from training.explore import grid_cell_at
-from training.render import make_grid
 
 PAD = 2  # make_grid's default padding, which grid_cell_at inverts
 
@@ -36,6 +37,8 @@ class ImageView(pg.GraphicsView):
 
     def set_images(self, images: np.ndarray, ncols: int) -> np.ndarray:
         """Tile (n, H, W) images with the CLI's renderer and show them; returns the mosaic."""
+        from training.render import make_grid
+
         grid = make_grid(images, ncols=ncols, pad=PAD)
         self._layout = (len(images), ncols)
         self.set_grid(grid)
@@ -78,6 +81,8 @@ class ImageView(pg.GraphicsView):
         return [item.toPlainText() for item in self._labels if item.isVisible()]
 
     def cell_at_scene(self, scene_pos) -> int | None:
+        from training.explore import grid_cell_at
+
         p = self.image.mapFromScene(scene_pos)
         n, ncols = self._layout
         return grid_cell_at(p.x(), p.y(), n, ncols, pad=PAD) if self.grid is not None else None
