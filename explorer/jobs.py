@@ -47,6 +47,7 @@ from explorer.worker_threads import prepare_worker_thread
 from models.autoencoders import LatentModel
 from training.data import DataError, Dataset
 from training.device import describe_device
+from training.eta import EtaEstimator, evaluations_left
 from training.explore import fixed_test_indices, reconstruction_grid
 from training.loop import SnapshotEvent, TrainConfig, Trainer, TrainingObserver, TrainResult
 from training.run import Run, RunState
@@ -60,7 +61,11 @@ RECON_INTERVAL_S = 3.0  # the live reconstruction strip: every epoch end, or thi
 
 @dataclass(frozen=True)
 class Progress:
-    """Where a running job is, for its progress bar."""
+    """Where a running job is, for its progress bar, its tooltip and the status bar alike.
+
+    `steps_per_second` and `eta_seconds` are the run's smoothed figures (training/eta.py):
+    training time only, pauses excluded, the remaining epochs' evaluations included.
+    """
 
     epoch: int
     epochs: int
@@ -70,9 +75,14 @@ class Progress:
     eta_seconds: float
 
     @classmethod
-    def of(cls, ev: StepsEvent, epochs: int) -> "Progress":
-        return cls(ev.epoch, epochs, ev.last_step + 1, ev.total_steps, ev.steps_per_second,
-                   ev.eta_seconds)
+    def of(cls, ev: StepsEvent, epochs: int, speed: EtaEstimator | None = None) -> "Progress":
+        """The progress `ev` reports; the rate and ETA from `speed` (else the event's own)."""
+        step = ev.last_step + 1
+        if speed is None:
+            return cls(ev.epoch, epochs, step, ev.total_steps, ev.steps_per_second,
+                       ev.eta_seconds)
+        eta = speed.eta_seconds(ev.total_steps - step, evaluations_left(ev.epoch, epochs))
+        return cls(ev.epoch, epochs, step, ev.total_steps, speed.steps_per_second, eta)
 
     def stopped(self) -> "Progress":
         """The same place, no longer moving (no rate, no ETA)."""
@@ -82,13 +92,17 @@ class Progress:
     def fraction(self) -> float:
         return min(1.0, self.step / self.total_steps) if self.total_steps else 0.0
 
-    def text(self, short: bool = False) -> str:
+    @property
+    def eta_text(self) -> str:
+        """'03:30' (tqdm's format), '--' while unknown: the one ETA every view shows."""
         eta = self.eta_seconds
-        eta_s = "--" if not np.isfinite(eta) else tqdm.format_interval(eta)
+        return "--" if not np.isfinite(eta) else tqdm.format_interval(round(eta))
+
+    def text(self, short: bool = False) -> str:
         if short:
-            return f"epoch {self.epoch}/{self.epochs} · ETA {eta_s}"
+            return f"epoch {self.epoch}/{self.epochs} · ETA {self.eta_text}"
         return (f"epoch {self.epoch}/{self.epochs} · step {self.step:,}/{self.total_steps:,} · "
-                f"{self.steps_per_second:,.0f}/s · ETA {eta_s}")
+                f"{self.steps_per_second:,.0f}/s · ETA {self.eta_text}")
 
 
 class EngineWorker(QObject):

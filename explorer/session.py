@@ -33,6 +33,7 @@ from explorer.job_events import (
     StateChanged,
     StepsEvent,
     TrainingEnded,
+    TrainingStarted,
 )
 from explorer.jobs import STEPS_INTERVAL_S, ContinueJob, Job, JobQueue, Progress, TrainingJob
 from explorer.scorer import RunScorer
@@ -43,6 +44,7 @@ from training.checkpoint import (
     run_from_checkpoint,
     save_checkpoint,
 )
+from training.eta import EtaEstimator
 from training.explore import fixed_test_indices, reconstruction_grid
 from training.history import History
 from training.loop import TrainConfig, Trainer
@@ -75,6 +77,9 @@ class RunSession(QObject):
         self.runs: list[Run] = []
         self.reconstructions: dict[int, tuple[np.ndarray, str]] = {}  # run id -> (grid, caption)
         self.progress: dict[int, Progress] = {}  # run id -> where its job is (or ended)
+        # run id -> its smoothed speed and ETA while it trains (training/eta.py); kept after it
+        # ended, for the speed the form's estimate learns (`speed_of`).
+        self.speeds: dict[int, EtaEstimator] = {}
         self._loaders: list[DatasetLoader] = []
         self._closed = False
         self._fallback_told = False
@@ -90,6 +95,11 @@ class RunSession(QObject):
     def usable_runs(self) -> list[Run]:
         """Runs the panels can explore: a trained model and its dataset in memory, not training."""
         return [r for r in self.runs if r.is_usable and r.dataset is not None and not r.is_active]
+
+    def speed_of(self, run: Run) -> float:
+        """`run`'s smoothed training speed in steps/s (sweep steps for a member), 0.0 if unknown."""
+        speed = self.speeds.get(run.id)
+        return speed.steps_per_second if speed is not None else 0.0
 
     def job_for(self, run: Run | None) -> Job | None:
         return self.queue.job_for(run)
@@ -224,6 +234,7 @@ class RunSession(QObject):
         self.runs.remove(run)
         self.reconstructions.pop(run.id, None)
         self.progress.pop(run.id, None)
+        self.speeds.pop(run.id, None)
         self.run_removed.emit(run)
 
     def pause(self, run: Run) -> None:
@@ -272,7 +283,15 @@ class RunSession(QObject):
             self.scorer.set_training(True)  # scoring waits until the queue is idle again
         match ev:
             case StepsEvent():
-                self.progress[run.id] = Progress.of(ev, run.config.epochs)
+                speed = self.speeds.get(run.id)
+                if speed is None:
+                    speed = self.speeds[run.id] = EtaEstimator()
+                speed.add_steps(len(ev.total), ev.steps_per_second)
+                self.progress[run.id] = Progress.of(ev, run.config.epochs, speed)
+            case EpochEvent(eval_seconds=eval_seconds) if run.id in self.speeds:
+                self.speeds[run.id].add_epoch(eval_seconds)
+            case TrainingStarted():
+                self.speeds[run.id] = EtaEstimator()  # a new job (continuing too): a new estimate
             case ReconstructionsReady(grid=grid, caption=caption):
                 self.reconstructions[run.id] = (grid, f"{run.name}: {caption}")
             case MessagePosted(text=text):

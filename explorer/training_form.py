@@ -185,7 +185,8 @@ class TrainingForm(QWidget):
         self._train_sizes: dict[str, int] = {s.name: s.n_train for s in list_sources() if s.n_train}
         self._train_sizes.setdefault("auto", SAMPLE_TRAIN)
         self._epochs_follow = True  # until the user sets the epochs themselves
-        self._steps_per_second: float | None = None
+        self._steps_per_second: float | None = None  # a single run's, measured here
+        self._sweep_speed: float | None = None  # a sweep's model-steps/s, measured here
         self._last_dataset_index = 0
         self.ask_folder = self._ask_folder_dialog  # tests replace it with the folder to answer
         self.beta = BetaControl()
@@ -296,6 +297,8 @@ class TrainingForm(QWidget):
         for edit in (self.lr, self.beta.edit, self.betas, self.sweep_seeds):
             edit.textEdited.connect(self._on_any_text_edited)
             edit.returnPressed.connect(self.request_train)
+        for edit in (self.betas, self.sweep_seeds):
+            edit.textChanged.connect(lambda _text: self._update_estimate())
 
     # -- values ----------------------------------------------------------------------------------
     def values(self) -> dict:
@@ -450,10 +453,50 @@ class TrainingForm(QWidget):
         self._train_sizes[source] = int(n_train)
         self._update_epochs()
 
-    def set_steps_per_second(self, rate: float | None) -> None:
-        """This machine's last measured training speed, for the time estimate."""
-        self._steps_per_second = rate if rate and rate > 0 else None
+    def set_speeds(self, steps_per_second: float | None,
+                   sweep_model_steps_per_second: float | None = None) -> None:
+        """This machine's last measured speeds, for the time estimate: a single run's steps/s
+        and a sweep's model-steps/s (sweep steps/s × members; None: no sweep measured yet)."""
+        def ok(v: float | None) -> float | None:
+            return v if v and v > 0 and math.isfinite(v) else None
+
+        self._steps_per_second = ok(steps_per_second)
+        self._sweep_speed = ok(sweep_model_steps_per_second)
         self._update_estimate()
+
+    def set_steps_per_second(self, rate: float | None) -> None:
+        """A single run's measured speed, for the time estimate (the sweep's is kept)."""
+        self.set_speeds(rate, self._sweep_speed)
+
+    def sweep_member_count(self) -> int:
+        """How many members the sweep lists name (0 when one has an empty item). Counted here,
+        not by training.sweep's parsers, which import torch: the form estimates before it."""
+        counts = []
+        for edit in (self.betas, self.sweep_seeds):
+            items = [x.strip() for x in edit.text().split(",")]
+            if not all(items):
+                return 0
+            counts.append(len(set(items)))
+        return counts[0] * counts[1]
+
+    def estimate_seconds(self) -> float | None:
+        """About how long Train would take here (None: no speed measured for this kind of job).
+
+        A single run at the last single run's steps/s; a sweep of M members at the last
+        sweep's model-steps/s shared by M, or, before any sweep was measured, as M single runs
+        one after another (an upper bound: training them at once is faster).
+        """
+        n = self._train_size()
+        if not n:
+            return None
+        steps = -(-n // self.batch_size.value()) * self.epochs.value()
+        if not self.is_sweep:
+            return steps / self._steps_per_second if self._steps_per_second else None
+        members = self.sweep_member_count()
+        if not members:
+            return None
+        model_rate = self._sweep_speed or self._steps_per_second
+        return steps * members / model_rate if model_rate else None
 
     def _train_size(self) -> int | None:
         data = self.dataset.currentData()
@@ -477,11 +520,15 @@ class TrainingForm(QWidget):
             self.estimate.setText("steps: known once the folder has loaded")
             return
         steps = -(-n // self.batch_size.value()) * self.epochs.value()
-        text = f"{steps:,} steps ({n:,} images per epoch)"
-        if self._steps_per_second:
+        members = self.sweep_member_count() if self.is_sweep else 0
+        who = f" × {members} members" if members else ""
+        text = f"{steps:,} steps{who} ({n:,} images per epoch)"
+        seconds = self.estimate_seconds()
+        if seconds is not None:
             from tqdm import tqdm
 
-            text += f", about {tqdm.format_interval(steps / self._steps_per_second)} here"
+            bound = "at most " if members and not self._sweep_speed else "about "
+            text += f", {bound}{tqdm.format_interval(round(seconds))} here"
         if self.dataset.currentData() == "auto" and n == SAMPLE_TRAIN:
             text += "; 'auto' uses the bundled sample until full MNIST is downloaded"
         self.estimate.setText(text)
@@ -508,6 +555,7 @@ class TrainingForm(QWidget):
         f.setRowVisible(self.log_grid, sweep)
         self.log_grid.setVisible(sweep and self.log_grid_button.isChecked())
         self.train_button.setText("&Train sweep" if sweep else "&Train")
+        self._update_estimate()  # a sweep's estimate counts its members
 
     @Slot(bool)
     def _on_sweep_toggled(self, _on: bool) -> None:

@@ -548,3 +548,58 @@ def test_epochs_follow_the_dataset_until_the_user_sets_them(qtbot, window):
     assert f.epochs.value() == 3 and f.stored_values()["epochs"] == 3
     f.set_steps_per_second(100.0)
     assert "213 steps" in f.estimate.text() and "00:02 here" in f.estimate.text()
+
+
+def eta_of(text: str) -> str:
+    """The 'ETA …' figure in a progress text."""
+    assert "ETA " in text, text
+    return text.split("ETA ", 1)[1].split()[0]
+
+
+def test_eta_is_one_smoothed_figure_in_the_cell_its_tooltip_and_the_status_bar(qtbot, window):
+    fill_form(window, epochs=LONG)
+    run = click_train(qtbot, window)
+    wait_running(qtbot, window, run)
+    qtbot.waitUntil(lambda: window.progress_label.isVisible()
+                    and eta_of(window.progress_label.text()) != "--", timeout=WAIT_MS)
+    shown = cell(window, run, COL_PROGRESS)
+    tip = cell(window, run, COL_PROGRESS, Qt.ItemDataRole.ToolTipRole)
+    status = window.progress_label.text()
+    assert eta_of(shown) == eta_of(tip) == eta_of(status)
+    assert status.startswith(run.name) and "epoch " in status
+    # The figure is the session's smoothed one, not the loop's latest steps/s.
+    p = window.session.progress[run.id]
+    assert p.steps_per_second == pytest.approx(window.session.speed_of(run))
+    window.stop_selected()
+    wait_ended(qtbot, window, run)
+    assert not window.progress_label.isVisible()  # nothing left to estimate
+
+
+def test_form_estimate_uses_the_speed_of_its_kind_of_job(qtbot, window):
+    f = window.form
+    f.set_values({"dataset": "mnist-sample", "batch_size": 64, "epochs": 3})  # 213 steps
+    f.set_speeds(10.0, None)  # a single run measured at 10 steps/s, no sweep yet
+    assert "213 steps (" in f.estimate.text() and "about 00:21 here" in f.estimate.text()
+    f.sweep.setChecked(True)
+    f.betas.setText("0, 1e-3, 1e-2, 0.1, 1, 5, 10")  # 7 members
+    # No sweep measured: as 7 single runs one after another, an upper bound.
+    assert "213 steps × 7 members" in f.estimate.text()
+    assert "at most 02:29 here" in f.estimate.text()
+    f.set_speeds(10.0, 35.0)  # a sweep trained 35 model-steps/s: 7 members share it
+    assert "about 00:43 here" in f.estimate.text()
+    f.sweep.setChecked(False)  # a single run is not estimated with the sweep's speed
+    assert "about 00:21 here" in f.estimate.text()
+
+
+def test_a_finished_sweep_teaches_the_form_its_own_speed(qtbot, window, settings):
+    fill_form(window, epochs=1)
+    window.form.sweep.setChecked(True)
+    window.form.betas.setText("0, 0.01")
+    with qtbot.waitSignal(window.session.queue.job_finished, timeout=WAIT_MS):
+        qtbot.mouseClick(window.form.train_button, Qt.MouseButton.LeftButton)
+    runs = window.runs
+    assert len(runs) == 2 and all(r.state == "finished" for r in runs)
+    assert window.settings.steps_per_second() is None  # a sweep's speed is not a single run's
+    sweep_rate = window.settings.sweep_speed()
+    assert sweep_rate == pytest.approx(2 * window.session.speed_of(runs[0]))
+    assert "about " in window.form.estimate.text()
