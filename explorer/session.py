@@ -34,6 +34,7 @@ from explorer.job_events import (
     StepsEvent,
     TrainingEnded,
     TrainingStarted,
+    WeightsSnapshot,
 )
 from explorer.jobs import STEPS_INTERVAL_S, ContinueJob, Job, JobQueue, Progress, TrainingJob
 from explorer.scorer import RunScorer
@@ -93,8 +94,9 @@ class RunSession(QObject):
 
     # -- queries ---------------------------------------------------------------------------------
     def usable_runs(self) -> list[Run]:
-        """Runs the panels can explore: a trained model and its dataset in memory, not training."""
-        return [r for r in self.runs if r.is_usable and r.dataset is not None and not r.is_active]
+        """Runs the panels can explore: a trained model and its dataset in memory. A run still
+        training counts once it has a copy of its weights from an epoch end (WeightsSnapshot)."""
+        return [r for r in self.runs if r.is_usable and r.dataset is not None]
 
     def speed_of(self, run: Run) -> float:
         """`run`'s smoothed training speed in steps/s (sweep steps for a member), 0.0 if unknown."""
@@ -307,7 +309,8 @@ class RunSession(QObject):
                 self.message.emit(_ended_message(run), 20000 if run.error else 10000)
                 self._score(run)
         self.run_event.emit(run, ev)
-        if isinstance(ev, (StateChanged, EpochEvent, TrainingEnded, DatasetLoaded)):
+        if isinstance(ev, (StateChanged, EpochEvent, TrainingEnded, DatasetLoaded,
+                           WeightsSnapshot)):
             self.run_changed.emit(run)
 
     @Slot(object, object, str)

@@ -204,14 +204,13 @@ class TimelineView(QWidget):
         self._draw()
 
     def _empty_text(self) -> str:
+        from training.run_state import no_timeline_reason  # torch-free
+
         run = self.run
         if run is None:
             return "Select a run to replay how it learned."
-        if run.is_active or run.model is None:
-            return (f"The timeline of {run.name} fills in as it trains: snapshots at log-spaced "
-                    "steps, then at every epoch end.")
-        return (f"{run.name} has no training timeline: it was saved by an older version, "
-                "without one (its loss curves are all there is).")
+        return no_timeline_reason(run.name, group=run.group, state=run.state,
+                                  trained=run.model is not None)
 
     def _draw(self) -> None:
         from training.timeline import snapshot_caption, snapshot_grid

@@ -603,3 +603,69 @@ def test_a_finished_sweep_teaches_the_form_its_own_speed(qtbot, window, settings
     sweep_rate = window.settings.sweep_speed()
     assert sweep_rate == pytest.approx(2 * window.session.speed_of(runs[0]))
     assert "about " in window.form.estimate.text()
+
+
+def panel_titled(w: MainWindow, title: str) -> Panel:
+    return next(p for p in w.panels if p.title == title)
+
+
+def snapshot_epoch_in(caption: str) -> int:
+    """The epoch in a caption's 'its weights as of epoch N'."""
+    assert "its weights as of epoch " in caption, caption
+    return int(caption.split("its weights as of epoch ", 1)[1].split()[0].strip(".,:;"))
+
+
+def test_explore_a_run_while_it_trains_and_while_paused(qtbot, settings, datasets, monkeypatch):
+    from explorer import jobs
+
+    monkeypatch.setattr(jobs, "WEIGHTS_INTERVAL_S", 0.3)  # a new copy of the weights often
+    w = make_window(qtbot, settings, datasets, load_panels=True)
+    recon, prior = panel_titled(w, "Reconstructions"), panel_titled(w, "Prior samples")
+    w.tabs.setCurrentWidget(recon)
+    fill_form(w, epochs=LONG)
+    run = click_train(qtbot, w)
+    assert w.selected_run() is run
+    # Until its first epoch ends it has no weights: the tab says so (not "select a run").
+    qtbot.waitUntil(lambda: not recon.is_showing_hint, timeout=WAIT_MS)
+    assert run.is_active and run in w.usable_runs()
+    assert recon.view.has_image and "training: its weights as of epoch" in recon.caption.text()
+    first = snapshot_epoch_in(recon.caption.text())
+    # Newer weights redraw the tab in front as the run trains on.
+    qtbot.waitUntil(lambda: snapshot_epoch_in(recon.caption.text()) > first, timeout=WAIT_MS)
+    # Paused: the tabs go on exploring its latest weights.
+    qtbot.mouseClick(w.runs_panel.pause_button, Qt.MouseButton.LeftButton)
+    job = w.session.job_for(run)
+    qtbot.waitUntil(lambda: job.worker.is_paused, timeout=WAIT_MS)
+    QApplication.processEvents()
+    qtbot.waitUntil(lambda: "paused: its weights as of epoch" in recon.caption.text(),
+                    timeout=WAIT_MS)
+    paused_at = snapshot_epoch_in(recon.caption.text())
+    assert paused_at == run.snapshot_epoch and not recon.is_showing_hint
+    # A tab behind shows the newest weights when it is brought forward.
+    w.tabs.setCurrentWidget(prior)
+    qtbot.waitExposed(prior)
+    assert not prior.is_showing_hint and prior.views[0].has_image
+    assert snapshot_epoch_in(prior.captions[0].text()) == paused_at
+    w.stop_selected()
+    wait_ended(qtbot, w, run)
+    assert run.state == "stopped" and run.snapshot_epoch is None
+    assert "its weights as of" not in prior.captions[0].text()  # the final weights now
+    w.close()
+
+
+def test_tabs_say_why_a_queued_run_cannot_be_explored_yet(qtbot, settings, datasets):
+    w = make_window(qtbot, settings, datasets, load_panels=True)
+    recon = panel_titled(w, "Reconstructions")
+    fill_form(w, epochs=LONG)
+    first = click_train(qtbot, w)
+    queued = click_train(qtbot, w)
+    assert queued.state == "queued" and w.selected_run() is queued
+    assert recon.is_showing_hint and "is queued" in recon.hint.text()
+    assert "Select a run" not in recon.hint.text()
+    w.stop_selected()  # a queued run leaves the queue untrained
+    assert queued.state == "stopped"
+    assert "stopped before it trained" in recon.hint.text()
+    w.run_table.select_run(first)
+    w.stop_selected()
+    wait_ended(qtbot, w, first)
+    w.close()

@@ -304,3 +304,30 @@ def test_eval_quality_and_refusals(capsys, vae_file, tmp_path, runs, one_torch_t
                                    name="ae", dataset="mnist-sample"))
     assert run_cli(["eval", str(ae), "--iw", "5"]) == 2
     assert "needs a VAE or CVAE" in capsys.readouterr().err
+
+
+def test_a_sweep_member_is_explored_while_the_sweep_trains(qtbot, settings, cache,  # noqa: F811
+                                                           monkeypatch):
+    from explorer import jobs
+
+    monkeypatch.setattr(jobs, "WEIGHTS_INTERVAL_S", 0.3)
+    w = make_window(qtbot, settings, cache, load_panels=True)
+    try:
+        fill_form(w, nz=4, epochs=2000)
+        w.form.sweep.setChecked(True)
+        w.form.betas.setText("0, 1")
+        qtbot.mouseClick(w.form.train_button, Qt.MouseButton.LeftButton)
+        members = w.runs
+        recon = next(p for p in w.panels if p.title == "Reconstructions")
+        w.tabs.setCurrentWidget(recon)
+        w.run_table.select_run(members[1])
+        qtbot.waitUntil(lambda: not recon.is_showing_hint, timeout=WAIT_MS)
+        assert members[1].is_active and recon.view.has_image
+        assert "training: its weights as of epoch" in recon.caption.text()
+        assert members[1].model is not members[0].model
+        assert members[1].model.config.beta == 1.0  # the member's own weights and β
+        w.stop_selected()
+        qtbot.waitUntil(lambda: not w.session.has_active, timeout=WAIT_MS)
+        assert all(r.state == "stopped" and r.snapshot_epoch is None for r in members)
+    finally:
+        w.shutdown()

@@ -41,6 +41,10 @@ class Run:
     # 'iw_k', 'rate', 'distortion', 'active_dims', 'quality', 'classes_seen', 'judge_accuracy'.
     # Emptied when the weights change (training continued).
     measures: dict = field(default_factory=dict)
+    # While a job trains the run, `model` is a copy of its weights taken at an epoch end, so
+    # the panels can explore it meanwhile: this is that epoch (None when not training, or when
+    # the model is still the one it had before it went on training).
+    snapshot_epoch: int | None = None
     id: int = field(default_factory=lambda: next(_ids))
 
     def __post_init__(self) -> None:
@@ -60,8 +64,10 @@ class Run:
 
     @property
     def is_usable(self) -> bool:
-        """True when the model can be explored (it exists and has trained at least a step)."""
-        return self.model is not None and (len(self.history) > 0 or self.state == RunState.FINISHED)
+        """True when the model can be explored: it exists and has trained, at least a step (an
+        ended or loaded run) or an epoch (a run still training, explored from its snapshot)."""
+        return self.model is not None and (len(self.history) > 0 or bool(self.history.epochs)
+                                           or self.state == RunState.FINISHED)
 
     @property
     def is_active(self) -> bool:
