@@ -107,6 +107,7 @@ class MainWindow(QMainWindow):
         p.stop_button.clicked.connect(self.stop_selected)
         p.continue_button.clicked.connect(lambda: self.continue_selected())
         p.save_button.clicked.connect(lambda: self.save_selected())
+        p.save_sweep_button.clicked.connect(lambda: self.save_selected_sweep())
         p.open_button.clicked.connect(lambda: self.open_checkpoint())
         p.remove_button.clicked.connect(self.remove_selected)
 
@@ -221,6 +222,10 @@ class MainWindow(QMainWindow):
     def save_selected(self, path: str | None = None) -> Path | None:
         return self.commands.save(self.selected_run(), path)
 
+    def save_selected_sweep(self, folder: str | None = None) -> list[Path]:
+        """Save every member of the selected run's sweep into `folder` (asked when None)."""
+        return self.commands.save_sweep(self.selected_run(), folder)
+
     def export_selected(self, path: str | None = None) -> Path | None:
         return self.commands.export(self.selected_run(), path)
 
@@ -266,8 +271,11 @@ class MainWindow(QMainWindow):
     def _on_run_changed(self, run: Run) -> None:
         self.run_model.refresh(run)
         self.loss_plot.rename_run(run.id, run.name)
-        if run is self.selected_run():
+        selected = self.selected_run()
+        if run is selected:
             self._update_selection_views()
+        elif selected is not None and run.group and run.group == selected.group:
+            self.menu_actions.update(selected, self._closed)  # e.g. Save sweep, once all ended
         self._update_panels()
 
     @Slot(object)

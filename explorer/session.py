@@ -126,6 +126,16 @@ class RunSession(QObject):
             return f"the data of {run.name} is still loading"
         return None
 
+    def unique_name(self, name: str) -> str:
+        """`name`, or 'name (2)', 'name (3)'… when a run of the session already has it."""
+        taken = {r.name for r in self.runs}
+        if name not in taken:
+            return name
+        n = 2
+        while f"{name} ({n})" in taken:
+            n += 1
+        return f"{name} ({n})"
+
     def unsaved_runs(self) -> list[Run]:
         return [r for r in self.runs if r.model is not None and not r.saved and not r.is_active]
 
@@ -203,7 +213,9 @@ class RunSession(QObject):
     def open(self, path: str | os.PathLike) -> Run:
         """Load a checkpoint as a run; its dataset loads in the background. CheckpointError."""
         ckpt = load_checkpoint(path)
-        run = self.add(run_from_checkpoint(ckpt, path))
+        run = run_from_checkpoint(ckpt, path)
+        run.name = self.unique_name(run.name)  # the same file twice, or a copy of it
+        self.add(run)
         loader = DatasetLoader(self.datasets, dataset_candidates(run.config, ckpt.dataset),
                                token=run)
         loader.loaded.connect(self._on_loader_loaded)

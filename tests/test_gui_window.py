@@ -52,6 +52,8 @@ class FakeDialogs:
         self.errors: list[tuple[str, str]] = []
         self.abouts: list[str] = []
         self.epochs: int | None = None  # the answer to "continue training to how many epochs?"
+        self.confirms: list[tuple[str, str]] = []  # (title, text) of every yes/no question
+        self.answer = True  # the answer to them
         self.asked_epochs: list[tuple[int, int]] = []
 
     def open_path(self, directory: str = "") -> str | None:
@@ -63,12 +65,16 @@ class FakeDialogs:
     def export_path(self, suggested: str) -> str | None:
         return self.path
 
+    def folder_path(self, title: str, directory: str = "") -> str | None:
+        return self.path
+
     def ask_epochs(self, current: int, minimum: int) -> int | None:
         self.asked_epochs.append((current, minimum))
         return self.epochs
 
     def confirm(self, title: str, text: str) -> bool:
-        return True
+        self.confirms.append((title, text))
+        return self.answer
 
     def confirm_close(self, active, unsaved) -> bool:
         self.asked_close.append((list(active), list(unsaved)))
@@ -669,3 +675,50 @@ def test_tabs_say_why_a_queued_run_cannot_be_explored_yet(qtbot, settings, datas
     w.stop_selected()
     wait_ended(qtbot, w, first)
     w.close()
+
+
+def test_remove_asks_in_plain_words(qtbot, window):
+    fill_form(window, epochs=1)
+    run = click_train(qtbot, window)
+    wait_ended(qtbot, window, run)
+    window.dialogs.answer = False
+    qtbot.mouseClick(window.runs_panel.remove_button, Qt.MouseButton.LeftButton)
+    title, text = window.dialogs.confirms[-1]
+    assert run in window.runs  # refused: kept
+    assert text == (f"{run.name} has not been saved: its weights will be lost when it is "
+                    "removed. Remove it?")
+    window.dialogs.answer = True
+    qtbot.mouseClick(window.runs_panel.remove_button, Qt.MouseButton.LeftButton)
+    assert run not in window.runs
+
+
+def test_opening_the_same_checkpoint_twice_gives_two_names(qtbot, window, tmp_path):
+    fill_form(window, epochs=1)
+    run = click_train(qtbot, window)
+    wait_ended(qtbot, window, run)
+    path = tmp_path / "a.safetensors"
+    assert window.save_selected(str(path)) is not None
+    copy = tmp_path / "copy.safetensors"
+    copy.write_bytes(path.read_bytes())
+    first = window.open_checkpoint(str(path))
+    second = window.open_checkpoint(str(copy))
+    names = [cell(window, r, COL_NAME) for r in (run, first, second)]
+    assert names == [run.name, f"{run.name} (2)", f"{run.name} (3)"]
+    qtbot.waitUntil(lambda: not window.session._loaders, timeout=WAIT_MS)
+
+
+def test_a_one_class_folder_fails_the_run_with_one_plain_line(qtbot, window, tmp_path):
+    from PIL import Image
+
+    (tmp_path / "only").mkdir()
+    for i in range(2):
+        Image.fromarray(np.full((28, 28), 255 * i, np.uint8), "L").save(
+            tmp_path / "only" / f"{i}.png")
+    window.form.set_folder(str(tmp_path))
+    fill_form(window, epochs=1, data_dir=str(tmp_path), dataset="folder")
+    run = click_train(qtbot, window)
+    wait_ended(qtbot, window, run)
+    assert run.state == "failed" and run.model is None
+    assert "at least 2 classes" in run.error and "\n" not in run.error
+    assert "at least 2 classes" in window.statusBar().currentMessage()
+    assert "at least 2 classes" in window.details.text()
