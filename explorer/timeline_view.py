@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
-    QSizePolicy,
     QSlider,
     QVBoxLayout,
     QWidget,
@@ -72,8 +71,8 @@ class TimelineView(QWidget):
         self.caption = QLabel()
         self.caption.setWordWrap(True)
         self.view = ImageView(min_height=0)
-        self.view.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.view.setFixedHeight(self.fontMetrics().height() * 11)
+        line = self.fontMetrics().height()
+        self.view.set_height_range(5 * line, 11 * line)
         bar = QHBoxLayout()
         bar.addWidget(self.title)
         bar.addWidget(self.play_button)

@@ -313,7 +313,8 @@ def test_save_then_reload_and_rename(qtbot, window, tmp_path):
     window.dialogs.path = str(run.path)
     window.menu_actions.open.trigger()
     loaded = window.runs[-1]
-    assert loaded is not run and loaded.name == "my autoencoder" and loaded.kind == "ae"
+    # The saved name comes back, told apart from the run still listed under it.
+    assert loaded is not run and loaded.name == "my autoencoder (2)" and loaded.kind == "ae"
     assert np.allclose(loaded.history.total, run.history.total)
     window.export_selected(str(tmp_path / "losses.csv"))
     assert (tmp_path / "losses.csv").read_text().count("\n") == len(run.history) + 1

@@ -13,7 +13,7 @@ from explorer.datasets import DatasetCache
 from explorer.job_events import (DatasetLoaded, EpochEvent, MessagePosted, ReconstructionsReady,
                                  StepsEvent, TrainingEnded)
 from explorer.panels.sweep import COL_BOUND, COL_QUALITY, SweepPanel
-from explorer.run_table import COL_GROUP, COL_IW, COL_QUALITY as RUN_COL_QUALITY
+from explorer.run_table import COL_FILE, COL_GROUP, COL_IW, COL_QUALITY as RUN_COL_QUALITY
 from explorer.session import RunSession
 from explorer.sweep_job import SweepJob, member_run_name
 from training.cli import run_cli
@@ -355,7 +355,7 @@ def test_save_a_whole_sweep_into_one_folder(qtbot, settings, cache, tmp_path):  
         files = sorted(p.name for p in out.iterdir())
         assert files == ["vae-beta0-seed0.safetensors", "vae-beta0.01-seed0.safetensors"]
         assert all(r.saved and r.path.parent == out for r in members)
-        assert cell(w, members[0], 13) == "vae-beta0-seed0.safetensors"  # the File column
+        assert cell(w, members[0], COL_FILE) == "vae-beta0-seed0.safetensors"
         ck = load_checkpoint(out / "vae-beta0.01-seed0.safetensors")
         assert ck.group == members[1].group and ck.train_config.beta == 0.01
         assert w.session.unsaved_runs() == []

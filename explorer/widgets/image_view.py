@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QWidget
+from PySide6.QtCore import QSize, Signal
+from PySide6.QtWidgets import QSizePolicy, QWidget
 
 PAD = 2  # make_grid's default padding, which grid_cell_at inverts
 
@@ -32,8 +32,24 @@ class ImageView(pg.GraphicsView):
         self.grid: np.ndarray | None = None
         self._layout = (0, 1)  # (n images, columns) of the mosaic shown, for click lookups
         self._labels: list[pg.TextItem] = []
+        self._preferred_height: int | None = None
         self.setMinimumHeight(min_height)
         self.scene().sigMouseClicked.connect(self._on_scene_clicked)
+
+    def set_height_range(self, minimum: int, preferred: int) -> None:
+        """Be `preferred` pixels tall, shrinking to `minimum` when the window is short: a
+        fixed height could not shrink, and the layout then drew the widgets below over it."""
+        self._preferred_height = preferred
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.setMinimumHeight(minimum)
+        self.setMaximumHeight(preferred)
+        self.updateGeometry()
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        hint = super().sizeHint()
+        if self._preferred_height is not None:
+            hint.setHeight(self._preferred_height)
+        return hint
 
     def set_images(self, images: np.ndarray, ncols: int) -> np.ndarray:
         """Tile (n, H, W) images with the CLI's renderer and show them; returns the mosaic."""
