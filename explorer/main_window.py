@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = ["APPLICATION", "ORGANIZATION", "MainWindow"]
 CLOSE_TIMEOUT_MS = 2000  # closing never hangs longer than this on a running job
 PROGRESS_INTERVAL_MS = 250  # progress bars refresh 4 times a second
+SPEED_MIN_TRAINING_S = 5.0  # a run's speed is this machine's once it trained this long
 
 
 class MainWindow(QMainWindow):
@@ -313,10 +314,15 @@ class MainWindow(QMainWindow):
         rate = self.session.speed_of(run)
         if rate <= 0:
             return
+        # A run of a few seconds is mostly its first steps, slowed by the timeline's dense early
+        # snapshots: it replaces a figure already known only once it trained long enough.
+        speed = self.session.speeds.get(run.id)
+        settled = speed is not None and speed.training_seconds >= SPEED_MIN_TRAINING_S
         if run.group:
-            n = len(self.session.sweep_members(run)) or 1
-            self.settings.save_sweep_speed(rate * n)
-        else:
+            if settled or self.settings.sweep_speed() is None:
+                n = len(self.session.sweep_members(run)) or 1
+                self.settings.save_sweep_speed(rate * n)
+        elif settled or self.settings.steps_per_second() is None:
             self.settings.save_steps_per_second(rate)
         self.form.set_speeds(self.settings.steps_per_second(), self.settings.sweep_speed())
 

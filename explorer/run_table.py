@@ -196,8 +196,8 @@ class RunTableModel(QAbstractTableModel):
             return f"{run.epochs_done}/{c.epochs}"
         if col == COL_STATE:
             return f"{run.state}" + (" ⚠" if run.error else "")
-        if col == COL_PROGRESS:
-            return self.progress_text(run)
+        if col == COL_PROGRESS:  # an ended run's in short (the tooltip has it all)
+            return self.progress_text(run, short=not run.is_active)
         if col == COL_BCE:
             return f"{m.bce:.4f}" if m else ""
         if col == COL_ELBO:
