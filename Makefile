@@ -47,6 +47,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/sweep_speed.py
 	$(PY) benchmarks/timeline_resume.py
 	$(PY) benchmarks/checkpoint_mutations.py
+	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/launch_time.py
 
 # Needs a virtual screen: apt-get install -y xvfb (the README's screenshots come from here).
 screenshots: $(STAMP)

@@ -9,7 +9,7 @@ is done with the worker at torch's default thread count (the app's choice, explo
 WORKER_TORCH_THREADS) and with one thread, to justify it.
 
     QT_QPA_PLATFORM=offscreen python benchmarks/gui_responsiveness.py [--epochs 2]
-    python benchmarks/gui_responsiveness.py --startup   # launch-to-visible time of main.py
+    python benchmarks/gui_responsiveness.py --startup   # launch-to-visible (benchmarks/launch_time.py)
 
 Targets: p99 lateness < 50 ms; GUI throughput >= 90 % of headless (the faster of torch's
 default thread count and one thread, each measured before and after). Not a test: it prints.
@@ -173,22 +173,10 @@ def idle_lateness(app, seconds: float = 1.0) -> tuple[float, float]:
 
 def startup(repeats: int) -> None:
     """Seconds from `python main.py` starting to the window painted, and to torch ready."""
-    env = {**os.environ, "LATENT_EXPLORER_STARTUP_PROBE": "1"}
-    env.setdefault("QT_QPA_PLATFORM", "offscreen")
-    visible, ready = [], []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = subprocess.run([sys.executable, str(ROOT / "main.py")], env=env, cwd=ROOT,
-                             capture_output=True, text=True, timeout=120)
-        total = time.perf_counter() - t0
-        lines = dict(line.split() for line in out.stdout.splitlines()
-                     if line.startswith(("visible ", "ready ")))
-        visible.append(float(lines["visible"]))
-        ready.append(float(lines["ready"]))
-        print(f"  launch → window painted {visible[-1]:.2f} s, → torch loaded and ready "
-              f"{ready[-1]:.2f} s (process ran {total:.2f} s)")
-    print(f"median: visible {statistics.median(visible):.2f} s, ready "
-          f"{statistics.median(ready):.2f} s  (platform {env['QT_QPA_PLATFORM']})")
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from launch_time import measure  # one probe parser for both scripts
+
+    measure(repeats)
 
 
 def plot_cost(app) -> None:

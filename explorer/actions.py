@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Callable
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 
-from training.run import RunState
+from training.run_state import RunState
 
 if TYPE_CHECKING:
     from explorer.main_window import MainWindow
@@ -35,6 +35,9 @@ class WindowActions:
                            "Load a saved run")
         self.save = action("&Save run as…", w.save_selected, QKeySequence.StandardKey.Save,
                            "Save the selected run")
+        self.save_sweep = action("Save s&weep to folder…", w.save_selected_sweep, None,
+                                 "Save every member of the selected run's β sweep into one "
+                                 "folder (one checkpoint each)")
         self.export = action("&Export…", w.export_selected, "Ctrl+E",
                              "Export the selected run's losses (CSV) or the plots (PNG)")
         self.quit = action("&Quit", w.close, QKeySequence.StandardKey.Quit)
@@ -58,7 +61,7 @@ class WindowActions:
 
         bar = w.menuBar()
         file_menu = bar.addMenu("&File")
-        file_menu.addActions([self.open, self.save, self.export])
+        file_menu.addActions([self.open, self.save, self.save_sweep, self.export])
         file_menu.addSeparator()
         file_menu.addAction(self.quit)
         run_menu = bar.addMenu("&Run")
@@ -84,6 +87,13 @@ class WindowActions:
         can_save = run is not None and run.model is not None and not run.is_active
         for a in (self.save, p.save_button, self.export):
             a.setEnabled(can_save)
+        sweep_problem = (self.window.commands.sweep_save_problem(run)
+                         if run is not None and run.group else "select a sweep member")
+        for a in (self.save_sweep, p.save_sweep_button):
+            a.setEnabled(not closed and sweep_problem is None)
+        p.save_sweep_button.setToolTip(
+            "Save every member of this β sweep into one folder" if sweep_problem is None
+            else f"Save a whole β sweep into one folder ({sweep_problem})")
         session = self.window.session
         can_continue = (not closed and session is not None
                         and session.continue_problem(run) is None)

@@ -28,6 +28,11 @@ class Dialogs:
                                               CHECKPOINT_FILTER)
         return path or None
 
+    def folder_path(self, title: str, directory: str = "") -> str | None:
+        """A folder to write into (e.g. a whole sweep's checkpoints); None: cancelled."""
+        path = QFileDialog.getExistingDirectory(self.parent, title, directory)
+        return path or None
+
     def export_path(self, suggested: str) -> str | None:
         path, _ = QFileDialog.getSaveFileName(self.parent, "Export", suggested, EXPORT_FILTER)
         return path or None

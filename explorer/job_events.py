@@ -12,6 +12,7 @@ from typing import Union
 
 import numpy as np
 
+from models.autoencoders import LatentModel
 from training.data import Dataset
 from training.loop import EpochEvent, StepsEvent, TrainResult
 from training.resume import ResumeState
@@ -46,6 +47,19 @@ class ReconstructionsReady:
 
     grid: np.ndarray
     caption: str
+
+
+@dataclass(frozen=True, eq=False)
+class WeightsSnapshot:
+    """A copy of the run's weights taken at the end of `epoch` (step `step`), while it trains on.
+
+    The panels explore it as the run's model until the next one or the end: `model` is the
+    job's to hand over, never touched by the training thread again.
+    """
+
+    model: LatentModel
+    epoch: int
+    step: int
 
 
 @dataclass(frozen=True)
@@ -101,8 +115,9 @@ class MemberFailed:
 
 
 JobEvent = Union[StateChanged, DatasetLoaded, TrainingStarted, StepsEvent, EpochEvent,
-                 ReconstructionsReady, SnapshotRecorded, MessagePosted, TrainingEnded]
+                 ReconstructionsReady, SnapshotRecorded, WeightsSnapshot, MessagePosted,
+                 TrainingEnded]
 
 __all__ = ["DatasetLoaded", "EpochEvent", "JobEvent", "MemberEvent", "MemberFailed",
            "MessagePosted", "ReconstructionsReady", "SnapshotRecorded", "StateChanged",
-           "StepsEvent", "TrainingEnded", "TrainingStarted"]
+           "StepsEvent", "TrainingEnded", "TrainingStarted", "WeightsSnapshot"]

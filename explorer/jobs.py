@@ -42,12 +42,14 @@ from explorer.job_events import (
     StepsEvent,
     TrainingEnded,
     TrainingStarted,
+    WeightsSnapshot,
 )
 from explorer.worker_threads import prepare_worker_thread
 from models.autoencoders import LatentModel
 from training.data import DataError, Dataset
 from training.device import describe_device
-from training.explore import fixed_test_indices, reconstruction_grid
+from training.eta import EtaEstimator, evaluations_left
+from training.explore import fixed_test_indices, reconstruction_grid, snapshot_model
 from training.loop import SnapshotEvent, TrainConfig, Trainer, TrainingObserver, TrainResult
 from training.run import Run, RunState
 from training.timeline import TimelineRecorder
@@ -56,11 +58,19 @@ from training.timeline import TimelineRecorder
 # and every delivery runs Python on the GUI thread, which competes for the GIL with training.
 STEPS_INTERVAL_S = 0.1
 RECON_INTERVAL_S = 3.0  # the live reconstruction strip: every epoch end, or this often
+# A copy of the weights for the panels (WeightsSnapshot): at an epoch end, at most this often.
+# The bundled sample's epochs last a fraction of a second, and every copy redraws the tab in
+# front on the GUI thread, which competes with training for the GIL.
+WEIGHTS_INTERVAL_S = 3.0
 
 
 @dataclass(frozen=True)
 class Progress:
-    """Where a running job is, for its progress bar."""
+    """Where a running job is, for its progress bar, its tooltip and the status bar alike.
+
+    `steps_per_second` and `eta_seconds` are the run's smoothed figures (training/eta.py):
+    training time only, pauses excluded, the remaining epochs' evaluations included.
+    """
 
     epoch: int
     epochs: int
@@ -70,9 +80,14 @@ class Progress:
     eta_seconds: float
 
     @classmethod
-    def of(cls, ev: StepsEvent, epochs: int) -> "Progress":
-        return cls(ev.epoch, epochs, ev.last_step + 1, ev.total_steps, ev.steps_per_second,
-                   ev.eta_seconds)
+    def of(cls, ev: StepsEvent, epochs: int, speed: EtaEstimator | None = None) -> "Progress":
+        """The progress `ev` reports; the rate and ETA from `speed` (else the event's own)."""
+        step = ev.last_step + 1
+        if speed is None:
+            return cls(ev.epoch, epochs, step, ev.total_steps, ev.steps_per_second,
+                       ev.eta_seconds)
+        eta = speed.eta_seconds(ev.total_steps - step, evaluations_left(ev.epoch, epochs))
+        return cls(ev.epoch, epochs, step, ev.total_steps, speed.steps_per_second, eta)
 
     def stopped(self) -> "Progress":
         """The same place, no longer moving (no rate, no ETA)."""
@@ -82,13 +97,17 @@ class Progress:
     def fraction(self) -> float:
         return min(1.0, self.step / self.total_steps) if self.total_steps else 0.0
 
-    def text(self, short: bool = False) -> str:
+    @property
+    def eta_text(self) -> str:
+        """'03:30' (tqdm's format), '--' while unknown: the one ETA every view shows."""
         eta = self.eta_seconds
-        eta_s = "--" if not np.isfinite(eta) else tqdm.format_interval(eta)
+        return "--" if not np.isfinite(eta) else tqdm.format_interval(round(eta))
+
+    def text(self, short: bool = False) -> str:
         if short:
-            return f"epoch {self.epoch}/{self.epochs} · ETA {eta_s}"
+            return f"epoch {self.epoch}/{self.epochs} · ETA {self.eta_text}"
         return (f"epoch {self.epoch}/{self.epochs} · step {self.step:,}/{self.total_steps:,} · "
-                f"{self.steps_per_second:,.0f}/s · ETA {eta_s}")
+                f"{self.steps_per_second:,.0f}/s · ETA {self.eta_text}")
 
 
 class EngineWorker(QObject):
@@ -111,6 +130,7 @@ class EngineWorker(QObject):
         self._stop_requested = False
         self._paused = False
         self._recon_idx: np.ndarray | None = None
+        self._last_weights = -WEIGHTS_INTERVAL_S  # monotonic time of the last WeightsSnapshot
 
     # -- what subclasses define ------------------------------------------------------------------
     def _make_trainer(self, dataset: Dataset):
@@ -120,6 +140,15 @@ class EngineWorker(QObject):
     def _is_blocked(self, trainer) -> bool:
         """Whether `trainer` is paused (subclasses may say: blocked in its pause)."""
         return trainer.is_paused
+
+    def _weights_due(self, final: bool = False) -> bool:
+        """Whether to copy the weights for the panels at this epoch end (WEIGHTS_INTERVAL_S).
+        Not at the last one (`final`): the result that follows at once hands over the model."""
+        now = time.monotonic()
+        if final or now - self._last_weights < WEIGHTS_INTERVAL_S:
+            return False
+        self._last_weights = now
+        return True
 
     # -- control, from any thread ----------------------------------------------------------------
     def request_stop(self) -> None:
@@ -210,8 +239,15 @@ class TrainingWorker(EngineWorker, TrainingObserver):
 
     def on_epoch_end(self, event: EpochEvent) -> None:
         self.event.emit(event)
-        if self._trainer is not None:
-            self._emit_reconstructions(self._trainer.model, f"after epoch {event.epoch}")
+        trainer = self._trainer
+        if trainer is not None:
+            self._emit_reconstructions(trainer.model, f"after epoch {event.epoch}")
+            if self._weights_due(final=event.epoch >= trainer.config.epochs):
+                try:  # in the hook the loop waits: the weights are whole
+                    copy = snapshot_model(trainer.model)
+                except Exception:  # noqa: BLE001 - exploring while training must never break it
+                    return
+                self.event.emit(WeightsSnapshot(copy, event.epoch, event.step))
 
     def on_snapshot(self, event: SnapshotEvent) -> None:
         rec = self._trainer.timeline_recorder if self._trainer is not None else None
@@ -397,11 +433,15 @@ class TrainingJob(Job):
                 run.metrics = ev.metrics
             case TrainingEnded(result=None, error=error):
                 run.error = error or run.error
+                run.snapshot_epoch = None
                 yield from self.set_state(run, RunState.FAILED if run.error else RunState.STOPPED)
             case SnapshotRecorded(timeline=timeline):
                 run.timeline = timeline
+            case WeightsSnapshot(model=model, epoch=epoch):
+                run.model, run.snapshot_epoch = model, epoch
             case TrainingEnded(result=result):
                 run.model, run.history, run.metrics = result.model, result.history, result.metrics
+                run.snapshot_epoch = None
                 run.error = result.error
                 if ev.timeline is not None:
                     run.timeline = ev.timeline
@@ -441,7 +481,7 @@ class ContinueJob(TrainingJob):
                 if error:
                     yield run, MessagePosted(f"{run.name}: cannot continue training: {error}")
                 yield run, ev
-            case TrainingEnded():
+            case TrainingEnded() | WeightsSnapshot():
                 self.run.saved = False  # its weights moved on from the file's
                 yield from super().apply(ev)
             case _:

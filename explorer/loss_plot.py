@@ -10,6 +10,7 @@ No torch here: this module is imported before the window is shown.
 from __future__ import annotations
 
 import time
+from html import escape
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -183,11 +184,18 @@ class LossPlot(QWidget):
             if i:
                 p.setXLink(self.plots[CHANNELS[0]])
             self.plots[ch] = p
-        self.legend = self.plots["total"].addLegend(offset=(-10, 10))
+        # One legend for the three plots, above them, wrapping onto more lines as runs come:
+        # inside a plot it covered the curves and was cut off past four or five runs.
+        self.legend = QLabel()
+        self.legend.setWordWrap(True)
+        self.legend.setTextFormat(Qt.TextFormat.RichText)
+        self.legend.setAccessibleName("Legend")
+        self.legend.hide()
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(bar)
+        layout.addWidget(self.legend)
         layout.addWidget(self.graphics, 1)
 
         self._timer = QTimer(self)
@@ -273,8 +281,7 @@ class LossPlot(QWidget):
         for ch in CHANNELS:
             plot = self.plots[ch]
             raw = pg.PlotDataItem(pen=self._pen(color, raw=True), skipFiniteCheck=True)
-            smooth = pg.PlotDataItem(pen=self._pen(color), skipFiniteCheck=True,
-                                     name=run.name if ch == "total" else None)
+            smooth = pg.PlotDataItem(pen=self._pen(color), skipFiniteCheck=True)
             markers = pg.ScatterPlotItem(size=8, symbol="o", brush=pg.mkBrush(color),
                                          pen=pg.mkPen(self._foreground(), width=1))
             for item in (raw, smooth):
@@ -288,6 +295,7 @@ class LossPlot(QWidget):
             plot.addItem(markers)
             s.raw_items[ch], s.smooth_items[ch], s.markers[ch] = raw, smooth, markers
         self._series[run.id] = s
+        self._update_legend()
         self.set_history(run)
 
     def set_history(self, run: Run) -> None:
@@ -327,18 +335,14 @@ class LossPlot(QWidget):
         if s is None:
             return
         s.name = name
-        item = s.smooth_items["total"]
-        item.opts["name"] = name
-        if s.visible:
-            self.legend.removeItem(item)
-            self.legend.addItem(item, name)
+        self._update_legend()
 
     def remove_run(self, run_id: int) -> None:
         s = self._series.pop(run_id, None)
         if s is None:
             return
         self._dirty.discard(run_id)
-        self.legend.removeItem(s.smooth_items["total"])
+        self._update_legend()
         for ch in CHANNELS:
             for item in (s.raw_items[ch], s.smooth_items[ch], s.markers[ch]):
                 self.plots[ch].removeItem(item)
@@ -352,11 +356,7 @@ class LossPlot(QWidget):
             s.raw_items[ch].setVisible(visible and self._raw_wanted())
             s.smooth_items[ch].setVisible(visible)
             s.markers[ch].setVisible(visible)
-        item = s.smooth_items["total"]
-        if visible:
-            self.legend.addItem(item, s.name)
-        else:
-            self.legend.removeItem(item)
+        self._update_legend()
 
     def is_run_visible(self, run_id: int) -> bool:
         s = self._series.get(run_id)
@@ -372,6 +372,23 @@ class LossPlot(QWidget):
             if s is not None:
                 for ch in CHANNELS:
                     s.smooth_items[ch].setPen(self._pen(s.color, wide=rid == run_id))
+        self._update_legend()
+
+    def legend_entries(self) -> list[str]:
+        """The run names the legend lists, in order (the visible runs)."""
+        return [s.name for s in self._series.values() if s.visible]
+
+    def _update_legend(self) -> None:
+        parts = []
+        for s in self._series.values():
+            if not s.visible:
+                continue
+            name = escape(s.name).replace(" ", "&nbsp;")  # lines break between runs only
+            if s.run_id == self._highlighted:
+                name = f"<b>{name}</b>"
+            parts.append(f"<span style='color:{s.color}'>&#9632;</span>&nbsp;{name}")
+        self.legend.setText("&nbsp;&nbsp; ".join(parts))
+        self.legend.setVisible(bool(parts))
 
     def flush(self) -> None:
         """Redraw everything pending now (the timer does this at most 5 times a second)."""
@@ -498,7 +515,6 @@ class LossPlot(QWidget):
                 ax = p.getAxis(name)
                 ax.setPen(pg.mkPen(fg))
                 ax.setTextPen(pg.mkPen(fg))
-        self.legend.setLabelTextColor(fg)
         for line in self._step_lines.values():
             line.setPen(self._marker_pen())
         for s in self._series.values():

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = ["APPLICATION", "ORGANIZATION", "MainWindow"]
 CLOSE_TIMEOUT_MS = 2000  # closing never hangs longer than this on a running job
 PROGRESS_INTERVAL_MS = 250  # progress bars refresh 4 times a second
+SPEED_MIN_TRAINING_S = 5.0  # a run's speed is this machine's once it trained this long
 
 
 class MainWindow(QMainWindow):
@@ -61,7 +62,6 @@ class MainWindow(QMainWindow):
         self._closed = False
         self._painted = False
         self._device_text = "…"
-        self._last_rates: dict[int, float] = {}  # run id -> last steps/s (for the estimate)
         self._progress_timer = QTimer(self, singleShot=True, interval=PROGRESS_INTERVAL_MS)
         self._progress_timer.timeout.connect(self._update_progress)
 
@@ -84,6 +84,11 @@ class MainWindow(QMainWindow):
 
         self.device_label = QLabel("Device: loading torch…")
         self.dataset_label = QLabel("Dataset: —")
+        # The selected run's progress while it trains: the text of its Progress cell, ETA and all.
+        self.progress_label = QLabel()
+        self.progress_label.setAccessibleName("Selected run's progress")
+        self.progress_label.hide()
+        self.statusBar().addPermanentWidget(self.progress_label)
         self.statusBar().addPermanentWidget(self.dataset_label)
         self.statusBar().addPermanentWidget(self.device_label)
 
@@ -103,13 +108,14 @@ class MainWindow(QMainWindow):
         p.stop_button.clicked.connect(self.stop_selected)
         p.continue_button.clicked.connect(lambda: self.continue_selected())
         p.save_button.clicked.connect(lambda: self.save_selected())
+        p.save_sweep_button.clicked.connect(lambda: self.save_selected_sweep())
         p.open_button.clicked.connect(lambda: self.open_checkpoint())
         p.remove_button.clicked.connect(self.remove_selected)
 
         self.settings.restore_window(self, self.runs_dock)
         if (values := self.settings.form_values()) is not None:
             self.form.set_values(values)
-        self.form.set_steps_per_second(self.settings.steps_per_second())
+        self.form.set_speeds(self.settings.steps_per_second(), self.settings.sweep_speed())
         self.loss_plot.set_smoothing(self.settings.smoothing(self.loss_plot.smoothing))
         self._update_selection_views()
 
@@ -217,6 +223,10 @@ class MainWindow(QMainWindow):
     def save_selected(self, path: str | None = None) -> Path | None:
         return self.commands.save(self.selected_run(), path)
 
+    def save_selected_sweep(self, folder: str | None = None) -> list[Path]:
+        """Save every member of the selected run's sweep into `folder` (asked when None)."""
+        return self.commands.save_sweep(self.selected_run(), folder)
+
     def export_selected(self, path: str | None = None) -> Path | None:
         return self.commands.export(self.selected_run(), path)
 
@@ -262,8 +272,11 @@ class MainWindow(QMainWindow):
     def _on_run_changed(self, run: Run) -> None:
         self.run_model.refresh(run)
         self.loss_plot.rename_run(run.id, run.name)
-        if run is self.selected_run():
+        selected = self.selected_run()
+        if run is selected:
             self._update_selection_views()
+        elif selected is not None and run.group and run.group == selected.group:
+            self.menu_actions.update(selected, self._closed)  # e.g. Save sweep, once all ended
         self._update_panels()
 
     @Slot(object)
@@ -280,8 +293,6 @@ class MainWindow(QMainWindow):
         self.monitor.on_run_event(run, ev)
         match ev:
             case StepsEvent():
-                if ev.steps_per_second > 0:
-                    self._last_rates[run.id] = ev.steps_per_second
                 if not self._progress_timer.isActive():
                     self._progress_timer.start()
             case ReconstructionsReady():
@@ -295,10 +306,25 @@ class MainWindow(QMainWindow):
                 self.device_label.setText(f"Device: {device}")
             case TrainingEnded():
                 self._update_progress()
-                rate = self._last_rates.pop(run.id, 0.0)
-                if rate > 0:  # remember this machine's speed, for the form's estimate
-                    self.settings.save_steps_per_second(rate)
-                    self.form.set_steps_per_second(rate)
+                self._remember_speed(run)
+
+    def _remember_speed(self, run: Run) -> None:
+        """Keep this machine's smoothed speed, for the form's estimate: a single run's steps/s,
+        or a sweep's model-steps/s (sweep steps/s × members), never one for the other."""
+        rate = self.session.speed_of(run)
+        if rate <= 0:
+            return
+        # A run of a few seconds is mostly its first steps, slowed by the timeline's dense early
+        # snapshots: it replaces a figure already known only once it trained long enough.
+        speed = self.session.speeds.get(run.id)
+        settled = speed is not None and speed.training_seconds >= SPEED_MIN_TRAINING_S
+        if run.group:
+            if settled or self.settings.sweep_speed() is None:
+                n = len(self.session.sweep_members(run)) or 1
+                self.settings.save_sweep_speed(rate * n)
+        elif settled or self.settings.steps_per_second() is None:
+            self.settings.save_steps_per_second(rate)
+        self.form.set_speeds(self.settings.steps_per_second(), self.settings.sweep_speed())
 
     @Slot()
     def _update_progress(self) -> None:
@@ -307,6 +333,19 @@ class MainWindow(QMainWindow):
             p = self.session.progress.get(run.id)
             if p is not None and self.run_model.progress.get(run.id) is not p:
                 self.run_model.set_progress(run, p)
+        self._update_progress_label()
+
+    def _update_progress_label(self) -> None:
+        """The status bar's line: the selected run's progress text while it is active."""
+        run = self.selected_run()
+        text = ""
+        if run is not None and run.is_active:
+            text = self.run_model.progress_text(run)
+            if text:
+                text = f"{run.name}: {text}"
+        self.progress_label.setText(text)
+        self.progress_label.setToolTip(text)
+        self.progress_label.setVisible(bool(text))
 
     # -- selection --------------------------------------------------------------------------------
     @Slot(object)
@@ -333,6 +372,7 @@ class MainWindow(QMainWindow):
             self._show_dataset(run.dataset)
         self.menu_actions.update(run, self._closed)
         self.runs_panel.update_details(run)
+        self._update_progress_label()
         self._update_panels()
 
     def _show_dataset(self, ds) -> None:

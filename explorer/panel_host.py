@@ -1,5 +1,10 @@
 """The exploration tabs: creates the registered panels and feeds them runs and the selection.
 
+Every tab is given the selected run, usable or not: an unusable one shows the panel's hint,
+which says why (still queued, not through its first epoch, failed before it trained…). A run
+that trains is explored from a copy of its weights taken at epoch ends; when a new copy
+arrives only the tab in front redraws, and the others when they are next shown.
+
 A panel's bug must not lose the user's runs, so every call into a panel is guarded: the error
 goes to `sys.excepthook` (printed in the app; under pytest-qt it fails the test, so a broken
 panel cannot hide) and to the status bar, and the window goes on.
@@ -11,9 +16,9 @@ import sys
 from functools import partial
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import QTabWidget
-from superqt.utils import qthrottled
+from explorer.throttle import LazyThrottled
 
 if TYPE_CHECKING:
     from explorer.panels.base import Panel
@@ -34,14 +39,25 @@ class PanelHost(QObject):
         self._sent_runs: list[tuple[int, str]] | None = None
         self._sent_run: Run | None = None
         self._usable: list[Run] = []
-        self._selected: Run | None = None
+        self._selected: Run | None = None  # the selected run, whether or not it is usable
+        self._sent_selection: tuple | None = None  # what the panels were last told about it
+        self._sent_look: tuple | None = None  # (id of the selected run's model, its state) drawn
+        self._stale: set[int] = set()  # ids of panels to redraw when shown (newer weights)
         self._all: list[Run] = []
         self._selected_any: Run | None = None
         self._sent_all: list | None = None
         self._sent_any: Run | None = None
         self._follow_runs_changed = self._follow_run_changed = False
-        self._update_followers_later = qthrottled(self._update_followers, timeout=0,
-                                                  leading=False, parent=self)
+        self._update_followers_later = LazyThrottled(self._update_followers, timeout=0,
+                                                     leading=False, parent=self)
+        tabs.currentChanged.connect(self._on_tab_changed)
+
+    @Slot(int)
+    def _on_tab_changed(self, _index: int) -> None:
+        panel = self.tabs.currentWidget()
+        if panel is not None and id(panel) in self._stale:
+            self._stale.discard(id(panel))
+            self.call(panel, "set_run", self._selected)
 
     def create_registered(self) -> None:
         """One tab per panel in explorer.panels.PANELS."""
@@ -74,12 +90,27 @@ class PanelHost(QObject):
         follow training get `all_runs` and the selection even while it trains, again whenever a
         run progressed."""
         selected_any = selected
-        selected = selected if selected in usable else None
         key = [(r.id, r.name) for r in usable]
         runs_changed = key != self._sent_runs
-        run_changed = selected is not self._sent_run
+        # What the panels show of the selection: a usable run is redrawn when it is another run
+        # (all tabs) or has newer weights (the tab in front; the others are marked stale); an
+        # unusable one's hint is rewritten whenever what it says may have changed.
+        if selected is None:
+            selection = None
+        elif selected in usable:
+            selection = ("usable", selected.id)
+        else:
+            selection = ("hint", selected.id, str(selected.state), id(selected.model),
+                         selected.dataset is not None, selected.error, selected.epochs_done)
+        run_changed = selection != self._sent_selection
+        # Newer weights, or the same ones now paused, resumed or ended (the caption says which).
+        look = (id(selected.model), str(selected.state)) if selected is not None else None
+        weights_changed = (not run_changed and selection is not None
+                           and selection[0] == "usable" and self._sent_look != look)
         self._usable, self._selected = list(usable), selected
         self._sent_runs, self._sent_run = key, selected
+        self._sent_selection = selection
+        self._sent_look = look
         all_runs = list(all_runs) if all_runs is not None else list(usable)
         all_key = [(r.id, r.name, str(r.state), r.epochs_done, id(r.model), len(r.measures),
                     r.dataset is not None) for r in all_runs]
@@ -96,13 +127,18 @@ class PanelHost(QObject):
             self.flush()  # the user chose another run: show it now
         elif self._follow_runs_changed or self._follow_run_changed:
             self._update_followers_later()
+        front = self.tabs.currentWidget()
+        if run_changed:
+            self._stale.clear()
         for panel in self.panels:
             if panel.follows_training:
                 continue
             if runs_changed:
                 self.call(panel, "set_runs", usable)
-            if run_changed:
+            if run_changed or (weights_changed and panel is front):
                 self.call(panel, "set_run", selected)
+            elif weights_changed:
+                self._stale.add(id(panel))
 
     def _update_followers(self) -> None:
         runs_changed, run_changed = self._follow_runs_changed, self._follow_run_changed

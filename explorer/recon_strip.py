@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QEvent
 from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from explorer.widgets.image_view import ImageView
 
@@ -23,8 +23,8 @@ class ReconStrip(QWidget):
                               "trains (top: originals, bottom: reconstructions).")
         self.caption.setWordWrap(True)
         self.view = ImageView(min_height=0)
-        self.view.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.view.setFixedHeight(self.fontMetrics().height() * 8)
+        line = self.fontMetrics().height()
+        self.view.set_height_range(4 * line, 8 * line)
         self.run_id: int | None = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

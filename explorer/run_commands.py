@@ -165,12 +165,60 @@ class RunCommands:
 
     def may_remove(self, run: Run) -> bool:
         """Whether to remove `run`: asks first when it trains or holds unsaved weights."""
-        if run.is_active or (run.model is not None and not run.saved):
-            what = ("is training; it will be stopped and" if run.is_active
-                    else "has not been saved; its weights will be lost and it")
-            return self.window.dialogs.confirm("Remove run", f"{run.name} {what} removed. "
-                                               "Remove it?")
-        return True
+        if run.is_active:
+            text = f"{run.name} is training: it will be stopped and removed. Remove it?"
+        elif run.model is not None and not run.saved:
+            text = (f"{run.name} has not been saved: its weights will be lost when it is "
+                    "removed. Remove it?")
+        else:
+            return True
+        return self.window.dialogs.confirm("Remove run", text)
+
+    def sweep_save_problem(self, run: Run | None) -> str | None:
+        """Why the sweep of `run` cannot be saved now (a sentence), or None when it can."""
+        w = self.window
+        members = w.session.sweep_members(run) if w.session is not None else []
+        if not members:
+            return "select a member of a β sweep to save the whole sweep"
+        if any(r.is_active for r in members):
+            return f"{run.group} is still training; stop it or let it finish first"
+        if not any(r.model is not None for r in members):
+            return f"no member of {run.group} has weights to save"
+        return None
+
+    def save_sweep(self, run: Run | None, folder: str | None = None) -> list[Path]:
+        """Save every member of `run`'s sweep into one folder, named as the `sweep` command
+        names its files (vae-beta0.01-seed0.safetensors); asks before replacing files."""
+        from training.sweep_report import member_file_name
+
+        w = self.window
+        problem = self.sweep_save_problem(run)
+        if problem:
+            self._status(f"Cannot save the sweep: {problem}", 8000)
+            return []
+        members = [r for r in w.session.sweep_members(run) if r.model is not None]
+        folder = folder or w.dialogs.folder_path(f"Save {run.group} into folder",
+                                                 w.settings.last_dir)
+        if not folder:
+            return []
+        target = Path(folder)
+        paths = [target / member_file_name(r.kind, r.beta, r.config.seed) for r in members]
+        existing = [p for p in paths if p.exists()]
+        if existing and not w.dialogs.confirm(
+                "Save sweep", f"{len(existing)} of the {len(paths)} files exist in {target} "
+                f"(e.g. {existing[0].name}). Replace them?"):
+            return []
+        saved: list[Path] = []
+        for r, path in zip(members, paths):
+            try:
+                saved.append(w.session.save(r, path))
+            except Exception as e:  # noqa: BLE001 - disk full, no permission: say so, keep the runs
+                self._fail("Cannot save the sweep", f"Could not save {r.name} to {path}: {e} "
+                           f"({len(saved)} of {len(members)} members saved)")
+                return saved
+        w.settings.remember_dir(saved[-1])
+        self._status(f"Saved the {len(saved)} members of {run.group} to {target}", 8000)
+        return saved
 
 
 def safe_filename(name: str) -> str:

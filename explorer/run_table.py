@@ -30,11 +30,12 @@ if TYPE_CHECKING:
     from explorer.jobs import Progress
     from training.run import Run
 
-COLUMNS = ("Show", "Name", "Sweep", "Model", "β", "nz", "Epochs", "State", "Test BCE/px",
-           "Test −ELBO", "Test KL", "IW bound", "Quality", "File", "Progress")
+COLUMNS = ("Show", "Name", "Sweep", "Model", "β", "nz", "Epochs", "State", "Progress",
+           "Test BCE/px", "Test −ELBO", "Test KL", "IW bound", "Quality", "File")
 COL_SHOW, COL_NAME, COL_GROUP, COL_KIND, COL_BETA, COL_NZ, COL_EPOCHS, COL_STATE = range(8)
-COL_BCE, COL_ELBO, COL_KL, COL_IW, COL_QUALITY, COL_FILE, COL_PROGRESS = range(8, 15)
-# (progress last: it stretches)
+COL_PROGRESS, COL_BCE, COL_ELBO, COL_KL, COL_IW, COL_QUALITY, COL_FILE = range(8, 15)
+# Progress next to State, where the run list shows it at the default window size (last, it
+# was scrolled off to the right); File is last and stretches.
 STATE_COLORS = {"failed": "#d62728", "running": "#31a354", "paused": "#e6550d",
                 "queued": "#7f7f7f", "stopped": "#9467bd"}
 Index = QModelIndex | QPersistentModelIndex
@@ -195,8 +196,8 @@ class RunTableModel(QAbstractTableModel):
             return f"{run.epochs_done}/{c.epochs}"
         if col == COL_STATE:
             return f"{run.state}" + (" ⚠" if run.error else "")
-        if col == COL_PROGRESS:
-            return self.progress_text(run)
+        if col == COL_PROGRESS:  # an ended run's in short (the tooltip has it all)
+            return self.progress_text(run, short=not run.is_active)
         if col == COL_BCE:
             return f"{m.bce:.4f}" if m else ""
         if col == COL_ELBO:
@@ -238,7 +239,7 @@ class RunTableModel(QAbstractTableModel):
 
 
 class ProgressDelegate(QStyledItemDelegate):
-    """Draws a running job's progress as a bar with epoch, step, steps/s and ETA."""
+    """Draws an active job's progress as a bar with epoch, step, steps/s and ETA."""
 
     def __init__(self, model: RunTableModel, parent=None) -> None:
         super().__init__(parent)
@@ -247,7 +248,7 @@ class ProgressDelegate(QStyledItemDelegate):
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
         run = self._model.run_at(index.row())
         p = self._model.progress.get(run.id) if run is not None else None
-        if p is None:
+        if p is None or not run.is_active:  # an ended run: how far it got, as plain text
             super().paint(painter, option, index)
             return
         if option.state & QStyle.StateFlag.State_Selected:
@@ -299,7 +300,7 @@ class RunTable(QTableView):
                   COL_FILE: "unsaved  "}
         for col, sample in widths.items():
             self.setColumnWidth(col, fm.horizontalAdvance(sample) + 16)
-        # Progress is last and stretches over what is left; below this it scrolls sideways.
+        # File is last and stretches over what is left; below this it scrolls sideways.
         h.setMinimumSectionSize(fm.horizontalAdvance("Show") + 12)
         self.setColumnWidth(COL_PROGRESS, fm.horizontalAdvance("epoch 10/10 · step 9,380/9,380"))
         self.selectionModel().selectionChanged.connect(self._on_selection_changed)

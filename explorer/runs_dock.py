@@ -55,6 +55,7 @@ class RunsPanel(QWidget):
         self.stop_button = QPushButton("St&op")
         self.continue_button = QPushButton("Contin&ue…")
         self.save_button = QPushButton("&Save…")
+        self.save_sweep_button = QPushButton("Save s&weep…")
         self.open_button = QPushButton("Open checkpoint…")
         self.remove_button = QPushButton("&Remove")
         self.pause_button.setToolTip("Pause or resume the selected run (Ctrl+P)")
@@ -76,7 +77,7 @@ class RunsPanel(QWidget):
     @property
     def buttons(self) -> tuple[QPushButton, ...]:
         return (self.pause_button, self.stop_button, self.continue_button, self.save_button,
-                self.open_button, self.remove_button)
+                self.save_sweep_button, self.open_button, self.remove_button)
 
     def update_details(self, run: Run | None) -> None:
         self.details.setText(details_html(run, len(self.model.runs)))

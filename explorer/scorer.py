@@ -205,11 +205,15 @@ class RunScorer(QObject):
         except RuntimeError:
             return False
 
-    def shutdown(self, timeout_ms: int = 2000) -> bool:
-        """Stop, disconnect, quit, bounded wait; True when the thread has ended."""
+    def request_stop(self) -> None:
+        """Ask the worker to stop at its next check, without waiting (see `shutdown`)."""
         self._closed = True
         self._stop.set()
         self._idle.set()  # wake a waiting worker so it sees the stop
+
+    def shutdown(self, timeout_ms: int = 2000) -> bool:
+        """Stop, disconnect, quit, bounded wait; True when the thread has ended."""
+        self.request_stop()
         if self._thread is None:
             return True
         for sig, slot in ((self._requested, self._worker.score),

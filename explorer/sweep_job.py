@@ -26,6 +26,7 @@ from explorer.job_events import (
     ReconstructionsReady,
     TrainingEnded,
     TrainingStarted,
+    WeightsSnapshot,
 )
 from explorer.jobs import STEPS_INTERVAL_S, EngineWorker, Job
 from training.data import Dataset
@@ -59,16 +60,20 @@ class SweepWorker(EngineWorker, SweepObserver):
         trainer = self._trainer
         if trainer is None or self._dataset is None or self._recon_idx is None:
             return
+        weights = self._weights_due(final=event.epoch >= trainer.config.epochs)
         for m, met in enumerate(event.metrics):
             if met is None:
                 continue
             try:  # member_model copies the weights: safe inside the hook
-                grid = reconstruction_grid(trainer.member_model(m), self._dataset.test,
-                                           self._recon_idx)
+                model = trainer.member_model(m)
+                grid = reconstruction_grid(model, self._dataset.test, self._recon_idx)
             except Exception:  # noqa: BLE001 - a preview must never break training
                 return
             self.event.emit(MemberEvent(m, ReconstructionsReady(grid,
                                                                 f"after epoch {event.epoch}")))
+            if weights:  # the copy is the panels' now: this thread drops it
+                model.requires_grad_(False)
+                self.event.emit(MemberEvent(m, WeightsSnapshot(model, event.epoch, event.step)))
 
     def on_member_failed(self, member_index: int, message: str) -> None:
         self.event.emit(MemberFailed(member_index, message))
@@ -115,16 +120,23 @@ class SweepJob(Job):
                                          "The other members train on.")
             case MemberEvent(member=m, event=ReconstructionsReady() as e):
                 yield self.runs[m], e
+            case MemberEvent(member=m, event=WeightsSnapshot() as e):
+                run = self.runs[m]
+                if run.state != RunState.FAILED:
+                    run.model, run.snapshot_epoch = e.model, e.epoch
+                    yield run, e
             case MemberEvent(member=m, event=TrainingEnded(result=result) as e) if result:
                 run = self.runs[m]
                 run.model, run.history, run.metrics = result.model, result.history, result.metrics
                 run.error = result.error
+                run.snapshot_epoch = None
                 run.resume = None  # a member continues from its weights, with a fresh optimizer
                 yield from self.set_state(run, RunState(result.state))
                 yield run, e
             case TrainingEnded(result=None, error=error):  # the sweep never trained
                 for run in self.runs:
                     run.error = error or run.error
+                    run.snapshot_epoch = None
                     yield from self.set_state(run, RunState.FAILED if run.error
                                               else RunState.STOPPED)
                     yield run, ev

@@ -20,14 +20,12 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
-    QSizePolicy,
     QSlider,
     QVBoxLayout,
     QWidget,
 )
 
-from superqt.utils import qthrottled
-
+from explorer.throttle import LazyThrottled
 from explorer.widgets.image_view import ImageView
 
 if TYPE_CHECKING:
@@ -73,8 +71,8 @@ class TimelineView(QWidget):
         self.caption = QLabel()
         self.caption.setWordWrap(True)
         self.view = ImageView(min_height=0)
-        self.view.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.view.setFixedHeight(self.fontMetrics().height() * 11)
+        line = self.fontMetrics().height()
+        self.view.set_height_range(5 * line, 11 * line)
         bar = QHBoxLayout()
         bar.addWidget(self.title)
         bar.addWidget(self.play_button)
@@ -87,8 +85,8 @@ class TimelineView(QWidget):
         layout.addWidget(self.view)
         layout.addWidget(self.caption)
 
-        self._refresh_later = qthrottled(self._refresh, timeout=LIVE_REFRESH_MS, leading=True,
-                                         parent=self)
+        self._refresh_later = LazyThrottled(self._refresh, timeout=LIVE_REFRESH_MS,
+                                            leading=True, parent=self)
         self._timer = QTimer(self)
         self._timer.setObjectName("timeline playback")
         self._timer.setInterval(PLAY_INTERVAL_MS)
@@ -205,14 +203,13 @@ class TimelineView(QWidget):
         self._draw()
 
     def _empty_text(self) -> str:
+        from training.run_state import no_timeline_reason  # torch-free
+
         run = self.run
         if run is None:
             return "Select a run to replay how it learned."
-        if run.is_active or run.model is None:
-            return (f"The timeline of {run.name} fills in as it trains: snapshots at log-spaced "
-                    "steps, then at every epoch end.")
-        return (f"{run.name} has no training timeline: it was saved by an older version, "
-                "without one (its loss curves are all there is).")
+        return no_timeline_reason(run.name, group=run.group, state=run.state,
+                                  trained=run.model is not None)
 
     def _draw(self) -> None:
         from training.timeline import snapshot_caption, snapshot_grid

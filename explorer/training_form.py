@@ -47,6 +47,8 @@ DEFAULTS = {"kind": "vae", "beta": 0.005, "nz": 32, "epochs": None, "batch_size"
             "seed": 0, "dataset": "auto", "data_dir": None}  # epochs None: follow the dataset
 COURSE_BETAS_TEXT = "0, 1e-4, 1e-3, 1e-2, 0.1, 1, 10"  # the course's grid (training.sweep)
 SWEEP_DEFAULTS = {"sweep": False, "betas": COURSE_BETAS_TEXT, "sweep_seeds": "0"}
+ESTIMATE_LINES = 3  # the estimate's height, whatever it says
+INVALID_STYLE = 'QLineEdit[invalid="true"] { border: 2px solid #d62728; border-radius: 2px; }'
 
 
 def _split_source(data: str) -> tuple[str, str | None]:
@@ -185,7 +187,9 @@ class TrainingForm(QWidget):
         self._train_sizes: dict[str, int] = {s.name: s.n_train for s in list_sources() if s.n_train}
         self._train_sizes.setdefault("auto", SAMPLE_TRAIN)
         self._epochs_follow = True  # until the user sets the epochs themselves
-        self._steps_per_second: float | None = None
+        self._steps_per_second: float | None = None  # a single run's, measured here
+        self._field_tips: dict[QWidget, str] = {}  # each checked field's own tooltip
+        self._sweep_speed: float | None = None  # a sweep's model-steps/s, measured here
         self._last_dataset_index = 0
         self.ask_folder = self._ask_folder_dialog  # tests replace it with the folder to answer
         self.beta = BetaControl()
@@ -197,8 +201,13 @@ class TrainingForm(QWidget):
         self.epochs.setToolTip("Follows the dataset (the course's ~4,500 steps, at least 20 "
                                "epochs on large sets) until you change it")
         self.estimate = QLabel()
-        self.estimate.setWordWrap(True)
         self.estimate.setAccessibleName("Training estimate")
+        self.estimate.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        # Short lines of its own, never wrapped, in room for all of them from the start: the
+        # rows below and the Train button stay put as the estimate changes (a wrapped label's
+        # height followed its text in the form layout, whatever its minimum).
+        self.estimate.setMinimumHeight(ESTIMATE_LINES * self.estimate.fontMetrics().lineSpacing()
+                                       + 2)
         self.batch_size = QSpinBox()
         self.batch_size.setRange(1, 65_536)
         self.lr = QLineEdit()
@@ -278,10 +287,12 @@ class TrainingForm(QWidget):
         self.train_button.setToolTip("Start a run with these settings (Ctrl+Enter); it queues "
                                      "behind a run already training")
 
+        # Train right under the fields, the message below it: a message never moves the button.
+        self.setStyleSheet(INVALID_STYLE)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
-        layout.addWidget(self.message)
         layout.addWidget(self.train_button)
+        layout.addWidget(self.message)
         layout.addStretch(1)
 
         self.set_values(DEFAULTS)
@@ -296,6 +307,9 @@ class TrainingForm(QWidget):
         for edit in (self.lr, self.beta.edit, self.betas, self.sweep_seeds):
             edit.textEdited.connect(self._on_any_text_edited)
             edit.returnPressed.connect(self.request_train)
+        self.beta.slider.valueChanged.connect(lambda _v: self._on_any_text_edited())
+        for edit in (self.betas, self.sweep_seeds):
+            edit.textChanged.connect(lambda _text: self._update_estimate())
 
     # -- values ----------------------------------------------------------------------------------
     def values(self) -> dict:
@@ -314,7 +328,7 @@ class TrainingForm(QWidget):
 
     def sweep_values(self) -> dict:
         """A SweepConfig's values (betas and seeds as tuples; unreadable lists come back empty)."""
-        from training.sweep import SweepListError, parse_betas, parse_seeds  # torch: lazily
+        from training.sweep_lists import SweepListError, parse_betas, parse_seeds
 
         v = self.values()
         try:
@@ -352,6 +366,47 @@ class TrainingForm(QWidget):
             except ValueError as e:  # its problems(), joined
                 p.append(str(e))
         return p
+
+    def field_problems(self) -> list[tuple[QWidget, str]]:
+        """(field, why) for each field whose text cannot train, as the user typed it."""
+        out: list[tuple[QWidget, str]] = []
+        if self.is_sweep:
+            from training.sweep_lists import SweepListError, parse_betas, parse_seeds
+
+            for parse, edit in ((parse_betas, self.betas), (parse_seeds, self.sweep_seeds)):
+                try:
+                    parse(edit.text())
+                except SweepListError as e:
+                    out.append((edit, str(e)))
+        elif get_kind(self.kind.currentData()).variational:
+            _, why = self.beta.value()
+            if why:
+                out.append((self.beta.edit, why))
+        _, why = parse_lr(self.lr.text())
+        if why:
+            out.append((self.lr, why))
+        return out
+
+    def invalid_fields(self) -> list[QWidget]:
+        """The fields marked invalid (red border, the reason as their tooltip)."""
+        return [w for w in self._checked_fields if w.property("invalid")]
+
+    @property
+    def _checked_fields(self) -> tuple[QWidget, ...]:
+        return (self.beta.edit, self.lr, self.betas, self.sweep_seeds)
+
+    def _mark_fields(self) -> list[str]:
+        """Mark each field with a problem (and clear the others); the problems' reasons."""
+        bad = dict(self.field_problems())
+        for w in self._checked_fields:
+            why = bad.get(w)
+            if bool(w.property("invalid")) != bool(why):
+                w.setProperty("invalid", bool(why))
+                w.style().unpolish(w)  # the style sheet's [invalid="true"] applies again
+                w.style().polish(w)
+            tip = self._field_tips.setdefault(w, w.toolTip())
+            w.setToolTip(f"{why[0].upper()}{why[1:]}." if why else tip)
+        return list(bad.values())
 
     def problems(self) -> list[str]:
         """Why the current values cannot train (empty when they can)."""
@@ -406,6 +461,7 @@ class TrainingForm(QWidget):
         self._update_epochs()
         self._update_beta_enabled()
         self.show_message("")
+        self._mark_fields()
 
     def set_folder(self, folder: str) -> None:
         """Use a folder of idx files as the dataset (one combo entry for it, updated)."""
@@ -435,6 +491,7 @@ class TrainingForm(QWidget):
     @Slot(int)
     def _on_kind_current_index_changed(self, _index: int) -> None:
         self._update_beta_enabled()
+        self._on_any_text_edited()  # an AE ignores β
 
     def stored_values(self) -> dict:
         """What to remember between launches: the values, epochs None while they follow."""
@@ -450,10 +507,48 @@ class TrainingForm(QWidget):
         self._train_sizes[source] = int(n_train)
         self._update_epochs()
 
-    def set_steps_per_second(self, rate: float | None) -> None:
-        """This machine's last measured training speed, for the time estimate."""
-        self._steps_per_second = rate if rate and rate > 0 else None
+    def set_speeds(self, steps_per_second: float | None,
+                   sweep_model_steps_per_second: float | None = None) -> None:
+        """This machine's last measured speeds, for the time estimate: a single run's steps/s
+        and a sweep's model-steps/s (sweep steps/s × members; None: no sweep measured yet)."""
+        def ok(v: float | None) -> float | None:
+            return v if v and v > 0 and math.isfinite(v) else None
+
+        self._steps_per_second = ok(steps_per_second)
+        self._sweep_speed = ok(sweep_model_steps_per_second)
         self._update_estimate()
+
+    def set_steps_per_second(self, rate: float | None) -> None:
+        """A single run's measured speed, for the time estimate (the sweep's is kept)."""
+        self.set_speeds(rate, self._sweep_speed)
+
+    def sweep_member_count(self) -> int:
+        """How many members the sweep lists name (0 when a list cannot be read)."""
+        from training.sweep_lists import SweepListError, parse_betas, parse_seeds  # no torch
+
+        try:
+            return len(parse_betas(self.betas.text())) * len(parse_seeds(self.sweep_seeds.text()))
+        except SweepListError:
+            return 0
+
+    def estimate_seconds(self) -> float | None:
+        """About how long Train would take here (None: no speed measured for this kind of job).
+
+        A single run at the last single run's steps/s; a sweep of M members at the last
+        sweep's model-steps/s shared by M, or, before any sweep was measured, as M single runs
+        one after another (an upper bound: training them at once is faster).
+        """
+        n = self._train_size()
+        if not n:
+            return None
+        steps = -(-n // self.batch_size.value()) * self.epochs.value()
+        if not self.is_sweep:
+            return steps / self._steps_per_second if self._steps_per_second else None
+        members = self.sweep_member_count()
+        if not members:
+            return None
+        model_rate = self._sweep_speed or self._steps_per_second
+        return steps * members / model_rate if model_rate else None
 
     def _train_size(self) -> int | None:
         data = self.dataset.currentData()
@@ -472,19 +567,24 @@ class TrainingForm(QWidget):
         self._update_estimate()
 
     def _update_estimate(self) -> None:
+        """At most ESTIMATE_LINES short lines: the steps, the time here, the dataset's note."""
         n = self._train_size()
         if not n:
             self.estimate.setText("steps: known once the folder has loaded")
             return
         steps = -(-n // self.batch_size.value()) * self.epochs.value()
-        text = f"{steps:,} steps ({n:,} images per epoch)"
-        if self._steps_per_second:
+        members = self.sweep_member_count() if self.is_sweep else 0
+        who = f" × {members} members" if members else ""
+        lines = [f"{steps:,} steps{who} ({n:,} images per epoch)"]
+        seconds = self.estimate_seconds()
+        if seconds is not None:
             from tqdm import tqdm
 
-            text += f", about {tqdm.format_interval(steps / self._steps_per_second)} here"
+            bound = "at most" if members and not self._sweep_speed else "about"
+            lines.append(f"{bound} {tqdm.format_interval(round(seconds))} here")
         if self.dataset.currentData() == "auto" and n == SAMPLE_TRAIN:
-            text += "; 'auto' uses the bundled sample until full MNIST is downloaded"
-        self.estimate.setText(text)
+            lines.append("'auto': the bundled sample until MNIST is downloaded")
+        self.estimate.setText("\n".join(lines))
 
     @Slot(int)
     def _on_epochs_value_changed(self, _value: int) -> None:
@@ -508,12 +608,12 @@ class TrainingForm(QWidget):
         f.setRowVisible(self.log_grid, sweep)
         self.log_grid.setVisible(sweep and self.log_grid_button.isChecked())
         self.train_button.setText("&Train sweep" if sweep else "&Train")
+        self._update_estimate()  # a sweep's estimate counts its members
 
     @Slot(bool)
     def _on_sweep_toggled(self, _on: bool) -> None:
         self._update_beta_enabled()
-        if self.message.isVisible():
-            self.show_message("; ".join(self.problems()))
+        self._on_any_text_edited()  # other fields count now (β, or the lists)
 
     @Slot()
     def _on_grid_fill_clicked(self) -> None:
@@ -549,7 +649,11 @@ class TrainingForm(QWidget):
 
     @Slot()
     def _on_any_text_edited(self) -> None:
-        if self.message.isVisible():
+        """Check as the user types: mark the field and say why under Train, at once."""
+        reasons = self._mark_fields()
+        if reasons:
+            self.show_message("; ".join(reasons))
+        elif self.message.isVisible():
             self.show_message("; ".join(self.problems()))
 
     @Slot()
@@ -558,6 +662,7 @@ class TrainingForm(QWidget):
 
     def request_train(self) -> None:
         """Emit train_requested with the values, or explain inline why they cannot train."""
+        self._mark_fields()
         problems = self.problems()
         if problems:
             self.show_message("Cannot train: " + "; ".join(problems) + ".")

@@ -69,7 +69,7 @@ class WindowSettings:
         self.qsettings.setValue("plot/smoothing", weight)
 
     def steps_per_second(self) -> float | None:
-        """The last training speed measured on this machine (for the form's time estimate)."""
+        """The last single run's speed here, steps/s (for the form's time estimate)."""
         try:
             v = float(self.qsettings.value("training/steps_per_second", 0.0))
         except (TypeError, ValueError):
@@ -79,6 +79,18 @@ class WindowSettings:
     def save_steps_per_second(self, rate: float) -> None:
         if rate > 0:
             self.qsettings.setValue("training/steps_per_second", float(rate))
+
+    def sweep_speed(self) -> float | None:
+        """The last sweep's model-steps/s here (sweep steps/s × members), for sweep estimates."""
+        try:
+            v = float(self.qsettings.value("training/sweep_model_steps_per_second", 0.0))
+        except (TypeError, ValueError):
+            return None
+        return v if v > 0 else None
+
+    def save_sweep_speed(self, model_rate: float) -> None:
+        if model_rate > 0:
+            self.qsettings.setValue("training/sweep_model_steps_per_second", float(model_rate))
 
     def sync(self) -> None:
         self.qsettings.sync()

@@ -52,6 +52,8 @@ class FakeDialogs:
         self.errors: list[tuple[str, str]] = []
         self.abouts: list[str] = []
         self.epochs: int | None = None  # the answer to "continue training to how many epochs?"
+        self.confirms: list[tuple[str, str]] = []  # (title, text) of every yes/no question
+        self.answer = True  # the answer to them
         self.asked_epochs: list[tuple[int, int]] = []
 
     def open_path(self, directory: str = "") -> str | None:
@@ -63,12 +65,16 @@ class FakeDialogs:
     def export_path(self, suggested: str) -> str | None:
         return self.path
 
+    def folder_path(self, title: str, directory: str = "") -> str | None:
+        return self.path
+
     def ask_epochs(self, current: int, minimum: int) -> int | None:
         self.asked_epochs.append((current, minimum))
         return self.epochs
 
     def confirm(self, title: str, text: str) -> bool:
-        return True
+        self.confirms.append((title, text))
+        return self.answer
 
     def confirm_close(self, active, unsaved) -> bool:
         self.asked_close.append((list(active), list(unsaved)))
@@ -307,7 +313,8 @@ def test_save_then_reload_and_rename(qtbot, window, tmp_path):
     window.dialogs.path = str(run.path)
     window.menu_actions.open.trigger()
     loaded = window.runs[-1]
-    assert loaded is not run and loaded.name == "my autoencoder" and loaded.kind == "ae"
+    # The saved name comes back, told apart from the run still listed under it.
+    assert loaded is not run and loaded.name == "my autoencoder (2)" and loaded.kind == "ae"
     assert np.allclose(loaded.history.total, run.history.total)
     window.export_selected(str(tmp_path / "losses.csv"))
     assert (tmp_path / "losses.csv").read_text().count("\n") == len(run.history) + 1
@@ -548,3 +555,171 @@ def test_epochs_follow_the_dataset_until_the_user_sets_them(qtbot, window):
     assert f.epochs.value() == 3 and f.stored_values()["epochs"] == 3
     f.set_steps_per_second(100.0)
     assert "213 steps" in f.estimate.text() and "00:02 here" in f.estimate.text()
+
+
+def eta_of(text: str) -> str:
+    """The 'ETA …' figure in a progress text."""
+    assert "ETA " in text, text
+    return text.split("ETA ", 1)[1].split()[0]
+
+
+def test_eta_is_one_smoothed_figure_in_the_cell_its_tooltip_and_the_status_bar(qtbot, window):
+    fill_form(window, epochs=LONG)
+    run = click_train(qtbot, window)
+    wait_running(qtbot, window, run)
+    qtbot.waitUntil(lambda: window.progress_label.isVisible()
+                    and eta_of(window.progress_label.text()) != "--", timeout=WAIT_MS)
+    shown = cell(window, run, COL_PROGRESS)
+    tip = cell(window, run, COL_PROGRESS, Qt.ItemDataRole.ToolTipRole)
+    status = window.progress_label.text()
+    assert eta_of(shown) == eta_of(tip) == eta_of(status)
+    assert status.startswith(run.name) and "epoch " in status
+    # The figure is the session's smoothed one, not the loop's latest steps/s.
+    p = window.session.progress[run.id]
+    assert p.steps_per_second == pytest.approx(window.session.speed_of(run))
+    window.stop_selected()
+    wait_ended(qtbot, window, run)
+    assert not window.progress_label.isVisible()  # nothing left to estimate
+
+
+def test_form_estimate_uses_the_speed_of_its_kind_of_job(qtbot, window):
+    f = window.form
+    f.set_values({"dataset": "mnist-sample", "batch_size": 64, "epochs": 3})  # 213 steps
+    f.set_speeds(10.0, None)  # a single run measured at 10 steps/s, no sweep yet
+    assert "213 steps (" in f.estimate.text() and "about 00:21 here" in f.estimate.text()
+    f.sweep.setChecked(True)
+    f.betas.setText("0, 1e-3, 1e-2, 0.1, 1, 5, 10")  # 7 members
+    # No sweep measured: as 7 single runs one after another, an upper bound.
+    assert "213 steps × 7 members" in f.estimate.text()
+    assert "at most 02:29 here" in f.estimate.text()
+    f.set_speeds(10.0, 35.0)  # a sweep trained 35 model-steps/s: 7 members share it
+    assert "about 00:43 here" in f.estimate.text()
+    f.sweep.setChecked(False)  # a single run is not estimated with the sweep's speed
+    assert "about 00:21 here" in f.estimate.text()
+
+
+def test_a_finished_sweep_teaches_the_form_its_own_speed(qtbot, window, settings):
+    fill_form(window, epochs=1)
+    window.form.sweep.setChecked(True)
+    window.form.betas.setText("0, 0.01")
+    with qtbot.waitSignal(window.session.queue.job_finished, timeout=WAIT_MS):
+        qtbot.mouseClick(window.form.train_button, Qt.MouseButton.LeftButton)
+    runs = window.runs
+    assert len(runs) == 2 and all(r.state == "finished" for r in runs)
+    assert window.settings.steps_per_second() is None  # a sweep's speed is not a single run's
+    sweep_rate = window.settings.sweep_speed()
+    assert sweep_rate == pytest.approx(2 * window.session.speed_of(runs[0]))
+    assert "about " in window.form.estimate.text()
+
+
+def panel_titled(w: MainWindow, title: str) -> Panel:
+    return next(p for p in w.panels if p.title == title)
+
+
+def snapshot_epoch_in(caption: str) -> int:
+    """The epoch in a caption's 'its weights as of epoch N'."""
+    assert "its weights as of epoch " in caption, caption
+    return int(caption.split("its weights as of epoch ", 1)[1].split()[0].strip(".,:;"))
+
+
+def test_explore_a_run_while_it_trains_and_while_paused(qtbot, settings, datasets, monkeypatch):
+    from explorer import jobs
+
+    monkeypatch.setattr(jobs, "WEIGHTS_INTERVAL_S", 0.3)  # a new copy of the weights often
+    w = make_window(qtbot, settings, datasets, load_panels=True)
+    recon, prior = panel_titled(w, "Reconstructions"), panel_titled(w, "Prior samples")
+    w.tabs.setCurrentWidget(recon)
+    fill_form(w, epochs=LONG)
+    run = click_train(qtbot, w)
+    assert w.selected_run() is run
+    # Until its first epoch ends it has no weights: the tab says so (not "select a run").
+    qtbot.waitUntil(lambda: not recon.is_showing_hint, timeout=WAIT_MS)
+    assert run.is_active and run in w.usable_runs()
+    assert recon.view.has_image and "training: its weights as of epoch" in recon.caption.text()
+    first = snapshot_epoch_in(recon.caption.text())
+    # Newer weights redraw the tab in front as the run trains on.
+    qtbot.waitUntil(lambda: snapshot_epoch_in(recon.caption.text()) > first, timeout=WAIT_MS)
+    # Paused: the tabs go on exploring its latest weights.
+    qtbot.mouseClick(w.runs_panel.pause_button, Qt.MouseButton.LeftButton)
+    job = w.session.job_for(run)
+    qtbot.waitUntil(lambda: job.worker.is_paused, timeout=WAIT_MS)
+    QApplication.processEvents()
+    qtbot.waitUntil(lambda: "paused: its weights as of epoch" in recon.caption.text(),
+                    timeout=WAIT_MS)
+    paused_at = snapshot_epoch_in(recon.caption.text())
+    assert paused_at == run.snapshot_epoch and not recon.is_showing_hint
+    # A tab behind shows the newest weights when it is brought forward.
+    w.tabs.setCurrentWidget(prior)
+    qtbot.waitExposed(prior)
+    assert not prior.is_showing_hint and prior.views[0].has_image
+    assert snapshot_epoch_in(prior.captions[0].text()) == paused_at
+    w.stop_selected()
+    wait_ended(qtbot, w, run)
+    assert run.state == "stopped" and run.snapshot_epoch is None
+    assert "its weights as of" not in prior.captions[0].text()  # the final weights now
+    w.close()
+
+
+def test_tabs_say_why_a_queued_run_cannot_be_explored_yet(qtbot, settings, datasets):
+    w = make_window(qtbot, settings, datasets, load_panels=True)
+    recon = panel_titled(w, "Reconstructions")
+    fill_form(w, epochs=LONG)
+    first = click_train(qtbot, w)
+    queued = click_train(qtbot, w)
+    assert queued.state == "queued" and w.selected_run() is queued
+    assert recon.is_showing_hint and "is queued" in recon.hint.text()
+    assert "Select a run" not in recon.hint.text()
+    w.stop_selected()  # a queued run leaves the queue untrained
+    assert queued.state == "stopped"
+    assert "stopped before it trained" in recon.hint.text()
+    w.run_table.select_run(first)
+    w.stop_selected()
+    wait_ended(qtbot, w, first)
+    w.close()
+
+
+def test_remove_asks_in_plain_words(qtbot, window):
+    fill_form(window, epochs=1)
+    run = click_train(qtbot, window)
+    wait_ended(qtbot, window, run)
+    window.dialogs.answer = False
+    qtbot.mouseClick(window.runs_panel.remove_button, Qt.MouseButton.LeftButton)
+    title, text = window.dialogs.confirms[-1]
+    assert run in window.runs  # refused: kept
+    assert text == (f"{run.name} has not been saved: its weights will be lost when it is "
+                    "removed. Remove it?")
+    window.dialogs.answer = True
+    qtbot.mouseClick(window.runs_panel.remove_button, Qt.MouseButton.LeftButton)
+    assert run not in window.runs
+
+
+def test_opening_the_same_checkpoint_twice_gives_two_names(qtbot, window, tmp_path):
+    fill_form(window, epochs=1)
+    run = click_train(qtbot, window)
+    wait_ended(qtbot, window, run)
+    path = tmp_path / "a.safetensors"
+    assert window.save_selected(str(path)) is not None
+    copy = tmp_path / "copy.safetensors"
+    copy.write_bytes(path.read_bytes())
+    first = window.open_checkpoint(str(path))
+    second = window.open_checkpoint(str(copy))
+    names = [cell(window, r, COL_NAME) for r in (run, first, second)]
+    assert names == [run.name, f"{run.name} (2)", f"{run.name} (3)"]
+    qtbot.waitUntil(lambda: not window.session._loaders, timeout=WAIT_MS)
+
+
+def test_a_one_class_folder_fails_the_run_with_one_plain_line(qtbot, window, tmp_path):
+    from PIL import Image
+
+    (tmp_path / "only").mkdir()
+    for i in range(2):
+        Image.fromarray(np.full((28, 28), 255 * i, np.uint8), "L").save(
+            tmp_path / "only" / f"{i}.png")
+    window.form.set_folder(str(tmp_path))
+    fill_form(window, epochs=1, data_dir=str(tmp_path), dataset="folder")
+    run = click_train(qtbot, window)
+    wait_ended(qtbot, window, run)
+    assert run.state == "failed" and run.model is None
+    assert "at least 2 classes" in run.error and "\n" not in run.error
+    assert "at least 2 classes" in window.statusBar().currentMessage()
+    assert "at least 2 classes" in window.details.text()

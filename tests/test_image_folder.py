@@ -119,13 +119,16 @@ def test_colour_jpeg_transparent_png_and_16_bit_png(tmp_path):
     Image.fromarray(deep).save(folder / "c" / "deep.png")
     with Image.open(folder / "c" / "deep.png") as im:
         assert im.mode.startswith("I")  # really a 16-bit file
+    (folder / "d").mkdir()  # a second class (a folder needs 2): the same two light pages
+    for name in ("clear.png", "deep.png"):
+        (folder / "d" / name).write_bytes((folder / "c" / name).read_bytes())
     ds = load_image_folder(folder)
     imgs = torch.cat([ds.train.images, ds.test.images]).numpy().astype(int)
     # the light pages (transparent = white paper, 16-bit white) outvote the red one: inverted
     assert "inverted" in ds.description
-    assert len(imgs) == 3
+    assert len(imgs) == 5
     bright_bar = [img for img in imgs if img[14, 14] >= 230]
-    assert len(bright_bar) == 2  # transparent and 16-bit: ink bright, background dark
+    assert len(bright_bar) == 4  # transparent and 16-bit: ink bright, background dark
     for img in bright_bar:
         assert img[14, 2] <= 20 and img[2, 2] <= 20
     red = [img for img in imgs if img[14, 14] < 230][0]
@@ -174,25 +177,49 @@ def test_unreadable_image_names_the_file(tmp_path, content):
     assert "\n" not in str(e.value)
 
 
-def test_a_single_image_is_too_few(tmp_path):
-    folder = make_folder(tmp_path / "f", {"a": 1})
-    with pytest.raises(DataError, match="at least 2 images"):
+def test_a_class_of_one_image_is_too_few(tmp_path):
+    folder = make_folder(tmp_path / "f", {"a": 1, "b": 3})
+    with pytest.raises(DataError) as e:
         load_image_folder(folder)
+    msg = str(e.value)
+    assert str(folder / "a") in msg and "at least 2 (one to train on, one to test)" in msg
+    assert "\n" not in msg
+
+
+@pytest.mark.parametrize("counts", [{"only": 8}, {"two": 2}])
+def test_one_class_is_refused_whatever_its_size(tmp_path, counts):
+    """Issue 21: a folder of one class of two images trained anyway."""
+    folder = make_folder(tmp_path / "lonely", counts)
+    with pytest.raises(DataError) as e:
+        load_dataset(data_dir=folder)
+    msg = str(e.value)
+    assert str(folder) in msg and "at least 2 classes" in msg and "\n" not in msg
+
+
+def test_the_cli_refuses_a_one_class_folder_in_one_line(tmp_path, capsys):
+    folder = make_folder(tmp_path / "lonely", {"only": 2})
+    for argv in (["train", "--model", "ae", "--epochs", "1"],
+                 ["sweep", "--model", "vae", "--betas", "0,1", "--epochs", "1", "--no-judge"]):
+        rc = run_cli([*argv, "--data-dir", str(folder), "--out", str(tmp_path / "out")])
+        err = capsys.readouterr().err.strip()
+        assert rc != 0 and len(err.splitlines()) == 1 and "at least 2 classes" in err, err
+    assert not (tmp_path / "out").exists()
 
 
 # -- training on them -------------------------------------------------------------------------
-def test_a_cvae_needs_two_classes_at_train_start(tmp_path):
-    folder = make_folder(tmp_path / "lonely", {"only": 8})
-    ds = load_image_folder(folder)
-    assert ds.n_classes == 1
+def test_a_cvae_needs_two_classes_at_train_start(tmp_path, small_dataset):
+    """The loop's own check, for data that never came through a folder (e.g. built in memory)."""
+    from training.data import Dataset
+
+    tr, te = small_dataset.train, small_dataset.test
+    ones = Dataset("ones", type(tr)(tr.images[:64], tr.labels[:64] * 0),
+                   type(te)(te.images[:8], te.labels[:8] * 0), "one class", ("0",))
+    assert ones.n_classes == 1
     cfg = TrainConfig(kind="cvae", nz=4, hidden=(16,), epochs=1, batch_size=8, device="cpu",
-                      data_dir=str(folder))
-    result = Trainer(cfg, ds).run()
+                      data_dir=str(tmp_path))
+    result = Trainer(cfg, ones).run()
     assert result.state == "failed"
-    assert str(folder) in result.error and "at least 2 classes" in result.error
-    ae = Trainer(TrainConfig(kind="ae", nz=4, hidden=(16,), epochs=1, batch_size=8,
-                             device="cpu"), ds).run()
-    assert ae.state == "finished", ae.error
+    assert str(tmp_path) in result.error and "at least 2 classes" in result.error
 
 
 def test_models_get_the_folders_number_of_classes(tmp_path, capsys):

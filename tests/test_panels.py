@@ -75,9 +75,19 @@ def test_create_panels_gives_one_panel_per_view(qtbot):
 def test_panels_explain_what_they_cannot_show(qtbot, runs, all_runs, cls):
     p = make(qtbot, cls, all_runs, None)
     assert p.is_showing_hint and "Select a run" in p.hint.text()
-    no_model = Run("fresh", runs["vae"].config, None, dataset=runs["vae"].dataset)
-    p.set_run(no_model)
-    assert p.is_showing_hint and "no model yet" in p.hint.text()
+    # A run with no weights yet, or none at all: the hint says which, never "Select a run".
+    ds = runs["vae"].dataset
+    cfg = runs["vae"].config
+    for state, error, said in (("queued", None, "is queued"),
+                               ("running", None, "has not finished its first epoch"),
+                               ("paused", None, "is paused"),
+                               ("failed", "folder x: not found", "failed before it had trained"),
+                               ("stopped", None, "stopped before it trained")):
+        p.set_run(Run("fresh", cfg, None, dataset=ds, state=state, error=error))
+        assert p.is_showing_hint and said in p.hint.text(), (state, p.hint.text())
+        assert "Select a run" not in p.hint.text()
+    assert "not found" in (p.set_run(Run("bad", cfg, None, state="failed", error="x: not found"))
+                           or p.hint.text())
     loading = Run("loading", runs["cvae"].config, runs["cvae"].model, state="finished")
     p.set_run(loading)
     assert p.is_showing_hint == p.needs_data

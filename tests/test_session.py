@@ -58,7 +58,8 @@ def test_save_open_round_trip_and_rename(qtbot, session, tmp_path):
     with qtbot.waitSignal(session.run_event, check_params_cb=lambda r, e: isinstance(
             e, ReconstructionsReady), timeout=WAIT_MS):
         loaded = session.open(path)
-    assert loaded.name == "my cvae" and loaded.state == RunState.FINISHED and loaded.saved
+    # Its saved name, told apart from the run still in the session under it.
+    assert loaded.name == "my cvae (2)" and loaded.state == RunState.FINISHED and loaded.saved
     assert loaded.dataset is run.dataset and loaded in session.usable_runs()
     assert "as loaded from c.safetensors" in session.reconstructions[loaded.id][1]
 
@@ -94,3 +95,31 @@ def test_pause_resume_and_stop(qtbot, session):
     session.stop(run)
     qtbot.waitUntil(ended(session, run), timeout=WAIT_MS)
     assert run.state == RunState.STOPPED and run.is_usable
+
+
+def test_shutdown_stops_everything_at_once_within_one_deadline(qtbot, small_dataset,
+                                                               monkeypatch):
+    """Each thread waited for in turn, a full timeout each, made quitting take 3.5 s."""
+    import time
+
+    s = RunSession(DatasetCache(), score=True)
+    calls: list[tuple[str, float]] = []
+    real_queue_shutdown = s.queue.shutdown
+    real_scorer_shutdown = s.scorer.shutdown
+
+    def slow_queue(ms):  # a job whose thread takes 1.5 s to see its stop
+        calls.append(("queue", ms))
+        time.sleep(1.5)
+        return real_queue_shutdown(ms)
+
+    monkeypatch.setattr(s.scorer, "request_stop",
+                        lambda real=s.scorer.request_stop: (calls.append(("scorer stop", 0)),
+                                                            real())[1])
+    monkeypatch.setattr(s.queue, "shutdown", slow_queue)
+    monkeypatch.setattr(s.scorer, "shutdown",
+                        lambda ms: (calls.append(("scorer", ms)), real_scorer_shutdown(ms))[1])
+    assert s.shutdown(2000)
+    order = [c for c, _ in calls]
+    assert order[:3] == ["scorer stop", "queue", "scorer"]  # asked to stop before any wait
+    queue_ms, scorer_ms = calls[1][1], calls[2][1]
+    assert queue_ms <= 2000 and scorer_ms <= 600  # what the 2 s left, not 2 s more

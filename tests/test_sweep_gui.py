@@ -13,7 +13,7 @@ from explorer.datasets import DatasetCache
 from explorer.job_events import (DatasetLoaded, EpochEvent, MessagePosted, ReconstructionsReady,
                                  StepsEvent, TrainingEnded)
 from explorer.panels.sweep import COL_BOUND, COL_QUALITY, SweepPanel
-from explorer.run_table import COL_GROUP, COL_IW, COL_QUALITY as RUN_COL_QUALITY
+from explorer.run_table import COL_FILE, COL_GROUP, COL_IW, COL_QUALITY as RUN_COL_QUALITY
 from explorer.session import RunSession
 from explorer.sweep_job import SweepJob, member_run_name
 from training.cli import run_cli
@@ -304,3 +304,73 @@ def test_eval_quality_and_refusals(capsys, vae_file, tmp_path, runs, one_torch_t
                                    name="ae", dataset="mnist-sample"))
     assert run_cli(["eval", str(ae), "--iw", "5"]) == 2
     assert "needs a VAE or CVAE" in capsys.readouterr().err
+
+
+def test_a_sweep_member_is_explored_while_the_sweep_trains(qtbot, settings, cache,  # noqa: F811
+                                                           monkeypatch):
+    from explorer import jobs
+
+    monkeypatch.setattr(jobs, "WEIGHTS_INTERVAL_S", 0.3)
+    w = make_window(qtbot, settings, cache, load_panels=True)
+    try:
+        fill_form(w, nz=4, epochs=2000)
+        w.form.sweep.setChecked(True)
+        w.form.betas.setText("0, 1")
+        qtbot.mouseClick(w.form.train_button, Qt.MouseButton.LeftButton)
+        members = w.runs
+        recon = next(p for p in w.panels if p.title == "Reconstructions")
+        w.tabs.setCurrentWidget(recon)
+        w.run_table.select_run(members[1])
+        qtbot.waitUntil(lambda: not recon.is_showing_hint, timeout=WAIT_MS)
+        assert members[1].is_active and recon.view.has_image
+        assert "training: its weights as of epoch" in recon.caption.text()
+        assert members[1].model is not members[0].model
+        assert members[1].model.config.beta == 1.0  # the member's own weights and β
+        w.stop_selected()
+        qtbot.waitUntil(lambda: not w.session.has_active, timeout=WAIT_MS)
+        assert all(r.state == "stopped" and r.snapshot_epoch is None for r in members)
+    finally:
+        w.shutdown()
+
+
+def test_save_a_whole_sweep_into_one_folder(qtbot, settings, cache, tmp_path):  # noqa: F811
+    from training.checkpoint import load_checkpoint
+
+    w = make_window(qtbot, settings, cache)
+    out = tmp_path / "sweep"
+    out.mkdir()
+    try:
+        fill_form(w, nz=4, epochs=1)
+        w.form.sweep.setChecked(True)
+        w.form.betas.setText("0, 0.01")
+        qtbot.mouseClick(w.form.train_button, Qt.MouseButton.LeftButton)
+        members = w.runs
+        button = w.runs_panel.save_sweep_button
+        assert not button.isEnabled()  # still training
+        qtbot.waitUntil(lambda: not w.session.has_active, timeout=WAIT_MS)
+        w.run_table.select_run(members[1])
+        assert button.isEnabled() and w.menu_actions.save_sweep.isEnabled()
+        w.dialogs.path = str(out)
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+        files = sorted(p.name for p in out.iterdir())
+        assert files == ["vae-beta0-seed0.safetensors", "vae-beta0.01-seed0.safetensors"]
+        assert all(r.saved and r.path.parent == out for r in members)
+        assert cell(w, members[0], COL_FILE) == "vae-beta0-seed0.safetensors"
+        ck = load_checkpoint(out / "vae-beta0.01-seed0.safetensors")
+        assert ck.group == members[1].group and ck.train_config.beta == 0.01
+        assert w.session.unsaved_runs() == []
+        # Again: the files exist, so it asks first; refused, nothing is written.
+        w.dialogs.answer = False
+        before = (out / "vae-beta0-seed0.safetensors").stat().st_mtime_ns
+        assert w.save_selected_sweep() == []
+        assert "Replace them?" in w.dialogs.confirms[-1][1]
+        assert (out / "vae-beta0-seed0.safetensors").stat().st_mtime_ns == before
+        # A single run is no sweep: the action says what it needs.
+        fill_form(w, epochs=1)
+        w.form.sweep.setChecked(False)
+        single = w.start_run(w.form.values())
+        qtbot.waitUntil(lambda: not w.session.has_active, timeout=WAIT_MS)
+        w.run_table.select_run(single)
+        assert not button.isEnabled() and "select a sweep member" in button.toolTip()
+    finally:
+        w.shutdown()

@@ -108,7 +108,22 @@ def test_contact_sheet(files, tmp_path, capsys):
 def test_a_file_without_timeline_is_one_line_error(files, tmp_path):
     with pytest.raises(CliError, match="no training timeline") as e:
         timeline_cmd.run(timeline_args(str(files["old"]), "--out", str(tmp_path / "x.gif")))
-    assert "\n" not in str(e.value)
+    assert "\n" not in str(e.value) and "older than timelines" in str(e.value)
+    assert "sweep" not in str(e.value)
+
+
+def test_a_sweep_member_file_says_sweeps_record_no_timeline(files, tmp_path):
+    """Not 'an older version': the sweep engine records none (the `sweep` command's files)."""
+    from training.checkpoint import load_checkpoint
+
+    ck = load_checkpoint(files["old"])
+    ck.group, ck.name = "betas-7", "vae_beta0.01_seed0"
+    member = save_checkpoint(tmp_path / "member.safetensors", ck)
+    with pytest.raises(CliError) as e:
+        timeline_cmd.run(timeline_args(str(member), "--out", str(tmp_path / "x.gif")))
+    text = str(e.value)
+    assert "\n" not in text and "member of betas-7" in text
+    assert "sweep members record no timeline" in text and "older" not in text
 
 
 @pytest.mark.parametrize("out,match", [("x.jpg", "must end in .gif"),

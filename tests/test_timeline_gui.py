@@ -124,6 +124,25 @@ def test_a_run_without_timeline_disables_the_slider(qtbot, runs):
     assert steps[-1] is None
 
 
+@pytest.mark.parametrize("state,group,model,said", [
+    ("finished", "sweep 1: VAE β×3", True, "sweep members record no timeline"),
+    ("running", "sweep 1: VAE β×3", True, "sweep members record no timeline"),
+    ("stopped", "", False, "was stopped before it trained"),
+    ("failed", "", False, "failed before it trained"),
+    ("queued", "", False, "is queued"),
+    ("running", "", False, "fills in as it trains"),
+])
+def test_the_timeline_strip_says_the_true_reason_it_is_empty(qtbot, runs, state, group, model,
+                                                             said):
+    tv = TimelineView()
+    qtbot.addWidget(tv)
+    vae = runs["vae"]
+    tv.set_run(Run("r", vae.config, vae.model if model else None, vae.history, state=state,
+                   group=group))
+    assert said in tv.caption.text() and not tv.view.has_image
+    assert "older" not in tv.caption.text()
+
+
 # -- the latent map's replay ---------------------------------------------------------------------
 def test_latent_map_replay_draws_the_aligned_codes_of_the_snapshot(qtbot, timeline_run, runs):
     panel = LatentMapPanel()

@@ -65,6 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     sizes = {"Reconstructions": (1100, 520), "Prior samples": (1100, 640), "Conditional": (900, 820),
              "Interpolation": (1100, 760), "Latent map": (1280, 760), "Draw": (1400, 860)}
     for panel in create_panels():
+        if panel.title not in sizes:  # the Sweep tab: tools/sweep_screenshot.py
+            panel.deleteLater()
+            continue
         panel.setWindowTitle(f"Latent Explorer — {panel.title}")
         panel.resize(*sizes[panel.title])
         panel.show()

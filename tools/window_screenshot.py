@@ -1,10 +1,18 @@
-"""Save a screenshot of the window during training (for the README).
+"""Save screenshots of the window during training (for the README, and to look at the layout).
 
     xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python tools/window_screenshot.py \
         docs/screenshots/training.png
+    xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python tools/window_screenshot.py \
+        --every-tab /tmp/tabs
 
-Trains two short VAEs (β = 0 and 10) on the bundled sample to completion, starts a third
-(β = 0.005) and grabs the window while that one trains, so the plot overlays three runs.
+The first trains two short VAEs (β = 0 and 10) on the bundled sample to completion, starts a
+third (β = 0.005) and grabs the window while that one trains, so the plot overlays three runs.
+
+`--every-tab DIR` opens the window at its first-launch size (1540×900, no remembered
+settings) on the 'auto' dataset, as a new user would (so the fallback notice shows), trains a
+CVAE, a VAE and a 3-member sweep, starts a long VAE, draws a 7 on the Draw tab and saves every
+tab with the CVAE selected (tab<i>_<name>.png), then the Training and Reconstructions tabs with
+the training run selected (live_*.png): what issue 21's layout checks look at.
 """
 
 from __future__ import annotations
@@ -13,12 +21,74 @@ import sys
 import tempfile
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def _wait(ms: int) -> None:
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    QTimer.singleShot(ms, loop.quit)
+    loop.exec()
+
+
+def _draw_seven(panel) -> None:
+    from PySide6.QtCore import QPointF
+
+    c = panel.canvas
+    w, h = c.width(), c.height()
+    points = [(0.28, 0.24), (0.50, 0.23), (0.72, 0.22), (0.66, 0.36), (0.58, 0.52),
+              (0.52, 0.66), (0.47, 0.80)]
+    c.begin_stroke(QPointF(points[0][0] * w, points[0][1] * h))
+    for x, y in points[1:]:
+        c.extend_stroke(QPointF(x * w, y * h))
+    c.end_stroke()
+
+
+def every_tab(w, out: Path) -> None:
+    """The default-size window, every tab (see the module docstring)."""
+    out.mkdir(parents=True, exist_ok=True)
+    base = {"kind": "cvae", "nz": 32, "epochs": 3, "batch_size": 64, "lr": 1e-3, "seed": 0,
+            "dataset": "auto", "data_dir": None, "beta": 0.005}
+    cvae = w.start_run(base)
+    w.start_run({**base, "kind": "vae"})
+    w.start_sweep({"kind": "vae", "betas": (0.0, 0.01, 1.0), "seeds": (0,), "nz": 16,
+                   "epochs": 2, "batch_size": 64, "lr": 1e-3, "dataset": "auto",
+                   "data_dir": None})
+    live = w.start_run({**base, "kind": "vae", "epochs": 200})
+    while live.state != "running":
+        _wait(200)
+    _wait(5000)
+    w.run_table.select_run(cvae)
+    for i in range(w.tabs.count()):
+        w.tabs.setCurrentIndex(i)
+        _wait(700)
+        panel = w.tabs.widget(i)
+        if getattr(panel, "title", "") == "Draw":
+            _draw_seven(panel)
+            _wait(800)
+        name = w.tabs.tabText(i).lower().replace(" ", "_")
+        w.grab().save(str(out / f"tab{i}_{name}.png"))
+    w.run_table.select_run(live)
+    for i, name in ((0, "training"), (1, "reconstructions")):
+        w.tabs.setCurrentIndex(i)
+        _wait(700)
+        w.grab().save(str(out / f"live_{name}.png"))
+    print(f"saved {w.tabs.count() + 2} screenshots of the {w.width()}×{w.height()} window "
+          f"to {out}")
+
 
 def main(argv: list[str]) -> int:
     dark = "--dark" in argv  # check the window under a dark palette
     argv = [a for a in argv if a != "--dark"]
+    tabs_dir = None
+    if "--every-tab" in argv:
+        i = argv.index("--every-tab")
+        tabs_dir = Path(argv[i + 1] if i + 1 < len(argv) else "/tmp/latent-explorer-tabs")
+        argv = argv[:i] + argv[i + 2:]
     out = Path(argv[0] if argv else "docs/screenshots/training.png")
-    from PySide6.QtCore import QEventLoop, QSettings, QTimer
+    from PySide6.QtCore import QSettings
     from PySide6.QtGui import QColor, QPalette
 
     from explorer.app import create_app
@@ -43,23 +113,23 @@ def main(argv: list[str]) -> int:
     from explorer.main_window import MainWindow
 
     w = MainWindow(settings=settings)
-    w.resize(1560, 940)
+    if tabs_dir is None:
+        w.resize(1560, 940)
     w.show()
     w.finish_startup()
+    if tabs_dir is not None:
+        every_tab(w, tabs_dir)
+        w.shutdown()
+        w.close()
+        return 0
     base = {"kind": "vae", "nz": 16, "epochs": 6, "batch_size": 64, "lr": 1e-3, "seed": 0,
             "dataset": "mnist-sample", "data_dir": None}
     for beta in (0.0, 10.0):
         w.start_run({**base, "beta": beta})
     last = w.start_run({**base, "beta": 0.005, "epochs": 40})
-
-    def wait(ms: int) -> None:
-        loop = QEventLoop()
-        QTimer.singleShot(ms, loop.quit)
-        loop.exec()
-
     while last is not None and last.state != "running":
-        wait(100)
-    wait(4000)
+        _wait(100)
+    _wait(4000)
     w.loss_plot.flush()
     app.processEvents()
     out.parent.mkdir(parents=True, exist_ok=True)

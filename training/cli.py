@@ -43,6 +43,8 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
             return f"{text} (default: off)"
         if action.default is None:
             return text  # its help must say what happens without it (the test checks)
+        if isinstance(action.default, (tuple, list)):  # as it is typed: 256,64, not (256, 64)
+            return f"{text} (default: {','.join(str(v) for v in action.default)})"
         return f"{text} (default: %(default)s)"
 
 

@@ -304,6 +304,16 @@ def load_auto(notify: Callable[[str], None] | None = None, allow_download: bool 
         return load_mnist_sample()
 
 
+def _check_trainable(ds: Dataset, folder: Path) -> Dataset:
+    """`ds` if a model can learn from it: 2 classes or more, train and test images both."""
+    if ds.n_classes < 2:
+        raise DataError(f"{folder}: needs at least 2 classes to train on, found {ds.n_classes}")
+    if len(ds.train) == 0 or len(ds.test) == 0:
+        which = "training" if len(ds.train) == 0 else "test"
+        raise DataError(f"{folder}: no {which} images")
+    return ds
+
+
 def load_folder(folder: str | Path, notify: Callable[[str], None] | None = None) -> Dataset:
     """A dataset folder in the first registered format that recognises it (idx, then images)."""
     folder = Path(folder).expanduser()
@@ -312,7 +322,7 @@ def load_folder(folder: str | Path, notify: Callable[[str], None] | None = None)
     formats = _sources.list_folder_formats()
     for fmt in formats:
         if fmt.detect(folder):
-            return fmt.load(folder, notify=notify)
+            return _check_trainable(fmt.load(folder, notify=notify), folder)
     raise DataError(f"{folder}: dataset files not found: expected "
                     + " or ".join(f.label for f in formats))
 

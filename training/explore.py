@@ -400,6 +400,20 @@ def fixed_test_indices(labels: np.ndarray, count: int = RECON_COUNT) -> np.ndarr
     return np.array(sorted(picked[:count], key=lambda i: (labels[i], i)), dtype=np.int64)
 
 
+def snapshot_model(model: LatentModel) -> LatentModel:
+    """A model of its own holding a copy of `model`'s weights, in eval mode and frozen.
+
+    For exploring a run while it trains on: the copy never changes, whatever the loop does to
+    the original next. Take it where the weights are quiescent (an observer hook).
+    """
+    from models.autoencoders import build_model
+
+    copy = build_model(model.config)
+    copy.load_state_dict(model.state_dict())
+    copy.requires_grad_(False)
+    return copy.to(model.device).eval()
+
+
 @torch.no_grad()
 def reconstruction_grid(model: LatentModel, split: Split, indices: np.ndarray) -> np.ndarray:
     """Originals above their posterior-mean reconstructions, tiled by training.render.make_grid."""

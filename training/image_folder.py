@@ -17,7 +17,8 @@ ignored, as are hidden files and folders. Each image becomes one 28×28 uint8 MN
    the rest.
 
 The images are held in memory like the other sources, split per class with a fixed seed:
-a sixth of each class (at least one image when the class has two or more) is the test split.
+a sixth of each class (at least one image) is the test split. A folder needs at least 2 classes
+of at least 2 images each; fewer is refused with a DataError saying which.
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ from training.data import DataError, Dataset, Split
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 SIZE = 28
 TEST_FRACTION = 1 / 6
+# Fewer cannot train a model worth exploring: one class has nothing to tell apart (and a CVAE
+# cannot train at all), and a class of one image has none left to test on.
+MIN_CLASSES = 2
+MIN_PER_CLASS = 2
 SPLIT_SEED = 0
 
 
@@ -108,16 +113,20 @@ def load_image_folder(folder: str | Path) -> Dataset:
         loose = _images_in(folder, recursive=False)
         where = f" (found {loose[0].name} at the top)" if loose else ""
         raise DataError(f"{folder}: put the images in one sub-folder per class{where}")
+    if len(classes) < MIN_CLASSES:
+        raise DataError(f"{folder}: needs at least {MIN_CLASSES} classes, one sub-folder each; "
+                        f"found 1 ({classes[0].name})")
     files: list[Path] = []
     labels: list[int] = []
     for c, sub in enumerate(classes):
         found = _images_in(sub)
         if not found:
             raise DataError(f"{sub}: no PNG or JPEG images in this class folder")
+        if len(found) < MIN_PER_CLASS:
+            raise DataError(f"{sub}: {len(found)} image; each class needs at least "
+                            f"{MIN_PER_CLASS} (one to train on, one to test)")
         files += found
         labels += [c] * len(found)
-    if len(files) < 2:
-        raise DataError(f"{folder}: needs at least 2 images (to train and to test), found 1")
     images = np.empty((len(files), SIZE, SIZE), np.uint8)
     borders = np.empty(len(files))
     for i, path in enumerate(files):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from enum import Enum
 from pathlib import Path
 
 from models.autoencoders import LatentModel
@@ -13,42 +12,10 @@ from training.evaluate import EvalMetrics
 from training.history import History
 from training.loop import TrainConfig
 from training.resume import ResumeState
+from training.run_state import ACTIVE_STATES, STATES, RunState  # noqa: F401 - re-exported
 from training.timeline import Timeline
 
 
-class RunState(str, Enum):
-    """Where a run is; compares equal to its string value ("running" == RunState.RUNNING)."""
-
-    QUEUED = "queued"
-    RUNNING = "running"
-    PAUSED = "paused"
-    FINISHED = "finished"
-    STOPPED = "stopped"
-    FAILED = "failed"
-
-    def __str__(self) -> str:
-        return self.value
-
-    def __format__(self, spec: str) -> str:
-        return format(self.value, spec)
-
-    @property
-    def is_active(self) -> bool:
-        """Queued, running or paused: a job still holds the run."""
-        return self in ACTIVE_STATES
-
-    @classmethod
-    def loaded(cls, text: str) -> "RunState":
-        """The state recorded in a file; an active one (a crash mid-run) reads as stopped."""
-        try:
-            state = cls(text)
-        except ValueError:
-            return cls.FINISHED
-        return cls.STOPPED if state.is_active else state
-
-
-ACTIVE_STATES = frozenset({RunState.QUEUED, RunState.RUNNING, RunState.PAUSED})
-STATES = tuple(s.value for s in RunState)  # kept for older imports
 _ids = itertools.count(1)
 
 
@@ -74,6 +41,10 @@ class Run:
     # 'iw_k', 'rate', 'distortion', 'active_dims', 'quality', 'classes_seen', 'judge_accuracy'.
     # Emptied when the weights change (training continued).
     measures: dict = field(default_factory=dict)
+    # While a job trains the run, `model` is a copy of its weights taken at an epoch end, so
+    # the panels can explore it meanwhile: this is that epoch (None when not training, or when
+    # the model is still the one it had before it went on training).
+    snapshot_epoch: int | None = None
     id: int = field(default_factory=lambda: next(_ids))
 
     def __post_init__(self) -> None:
@@ -93,8 +64,10 @@ class Run:
 
     @property
     def is_usable(self) -> bool:
-        """True when the model can be explored (it exists and has trained at least a step)."""
-        return self.model is not None and (len(self.history) > 0 or self.state == RunState.FINISHED)
+        """True when the model can be explored: it exists and has trained, at least a step (an
+        ended or loaded run) or an epoch (a run still training, explored from its snapshot)."""
+        return self.model is not None and (len(self.history) > 0 or bool(self.history.epochs)
+                                           or self.state == RunState.FINISHED)
 
     @property
     def is_active(self) -> bool:

@@ -1,7 +1,10 @@
 """The base of every exploration panel: the contract with the window, a hint page, PNG export.
 
 The window (explorer/panel_host.py) calls `set_runs` whenever the list of usable runs changes
-(a run finished, was loaded, renamed or removed) and `set_run` whenever the selection changes.
+(a run finished, was loaded, renamed or removed, or a training run's first weights arrived) and
+`set_run` whenever the selection changes, usable or not (the hint then says why not), or the
+selected run has newer weights. A run that trains is explored from a copy of its weights taken
+at an epoch end (`run.snapshot_epoch`); `run_caption` says so.
 A panel with `follows_training = True` (the Sweep tab) is given every run instead, training
 ones included, and both calls again whenever any run progressed (an epoch ended, a state or a
 measured figure changed), so it can redraw live. A panel asks the window to select a run by
@@ -11,6 +14,7 @@ Qt-free functions (training/explore.py).
 
 from __future__ import annotations
 
+from html import escape
 from pathlib import Path
 
 import numpy as np
@@ -106,8 +110,8 @@ class Panel(QWidget):
         """Why this panel cannot show `run` (a sentence for the user), or None."""
         if run is None:
             return "Select a run in the run list (or load a checkpoint) to explore it here."
-        if run.model is None:
-            return f"<b>{run.name}</b> has no model yet: it appears here once training has begun."
+        if not run.is_usable:
+            return not_explorable_reason(run)
         if self.needs_data and (run.dataset is None or run.dataset.test is None):
             return f"The test images for <b>{run.name}</b> are still loading…"
         if self.needs_data and len(run.dataset.test) == 0:
@@ -168,6 +172,34 @@ def labeled_slider(lo: int, hi: int, value: int) -> QSlider:
     return s
 
 
+def not_explorable_reason(run: Run) -> str:
+    """Why `run` has no weights to explore yet (or at all), as the user should read it."""
+    name = f"<b>{escape(run.name)}</b>"
+    state = str(run.state)
+    if state == "queued":
+        return (f"{name} is queued: it starts when the run training now ends. Its weights "
+                "appear here from the end of its first epoch.")
+    if state in ("running", "paused"):
+        doing = "is training" if state == "running" else "is paused"
+        return (f"{name} {doing} and has not finished its first epoch yet: the tabs explore a "
+                "copy of its weights taken at epoch ends, from the first one on.")
+    if state == "failed":
+        why = f": {escape(run.error)}" if run.error else ""
+        return f"{name} failed before it had trained weights to explore{why}"
+    if run.model is None:
+        return (f"{name} was stopped before it trained (it left the queue): there are no "
+                "weights to explore. Start it again with Train.")
+    return f"{name} stopped before its first step: its weights are untrained."
+
+
 def run_caption(run: Run) -> str:
+    """'<b>name</b> (VAE, β = 0.005, nz = 32)', and which weights while the run trains."""
     beta = "" if run.kind == "ae" else f", β = {run.beta:g}"
-    return f"<b>{run.name}</b> ({run.kind.upper()}{beta}, nz = {run.config.nz})"
+    text = f"<b>{escape(run.name)}</b> ({run.kind.upper()}{beta}, nz = {run.config.nz})"
+    if run.is_active:
+        doing = "training" if str(run.state) == "running" else str(run.state)
+        if run.snapshot_epoch is not None:
+            text += f", {doing}: its weights as of epoch {run.snapshot_epoch}"
+        else:
+            text += f", {doing}: its weights from before this training (epoch {run.epochs_done})"
+    return text

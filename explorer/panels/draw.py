@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 import torch
+from PySide6.QtCore import QEvent
 from PySide6.QtGui import QAction, QImage, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
@@ -57,6 +58,18 @@ def qimage_to_array(image: QImage) -> np.ndarray:
     return a.reshape(h, img.bytesPerLine())[:, : w * 4].reshape(h, w, 4).copy()
 
 
+def label_step(n: int, label_px: float, axis_px: float) -> int:
+    """Label every k-th of `n` evenly spaced bars so labels `label_px` wide fit `axis_px`:
+    the smallest k of 1, 2, 5, 10, 20… that leaves each label its width plus a gap."""
+    if n <= 0 or axis_px <= 0:
+        return 1
+    need = n * (label_px * 1.3) / axis_px  # 30 % of a label's width as the gap between two
+    for k in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000):
+        if k >= need:
+            return k
+    return max(1, int(need) + 1)
+
+
 def _bar_plot(height: int) -> pg.PlotWidget:
     plot = pg.PlotWidget(background=pg.mkColor(32, 32, 32))
     plot.setMenuEnabled(False)
@@ -80,6 +93,7 @@ class DrawPanel(Panel):
         self._dirty = False
         self._scatter_key: tuple | None = None
         self._code_ticks: tuple | None = None  # (dimension order) the code plot's axis shows
+        self._code_labels: list[str] = []  # the labels it draws (every k-th dimension)
         self._score_ticks: tuple | None = None
         self._code_range: tuple[float, float] | None = None  # the code plot's y range
         self.input_image: np.ndarray | None = None  # the preprocessed 28×28 input
@@ -118,14 +132,15 @@ class DrawPanel(Panel):
         self.compare = CompareBox("Reconstruct the drawing with a second run too")
         self.message = QLabel(EMPTY_TEXT)  # the empty-canvas hint, or an unreadable file
         self.message.setWordWrap(True)
-        self.recon_view = ImageView(min_height=90)
+        self.recon_view = ImageView(min_height=70)
         self.recon_caption = QLabel()
         self.recon_caption.setWordWrap(True)
         self.fit_label = QLabel()  # "doesn't fit"
         self.fit_label.setWordWrap(True)
         self.fit_label.setStyleSheet("color: #e8a33c;")
 
-        self.code_plot = _bar_plot(140)
+        self.code_plot = _bar_plot(110)
+        self.code_plot.installEventFilter(self)  # resized: label as many bars as now fit
         self.code_bars = pg.BarGraphItem(x=[], height=[], width=0.7, brush=USED_BRUSH)
         self.sigma_bars = pg.ErrorBarItem(pen=pg.mkPen("w"), beam=0.3)
         self.code_plot.addItem(self.code_bars)
@@ -152,7 +167,7 @@ class DrawPanel(Panel):
         self.restyle_view = ImageView(min_height=60)
         self.restyle_caption = QLabel()
         self.restyle_caption.setWordWrap(True)
-        self.score_plot = _bar_plot(90)
+        self.score_plot = _bar_plot(70)
         self.score_plot.setYRange(0, 1)
         self.score_plot.enableAutoRange(y=False)
         self.score_bars = pg.BarGraphItem(x=[], height=[], width=0.7, brush=pg.mkBrush("#4c9be8"))
@@ -386,6 +401,7 @@ class DrawPanel(Panel):
         self.fit_label.setText(
             "This drawing doesn't fit: " + ", ".join(misfits) + " reconstructs it far worse than "
             "its test digits. It looks like nothing the model learnt." if misfits else "")
+        self.fit_label.setVisible(bool(misfits))  # no empty line's height when it fits
 
     @staticmethod
     def _test_bce(run: Run) -> float | None:
@@ -408,8 +424,7 @@ class DrawPanel(Panel):
         # was most of the tab's repaint cost (benchmarks/draw_latency.py).
         if self._code_ticks != tuple(order):
             self._code_ticks = tuple(order)
-            self.code_plot.getAxis("bottom").setTicks(
-                [[(float(p), f"z{d}") for p, d in zip(pos, order)]])
+            self._update_code_ticks()
             self.code_plot.setXRange(-0.6, len(order) - 0.4, padding=0)
             self.code_plot.enableAutoRange(x=False)
         if a.log_sigma is not None:
@@ -427,6 +442,30 @@ class DrawPanel(Panel):
             if n_unused else ""
         self.code_caption.setText(f"The code: μ per latent dimension{sig}, most used first "
                                   f"(the Latent map tab's traversal order){grey}.")
+
+    def _update_code_ticks(self) -> None:
+        """Label every k-th bar of the code plot, k as its width allows (`label_step`); the
+        others get a tick without text. All labels at once were unreadable past ~12 dims."""
+        order = self._code_ticks
+        if not order:
+            return
+        fm = self.code_plot.fontMetrics()  # the axis draws with the widget's font
+        widest = max(fm.horizontalAdvance(f"z{d}") for d in order)
+        width = self.code_plot.getPlotItem().vb.width() or self.code_plot.width()
+        k = label_step(len(order), widest, width)
+        major = [(float(p), f"z{d}") for p, d in enumerate(order) if p % k == 0]
+        minor = [(float(p), "") for p in range(len(order)) if p % k]
+        self.code_plot.getAxis("bottom").setTicks([major, minor])
+        self._code_labels = [t for _, t in major]
+
+    def code_tick_labels(self) -> list[str]:
+        """The dimension labels under the code plot's bars, as drawn (every k-th dimension)."""
+        return list(self._code_labels)
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt's name
+        if obj is self.code_plot and event.type() == QEvent.Type.Resize:
+            self._update_code_ticks()
+        return super().eventFilter(obj, event)
 
     def _show_place(self, a: drawing.DrawingAnalysis, encoded: explore.Encoded,
                     m: explore.LatentMap) -> None:
@@ -461,8 +500,10 @@ class DrawPanel(Panel):
                 [[(float(p), names[i]) for i, p in enumerate(pos)]])
             self.score_plot.setXRange(-0.6, len(pos) - 0.4, padding=0)
             self.score_plot.enableAutoRange(x=False)
-        self.scores_label.setText("p(label | drawing), from each label's log p(x|μ,y) − KL: " + "  ".join(
-            f"{names[i]} {p:.2f}" for i, p in enumerate(probs)))
+        # A no-break space inside each pair: the line wraps between classes, never in one.
+        self.scores_label.setText("p(label | drawing), from each label's log p(x|μ,y) − KL: "
+                                  + "  ".join(f"{names[i]}\u00a0{p:.2f}"
+                                              for i, p in enumerate(probs)))
 
     # -- export ------------------------------------------------------------------------------
     def export_grid(self) -> np.ndarray | None:

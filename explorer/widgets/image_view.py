@@ -1,14 +1,15 @@
-"""One pyqtgraph ImageItem showing a mosaic of images at fixed levels (0, 1)."""
+"""One pyqtgraph ImageItem showing a mosaic of images at fixed levels (0, 1).
+
+No torch at import: the Training tab builds these before torch has loaded (the grid maths
+come from training.explore and training.render when first used).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QWidget
-
-from training.explore import grid_cell_at
-from training.render import make_grid
+from PySide6.QtCore import QSize, Signal
+from PySide6.QtWidgets import QSizePolicy, QWidget
 
 PAD = 2  # make_grid's default padding, which grid_cell_at inverts
 
@@ -31,11 +32,29 @@ class ImageView(pg.GraphicsView):
         self.grid: np.ndarray | None = None
         self._layout = (0, 1)  # (n images, columns) of the mosaic shown, for click lookups
         self._labels: list[pg.TextItem] = []
+        self._preferred_height: int | None = None
         self.setMinimumHeight(min_height)
         self.scene().sigMouseClicked.connect(self._on_scene_clicked)
 
+    def set_height_range(self, minimum: int, preferred: int) -> None:
+        """Be `preferred` pixels tall, shrinking to `minimum` when the window is short: a
+        fixed height could not shrink, and the layout then drew the widgets below over it."""
+        self._preferred_height = preferred
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.setMinimumHeight(minimum)
+        self.setMaximumHeight(preferred)
+        self.updateGeometry()
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        hint = super().sizeHint()
+        if self._preferred_height is not None:
+            hint.setHeight(self._preferred_height)
+        return hint
+
     def set_images(self, images: np.ndarray, ncols: int) -> np.ndarray:
         """Tile (n, H, W) images with the CLI's renderer and show them; returns the mosaic."""
+        from training.render import make_grid
+
         grid = make_grid(images, ncols=ncols, pad=PAD)
         self._layout = (len(images), ncols)
         self.set_grid(grid)
@@ -78,6 +97,8 @@ class ImageView(pg.GraphicsView):
         return [item.toPlainText() for item in self._labels if item.isVisible()]
 
     def cell_at_scene(self, scene_pos) -> int | None:
+        from training.explore import grid_cell_at
+
         p = self.image.mapFromScene(scene_pos)
         n, ncols = self._layout
         return grid_cell_at(p.x(), p.y(), n, ncols, pad=PAD) if self.grid is not None else None

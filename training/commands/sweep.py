@@ -42,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     parser.add_argument("--iw", type=int, default=50, metavar="K",
                         help="samples of the importance-weighted bound in summary.csv "
-                             "(0 skips it; default: 50)")
+                             "(0 skips it)")
     parser.add_argument("--no-judge", action="store_true",
                         help="skip the judge of sample quality (no classifier is trained)")
     parser.add_argument("--out", required=True, help="folder for the checkpoints and reports")

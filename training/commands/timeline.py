@@ -61,8 +61,12 @@ def run(args: argparse.Namespace) -> int:
     ckpt = load_checkpoint(args.file)
     tl = ckpt.timeline
     if tl is None or not tl.snapshots:
-        raise CliError(f"{args.file}: no training timeline in this checkpoint (it was saved "
-                       "without one, by an older version or before the first snapshot)")
+        from training.run_state import no_timeline_reason
+
+        name = ckpt.name or Path(args.file).stem
+        why = ("its timeline holds no snapshot yet" if tl is not None
+               else no_timeline_reason(name, group=ckpt.group, state=ckpt.state))
+        raise CliError(f"{args.file}: no training timeline in this checkpoint: {why}")
     if kind == ".gif":
         idx = pick_snapshots(tl, args.steps) if args.steps else None
         write_gif(tl, out, idx, frame_ms=args.frame_ms, scale=args.scale)
