@@ -548,3 +548,13 @@ def test_epochs_follow_the_dataset_until_the_user_sets_them(qtbot, window):
     assert f.epochs.value() == 3 and f.stored_values()["epochs"] == 3
     f.set_steps_per_second(100.0)
     assert "213 steps" in f.estimate.text() and "00:02 here" in f.estimate.text()
+
+
+def test_the_window_gives_its_actions_and_commands_what_they_ask(window):
+    """actions.py and run_commands.py know the window by a Protocol, not by importing it."""
+    from explorer.actions import ActionsWindow
+    from explorer.run_commands import CommandsWindow
+
+    assert isinstance(window, ActionsWindow) and isinstance(window, CommandsWindow)
+    assert not isinstance(object(), ActionsWindow) and not isinstance(object(), CommandsWindow)
+    assert window.menu_actions.window is window and window.commands.window is window

@@ -169,5 +169,5 @@ def labeled_slider(lo: int, hi: int, value: int) -> QSlider:
 
 
 def run_caption(run: Run) -> str:
-    beta = "" if run.kind == "ae" else f", β = {run.beta:g}"
-    return f"<b>{run.name}</b> ({run.kind.upper()}{beta}, nz = {run.config.nz})"
+    beta = f", β = {run.beta:g}" if run.is_variational else ""
+    return f"<b>{run.name}</b> ({run.model_kind.label}{beta}, nz = {run.config.nz})"
