@@ -1,8 +1,12 @@
-"""The window's actions (menus, shortcuts) and which of them the selected run allows."""
+"""The window's actions (menus, shortcuts) and which of them the selected run allows.
+
+It knows the window only as `ActionsWindow`, what it needs of it, so the window can import this
+module without this module importing the window back.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Protocol, runtime_checkable
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
@@ -10,14 +14,43 @@ from PySide6.QtGui import QAction, QKeySequence
 from training.run_state import RunState
 
 if TYPE_CHECKING:
-    from explorer.main_window import MainWindow
+    from PySide6.QtWidgets import QDockWidget, QMenuBar
+
+    from explorer.runs_dock import RunsPanel
+    from explorer.session import RunSession
+    from explorer.training_form import TrainingForm
     from training.run import Run
+
+
+@runtime_checkable
+class ActionsWindow(Protocol):
+    """What `WindowActions` uses of its window (a QMainWindow: explorer.main_window.MainWindow)."""
+
+    form: TrainingForm
+    runs_panel: RunsPanel
+    form_dock: QDockWidget
+    runs_dock: QDockWidget
+    session: RunSession | None
+
+    def addAction(self, action: QAction) -> None: ...  # noqa: N802 - Qt's names
+    def removeAction(self, action: QAction) -> None: ...  # noqa: N802
+    def menuBar(self) -> QMenuBar: ...  # noqa: N802
+    def close(self) -> bool: ...
+    def open_checkpoint(self) -> object: ...
+    def save_selected(self) -> object: ...
+    def export_selected(self) -> object: ...
+    def toggle_pause(self) -> None: ...
+    def stop_selected(self) -> None: ...
+    def continue_selected(self) -> object: ...
+    def rename_selected(self) -> None: ...
+    def remove_selected(self) -> None: ...
+    def show_about(self) -> None: ...
 
 
 class WindowActions:
     """Builds every QAction and menu of `window`; `update(run)` enables what applies to it."""
 
-    def __init__(self, window: MainWindow) -> None:
+    def __init__(self, window: ActionsWindow) -> None:
         self.window = w = window
 
         def action(text: str, slot: Callable, shortcut=None, tip: str = "") -> QAction:

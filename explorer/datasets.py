@@ -7,7 +7,8 @@ import threading
 
 from PySide6.QtCore import QObject, QThread, Qt, Signal, Slot
 
-from training.data import DataError, Dataset, load_dataset
+from training.data import DataError, Dataset
+from training.sources import load_dataset
 
 
 class DatasetCache:

@@ -2,22 +2,48 @@
 
 The session does the work (explorer/session.py); this only asks the user through the
 window's dialogs (explorer/dialogs.py) and says in the status bar and a message box how it went.
+It knows the window only as `CommandsWindow`, what it needs of it, so the window can import
+this module without this module importing the window back.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from explorer.main_window import MainWindow
+    from PySide6.QtWidgets import QStatusBar
+
+    from explorer.dialogs import Dialogs
+    from explorer.loss_plot import LossPlot
+    from explorer.run_table import RunTable
+    from explorer.session import RunSession
+    from explorer.training_form import TrainingForm
+    from explorer.window_settings import WindowSettings
     from training.run import Run
+
+
+@runtime_checkable
+class CommandsWindow(Protocol):
+    """What `RunCommands` uses of its window (explorer.main_window.MainWindow)."""
+
+    form: TrainingForm
+    settings: WindowSettings
+    dialogs: Dialogs
+    session: RunSession | None
+
+    @property
+    def run_table(self) -> RunTable: ...
+    @property
+    def loss_plot(self) -> LossPlot: ...
+    def finish_startup(self) -> None: ...
+    def statusBar(self) -> QStatusBar: ...  # noqa: N802 - Qt's name
 
 
 class RunCommands:
     """The window's commands on runs (the selected one, mostly), with their dialogs."""
 
-    def __init__(self, window: MainWindow) -> None:
+    def __init__(self, window: CommandsWindow) -> None:
         self.window = window
 
     def start(self, values: dict) -> Run | None:

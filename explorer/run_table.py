@@ -187,9 +187,9 @@ class RunTableModel(QAbstractTableModel):
         if col == COL_NAME:
             return run.name
         if col == COL_KIND:
-            return c.kind.upper()
+            return run.model_kind.label
         if col == COL_BETA:
-            return "—" if c.kind == "ae" else f"{c.beta:g}"
+            return f"{c.beta:g}" if run.is_variational else "—"
         if col == COL_NZ:
             return str(c.nz)
         if col == COL_EPOCHS:

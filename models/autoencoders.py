@@ -246,8 +246,8 @@ class LatentModel(nn.Module):
 
 
 def build_model(config: ModelConfig, generator: torch.Generator | None = None) -> LatentModel:
-    """A fresh model for `config`, initialised from `generator` when given."""
-    return LatentModel(config, generator)
+    """A fresh model for `config`, built by its kind's factory, initialised from `generator`."""
+    return config.model_kind.build(config, generator)
 
 
 __all__ = [

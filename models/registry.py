@@ -1,14 +1,23 @@
 """The model kinds, listed once: the CLI, the training form, the loop and the README read them.
 
 Plain data, no torch: the GUI builds its combo boxes from here before torch has loaded.
-A new kind is one `register_kind(...)` entry below plus its code in `autoencoders.py`.
+A new kind is one `register_kind(...)` entry below; a new architecture names its factory in
+that entry (`factory="models.mine:build"`), and `models.build_model` builds it from there.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
+
+from models.registries import Registry, resolve
+
+if TYPE_CHECKING:  # not models.autoencoders: it imports this module (no circles, even typed)
+    import torch
 
 ENGINES = ("fast", "autograd")
+# The course's MLP encoder/decoder pair, which the three built-in kinds share.
+MLP = "models.autoencoders:LatentModel"
 
 
 @dataclass(frozen=True)
@@ -21,6 +30,10 @@ class ModelKind:
     variational: bool  # the encoder outputs μ and log σ, and the loss has a β·KL term
     conditional: bool  # encoder and decoder also take a one-hot class label
     engines: tuple[str, ...] = ENGINES  # which training engines can train it
+    # What builds its model, factory(config: ModelConfig, generator) -> LatentModel: a
+    # "module:function" path, imported on the first build (so this module stays torch-free),
+    # or the callable itself.
+    factory: str | Callable[..., Any] = MLP
 
     def __post_init__(self) -> None:
         unknown = [e for e in self.engines if e not in ENGINES]
@@ -28,34 +41,35 @@ class ModelKind:
             raise ValueError(f"model kind {self.name!r}: engines must be some of "
                              f"{', '.join(ENGINES)}, got {self.engines!r}")
 
+    def build(self, config: Any, generator: torch.Generator | None = None) -> torch.nn.Module:
+        """A fresh model of this kind for `config` (a models.ModelConfig), initialised from
+        `generator` when given: a models.LatentModel."""
+        factory = resolve(self.factory) if isinstance(self.factory, str) else self.factory
+        return factory(config, generator)
 
-_KINDS: dict[str, ModelKind] = {}
+
+MODEL_KINDS: Registry[ModelKind] = Registry("model kind")
+_KINDS = MODEL_KINDS  # its older name
 
 
 def register_kind(kind: ModelKind) -> ModelKind:
     """Add a kind (its name must be new); returns it, so it can be kept in a constant."""
-    if kind.name in _KINDS:
-        raise ValueError(f"model kind {kind.name!r} is already registered")
-    _KINDS[kind.name] = kind
-    return kind
+    return MODEL_KINDS.register(kind.name, kind)
 
 
 def get_kind(name: str) -> ModelKind:
     """The kind called `name`; ValueError naming the choices for an unknown one."""
-    try:
-        return _KINDS[name]
-    except (KeyError, TypeError):  # TypeError: an unhashable value from a bad config file
-        raise ValueError(f"unknown model kind {name!r}; choose one of {', '.join(_KINDS)}") from None
+    return MODEL_KINDS.get(name)
 
 
 def list_kinds() -> list[ModelKind]:
     """Every kind, in registration order."""
-    return list(_KINDS.values())
+    return MODEL_KINDS.list()
 
 
 def kind_names() -> tuple[str, ...]:
     """The names of every kind, in registration order."""
-    return tuple(_KINDS)
+    return MODEL_KINDS.names()
 
 
 AE = register_kind(ModelKind(
@@ -69,4 +83,5 @@ CVAE = register_kind(ModelKind(
     variational=True, conditional=True))
 
 
-__all__ = ["ENGINES", "ModelKind", "get_kind", "kind_names", "list_kinds", "register_kind"]
+__all__ = ["ENGINES", "MLP", "MODEL_KINDS", "ModelKind", "get_kind", "kind_names", "list_kinds",
+           "register_kind"]

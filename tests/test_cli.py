@@ -327,7 +327,7 @@ def test_epochs_follow_the_dataset(tmp_path, capsys, monkeypatch, small_dataset)
     monkeypatch.setattr(sources, "MIN_EPOCHS_LARGE", 1)
     tiny = sources.DataSource("tiny", "tiny", "640 digits", lambda **kw: small_dataset,
                               sources.DIGITS, downloads=False, n_train=640)
-    monkeypatch.setitem(sources._SOURCES, "tiny", tiny)
+    monkeypatch.setitem(sources.DATA_SOURCES, "tiny", tiny)
     out = tmp_path / "e.safetensors"
     rc, _, err = cli(capsys, "train", "--model", "ae", "--dataset", "tiny", "--batch-size", "256",
                      "--nz", "4", "--hidden", "16", "--device", "cpu", "--quiet", "--out", out)

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 import training.data as data
+import training.sources as sources
 from training.data import (
     DataError,
     Split,
@@ -289,7 +290,7 @@ def _fake_mnist(monkeypatch, fail_on: str | None = None):
                       ("t10k-labels-idx1-ubyte", rand_labels(8, 8))]:
         files[stem + ".gz"] = gzip.compress(idx_bytes(arr))
     mirror = "https://example.invalid/mnist/"
-    monkeypatch.setitem(data._DOWNLOADS, "mnist",
+    monkeypatch.setitem(sources.DOWNLOADS, "mnist",
                         ([mirror], {k: hashlib.md5(v).hexdigest() for k, v in files.items()}))
     monkeypatch.setattr(data, "_reachable", lambda url, timeout: True)
     fetched = []

@@ -723,3 +723,13 @@ def test_a_one_class_folder_fails_the_run_with_one_plain_line(qtbot, window, tmp
     assert "at least 2 classes" in run.error and "\n" not in run.error
     assert "at least 2 classes" in window.statusBar().currentMessage()
     assert "at least 2 classes" in window.details.text()
+
+
+def test_the_window_gives_its_actions_and_commands_what_they_ask(window):
+    """actions.py and run_commands.py know the window by a Protocol, not by importing it."""
+    from explorer.actions import ActionsWindow
+    from explorer.run_commands import CommandsWindow
+
+    assert isinstance(window, ActionsWindow) and isinstance(window, CommandsWindow)
+    assert not isinstance(object(), ActionsWindow) and not isinstance(object(), CommandsWindow)
+    assert window.menu_actions.window is window and window.commands.window is window

@@ -125,6 +125,32 @@ def test_every_panel_renders_nonblank_images_of_the_right_size(qtbot, runs, all_
         assert_image(cond.view, grid_shape(6, 6))
 
 
+def test_panels_ask_the_kind_not_its_name(qtbot, monkeypatch, small_dataset, all_runs):
+    """A kind the panels have never heard of, conditional but not variational, is drawn as such."""
+    import models.registry as registry
+    from explorer.panels.base import run_caption
+    from explorer.panels.prior import AE_NOTE
+    from models.registry import ModelKind
+    from training.loop import TrainConfig, Trainer
+
+    monkeypatch.setitem(registry.MODEL_KINDS, "cae", ModelKind(
+        "cae", "CAE", "a conditional plain auto-encoder", variational=False, conditional=True))
+    cfg = TrainConfig(kind="cae", beta=0.5, nz=4, hidden=(32,), epochs=1, device="cpu")
+    result = Trainer(cfg, small_dataset).run()
+    assert result.state == "finished", result.error
+    run = Run("cae", cfg, result.model, result.history, state="finished", dataset=small_dataset)
+    cond = make(qtbot, ConditionalPanel, all_runs + [run], run)
+    assert not cond.is_showing_hint
+    assert_image(cond.view, grid_shape(6, 6))
+    prior = make(qtbot, PriorPanel, all_runs + [run], run)
+    assert prior.label.isVisibleTo(prior) and AE_NOTE in prior.captions[0].text()
+    assert "(CAE, nz = 4)" in run_caption(run)  # no β: it has no KL term
+    interp = make(qtbot, InterpolationPanel, all_runs + [run], run)
+    assert interp.mix_label.isEnabled()
+    rec = make(qtbot, ReconstructionsPanel, all_runs + [run], run)
+    assert "The CAE is given each image's true label." in rec.caption.text()
+
+
 # -- reconstructions ----------------------------------------------------------------------------
 def test_reconstructions_use_the_posterior_mean(qtbot, runs, all_runs):
     run = runs["vae"]

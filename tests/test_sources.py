@@ -76,7 +76,7 @@ def test_kmnist_entry():
     k = get_source("kmnist")
     assert k.class_names == ("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo")
     assert k.downloads and k.n_train == 60_000
-    mirrors, md5 = data._DOWNLOADS["kmnist"]
+    mirrors, md5 = sources.DOWNLOADS["kmnist"]
     assert mirrors == ["http://codh.rois.ac.jp/kmnist/dataset/kmnist/"]
     assert sorted(md5) == sorted(KMNIST_FILES)
     # torchvision's KMNIST checksums
@@ -97,7 +97,7 @@ def test_a_new_source_is_one_entry(monkeypatch, small_dataset):
 
     src = DataSource("tiny", "tiny: 840 digits", "a test source", load, sources.DIGITS,
                      downloads=False, n_train=len(small_dataset.train))
-    monkeypatch.setitem(sources._SOURCES, "tiny", src)
+    monkeypatch.setitem(sources.DATA_SOURCES, "tiny", src)
     assert load_dataset("tiny", allow_download=False) is small_dataset and loaded == [False]
     args = build_parser().parse_args(["train", "--model", "ae", "--dataset", "tiny", "--out", "x"])
     assert args.dataset == "tiny"
@@ -111,8 +111,9 @@ def test_dataset_n_classes(small_dataset):
 
 def test_registries_import_without_torch():
     """The GUI and --help read the registries while torch is still loading (or never)."""
-    code = ("import sys, models.registry, training.sources, training.cli\n"
+    code = ("import sys, models.registry, training.sources, training.cli, training.config\n"
             "training.cli.build_parser()\n"
+            "training.config.TrainConfig(kind='cvae', dataset='kmnist')\n"
             "assert training.sources.source_names() and models.registry.kind_names()\n"
             "heavy = sorted(m for m in ('torch', 'numpy') if m in sys.modules)\n"
             "print(heavy); sys.exit(1 if heavy else 0)\n")
@@ -152,11 +153,23 @@ def test_kmnist_loads_from_a_seeded_cache(tmp_path, monkeypatch):
     assert np.array_equal(ds.test.labels.numpy(), files["t10k-labels-idx1-ubyte.gz"][0])
 
 
+def test_a_folder_named_after_a_source_keeps_its_class_names(tmp_path):
+    """The idx folder format asks the registry; training.data's loaders know no registry."""
+    for name, expected in (("fashion-mnist", sources.FASHION_CLASSES), ("mine", sources.DIGITS)):
+        (tmp_path / name).mkdir()
+        for fname, (_, raw) in tiny_idx_files().items():
+            (tmp_path / name / fname).write_bytes(raw)
+        ds = load_dataset(data_dir=tmp_path / name)
+        assert ds.name == name and ds.class_names == expected
+    direct = data.load_idx_folder(tmp_path / "fashion-mnist")
+    assert direct.class_names == data.DIGITS == sources.DIGITS
+
+
 def test_kmnist_downloads_from_its_mirror_checksummed(tmp_path, monkeypatch):
     monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(tmp_path))
     files = tiny_idx_files(1)
-    mirrors, _ = data._DOWNLOADS["kmnist"]
-    monkeypatch.setitem(data._DOWNLOADS, "kmnist",
+    mirrors, _ = sources.DOWNLOADS["kmnist"]
+    monkeypatch.setitem(sources.DOWNLOADS, "kmnist",
                         (mirrors, {k: hashlib.md5(raw).hexdigest() for k, (_, raw) in files.items()}))
     monkeypatch.setattr(data, "_reachable", lambda url, timeout: True)
     fetched = []

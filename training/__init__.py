@@ -17,7 +17,7 @@ _EXPORTS = {
     "DataError": "training.data",
     "Dataset": "training.data",
     "Split": "training.data",
-    "load_dataset": "training.data",
+    "load_dataset": "training.sources",
     "describe_device": "training.device",
     "pick_device": "training.device",
     "EvalMetrics": "training.evaluate",
@@ -25,7 +25,7 @@ _EXPORTS = {
     "History": "training.history",
     "EpochEvent": "training.loop",
     "StepsEvent": "training.loop",
-    "TrainConfig": "training.loop",
+    "TrainConfig": "training.config",
     "Trainer": "training.loop",
     "TrainingDiverged": "training.loop",
     "TrainingObserver": "training.loop",
@@ -38,20 +38,21 @@ __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # what type checkers and IDEs see: the same names, imported eagerly
     from training.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
-    from training.data import DataError, Dataset, Split, load_dataset
+    from training.config import TrainConfig
+    from training.data import DataError, Dataset, Split
     from training.device import describe_device, pick_device
     from training.evaluate import EvalMetrics, evaluate
     from training.history import History
     from training.loop import (
         EpochEvent,
         StepsEvent,
-        TrainConfig,
         Trainer,
         TrainingDiverged,
         TrainingObserver,
         TrainResult,
         train,
     )
+    from training.sources import load_dataset
     from training.version import version
 
 

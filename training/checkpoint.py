@@ -31,9 +31,9 @@ from safetensors.torch import save as st_save
 
 from models import ModelConfig, build_model
 from models.autoencoders import LatentModel
+from training.config import TrainConfig
 from training.evaluate import EvalMetrics
 from training.history import EpochRecord, History
-from training.loop import TrainConfig
 from training.resume import ResumeState, resume_from_tensors, resume_to_tensors
 from training.timeline import Timeline, timeline_from_tensors, timeline_to_tensors
 

@@ -1,4 +1,9 @@
-"""Datasets held whole in memory as uint8 tensors; batches are shuffled index slices."""
+"""Datasets held whole in memory as uint8 tensors; batches are shuffled index slices.
+
+The loaders here read files (idx, the bundled sample, downloads) from what they are given and
+know no registry: training/sources.py names the sources, holds their mirrors and class names,
+and calls these. `load_dataset` lives there too; `training.data.load_dataset` still works.
+"""
 
 from __future__ import annotations
 
@@ -14,14 +19,12 @@ import urllib.request
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 import platformdirs
 import torch
 from torch import Tensor
-
-from training import sources as _sources
 
 SAMPLE_SEED = 1234
 SAMPLE_TEST = 500
@@ -31,14 +34,21 @@ IDX_FILES = {
     ("test", "images"): "t10k-images-idx3-ubyte",
     ("test", "labels"): "t10k-labels-idx1-ubyte",
 }
-# Mirrors and checksums of each downloaded source: the registry's table (training/sources.py).
-_DOWNLOADS = _sources.DOWNLOADS
+DIGITS = tuple(str(i) for i in range(10))  # the class names of a dataset that gives none
+
+# Older names of what training/sources.py now holds: the registry loads datasets by name, and
+# these loaders never import it back (no import circle), so they are looked up when asked for.
+_MOVED_TO_SOURCES = {"SOURCES": "source_names", "load_dataset": "load_dataset",
+                     "load_folder": "load_folder", "load_auto": "load_auto",
+                     "_DOWNLOADS": "DOWNLOADS"}
 
 
 def __getattr__(name: str):
-    # SOURCES, the old tuple of source names, now follows the registry.
-    if name == "SOURCES":
-        return _sources.source_names()
+    if name in _MOVED_TO_SOURCES:
+        import training.sources
+
+        value = getattr(training.sources, _MOVED_TO_SOURCES[name])
+        return value() if name == "SOURCES" else value  # SOURCES: the tuple of source names
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -73,7 +83,7 @@ class Dataset:
     train: Split
     test: Split
     description: str
-    class_names: tuple[str, ...] = _sources.DIGITS
+    class_names: tuple[str, ...] = DIGITS
 
     @property
     def n_classes(self) -> int:
@@ -167,18 +177,14 @@ def _split_from_arrays(images: np.ndarray, labels: np.ndarray, where: str,
 
 def load_idx_folder(folder: str | Path, name: str | None = None,
                     class_names: tuple[str, ...] | None = None) -> Dataset:
-    """The four MNIST-format idx files in `folder` (gzip or not).
-
-    Class names: `class_names`, else those of the registered source called `name` (or the
-    folder's name, so a copy of fashion-mnist keeps its names), else the digits.
-    """
+    """The four MNIST-format idx files in `folder` (gzip or not), named `name` (else the
+    folder's name), with `class_names` (else the digits)."""
     folder = Path(folder).expanduser()
     if not folder.is_dir():
         raise DataError(f"{folder}: not a folder")
     name = name or folder.name
     if class_names is None:
-        known = name in _sources.source_names()
-        class_names = _sources.get_source(name).class_names if known else _sources.DIGITS
+        class_names = DIGITS
     splits = {}
     for split in ("train", "test"):
         img_path = _find_idx(folder, IDX_FILES[(split, "images")])
@@ -230,8 +236,8 @@ def cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("latent-explorer", appauthor=False))
 
 
-def _is_cached(folder: Path, name: str) -> bool:
-    return folder.is_dir() and all((folder / f).exists() for f in _DOWNLOADS[name][1])
+def _is_cached(folder: Path, files: Mapping[str, str]) -> bool:
+    return folder.is_dir() and all((folder / f).exists() for f in files)
 
 
 def _reachable(url: str, timeout: float) -> bool:
@@ -244,11 +250,12 @@ def _reachable(url: str, timeout: float) -> bool:
         return False
 
 
-def download(name: str, root: Path | None = None, timeout: float = 5.0) -> Path:
-    """Fetch `name` into the cache; checksummed, atomic (a temp folder renamed at the end)."""
-    mirrors, files = _DOWNLOADS[name]
+def download(name: str, mirrors: Sequence[str], files: Mapping[str, str],
+             root: Path | None = None, timeout: float = 5.0) -> Path:
+    """Fetch `files` (name -> md5) of `name` from the first of `mirrors` that has each into the
+    cache; checksummed, atomic (a temp folder renamed at the end)."""
     target = (root or cache_dir()) / name
-    if _is_cached(target, name):
+    if _is_cached(target, files):
         return target
     # A quick TCP probe first: offline machines fail in seconds, not a urllib timeout per file.
     live = [m for m in mirrors if _reachable(m, min(timeout, 3.0))]
@@ -279,70 +286,17 @@ def download(name: str, root: Path | None = None, timeout: float = 5.0) -> Path:
     return target
 
 
-def load_downloaded(name: str, allow_download: bool = True,
+def load_downloaded(name: str, mirrors: Sequence[str], files: Mapping[str, str],
+                    allow_download: bool = True,
                     class_names: tuple[str, ...] | None = None) -> Dataset:
-    """A downloaded idx source from the cache, fetching it first when allowed."""
+    """The idx `files` (name -> md5) of `name` from the cache, fetched from `mirrors` first
+    when they are not there and that is allowed."""
     folder = cache_dir() / name
-    if not _is_cached(folder, name):
+    if not _is_cached(folder, files):
         if not allow_download:
             raise DataError(f"{name}: not in the cache at {folder}")
-        folder = download(name)
+        folder = download(name, mirrors, files)
     return load_idx_folder(folder, name=name, class_names=class_names)
-
-
-def load_auto(notify: Callable[[str], None] | None = None, allow_download: bool = True) -> Dataset:
-    """Full MNIST when we can have it, else the bundled sample with one notice saying why."""
-    try:
-        return load_dataset("mnist", notify=notify, allow_download=allow_download)
-    except DataError as e:
-        if notify:
-            notify(
-                f"Using the bundled 5,000-digit MNIST sample: full MNIST is unavailable ({e}). "
-                "Connect to the internet and choose 'mnist' to download it "
-                f"(into {cache_dir() / 'mnist'})."
-            )
-        return load_mnist_sample()
-
-
-def _check_trainable(ds: Dataset, folder: Path) -> Dataset:
-    """`ds` if a model can learn from it: 2 classes or more, train and test images both."""
-    if ds.n_classes < 2:
-        raise DataError(f"{folder}: needs at least 2 classes to train on, found {ds.n_classes}")
-    if len(ds.train) == 0 or len(ds.test) == 0:
-        which = "training" if len(ds.train) == 0 else "test"
-        raise DataError(f"{folder}: no {which} images")
-    return ds
-
-
-def load_folder(folder: str | Path, notify: Callable[[str], None] | None = None) -> Dataset:
-    """A dataset folder in the first registered format that recognises it (idx, then images)."""
-    folder = Path(folder).expanduser()
-    if not folder.is_dir():
-        raise DataError(f"{folder}: not a folder")
-    formats = _sources.list_folder_formats()
-    for fmt in formats:
-        if fmt.detect(folder):
-            return _check_trainable(fmt.load(folder, notify=notify), folder)
-    raise DataError(f"{folder}: dataset files not found: expected "
-                    + " or ".join(f.label for f in formats))
-
-
-def load_dataset(
-    source: str = "auto",
-    data_dir: str | Path | None = None,
-    notify: Callable[[str], None] | None = None,
-    allow_download: bool = True,
-) -> Dataset:
-    """A dataset by source name (see training/sources.py) or from a folder (`data_dir`)."""
-    if data_dir is not None:
-        return load_folder(data_dir, notify)
-    names = _sources.source_names()
-    if source not in names:
-        p = Path(source).expanduser()
-        if p.is_dir():
-            return load_folder(p, notify)
-        raise DataError(f"unknown dataset {source!r}; choose one of {', '.join(names)} or a folder")
-    return _sources.get_source(source).load(notify=notify, allow_download=allow_download)
 
 
 # -- batches -----------------------------------------------------------------------------------

@@ -15,18 +15,17 @@ import itertools
 import math
 import threading
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
 import numpy as np
 import torch
 
-from models import ModelConfig, build_model
+from models import build_model
 from models.autoencoders import LatentModel
-from models.registry import get_kind, kind_names
 from training import fast_step
-from training.data import (SOURCES, DataError, Dataset, batches_per_epoch, iterate_batches,
-                           load_dataset)
+from training.config import TrainConfig  # defined there, re-exported here for older imports
+from training.data import DataError, Dataset, batches_per_epoch, iterate_batches
 from training.device import pick_device
 from training.evaluate import EvalMetrics, evaluate
 from training.history import History
@@ -38,6 +37,7 @@ from training.resume import (
     optimizer_state,
     plan_resume,
 )
+from training.sources import load_dataset, source_names
 from training.timeline import NEVER, Snapshot, TimelineRecorder
 
 
@@ -47,75 +47,6 @@ SNAPSHOT_INTERVAL_S = 1.0
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite."""
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Everything a run needs besides the data itself."""
-
-    kind: str = "vae"
-    beta: float = 0.005
-    nz: int = 32
-    hidden: tuple[int, ...] = (256, 64)
-    epochs: int = 10
-    batch_size: int = 64
-    lr: float = 1e-3
-    seed: int = 0
-    device: str = "auto"
-    dataset: str = "auto"
-    data_dir: str | None = None
-    compile: bool = False
-    precision: str = "auto"  # 'auto', 'fp32' or 'bf16' (mixed precision for the matmuls)
-    engine: str = "fast"  # 'fast' (hand-written backward, see fast_step) or 'autograd'
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
-        problems = self.problems()
-        if problems:
-            raise ValueError("; ".join(problems))
-
-    def problems(self) -> list[str]:
-        """Human-readable reasons this config cannot train (empty when fine)."""
-        p = []
-        names = kind_names()
-        if self.kind not in names:
-            p.append(f"unknown model {self.kind!r} (choose {', '.join(names[:-1])} or {names[-1]})")
-        if not (isinstance(self.beta, (int, float)) and math.isfinite(self.beta) and self.beta >= 0):
-            p.append(f"beta must be >= 0, got {self.beta}")
-        if not 1 <= self.nz <= 4096:
-            p.append(f"nz must be between 1 and 4096, got {self.nz}")
-        if self.epochs < 1:
-            p.append(f"epochs must be at least 1, got {self.epochs}")
-        if self.batch_size < 1:
-            p.append(f"batch size must be at least 1, got {self.batch_size}")
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            p.append(f"learning rate must be > 0, got {self.lr}")
-        if not (isinstance(self.seed, int) and 0 <= self.seed < 2**63):
-            p.append(f"seed must be a whole number between 0 and 2^63-1, got {self.seed}")
-        if self.precision not in ("auto", "fp32", "bf16"):
-            p.append(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
-        if self.engine not in ("fast", "autograd"):
-            p.append(f"engine must be fast or autograd, got {self.engine!r}")
-        elif (self.engine == "autograd" and self.kind in names
-              and "autograd" not in get_kind(self.kind).engines):
-            # 'fast' means "the fast step where it applies": it falls back to autograd itself.
-            p.append(f"the autograd engine cannot train a {get_kind(self.kind).label}")
-        return p
-
-    def model_config(self, n_classes: int = 10) -> ModelConfig:
-        """The model this config trains, for a dataset of `n_classes` classes."""
-        return ModelConfig(kind=self.kind, nz=self.nz, hidden=self.hidden, n_classes=n_classes,
-                           beta=self.beta if get_kind(self.kind).variational else 0.0)
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["hidden"] = list(self.hidden)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
-        known = set(cls.__dataclass_fields__)
-        return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items() if k in known})
 
 
 # -- events ------------------------------------------------------------------------------------
@@ -599,7 +530,7 @@ def resume_source(ckpt) -> tuple[str, str | None]:
     cfg = ckpt.train_config
     if cfg.data_dir is not None:
         return cfg.dataset, cfg.data_dir
-    if ckpt.dataset in SOURCES and ckpt.dataset != "auto":
+    if ckpt.dataset in source_names() and ckpt.dataset != "auto":
         return ckpt.dataset, None
     return cfg.dataset, None
 

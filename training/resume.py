@@ -24,9 +24,9 @@ from torch import Tensor
 from training.data import Dataset, batches_per_epoch
 from training.fast_step import FlatAdam
 
-if TYPE_CHECKING:  # loop imports this module
+if TYPE_CHECKING:
+    from training.config import TrainConfig
     from training.history import History
-    from training.loop import TrainConfig
 
 RESUME_VERSION = 1
 PREFIX = "resume."

@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from models.autoencoders import LatentModel
+from models.registry import ModelKind, get_kind
+from training.config import TrainConfig
 from training.data import Dataset
 from training.evaluate import EvalMetrics
 from training.history import History
-from training.loop import TrainConfig
 from training.resume import ResumeState
 from training.run_state import ACTIVE_STATES, STATES, RunState  # noqa: F401 - re-exported
 from training.timeline import Timeline
@@ -55,8 +56,24 @@ class Run:
         return self.config.kind
 
     @property
+    def model_kind(self) -> ModelKind:
+        """The registry's entry for this run's kind (what it is, not what it is called)."""
+        return get_kind(self.config.kind)
+
+    @property
+    def is_variational(self) -> bool:
+        """The model has a posterior q(z|x) and its loss a β·KL term (VAE, CVAE)."""
+        return self.model_kind.variational
+
+    @property
+    def is_conditional(self) -> bool:
+        """The encoder and decoder also take a class label (CVAE)."""
+        return self.model_kind.conditional
+
+    @property
     def beta(self) -> float:
-        return 0.0 if self.config.kind == "ae" else self.config.beta
+        """The KL weight; 0 for a model without a KL term."""
+        return self.config.beta if self.is_variational else 0.0
 
     @property
     def epochs_done(self) -> int:
@@ -82,7 +99,7 @@ class Run:
         return tuple(str(i) for i in range(n))
 
     def default_name(self) -> str:
-        c = self.config
-        if c.kind == "ae":
-            return f"AE nz={c.nz} #{self.id}"
-        return f"{c.kind.upper()} β={c.beta:g} nz={c.nz} #{self.id}"
+        c, label = self.config, self.model_kind.label
+        if not self.is_variational:
+            return f"{label} nz={c.nz} #{self.id}"
+        return f"{label} β={c.beta:g} nz={c.nz} #{self.id}"

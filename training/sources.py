@@ -1,11 +1,14 @@
 """The data sources, listed once: the CLI, the training form, `load_dataset` and the README read them.
 
 Plain data at import (no torch, no numpy): the GUI fills its dataset box from here while torch
-is still loading; each loader imports `training.data` only when it runs.
+is still loading; each loader imports `training.data` (or `training.image_folder`) only when it
+runs. Those loaders take what they need (mirrors, class names) as arguments and never import
+this module: the registry uses the loaders, not the other way round.
 
 A named source is one `register_source(DataSource(...))` entry plus its loader; a source
 downloaded as the four MNIST idx files needs only `idx_download(...)` as its loader. A folder
 format (what `--data-dir` accepts) is one `register_folder_format(...)` entry plus its loader.
+`load_dataset` loads any of them.
 """
 
 from __future__ import annotations
@@ -15,9 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Mapping
 
+from models.registries import Registry
+
 if TYPE_CHECKING:
+    from training.config import TrainConfig
     from training.data import Dataset
-    from training.loop import TrainConfig
 
 DIGITS = tuple(str(i) for i in range(10))
 FASHION_CLASSES = ("T-shirt", "Trouser", "Pullover", "Dress", "Coat",
@@ -33,7 +38,7 @@ MIN_EPOCHS_LARGE = 20
 MAX_EPOCHS = 200
 
 # Mirrors and md5 checksums of the idx.gz files of each downloaded source, filled by
-# idx_download(); training.data.download() reads it (as training.data._DOWNLOADS).
+# idx_download() and read when its loader runs (so a test can replace an entry).
 DOWNLOADS: dict[str, tuple[list[str], dict[str, str]]] = {}
 
 
@@ -66,47 +71,87 @@ class FolderFormat:
     classes: str = ""  # where its class names come from, in words (README table)
 
 
-_SOURCES: dict[str, DataSource] = {}
-_FOLDER_FORMATS: dict[str, FolderFormat] = {}
+DATA_SOURCES: Registry[DataSource] = Registry("dataset")
+FOLDER_FORMATS: Registry[FolderFormat] = Registry("folder format")
+_SOURCES, _FOLDER_FORMATS = DATA_SOURCES, FOLDER_FORMATS  # their older names
 
 
 def register_source(src: DataSource) -> DataSource:
     """Add a named source (its name must be new); returns it."""
-    if src.name in _SOURCES:
-        raise ValueError(f"data source {src.name!r} is already registered")
-    _SOURCES[src.name] = src
-    return src
+    return DATA_SOURCES.register(src.name, src)
 
 
 def get_source(name: str) -> DataSource:
     """The source called `name`; ValueError naming the choices for an unknown one."""
-    try:
-        return _SOURCES[name]
-    except (KeyError, TypeError):
-        raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(_SOURCES)}") from None
+    return DATA_SOURCES.get(name)
 
 
 def list_sources() -> list[DataSource]:
     """Every named source, in registration order."""
-    return list(_SOURCES.values())
+    return DATA_SOURCES.list()
 
 
 def source_names() -> tuple[str, ...]:
     """The names of every named source, in registration order."""
-    return tuple(_SOURCES)
+    return DATA_SOURCES.names()
 
 
 def register_folder_format(fmt: FolderFormat) -> FolderFormat:
-    """Add a folder format; formats are tried in registration order."""
-    if fmt.name in _FOLDER_FORMATS:
-        raise ValueError(f"folder format {fmt.name!r} is already registered")
-    _FOLDER_FORMATS[fmt.name] = fmt
-    return fmt
+    """Add a folder format (its name must be new); formats are tried in registration order."""
+    return FOLDER_FORMATS.register(fmt.name, fmt)
 
 
 def list_folder_formats() -> list[FolderFormat]:
     """Every folder format, in the order `load_dataset` tries them."""
-    return list(_FOLDER_FORMATS.values())
+    return FOLDER_FORMATS.list()
+
+
+# -- loading by name ---------------------------------------------------------------------------
+def load_dataset(
+    source: str = "auto",
+    data_dir: str | Path | None = None,
+    notify: Callable[[str], None] | None = None,
+    allow_download: bool = True,
+) -> Dataset:
+    """A dataset by source name, or from a folder (`data_dir`, or a folder path as `source`)."""
+    if data_dir is not None:
+        return load_folder(data_dir, notify)
+    if source not in DATA_SOURCES:
+        from training.data import DataError
+
+        p = Path(source).expanduser()
+        if p.is_dir():
+            return load_folder(p, notify)
+        raise DataError(f"unknown dataset {source!r}; choose one of "
+                        f"{', '.join(source_names())} or a folder")
+    return get_source(source).load(notify=notify, allow_download=allow_download)
+
+
+def _check_trainable(ds: "Dataset", folder: Path) -> "Dataset":
+    """`ds` if a model can learn from it: 2 classes or more, train and test images both."""
+    from training.data import DataError
+
+    if ds.n_classes < 2:
+        raise DataError(f"{folder}: needs at least 2 classes to train on, found {ds.n_classes}")
+    if len(ds.train) == 0 or len(ds.test) == 0:
+        which = "training" if len(ds.train) == 0 else "test"
+        raise DataError(f"{folder}: no {which} images")
+    return ds
+
+
+def load_folder(folder: str | Path, notify: Callable[[str], None] | None = None) -> Dataset:
+    """A dataset folder in the first registered format that recognises it (idx, then images)."""
+    from training.data import DataError
+
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise DataError(f"{folder}: not a folder")
+    formats = list_folder_formats()
+    for fmt in formats:
+        if fmt.detect(folder):
+            return _check_trainable(fmt.load(folder, notify=notify), folder)
+    raise DataError(f"{folder}: dataset files not found: expected "
+                    + " or ".join(f.label for f in formats))
 
 
 # -- rules shared by the CLI and the GUI -------------------------------------------------------
@@ -133,7 +178,7 @@ def dataset_candidates(train_config: "TrainConfig", recorded: str) -> list[tuple
     if data_dir and Path(data_dir).expanduser().is_dir():
         candidates.append(("folder", data_dir))
     for name in (recorded, train_config.dataset):
-        if name and name in _SOURCES and (name, None) not in candidates:
+        if name and name in DATA_SOURCES and (name, None) not in candidates:
             candidates.append((name, None))
     return candidates
 
@@ -148,15 +193,27 @@ def idx_download(name: str, mirrors: list[str], md5: Mapping[str, str],
     def load(notify: Callable[[str], None] | None = None, allow_download: bool = True) -> "Dataset":
         from training.data import load_downloaded
 
-        return load_downloaded(name, allow_download=allow_download, class_names=class_names)
+        mirrors, files = DOWNLOADS[name]
+        return load_downloaded(name, mirrors, files, allow_download=allow_download,
+                               class_names=class_names)
 
     return load
 
 
-def _load_auto(notify: Callable[[str], None] | None = None, allow_download: bool = True) -> "Dataset":
-    from training.data import load_auto
+def load_auto(notify: Callable[[str], None] | None = None, allow_download: bool = True) -> Dataset:
+    """Full MNIST when we can have it, else the bundled sample with one notice saying why."""
+    from training.data import DataError, cache_dir, load_mnist_sample
 
-    return load_auto(notify=notify, allow_download=allow_download)
+    try:
+        return load_dataset("mnist", notify=notify, allow_download=allow_download)
+    except DataError as e:
+        if notify:
+            notify(
+                f"Using the bundled 5,000-digit MNIST sample: full MNIST is unavailable ({e}). "
+                "Connect to the internet and choose 'mnist' to download it "
+                f"(into {cache_dir() / 'mnist'})."
+            )
+        return load_mnist_sample()
 
 
 def _load_sample(notify: Callable[[str], None] | None = None, allow_download: bool = True) -> "Dataset":
@@ -174,7 +231,9 @@ def _is_idx_folder(folder: Path) -> bool:
 def _load_idx_folder(folder: Path, notify: Callable[[str], None] | None = None) -> "Dataset":
     from training.data import load_idx_folder
 
-    return load_idx_folder(folder)
+    # A folder named after a source (a copy of fashion-mnist) keeps that source's class names.
+    known = DATA_SOURCES.get(folder.name, None)
+    return load_idx_folder(folder, class_names=known.class_names if known else None)
 
 
 def _is_image_folder(folder: Path) -> bool:
@@ -194,7 +253,7 @@ register_source(DataSource(
     "auto", "auto: MNIST, else the bundled sample",
     "full MNIST when it is cached or can be downloaded; otherwise the bundled sample, "
     "with a one-line notice saying so",
-    _load_auto, DIGITS, downloads=True, n_train=None))
+    load_auto, DIGITS, downloads=True, n_train=None))
 register_source(DataSource(
     "mnist-sample", "mnist-sample: 5,000 bundled digits",
     "5,000 real MNIST digits shipped inside the package (`training/data/mnist_5k.npz`); "
@@ -250,7 +309,8 @@ register_folder_format(FolderFormat(
 
 
 __all__ = [
-    "DataSource", "FolderFormat", "dataset_candidates", "default_epochs", "get_source",
-    "idx_download", "list_folder_formats", "list_sources", "register_folder_format",
-    "register_source", "source_names",
+    "DATA_SOURCES", "FOLDER_FORMATS", "DataSource", "FolderFormat", "dataset_candidates",
+    "default_epochs", "get_source", "idx_download", "list_folder_formats", "list_sources",
+    "load_auto", "load_dataset", "load_folder", "register_folder_format", "register_source",
+    "source_names",
 ]

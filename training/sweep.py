@@ -31,7 +31,7 @@ import torch
 from models import build_model
 from models.registry import get_kind, list_kinds
 from models.autoencoders import LatentModel
-from training.data import DataError, Dataset, batches_per_epoch, iterate_batches, load_dataset
+from training.data import DataError, Dataset, batches_per_epoch, iterate_batches
 from training.device import pick_device
 from training.evaluate import EvalMetrics, evaluate
 from training.fast_step import FlatAdam
@@ -39,6 +39,7 @@ from training.history import History
 from training.loop import (SNAPSHOT_INTERVAL_S, EpochEvent, LoopControl, StepsEvent,
                            TrainConfig, TrainingDiverged, TrainResult, _describe)
 from training.sweep_lists import SweepListError, parse_betas, parse_seeds  # noqa: F401
+from training.sources import load_dataset
 from training.sweep_step import MemberGroups, StackedModel
 
 MAX_MEMBERS = 64

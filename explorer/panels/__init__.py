@@ -1,29 +1,35 @@
 """Exploration panels: one tab each in the main window, all drawing 'the selected run'.
 
-A new panel is one new file here with a `Panel` subclass, plus one line in PANELS.
+A new panel is one new file here with a `Panel` subclass, plus one `register_panel` line below.
 """
 
 from __future__ import annotations
 
-from importlib import import_module
-
 from explorer.panels.base import Panel
+from models.registries import Registry, resolve
 
-# (module, class) in tab order; imported on demand so `import explorer.panels` stays light.
-PANELS = (
-    ("explorer.panels.reconstructions", "ReconstructionsPanel"),
-    ("explorer.panels.prior", "PriorPanel"),
-    ("explorer.panels.conditional", "ConditionalPanel"),
-    ("explorer.panels.interpolation", "InterpolationPanel"),
-    ("explorer.panels.latent_map", "LatentMapPanel"),
-    ("explorer.panels.draw", "DrawPanel"),
-    ("explorer.panels.sweep", "SweepPanel"),
-)
+# name -> "module:Class", in tab order; imported on demand so `import explorer.panels` stays light.
+PANELS: Registry[str] = Registry("panel")
+
+
+def register_panel(name: str, path: str) -> str:
+    """Add the panel class at "module:Class" `path` as `name` (which must be new); tabs follow
+    registration order."""
+    return PANELS.register(name, path)
 
 
 def create_panels() -> list[Panel]:
     """One of each registered panel, in tab order."""
-    return [getattr(import_module(module), name)() for module, name in PANELS]
+    return [resolve(path)() for path in PANELS.list()]
 
 
-__all__ = ["PANELS", "Panel", "create_panels"]
+register_panel("reconstructions", "explorer.panels.reconstructions:ReconstructionsPanel")
+register_panel("prior", "explorer.panels.prior:PriorPanel")
+register_panel("conditional", "explorer.panels.conditional:ConditionalPanel")
+register_panel("interpolation", "explorer.panels.interpolation:InterpolationPanel")
+register_panel("latent-map", "explorer.panels.latent_map:LatentMapPanel")
+register_panel("draw", "explorer.panels.draw:DrawPanel")
+register_panel("sweep", "explorer.panels.sweep:SweepPanel")
+
+
+__all__ = ["PANELS", "Panel", "create_panels", "register_panel"]

@@ -87,10 +87,11 @@ class ConditionalPanel(Panel):
 
     def unusable_reason(self, run: Run | None) -> str | None:
         reason = super().unusable_reason(run)
-        if reason is None and run.kind != "cvae":
-            article = "an" if run.kind == "ae" else "a"
+        if reason is None and not run.is_conditional:
+            label = run.model_kind.label
+            article = "an" if label[:1] in "AEIOU" else "a"
             return (f"Class-conditioned generation needs a CVAE: <b>{run.name}</b> is {article} "
-                    f"{run.kind.upper()}, whose decoder takes no class label.<br>"
+                    f"{label}, whose decoder takes no class label.<br>"
                     "Train a CVAE (model: CVAE) or select one in the run list to pick digits here.")
         return reason
 

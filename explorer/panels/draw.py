@@ -285,7 +285,7 @@ class DrawPanel(Panel):
     def _update_run(self) -> None:
         run = self.run
         self.caption.setText(f"{run_caption(run)}: what it makes of your drawing.")
-        self.cvae_box.setVisible(run.kind == "cvae")
+        self.cvae_box.setVisible(run.is_conditional)
         self._code_range = None  # another run: another scale of codes
         self._dirty = True
         if self.isVisible():
@@ -382,7 +382,7 @@ class DrawPanel(Panel):
         self._show_reconstructions()
         self._show_code(self.analyses[0][1], usage)
         self._show_place(self.analyses[0][1], encoded, m)
-        if self.run.kind == "cvae":
+        if self.run.is_conditional:
             self._show_cvae(self.analyses[0][1])
 
     def _show_reconstructions(self) -> None:

@@ -232,7 +232,7 @@ class InterpolationPanel(Panel):
             other = np.flatnonzero(labels != labels[0])
             self.i1 = int(other[0]) if len(other) else min(1, len(test) - 1)
             self._update_gallery()
-        self.mix_label.setEnabled(self.run.kind == "cvae")
+        self.mix_label.setEnabled(self.run.is_conditional)
         self._update_pair()
 
     def _update_gallery(self) -> None:
@@ -269,13 +269,13 @@ class InterpolationPanel(Panel):
 
     def _custom_label(self, image: np.ndarray) -> int:
         """A drawing's label for a CVAE: the guess of the first shown CVAE (0: none needs one)."""
-        cvae = next((r for r in self.shown_runs() if r.kind == "cvae"), None)
+        cvae = next((r for r in self.shown_runs() if r.is_conditional), None)
         return drawing.classify(cvae.model, image)[0] if cvae is not None else 0
 
-    def _endpoint_text(self, which: int, kind: str) -> str:
+    def _endpoint_text(self, which: int, conditional: bool) -> str:
         label = self.y0 if which == 0 else self.y1
         if self.custom[which] is not None:
-            return "your drawing" + (f" (read as {label})" if kind == "cvae" else "")
+            return "your drawing" + (f" (read as {label})" if conditional else "")
         return f"image #{self.i0 if which == 0 else self.i1} ({label})"
 
     def _update_strips(self) -> None:
@@ -296,23 +296,25 @@ class InterpolationPanel(Panel):
             pair = self.pairs.get(r.id) or explore.encode_pair(r.model, x0, x1, self.y0, self.y1)
             self.pairs[r.id] = pair
             strip = explore.interpolation_strip(r.model, pair, x0, x1, steps, method,
-                                                mix and r.kind == "cvae")
+                                                mix and r.is_conditional)
             self.strips.append(view.set_images(strip, ncols=len(strip)))
             how = "spherical (slerp)" if method == "slerp" else "linear"
             label = ""
-            if r.kind == "cvae":
+            if r.is_conditional:
                 label = (f"; label one-hot {self.y0} → {self.y1}" if mix
                          else f"; decoded with the start label {self.y0}")
-            caption.setText(f"{run_caption(r)}: start {self._endpoint_text(0, r.kind)}, {steps} "
-                            f"{how} decodings from t = 0 to 1{label}, "
-                            f"end {self._endpoint_text(1, r.kind)}.")
+            start = self._endpoint_text(0, r.is_conditional)
+            end = self._endpoint_text(1, r.is_conditional)
+            caption.setText(f"{run_caption(r)}: start {start}, {steps} {how} decodings from "
+                            f"t = 0 to 1{label}, end {end}.")
         self._update_scrub()
 
     def _update_scrub(self) -> None:
         if self.run is None or self.is_showing_hint or not self.pairs:
             return
         t, method, mix = self.t, self.method.currentData(), self.mix_label.isChecked()
-        images = [explore.decode_pair_at(r.model, self.pairs[r.id], t, method, mix and r.kind == "cvae")
+        images = [explore.decode_pair_at(r.model, self.pairs[r.id], t, method,
+                                         mix and r.is_conditional)
                   for r in self.shown_runs() if r.id in self.pairs]
         self.scrub_images = np.concatenate(images)
         self.scrub_view.set_images(self.scrub_images, ncols=1)

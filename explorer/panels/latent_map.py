@@ -253,7 +253,8 @@ class LatentMapPanel(Panel):
         d = (self.map.coords[:, 0] - x) ** 2 + (self.map.coords[:, 1] - y) ** 2
         self.label = int(self.map.labels[int(np.argmin(d))]) if len(d) else 0
         img = explore.decode(self.run.model, self.z, self.label)
-        note = f", decoded as a {self.label} (the nearest point's label)" if self.run.kind == "cvae" else ""
+        note = (f", decoded as a {self.label} (the nearest point's label)"
+                if self.run.is_conditional else "")
         self._show_preview(img, f"The latent point at ({x:.2f}, {y:.2f}) on the map{note}.")
         self.marker.setData(pos=np.array([[x, y]], np.float32))
         self._set_sliders_from_z()

@@ -93,7 +93,7 @@ class PriorPanel(Panel):
             return
         runs = self.shown_runs()
         k, seed, t = self.k.value(), self.seed.value(), self.temperature_value
-        self.label.setVisible(any(r.kind == "cvae" for r in runs))
+        self.label.setVisible(any(r.is_conditional for r in runs))
         self.grids = []
         for j, (view, caption) in enumerate(zip(self.views, self.captions)):
             visible = j < len(runs)
@@ -105,7 +105,7 @@ class PriorPanel(Panel):
             images = explore.prior_grid(r.model, k, t, seed, self.label.currentData())
             self.grids.append(view.set_images(images, ncols=k))
             text = run_caption(r) + f": {k}×{k} decodings of z ~ N(0, {t:.2f}²·I), seed {seed}."
-            if r.kind == "ae":
+            if not r.is_variational:
                 text += " " + AE_NOTE
             caption.setText(text)
 

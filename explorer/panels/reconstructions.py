@@ -103,8 +103,8 @@ class ReconstructionsPanel(Panel):
         for k, (r, res) in enumerate(self.results, start=2):
             parts.append(f"Row {k}: decode(posterior mean) by {run_caption(r)}, "
                          f"mean BCE/pixel {float(res.errors.mean()):.4f}.")
-        if run.kind == "cvae":
-            parts.append("The CVAE is given each image's true label.")
+        if run.is_conditional:
+            parts.append(f"The {run.model_kind.label} is given each image's true label.")
         self.caption.setText(" ".join(parts))
 
     def export_grid(self) -> np.ndarray | None:

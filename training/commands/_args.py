@@ -85,7 +85,7 @@ def notify(message: str) -> None:
 
 def load_data(args: argparse.Namespace):
     """The Dataset that --dataset / --data-dir name (DataError if it cannot be had)."""
-    from training.data import load_dataset
+    from training.sources import load_dataset
 
     return load_dataset(args.dataset or "auto", args.data_dir, notify=notify)
 

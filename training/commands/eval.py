@@ -28,8 +28,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def _training_data(ckpt, file: str):
     """The dataset `ckpt` was trained on (training.sources.dataset_candidates' rule)."""
-    from training.data import DataError, load_dataset
-    from training.sources import dataset_candidates
+    from training.data import DataError
+    from training.sources import dataset_candidates, load_dataset
 
     cfg = ckpt.train_config
     if cfg.data_dir and not Path(cfg.data_dir).expanduser().is_dir():

@@ -56,9 +56,9 @@ def run_resume(args: argparse.Namespace, observers: Sequence = ()) -> int:
     the run-defining options (RUN_OPTIONS) a default of None when --resume is given.
     """
     from training.checkpoint import checkpoint_of, load_checkpoint, save_checkpoint
-    from training.data import load_dataset
     from training.loop import Trainer
     from training.resume import ResumeError
+    from training.sources import load_dataset
 
     out = Path(args.out)
     if out.is_dir():

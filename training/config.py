@@ -1,0 +1,92 @@
+"""`TrainConfig`: everything a run needs besides the data, as plain values.
+
+Its own module, importing only the model-kind registry, so the modules the loop imports
+(data sources, resume, timeline) can name it without importing the loop back. No torch at
+import: the training form builds one while torch is still loading. `training.loop` re-exports
+it, so `from training.loop import TrainConfig` keeps working.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
+
+from models.registry import get_kind, kind_names
+
+if TYPE_CHECKING:
+    from models.autoencoders import ModelConfig
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a run needs besides the data itself."""
+
+    kind: str = "vae"
+    beta: float = 0.005
+    nz: int = 32
+    hidden: tuple[int, ...] = (256, 64)
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 1e-3
+    seed: int = 0
+    device: str = "auto"
+    dataset: str = "auto"
+    data_dir: str | None = None
+    compile: bool = False
+    precision: str = "auto"  # 'auto', 'fp32' or 'bf16' (mixed precision for the matmuls)
+    engine: str = "fast"  # 'fast' (hand-written backward, see fast_step) or 'autograd'
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        problems = self.problems()
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    def problems(self) -> list[str]:
+        """Human-readable reasons this config cannot train (empty when fine)."""
+        p = []
+        names = kind_names()
+        if self.kind not in names:
+            p.append(f"unknown model {self.kind!r} (choose {', '.join(names[:-1])} or {names[-1]})")
+        if not (isinstance(self.beta, (int, float)) and math.isfinite(self.beta) and self.beta >= 0):
+            p.append(f"beta must be >= 0, got {self.beta}")
+        if not 1 <= self.nz <= 4096:
+            p.append(f"nz must be between 1 and 4096, got {self.nz}")
+        if self.epochs < 1:
+            p.append(f"epochs must be at least 1, got {self.epochs}")
+        if self.batch_size < 1:
+            p.append(f"batch size must be at least 1, got {self.batch_size}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            p.append(f"learning rate must be > 0, got {self.lr}")
+        if not (isinstance(self.seed, int) and 0 <= self.seed < 2**63):
+            p.append(f"seed must be a whole number between 0 and 2^63-1, got {self.seed}")
+        if self.precision not in ("auto", "fp32", "bf16"):
+            p.append(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
+        if self.engine not in ("fast", "autograd"):
+            p.append(f"engine must be fast or autograd, got {self.engine!r}")
+        elif (self.engine == "autograd" and self.kind in names
+              and "autograd" not in get_kind(self.kind).engines):
+            # 'fast' means "the fast step where it applies": it falls back to autograd itself.
+            p.append(f"the autograd engine cannot train a {get_kind(self.kind).label}")
+        return p
+
+    def model_config(self, n_classes: int = 10) -> ModelConfig:
+        """The model this config trains, for a dataset of `n_classes` classes."""
+        from models.autoencoders import ModelConfig  # torch: only when a model is wanted
+
+        return ModelConfig(kind=self.kind, nz=self.nz, hidden=self.hidden, n_classes=n_classes,
+                           beta=self.beta if get_kind(self.kind).variational else 0.0)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["hidden"] = list(self.hidden)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items() if k in known})
+
+
+__all__ = ["TrainConfig"]
