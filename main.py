@@ -17,7 +17,7 @@ def main(argv: list[str] | None = None) -> int:
         from explorer.app import run_app  # Qt only when the GUI is asked for
 
         return run_app(argv[1:])
-    from training.cli import run_cli
+    from training.cli.main import run_cli
 
     return run_cli(argv)
 

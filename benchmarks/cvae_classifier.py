@@ -5,7 +5,7 @@
 Trains a course-default CVAE (for as many epochs as `train` would on that dataset, unless
 --epochs) (784-256-64-nz=32, β = 0.005, Adam 1e-3, batch 64) unless a
 checkpoint is given, then classifies every test image with each score of
-training.drawing.classify_batch ('mean': reconstruction at the posterior mean − KL, the Draw
+training.explore.drawing.classify_batch ('mean': reconstruction at the posterior mean − KL, the Draw
 tab's default; 'elbo' and 'iwae': k fixed-seed samples) and prints the accuracy, the time per
 image and the accuracy per class; each accuracy with its binomial standard error over the test
 images. Also classifies the test digits drawn back 5× larger on a
@@ -34,18 +34,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
 
-    from training.data import load_dataset
-    from training.drawing import classify_batch, preprocess
+    from training.data.datasets import load_dataset
+    from training.explore.drawing import classify_batch, preprocess
 
     data = load_dataset(args.dataset, allow_download=False)
     if args.checkpoint:
-        from training.checkpoint import load_checkpoint
+        from training.record.checkpoint import load_checkpoint
 
         model = load_checkpoint(args.checkpoint).model
         what = args.checkpoint
     else:
-        from training.loop import TrainConfig, Trainer
-        from training.sources import default_epochs
+        from training.engine.loop import TrainConfig, Trainer
+        from training.data.sources import default_epochs
 
         args.epochs = args.epochs or default_epochs(len(data.train), 64)
         cfg = TrainConfig(kind="cvae", epochs=args.epochs, device="cpu", seed=args.seed,

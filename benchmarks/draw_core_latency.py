@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="torch threads (the GUI thread uses 1; 0: torch's default)")
     ap.add_argument("--checkpoint", default=None, help="a CVAE checkpoint instead of fresh weights")
     ap.add_argument("--method", default="mean", choices=("mean", "elbo", "iwae"),
-                    help="classify's score (see training.drawing.classify_batch)")
+                    help="classify's score (see training.explore.drawing.classify_batch)")
     ap.add_argument("--k", type=int, default=16, help="samples for --method elbo/iwae")
     args = ap.parse_args(argv)
     if args.threads > 0:
@@ -67,12 +67,12 @@ def main(argv: list[str] | None = None) -> int:
     from PIL import Image, ImageDraw
 
     from models.autoencoders import ModelConfig, build_model
-    from training.drawing import (analyse, classify, encode_image, nearest_codes, preprocess,
+    from training.explore.drawing import (analyse, classify, encode_image, nearest_codes, preprocess,
                                   restyle)
-    from training.explore import Encoded, latent_map
+    from training.explore.panel_math import Encoded, latent_map
 
     if args.checkpoint:
-        from training.checkpoint import load_checkpoint
+        from training.record.checkpoint import load_checkpoint
 
         model = load_checkpoint(args.checkpoint).model
     else:

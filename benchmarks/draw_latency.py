@@ -13,7 +13,7 @@ one more event-loop turn, so the repaint is counted too. The split is encoded on
 first timed event, as the tab does when it is shown.
 
 --while-training also trains a course-default run on the sample in a background thread at the
-same time, prepared as the app's training workers are (explorer.worker_threads), and with the
+same time, prepared as the app's training workers are (explorer.session.worker_threads), and with the
 GUI thread held to one torch thread as in the app. Target: p99 < 33 ms (two frames at 60 Hz).
 """
 
@@ -37,7 +37,7 @@ from benchmarks.draw_core_latency import percentiles, stroke_path  # noqa: E402
 
 def repeated_test_split(split, n: int):
     """A Split of n images: `split`'s images and labels repeated (then cut to n)."""
-    from training.data import Split
+    from training.data.datasets import Split
 
     reps = -(-n // len(split))
     return Split(split.images.repeat(reps, 1, 1)[:n], split.labels.repeat(reps)[:n])
@@ -45,8 +45,8 @@ def repeated_test_split(split, n: int):
 
 def start_training(dataset, kind: str) -> tuple[threading.Thread, object]:
     """A Trainer on its own model in a background thread, as the app's worker runs one."""
-    from explorer.worker_threads import prepare_worker_thread
-    from training.loop import TrainConfig, Trainer
+    from explorer.session.worker_threads import prepare_worker_thread
+    from training.engine.loop import TrainConfig, Trainer
 
     trainer = Trainer(TrainConfig(kind=kind, epochs=1000, device="cpu", dataset="mnist-sample"),
                       dataset)
@@ -74,11 +74,11 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from explorer.panels.draw import DrawPanel
-    from explorer.worker_threads import limit_gui_thread_torch
+    from explorer.session.worker_threads import limit_gui_thread_torch
     from models.autoencoders import build_model
-    from training.data import Dataset, load_mnist_sample
-    from training.loop import TrainConfig
-    from training.run import Run
+    from training.data.datasets import Dataset, load_mnist_sample
+    from training.engine.loop import TrainConfig
+    from training.record.run import Run
 
     app = QApplication.instance() or QApplication([])
     limit_gui_thread_torch()  # as the window does before its first torch op
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     test = repeated_test_split(sample.test, args.codes)
     dataset = Dataset("bench", sample.train, test, f"sample, test split ×{args.codes}")
     if args.checkpoint:
-        from training.checkpoint import load_checkpoint
+        from training.record.checkpoint import load_checkpoint
 
         model = load_checkpoint(args.checkpoint).model
         config = TrainConfig(kind=model.config.kind, nz=model.config.nz,

@@ -68,9 +68,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from explorer.panels.interpolation import SCRUB_STEPS, InterpolationPanel
     from explorer.panels.latent_map import SLIDER_STEPS, LatentMapPanel
-    from training.data import Dataset, Split, load_dataset
-    from training.loop import TrainConfig, Trainer
-    from training.run import Run
+    from training.data.datasets import Dataset, Split, load_dataset
+    from training.engine.loop import TrainConfig, Trainer
+    from training.record.run import Run
 
     app = QApplication.instance() or QApplication([])
     data = load_dataset("auto", allow_download=False)

@@ -5,7 +5,7 @@ Runs the real main window (offscreen is fine), starts a VAE job on the largest d
 sample) and, while it trains, measures how late a 10 ms QTimer fires (median and 99th
 percentile) and the job's training steps/s. The same training runs headless (a fresh process
 started by this one, torch on its main thread), before and after, for comparison. The GUI run
-is done with the worker at torch's default thread count (the app's choice, explorer/worker_threads.py
+is done with the worker at torch's default thread count (the app's choice, explorer/session/worker_threads.py
 WORKER_TORCH_THREADS) and with one thread, to justify it.
 
     QT_QPA_PLATFORM=offscreen python benchmarks/gui_responsiveness.py [--epochs 2]
@@ -33,7 +33,7 @@ FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 def pick_dataset():
     """(source, data_dir, Dataset): the largest one available without a download."""
-    from training.data import DataError, load_dataset
+    from training.data.datasets import DataError, load_dataset
 
     if FASHION.is_dir():
         try:
@@ -52,7 +52,7 @@ def train_rate(epoch_events) -> float:
 
 
 def headless(config, dataset) -> float:
-    from training.loop import Trainer, TrainingObserver
+    from training.engine.loop import Trainer, TrainingObserver
 
     class Epochs(TrainingObserver):
         def __init__(self) -> None:
@@ -98,8 +98,8 @@ def gui_run(app, window, values: dict, torch_threads: int | None) -> dict:
     """Train one job from the window while a 10 ms timer probes the event loop's lateness."""
     from PySide6.QtCore import QEventLoop
 
-    import explorer.worker_threads as worker_threads
-    from explorer.job_events import EpochEvent
+    import explorer.session.worker_threads as worker_threads
+    from explorer.session.job_events import EpochEvent
 
     worker_threads.WORKER_TORCH_THREADS = torch_threads
     epochs: list = []
@@ -183,9 +183,9 @@ def plot_cost(app) -> None:
     """Redraw cost of the loss plot holding 3 runs of 100,000 steps, one growing."""
     import numpy as np
 
-    from explorer.loss_plot import LossPlot
-    from training.loop import TrainConfig
-    from training.run import Run
+    from explorer.views.loss_plot import LossPlot
+    from training.engine.loop import TrainConfig
+    from training.record.run import Run
 
     plot = LossPlot()
     plot.resize(1100, 400)
@@ -231,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.headless_only:
         import torch
 
-        from training.loop import TrainConfig
+        from training.engine.loop import TrainConfig
 
         torch.set_num_threads(args.headless_only)
         source, data_dir, ds = pick_dataset()
@@ -253,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from explorer.main_window import MainWindow
-    from training.loop import TrainConfig
+    from training.engine.loop import TrainConfig
 
     source, data_dir, ds = pick_dataset()
     epochs = args.epochs or (2 if len(ds.train) > 10_000 else 20)
@@ -276,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"idle GUI: timer lateness median {med:.2f} ms, p99 {p99:.2f} ms")
     plot_cost(app)
 
-    import explorer.worker_threads as worker_threads
+    import explorer.session.worker_threads as worker_threads
 
     default_threads = worker_threads.DEFAULT_TORCH_THREADS
 

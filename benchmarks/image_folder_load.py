@@ -2,7 +2,7 @@
 
     python benchmarks/image_folder_load.py [--n 1000] [--size 256]
 
-Prints the seconds to read and convert them (training/image_folder.py), and per image.
+Prints the seconds to read and convert them (training/data/image_folder.py), and per image.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 def main() -> None:
     from PIL import Image
 
-    from training.image_folder import load_image_folder
+    from training.data.image_folder import load_image_folder
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n", type=int, default=1000, help="images per format")

@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from training.data import iterate_batches, load_mnist_sample  # noqa: E402
-from training.loop import TrainConfig, Trainer  # noqa: E402
+from training.data.datasets import iterate_batches, load_mnist_sample  # noqa: E402
+from training.engine.loop import TrainConfig, Trainer  # noqa: E402
 
 
 def train_classifier(ds, seed: int, epochs: int = 8) -> nn.Module:

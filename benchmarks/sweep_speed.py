@@ -1,8 +1,8 @@
 """A β sweep trained at once against the same members trained one after another.
 
 Same data, same epochs, same members (VAE, nz 32, batch 64, the course's β grid for 7 members,
-else 0 and a log grid up to 10): the sweep engine (`training.sweep.SweepTrainer`, one stacked
-model) against the single-model engine (`training.loop.Trainer`, fast engine) run once per
+else 0 and a log grid up to 10): the sweep engine (`training.engine.sweep.SweepTrainer`, one stacked
+model) against the single-model engine (`training.engine.loop.Trainer`, fast engine) run once per
 member. Prints model-steps per second for both (members x steps / training seconds, test
 evaluation excluded; wall time with it too), their ratio, and each one's peak memory (its own
 process's peak RSS; CUDA: torch.cuda.max_memory_allocated). Each variant runs in a fresh child
@@ -35,7 +35,7 @@ FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 def member_betas(n: int) -> tuple[float, ...]:
     """The course's grid for 7 members; else 0 then n-1 log-spaced values from 1e-5 to 10."""
-    from training.sweep import COURSE_BETAS
+    from training.engine.sweep import COURSE_BETAS
 
     if n == len(COURSE_BETAS):
         return COURSE_BETAS
@@ -45,7 +45,7 @@ def member_betas(n: int) -> tuple[float, ...]:
 
 
 def load(data_dir: str | None):
-    from training.data import load_idx_folder, load_mnist_sample
+    from training.data.datasets import load_idx_folder, load_mnist_sample
 
     return load_idx_folder(data_dir) if data_dir else load_mnist_sample()
 
@@ -55,8 +55,8 @@ def child(variant: str, members: int, epochs: int, device: str, data_dir: str | 
     """Train one variant in this process and report its figures."""
     import torch
 
-    from training.loop import TrainConfig, Trainer, TrainingObserver
-    from training.sweep import SweepConfig, SweepObserver, SweepTrainer
+    from training.engine.loop import TrainConfig, Trainer, TrainingObserver
+    from training.engine.sweep import SweepConfig, SweepObserver, SweepTrainer
 
     ds = load(data_dir)
     betas = member_betas(members)
@@ -100,10 +100,10 @@ def profile(members: int, device: str, data_dir: str | None, workers: int | None
     import torch
     from torch.profiler import ProfilerActivity, profile as torch_profile
 
-    from training.data import iterate_batches
-    from training.fast_step import FlatAdam
-    from training.sweep import SweepConfig, SweepTrainer
-    from training.sweep_step import MemberGroups
+    from training.data.datasets import iterate_batches
+    from training.engine.fast_step import FlatAdam
+    from training.engine.sweep import SweepConfig, SweepTrainer
+    from training.engine.sweep_step import MemberGroups
 
     ds = load(data_dir).to(device)
     trainer = SweepTrainer(SweepConfig(betas=member_betas(members), seeds=(0,), device=device),

@@ -36,9 +36,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from models import ModelConfig, build_model  # noqa: E402
-from training.data import IDX_FILES, Dataset, load_idx_folder, load_mnist_sample  # noqa: E402
-from training.fast_step import FlatAdam  # noqa: E402
-from training.loop import TrainConfig, Trainer, TrainingObserver  # noqa: E402
+from training.data.datasets import IDX_FILES, Dataset, load_idx_folder, load_mnist_sample  # noqa: E402
+from training.engine.fast_step import FlatAdam  # noqa: E402
+from training.engine.loop import TrainConfig, Trainer, TrainingObserver  # noqa: E402
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 

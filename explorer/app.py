@@ -107,7 +107,7 @@ def run_app(argv: list[str] | None = None) -> int:
     QTimer.singleShot(3000, window.finish_startup)  # in case no paint comes (minimised)
     code = app.exec()
     window.shutdown()  # the event loop ended some other way: the same clean stop as closing
-    jobs = sys.modules.get("explorer.jobs")
+    jobs = sys.modules.get("explorer.session.jobs")
     if jobs is not None:
         jobs.wait_for_orphans()  # a thread that missed the 2 s wait: the window is gone now
     return code

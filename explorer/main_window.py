@@ -3,8 +3,8 @@
 Layout: the training form docks on the left, the run list at the bottom, and the centre is a
 tab widget: "Training" (live loss curves and the reconstruction strip) first, then one tab per
 exploration panel, all fed "the selected run". The state lives in `RunSession`
-(explorer/session.py); actions and menus in explorer/actions.py, modal dialogs in
-explorer/dialogs.py, the panel tabs in explorer/panel_host.py, remembered settings in
+(explorer/session/session.py); actions and menus in explorer/commands/actions.py, modal dialogs in
+explorer/commands/dialogs.py, the panel tabs in explorer/views/panel_host.py, remembered settings in
 explorer/window_settings.py. Nothing here imports torch at module import: `finish_startup()`
 does, once the window is on screen.
 """
@@ -19,22 +19,22 @@ from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QScrollArea, QTabWidget
 
 from explorer.about import about_text
-from explorer.actions import WindowActions
-from explorer.dialogs import Dialogs
-from explorer.loss_plot import run_color
-from explorer.panel_host import PanelHost
-from explorer.run_table import COL_NAME
-from explorer.run_commands import RunCommands
-from explorer.runs_dock import RunsPanel
-from explorer.training_form import TrainingForm
-from explorer.training_monitor import TrainingMonitor
+from explorer.commands.actions import WindowActions
+from explorer.commands.dialogs import Dialogs
+from explorer.views.loss_plot import run_color
+from explorer.views.panel_host import PanelHost
+from explorer.views.run_table import COL_NAME
+from explorer.commands.run_commands import RunCommands
+from explorer.views.runs_dock import RunsPanel
+from explorer.views.training_form import TrainingForm
+from explorer.views.training_monitor import TrainingMonitor
 from explorer.window_settings import APPLICATION, ORGANIZATION, WindowSettings
 
 if TYPE_CHECKING:
-    from explorer.datasets import DatasetCache
+    from explorer.session.datasets import DatasetCache
     from explorer.panels.base import Panel
-    from explorer.session import RunSession
-    from training.run import Run
+    from explorer.session.session import RunSession
+    from training.record.run import Run
 
 __all__ = ["APPLICATION", "ORGANIZATION", "MainWindow"]
 CLOSE_TIMEOUT_MS = 2000  # closing never hangs longer than this on a running job
@@ -154,9 +154,9 @@ class MainWindow(QMainWindow):
         if self.is_ready or self._closed:
             return
         self.statusBar().showMessage("Loading torch…")
-        from explorer.session import RunSession
-        from explorer.worker_threads import limit_gui_thread_torch
-        from training.device import describe_device, pick_device
+        from explorer.session.session import RunSession
+        from explorer.session.worker_threads import limit_gui_thread_torch
+        from training.engine.device import describe_device, pick_device
 
         limit_gui_thread_torch()  # so training threads get the cores: see worker_threads.py
         self.session = s = RunSession(self._datasets, self)
@@ -287,7 +287,7 @@ class MainWindow(QMainWindow):
 
     @Slot(object, object)
     def _on_run_event(self, run: Run, ev) -> None:
-        from explorer.job_events import (DatasetLoaded, ReconstructionsReady, StepsEvent,
+        from explorer.session.job_events import (DatasetLoaded, ReconstructionsReady, StepsEvent,
                                          TrainingEnded, TrainingStarted)
 
         self.monitor.on_run_event(run, ev)

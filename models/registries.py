@@ -1,7 +1,7 @@
 """`Registry`: named entries in registration order, the one shape of every registry here.
 
-Model kinds (models/registry.py), data sources and folder formats (training/sources.py), the
-CLI's sub-commands (training/commands/) and the exploration panels (explorer/panels/) are each
+Model kinds (models/registry.py), data sources and folder formats (training/data/sources.py), the
+CLI's sub-commands (training/cli/commands/) and the exploration panels (explorer/panels/) are each
 one `Registry`, as torchvision's `register_model` / `list_models` / `get_model` keep its models.
 
 No torch, numpy or Qt here or in what it imports: the GUI and `--help` read registries before

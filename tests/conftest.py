@@ -12,9 +12,9 @@ os.environ["LATENT_EXPLORER_CACHE"] = tempfile.mkdtemp(prefix="latent-explorer-t
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from training.data import Dataset, Split, load_mnist_sample  # noqa: E402
-from training.loop import TrainConfig, Trainer  # noqa: E402
-from training.run import Run  # noqa: E402
+from training.data.datasets import Dataset, Split, load_mnist_sample  # noqa: E402
+from training.engine.loop import TrainConfig, Trainer  # noqa: E402
+from training.record.run import Run  # noqa: E402
 
 
 def pytest_addoption(parser):

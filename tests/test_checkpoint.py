@@ -13,11 +13,11 @@ import torch
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
-import training.checkpoint as checkpoint_mod
+import training.record.checkpoint as checkpoint_mod
 from models import ModelConfig, build_model
-from training.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
-from training.history import History
-from training.loop import TrainConfig, train
+from training.record.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from training.record.history import History
+from training.engine.loop import TrainConfig, train
 
 
 def _cfg(kind: str) -> TrainConfig:

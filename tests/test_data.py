@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import torch
 
-import training.data as data
-import training.sources as sources
-from training.data import (
+import training.data.datasets as data
+import training.data.sources as sources
+from training.data.datasets import (
     DataError,
     Split,
     batches_per_epoch,
@@ -399,7 +399,7 @@ def test_cache_dir_follows_the_override_then_the_platform(tmp_path, monkeypatch)
     import sys
     from pathlib import Path
 
-    from training.data import cache_dir
+    from training.data.datasets import cache_dir
 
     monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(tmp_path / "mine"))
     assert cache_dir() == tmp_path / "mine"

@@ -9,7 +9,7 @@ from PySide6.QtGui import QInputDevice, QPointingDevice, QTabletEvent
 from PySide6.QtWidgets import QApplication
 
 from explorer.widgets.draw_canvas import BRUSH_WIDTH, MIN_PRESSURE_SHARE, DrawCanvas
-from training.drawing import DrawingError, preprocess
+from training.explore.drawing import DrawingError, preprocess
 
 LEFT = Qt.MouseButton.LeftButton
 

@@ -10,7 +10,7 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication, QTabWidget
 
-from explorer.panel_host import PanelHost
+from explorer.views.panel_host import PanelHost
 from explorer.panels.base import (
     INTERPOLATION_END,
     INTERPOLATION_START,
@@ -21,8 +21,9 @@ from explorer.panels.draw import DrawPanel
 from explorer.panels.interpolation import InterpolationPanel
 from explorer.panels.latent_map import LatentMapPanel
 from explorer.widgets.image_view import PAD
-from training import drawing, explore
-from training.run import Run
+from training.explore import drawing
+from training.explore import panel_math as explore
+from training.record.run import Run
 
 LEFT = Qt.MouseButton.LeftButton
 CELL = 28 + PAD

@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from explorer.jobs import Progress
-from training.eta import EtaEstimator, evaluations_left
-from training.loop import StepsEvent
+from explorer.session.jobs import Progress
+from training.engine.eta import EtaEstimator, evaluations_left
+from training.engine.loop import StepsEvent
 
 
 def chunks(rates, steps: int = 20):
@@ -65,7 +65,7 @@ def test_no_clock_is_read_so_pauses_never_count():
         a.add_steps(n, r)
         b.add_steps(n, r)
     # b's run was paused here for an hour: the loop sends nothing while paused, and the
-    # rate it sends after resuming excludes the pause (training/loop.py), so b hears the same.
+    # rate it sends after resuming excludes the pause (training/engine/loop.py), so b hears the same.
     for n, r in chunks([200.0] * 50):
         a.add_steps(n, r)
         b.add_steps(n, r)

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from models import ModelConfig, build_model
-from training.data import Split
-from training.evaluate import EvalMetrics, NonFiniteMetrics, evaluate, require_finite
+from training.data.datasets import Split
+from training.metrics.evaluate import EvalMetrics, NonFiniteMetrics, evaluate, require_finite
 
 pytestmark = pytest.mark.numerics  # compares code paths: `make test-numerics`
 

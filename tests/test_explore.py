@@ -1,4 +1,4 @@
-"""The exploration math (training/explore.py), without Qt."""
+"""The exploration math (training/explore/panel_math.py), without Qt."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from training import explore
-from training.render import make_grid
+from training.explore import panel_math as explore
+from training.explore.render import make_grid
 
 pytestmark = pytest.mark.numerics  # compares code paths: `make test-numerics`
 

@@ -8,9 +8,9 @@ from torch import nn
 
 from models import ModelConfig, build_model
 from tolerances import ONE_PASS, assert_grads_close, assert_losses_close, assert_metric_close
-from training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from training.fast_step import FastStep, FlatAdam, supports
-from training.loop import TrainConfig, Trainer
+from training.record.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from training.engine.fast_step import FastStep, FlatAdam, supports
+from training.engine.loop import TrainConfig, Trainer
 
 
 pytestmark = pytest.mark.numerics

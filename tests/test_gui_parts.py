@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from PySide6.QtGui import QColor, QPalette
 
-from explorer.loss_plot import LossPlot, ema_smooth
-from explorer.training_form import BETA_STOPS, nearest_stop, parse_beta, parse_lr
-from training.history import History
-from training.loop import TrainConfig
-from training.run import Run
+from explorer.views.loss_plot import LossPlot, ema_smooth
+from explorer.views.training_form import BETA_STOPS, nearest_stop, parse_beta, parse_lr
+from training.record.history import History
+from training.engine.loop import TrainConfig
+from training.record.run import Run
 
 
 def naive_ema(x, w):
@@ -74,7 +74,7 @@ def test_plot_follows_a_dark_palette(qtbot):
 
 
 def test_loaded_history_and_markers(qtbot):
-    from training.evaluate import EvalMetrics
+    from training.metrics.evaluate import EvalMetrics
 
     plot = LossPlot()
     qtbot.addWidget(plot)

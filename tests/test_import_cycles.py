@@ -127,13 +127,13 @@ def test_the_graph_sees_the_imports_that_matter():
     """Edges the real graph must have: a parser that found nothing would pass the test above."""
     g = import_graph()
     assert len(g) > 60
-    assert "training.config" in g["training.loop"]  # from training.config import ...
-    assert "training.fast_step" in g["training.loop"]  # from training import fast_step
-    assert "training.config" in g["training.sources"]  # under `if TYPE_CHECKING:`
-    assert "explorer.actions" in g["explorer.main_window"]
+    assert "training.config" in g["training.engine.loop"]  # from training.config import ...
+    assert "training.engine.fast_step" in g["training.engine.loop"]  # from training import fast_step
+    assert "training.config" in g["training.data.sources"]  # under `if TYPE_CHECKING:`
+    assert "explorer.commands.actions" in g["explorer.main_window"]
     assert "models.registries" in g["models.registry"]
     # imports inside functions are not edges: the loaders load lazily
-    assert "training.image_folder" not in g["training.sources"]
+    assert "training.data.image_folder" not in g["training.data.sources"]
 
 
 def test_the_cycle_finder_names_every_circle():

@@ -1,4 +1,4 @@
-"""explorer/jobs.py on its own: the worker's events, the job's run updates, the queue's policy.
+"""explorer/session/jobs.py on its own: the worker's events, the job's run updates, the queue's policy.
 
 The worker's work runs synchronously in the test thread (as superqt's tests do): its `event`
 signal is then delivered directly, in order, and no thread is involved.
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from explorer.datasets import DatasetCache
-from explorer.job_events import (
+from explorer.session.datasets import DatasetCache
+from explorer.session.job_events import (
     DatasetLoaded,
     EpochEvent,
     ReconstructionsReady,
@@ -18,9 +18,9 @@ from explorer.job_events import (
     TrainingEnded,
     TrainingStarted,
 )
-from explorer.jobs import JobQueue, TrainingJob, TrainingWorker
-from training.loop import TrainConfig
-from training.run import Run, RunState
+from explorer.session.jobs import JobQueue, TrainingJob, TrainingWorker
+from training.engine.loop import TrainConfig
+from training.record.run import Run, RunState
 
 
 def config(**kw) -> TrainConfig:

@@ -10,7 +10,7 @@ import models.autoencoders as autoencoders
 import models.registry as registry
 from models import ModelConfig, build_model
 from models.registry import ModelKind, get_kind, kind_names, list_kinds, register_kind
-from training.loop import TrainConfig, Trainer
+from training.engine.loop import TrainConfig, Trainer
 
 
 def test_the_three_kinds():
@@ -50,7 +50,7 @@ def test_model_config_reads_the_registry(name):
 
 def test_a_new_kind_is_one_entry(monkeypatch, small_dataset):
     """A conditional plain auto-encoder, registered once: the loop, the model and the CLI take it."""
-    from training.cli import build_parser
+    from training.cli.main import build_parser
 
     cae = ModelKind("cae", "CAE", "a conditional plain auto-encoder", variational=False,
                     conditional=True)
@@ -119,7 +119,7 @@ def test_the_built_in_kinds_build_the_mlp_from_a_lazy_path():
 
 @pytest.mark.parametrize("name", ["ae", "vae", "cvae"])
 def test_a_run_asks_its_kind(name):
-    from training.run import Run
+    from training.record.run import Run
 
     kind = get_kind(name)
     run = Run("r", TrainConfig(kind=name, beta=0.5, nz=4))
@@ -130,7 +130,7 @@ def test_a_run_asks_its_kind(name):
 
 
 def test_a_run_of_a_new_kind_is_what_its_entry_says(monkeypatch):
-    from training.run import Run
+    from training.record.run import Run
 
     cae = ModelKind("cae", "CAE", "a conditional plain auto-encoder", variational=False,
                     conditional=True)

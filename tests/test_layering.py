@@ -22,8 +22,8 @@ def test_import_contracts_hold() -> None:
 
 def test_core_runs_without_qt_loaded() -> None:
     code = (
-        "import sys, models, training, training.cli, training.render\n"
-        "import training.explore\n"
+        "import sys, models, training, training.cli.main, training.explore.render\n"
+        "import training.explore.panel_math\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'explorer')]\n"
         "print(bad)\n"
         "sys.exit(1 if bad else 0)\n"
@@ -42,11 +42,11 @@ def test_window_opens_without_importing_torch() -> None:
         "import explorer.main_window, explorer.app\n"
         "from PySide6.QtWidgets import QApplication\n"
         "app = QApplication(['x', '-platform', 'offscreen'])\n"
-        "from explorer.training_form import TrainingForm\n"
+        "from explorer.views.training_form import TrainingForm\n"
         "f = TrainingForm()  # a remembered sweep with a typo: checked and estimated, no torch\n"
         "f.set_values({'kind': 'vae', 'sweep': True, 'betas': '0, x', 'sweep_seeds': '0'})\n"
         "assert f.is_sweep and f.invalid_fields() == [f.betas], f.invalid_fields()\n"
-        "heavy = [m for m in ('torch', 'torchvision', 'training.loop', 'training.run', 'superqt')\n"
+        "heavy = [m for m in ('torch', 'torchvision', 'training.engine.loop', 'training.record.run', 'superqt')\n"
         "         if m in sys.modules]\n"
         "print(heavy)\n"
         "sys.exit(1 if heavy else 0)\n"

@@ -14,8 +14,8 @@ import torch
 import torch.nn.functional as F
 
 from models import ModelConfig, build_model, gaussian_kl
-from training.evaluate import EvalMetrics, evaluate
-from training.loop import (
+from training.metrics.evaluate import EvalMetrics, evaluate
+from training.engine.loop import (
     EpochEvent,
     StepsEvent,
     TrainConfig,

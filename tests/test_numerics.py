@@ -15,8 +15,8 @@ import torch
 
 from models import ModelConfig, build_model
 from tolerances import EPS32, assert_losses_close, loss_rtol
-from training.fast_step import FastStep, FlatAdam
-from training.sweep_step import StackedModel, SweepStep
+from training.engine.fast_step import FastStep, FlatAdam
+from training.engine.sweep_step import StackedModel, SweepStep
 
 pytestmark = pytest.mark.numerics
 

@@ -20,8 +20,8 @@ from explorer.panels.latent_map import LatentMapPanel
 from explorer.panels.prior import PriorPanel
 from explorer.panels.reconstructions import ReconstructionsPanel
 from explorer.panels.sweep import SweepPanel
-from training import explore
-from training.run import Run
+from training.explore import panel_math as explore
+from training.record.run import Run
 
 CELL = 28 + PAD
 
@@ -131,7 +131,7 @@ def test_panels_ask_the_kind_not_its_name(qtbot, monkeypatch, small_dataset, all
     from explorer.panels.base import run_caption
     from explorer.panels.prior import AE_NOTE
     from models.registry import ModelKind
-    from training.loop import TrainConfig, Trainer
+    from training.engine.loop import TrainConfig, Trainer
 
     monkeypatch.setitem(registry.MODEL_KINDS, "cae", ModelKind(
         "cae", "CAE", "a conditional plain auto-encoder", variational=False, conditional=True))
@@ -201,7 +201,7 @@ def test_prior_grid_seed_resample_and_compare(qtbot, runs, all_runs):
 
 
 def explore_grid(run, k, t, seed):
-    from training.render import make_grid
+    from training.explore.render import make_grid
     return make_grid(explore.prior_grid(run.model, k, t, seed), ncols=k)
 
 
@@ -223,7 +223,7 @@ def test_conditional_digits_by_button_and_key(qtbot, runs, all_runs):
     p = make(qtbot, ConditionalPanel, all_runs, run)
     qtbot.mouseClick(p.digits.button(4), Qt.MouseButton.LeftButton)
     assert p.digit == 4
-    from training.render import make_grid
+    from training.explore.render import make_grid
     np.testing.assert_allclose(p.grid, make_grid(explore.digit_grid(run.model, 4, 6, 1.0, 0), ncols=6),
                                atol=1e-6)
     qtbot.keyClick(p, Qt.Key.Key_7)

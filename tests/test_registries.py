@@ -57,8 +57,8 @@ def test_resolve_imports_a_module_attribute_path():
 def test_every_registry_is_a_registry():
     import explorer.panels as panels
     import models.registry as kinds
-    import training.commands as commands
-    import training.sources as sources
+    import training.cli.commands as commands
+    import training.data.sources as sources
 
     assert isinstance(kinds.MODEL_KINDS, Registry)
     assert kinds.kind_names() == kinds.MODEL_KINDS.names()
@@ -78,7 +78,7 @@ def test_every_registry_is_a_registry():
             register(entry)
         assert registry.list().count(entry) == 1
     with pytest.raises(ValueError, match="command 'train' is already registered"):
-        commands.register_command("train", "again", "training.commands.train")
+        commands.register_command("train", "again", "training.cli.commands.train")
     with pytest.raises(ValueError, match="panel 'draw' is already registered"):
         panels.register_panel("draw", "explorer.panels.draw:DrawPanel")
     with pytest.raises(ValueError, match="unknown command 'fly'; choose one of train, eval"):

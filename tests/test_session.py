@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from explorer.datasets import DatasetCache
-from explorer.job_events import ReconstructionsReady, TrainingEnded
-from explorer.session import RunSession
-from training.checkpoint import CheckpointError
-from training.loop import TrainConfig
-from training.run import RunState
+from explorer.session.datasets import DatasetCache
+from explorer.session.job_events import ReconstructionsReady, TrainingEnded
+from explorer.session.session import RunSession
+from training.record.checkpoint import CheckpointError
+from training.engine.loop import TrainConfig
+from training.record.run import RunState
 
 WAIT_MS = 30_000
 

@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 import torch
 
-import training.data as data
-import training.sources as sources
-from training.data import DataError, Dataset, Split, load_dataset
-from training.loop import TrainConfig
-from training.sources import (
+import training.data.datasets as data
+import training.data.sources as sources
+from training.data.datasets import DataError, Dataset, Split, load_dataset
+from training.engine.loop import TrainConfig
+from training.data.sources import (
     DataSource,
     dataset_candidates,
     default_epochs,
@@ -87,7 +87,7 @@ def test_kmnist_entry():
 
 def test_a_new_source_is_one_entry(monkeypatch, small_dataset):
     """Registered once, it loads by name and the CLI offers it."""
-    from training.cli import build_parser
+    from training.cli.main import build_parser
 
     loaded = []
 
@@ -111,10 +111,10 @@ def test_dataset_n_classes(small_dataset):
 
 def test_registries_import_without_torch():
     """The GUI and --help read the registries while torch is still loading (or never)."""
-    code = ("import sys, models.registry, training.sources, training.cli, training.config\n"
-            "training.cli.build_parser()\n"
+    code = ("import sys, models.registry, training.data.sources, training.cli.main, training.config\n"
+            "training.cli.main.build_parser()\n"
             "training.config.TrainConfig(kind='cvae', dataset='kmnist')\n"
-            "assert training.sources.source_names() and models.registry.kind_names()\n"
+            "assert training.data.sources.source_names() and models.registry.kind_names()\n"
             "heavy = sorted(m for m in ('torch', 'numpy') if m in sys.modules)\n"
             "print(heavy); sys.exit(1 if heavy else 0)\n")
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
@@ -154,7 +154,7 @@ def test_kmnist_loads_from_a_seeded_cache(tmp_path, monkeypatch):
 
 
 def test_a_folder_named_after_a_source_keeps_its_class_names(tmp_path):
-    """The idx folder format asks the registry; training.data's loaders know no registry."""
+    """The idx folder format asks the registry; training.data.datasets's loaders know no registry."""
     for name, expected in (("fashion-mnist", sources.FASHION_CLASSES), ("mine", sources.DIGITS)):
         (tmp_path / name).mkdir()
         for fname, (_, raw) in tiny_idx_files().items():

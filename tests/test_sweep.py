@@ -12,14 +12,14 @@ import torch
 
 from models import ModelConfig, build_model
 from tolerances import ONE_PASS, assert_grads_close, assert_losses_close, assert_metric_close
-from training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from training.evaluate import evaluate
-from training.fast_step import FastStep
-from training.loop import StepsEvent, Trainer
-from training.sweep import (COURSE_BETAS, MAX_MEMBERS, SweepConfig, SweepEpochEvent,
+from training.record.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from training.metrics.evaluate import evaluate
+from training.engine.fast_step import FastStep
+from training.engine.loop import StepsEvent, Trainer
+from training.engine.sweep import (COURSE_BETAS, MAX_MEMBERS, SweepConfig, SweepEpochEvent,
                             SweepListError, SweepObserver, SweepResult, SweepStepsEvent,
                             SweepTrainer, log_grid, parse_betas, parse_seeds)
-from training.sweep_step import StackedModel, SweepStep
+from training.engine.sweep_step import StackedModel, SweepStep
 
 pytestmark = pytest.mark.numerics
 
@@ -359,7 +359,7 @@ def test_member_model_round_trips_through_a_checkpoint(small_dataset, tmp_path):
 
 
 def test_a_plain_checkpoint_has_no_group(tmp_path):
-    from training.loop import TrainConfig
+    from training.engine.loop import TrainConfig
 
     path = save_checkpoint(tmp_path / "x.safetensors",
                            Checkpoint(build_model(ModelConfig(kind="ae", nz=2, hidden=(8,))),
@@ -440,7 +440,7 @@ def test_bad_seed_lists_say_which_item(text, words):
 
 # -- member groups --------------------------------------------------------------------------------
 def test_split_members_into_near_equal_groups():
-    from training.sweep_step import split_members
+    from training.engine.sweep_step import split_members
 
     assert split_members(7, 2) == [(0, 3), (3, 7)]
     assert split_members(3, 5) == [(0, 1), (1, 2), (2, 3)]

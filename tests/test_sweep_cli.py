@@ -8,9 +8,9 @@ import csv
 import pytest
 from PIL import Image
 
-from training.checkpoint import load_checkpoint
-from training.cli import CliError
-from training.commands import sweep as sweep_cmd
+from training.record.checkpoint import load_checkpoint
+from training.cli.main import CliError
+from training.cli.commands import sweep as sweep_cmd
 
 pytestmark = pytest.mark.numerics  # compares code paths: `make test-numerics`
 
@@ -59,7 +59,7 @@ def test_sweep_writes_checkpoints_table_and_pictures(tmp_path, capsys):
 @pytest.fixture(scope="module")
 def cached_judge(sample_dataset):
     """The bundled sample's judge in the (per-session) cache, as the command finds it."""
-    from training.judge import get_judge
+    from training.metrics.judge import get_judge
 
     return get_judge(sample_dataset)
 

@@ -9,19 +9,19 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import load as st_load
-from training.checkpoint import checkpoint_bytes
+from training.record.checkpoint import checkpoint_bytes
 
 from models import build_model
-from training.checkpoint import (
+from training.record.checkpoint import (
     Checkpoint,
     CheckpointError,
     checkpoint_of,
     load_checkpoint,
     save_checkpoint,
 )
-from training.data import Split
-from training.loop import SnapshotEvent, TrainConfig, Trainer, TrainingObserver
-from training.timeline import (
+from training.data.datasets import Split
+from training.engine.loop import SnapshotEvent, TrainConfig, Trainer, TrainingObserver
+from training.record.timeline import (
     FixedInputs,
     SnapshotSchedule,
     TimelineRecorder,
@@ -139,7 +139,7 @@ def test_extended_schedule_keeps_the_bound_after_retain(small_dataset):
 
 # -- fixed inputs ------------------------------------------------------------------------------
 def test_fixed_images_are_the_live_strips(small_dataset):
-    from explorer.jobs import fixed_test_indices as gui_indices
+    from explorer.session.jobs import fixed_test_indices as gui_indices
 
     labels = small_dataset.test.labels.numpy()
     for count in (4, 10, 16):

@@ -6,8 +6,8 @@ import pytest
 import torch
 from PIL import Image
 
-from training.checkpoint import load_checkpoint
-from training.cli import run_cli
+from training.record.checkpoint import load_checkpoint
+from training.cli.main import run_cli
 
 pytestmark = pytest.mark.numerics  # compares code paths: `make test-numerics`
 

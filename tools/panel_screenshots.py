@@ -20,10 +20,10 @@ sys.path.insert(0, str(ROOT))
 def trained_runs(cache: Path, epochs: int):
     import torch
 
-    from training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-    from training.data import load_mnist_sample
-    from training.loop import TrainConfig, Trainer
-    from training.run import Run
+    from training.record.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+    from training.data.datasets import load_mnist_sample
+    from training.engine.loop import TrainConfig, Trainer
+    from training.record.run import Run
 
     data = load_mnist_sample()
     cache.mkdir(parents=True, exist_ok=True)

@@ -31,7 +31,7 @@ def _classes(names: tuple[str, ...]) -> str:
 
 def sources_table() -> str:
     """The named sources, then the folder formats `--data-dir` reads, as a markdown table."""
-    from training.sources import list_folder_formats, list_sources
+    from training.data.sources import list_folder_formats, list_sources
 
     default = _default_source()
     rows = ["| name | what | classes |", "|---|---|---|"]
@@ -59,7 +59,7 @@ def models_table() -> str:
 def _default_source() -> str:
     import dataclasses
 
-    from training.loop import TrainConfig
+    from training.engine.loop import TrainConfig
 
     return {f.name: f.default for f in dataclasses.fields(TrainConfig)}["dataset"]
 

@@ -10,40 +10,40 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
-    "Checkpoint": "training.checkpoint",
-    "CheckpointError": "training.checkpoint",
-    "load_checkpoint": "training.checkpoint",
-    "save_checkpoint": "training.checkpoint",
-    "DataError": "training.data",
-    "Dataset": "training.data",
-    "Split": "training.data",
-    "load_dataset": "training.sources",
-    "describe_device": "training.device",
-    "pick_device": "training.device",
-    "EvalMetrics": "training.evaluate",
-    "evaluate": "training.evaluate",
-    "History": "training.history",
-    "EpochEvent": "training.loop",
-    "StepsEvent": "training.loop",
+    "Checkpoint": "training.record.checkpoint",
+    "CheckpointError": "training.record.checkpoint",
+    "load_checkpoint": "training.record.checkpoint",
+    "save_checkpoint": "training.record.checkpoint",
+    "DataError": "training.data.datasets",
+    "Dataset": "training.data.datasets",
+    "Split": "training.data.datasets",
+    "load_dataset": "training.data.sources",
+    "describe_device": "training.engine.device",
+    "pick_device": "training.engine.device",
+    "EvalMetrics": "training.metrics.evaluate",
+    "evaluate": "training.metrics.evaluate",
+    "History": "training.record.history",
+    "EpochEvent": "training.engine.loop",
+    "StepsEvent": "training.engine.loop",
     "TrainConfig": "training.config",
-    "Trainer": "training.loop",
-    "TrainingDiverged": "training.loop",
-    "TrainingObserver": "training.loop",
-    "TrainResult": "training.loop",
-    "train": "training.loop",
+    "Trainer": "training.engine.loop",
+    "TrainingDiverged": "training.engine.loop",
+    "TrainingObserver": "training.engine.loop",
+    "TrainResult": "training.engine.loop",
+    "train": "training.engine.loop",
     "version": "training.version",
 }
 
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # what type checkers and IDEs see: the same names, imported eagerly
-    from training.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+    from training.record.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
     from training.config import TrainConfig
-    from training.data import DataError, Dataset, Split
-    from training.device import describe_device, pick_device
-    from training.evaluate import EvalMetrics, evaluate
-    from training.history import History
-    from training.loop import (
+    from training.data.datasets import DataError, Dataset, Split
+    from training.engine.device import describe_device, pick_device
+    from training.metrics.evaluate import EvalMetrics, evaluate
+    from training.record.history import History
+    from training.engine.loop import (
         EpochEvent,
         StepsEvent,
         Trainer,
@@ -52,7 +52,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see: the same names, imported e
         TrainResult,
         train,
     )
-    from training.sources import load_dataset
+    from training.data.sources import load_dataset
     from training.version import version
 
 

@@ -1,6 +1,6 @@
 """The base of every exploration panel: the contract with the window, a hint page, PNG export.
 
-The window (explorer/panel_host.py) calls `set_runs` whenever the list of usable runs changes
+The window (explorer/views/panel_host.py) calls `set_runs` whenever the list of usable runs changes
 (a run finished, was loaded, renamed or removed, or a training run's first weights arrived) and
 `set_run` whenever the selection changes, usable or not (the hint then says why not), or the
 selected run has newer weights. A run that trains is explored from a copy of its weights taken
@@ -9,7 +9,7 @@ A panel with `follows_training = True` (the Sweep tab) is given every run instea
 ones included, and both calls again whenever any run progressed (an epoch ended, a state or a
 measured figure changed), so it can redraw live. A panel asks the window to select a run by
 emitting `run_requested(run)`; every tab then follows. Panels draw only: the math lives in
-Qt-free functions (training/explore.py).
+Qt-free functions (training/explore/panel_math.py).
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from training.render import save_png
-from training.run import Run
+from training.explore.render import save_png
+from training.record.run import Run
 
 PNG_SCALE = 4  # exported PNGs: 28-pixel digits upscaled ×4 (nearest), like the CLI's ×2 grids
 # Where a panel can send an image ("Send to…"): the target names panels `accept`.

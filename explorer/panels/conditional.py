@@ -18,8 +18,8 @@ from PySide6.QtWidgets import (
 from explorer.panels.base import Panel, row, run_caption
 from explorer.widgets.image_view import ImageView
 from explorer.widgets.sampling_controls import SamplingControls
-from training import explore
-from training.run import Run
+from training.explore import panel_math as explore
+from training.record.run import Run
 
 
 class ConditionalPanel(Panel):

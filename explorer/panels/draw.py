@@ -1,7 +1,7 @@
 """Draw a digit and see what the model makes of it, live: reconstruction, code, map, restyles.
 
-The canvas only draws and the math is training/drawing.py's (preprocess, analyse,
-nearest_codes) and training/explore.py's (the Latent map tab's projection and traversal order).
+The canvas only draws and the math is training/explore/drawing.py's (preprocess, analyse,
+nearest_codes) and training/explore/panel_math.py's (the Latent map tab's projection and traversal order).
 """
 
 from __future__ import annotations
@@ -37,9 +37,10 @@ from explorer.panels.base import (
 from explorer.widgets.compare_box import CompareBox
 from explorer.widgets.draw_canvas import BRUSH_WIDTH, DrawCanvas
 from explorer.widgets.image_view import PAD, ImageView
-from training import drawing, explore
-from training.render import make_grid, stack_grids
-from training.run import Run
+from training.explore import drawing
+from training.explore import panel_math as explore
+from training.explore.render import make_grid, stack_grids
+from training.record.run import Run
 
 N_NEIGHBOURS = 5
 EMPTY_TEXT = ("Draw a digit on the canvas with the mouse or a pen, or load or paste an image: "

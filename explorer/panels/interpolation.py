@@ -28,9 +28,10 @@ from explorer.panels.base import (
 )
 from explorer.widgets.compare_box import CompareBox
 from explorer.widgets.image_view import ImageView
-from training import drawing, explore
-from training.render import stack_grids
-from training.run import Run
+from training.explore import drawing
+from training.explore import panel_math as explore
+from training.explore.render import stack_grids
+from training.record.run import Run
 
 GALLERY_ROWS, GALLERY_COLS = 2, 16
 SCRUB_STEPS = 1000

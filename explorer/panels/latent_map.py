@@ -31,8 +31,9 @@ from superqt.utils import qthrottled
 
 from explorer.panels.base import TAB10, TRAVERSAL_START, Panel, row, run_caption
 from explorer.widgets.image_view import ImageView
-from training import drawing, explore
-from training.render import make_grid
+from training.explore import drawing
+from training.explore import panel_math as explore
+from training.explore.render import make_grid
 
 MAX_SLIDERS = 32  # the most-used dimensions get a slider; the rest keep their value
 SLIDER_STEPS = 200

@@ -9,9 +9,9 @@ from explorer.panels.base import Panel, row, run_caption
 from explorer.widgets.compare_box import CompareBox
 from explorer.widgets.image_view import ImageView
 from explorer.widgets.sampling_controls import SamplingControls
-from training import explore
-from training.render import side_by_side
-from training.run import Run
+from training.explore import panel_math as explore
+from training.explore.render import side_by_side
+from training.record.run import Run
 
 AE_NOTE = ("A plain AE was never asked to fit N(0, I): its codes sit wherever the decoder "
            "liked them, so most prior samples are not digits.")

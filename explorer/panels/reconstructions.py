@@ -8,8 +8,8 @@ from PySide6.QtWidgets import QCheckBox, QLabel, QPushButton, QSpinBox, QVBoxLay
 from explorer.panels.base import Panel, row, run_caption
 from explorer.widgets.compare_box import CompareBox
 from explorer.widgets.image_view import PAD, ImageView
-from training import explore
-from training.run import Run
+from training.explore import panel_math as explore
+from training.record.run import Run
 
 
 class ReconstructionsPanel(Panel):

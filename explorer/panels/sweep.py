@@ -39,9 +39,9 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.panels.base import Panel, row
-from explorer.scorer_text import IW_K, IW_TOOLTIP, NATS_LINE, QUALITY_TOOLTIP
+from explorer.session.scorer_text import IW_K, IW_TOOLTIP, NATS_LINE, QUALITY_TOOLTIP
 from explorer.widgets.image_view import ImageView
-from training.run import Run
+from training.record.run import Run
 
 LOG_FLOOR = 0.01  # nats: log axes show a collapsed member's rate (≈ 0) at this floor
 TABLE_COLUMNS = ("β", "seed", "state", "test BCE/px", "rate", "distortion", "−ELBO",
@@ -200,9 +200,9 @@ class SweepPanel(Panel):
         return None
 
     def summary_rows(self):
-        """The table's rows as training.sweep_report.SummaryRow, in member order."""
-        from training.evaluate import RateDistortion
-        from training.sweep_report import SummaryRow
+        """The table's rows as training.metrics.sweep_report.SummaryRow, in member order."""
+        from training.metrics.evaluate import RateDistortion
+        from training.metrics.sweep_report import SummaryRow
 
         rows = []
         for r in self.members:
@@ -220,7 +220,7 @@ class SweepPanel(Panel):
 
     def best(self) -> dict[str, Run | None]:
         """The members with the best sample quality and the best bound (None: not measured)."""
-        from training.sweep_report import best_members
+        from training.metrics.sweep_report import best_members
 
         return {k: (self.members[i] if i is not None else None)
                 for k, i in best_members(self.summary_rows()).items()}
@@ -241,8 +241,8 @@ class SweepPanel(Panel):
         return f"β={run.beta:g}" + (f" s{run.config.seed}" if n_seeds > 1 else "")
 
     def _update_plane(self) -> None:
-        from training.evaluate import RateDistortion
-        from training.sweep_report import iso_elbo_levels
+        from training.metrics.evaluate import RateDistortion
+        from training.metrics.sweep_report import iso_elbo_levels
 
         if self.run is None or not self.members:
             return
@@ -396,7 +396,7 @@ class SweepPanel(Panel):
             return
         key = tuple((r.id, id(r.model)) for r in members)
         if key != self._grid_key:
-            from training.sweep_report import comparison_grid
+            from training.metrics.sweep_report import comparison_grid
 
             self._grid = comparison_grid([r.model for r in members], ds.test)
             self._grid_key = key
@@ -410,7 +410,7 @@ class SweepPanel(Panel):
                                   "prior codes z ~ N(0, I).")
 
     def _set_row_labels(self, labels: list[str]) -> None:
-        from training.sweep_report import GRID_PAD
+        from training.metrics.sweep_report import GRID_PAD
 
         while len(self._row_labels) < len(labels):
             t = pg.TextItem(color="#222222", anchor=(1.0, 0.5))
@@ -435,7 +435,7 @@ class SweepPanel(Panel):
 
     def save_png(self, path: str | Path) -> Path | None:
         """The comparison grid with its rows labelled and headings (as the CLI's grid.png)."""
-        from training.sweep_report import save_labelled_grid
+        from training.metrics.sweep_report import save_labelled_grid
 
         if self._grid is None:
             return None
@@ -444,7 +444,7 @@ class SweepPanel(Panel):
 
     # -- the table ---------------------------------------------------------------------------------
     def _update_table(self) -> None:
-        from training.sweep_report import BEST_MEANINGS
+        from training.metrics.sweep_report import BEST_MEANINGS
 
         rows = self.summary_rows()
         best = self.best()
@@ -524,8 +524,8 @@ class SweepPanel(Panel):
         return p
 
     def save_csv(self, path: str | Path) -> Path | None:
-        """The table as the CLI's summary.csv (training.sweep_report.write_summary_csv)."""
-        from training.sweep_report import write_summary_csv
+        """The table as the CLI's summary.csv (training.metrics.sweep_report.write_summary_csv)."""
+        from training.metrics.sweep_report import write_summary_csv
 
         if not self.members:
             return None

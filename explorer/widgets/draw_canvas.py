@@ -2,7 +2,7 @@
 
 It only draws: strokes are kept (for Undo) and painted anti-aliased with round caps into a
 fixed-size grey QImage, whatever the widget's size on screen. Turning that image into a 28×28
-input is training/drawing.py's job (`preprocess(canvas.image())`).
+input is training/explore/drawing.py's job (`preprocess(canvas.image())`).
 """
 
 from __future__ import annotations
@@ -138,9 +138,9 @@ class DrawCanvas(QWidget):
 
         The image is fitted into the square keeping its aspect ratio; the margins take the grey
         of its border so the background stays uniform, and new strokes take the contrasting ink.
-        Raises training.drawing.DrawingError for arrays that are not images.
+        Raises training.explore.drawing.DrawingError for arrays that are not images.
         """
-        from training.drawing import to_grey
+        from training.explore.drawing import to_grey
 
         grey = (to_grey(array) * 255 + 0.5).astype(np.uint8)
         border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])

@@ -1,0 +1,1 @@
+"""What menus and buttons do: actions, run commands and dialogs."""

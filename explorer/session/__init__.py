@@ -1,0 +1,1 @@
+"""Widget-free state and threads: the run session, jobs, events, scorer, datasets."""

@@ -1,0 +1,105 @@
+"""Datasets shared by runs: an in-memory cache, and a loader thread for opened checkpoints."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from PySide6.QtCore import QObject, QThread, Qt, Signal, Slot
+
+from training.data.datasets import DataError, Dataset
+from training.data.sources import load_dataset
+
+
+class DatasetCache:
+    """Datasets loaded once per (source, data_dir) and shared by runs; thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._data: dict[tuple[str, str | None], Dataset] = {}
+
+    @staticmethod
+    def key(source: str, data_dir: str | None) -> tuple[str, str | None]:
+        return (source, os.path.abspath(os.path.expanduser(data_dir)) if data_dir else None)
+
+    def put(self, source: str, data_dir: str | None, dataset: Dataset) -> None:
+        with self._lock:
+            self._data[self.key(source, data_dir)] = dataset
+
+    def get(self, source: str, data_dir: str | None = None, notify=None,
+            allow_download: bool = True) -> Dataset:
+        """The cached dataset, loading it (in the calling thread) the first time."""
+        k = self.key(source, data_dir)
+        # One lock around the load: two jobs on the same data never read it twice.
+        with self._lock:
+            ds = self._data.get(k)
+            if ds is None:
+                ds = load_dataset(source, data_dir, notify=notify, allow_download=allow_download)
+                self._data[k] = ds
+            return ds
+
+
+class DatasetLoader(QObject):
+    """Loads one dataset in a QThread (for opened checkpoints); never raises, reports instead."""
+
+    loaded = Signal(object, object, str)  # token, Dataset or None, a status message ('' if none)
+    finished = Signal()
+
+    def __init__(self, datasets: DatasetCache, candidates: list[tuple[str, str | None]],
+                 fallback: str = "mnist-sample", token: object = None) -> None:
+        super().__init__()
+        self.token = token  # handed back with the result (the run it is for)
+        self._datasets = datasets
+        self._candidates = candidates
+        self._fallback = fallback
+        self.thread: QThread | None = None
+
+    @Slot()
+    def run(self) -> None:
+        """Try each (source, data_dir) without downloading; else the fallback, saying why."""
+        notes: list[str] = []
+        ds = None
+        try:
+            for source, data_dir in self._candidates:
+                try:
+                    ds = self._datasets.get(source, data_dir, notify=notes.append,
+                                            allow_download=False)
+                    break
+                except (DataError, OSError, ValueError) as e:
+                    notes.append(str(e))
+            if ds is None:
+                ds = self._datasets.get(self._fallback, None)
+                tried = ", ".join(d or s for s, d in self._candidates) or "none recorded"
+                notes.append(f"the run's dataset ({tried}) is not available; showing it on "
+                             f"{ds.name} instead")
+        except Exception as e:  # noqa: BLE001 - even the fallback failed: say so, keep going
+            notes.append(f"no dataset could be loaded ({e})")
+        self.loaded.emit(self.token, ds, " ".join(notes))
+        self.finished.emit()
+
+    def start(self) -> None:
+        thread = QThread()
+        thread.setObjectName("dataset loader")
+        self.thread = thread
+        self.moveToThread(thread)
+        thread.started.connect(self.run)
+        self.finished.connect(thread.quit, Qt.ConnectionType.DirectConnection)
+        thread.finished.connect(thread.deleteLater)
+        thread.start()
+
+    @property
+    def is_finished(self) -> bool:
+        try:
+            return self.thread is None or self.thread.isFinished()
+        except RuntimeError:  # deleted after it finished
+            return True
+
+    def wait(self, ms: int) -> bool:
+        """quit() and a bounded wait(); True when the thread is finished."""
+        if self.is_finished:
+            return True
+        try:
+            self.thread.quit()
+            return self.thread.wait(ms)
+        except RuntimeError:
+            return True

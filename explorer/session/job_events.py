@@ -1,0 +1,123 @@
+"""What a training job reports: one frozen dataclass per thing that happened.
+
+A job sends these through one signal, `event(run, event)`; listeners dispatch on the type
+(`match event: case EpochEvent(): ...`). The loop's own `StepsEvent` and `EpochEvent` travel
+unchanged; the others say what the job itself did. Qt-free, so tests can build them directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Union
+
+import numpy as np
+
+from models.autoencoders import LatentModel
+from training.data.datasets import Dataset
+from training.engine.loop import EpochEvent, StepsEvent, TrainResult
+from training.engine.resume import ResumeState
+from training.record.run import RunState
+from training.record.timeline import Snapshot, Timeline
+
+
+@dataclass(frozen=True)
+class StateChanged:
+    """The run moved to `state` (queued, running, paused, finished, stopped, failed)."""
+
+    state: RunState
+
+
+@dataclass(frozen=True)
+class DatasetLoaded:
+    """The job has its data in memory (shared with other runs on the same data)."""
+
+    dataset: Dataset
+
+
+@dataclass(frozen=True)
+class TrainingStarted:
+    """The loop began, on this device (a description such as 'CPU (2 threads)')."""
+
+    device: str
+
+
+@dataclass(frozen=True, eq=False)
+class ReconstructionsReady:
+    """Fixed test images above the model's reconstructions (a [0, 1] mosaic) and a caption."""
+
+    grid: np.ndarray
+    caption: str
+
+
+@dataclass(frozen=True, eq=False)
+class WeightsSnapshot:
+    """A copy of the run's weights taken at the end of `epoch` (step `step`), while it trains on.
+
+    The panels explore it as the run's model until the next one or the end: `model` is the
+    job's to hand over, never touched by the training thread again.
+    """
+
+    model: LatentModel
+    epoch: int
+    step: int
+
+
+@dataclass(frozen=True)
+class MessagePosted:
+    """A one-line note for the user (e.g. the dataset fell back to the bundled sample)."""
+
+    text: str
+
+
+@dataclass(frozen=True, eq=False)
+class SnapshotRecorded:
+    """A timeline snapshot was recorded: it is `timeline.snapshots[index]`, of `count`.
+
+    `timeline` is the run's timeline as of this snapshot: its own list of snapshots (the
+    training thread goes on adding to its list), sharing the arrays, which nothing changes.
+    """
+
+    snapshot: Snapshot
+    index: int
+    count: int
+    timeline: Timeline
+
+
+@dataclass(frozen=True)
+class TrainingEnded:
+    """The job is over: the loop's result, or None with the error when the loop never ran.
+
+    With a result, also the run's timeline and what continuing it needs (None if it cannot).
+    """
+
+    result: TrainResult | None
+    error: str | None = None
+    timeline: Timeline | None = None
+    resume: ResumeState | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class MemberEvent:
+    """A sweep worker's event about one member only (explorer/session/sweep_job.py): `event` is what
+    that member's own run would have been told (ReconstructionsReady, TrainingEnded)."""
+
+    member: int
+    event: object
+
+
+@dataclass(frozen=True)
+class MemberFailed:
+    """A sweep member's loss turned NaN or infinite: it stopped alone (the others train on),
+    keeping its last good weights; `message` is the single run's 'training diverged' text."""
+
+    member: int
+    message: str
+
+
+JobEvent = Union[StateChanged, DatasetLoaded, TrainingStarted, StepsEvent, EpochEvent,
+                 ReconstructionsReady, SnapshotRecorded, WeightsSnapshot, MessagePosted,
+                 TrainingEnded]
+
+__all__ = ["DatasetLoaded", "EpochEvent", "JobEvent", "MemberEvent", "MemberFailed",
+           "MessagePosted", "ReconstructionsReady", "SnapshotRecorded", "StateChanged",
+           "StepsEvent", "TrainingEnded", "TrainingStarted", "WeightsSnapshot"]

@@ -1,0 +1,604 @@
+"""Training jobs in background QThreads, one at a time, each reporting through one event stream.
+
+Queue policy: the machine this app targets has few cores and one training loop already keeps
+them busy, so jobs run one after another. A new job waits in state "queued"; cancelling a
+queued job just takes it out of the queue ("stopped", no model). A paused job keeps its slot.
+
+Threading (superqt's `new_worker_qthread` shape): each job has one worker, moved to its own
+`QThread`; `thread.started` runs the work; the worker's `finished` quits the thread and
+`deleteLater`s the worker; the thread's `finished` `deleteLater`s the thread. The worker is the
+engine's observer: the loop calls its hooks in the worker thread and it emits each as one
+frozen event (explorer/session/job_events.py) through its single `event` signal, which Qt queues to the
+GUI thread. There the job applies the event to its run(s) and re-emits it as `event(run, ev)`;
+the queue forwards that signal as it is. The worker never touches a widget. Pause and stop go
+straight to the engine, whose controls are thread-safe Events.
+
+A new kind of job (a β sweep) is a worker that emits events, plus a `Job` subclass whose
+`apply` maps them onto its runs. `ContinueJob` trains an ended run further: the same worker,
+given a Trainer made by `Trainer.from_checkpoint` from copies of the run's parts.
+
+This module imports torch: the window imports it only after it is visible.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, replace
+from typing import Iterable
+
+import numpy as np
+from PySide6.QtCore import QObject, QThread, Qt, Signal, Slot
+from tqdm import tqdm
+
+from explorer.session.datasets import DatasetCache
+from explorer.session.job_events import (
+    DatasetLoaded,
+    EpochEvent,
+    MessagePosted,
+    ReconstructionsReady,
+    SnapshotRecorded,
+    StateChanged,
+    StepsEvent,
+    TrainingEnded,
+    TrainingStarted,
+    WeightsSnapshot,
+)
+from explorer.session.worker_threads import prepare_worker_thread
+from models.autoencoders import LatentModel
+from training.data.datasets import DataError, Dataset
+from training.engine.device import describe_device
+from training.engine.eta import EtaEstimator, evaluations_left
+from training.explore.panel_math import fixed_test_indices, reconstruction_grid, snapshot_model
+from training.engine.loop import SnapshotEvent, TrainConfig, Trainer, TrainingObserver, TrainResult
+from training.record.run import Run, RunState
+from training.record.timeline import TimelineRecorder
+
+# Step losses cross to the GUI 10 times a second: the plots redraw at most 5 times a second,
+# and every delivery runs Python on the GUI thread, which competes for the GIL with training.
+STEPS_INTERVAL_S = 0.1
+RECON_INTERVAL_S = 3.0  # the live reconstruction strip: every epoch end, or this often
+# A copy of the weights for the panels (WeightsSnapshot): at an epoch end, at most this often.
+# The bundled sample's epochs last a fraction of a second, and every copy redraws the tab in
+# front on the GUI thread, which competes with training for the GIL.
+WEIGHTS_INTERVAL_S = 3.0
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a running job is, for its progress bar, its tooltip and the status bar alike.
+
+    `steps_per_second` and `eta_seconds` are the run's smoothed figures (training/engine/eta.py):
+    training time only, pauses excluded, the remaining epochs' evaluations included.
+    """
+
+    epoch: int
+    epochs: int
+    step: int
+    total_steps: int
+    steps_per_second: float
+    eta_seconds: float
+
+    @classmethod
+    def of(cls, ev: StepsEvent, epochs: int, speed: EtaEstimator | None = None) -> "Progress":
+        """The progress `ev` reports; the rate and ETA from `speed` (else the event's own)."""
+        step = ev.last_step + 1
+        if speed is None:
+            return cls(ev.epoch, epochs, step, ev.total_steps, ev.steps_per_second,
+                       ev.eta_seconds)
+        eta = speed.eta_seconds(ev.total_steps - step, evaluations_left(ev.epoch, epochs))
+        return cls(ev.epoch, epochs, step, ev.total_steps, speed.steps_per_second, eta)
+
+    def stopped(self) -> "Progress":
+        """The same place, no longer moving (no rate, no ETA)."""
+        return Progress(self.epoch, self.epochs, self.step, self.total_steps, 0.0, float("nan"))
+
+    @property
+    def fraction(self) -> float:
+        return min(1.0, self.step / self.total_steps) if self.total_steps else 0.0
+
+    @property
+    def eta_text(self) -> str:
+        """'03:30' (tqdm's format), '--' while unknown: the one ETA every view shows."""
+        eta = self.eta_seconds
+        return "--" if not np.isfinite(eta) else tqdm.format_interval(round(eta))
+
+    def text(self, short: bool = False) -> str:
+        if short:
+            return f"epoch {self.epoch}/{self.epochs} · ETA {self.eta_text}"
+        return (f"epoch {self.epoch}/{self.epochs} · step {self.step:,}/{self.total_steps:,} · "
+                f"{self.steps_per_second:,.0f}/s · ETA {self.eta_text}")
+
+
+class EngineWorker(QObject):
+    """The part every worker shares: control from any thread, data loading, the run in its thread.
+
+    A subclass says how to build its engine (`_make_trainer`: a Trainer, a SweepTrainer) and is
+    that engine's observer, turning its hooks into events on `event`.
+    """
+
+    event = Signal(object)  # a job event (explorer/session/job_events.py); arrays in it are copies
+    finished = Signal()  # always last: the thread can quit
+
+    def __init__(self, config, datasets: DatasetCache, dataset: Dataset | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self._datasets = datasets
+        self._dataset = dataset
+        self._trainer = None
+        self._lock = threading.Lock()  # orders pause/stop from the GUI against engine creation
+        self._stop_requested = False
+        self._paused = False
+        self._recon_idx: np.ndarray | None = None
+        self._last_weights = -WEIGHTS_INTERVAL_S  # monotonic time of the last WeightsSnapshot
+
+    # -- what subclasses define ------------------------------------------------------------------
+    def _make_trainer(self, dataset: Dataset):
+        """The engine to run, observed by this worker (called under the control lock)."""
+        raise NotImplementedError
+
+    def _is_blocked(self, trainer) -> bool:
+        """Whether `trainer` is paused (subclasses may say: blocked in its pause)."""
+        return trainer.is_paused
+
+    def _weights_due(self, final: bool = False) -> bool:
+        """Whether to copy the weights for the panels at this epoch end (WEIGHTS_INTERVAL_S).
+        Not at the last one (`final`): the result that follows at once hands over the model."""
+        now = time.monotonic()
+        if final or now - self._last_weights < WEIGHTS_INTERVAL_S:
+            return False
+        self._last_weights = now
+        return True
+
+    # -- control, from any thread ----------------------------------------------------------------
+    def request_stop(self) -> None:
+        with self._lock:
+            self._stop_requested = True
+            if self._trainer is not None:
+                self._trainer.request_stop()
+
+    def pause(self) -> None:
+        with self._lock:
+            self._paused = True
+            if self._trainer is not None:
+                self._trainer.pause()
+
+    def resume(self) -> None:
+        with self._lock:
+            self._paused = False
+            if self._trainer is not None:
+                self._trainer.resume()
+
+    @property
+    def is_paused(self) -> bool:
+        """Whether the engine itself is paused (it lags the request by a batch)."""
+        with self._lock:
+            return self._trainer is not None and self._is_blocked(self._trainer)
+
+    # -- the work, in the worker thread ----------------------------------------------------------
+    @Slot()
+    def run(self) -> None:
+        try:
+            self._run()
+        except Exception as e:  # noqa: BLE001 - before the loop (data, device): failed, reported
+            msg = str(e) if isinstance(e, (DataError, ValueError)) else f"{type(e).__name__}: {e}"
+            self.event.emit(TrainingEnded(None, msg or type(e).__name__))
+        finally:
+            self.finished.emit()
+
+    def _run(self) -> None:
+        prepare_worker_thread()
+        cfg = self.config
+        ds = self._dataset or self._datasets.get(
+            cfg.dataset, cfg.data_dir, notify=lambda m: self.event.emit(MessagePosted(m)))
+        self._dataset = ds
+        self.event.emit(DatasetLoaded(ds))
+        with self._lock:
+            if self._stop_requested:
+                self.event.emit(TrainingEnded(None))
+                return
+            trainer = self._make_trainer(ds)
+            self._trainer = trainer
+            if self._paused:
+                trainer.pause()
+        self._recon_idx = fixed_test_indices(ds.test.labels.numpy())
+        trainer.run()  # never raises: failures come back in its result
+
+
+class TrainingWorker(EngineWorker, TrainingObserver):
+    """Runs one Trainer in its thread and emits what happens as events; the Trainer's observer."""
+
+    def __init__(self, config: TrainConfig, datasets: DatasetCache,
+                 dataset: Dataset | None = None, trainer: Trainer | None = None) -> None:
+        """`trainer`: one already made (Trainer.from_checkpoint, to continue a run), else a new
+        one of `config` that records a timeline."""
+        super().__init__(config, datasets, dataset if trainer is None else trainer.dataset)
+        self._prepared = trainer
+        self._last_recon = 0.0
+
+    def _make_trainer(self, dataset: Dataset) -> Trainer:
+        if self._prepared is not None:
+            self._prepared.observers.append(self)
+            return self._prepared
+        return Trainer(self.config, dataset, observers=[self], notify_interval=STEPS_INTERVAL_S,
+                       timeline=TimelineRecorder())
+
+    def _is_blocked(self, trainer: Trainer) -> bool:
+        return trainer.is_waiting  # blocked at a batch boundary: nothing more is reported
+
+    # -- TrainingObserver hooks (called by the Trainer, in the worker thread) --------------------
+    def on_train_start(self, trainer: Trainer) -> None:
+        self.event.emit(TrainingStarted(describe_device(trainer.device)))
+        self._emit_reconstructions(trainer.model, "before training")
+
+    def on_steps(self, event: StepsEvent) -> None:
+        self.event.emit(event)  # the Trainer already batches steps (STEPS_INTERVAL_S)
+        if time.monotonic() - self._last_recon >= RECON_INTERVAL_S and self._trainer is not None:
+            self._emit_reconstructions(self._trainer.model,
+                                       f"epoch {event.epoch}, step {event.last_step + 1:,}")
+
+    def on_epoch_end(self, event: EpochEvent) -> None:
+        self.event.emit(event)
+        trainer = self._trainer
+        if trainer is not None:
+            self._emit_reconstructions(trainer.model, f"after epoch {event.epoch}")
+            if self._weights_due(final=event.epoch >= trainer.config.epochs):
+                try:  # in the hook the loop waits: the weights are whole
+                    copy = snapshot_model(trainer.model)
+                except Exception:  # noqa: BLE001 - exploring while training must never break it
+                    return
+                self.event.emit(WeightsSnapshot(copy, event.epoch, event.step))
+
+    def on_snapshot(self, event: SnapshotEvent) -> None:
+        rec = self._trainer.timeline_recorder if self._trainer is not None else None
+        if rec is None or rec.timeline is None:
+            return
+        tl = rec.timeline
+        # Its own list of snapshots (this thread goes on inserting into the recorder's); the
+        # arrays are shared: nothing changes them.
+        self.event.emit(SnapshotRecorded(event.snapshot, event.index, event.count,
+                                         replace(tl, snapshots=list(tl.snapshots))))
+
+    def on_train_end(self, result: TrainResult) -> None:
+        trainer = self._trainer
+        rec = trainer.timeline_recorder if trainer is not None else None
+        try:
+            resume = trainer.resume_state() if trainer is not None else None
+        except Exception:  # noqa: BLE001 - the run is kept either way; it continues from weights
+            resume = None
+        # The recorder's own timeline: the loop is done with it.
+        self.event.emit(TrainingEnded(result, result.error,
+                                      rec.timeline if rec is not None else None, resume))
+
+    def _emit_reconstructions(self, model: LatentModel, caption: str) -> None:
+        self._last_recon = time.monotonic()
+        if self._dataset is None or self._recon_idx is None:
+            return
+        try:
+            grid = reconstruction_grid(model, self._dataset.test, self._recon_idx)
+        except Exception:  # noqa: BLE001 - a preview must never break training
+            return
+        self.event.emit(ReconstructionsReady(grid, caption))
+
+
+class Job(QObject):
+    """One background job: a worker in its own thread, and the runs its events are about.
+
+    Subclasses build the worker and say, in `apply`, how each of its events changes the runs;
+    this class owns the thread's life and the one outgoing stream, `event(run, ev)`.
+    """
+
+    event = Signal(object, object)  # Run, job event (explorer/session/job_events.py)
+    finished = Signal(object)  # Job: its thread has finished, or it left the queue unstarted
+
+    def __init__(self, runs: list[Run], worker: QObject) -> None:
+        super().__init__()
+        self.runs = list(runs)
+        self.worker = worker
+        self.thread: QThread | None = None
+        self.is_finished = False
+        self._cleaned_up = False  # after disconnect_worker: late events are dropped
+        worker.event.connect(self._on_worker_event)  # queued: this object lives in the GUI thread
+
+    # -- what subclasses define ------------------------------------------------------------------
+    def apply(self, ev) -> Iterable[tuple[Run, object]]:
+        """Update the runs for one worker event; yield (run, event) for listeners."""
+        raise NotImplementedError
+
+    # -- state -----------------------------------------------------------------------------------
+    @property
+    def state(self) -> RunState:
+        return self.runs[0].state
+
+    @property
+    def is_active(self) -> bool:
+        return any(r.is_active for r in self.runs)
+
+    @property
+    def is_alive(self) -> bool:
+        """True while the job is queued or its thread has not finished."""
+        return self.is_active or (self.thread is not None and not self.is_finished)
+
+    def set_state(self, run: Run, state: RunState) -> Iterable[tuple[Run, object]]:
+        if run.state != state:
+            run.state = state
+            yield run, StateChanged(state)
+
+    def _emit(self, pairs: Iterable[tuple[Run, object]]) -> None:
+        for run, ev in pairs:
+            self.event.emit(run, ev)
+
+    # -- control (GUI thread) --------------------------------------------------------------------
+    def start(self) -> None:
+        """Move the worker to a new thread and run it."""
+        thread = QThread()
+        thread.setObjectName(f"job for {self.runs[0].name}")
+        self.thread = thread
+        w = self.worker
+        w.moveToThread(thread)
+        thread.started.connect(w.run)
+        # Direct: quit() is thread-safe, and it reaches the thread even while the GUI thread is
+        # blocked in wait() on close.
+        w.finished.connect(thread.quit, Qt.ConnectionType.DirectConnection)
+        w.finished.connect(w.deleteLater)
+        thread.finished.connect(self._on_thread_finished)
+        thread.finished.connect(thread.deleteLater)
+        for run in self.runs:
+            self._emit(self.set_state(run, RunState.RUNNING))
+        thread.start()
+
+    def pause(self) -> None:
+        if self.state == RunState.RUNNING:
+            self.worker.pause()
+            for run in self.runs:
+                if run.state == RunState.RUNNING:
+                    self._emit(self.set_state(run, RunState.PAUSED))
+
+    def resume(self) -> None:
+        if self.state == RunState.PAUSED:
+            self.worker.resume()
+            for run in self.runs:
+                if run.state == RunState.PAUSED:
+                    self._emit(self.set_state(run, RunState.RUNNING))
+
+    def request_stop(self) -> None:
+        self.worker.request_stop()
+
+    def cancel(self) -> None:
+        """Take a job that never started out of the queue: its runs end stopped, untrained."""
+        for run in self.runs:
+            self._emit(self.set_state(run, RunState.STOPPED))
+            self.event.emit(run, TrainingEnded(None))
+        self.is_finished = True
+        self.finished.emit(self)
+
+    def fail(self, message: str) -> None:
+        """The thread ended without a result: say so rather than hang."""
+        for run in self.runs:
+            if run.is_active:
+                run.error = run.error or message
+                self._emit(self.set_state(run, RunState.FAILED))
+                self.event.emit(run, TrainingEnded(None, run.error))
+
+    def disconnect_worker(self) -> None:
+        """Drop this job's slot on the worker's events (close: no late event reaches widgets)."""
+        self._cleaned_up = True
+        try:
+            self.worker.event.disconnect(self._on_worker_event)
+        except (RuntimeError, TypeError):
+            pass
+
+    def wait(self, ms: int) -> bool:
+        """quit() and a bounded wait(); True when the thread is finished. Never terminate()."""
+        if self.thread is None or self.is_finished:
+            return True
+        try:
+            self.thread.quit()
+            done = self.thread.wait(ms)
+        except RuntimeError:  # the C++ QThread is already deleted: it had finished
+            return True
+        if done:
+            self.is_finished = True
+        return done
+
+    # -- slots (GUI thread) ----------------------------------------------------------------------
+    @Slot(object)
+    def _on_worker_event(self, ev) -> None:
+        if not self._cleaned_up:
+            self._emit(self.apply(ev))
+
+    @Slot()
+    def _on_thread_finished(self) -> None:
+        self.is_finished = True
+        self.finished.emit(self)
+
+
+class TrainingJob(Job):
+    """One run trained by one `Trainer`."""
+
+    def __init__(self, run: Run, datasets: DatasetCache, dataset: Dataset | None = None) -> None:
+        super().__init__([run], TrainingWorker(run.config, datasets, dataset))
+
+    @property
+    def run(self) -> Run:
+        return self.runs[0]
+
+    def apply(self, ev) -> Iterable[tuple[Run, object]]:
+        run = self.run
+        match ev:
+            case DatasetLoaded(dataset=ds):
+                run.dataset = ds
+            case EpochEvent():
+                run.history.add_epoch(ev.epoch, ev.step, ev.metrics)
+                run.metrics = ev.metrics
+            case TrainingEnded(result=None, error=error):
+                run.error = error or run.error
+                run.snapshot_epoch = None
+                yield from self.set_state(run, RunState.FAILED if run.error else RunState.STOPPED)
+            case SnapshotRecorded(timeline=timeline):
+                run.timeline = timeline
+            case WeightsSnapshot(model=model, epoch=epoch):
+                run.model, run.snapshot_epoch = model, epoch
+            case TrainingEnded(result=result):
+                run.model, run.history, run.metrics = result.model, result.history, result.metrics
+                run.snapshot_epoch = None
+                run.error = result.error
+                if ev.timeline is not None:
+                    run.timeline = ev.timeline
+                run.resume = ev.resume
+                yield from self.set_state(run, RunState(result.state))
+            case TrainingStarted() | StepsEvent() | ReconstructionsReady() | MessagePosted():
+                pass
+            case _:
+                raise TypeError(f"unknown job event {ev!r}")
+        yield run, ev
+
+
+class ContinueJob(TrainingJob):
+    """An ended run trained further as the same run by `trainer` (Trainer.from_checkpoint).
+
+    The trainer works on copies of the run's model, history and timeline, so the run stays
+    whole until the job hands back the result. A job that never trains (cancelled while
+    queued, or refused in its thread) leaves the run as it was.
+    """
+
+    def __init__(self, run: Run, datasets: DatasetCache, trainer: Trainer) -> None:
+        Job.__init__(self, [run], TrainingWorker(trainer.config, datasets, trainer=trainer))
+        self._before = (run.state, run.config, run.error)
+        run.config = trainer.config  # its epochs: the new total (progress bars, the run list)
+        run.error = None
+
+    def _restore(self) -> Iterable[tuple[Run, object]]:
+        run = self.run
+        state, run.config, run.error = self._before
+        yield from self.set_state(run, state)
+
+    def apply(self, ev) -> Iterable[tuple[Run, object]]:
+        match ev:
+            case TrainingEnded(result=None, error=error):
+                run = self.run
+                yield from self._restore()
+                if error:
+                    yield run, MessagePosted(f"{run.name}: cannot continue training: {error}")
+                yield run, ev
+            case TrainingEnded() | WeightsSnapshot():
+                self.run.saved = False  # its weights moved on from the file's
+                yield from super().apply(ev)
+            case _:
+                yield from super().apply(ev)
+
+    def cancel(self) -> None:
+        """Taken out of the queue before it started: the run is as it was."""
+        self._emit(self._restore())
+        self.event.emit(self.run, TrainingEnded(None))
+        self.is_finished = True
+        self.finished.emit(self)
+
+
+class JobQueue(QObject):
+    """Runs jobs one at a time (see the module docstring) and forwards their events."""
+
+    event = Signal(object, object)  # Run, job event: every job's stream, as it is
+    job_finished = Signal(object)  # Job, after its thread finished (or when cancelled)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.jobs: list[Job] = []  # queued and running ones; a job leaves when it is over
+        self._shutting_down = False
+
+    # -- queries ---------------------------------------------------------------------------------
+    def job_for(self, run: Run | None) -> Job | None:
+        return next((j for j in self.jobs if run in j.runs), None)
+
+    @property
+    def current(self) -> Job | None:
+        """The job holding the training slot (running, paused, or its thread still ending)."""
+        return next((j for j in self.jobs if j.thread is not None and not j.is_finished), None)
+
+    @property
+    def has_active(self) -> bool:
+        return any(j.is_alive for j in self.jobs)
+
+    # -- control ---------------------------------------------------------------------------------
+    def submit(self, job: Job) -> Job:
+        """Queue a job; it starts at once when nothing else is training."""
+        for run in job.runs:
+            run.state = RunState.QUEUED
+        job.event.connect(self.event)
+        job.finished.connect(self._on_job_finished)
+        self.jobs.append(job)
+        self._start_next()
+        return job
+
+    def pause(self, run: Run) -> None:
+        if (job := self.job_for(run)) is not None:
+            job.pause()
+
+    def resume(self, run: Run) -> None:
+        if (job := self.job_for(run)) is not None:
+            job.resume()
+
+    def stop(self, run: Run) -> None:
+        """Stop a running or paused job at its next batch; take a queued one out of the queue."""
+        job = self.job_for(run)
+        if job is None:
+            return
+        if job.state == RunState.QUEUED:
+            job.cancel()  # the job reports its own end; _on_job_finished drops it
+        elif job.is_active:
+            job.request_stop()
+
+    def shutdown(self, timeout_ms: int = 2000) -> bool:
+        """Stop for good: request stop, disconnect, quit, bounded wait. True when all ended."""
+        self._shutting_down = True
+        for job in [j for j in self.jobs if j.state == RunState.QUEUED]:
+            self.jobs.remove(job)
+            for run in job.runs:
+                run.state = RunState.STOPPED
+        running = [j for j in self.jobs if j.thread is not None and not j.is_finished]
+        for job in running:
+            job.request_stop()
+        for job in running:
+            job.disconnect_worker()
+            try:
+                job.finished.disconnect(self._on_job_finished)
+            except (RuntimeError, TypeError):
+                pass
+        deadline = time.monotonic() + timeout_ms / 1000
+        clean = True
+        for job in running:
+            if job.wait(max(1, int((deadline - time.monotonic()) * 1000))):
+                for run in job.runs:
+                    if run.is_active:
+                        run.state = RunState.STOPPED
+                if job in self.jobs:
+                    self.jobs.remove(job)
+            else:
+                clean = False
+                _orphans.append(job)  # keep it referenced: a running QThread is never destroyed
+        return clean
+
+    # -- internals -------------------------------------------------------------------------------
+    def _start_next(self) -> None:
+        if self._shutting_down or self.current is not None:
+            return
+        job = next((j for j in self.jobs if j.state == RunState.QUEUED), None)
+        if job is not None:
+            job.start()
+
+    @Slot(object)
+    def _on_job_finished(self, job: Job) -> None:
+        if job.is_active:
+            job.fail("the training thread ended unexpectedly")
+        if job in self.jobs:
+            self.jobs.remove(job)
+        self.job_finished.emit(job)
+        self._start_next()
+
+
+_orphans: list[Job] = []  # jobs whose thread outlived shutdown's bounded wait
+
+
+def wait_for_orphans(timeout_ms: int = 10_000) -> bool:
+    """After the window has closed: give threads that missed the bounded wait a last chance."""
+    return all([job.wait(timeout_ms) for job in list(_orphans)])

@@ -1,0 +1,387 @@
+"""The runs of one window and the jobs that train them: a model object with no widgets.
+
+`RunSession` owns the runs, the job queue, the shared dataset cache, the loaders of opened
+checkpoints' data and the latest reconstruction strip of each run. The window lays out widgets
+and connects them to its signals; tests drive it without a window. Everything a feature needs
+about runs goes through here: `start`, `open`, `save`, `remove`, `pause`/`resume`/`stop`,
+`rename`, `continue_run`, `start_sweep`, `shutdown`. Ended VAE/CVAE runs are scored in the
+background (explorer/session/scorer.py): their IW bound and sample quality land in `run.measures`.
+
+Signals: `run_added(run)`, `run_changed(run)` (state, metrics, name, file or dataset changed),
+`run_removed(run)`, `run_event(run, event)` (every job event, after the run was updated; see
+explorer/session/job_events.py), `message(text, timeout_ms)` (a line for the status bar).
+
+This module imports torch (through the jobs): create the session once the window is visible.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal, Slot
+
+from explorer.session.datasets import DatasetCache, DatasetLoader
+from explorer.session.job_events import (
+    DatasetLoaded,
+    EpochEvent,
+    MessagePosted,
+    ReconstructionsReady,
+    StateChanged,
+    StepsEvent,
+    TrainingEnded,
+    TrainingStarted,
+    WeightsSnapshot,
+)
+from explorer.session.jobs import STEPS_INTERVAL_S, ContinueJob, Job, JobQueue, Progress, TrainingJob
+from explorer.session.scorer import RunScorer
+from explorer.session.sweep_job import SweepJob, member_run_name, sweep_group_name
+from training.record.checkpoint import (
+    checkpoint_from_run,
+    load_checkpoint,
+    run_from_checkpoint,
+    save_checkpoint,
+)
+from training.engine.eta import EtaEstimator
+from training.explore.panel_math import fixed_test_indices, reconstruction_grid
+from training.record.history import History
+from training.engine.loop import TrainConfig, Trainer
+from training.engine.resume import ResumeError
+from training.record.run import Run, RunState
+from training.data.sources import dataset_candidates
+from training.engine.sweep import SweepConfig
+
+CHECKPOINT_SUFFIX = ".safetensors"
+SHUTDOWN_MIN_MS = 100  # the least any one thread is waited for on close, whatever is left
+FALLBACK_PREFIX = "Using the bundled"  # training.data.datasets's notice when 'auto' falls back
+
+
+class RunSession(QObject):
+    """Runs, their jobs and their data; see the module docstring for the signals."""
+
+    run_added = Signal(object)  # Run
+    run_changed = Signal(object)  # Run
+    run_removed = Signal(object)  # Run
+    run_event = Signal(object, object)  # Run, job event
+    message = Signal(str, int)  # text, milliseconds to show it (0: until replaced)
+    notice = Signal(str)  # something the user should read once, plainly (not just a status line)
+    judge_status = Signal(str)  # the judge of sample quality: training, ready (its accuracy)
+
+    def __init__(self, datasets: DatasetCache | None = None, parent: QObject | None = None,
+                 score: bool = True) -> None:
+        """`score`: measure ended runs' IW bound and sample quality in the background."""
+        super().__init__(parent)
+        self.datasets = datasets or DatasetCache()
+        self.queue = JobQueue(self)
+        self.runs: list[Run] = []
+        self.reconstructions: dict[int, tuple[np.ndarray, str]] = {}  # run id -> (grid, caption)
+        self.progress: dict[int, Progress] = {}  # run id -> where its job is (or ended)
+        # run id -> its smoothed speed and ETA while it trains (training/engine/eta.py); kept after it
+        # ended, for the speed the form's estimate learns (`speed_of`).
+        self.speeds: dict[int, EtaEstimator] = {}
+        self._loaders: list[DatasetLoader] = []
+        self._closed = False
+        self._fallback_told = False
+        self._sweeps = 0
+        self.scorer: RunScorer | None = RunScorer(parent=self) if score else None
+        if self.scorer is not None:
+            self.scorer.scored.connect(self._on_scorer_scored)
+            self.scorer.status.connect(self._on_scorer_status)
+        self.queue.event.connect(self._on_queue_event)
+        self.queue.job_finished.connect(self._on_job_finished)
+
+    # -- queries ---------------------------------------------------------------------------------
+    def usable_runs(self) -> list[Run]:
+        """Runs the panels can explore: a trained model and its dataset in memory. A run still
+        training counts once it has a copy of its weights from an epoch end (WeightsSnapshot)."""
+        return [r for r in self.runs if r.is_usable and r.dataset is not None]
+
+    def speed_of(self, run: Run) -> float:
+        """`run`'s smoothed training speed in steps/s (sweep steps for a member), 0.0 if unknown."""
+        speed = self.speeds.get(run.id)
+        return speed.steps_per_second if speed is not None else 0.0
+
+    def job_for(self, run: Run | None) -> Job | None:
+        return self.queue.job_for(run)
+
+    @property
+    def has_active(self) -> bool:
+        return self.queue.has_active
+
+    def continue_problem(self, run: Run | None) -> str | None:
+        """Why `run` cannot be trained further now (a sentence), or None when it can."""
+        if run is None or run not in self.runs:
+            return "select a run to continue"
+        if self._closed:
+            return "the window is closing"
+        if run.is_active:
+            return f"{run.name} is still training"
+        if run.model is None:
+            return f"{run.name} has no model to continue"
+        if run.state == RunState.FAILED:
+            return f"{run.name} failed; start a new run instead"
+        if run.dataset is None:
+            return f"the data of {run.name} is still loading"
+        return None
+
+    def unique_name(self, name: str) -> str:
+        """`name`, or 'name (2)', 'name (3)'… when a run of the session already has it."""
+        taken = {r.name for r in self.runs}
+        if name not in taken:
+            return name
+        n = 2
+        while f"{name} ({n})" in taken:
+            n += 1
+        return f"{name} ({n})"
+
+    def unsaved_runs(self) -> list[Run]:
+        return [r for r in self.runs if r.model is not None and not r.saved and not r.is_active]
+
+    # -- runs ------------------------------------------------------------------------------------
+    def add(self, run: Run) -> Run:
+        self.runs.append(run)
+        self.run_added.emit(run)
+        return run
+
+    def start(self, config: TrainConfig, name: str = "") -> Run:
+        """A new run of `config`, queued (it trains at once when nothing else does)."""
+        run = Run(name=name, config=config)
+        run.name = name or run.default_name()
+        self.add(run)
+        self.queue.submit(TrainingJob(run, self.datasets))
+        return run
+
+    def start_sweep(self, config: SweepConfig) -> list[Run]:
+        """One run per member of `config` (their `group` names the sweep), queued as one job
+        that trains them all at once; runs[m] is member m of `config.members()`."""
+        self._sweeps += 1
+        group = sweep_group_name(config, self._sweeps)
+        runs = [Run(name=member_run_name(beta, seed), config=config.member_config(m), group=group)
+                for m, (beta, seed) in enumerate(config.members())]
+        for run in runs:
+            self.add(run)
+        self.queue.submit(SweepJob(runs, config, self.datasets))
+        return runs
+
+    def sweep_members(self, run: Run | None) -> list[Run]:
+        """The runs of `run`'s sweep, in list order ([] for a run outside any sweep)."""
+        if run is None or not run.group:
+            return []
+        return [r for r in self.runs if r.group == run.group]
+
+    def submit(self, job: Job) -> Job:
+        """Queue a job whose runs are already in the session (e.g. a sweep's members)."""
+        return self.queue.submit(job)
+
+    def continue_run(self, run: Run, epochs: int) -> Job:
+        """Train `run` further to `epochs` in total, as the same run; ResumeError if it cannot.
+
+        Exactly where it stopped when the run holds its resume state; else (an older
+        checkpoint) from its weights with a fresh optimizer, which `run.notices` and a message
+        say. The trainer gets copies of the run's parts: the run stays whole while it trains.
+        """
+        problem = self.continue_problem(run)
+        if problem:
+            raise ResumeError(problem)
+        ckpt = checkpoint_from_run(run)
+        h = run.history
+        ckpt.model = copy.deepcopy(run.model)
+        ckpt.history = History.from_arrays(h.recon, h.kl, h.total, epochs=h.epochs)
+        if run.timeline is not None:
+            ckpt.timeline = replace(run.timeline, snapshots=list(run.timeline.snapshots))
+        try:
+            trainer = Trainer.from_checkpoint(ckpt, int(epochs), run.dataset,
+                                              notify_interval=STEPS_INTERVAL_S)
+        except ValueError as e:
+            raise ResumeError(str(e)) from None
+        start = trainer.resumed_from
+        for note in start.notices:
+            line = f"continued: {note}"
+            if line not in run.notices:
+                run.notices.append(line)
+        where = (f"epoch {start.epochs_done + 1}, batch {start.batch_in_epoch}"
+                 if start.batch_in_epoch else f"the end of epoch {start.epochs_done}")
+        how = "; ".join(start.notices) if start.notices else "exactly where it stopped"
+        job = self.queue.submit(ContinueJob(run, self.datasets, trainer))
+        self.message.emit(f"{run.name}: continuing from {where} to {epochs} epochs ({how})",
+                          20000 if start.notices else 8000)
+        self.run_changed.emit(run)
+        return job
+
+    def open(self, path: str | os.PathLike) -> Run:
+        """Load a checkpoint as a run; its dataset loads in the background. CheckpointError."""
+        ckpt = load_checkpoint(path)
+        run = run_from_checkpoint(ckpt, path)
+        run.name = self.unique_name(run.name)  # the same file twice, or a copy of it
+        self.add(run)
+        loader = DatasetLoader(self.datasets, dataset_candidates(run.config, ckpt.dataset),
+                               token=run)
+        loader.loaded.connect(self._on_loader_loaded)
+        self._loaders.append(loader)
+        loader.start()
+        return run
+
+    def save(self, run: Run, path: str | os.PathLike) -> Path:
+        """Write `run` as a checkpoint (the suffix added if missing); OSError, CheckpointError."""
+        p = Path(path)
+        if p.suffix != CHECKPOINT_SUFFIX:
+            p = p.with_name(p.name + CHECKPOINT_SUFFIX)
+        save_checkpoint(p, checkpoint_from_run(run))
+        run.path, run.saved = p, True
+        self.run_changed.emit(run)
+        return p
+
+    def rename(self, run: Run, name: str) -> None:
+        name = name.strip()
+        if name and name != run.name:
+            run.name = name
+            self.run_changed.emit(run)
+
+    def remove(self, run: Run) -> None:
+        """Take a run out (stopping its job first): its late events are dropped."""
+        if run not in self.runs:
+            return
+        if run.is_active:
+            self.stop(run)
+        self.runs.remove(run)
+        self.reconstructions.pop(run.id, None)
+        self.progress.pop(run.id, None)
+        self.speeds.pop(run.id, None)
+        self.run_removed.emit(run)
+
+    def pause(self, run: Run) -> None:
+        self.queue.pause(run)
+
+    def resume(self, run: Run) -> None:
+        self.queue.resume(run)
+
+    def toggle_pause(self, run: Run) -> None:
+        if run.state == RunState.RUNNING:
+            self.pause(run)
+        elif run.state == RunState.PAUSED:
+            self.resume(run)
+
+    def stop(self, run: Run) -> None:
+        self.queue.stop(run)
+
+    def shutdown(self, timeout_ms: int = 2000) -> bool:
+        """Stop every thread of this session within `timeout_ms` in all. True if all ended.
+
+        Every thread is asked to stop first, so they wind down together; the waits then share
+        one deadline (each at least SHUTDOWN_MIN_MS). Waiting for each in turn, a full timeout
+        each, let quitting take 3.5 s (issue 21).
+        """
+        if self._closed:
+            return True
+        self._closed = True
+        deadline = time.monotonic() + timeout_ms / 1000
+
+        def left() -> int:
+            return max(SHUTDOWN_MIN_MS, int((deadline - time.monotonic()) * 1000))
+
+        if self.scorer is not None:
+            self.scorer.request_stop()  # it stops while the jobs do
+        clean = self.queue.shutdown(left())
+        if self.scorer is not None:
+            clean = self.scorer.shutdown(left()) and clean
+        for loader in self._loaders:
+            try:
+                loader.loaded.disconnect(self._on_loader_loaded)
+            except (RuntimeError, TypeError):
+                pass
+            clean = loader.wait(left()) and clean
+        self._loaders.clear()
+        return clean
+
+    # -- events ----------------------------------------------------------------------------------
+    @Slot(object)
+    def _on_job_finished(self, _job) -> None:
+        if self.scorer is not None:  # the next queued job, if any, has started by now
+            self.scorer.set_training(self.queue.current is not None)
+
+    @Slot(object, object)
+    def _on_queue_event(self, run: Run, ev) -> None:
+        if run not in self.runs:  # removed while it trained: drop its late events
+            return
+        if self.scorer is not None and isinstance(ev, StateChanged) and ev.state == RunState.RUNNING:
+            self.scorer.set_training(True)  # scoring waits until the queue is idle again
+        match ev:
+            case StepsEvent():
+                speed = self.speeds.get(run.id)
+                if speed is None:
+                    speed = self.speeds[run.id] = EtaEstimator()
+                speed.add_steps(len(ev.total), ev.steps_per_second)
+                self.progress[run.id] = Progress.of(ev, run.config.epochs, speed)
+            case EpochEvent(eval_seconds=eval_seconds) if run.id in self.speeds:
+                self.speeds[run.id].add_epoch(eval_seconds)
+            case TrainingStarted():
+                self.speeds[run.id] = EtaEstimator()  # a new job (continuing too): a new estimate
+            case ReconstructionsReady(grid=grid, caption=caption):
+                self.reconstructions[run.id] = (grid, f"{run.name}: {caption}")
+            case MessagePosted(text=text):
+                self.message.emit(text, 15000)
+                if text.startswith(FALLBACK_PREFIX) and not self._fallback_told:
+                    self._fallback_told = True  # once per session: every 'auto' run says it
+                    self.notice.emit(text)
+            case StateChanged(state=RunState.RUNNING) if run.measures:
+                run.measures.clear()  # training again: the figures were of the old weights
+            case TrainingEnded():
+                if run.id in self.progress:
+                    self.progress[run.id] = self.progress[run.id].stopped()
+                self.message.emit(_ended_message(run), 20000 if run.error else 10000)
+                self._score(run)
+        self.run_event.emit(run, ev)
+        if isinstance(ev, (StateChanged, EpochEvent, TrainingEnded, DatasetLoaded,
+                           WeightsSnapshot)):
+            self.run_changed.emit(run)
+
+    @Slot(object, object, str)
+    def _on_loader_loaded(self, run: Run, ds, message: str) -> None:
+        self._loaders = [x for x in self._loaders if not x.is_finished]
+        if self._closed or run not in self.runs:
+            return
+        run.dataset = ds
+        if ds is not None and run.model is not None and run.id not in self.reconstructions:
+            # A loaded run never trained here: give it the same strip a training run shows.
+            grid = reconstruction_grid(run.model, ds.test, fixed_test_indices(ds.test.labels.numpy()))
+            where = run.path.name if run.path else "file"
+            self.reconstructions[run.id] = (grid, f"{run.name}: as loaded from {where}")
+            self.run_event.emit(run, ReconstructionsReady(grid, f"as loaded from {where}"))
+        if ds is not None:
+            self.run_event.emit(run, DatasetLoaded(ds))
+            self._score(run)
+        text = message or (f"ready on {ds.name}" if ds is not None else "no dataset")
+        self.message.emit(f"{run.name}: {text}", 15000 if message else 5000)
+        self.run_changed.emit(run)
+
+
+    # -- background scores -----------------------------------------------------------------------
+    def _score(self, run: Run) -> None:
+        if self.scorer is not None and not self._closed and "quality" not in run.measures:
+            self.scorer.request(run)
+
+    @Slot(int, object, dict)
+    def _on_scorer_scored(self, run_id: int, token: int, measures: dict) -> None:
+        run = next((r for r in self.runs if r.id == run_id), None)
+        if run is None or self._closed or RunScorer.token(run) != token or run.is_active:
+            return  # removed, or its weights changed since: a newer request is on its way
+        run.measures.update(measures)
+        self.run_changed.emit(run)
+
+    @Slot(str)
+    def _on_scorer_status(self, text: str) -> None:
+        self.message.emit(text, 8000)
+        self.judge_status.emit(text)
+
+
+def _ended_message(run: Run) -> str:
+    if run.state == RunState.FAILED:
+        return f"{run.name} failed: {run.error}"
+    if run.state == RunState.FINISHED:
+        summary = f" ({run.metrics.summary()})" if run.metrics else ""
+        return f"{run.name} finished{summary}"
+    return f"{run.name} {run.state}"

@@ -1,0 +1,1 @@
+"""The window's views: loss plot, run table, training form, monitor, timeline."""

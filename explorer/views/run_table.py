@@ -1,0 +1,321 @@
+"""The run list: one row per run (name, sweep, kind, β, nz, epochs, state, progress, test
+metrics, and the IW bound and sample quality once the background scorer has measured them).
+
+A sweep's members are added together, so its rows stay together; the Sweep column names it.
+
+A Qt model over the window's list of Run objects, a progress-bar delegate for running jobs and
+a checkbox per row that shows or hides the run's curves. No torch at import.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QRect, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QPainter, QPixmap, QIcon
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QHeaderView,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionProgressBar,
+    QStyleOptionViewItem,
+    QTableView,
+    QWidget,
+)
+
+if TYPE_CHECKING:
+    from explorer.session.jobs import Progress
+    from training.record.run import Run
+
+COLUMNS = ("Show", "Name", "Sweep", "Model", "β", "nz", "Epochs", "State", "Progress",
+           "Test BCE/px", "Test −ELBO", "Test KL", "IW bound", "Quality", "File")
+COL_SHOW, COL_NAME, COL_GROUP, COL_KIND, COL_BETA, COL_NZ, COL_EPOCHS, COL_STATE = range(8)
+COL_PROGRESS, COL_BCE, COL_ELBO, COL_KL, COL_IW, COL_QUALITY, COL_FILE = range(8, 15)
+# Progress next to State, where the run list shows it at the default window size (last, it
+# was scrolled off to the right); File is last and stretches.
+STATE_COLORS = {"failed": "#d62728", "running": "#31a354", "paused": "#e6550d",
+                "queued": "#7f7f7f", "stopped": "#9467bd"}
+Index = QModelIndex | QPersistentModelIndex
+
+
+class RunTableModel(QAbstractTableModel):
+    """Rows of runs; the window owns the list and tells the model what changed."""
+
+    rename_requested = Signal(object, str)  # Run, new name (the session renames it)
+    visibility_toggled = Signal(object, bool)  # Run, visible
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.runs: list[Run] = []
+        self.colors: dict[int, str] = {}
+        self.visible: dict[int, bool] = {}
+        self.progress: dict[int, Progress] = {}
+        self._swatches: dict[str, QIcon] = {}
+
+    # -- editing the list ------------------------------------------------------------------------
+    def add_run(self, run: Run, color: str) -> None:
+        row = len(self.runs)
+        self.beginInsertRows(QModelIndex(), row, row)
+        self.runs.append(run)
+        self.colors[run.id] = color
+        self.visible.setdefault(run.id, True)
+        self.endInsertRows()
+
+    def remove_run(self, run: Run) -> None:
+        row = self.row_of(run)
+        if row < 0:
+            return
+        self.beginRemoveRows(QModelIndex(), row, row)
+        self.runs.pop(row)
+        self.colors.pop(run.id, None)
+        self.visible.pop(run.id, None)
+        self.progress.pop(run.id, None)
+        self.endRemoveRows()
+
+    def row_of(self, run: Run) -> int:
+        return next((i for i, r in enumerate(self.runs) if r is run), -1)
+
+    def run_at(self, row: int) -> Run | None:
+        return self.runs[row] if 0 <= row < len(self.runs) else None
+
+    def refresh(self, run: Run, columns: tuple[int, ...] | None = None) -> None:
+        """Tell the view a run's row changed (all columns, or just those given)."""
+        row = self.row_of(run)
+        if row < 0:
+            return
+        if columns:
+            for c in columns:
+                i = self.index(row, c)
+                self.dataChanged.emit(i, i)
+        else:
+            self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
+
+    def set_progress(self, run: Run, progress: Progress | None) -> None:
+        if progress is None:
+            self.progress.pop(run.id, None)
+        else:
+            self.progress[run.id] = progress
+        self.refresh(run, (COL_PROGRESS, COL_EPOCHS))
+
+    # -- Qt model API ----------------------------------------------------------------------------
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(self.runs)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole:
+            from explorer.session.scorer_text import IW_TOOLTIP, QUALITY_TOOLTIP
+
+            return {COL_SHOW: "Show this run's curves in the plots",
+                    COL_GROUP: "The β sweep this run is a member of (its Sweep tab compares them)",
+                    COL_IW: IW_TOOLTIP, COL_QUALITY: QUALITY_TOOLTIP,
+                    COL_BCE: "Mean per-pixel binary cross-entropy of test reconstructions",
+                    COL_ELBO: "Negative ELBO on the test set, nats per image (β = 1)",
+                    COL_KL: "KL(q(z|x) ‖ p(z)) on the test set, nats per image"}.get(section)
+        return None
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        f = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        if index.column() == COL_SHOW:
+            f |= Qt.ItemFlag.ItemIsUserCheckable
+        if index.column() == COL_NAME:
+            f |= Qt.ItemFlag.ItemIsEditable
+        return f
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        run = self.run_at(index.row())
+        if run is None:
+            return None
+        col = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._display(run, col)
+        if role == Qt.ItemDataRole.EditRole and col == COL_NAME:
+            return run.name
+        if role == Qt.ItemDataRole.CheckStateRole and col == COL_SHOW:
+            return (Qt.CheckState.Checked if self.visible.get(run.id, True)
+                    else Qt.CheckState.Unchecked)
+        if role == Qt.ItemDataRole.DecorationRole and col == COL_SHOW:
+            return self._swatch(self.colors.get(run.id, "#7f7f7f"))
+        if role == Qt.ItemDataRole.ForegroundRole and col == COL_STATE:
+            c = STATE_COLORS.get(run.state)
+            return QBrush(QColor(c)) if c else None
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if col == COL_STATE and run.error:
+                return run.error
+            if col == COL_FILE and run.path:
+                return str(run.path)
+            if col == COL_PROGRESS and run.id in self.progress:
+                return self.progress_text(run)
+            if col == COL_NAME:
+                return run.name
+        if role == Qt.ItemDataRole.TextAlignmentRole and col in (COL_BETA, COL_NZ, COL_EPOCHS,
+                                                                 COL_BCE, COL_ELBO, COL_KL,
+                                                                 COL_IW, COL_QUALITY):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def setData(self, index: Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:  # noqa: N802
+        run = self.run_at(index.row())
+        if run is None:
+            return False
+        if index.column() == COL_NAME and role == Qt.ItemDataRole.EditRole:
+            name = str(value).strip()
+            if not name or name == run.name:
+                return False
+            self.rename_requested.emit(run, name)
+            return True
+        if index.column() == COL_SHOW and role == Qt.ItemDataRole.CheckStateRole:
+            visible = Qt.CheckState(value) == Qt.CheckState.Checked
+            self.visible[run.id] = visible
+            self.dataChanged.emit(index, index)
+            self.visibility_toggled.emit(run, visible)
+            return True
+        return False
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def _display(self, run: Run, col: int) -> str | None:
+        c = run.config
+        m = run.metrics
+        if col == COL_NAME:
+            return run.name
+        if col == COL_KIND:
+            return run.model_kind.label
+        if col == COL_BETA:
+            return f"{c.beta:g}" if run.is_variational else "—"
+        if col == COL_NZ:
+            return str(c.nz)
+        if col == COL_EPOCHS:
+            return f"{run.epochs_done}/{c.epochs}"
+        if col == COL_STATE:
+            return f"{run.state}" + (" ⚠" if run.error else "")
+        if col == COL_PROGRESS:  # an ended run's in short (the tooltip has it all)
+            return self.progress_text(run, short=not run.is_active)
+        if col == COL_BCE:
+            return f"{m.bce:.4f}" if m else ""
+        if col == COL_ELBO:
+            return f"{m.neg_elbo:.1f}" if m and m.neg_elbo is not None else ""
+        if col == COL_KL:
+            return f"{m.kl:.1f}" if m and m.kl is not None else ""
+        if col == COL_GROUP:
+            return run.group
+        if col == COL_IW:
+            v = run.measures.get("iw_bound")
+            return f"{v:.1f}" if v is not None else ""
+        if col == COL_QUALITY:
+            v = run.measures.get("quality")
+            return f"{v:.0%}" if v is not None else ""
+        if col == COL_FILE:
+            if run.model is None:
+                return ""
+            return run.path.name if run.saved and run.path else "unsaved"
+        return None
+
+    def progress_text(self, run: Run, short: bool = False) -> str:
+        """'epoch 2/10 · step … · steps/s · ETA' while active; how far it got once ended."""
+        p = self.progress.get(run.id)
+        if p is None:
+            return "waiting for a free slot" if run.state == "queued" else ""
+        if run.is_active:
+            return ("paused · " if run.state == "paused" else "") + p.text(short)
+        if short:
+            return f"{run.state} · {p.step:,} steps"
+        return f"{run.state} · epoch {p.epoch}/{p.epochs} · {p.step:,} steps"
+
+    def _swatch(self, color: str) -> QIcon:
+        icon = self._swatches.get(color)
+        if icon is None:
+            pm = QPixmap(12, 12)
+            pm.fill(QColor(color))
+            icon = self._swatches[color] = QIcon(pm)
+        return icon
+
+
+class ProgressDelegate(QStyledItemDelegate):
+    """Draws an active job's progress as a bar with epoch, step, steps/s and ETA."""
+
+    def __init__(self, model: RunTableModel, parent=None) -> None:
+        super().__init__(parent)
+        self._model = model
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
+        run = self._model.run_at(index.row())
+        p = self._model.progress.get(run.id) if run is not None else None
+        if p is None or not run.is_active:  # an ended run: how far it got, as plain text
+            super().paint(painter, option, index)
+            return
+        if option.state & QStyle.StateFlag.State_Selected:
+            painter.fillRect(option.rect, option.palette.highlight())
+        bar = QStyleOptionProgressBar()
+        bar.rect = QRect(option.rect.adjusted(2, 2, -2, -2))
+        bar.minimum, bar.maximum = 0, 1000
+        bar.progress = 0 if math.isnan(p.fraction) else int(p.fraction * 1000)
+        text = self._model.progress_text(run)
+        if option.fontMetrics.horizontalAdvance(text) > option.rect.width() - 8:
+            text = self._model.progress_text(run, short=True)  # the tooltip has it all
+        bar.text = text
+        bar.textVisible = True
+        bar.textAlignment = Qt.AlignmentFlag.AlignCenter
+        bar.state = QStyle.StateFlag.State_Enabled | QStyle.StateFlag.State_Horizontal
+        bar.palette = option.palette
+        bar.fontMetrics = option.fontMetrics
+        widget = option.widget
+        style = widget.style() if widget is not None else QApplication.style()
+        style.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter, widget)
+
+
+class RunTable(QTableView):
+    """The run list view: single selection, rename in place (F2 or double-click)."""
+
+    selected_run_changed = Signal(object)  # Run or None
+
+    def __init__(self, model: RunTableModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setModel(model)
+        self.run_model = model
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
+                             | QAbstractItemView.EditTrigger.EditKeyPressed)
+        self.setAlternatingRowColors(True)
+        self.setItemDelegateForColumn(COL_PROGRESS, ProgressDelegate(model, self))
+        self.verticalHeader().hide()
+        self.setWordWrap(False)
+        h = self.horizontalHeader()
+        h.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        h.setStretchLastSection(True)
+        fm = self.fontMetrics()
+        widths = {COL_SHOW: "Show  ", COL_NAME: "VAE β=0.005 nz=32 #10", COL_KIND: "CVAE  ",
+                  COL_GROUP: "sweep 1: VAE β×7", COL_IW: "IW bound ", COL_QUALITY: "Quality ",
+                  COL_BETA: "0.0015 ", COL_NZ: "4096 ", COL_EPOCHS: "100/100  ",
+                  COL_STATE: "finished ⚠ ",
+                  COL_BCE: "Test BCE/px ", COL_ELBO: "Test −ELBO ", COL_KL: "Test KL  ",
+                  COL_FILE: "unsaved  "}
+        for col, sample in widths.items():
+            self.setColumnWidth(col, fm.horizontalAdvance(sample) + 16)
+        # File is last and stretches over what is left; below this it scrolls sideways.
+        h.setMinimumSectionSize(fm.horizontalAdvance("Show") + 12)
+        self.setColumnWidth(COL_PROGRESS, fm.horizontalAdvance("epoch 10/10 · step 9,380/9,380"))
+        self.selectionModel().selectionChanged.connect(self._on_selection_changed)
+
+    def selected_run(self) -> Run | None:
+        rows = self.selectionModel().selectedRows()
+        return self.run_model.run_at(rows[0].row()) if rows else None
+
+    def select_run(self, run: Run | None) -> None:
+        if run is None:
+            self.clearSelection()
+            return
+        row = self.run_model.row_of(run)
+        if row >= 0:
+            self.selectRow(row)
+
+    def _on_selection_changed(self, *_args) -> None:
+        self.selected_run_changed.emit(self.selected_run())

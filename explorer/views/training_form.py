@@ -1,0 +1,674 @@
+"""The training form: model kind, dataset, β, nz, epochs, batch size, learning rate, seed.
+
+"Sweep β" mode (VAE/CVAE): the single β and seed give way to a list of βs (typed, or filled
+from a log grid) and a list of seeds; Train then asks for a sweep (`sweep_requested`, with
+the plain values of a training.engine.sweep.SweepConfig) that trains every (β, seed) at once.
+
+Bad values are refused here with an inline message (never an exception). The form is Qt-only:
+it hands plain values to the window, which builds the engine's TrainConfig.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from models.registry import get_kind, list_kinds
+from training.data.sources import default_epochs, list_sources
+
+FOLDER_ITEM = "Folder (idx files, or one sub-folder of images per class)…"
+SAMPLE_TRAIN = 4500  # 'auto' offline: the bundled sample's training split
+BETA_MIN, BETA_MAX = 1e-4, 10.0
+LR_MIN, LR_MAX = 1e-6, 1e4
+# The slider's stops: 0, then 1, 1.5, 2, 3, 5, 7 in every decade from 1e-4 to 10. They are
+# exact decimal values, so the field shows what the slider picked; any other value can be typed.
+_MANTISSAS = (1.0, 1.5, 2.0, 3.0, 5.0, 7.0)
+BETA_STOPS = (0.0, *[float(f"{m}e{e}") for e in range(-4, 1) for m in _MANTISSAS], 10.0)
+_CHOOSE_FOLDER = "choose-folder"
+_FOLDER_PREFIX = "folder:"
+DEFAULTS = {"kind": "vae", "beta": 0.005, "nz": 32, "epochs": None, "batch_size": 64, "lr": 1e-3,
+            "seed": 0, "dataset": "auto", "data_dir": None}  # epochs None: follow the dataset
+COURSE_BETAS_TEXT = "0, 1e-4, 1e-3, 1e-2, 0.1, 1, 10"  # the course's grid (training.engine.sweep)
+SWEEP_DEFAULTS = {"sweep": False, "betas": COURSE_BETAS_TEXT, "sweep_seeds": "0"}
+ESTIMATE_LINES = 3  # the estimate's height, whatever it says
+INVALID_STYLE = 'QLineEdit[invalid="true"] { border: 2px solid #d62728; border-radius: 2px; }'
+
+
+def _split_source(data: str) -> tuple[str, str | None]:
+    """A dataset combo entry as (source, data_dir); a folder's source is 'folder'."""
+    if data.startswith(_FOLDER_PREFIX):
+        return "folder", data[len(_FOLDER_PREFIX):]
+    if data == _CHOOSE_FOLDER:
+        return "folder", None
+    return data, None
+
+
+def config_from_values(values: dict):
+    """The engine's TrainConfig for the form's values; TypeError/ValueError says what is wrong."""
+    from training.engine.loop import TrainConfig  # torch: only once the window is up
+
+    kw = dict(values)
+    if kw.get("epochs") is None:
+        raise ValueError("choose the number of epochs")
+    if not get_kind(kw["kind"]).variational or kw.get("beta") is None:
+        kw["beta"] = kw.get("beta") or 0.0
+    return TrainConfig(**kw)
+
+
+def parse_beta(text: str) -> tuple[float | None, str | None]:
+    """(β, None) or (None, reason): 0, or 1e-4 ≤ β ≤ 10."""
+    try:
+        v = float(text.strip().replace(",", "."))
+    except ValueError:
+        return None, f"β must be a number, got {text.strip()!r}"
+    if not math.isfinite(v) or v < 0 or (0 < v < BETA_MIN) or v > BETA_MAX:
+        return None, f"β must be 0 or between {BETA_MIN:g} and {BETA_MAX:g}, got {text.strip()}"
+    return v, None
+
+
+def parse_lr(text: str) -> tuple[float | None, str | None]:
+    """(learning rate, None) or (None, reason)."""
+    try:
+        v = float(text.strip().replace(",", "."))
+    except ValueError:
+        return None, f"learning rate must be a number, got {text.strip()!r}"
+    if not math.isfinite(v) or not LR_MIN <= v <= LR_MAX:
+        return None, f"learning rate must be between {LR_MIN:g} and {LR_MAX:g}, got {text.strip()}"
+    return v, None
+
+
+def nearest_stop(beta: float) -> int:
+    """Slider position whose stop is nearest to β on a log scale (0 for β = 0)."""
+    if beta <= 0:
+        return 0
+    logs = [math.log10(s) for s in BETA_STOPS[1:]]
+    lb = math.log10(beta)
+    return 1 + min(range(len(logs)), key=lambda i: abs(logs[i] - lb))
+
+
+class BetaControl(QWidget):
+    """A log-scale slider (0 and 1e-4…10) next to a field showing the exact value."""
+
+    value_changed = Signal(float)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(0, len(BETA_STOPS) - 1)
+        self.slider.setPageStep(len(_MANTISSAS))
+        self.slider.setToolTip("β on a log scale: 0, then 0.0001 to 10")
+        self.slider.setAccessibleName("β slider")
+        self.edit = QLineEdit()
+        self.edit.setAccessibleName("β")
+        self.edit.setToolTip("The exact β: 0, or any value from 0.0001 to 10")
+        self.edit.setMaximumWidth(self.edit.fontMetrics().horizontalAdvance("0.00015") * 2)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.slider, 1)
+        row.addWidget(self.edit)
+        self._syncing = False
+        self.slider.valueChanged.connect(self._on_slider_value_changed)
+        self.edit.textEdited.connect(self._on_edit_text_edited)
+        self.set_value(DEFAULTS["beta"])
+
+    def value(self) -> tuple[float | None, str | None]:
+        return parse_beta(self.edit.text())
+
+    def set_value(self, beta: float) -> None:
+        self._syncing = True
+        try:
+            self.edit.setText(f"{beta:g}")
+            self.slider.setValue(nearest_stop(beta))
+        finally:
+            self._syncing = False
+        self.value_changed.emit(beta)
+
+    @Slot(int)
+    def _on_slider_value_changed(self, pos: int) -> None:
+        if self._syncing:
+            return
+        beta = BETA_STOPS[pos]
+        self.edit.setText(f"{beta:g}")
+        self.value_changed.emit(beta)
+
+    @Slot(str)
+    def _on_edit_text_edited(self, text: str) -> None:
+        v, _ = parse_beta(text)
+        if v is None:
+            return
+        self._syncing = True
+        try:
+            self.slider.setValue(nearest_stop(v))  # the typed value stays exact
+        finally:
+            self._syncing = False
+        self.value_changed.emit(v)
+
+
+class TrainingForm(QWidget):
+    """Hyper-parameters and the Train button; `train_requested` carries validated values."""
+
+    train_requested = Signal(dict)
+    sweep_requested = Signal(dict)  # the plain values of a SweepConfig (see sweep_values)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.kind = QComboBox()
+        for k in list_kinds():  # the registry: models/registry.py
+            self.kind.addItem(f"{k.label}: {k.description.split(':')[0]}", k.name)
+            self.kind.setItemData(self.kind.count() - 1, k.description,
+                                  Qt.ItemDataRole.ToolTipRole)
+        self.dataset = QComboBox()
+        for src in list_sources():  # the registry: training/data/sources.py
+            self.dataset.addItem(src.label, src.name)
+            self.dataset.setItemData(self.dataset.count() - 1, src.description,
+                                     Qt.ItemDataRole.ToolTipRole)
+        self.dataset.addItem(FOLDER_ITEM, _CHOOSE_FOLDER)
+        self.dataset.setToolTip("Where the images come from; a folder holds the four MNIST-format "
+                                "idx files (gzip or not), or one sub-folder of PNG/JPEG images "
+                                "per class")
+        # Training-split sizes the epochs and the estimate follow (folders: once loaded).
+        self._train_sizes: dict[str, int] = {s.name: s.n_train for s in list_sources() if s.n_train}
+        self._train_sizes.setdefault("auto", SAMPLE_TRAIN)
+        self._epochs_follow = True  # until the user sets the epochs themselves
+        self._steps_per_second: float | None = None  # a single run's, measured here
+        self._field_tips: dict[QWidget, str] = {}  # each checked field's own tooltip
+        self._sweep_speed: float | None = None  # a sweep's model-steps/s, measured here
+        self._last_dataset_index = 0
+        self.ask_folder = self._ask_folder_dialog  # tests replace it with the folder to answer
+        self.beta = BetaControl()
+        self.nz = QSpinBox()
+        self.nz.setRange(1, 4096)
+        self.nz.setToolTip("Size of the latent code z")
+        self.epochs = QSpinBox()
+        self.epochs.setRange(1, 10_000)
+        self.epochs.setToolTip("Follows the dataset (the course's ~4,500 steps, at least 20 "
+                               "epochs on large sets) until you change it")
+        self.estimate = QLabel()
+        self.estimate.setAccessibleName("Training estimate")
+        self.estimate.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        # Short lines of its own, never wrapped, in room for all of them from the start: the
+        # rows below and the Train button stay put as the estimate changes (a wrapped label's
+        # height followed its text in the form layout, whatever its minimum).
+        self.estimate.setMinimumHeight(ESTIMATE_LINES * self.estimate.fontMetrics().lineSpacing()
+                                       + 2)
+        self.batch_size = QSpinBox()
+        self.batch_size.setRange(1, 65_536)
+        self.lr = QLineEdit()
+        self.lr.setToolTip(f"Adam's learning rate, {LR_MIN:g} to {LR_MAX:g}")
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.seed.setToolTip("Same seed, same data order and initial weights: runs are repeatable")
+        self.sweep = QCheckBox("Sweep β: train a list of βs at once")
+        self.sweep.setToolTip("Train every β of a list (and every seed of a list) at once, and "
+                              "compare them on the Sweep tab's rate–distortion plane")
+        self.betas = QLineEdit()
+        self.betas.setToolTip("Comma-separated βs, each a number >= 0 (the course's grid: "
+                              f"{COURSE_BETAS_TEXT})")
+        self.log_grid_button = QPushButton("log grid…")
+        self.log_grid_button.setCheckable(True)
+        self.log_grid_button.setToolTip("Fill the list with a log grid: from, to, points per "
+                                        "factor of 10 (with 0 first)")
+        self.grid_from = QLineEdit("1e-4")
+        self.grid_to = QLineEdit("10")
+        self.grid_per_decade = QSpinBox()
+        self.grid_per_decade.setRange(1, 10)
+        self.grid_per_decade.setValue(1)
+        self.grid_fill = QPushButton("Fill")
+        self.log_grid = QWidget()
+        g = QHBoxLayout(self.log_grid)
+        g.setContentsMargins(0, 0, 0, 0)
+        for w in (QLabel("from"), self.grid_from, QLabel("to"), self.grid_to,
+                  QLabel("per ×10"), self.grid_per_decade, self.grid_fill):
+            g.addWidget(w)
+        self.log_grid.hide()
+        betas_row = QWidget()
+        b = QHBoxLayout(betas_row)
+        b.setContentsMargins(0, 0, 0, 0)
+        b.addWidget(self.betas, 1)
+        b.addWidget(self.log_grid_button)
+        self._betas_row = betas_row
+        self.sweep_seeds = QLineEdit()
+        self.sweep_seeds.setToolTip("Comma-separated seeds: every β trains once per seed")
+        for w, name in ((self.sweep, "Sweep β"), (self.betas, "βs"), (self.sweep_seeds, "Seeds"),
+                        (self.grid_from, "log grid from"), (self.grid_to, "log grid to"),
+                        (self.grid_per_decade, "log grid points per decade")):
+            w.setAccessibleName(name)
+        for w, name in ((self.kind, "Model"), (self.dataset, "Dataset"), (self.nz, "nz"),
+                        (self.epochs, "Epochs"), (self.batch_size, "Batch size"),
+                        (self.lr, "Learning rate"), (self.seed, "Seed")):
+            w.setAccessibleName(name)
+
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.addRow("&Model", self.kind)
+        form.addRow("&Dataset", self.dataset)
+        self._beta_label = QLabel("&β")
+        self._beta_label.setBuddy(self.beta.edit)
+        form.addRow("", self.sweep)
+        form.addRow(self._beta_label, self.beta)
+        self._betas_label = QLabel("β&s")
+        self._betas_label.setBuddy(self.betas)
+        form.addRow(self._betas_label, betas_row)
+        form.addRow("", self.log_grid)
+        self._seeds_label = QLabel("See&ds")
+        self._seeds_label.setBuddy(self.sweep_seeds)
+        form.addRow(self._seeds_label, self.sweep_seeds)
+        self._form = form
+        form.addRow("&nz", self.nz)
+        form.addRow("&Epochs", self.epochs)
+        form.addRow("", self.estimate)
+        form.addRow("&Batch size", self.batch_size)
+        form.addRow("&Learning rate", self.lr)
+        form.addRow("S&eed", self.seed)
+
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.message.hide()
+        self.train_button = QPushButton("&Train")
+        self.train_button.setDefault(True)
+        self.train_button.setToolTip("Start a run with these settings (Ctrl+Enter); it queues "
+                                     "behind a run already training")
+
+        # Train right under the fields, the message below it: a message never moves the button.
+        self.setStyleSheet(INVALID_STYLE)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.train_button)
+        layout.addWidget(self.message)
+        layout.addStretch(1)
+
+        self.set_values(DEFAULTS)
+        self.kind.currentIndexChanged.connect(self._on_kind_current_index_changed)
+        self.epochs.valueChanged.connect(self._on_epochs_value_changed)
+        self.batch_size.valueChanged.connect(lambda _v: self._update_epochs())
+        self.dataset.activated.connect(self._on_dataset_activated)
+        self.train_button.clicked.connect(self._on_train_button_clicked)
+        self.sweep.toggled.connect(self._on_sweep_toggled)
+        self.log_grid_button.toggled.connect(self.log_grid.setVisible)
+        self.grid_fill.clicked.connect(self._on_grid_fill_clicked)
+        for edit in (self.lr, self.beta.edit, self.betas, self.sweep_seeds):
+            edit.textEdited.connect(self._on_any_text_edited)
+            edit.returnPressed.connect(self.request_train)
+        self.beta.slider.valueChanged.connect(lambda _v: self._on_any_text_edited())
+        for edit in (self.betas, self.sweep_seeds):
+            edit.textChanged.connect(lambda _text: self._update_estimate())
+
+    # -- values ----------------------------------------------------------------------------------
+    def values(self) -> dict:
+        """The current values as plain Python (invalid text fields come back as None)."""
+        source, data_dir = _split_source(self.dataset.currentData())
+        beta, _ = self.beta.value()
+        lr, _ = parse_lr(self.lr.text())
+        return {"kind": self.kind.currentData(), "beta": beta, "nz": self.nz.value(),
+                "epochs": self.epochs.value(), "batch_size": self.batch_size.value(), "lr": lr,
+                "seed": self.seed.value(), "dataset": source, "data_dir": data_dir}
+
+    @property
+    def is_sweep(self) -> bool:
+        """Whether Train starts a sweep (the box is ticked and the model has a β)."""
+        return self.sweep.isChecked() and get_kind(self.kind.currentData()).variational
+
+    def sweep_values(self) -> dict:
+        """A SweepConfig's values (betas and seeds as tuples; unreadable lists come back empty)."""
+        from training.config import SweepListError, parse_betas, parse_seeds
+
+        v = self.values()
+        try:
+            betas = parse_betas(self.betas.text())
+        except SweepListError:
+            betas = ()
+        try:
+            seeds = parse_seeds(self.sweep_seeds.text())
+        except SweepListError:
+            seeds = ()
+        return {"kind": v["kind"], "betas": betas, "seeds": seeds, "nz": v["nz"],
+                "epochs": v["epochs"], "batch_size": v["batch_size"], "lr": v["lr"],
+                "dataset": v["dataset"], "data_dir": v["data_dir"]}
+
+    def sweep_problems(self) -> list[str]:
+        """Why the sweep's values cannot train (empty when they can)."""
+        from training.engine.sweep import SweepConfig, SweepListError, parse_betas, parse_seeds
+
+        p = []
+        for parse, edit in ((parse_betas, self.betas), (parse_seeds, self.sweep_seeds)):
+            try:
+                parse(edit.text())
+            except SweepListError as e:
+                p.append(str(e))
+        lr, why = parse_lr(self.lr.text())
+        if why:
+            p.append(why)
+        source, data_dir = _split_source(self.dataset.currentData())
+        if source == "folder" and not data_dir:
+            p.append("choose the folder (idx files or image sub-folders)")
+        if not p:
+            v = self.sweep_values()
+            try:
+                SweepConfig(**v)
+            except ValueError as e:  # its problems(), joined
+                p.append(str(e))
+        return p
+
+    def field_problems(self) -> list[tuple[QWidget, str]]:
+        """(field, why) for each field whose text cannot train, as the user typed it."""
+        out: list[tuple[QWidget, str]] = []
+        if self.is_sweep:
+            from training.config import SweepListError, parse_betas, parse_seeds
+
+            for parse, edit in ((parse_betas, self.betas), (parse_seeds, self.sweep_seeds)):
+                try:
+                    parse(edit.text())
+                except SweepListError as e:
+                    out.append((edit, str(e)))
+        elif get_kind(self.kind.currentData()).variational:
+            _, why = self.beta.value()
+            if why:
+                out.append((self.beta.edit, why))
+        _, why = parse_lr(self.lr.text())
+        if why:
+            out.append((self.lr, why))
+        return out
+
+    def invalid_fields(self) -> list[QWidget]:
+        """The fields marked invalid (red border, the reason as their tooltip)."""
+        return [w for w in self._checked_fields if w.property("invalid")]
+
+    @property
+    def _checked_fields(self) -> tuple[QWidget, ...]:
+        return (self.beta.edit, self.lr, self.betas, self.sweep_seeds)
+
+    def _mark_fields(self) -> list[str]:
+        """Mark each field with a problem (and clear the others); the problems' reasons."""
+        bad = dict(self.field_problems())
+        for w in self._checked_fields:
+            why = bad.get(w)
+            if bool(w.property("invalid")) != bool(why):
+                w.setProperty("invalid", bool(why))
+                w.style().unpolish(w)  # the style sheet's [invalid="true"] applies again
+                w.style().polish(w)
+            tip = self._field_tips.setdefault(w, w.toolTip())
+            w.setToolTip(f"{why[0].upper()}{why[1:]}." if why else tip)
+        return list(bad.values())
+
+    def problems(self) -> list[str]:
+        """Why the current values cannot train (empty when they can)."""
+        if self.is_sweep:
+            return self.sweep_problems()
+        p = []
+        if get_kind(self.kind.currentData()).variational:
+            _, why = self.beta.value()
+            if why:
+                p.append(why)
+        _, why = parse_lr(self.lr.text())
+        if why:
+            p.append(why)
+        source, data_dir = _split_source(self.dataset.currentData())
+        if source == "folder" and not data_dir:
+            p.append("choose the folder (idx files or image sub-folders)")
+        return p
+
+    def set_values(self, values: dict) -> None:
+        """Fill the form; unusable stored values fall back to the defaults."""
+        v = {**DEFAULTS, **{k: x for k, x in values.items() if x is not None}}
+        i = self.kind.findData(v["kind"])
+        self.kind.setCurrentIndex(i if i >= 0 else self.kind.findData(DEFAULTS["kind"]))
+        beta, _ = parse_beta(str(v["beta"]))
+        self.beta.set_value(beta if beta is not None else DEFAULTS["beta"])
+        for spin, key in ((self.nz, "nz"), (self.batch_size, "batch_size"), (self.seed, "seed")):
+            try:
+                n = int(v[key])
+            except (TypeError, ValueError):
+                n = DEFAULTS[key]
+            spin.setValue(n if spin.minimum() <= n <= spin.maximum() else DEFAULTS[key])
+        lr, _ = parse_lr(str(v["lr"]))
+        self.lr.setText(f"{lr if lr is not None else DEFAULTS['lr']:g}")
+        if v.get("data_dir"):
+            self.set_folder(str(v["data_dir"]))
+        else:
+            i = self.dataset.findData(v["dataset"])
+            self.dataset.setCurrentIndex(max(i, 0))
+        self._last_dataset_index = self.dataset.currentIndex()
+        try:
+            epochs = int(v["epochs"]) if v.get("epochs") is not None else None
+        except (TypeError, ValueError):
+            epochs = None
+        self._epochs_follow = epochs is None or not 1 <= epochs <= self.epochs.maximum()
+        if not self._epochs_follow:
+            self._set_epochs(epochs)
+        sv = {**SWEEP_DEFAULTS, **{k: values[k] for k in SWEEP_DEFAULTS
+                                   if isinstance(values.get(k), type(SWEEP_DEFAULTS[k]))}}
+        self.betas.setText(sv["betas"])
+        self.sweep_seeds.setText(sv["sweep_seeds"])
+        self.sweep.setChecked(sv["sweep"])
+        self._update_epochs()
+        self._update_beta_enabled()
+        self.show_message("")
+        self._mark_fields()
+
+    def set_folder(self, folder: str) -> None:
+        """Use a folder of idx files as the dataset (one combo entry for it, updated)."""
+        label = f"folder: {Path(folder).name or folder}"
+        i = self.dataset.findData(_FOLDER_PREFIX + folder)
+        if i < 0:
+            i = self.dataset.count() - 1  # before "Folder of idx files…"
+            self.dataset.insertItem(i, label, _FOLDER_PREFIX + folder)
+            self.dataset.setItemData(i, folder, Qt.ItemDataRole.ToolTipRole)
+        self.dataset.setCurrentIndex(i)
+        self._last_dataset_index = i
+
+    def show_message(self, text: str, error: bool = True) -> None:
+        """An inline message under the form (red for errors); empty hides it."""
+        self.message.setText(text)
+        self.message.setVisible(bool(text))
+        color = "#d62728" if error else self.palette().color(QPalette.ColorRole.WindowText).name()
+        self.message.setStyleSheet(f"color: {color};")
+
+    # -- the folder dialog: an attribute, so tests answer it instead of a modal dialog -----------
+    def _ask_folder_dialog(self) -> str | None:
+        path = QFileDialog.getExistingDirectory(
+            self, "Folder of idx files, or of one sub-folder of images per class")
+        return path or None
+
+    # -- slots -----------------------------------------------------------------------------------
+    @Slot(int)
+    def _on_kind_current_index_changed(self, _index: int) -> None:
+        self._update_beta_enabled()
+        self._on_any_text_edited()  # an AE ignores β
+
+    def stored_values(self) -> dict:
+        """What to remember between launches: the values, epochs None while they follow."""
+        v = self.values()
+        if self._epochs_follow:
+            v["epochs"] = None
+        v.update(sweep=self.sweep.isChecked(), betas=self.betas.text(),
+                 sweep_seeds=self.sweep_seeds.text())
+        return v
+
+    def set_train_size(self, source: str, n_train: int) -> None:
+        """The training split of `source` has `n_train` images (learnt once it loaded)."""
+        self._train_sizes[source] = int(n_train)
+        self._update_epochs()
+
+    def set_speeds(self, steps_per_second: float | None,
+                   sweep_model_steps_per_second: float | None = None) -> None:
+        """This machine's last measured speeds, for the time estimate: a single run's steps/s
+        and a sweep's model-steps/s (sweep steps/s × members; None: no sweep measured yet)."""
+        def ok(v: float | None) -> float | None:
+            return v if v and v > 0 and math.isfinite(v) else None
+
+        self._steps_per_second = ok(steps_per_second)
+        self._sweep_speed = ok(sweep_model_steps_per_second)
+        self._update_estimate()
+
+    def set_steps_per_second(self, rate: float | None) -> None:
+        """A single run's measured speed, for the time estimate (the sweep's is kept)."""
+        self.set_speeds(rate, self._sweep_speed)
+
+    def sweep_member_count(self) -> int:
+        """How many members the sweep lists name (0 when a list cannot be read)."""
+        from training.config import SweepListError, parse_betas, parse_seeds  # no torch
+
+        try:
+            return len(parse_betas(self.betas.text())) * len(parse_seeds(self.sweep_seeds.text()))
+        except SweepListError:
+            return 0
+
+    def estimate_seconds(self) -> float | None:
+        """About how long Train would take here (None: no speed measured for this kind of job).
+
+        A single run at the last single run's steps/s; a sweep of M members at the last
+        sweep's model-steps/s shared by M, or, before any sweep was measured, as M single runs
+        one after another (an upper bound: training them at once is faster).
+        """
+        n = self._train_size()
+        if not n:
+            return None
+        steps = -(-n // self.batch_size.value()) * self.epochs.value()
+        if not self.is_sweep:
+            return steps / self._steps_per_second if self._steps_per_second else None
+        members = self.sweep_member_count()
+        if not members:
+            return None
+        model_rate = self._sweep_speed or self._steps_per_second
+        return steps * members / model_rate if model_rate else None
+
+    def _train_size(self) -> int | None:
+        data = self.dataset.currentData()
+        return self._train_sizes.get(data[len(_FOLDER_PREFIX):] if data.startswith(_FOLDER_PREFIX)
+                                     else data)
+
+    def _set_epochs(self, n: int) -> None:
+        self.epochs.blockSignals(True)  # not the user's edit
+        self.epochs.setValue(n)
+        self.epochs.blockSignals(False)
+
+    def _update_epochs(self) -> None:
+        n = self._train_size()
+        if self._epochs_follow and n:
+            self._set_epochs(default_epochs(n, self.batch_size.value()))
+        self._update_estimate()
+
+    def _update_estimate(self) -> None:
+        """At most ESTIMATE_LINES short lines: the steps, the time here, the dataset's note."""
+        n = self._train_size()
+        if not n:
+            self.estimate.setText("steps: known once the folder has loaded")
+            return
+        steps = -(-n // self.batch_size.value()) * self.epochs.value()
+        members = self.sweep_member_count() if self.is_sweep else 0
+        who = f" × {members} members" if members else ""
+        lines = [f"{steps:,} steps{who} ({n:,} images per epoch)"]
+        seconds = self.estimate_seconds()
+        if seconds is not None:
+            from tqdm import tqdm
+
+            bound = "at most" if members and not self._sweep_speed else "about"
+            lines.append(f"{bound} {tqdm.format_interval(round(seconds))} here")
+        if self.dataset.currentData() == "auto" and n == SAMPLE_TRAIN:
+            lines.append("'auto': the bundled sample until MNIST is downloaded")
+        self.estimate.setText("\n".join(lines))
+
+    @Slot(int)
+    def _on_epochs_value_changed(self, _value: int) -> None:
+        self._epochs_follow = False  # the user chose: keep it
+        self._update_estimate()
+
+    def _update_beta_enabled(self) -> None:
+        is_ae = not get_kind(self.kind.currentData()).variational
+        self.beta.setEnabled(not is_ae)
+        self._beta_label.setEnabled(not is_ae)
+        self.beta.setToolTip("An AE has no KL term: β does not apply" if is_ae else "")
+        self.sweep.setEnabled(not is_ae)
+        self.sweep.setToolTip("An AE has no β to sweep" if is_ae else
+                              "Train every β of a list (and every seed of a list) at once")
+        sweep = self.is_sweep
+        f = self._form
+        f.setRowVisible(self.beta, not sweep)
+        f.setRowVisible(self.seed, not sweep)
+        f.setRowVisible(self._betas_row, sweep)
+        f.setRowVisible(self.sweep_seeds, sweep)
+        f.setRowVisible(self.log_grid, sweep)
+        self.log_grid.setVisible(sweep and self.log_grid_button.isChecked())
+        self.train_button.setText("&Train sweep" if sweep else "&Train")
+        self._update_estimate()  # a sweep's estimate counts its members
+
+    @Slot(bool)
+    def _on_sweep_toggled(self, _on: bool) -> None:
+        self._update_beta_enabled()
+        self._on_any_text_edited()  # other fields count now (β, or the lists)
+
+    @Slot()
+    def _on_grid_fill_clicked(self) -> None:
+        self.fill_log_grid()
+
+    def fill_log_grid(self) -> bool:
+        """Fill the β list from the log grid fields; an inline message when they are wrong."""
+        from training.engine.sweep import log_grid
+
+        try:
+            low, high = float(self.grid_from.text()), float(self.grid_to.text())
+            values = log_grid(low, high, self.grid_per_decade.value())
+        except ValueError:
+            self.show_message(f"log grid: need numbers 0 < from <= to, got "
+                              f"{self.grid_from.text()!r} and {self.grid_to.text()!r}")
+            return False
+        self.betas.setText(", ".join(f"{v:g}" for v in values))
+        self.show_message("")
+        return True
+
+    @Slot(int)
+    def _on_dataset_activated(self, index: int) -> None:
+        if self.dataset.itemData(index) == _CHOOSE_FOLDER:
+            folder = self.ask_folder()
+            if folder:
+                self.set_folder(folder)
+                self._update_epochs()
+            else:
+                self.dataset.setCurrentIndex(self._last_dataset_index)
+            return
+        self._last_dataset_index = index
+        self._update_epochs()
+
+    @Slot()
+    def _on_any_text_edited(self) -> None:
+        """Check as the user types: mark the field and say why under Train, at once."""
+        reasons = self._mark_fields()
+        if reasons:
+            self.show_message("; ".join(reasons))
+        elif self.message.isVisible():
+            self.show_message("; ".join(self.problems()))
+
+    @Slot()
+    def _on_train_button_clicked(self) -> None:
+        self.request_train()
+
+    def request_train(self) -> None:
+        """Emit train_requested with the values, or explain inline why they cannot train."""
+        self._mark_fields()
+        problems = self.problems()
+        if problems:
+            self.show_message("Cannot train: " + "; ".join(problems) + ".")
+            return
+        self.show_message("")
+        if self.is_sweep:
+            self.sweep_requested.emit(self.sweep_values())
+        else:
+            self.train_requested.emit(self.values())

@@ -1,0 +1,97 @@
+"""The Training tab: every run's live loss curves above the watched run's reconstruction strip
+and the selected run's timeline (explorer/views/timeline_view.py), whose step is marked on the curves."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from explorer.views.loss_plot import LossPlot
+from explorer.views.recon_strip import ReconStrip
+from explorer.views.timeline_view import TimelineView
+
+if TYPE_CHECKING:
+    from training.record.run import Run
+
+
+class TrainingMonitor(QWidget):
+    """Draws runs' losses and reconstructions; the window forwards it the session's events."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.loss_plot = LossPlot()
+        self.recon_strip = ReconStrip()
+        self.timeline = TimelineView()
+        self.timeline.step_selected.connect(self.loss_plot.set_step_marker)
+        # A plain notice above the plots (e.g. the full dataset was unavailable), until dismissed.
+        self.notice = QWidget()
+        self.notice.setStyleSheet("background: #fff3cd; color: #533f03; border-radius: 3px;")
+        self.notice_label = QLabel()
+        self.notice_label.setWordWrap(True)
+        self.notice_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.notice_close = QPushButton("Dismiss")
+        bar = QHBoxLayout(self.notice)
+        bar.addWidget(self.notice_label, 1)
+        bar.addWidget(self.notice_close)
+        self.notice.hide()
+        self.notice_close.clicked.connect(self.notice.hide)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.notice)
+        layout.addWidget(self.loss_plot, 1)
+        layout.addWidget(self.recon_strip)
+        layout.addWidget(self.timeline)
+
+    def show_notice(self, text: str) -> None:
+        self.notice_label.setText(text)
+        self.notice.show()
+
+    def add_run(self, run: Run, color: str) -> None:
+        self.loss_plot.add_run(run, color)
+
+    def set_selected_run(self, run: Run | None) -> None:
+        """The run whose timeline the strip replays."""
+        self.timeline.set_run(run)
+
+    def shutdown(self) -> None:
+        """The window is closing: no more redraws or playback ticks."""
+        self.timeline.stop()
+        self.loss_plot.stop_redrawing()
+
+    def remove_run(self, run: Run) -> None:
+        if self.timeline.run is run:
+            self.timeline.set_run(None)
+        self.loss_plot.remove_run(run.id)
+        if self.recon_strip.run_id == run.id:
+            self.recon_strip.clear("The run shown here was removed.")
+
+    def on_run_event(self, run: Run, ev) -> None:
+        """Draw what a job reported (the loop's steps and epochs; a run's end)."""
+        from explorer.session.job_events import EpochEvent, SnapshotRecorded, StepsEvent, TrainingEnded
+
+        match ev:
+            case StepsEvent():
+                self.loss_plot.append_steps(run.id, ev.first_step, ev.recon, ev.kl, ev.total)
+            case EpochEvent():
+                self.loss_plot.add_epoch_marker(run.id, ev.step, ev.metrics)
+            case SnapshotRecorded():
+                self.timeline.timeline_changed(run)
+            case TrainingEnded(result=result):
+                if result is not None:
+                    self.loss_plot.set_history(run)
+                self.timeline.timeline_changed(run)
+
+    def show_reconstructions(self, reconstructions: dict, selected: Run | None,
+                             reporting: Run | None = None) -> None:
+        """The selected run's latest strip; else the strip of the run that just reported."""
+        if selected is not None and selected.id in reconstructions:
+            rid = selected.id
+        elif reporting is not None and reporting.id in reconstructions:
+            rid = reporting.id
+        else:
+            return
+        if reporting is not None and rid != reporting.id:
+            return  # another run reported: keep showing the selected one
+        grid, caption = reconstructions[rid]
+        self.recon_strip.show_grid(rid, grid, caption)

@@ -1,0 +1,1 @@
+"""The headless command line: the parser, progress and one file per command."""

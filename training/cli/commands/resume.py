@@ -1,0 +1,104 @@
+"""`train --resume FILE --epochs N --out OUT`: continue a saved run to N epochs in total.
+
+Written as functions for the `train` command to take in: `add_resume_arguments(parser)` adds
+the two options, `run_resume(args)` does the work when `args.resume` is set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from training.cli.main import CliError
+
+# train's options that define the run: with --resume they must agree with the saved run.
+# (option name in args, TrainConfig field)
+RUN_OPTIONS = (("model", "kind"), ("beta", "beta"), ("nz", "nz"), ("hidden", "hidden"),
+               ("batch_size", "batch_size"), ("lr", "lr"), ("seed", "seed"))
+
+
+def add_resume_arguments(p: argparse.ArgumentParser) -> None:
+    """--resume FILE and --allow-other-dataset."""
+    p.add_argument("--resume", metavar="FILE", default=None,
+                   help="continue the run saved in FILE to --epochs in total, exactly where it "
+                        "stopped (its model, hyper-parameters, data and random state) "
+                        "(default: none, a new run)")
+    p.add_argument("--allow-other-dataset", action="store_true",
+                   help="with --resume: continue on --dataset/--data-dir even though the run "
+                        "was trained on other data (not exact)")
+
+
+def _shown(v) -> str:
+    if isinstance(v, (tuple, list)):
+        return ",".join(map(str, v))
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def resume_conflicts(args: argparse.Namespace, stored) -> list[str]:
+    """train options given (not None) that contradict the saved run's TrainConfig `stored`."""
+    out = []
+    for opt, field in RUN_OPTIONS:
+        given = getattr(args, opt, None)
+        if given is None:
+            continue
+        have = getattr(stored, field)
+        if (tuple(given) if field == "hidden" else given) != have:
+            out.append(f"--{opt.replace('_', '-')} {_shown(given)} (the run has {_shown(have)})")
+    return out
+
+
+def run_resume(args: argparse.Namespace, observers: Sequence = ()) -> int:
+    """Continue the run in args.resume to args.epochs epochs in total; save it to args.out.
+
+    Options left None are taken from the saved run; the train parser should therefore give
+    the run-defining options (RUN_OPTIONS) a default of None when --resume is given.
+    """
+    from training.record.checkpoint import checkpoint_of, load_checkpoint, save_checkpoint
+    from training.engine.loop import Trainer
+    from training.engine.resume import ResumeError
+    from training.data.sources import load_dataset
+
+    out = Path(args.out)
+    if out.is_dir():
+        raise CliError(f"--out {out} is a folder; give a file name")
+    if not out.parent.exists():
+        raise CliError(f"--out {out}: folder {out.parent} does not exist")
+    epochs = getattr(args, "epochs", None)
+    if epochs is None:
+        raise CliError("--resume needs --epochs N, the total number of epochs to reach")
+    ckpt = load_checkpoint(args.resume)
+    conflicts = resume_conflicts(args, ckpt.train_config)
+    if conflicts:
+        raise CliError(f"{args.resume}: cannot continue with {'; '.join(conflicts)}: a resumed "
+                       "run keeps its model and hyper-parameters (leave those options out)")
+    notify = lambda m: print(f"note: {m}", file=sys.stderr)  # noqa: E731
+    dataset = None
+    source, data_dir = getattr(args, "dataset", None), getattr(args, "data_dir", None)
+    if source is not None or data_dir is not None:
+        dataset = load_dataset(source or "auto", data_dir, notify=notify)
+    device = getattr(args, "device", None)
+    try:
+        trainer = Trainer.from_checkpoint(
+            ckpt, epochs, dataset, observers, device=device,
+            allow_other_dataset=bool(getattr(args, "allow_other_dataset", False)), notify=notify)
+    except (ResumeError, ValueError) as e:
+        raise CliError(f"{args.resume}: {e}") from None
+    start = trainer.resumed_from
+    for line in start.notices:
+        notify(line)
+    where = (f"epoch {start.epochs_done + 1}, batch {start.batch_in_epoch}" if start.batch_in_epoch
+             else f"the end of epoch {start.epochs_done}")
+    print(f"continuing {ckpt.name} ({ckpt.train_config.kind.upper()}) from {where} (step "
+          f"{start.step:,}) to {epochs} epochs on {trainer.dataset.description} "
+          f"({trainer.device})", file=sys.stderr)
+    result = trainer.run()
+    if result.state == "failed":
+        raise CliError(f"training failed: {result.error}")
+    if result.state == "finished":
+        print(f"test: {result.metrics.summary()}")
+    save_checkpoint(out, checkpoint_of(trainer, result, name=ckpt.name))
+    exact = "" if start.exact else ", not exact: see the notes"
+    print(f"saved {out} ({result.seconds:.1f} s{exact})")
+    return 0

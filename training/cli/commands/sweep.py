@@ -1,0 +1,195 @@
+"""`sweep`: train a β grid at once and write its checkpoints, table and pictures.
+
+    sweep --model vae --betas 0,1e-4,1e-3,1e-2,0.1,1,10 [--seeds 0,1] --epochs N
+          [--dataset NAME | --data-dir DIR] [--nz --hidden --batch-size --lr --device]
+          [--iw K] [--no-judge] --out DIR
+
+writes DIR/<kind>-beta<β>-seed<s>.safetensors per member, DIR/summary.csv,
+DIR/rate-distortion.png and DIR/grid.png, with one progress bar for the whole sweep.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+from models.registry import list_kinds
+from training.cli.main import CliError
+from training.cli.commands._args import _hidden, _positive_float, _positive_int, add_data_arguments
+from training.cli.commands._args import load_data
+
+DEFAULT_BETAS = "0,1e-4,1e-3,1e-2,0.1,1,10"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The sweep's options on `parser` (a sub-command parser)."""
+    kinds = [k.name for k in list_kinds() if k.variational]  # the kinds with a β
+    parser.add_argument("--model", required=True, choices=kinds,
+                        help="the model kind every member shares")
+    parser.add_argument("--betas", default=DEFAULT_BETAS,
+                        help=f"comma-separated KL weights (default: the course's grid {DEFAULT_BETAS})")
+    parser.add_argument("--seeds", default="0", help="comma-separated seeds")
+    parser.add_argument("--epochs", type=_positive_int, default=20,
+                        help="epochs for every member (the course's)")
+    parser.add_argument("--nz", type=_positive_int, default=32, help="latent dimensions")
+    parser.add_argument("--hidden", type=_hidden, default=(256, 64),
+                        help="encoder hidden sizes, comma-separated (the decoder mirrors them)")
+    parser.add_argument("--batch-size", type=_positive_int, default=64,
+                        help="minibatch size (every member sees the same batches)")
+    parser.add_argument("--lr", type=_positive_float, default=1e-3, help="Adam learning rate")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    parser.add_argument("--iw", type=int, default=50, metavar="K",
+                        help="samples of the importance-weighted bound in summary.csv "
+                             "(0 skips it)")
+    parser.add_argument("--no-judge", action="store_true",
+                        help="skip the judge of sample quality (no classifier is trained)")
+    parser.add_argument("--out", required=True, help="folder for the checkpoints and reports")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_data_arguments(parser, None, "auto")
+
+
+class _Progress:
+    """One tqdm bar for the whole sweep (a SweepObserver), with a line per epoch."""
+
+    def __init__(self, quiet: bool, labels: list[str]) -> None:
+        self.quiet = quiet
+        self.labels = labels
+        self.bar = None
+
+    def on_train_start(self, trainer) -> None: ...
+
+    def on_steps(self, ev) -> None:
+        if self.quiet:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=ev.total_steps, unit="step", dynamic_ncols=True, file=sys.stderr)
+        self.bar.update(ev.last_step + 1 - self.bar.n)
+        self.bar.set_description(f"epoch {ev.epoch}")
+        self.bar.set_postfix_str(f"{sum(ev.active)}/{ev.n_members} members training, "
+                                 f"{ev.steps_per_second * sum(ev.active):.0f} model-steps/s",
+                                 refresh=False)
+
+    def on_epoch_end(self, ev) -> None:
+        parts = [f"{lab} {m.neg_elbo:.1f}" for lab, m in zip(self.labels, ev.metrics)
+                 if m is not None]
+        self._write(f"epoch {ev.epoch}: test -ELBO " + ", ".join(parts)
+                    + f" ({ev.seconds:.1f} s)")
+
+    def on_member_failed(self, member_index: int, message: str) -> None:
+        self._write(f"{self.labels[member_index]} stopped: {message}")
+
+    def on_train_end(self, result) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+    def _write(self, line: str) -> None:
+        if self.bar is not None:
+            self.bar.write(line)
+        elif not self.quiet:
+            print(line, file=sys.stderr)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train the sweep and write its files; CliError (one line) for any user error."""
+    from training.record.checkpoint import Checkpoint, save_checkpoint
+    from training.metrics.judge import get_judge
+    from training.engine.sweep import SweepConfig, SweepListError, SweepTrainer, parse_betas, parse_seeds
+    from training.metrics.sweep_report import (BEST_MEANINGS, NATS_NOTE, best_members, comparison_grid,
+                                       member_file_name, member_label, save_labelled_grid,
+                                       save_rate_distortion_png, summary_row, write_summary_csv)
+
+    try:
+        betas = parse_betas(args.betas)
+        seeds = parse_seeds(args.seeds)
+    except SweepListError as e:
+        raise CliError(str(e)) from None
+    if args.iw < 0:
+        raise CliError(f"--iw must be 0 or more, got {args.iw}")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise CliError(f"--out {out} is a file; give a folder")
+    if not out.parent.exists():
+        raise CliError(f"--out {out}: folder {out.parent} does not exist")
+    try:
+        cfg = SweepConfig(kind=args.model, betas=betas, seeds=seeds, nz=args.nz,
+                          hidden=tuple(args.hidden), epochs=args.epochs,
+                          batch_size=args.batch_size, lr=args.lr, device=args.device,
+                          dataset=args.dataset or "auto", data_dir=args.data_dir)
+    except ValueError as e:
+        raise CliError(str(e)) from None
+    dataset = load_data(args)
+    members = cfg.members()
+    labels = [member_label(b, s, len(seeds)) for b, s in members]
+    try:
+        trainer = SweepTrainer(cfg, dataset, [_Progress(args.quiet, labels)])
+    except ValueError as e:  # e.g. an unknown or missing device
+        raise CliError(str(e)) from None
+    print(f"training {len(members)} {cfg.kind.upper()}s at once ({len(betas)} betas x "
+          f"{len(seeds)} seeds) on {dataset.description} ({trainer.device})", file=sys.stderr)
+    result = trainer.run()
+    if result.state == "failed":
+        raise CliError(f"sweep failed: {result.error}")
+    out.mkdir(exist_ok=True)
+    judge = None
+    if not args.no_judge:
+        judge = get_judge(dataset, notify=lambda m: print(f"note: {m}", file=sys.stderr))
+        print(judge.summary(), file=sys.stderr)
+    group = out.resolve().name
+    rows = []
+    for m, ((beta, seed), res) in enumerate(zip(members, result.results)):
+        name = member_file_name(cfg.kind, beta, seed)
+        save_checkpoint(out / name, Checkpoint(res.model, cfg.member_config(m), res.history,
+                                               res.metrics, name=Path(name).stem,
+                                               dataset=dataset.name, state=res.state,
+                                               group=group))
+        rows.append(summary_row(res.model, beta, seed, res.state, res.metrics, dataset.test,
+                                iw_k=args.iw, judge=judge, checkpoint=name, error=res.error))
+    write_summary_csv(out / "summary.csv", rows)
+    save_rate_distortion_png(rows, out / "rate-distortion.png",
+                             title=f"{cfg.kind.upper()} β sweep on {dataset.name}",
+                             n_seeds=len(seeds))
+    grid = comparison_grid([r.model for r in result.results], dataset.test)
+    save_labelled_grid(grid, ["test images", *labels], out / "grid.png")
+    _print_table(rows, labels, args.iw)
+    best = best_members(rows)
+    for key, idx in best.items():
+        if idx is not None:
+            print(f"{BEST_MEANINGS[key]}: {labels[idx]}")
+    print(f"nats: {NATS_NOTE}")
+    failed = [labels[i] for i, r in enumerate(result.results) if r.state == "failed"]
+    if failed:
+        print(f"note: {len(failed)} member(s) failed and kept their last good weights: "
+              f"{', '.join(failed)}", file=sys.stderr)
+    print(f"wrote {len(rows)} checkpoints, summary.csv, rate-distortion.png and grid.png to "
+          f"{out} ({result.seconds:.1f} s of training, sweep {result.state})")
+    return 0
+
+
+def _print_table(rows, labels: list[str], iw_k: int) -> None:
+    def f(v, d=1):
+        return "-" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:.{d}f}"
+
+    def se(v, d=2):
+        return "" if v is None or not math.isfinite(v) else f"±{v:.{d}f}"
+
+    # The rate is exact; the distortion (and so the -ELBO), the IW bound and the quality are
+    # Monte-Carlo estimates, printed with their standard errors.
+    head = f"{'member':>14} {'BCE/px':>7} {'rate':>7} {'dist.':>7} {'-ELBO':>7} {'±MC':>5}"
+    head += f" {'IW k=' + str(iw_k):>8} {'±MC':>5}" if iw_k else ""
+    head += f" {'quality':>7} {'±':>4} {'active z':>8}"
+    print(head)
+    for lab, r in zip(labels, rows):
+        line = (f"{lab:>14} {f(r.bce, 4):>7} {f(r.rate):>7} {f(r.distortion):>7} "
+                f"{f(r.neg_elbo):>7} {se(r.distortion_se):>5}")
+        line += f" {f(r.iw_bound):>8} {se(r.iw_bound_se):>5}" if iw_k else ""
+        q = "-" if r.quality is None else f"{r.quality:.0%}"
+        qse = "" if r.quality_se is None else f"±{r.quality_se:.0%}"
+        line += f" {q:>7} {qse:>4} {'-' if r.active_dims is None else r.active_dims:>8}"
+        print(line + ("" if r.state == "finished" else f"  ({r.state})"))
+
+
+__all__ = ["add_arguments", "run"]

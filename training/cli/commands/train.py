@@ -1,0 +1,229 @@
+"""`train`: train a model headless and save a checkpoint; `--resume FILE` continues a saved run.
+
+Plain `train` records the run's timeline and saves what continuing it needs (checkpoint_of).
+With `--resume`, the run-defining options come from the file: only those the user typed are
+checked against it. Their defaults are therefore marked (`_default`), so a typed `--nz 32`
+is told apart from the default 32.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+import time
+from pathlib import Path
+
+from models.registry import get_kind, kind_names, list_kinds
+from training.cli.main import CliError
+from training.cli.commands.resume import RUN_OPTIONS, add_resume_arguments, run_resume
+from training.cli.commands._args import (
+    _hidden,
+    _nonneg_float,
+    _positive_float,
+    _positive_int,
+    _seed,
+    add_data_arguments,
+    load_data,
+)
+from training.data.sources import default_epochs, get_source
+
+
+def _epochs_help() -> str:
+    examples = ", ".join(
+        f"{default_epochs(s.n_train, 64)} on {s.name}"
+        for s in (get_source("mnist-sample"), get_source("mnist")))
+    return ("epochs to train (default: follow the dataset: enough for about 4,500 steps and at "
+            f"least 20 epochs on large sets, e.g. {examples} at batch size 64)")
+
+
+class _Default:
+    """A mixin marking an option's default value (see the module docstring)."""
+
+
+def _default(value):
+    """`value` as an instance of a subclass of its type that says it is the default."""
+    base = type(value)
+    return type(f"Default{base.__name__.capitalize()}", (_Default, base), {})(value)
+
+
+def _typed(args: argparse.Namespace, name: str) -> bool:
+    """Whether the user gave option `name` (not None, not its marked default)."""
+    v = getattr(args, name, None)
+    return v is not None and not isinstance(v, _Default)
+
+
+def _plain(v):
+    """A marked default as a value of its plain type (what TrainConfig and JSON should see)."""
+    if isinstance(v, _Default):
+        return type(v).__mro__[2](v)
+    return v
+
+
+_IMPORTED_AT = time.perf_counter()
+
+# What --resume takes from the file when the option is not typed, besides RUN_OPTIONS.
+RESUME_FROM_FILE = ("dataset", "device")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of `train`; the defaults are TrainConfig's (a test checks)."""
+    p.add_argument("--model", default=None, choices=kind_names(),
+                   help="the model to train (required) unless --resume gives it; "
+                        + "; ".join(f"{k.name}: {k.description}" for k in list_kinds()))
+    p.add_argument("--beta", type=_nonneg_float, default=_default(0.005),
+                   help="KL weight (VAE/CVAE)")
+    p.add_argument("--nz", type=_positive_int, default=_default(32), help="latent dimensions")
+    p.add_argument("--hidden", type=_hidden, default=_default((256, 64)),
+                   help="encoder hidden sizes, comma-separated (the decoder mirrors them) "
+                        "(default: 256,64)")
+    p.add_argument("--epochs", type=_positive_int, default=None,
+                   help=_epochs_help() + "; with --resume: the total to reach (required)")
+    p.add_argument("--batch-size", type=_positive_int, default=_default(64),
+                   help="images per step")
+    p.add_argument("--lr", type=_positive_float, default=_default(1e-3),
+                   help="Adam's learning rate")
+    p.add_argument("--seed", type=_seed, default=_default(0),
+                   help="seeds the weights, the batch order and the noise")
+    p.add_argument("--device", default=_default("auto"),
+                   help="auto, cpu, cuda or mps (with --resume: the run's own)")
+    p.add_argument("--compile", action="store_true",
+                   help="train through autograd with a torch.compile'd loss "
+                        "(slow start; usually slower than the default hand-written step)")
+    p.add_argument("--out", required=True, help="checkpoint file to write (.safetensors)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--timings", action="store_true",
+                   help="print where the process's time went (start-up, data, training, test "
+                        "evaluation, timeline, save) as a last line on stderr")
+    add_data_arguments(p, _default("auto"), "auto; with --resume: the run's own")
+    add_resume_arguments(p)
+
+
+class _Progress:
+    """A tqdm bar fed by the loop's throttled step events (a TrainingObserver)."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.bar = None
+
+    def on_train_start(self, trainer) -> None: ...
+
+    def on_steps(self, ev) -> None:
+        if self.quiet:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=ev.total_steps, unit="step", dynamic_ncols=True, file=sys.stderr)
+        self.bar.update(ev.last_step + 1 - self.bar.n)
+        self.bar.set_description(f"epoch {ev.epoch}")
+        self.bar.set_postfix_str(f"recon {ev.recon[-1]:.4f} kl {ev.kl[-1]:.2f} "
+                                 f"total {ev.total[-1]:.4f}", refresh=False)
+
+    def on_epoch_end(self, ev) -> None:
+        line = f"epoch {ev.epoch}: test {ev.metrics.summary()} ({ev.seconds:.1f} s)"
+        if self.bar is not None:
+            self.bar.write(line)
+        elif not self.quiet:
+            print(line, file=sys.stderr)
+
+    def on_train_end(self, result) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
+def _resume(args: argparse.Namespace) -> int:
+    """`train --resume`: options not typed are the run's; run_resume does the rest."""
+    if args.compile:
+        raise CliError("--compile cannot be combined with --resume: a resumed run keeps its "
+                       "training engine")
+    resumed = argparse.Namespace(**vars(args))
+    for name in [opt for opt, _ in RUN_OPTIONS] + list(RESUME_FROM_FILE):
+        if not _typed(args, name):
+            setattr(resumed, name, None)
+    return run_resume(resumed, [_Progress(args.quiet)])
+
+
+def _timings_line(started: float, t_data: float, t_trained: float, t_saved: float,
+                  result) -> str:
+    """Where the process's time went, from `started` (its first line) to `t_saved`."""
+    train = t_trained - t_data[1]
+    steps = train - result.eval_seconds - result.timeline_seconds
+    return (f"time: start-up {t_data[0] - started:.2f} s (Python, torch and the project), data "
+            f"{t_data[1] - t_data[0]:.2f} s, training {train:.2f} s (steps {steps:.2f} s, test "
+            f"evaluation {result.eval_seconds:.2f} s, timeline {result.timeline_seconds:.2f} s), "
+            f"save {t_saved - t_trained:.2f} s; total {t_saved - started:.2f} s")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train (or continue a run), print the test metrics and save the checkpoint."""
+    from training.record.checkpoint import checkpoint_of, save_checkpoint
+    from training.data.datasets import batches_per_epoch
+    from training.engine.loop import TrainConfig, Trainer
+    from training.record.timeline import TimelineRecorder
+
+    if getattr(args, "resume", None):
+        return _resume(args)
+    if args.model is None:
+        raise CliError("--model is required (or --resume FILE to continue a saved run)")
+    if getattr(args, "allow_other_dataset", False):
+        raise CliError("--allow-other-dataset only applies with --resume FILE")
+    for name in vars(args):
+        setattr(args, name, _plain(getattr(args, name)))
+
+    out = Path(args.out)
+    if out.is_dir():
+        raise CliError(f"--out {out} is a folder; give a file name")
+    if not out.parent.exists():
+        raise CliError(f"--out {out}: folder {out.parent} does not exist")
+    try:
+        # Checked before any data is loaded (a download can take a while); the epochs that
+        # follow the dataset are filled in once it is loaded.
+        cfg = TrainConfig(kind=args.model, beta=args.beta, nz=args.nz, hidden=args.hidden,
+                          epochs=args.epochs or TrainConfig.epochs,
+                          batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                          device=args.device, dataset=args.dataset or "auto",
+                          data_dir=args.data_dir, compile=args.compile)
+        t_data0 = time.perf_counter()
+        ds = load_data(args)
+        t_data = (t_data0, time.perf_counter())
+        if args.epochs is None:
+            cfg = dataclasses.replace(cfg, epochs=default_epochs(len(ds.train), cfg.batch_size))
+        trainer = Trainer(cfg, ds, [_Progress(args.quiet)], timeline=TimelineRecorder())
+    except ValueError as e:
+        raise CliError(str(e)) from None
+    steps = cfg.epochs * batches_per_epoch(len(ds.train), cfg.batch_size)
+    print(f"training {get_kind(cfg.kind).label} for {_count(cfg.epochs, 'epoch')} "
+          f"({_count(steps, 'step')}) on {ds.description} ({trainer.device})", file=sys.stderr)
+    result = trainer.run()
+    t_trained = time.perf_counter()
+    if result.state == "failed":
+        raise CliError(f"training failed: {result.error}")
+    if result.state == "finished":
+        print(f"test: {result.metrics.summary()}")
+    # With the timeline and what continuing the run needs (`train --resume`).
+    save_checkpoint(out, checkpoint_of(trainer, result, name=out.stem))
+    print(f"saved {out} ({result.seconds:.1f} s)")
+    if args.timings:
+        print(_timings_line(process_start(), t_data, t_trained, time.perf_counter(), result),
+              file=sys.stderr)
+    return 0
+
+
+def process_start() -> float:
+    """This process's start on the `time.perf_counter` clock (Linux: from /proc; elsewhere the
+    moment this module was imported, which leaves out the interpreter's own start-up)."""
+    try:
+        with open("/proc/self/stat") as f:
+            ticks = int(f.read().rsplit(")", 1)[1].split()[19])  # field 22: starttime
+        with open("/proc/uptime") as f:
+            uptime = float(f.read().split()[0])
+        hz = os.sysconf("SC_CLK_TCK")
+        return time.perf_counter() - (uptime - ticks / hz)
+    except (OSError, ValueError, IndexError):
+        return _IMPORTED_AT

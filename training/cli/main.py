@@ -1,0 +1,99 @@
+"""Headless command line: builds the parser from the sub-command registry and dispatches.
+
+The sub-commands live in `training/cli/commands/` (one module each, listed in its COMMANDS).
+Bad input: one line on stderr, non-zero exit. `--help` and `--version` never import torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+class CliError(Exception):
+    """A user error: printed as one line, exit status 2."""
+
+
+# Re-exported: other command modules import the argument types from here.
+from training.cli.commands._args import (  # noqa: E402 - CliError first: the commands import it
+    _hidden,
+    _label,
+    _nonneg_float,
+    _positive_float,
+    _positive_int,
+    _seed,
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, not argparse's usage block
+        raise CliError(message)
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's help says its default, or that it is required."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "(default" in text or "(required" in text or action.default is argparse.SUPPRESS:
+            return text
+        if action.required or not action.option_strings:
+            return f"{text} (required)"
+        if action.nargs == 0 and action.default is False:  # a flag
+            return f"{text} (default: off)"
+        if action.default is None:
+            return text  # its help must say what happens without it (the test checks)
+        if isinstance(action.default, (tuple, list)):  # as it is typed: 256,64, not (256, 64)
+            return f"{text} (default: {','.join(str(v) for v in action.default)})"
+        return f"{text} (default: %(default)s)"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top parser with one sub-parser per registered command."""
+    from training.cli.commands import COMMANDS, load_command
+    from training.version import version
+
+    p = _Parser(prog="latent-explorer", description="Train and explore auto-encoders. "
+                "Run without arguments to open the app.")
+    p.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser,
+                           metavar="{" + ",".join(COMMANDS) + "}")
+    for name, (help_line, _) in COMMANDS.items():
+        sp = sub.add_parser(name, help=help_line, description=help_line[0].upper() + help_line[1:],
+                            formatter_class=HelpFormatter)
+        load_command(name).add_arguments(sp)
+    return p
+
+
+def run_cli(argv: list[str]) -> int:
+    """Parse and run; every user error becomes one line on stderr and exit status 2."""
+    try:
+        args = build_parser().parse_args(argv)
+    except CliError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except SystemExit as e:  # --help and --version print, then exit 0
+        return e.code if isinstance(e.code, int) else 0
+
+    # Imported after parsing: --help and --version need no torch.
+    from training.record.checkpoint import CheckpointError
+    from training.cli.commands import load_command
+    from training.data.datasets import DataError
+    from training.explore.drawing import DrawingError
+    from training.metrics.evaluate import NonFiniteMetrics
+
+    try:
+        return load_command(args.command).run(args)
+    except (CliError, CheckpointError, DataError, DrawingError, NonFiniteMetrics) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except OSError as e:
+        print(f"error: {e.filename or ''}: {e.strerror or e}", file=sys.stderr)
+        return 1
+
+
+__all__ = ["CliError", "HelpFormatter", "build_parser", "run_cli", "_hidden", "_label",
+           "_nonneg_float", "_positive_float", "_positive_int", "_seed"]

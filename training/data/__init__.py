@@ -1,0 +1,1 @@
+"""Datasets: the bundled sample, IDX files, image folders and the source registry."""

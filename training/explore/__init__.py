@@ -1,0 +1,1 @@
+"""The panels' math, drawing input and image rendering, Qt-free."""

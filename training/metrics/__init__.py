@@ -1,0 +1,1 @@
+"""Numbers about trained models: evaluation, the sample-quality judge, sweep reports."""

@@ -1,0 +1,295 @@
+"""What a finished sweep shows: a summary table, its CSV, the best members, the
+rate–distortion plane and the comparison grid. Qt-free: the CLI writes files from these and
+the GUI's Sweep tab draws the same rows and grid.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from models.autoencoders import LatentModel
+from training.metrics.evaluate import EvalMetrics, iw_bound_estimate, rate_distortion
+from training.metrics.judge import Judge, sample_quality
+from training.explore.render import make_grid, to_numpy_images, to_uint8
+
+DEFAULT_IW_K = 50
+BEST_MEANINGS = {
+    "quality": "best sample quality: the largest share of prior samples the judge reads as a "
+               "real example with confidence >= 0.9 (for a CVAE: of the asked label)",
+    "bound": "best bound: the lowest importance-weighted bound on -log p(x), the model that "
+             "explains the test images best (grey-level nats, lower is better)",
+}
+NATS_NOTE = ("nats per image under a Bernoulli likelihood of [0, 1] grey levels: not a density "
+             "of the data, so not comparable with published binarised-MNIST NLLs (~85-90 nats)")
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    """One member's line of the sweep table (None where a figure does not apply or is not
+    measured: a failed member before its first epoch, no judge)."""
+
+    beta: float
+    seed: int
+    state: str
+    bce: float | None  # test BCE per pixel of posterior-mean reconstructions
+    rate: float | None  # KL(q(z|x) ‖ p(z)), nats per image
+    distortion: float | None  # −E log p(x|z), nats per image
+    neg_elbo: float | None  # rate + distortion
+    iw_bound: float | None  # importance-weighted bound, nats per image, with iw_k samples
+    iw_k: int
+    active_dims: int | None  # latent dimensions with mean KL > 0.01 nats
+    quality: float | None  # JudgeScore.quality of prior samples
+    classes_seen: int | None
+    asked_share: float | None  # CVAE: share of samples read as the asked label
+    checkpoint: str = ""
+    error: str | None = None
+    # Monte-Carlo standard errors: of the distortion (and so of the −ELBO: the rate is exact),
+    # of the IW bound, and the binomial error of the sample quality.
+    distortion_se: float | None = None
+    iw_bound_se: float | None = None
+    quality_se: float | None = None
+
+
+def summary_row(model: LatentModel, beta: float, seed: int, state: str,
+                metrics: EvalMetrics | None, test_split, iw_k: int = DEFAULT_IW_K,
+                judge: Judge | None = None, quality_n: int = 1000, checkpoint: str = "",
+                error: str | None = None) -> SummaryRow:
+    """Measure one member: R–D and active dimensions, the IW bound (k = iw_k) and the judge."""
+    if metrics is None:  # no epoch finished: nothing was measured on the test split
+        return SummaryRow(beta, seed, state, None, None, None, None, None, iw_k, None, None,
+                          None, None, checkpoint, error)
+    rd = rate_distortion(model, test_split)
+    bound = iw_bound_estimate(model, test_split, iw_k) if iw_k > 0 else None
+    score = sample_quality(model, judge, n=quality_n) if judge is not None else None
+    return SummaryRow(beta, seed, state, metrics.bce, rd.rate, rd.distortion, rd.neg_elbo,
+                      bound.value if bound else None, iw_k, rd.active_dims,
+                      score.quality if score else None,
+                      score.classes_seen if score else None,
+                      score.asked_share if score else None, checkpoint, error,
+                      distortion_se=rd.distortion_se, iw_bound_se=bound.se if bound else None,
+                      quality_se=score.quality_se if score else None)
+
+
+def best_members(rows: Sequence[SummaryRow]) -> dict[str, int | None]:
+    """Index of the row with the best sample quality ('quality', highest) and the best bound
+    ('bound', lowest IW bound), or None where no row has that figure. BEST_MEANINGS says what
+    each means."""
+    def pick(key, sign):
+        cands = [(sign * v, i) for i, r in enumerate(rows)
+                 if (v := getattr(r, key)) is not None and math.isfinite(v)]
+        return min(cands)[1] if cands else None
+
+    return {"quality": pick("quality", -1), "bound": pick("iw_bound", 1)}
+
+
+CSV_FIELDS = ("beta", "seed", "state", "bce_per_pixel", "rate_nats", "distortion_nats",
+              "neg_elbo_nats", "iw_bound_nats", "iw_k", "active_dims", "sample_quality",
+              "classes_seen", "asked_label_share", "best", "checkpoint", "error",
+              "distortion_se_nats", "iw_bound_se_nats", "sample_quality_se")
+
+
+def write_summary_csv(path: str | os.PathLike, rows: Sequence[SummaryRow]) -> Path:
+    """The table as CSV, one member a line, with a 'best' column ('quality', 'bound')."""
+    path = Path(path)
+    best = best_members(rows)
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(CSV_FIELDS)
+        for i, r in enumerate(rows):
+            marks = ";".join(k for k, j in best.items() if j == i)
+            w.writerow([f"{r.beta:g}", r.seed, r.state, _num(r.bce, 6), _num(r.rate),
+                        _num(r.distortion), _num(r.neg_elbo), _num(r.iw_bound), r.iw_k,
+                        "" if r.active_dims is None else r.active_dims, _num(r.quality, 4),
+                        "" if r.classes_seen is None else r.classes_seen,
+                        _num(r.asked_share, 4), marks, r.checkpoint, r.error or "",
+                        _num(r.distortion_se, 4), _num(r.iw_bound_se, 4),
+                        _num(r.quality_se, 4)])
+    return path
+
+
+def _num(v: float | None, digits: int = 3) -> str:
+    return "" if v is None else f"{v:.{digits}f}"
+
+
+def member_label(beta: float, seed: int, n_seeds: int = 1) -> str:
+    """'β=0.001' (with ' s1' when the sweep has several seeds)."""
+    return f"β={beta:g}" + (f" s{seed}" if n_seeds > 1 else "")
+
+
+def member_file_name(kind: str, beta: float, seed: int) -> str:
+    """The checkpoint file name of a member: 'vae-beta0.001-seed0.safetensors'."""
+    return f"{kind}-beta{beta:g}-seed{seed}.safetensors"
+
+
+# -- the comparison grid -----------------------------------------------------------------------
+@torch.no_grad()
+def comparison_grid(models: Sequence[LatentModel], test_split, n_images: int = 8,
+                    n_samples: int = 8, seed: int = 0) -> np.ndarray:
+    """One row per model: reconstructions of the same first `n_images` test images, a blank
+    cell, then decodings of the same `n_samples` prior codes (a CVAE cycles the labels 0–9);
+    a first row holds the originals. A [0, 1] array from `training.explore.render.make_grid`."""
+    x = test_split.images[:n_images].float().div(255)
+    y = test_split.labels[:n_images]
+    blank = torch.full((1, 28, 28), 0.5)
+    nz = {m.config.nz for m in models}
+    z_by_nz = {k: torch.randn((n_samples, k), generator=torch.Generator().manual_seed(seed))
+               for k in nz}
+    cells = [x, blank, torch.full((n_samples, 28, 28), 0.5)]
+    for m in models:
+        was = m.training
+        m.eval()
+        yy = y if m.config.is_conditional else None
+        labels = torch.arange(n_samples) % m.config.n_classes if m.config.is_conditional else None
+        rec = m.reconstruct(x.to(m.device), yy).cpu()
+        z = z_by_nz[m.config.nz].to(m.device)
+        samples = m.decode(z, labels.to(m.device) if labels is not None else None).cpu()
+        m.train(was)
+        cells += [rec, blank, samples]
+    return make_grid(torch.cat([torch.as_tensor(to_numpy_images(c)) for c in cells]),
+                     ncols=n_images + 1 + n_samples)
+
+
+GRID_PAD = 2  # make_grid's default padding, which the row labels below line up with
+
+
+def _font(size: int):
+    """DejaVu Sans from matplotlib's own files (it has β); PIL's bitmap font otherwise."""
+    from PIL import ImageFont
+
+    try:
+        from matplotlib import font_manager
+
+        return ImageFont.truetype(font_manager.findfont("DejaVu Sans"), size)
+    except Exception:  # noqa: BLE001 - any font trouble: the plain font still labels the rows
+        return ImageFont.load_default()
+
+
+def save_labelled_grid(grid: np.ndarray, row_labels: Sequence[str], path: str | os.PathLike,
+                       scale: int = 2, cell: int = 28, n_images: int = 8,
+                       headings: tuple[str, str] = ("reconstructions of the same test images",
+                                                    "prior samples from the same z")) -> Path:
+    """Write `comparison_grid`'s array as a PNG with a label left of each row (row_labels[0]
+    labels the originals) and a heading over the reconstructions and over the samples."""
+    from PIL import Image, ImageDraw
+
+    img = to_uint8(grid)
+    if scale > 1:
+        img = img.repeat(scale, axis=0).repeat(scale, axis=1)
+    font = _font(11 * scale // 2 + 4)
+    margin = 10 + max((int(font.getlength(s)) for s in row_labels), default=0)
+    top = 24
+    canvas = Image.new("L", (img.shape[1] + margin, img.shape[0] + top), 255)
+    canvas.paste(Image.fromarray(img), (margin, top))
+    draw = ImageDraw.Draw(canvas)
+    for r, label in enumerate(row_labels):
+        y_mid = top + (GRID_PAD + r * (cell + GRID_PAD) + cell // 2) * scale
+        draw.text((4, y_mid), label, fill=0, font=font, anchor="lm")
+    step = (cell + GRID_PAD) * scale
+    draw.text((margin + GRID_PAD * scale, top // 2), headings[0], fill=0, font=font, anchor="lm")
+    draw.text((margin + (n_images + 1) * step + GRID_PAD * scale, top // 2), headings[1],
+              fill=0, font=font, anchor="lm")
+    path = Path(path)
+    canvas.save(path, format="PNG")
+    return path
+
+
+# -- the rate–distortion plane -----------------------------------------------------------------
+def save_rate_distortion_png(rows: Sequence[SummaryRow], path: str | os.PathLike,
+                             title: str = "", n_seeds: int = 1, log_axes: bool = False) -> Path:
+    """The members on the rate–distortion plane, labelled with β, over iso-ELBO diagonals
+    (R + D = constant), as a PNG drawn by matplotlib's Agg canvas (no GUI backend)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    pts = [(r.rate, r.distortion, r) for r in rows
+           if r.rate is not None and r.distortion is not None
+           and math.isfinite(r.rate) and math.isfinite(r.distortion)]
+    fig = Figure(figsize=(7, 5.5), dpi=110)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    if pts:
+        rates = np.array([p[0] for p in pts])
+        dists = np.array([p[1] for p in pts])
+        ax.scatter(rates, dists, s=36, zorder=3, color="tab:blue")
+        for (r_, d_), names in _label_clusters(pts, rates, dists, n_seeds):
+            ax.annotate(names, (r_, d_), textcoords="offset points", xytext=(6, 4), fontsize=9)
+        lo_r, hi_r = 0.0, max(rates.max() * 1.15, 1.0)
+        lo_d, hi_d = max(0.0, dists.min() * 0.9), dists.max() * 1.08 + 1
+        if log_axes:
+            ax.set_xscale("symlog", linthresh=1.0)
+        ax.set_xlim(lo_r, hi_r)
+        ax.set_ylim(lo_d, hi_d)
+        # Lines of equal ELBO: R + D = c, diagonals; label each with its −ELBO.
+        elbos = rates + dists
+        levels = _nice_levels(elbos.min(), elbos.max())
+        xs = np.linspace(lo_r, hi_r, 50)
+        for c in levels:
+            ax.plot(xs, c - xs, color="0.75", lw=0.8, ls="--", zorder=1)
+            x_lab = min(hi_r * 0.98, max(lo_r, c - hi_d * 0.98))
+            if lo_d <= c - x_lab <= hi_d:
+                ax.annotate(f"−ELBO {c:g}", (x_lab, c - x_lab), fontsize=7, color="0.45",
+                            xytext=(2, 2), textcoords="offset points")
+    ax.set_xlabel("rate  KL(q(z|x) ‖ p(z))  [nats per image]")
+    ax.set_ylabel("distortion  −E log p(x|z)  [nats per image]")
+    ax.set_title(title or "β sweep on the rate–distortion plane")
+    ax.text(0.01, 0.01, "grey-level Bernoulli nats (not binarised-MNIST NLLs); "
+            "dashed: equal −ELBO = R + D", transform=ax.transAxes, fontsize=7, color="0.4")
+    ax.grid(True, alpha=0.2)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, format="png")
+    return path
+
+
+def _label_clusters(pts, rates: np.ndarray, dists: np.ndarray, n_seeds: int):
+    """One label per group of points that would overlap ('β=0.1, 1, 10' for collapsed
+    members), at the group's first point."""
+    span_r = max(float(np.ptp(rates)), 1e-9)
+    span_d = max(float(np.ptp(dists)), 1e-9)
+    groups: list[list] = []
+    for r_, d_, row in pts:
+        for g in groups:
+            if abs(g[0][0] - r_) < 0.02 * span_r and abs(g[0][1] - d_) < 0.02 * span_d:
+                g.append((r_, d_, row))
+                break
+        else:
+            groups.append([(r_, d_, row)])
+    out = []
+    for g in groups:
+        names = [member_label(row.beta, row.seed, n_seeds) for _, _, row in g]
+        text = names[0] + "".join(", " + n.removeprefix("β=") for n in names[1:])
+        out.append(((g[0][0], g[0][1]), text))
+    return out
+
+
+def iso_elbo_levels(neg_elbos: Sequence[float], n: int = 6) -> list[float]:
+    """About n round −ELBO values (R + D = c) spanning the members' own, for the plane's
+    diagonal lines of equal ELBO."""
+    vals = [v for v in neg_elbos if v is not None and math.isfinite(v)]
+    return _nice_levels(min(vals), max(vals), n) if vals else []
+
+
+def _nice_levels(lo: float, hi: float, n: int = 6) -> list[float]:
+    """About n round values spanning [lo, hi] (and a little beyond)."""
+    span = max(hi - lo, 1.0)
+    step = 10 ** math.floor(math.log10(span / n))
+    for mult in (1, 2, 5, 10):
+        if span / (step * mult) <= n:
+            step *= mult
+            break
+    start = math.floor(lo / step) * step
+    return [start + i * step for i in range(int((hi - start) / step) + 2)]
+
+
+__all__ = ["BEST_MEANINGS", "CSV_FIELDS", "DEFAULT_IW_K", "NATS_NOTE", "SummaryRow",
+           "best_members", "comparison_grid", "iso_elbo_levels", "member_file_name", "member_label",
+           "save_labelled_grid", "save_rate_distortion_png", "summary_row",
+           "write_summary_csv"]

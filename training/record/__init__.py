@@ -1,0 +1,1 @@
+"""What a run keeps: history, timeline, checkpoint files and the Run record."""
