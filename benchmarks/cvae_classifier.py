@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
 
-    from training.data.datasets import load_dataset
+    from training.data.sources import load_dataset
     from training.explore.drawing import classify_batch, preprocess
 
     data = load_dataset(args.dataset, allow_download=False)

@@ -68,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from explorer.panels.interpolation import SCRUB_STEPS, InterpolationPanel
     from explorer.panels.latent_map import SLIDER_STEPS, LatentMapPanel
-    from training.data.datasets import Dataset, Split, load_dataset
+    from training.data.datasets import Dataset, Split
+    from training.data.sources import load_dataset
     from training.engine.loop import TrainConfig, Trainer
     from training.record.run import Run
 

@@ -33,7 +33,8 @@ FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 def pick_dataset():
     """(source, data_dir, Dataset): the largest one available without a download."""
-    from training.data.datasets import DataError, load_dataset
+    from training.data.datasets import DataError
+    from training.data.sources import load_dataset
 
     if FASHION.is_dir():
         try:

@@ -19,11 +19,11 @@ from training.data.datasets import (
     Split,
     batches_per_epoch,
     iterate_batches,
-    load_dataset,
     load_idx_folder,
     load_mnist_sample,
     read_idx,
 )
+from training.data.sources import load_dataset
 
 
 def idx_bytes(arr: np.ndarray, dtype_code: int = 0x08) -> bytes:

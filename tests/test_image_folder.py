@@ -11,7 +11,8 @@ from PIL import Image
 
 from training.record.checkpoint import load_checkpoint
 from training.cli.main import run_cli
-from training.data.datasets import DataError, load_dataset
+from training.data.datasets import DataError
+from training.data.sources import load_dataset
 from training.data.image_folder import load_image_folder
 from training.engine.loop import TrainConfig, Trainer
 

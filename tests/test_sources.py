@@ -14,9 +14,11 @@ import numpy as np
 import pytest
 import torch
 
+import training.data
 import training.data.datasets as data
 import training.data.sources as sources
-from training.data.datasets import DataError, Dataset, Split, load_dataset
+from training.data.datasets import DataError, Dataset, Split
+from training.data.sources import load_dataset
 from training.engine.loop import TrainConfig
 from training.data.sources import (
     DataSource,
@@ -61,7 +63,8 @@ def test_every_source_is_listed_once_in_order():
         assert get_source(s.name) is s
         assert s.label and s.description and "\n" not in s.description
         assert s.n_classes == len(s.class_names) >= 2
-    assert data.SOURCES == names  # the old name still works
+    assert training.data.SOURCES == names  # the old name still works
+    assert training.data.load_dataset is load_dataset and training.data.Dataset is Dataset
 
 
 def test_unknown_source_names_the_choices():

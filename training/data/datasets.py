@@ -2,7 +2,7 @@
 
 The loaders here read files (idx, the bundled sample, downloads) from what they are given and
 know no registry: training/data/sources.py names the sources, holds their mirrors and class names,
-and calls these. `load_dataset` lives there too; `training.data.datasets.load_dataset` still works.
+and calls these. `load_dataset` lives there too; `from training.data import load_dataset` still works.
 """
 
 from __future__ import annotations
@@ -35,22 +35,6 @@ IDX_FILES = {
     ("test", "labels"): "t10k-labels-idx1-ubyte",
 }
 DIGITS = tuple(str(i) for i in range(10))  # the class names of a dataset that gives none
-
-# Older names of what training/data/sources.py now holds: the registry loads datasets by name, and
-# these loaders never import it back (no import circle), so they are looked up when asked for.
-_MOVED_TO_SOURCES = {"SOURCES": "source_names", "load_dataset": "load_dataset",
-                     "load_folder": "load_folder", "load_auto": "load_auto",
-                     "_DOWNLOADS": "DOWNLOADS"}
-
-
-def __getattr__(name: str):
-    if name in _MOVED_TO_SOURCES:
-        import training.data.sources
-
-        value = getattr(training.data.sources, _MOVED_TO_SOURCES[name])
-        return value() if name == "SOURCES" else value  # SOURCES: the tuple of source names
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
 
 class DataError(Exception):
     """A dataset could not be read; the message names the file and the problem."""
