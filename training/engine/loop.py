@@ -26,7 +26,7 @@ from models.autoencoders import LatentModel
 from training.engine import fast_step
 from training.config import TrainConfig  # defined there, re-exported here for older imports
 from training.data.datasets import DataError, Dataset, batches_per_epoch, iterate_batches
-from training.engine.device import pick_device
+from training.engine.device import flush_denormals, pick_device
 from training.metrics.evaluate import EvalMetrics, evaluate
 from training.record.history import History
 from training.engine.resume import (
@@ -360,7 +360,8 @@ class Trainer(LoopControl):
         for obs in self.observers:
             obs.on_train_start(self)
         try:
-            result = self._run()
+            with flush_denormals():
+                result = self._run()
         except Exception as e:  # noqa: BLE001 - any failure ends the run as 'failed', reported
             result = TrainResult("failed", self.model, self.history, self.history.last_metrics,
                                  error=_describe(e))

@@ -32,7 +32,7 @@ from models import build_model
 from models.registry import get_kind, list_kinds
 from models.autoencoders import LatentModel
 from training.data.datasets import DataError, Dataset, batches_per_epoch, iterate_batches
-from training.engine.device import pick_device
+from training.engine.device import flush_denormals, pick_device
 from training.metrics.evaluate import EvalMetrics, evaluate
 from training.engine.fast_step import FlatAdam
 from training.record.history import History
@@ -320,7 +320,8 @@ class SweepTrainer(LoopControl):
         t_start = time.perf_counter()
         self._emit("on_train_start", self)
         try:
-            state, error = self._run()
+            with flush_denormals():
+                state, error = self._run()
         except Exception as e:  # noqa: BLE001 - any failure ends the sweep as 'failed', reported
             state, error = "failed", _describe(e)
             for m in range(self.n_members):
