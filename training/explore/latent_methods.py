@@ -1,0 +1,422 @@
+"""2-D maps of latent codes by PCA, UMAP or t-SNE, placing new codes on them, their quality,
+and their cache beside a checkpoint. Qt-free: the Latent map tab, the Draw tab, `main.py map`
+and benchmarks/map_quality.py share it.
+
+PCA keeps the global variance and is instant; UMAP (McInnes et al. 2018, umap-learn) and t-SNE
+(van der Maaten & Hinton 2008, openTSNE) keep neighbourhoods, at tens of seconds for 10,000
+codes on two cores. umap-learn and openTSNE are imported inside the fit functions only: the
+window must open before these heavy imports (numba, pynndescent).
+
+A method is one `register_map_method` entry (a `MapMethod`): the picker, the CLI's --method
+choices and the benchmark read the registry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from models.registries import Registry
+
+Progress = Callable[[float, str], None]  # (fraction done 0-1, what it is doing)
+ShouldStop = Callable[[], bool]
+
+TRUSTWORTHINESS_K = 10  # neighbours for sklearn.manifold.trustworthiness (issue 20's figure)
+CACHE_SUFFIX = ".maps.npz"  # beside the checkpoint: run.safetensors -> run.maps.npz
+CACHE_VERSION = 1
+MAX_CACHED_MAPS = 16  # per cache file: older entries are dropped when a new one is written
+
+
+class MapCancelled(Exception):
+    """The fit was asked to stop (Cancel, a new request, the window closing)."""
+
+
+@dataclass(frozen=True)
+class MapParams:
+    """A method's main parameters (each method reads the ones it has) and the seed."""
+
+    n_neighbors: int = 15  # UMAP: size of the neighbourhood it keeps
+    min_dist: float = 0.1  # UMAP: how tightly it packs points
+    perplexity: float = 30.0  # t-SNE: effective number of neighbours
+    seed: int = 0
+
+    def used_by(self, method: str) -> dict[str, Any]:
+        """The parameters `method` uses (its cache key and caption)."""
+        names = get_map_method(method).params
+        return {k: getattr(self, k) for k in (*names, "seed") if method != "pca" or k != "seed"}
+
+
+@dataclass(frozen=True)
+class MapMethod:
+    """One way to draw codes in 2-D: what it keeps, what it costs, how it fits."""
+
+    name: str
+    label: str
+    keeps: str  # one line for the picker's tooltip and the README
+    params: tuple[str, ...]  # MapParams fields it reads
+    fit: Callable[..., "FittedMap"]  # (codes, params, progress, should_stop) -> FittedMap
+    background: bool  # True: too slow for the GUI thread (a worker fits it)
+
+
+MAP_METHODS: Registry[MapMethod] = Registry("map method")
+
+
+def register_map_method(method: MapMethod) -> MapMethod:
+    return MAP_METHODS.register(method.name, method)
+
+
+def get_map_method(name: str) -> MapMethod:
+    return MAP_METHODS.get(name)
+
+
+def map_method_names() -> tuple[str, ...]:
+    return MAP_METHODS.names()
+
+
+@dataclass(eq=False)
+class FittedMap:
+    """Codes placed in 2-D by `method`, and how to place new codes on the same map.
+
+    `placer(z) -> (n, 2)` is the method's own transform (PCA's projection, UMAP's `transform`,
+    openTSNE's `TSNEEmbedding.transform`); None for a map read from a cache file until
+    `warm_placer` has rebuilt it (`place` then uses the neighbours' mean meanwhile).
+    """
+
+    method: str
+    params: MapParams
+    coords: np.ndarray  # (N, 2) float32
+    codes_key: str  # fingerprint of the codes it maps (`codes_fingerprint`)
+    seconds: float = 0.0  # fit time (0 for one read from a cache)
+    axis_labels: tuple[str, str] = ("1", "2")
+    placer: Callable[[np.ndarray], np.ndarray] | None = field(default=None, repr=False)
+    from_cache: bool = False
+
+    @property
+    def key(self) -> str:
+        return map_key(self.method, self.params, self.codes_key)
+
+    def place(self, z: np.ndarray, codes: np.ndarray | None = None) -> np.ndarray:
+        """2-D positions of new codes z (n, nz) on this map."""
+        z = np.asarray(z, np.float32)
+        z = z.reshape(-1, z.shape[-1])
+        if self.placer is not None:
+            return np.asarray(self.placer(z), np.float32).reshape(-1, 2)
+        if codes is None:
+            raise ValueError("a map read from a cache needs the codes to place points on it")
+        return neighbour_place(codes, self.coords, z)
+
+
+def neighbour_place(codes: np.ndarray, coords: np.ndarray, z: np.ndarray, k: int = 10) -> np.ndarray:
+    """Inverse-distance weighted mean of the map positions of each z's k nearest codes: the
+    start that openTSNE's transform optimises from, used until a method's transform is ready."""
+    codes = np.asarray(codes, np.float32)
+    z = np.asarray(z, np.float32).reshape(-1, codes.shape[1])
+    k = max(1, min(k, len(codes)))
+    d = ((z[:, None, :] - codes[None, :, :]) ** 2).sum(-1)  # (n, N)
+    idx = np.argpartition(d, k - 1, axis=1)[:, :k]
+    w = 1.0 / (np.sqrt(np.take_along_axis(d, idx, 1)) + 1e-6)
+    return ((coords[idx] * w[..., None]).sum(1) / w.sum(1, keepdims=True)).astype(np.float32)
+
+
+def codes_fingerprint(codes: np.ndarray) -> str:
+    """A short hash of the codes: a cached map of other codes (retrained weights) never matches."""
+    a = np.ascontiguousarray(np.asarray(codes, np.float32))
+    h = hashlib.blake2b(a.tobytes(), digest_size=8)
+    h.update(str(a.shape).encode())
+    return h.hexdigest()
+
+
+def map_key(method: str, params: MapParams, codes_key: str) -> str:
+    parts = "-".join(f"{k}{v:g}" if isinstance(v, float) else f"{k}{v}"
+                     for k, v in sorted(params.used_by(method).items()))
+    return f"{method}_{parts}_{codes_key}".replace(".", "p")
+
+
+def fit_map(codes: np.ndarray, method: str = "pca", params: MapParams | None = None,
+            progress: Progress | None = None, should_stop: ShouldStop | None = None) -> FittedMap:
+    """Map `codes` (N, nz) to 2-D with `method`; MapCancelled when `should_stop()` turns true."""
+    params = params or MapParams()
+    codes = np.ascontiguousarray(np.asarray(codes, np.float32))
+    if codes.ndim != 2 or len(codes) < 2:
+        raise ValueError(f"need at least 2 codes of shape (N, nz), got {codes.shape}")
+    m = get_map_method(method)
+    t0 = time.perf_counter()
+    fitted = m.fit(codes, params, progress or (lambda f, s: None), should_stop or (lambda: False))
+    fitted.seconds = time.perf_counter() - t0
+    fitted.codes_key = codes_fingerprint(codes)
+    return fitted
+
+
+# -- PCA ---------------------------------------------------------------------------------------
+def _fit_pca(codes: np.ndarray, params: MapParams, progress: Progress, should_stop: ShouldStop) -> FittedMap:
+    """Exact PCA (eigenvectors of the nz×nz Gram matrix, as panel_math.latent_map)."""
+    z = codes.astype(np.float64)
+    center = z.mean(0)
+    zc = z - center
+    evals, evecs = np.linalg.eigh(zc.T @ zc)
+    k = min(2, z.shape[1])
+    comps = np.zeros((z.shape[1], 2))
+    v = evecs[:, ::-1][:, :k]
+    sign = np.sign(v[np.abs(v).argmax(0), np.arange(k)])
+    sign[sign == 0] = 1
+    comps[:, :k] = v * sign
+    var = np.clip(evals[::-1], 0, None)
+    ex = var[:2] / var.sum() * 100 if var.sum() > 0 else np.zeros(2)
+    c32, m32 = comps.astype(np.float32), center.astype(np.float32)
+    return FittedMap("pca", params, (zc @ comps).astype(np.float32), "",
+                     axis_labels=(f"PC 1 ({ex[0]:.0f}% of variance)", f"PC 2 ({ex[1]:.0f}%)"),
+                     placer=lambda q: (q - m32) @ c32)
+
+
+# -- UMAP --------------------------------------------------------------------------------------
+class _TqdmProgress(io.TextIOBase):
+    """A file for umap's tqdm bar (formatted '{n}/{total}'): reports the epochs done and raises
+    MapCancelled from inside the layout loop when asked to stop (numba gives no other hook)."""
+
+    def __init__(self, progress: Progress, should_stop: ShouldStop, start: float) -> None:
+        super().__init__()
+        self._progress, self._should_stop, self._start = progress, should_stop, start
+
+    def write(self, s: str) -> int:
+        if self._should_stop():
+            raise MapCancelled()
+        n, _, total = s.strip().partition("/")
+        if n.isdigit() and total.isdigit() and int(total):
+            f = self._start + (1 - self._start) * int(n) / int(total)
+            self._progress(f, f"UMAP: laying out, epoch {n} of {total}")
+        return len(s)
+
+    def flush(self) -> None:
+        pass
+
+
+def _umap_model(params: MapParams, n: int, **kw):
+    import umap  # heavy (numba, pynndescent): only when a UMAP is asked for
+
+    return umap.UMAP(n_neighbors=max(2, min(params.n_neighbors, n - 1)), min_dist=params.min_dist,
+                     random_state=params.seed, n_jobs=1, **kw)  # n_jobs=1: leave a core to the GUI
+
+
+def _fit_umap(codes: np.ndarray, params: MapParams, progress: Progress, should_stop: ShouldStop) -> FittedMap:
+    progress(0.0, "UMAP: finding neighbours (the first UMAP also compiles, ~30 s)")
+    if should_stop():
+        raise MapCancelled()
+    bar = {"disable": False, "file": _TqdmProgress(progress, should_stop, 0.3),
+           "bar_format": "{n}/{total}", "mininterval": 0.05}
+    model = _umap_model(params, len(codes), tqdm_kwds=bar)
+    coords = model.fit_transform(codes).astype(np.float32)
+    if should_stop():
+        raise MapCancelled()
+    model.tqdm_kwds = {"disable": True}
+    progress(0.99, "UMAP: warming its transform")
+    model.transform(codes[:1])  # the first transform compiles; the Draw tab's star comes warm
+    return FittedMap("umap", params, coords, "", axis_labels=("UMAP 1", "UMAP 2"),
+                     placer=lambda q: model.transform(q))
+
+
+def _warm_umap(codes: np.ndarray, fitted: FittedMap) -> Callable[[np.ndarray], np.ndarray]:
+    """UMAP's transform for a cached map without re-laying it out: fit with 0 epochs from the
+    cached coordinates (neighbour graph only), then undo umap's rescaling of its init."""
+    model = _umap_model(fitted.params, len(codes), n_epochs=0, init=fitted.coords.astype(np.float64))
+    emb = model.fit_transform(codes)
+    model.n_epochs = None  # its transform picks its own epochs
+    # umap rescales an init into [0, 10] per axis: fit that affine map back, per axis.
+    scale, shift = np.ones(2), np.zeros(2)
+    for a in range(2):
+        A = np.column_stack([emb[:, a], np.ones(len(emb))])
+        (scale[a], shift[a]), *_ = np.linalg.lstsq(A, fitted.coords[:, a], rcond=None)
+    model.transform(codes[:1])
+    return lambda q: model.transform(q) * scale + shift
+
+
+# -- t-SNE -------------------------------------------------------------------------------------
+TSNE_ITERS = (250, 500)  # openTSNE's defaults: early exaggeration, then the embedding phase
+
+
+def _fit_tsne(codes: np.ndarray, params: MapParams, progress: Progress, should_stop: ShouldStop) -> FittedMap:
+    from openTSNE import TSNE
+    from openTSNE.affinity import PerplexityBasedNN
+
+    perplexity = min(params.perplexity, (len(codes) - 1) / 3)
+    progress(0.0, "t-SNE: finding neighbours")
+    total = sum(TSNE_ITERS)
+    phase = {"offset": 0, "last": -1}
+
+    def callback(it: int, error: float, embedding: np.ndarray) -> bool:
+        if it < phase["last"]:  # the embedding phase counts from 0 again
+            phase["offset"] = TSNE_ITERS[0]
+        phase["last"] = it
+        done = min(total, phase["offset"] + it)
+        progress(0.15 + 0.85 * done / total, f"t-SNE: iteration {done} of {total}")
+        return should_stop()  # True interrupts openTSNE's optimiser
+
+    from openTSNE import initialization
+
+    aff = PerplexityBasedNN(codes, perplexity=perplexity, n_jobs=1, random_state=params.seed)
+    if should_stop():
+        raise MapCancelled()
+    init = initialization.pca(codes, random_state=params.seed)
+    tsne = TSNE(n_jobs=1, random_state=params.seed, callbacks=callback, callbacks_every_iters=10,
+                early_exaggeration_iter=TSNE_ITERS[0], n_iter=TSNE_ITERS[1])
+    from openTSNE.tsne import OptimizationInterrupt
+
+    try:
+        emb = tsne.fit(affinities=aff, initialization=init)
+    except OptimizationInterrupt:
+        raise MapCancelled() from None
+    if should_stop():
+        raise MapCancelled()
+    progress(0.99, "t-SNE: warming its transform")
+    emb.transform(codes[:1])
+    return FittedMap("tsne", params, np.asarray(emb, np.float32).copy(), "",
+                     axis_labels=("t-SNE 1", "t-SNE 2"), placer=_tsne_placer(emb))
+
+
+TSNE_PLACE_ITERS = 100  # optimisation steps to place a new point (openTSNE's default is 250)
+
+
+def _tsne_placer(emb) -> Callable[[np.ndarray], np.ndarray]:
+    return lambda q: np.asarray(emb.transform(q, n_iter=TSNE_PLACE_ITERS))
+
+
+def _warm_tsne(codes: np.ndarray, fitted: FittedMap) -> Callable[[np.ndarray], np.ndarray]:
+    """openTSNE's transform for a cached map: its affinities on the codes, the cached layout."""
+    from openTSNE import TSNEEmbedding
+    from openTSNE.affinity import PerplexityBasedNN
+
+    perplexity = min(fitted.params.perplexity, (len(codes) - 1) / 3)
+    aff = PerplexityBasedNN(codes, perplexity=perplexity, n_jobs=1, random_state=fitted.params.seed)
+    emb = TSNEEmbedding(fitted.coords.astype(np.float64), aff, n_jobs=1,
+                        random_state=fitted.params.seed)
+    emb.transform(codes[:1])
+    return _tsne_placer(emb)
+
+
+_WARMERS = {"umap": _warm_umap, "tsne": _warm_tsne}
+
+
+def warm_placer(codes: np.ndarray, fitted: FittedMap) -> FittedMap:
+    """`fitted` with its method's transform ready (rebuilt for a map read from a cache)."""
+    if fitted.placer is not None:
+        return fitted
+    if fitted.method == "pca":
+        return replace(fitted, placer=fit_map(codes, "pca").placer)
+    return replace(fitted, placer=_WARMERS[fitted.method](np.asarray(codes, np.float32), fitted))
+
+
+register_map_method(MapMethod(
+    "pca", "PCA", "global variance: distances along the two main directions; instant",
+    (), _fit_pca, background=False))
+register_map_method(MapMethod(
+    "umap", "UMAP", "neighbourhoods and some global layout (umap-learn); ~35 s for 10,000 codes",
+    ("n_neighbors", "min_dist"), _fit_umap, background=True))
+register_map_method(MapMethod(
+    "tsne", "t-SNE", "local neighbourhoods; cluster sizes and gaps mean little (openTSNE); "
+    "~30 s for 10,000 codes", ("perplexity",), _fit_tsne, background=True))
+
+
+# -- quality -----------------------------------------------------------------------------------
+def trustworthiness(codes: np.ndarray, coords: np.ndarray, k: int = TRUSTWORTHINESS_K) -> float:
+    """How far the map's k nearest neighbours are true neighbours in latent space (1 = all):
+    scikit-learn's trustworthiness (Venna & Kaski 2001)."""
+    from sklearn.manifold import trustworthiness as tw
+
+    k = max(1, min(k, (len(codes) - 1) // 2 - 1))
+    return float(tw(np.asarray(codes, np.float64), np.asarray(coords, np.float64), n_neighbors=k))
+
+
+# -- points inside a lasso ---------------------------------------------------------------------
+def points_in_polygon(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
+    """Boolean mask of the (N, 2) points inside the closed polygon (M, 2), even-odd rule."""
+    pts = np.asarray(points, np.float64).reshape(-1, 2)
+    poly = np.asarray(polygon, np.float64).reshape(-1, 2)
+    inside = np.zeros(len(pts), bool)
+    if len(poly) < 3:
+        return inside
+    x, y = pts[:, 0], pts[:, 1]
+    for (x0, y0), (x1, y1) in zip(poly, np.roll(poly, -1, axis=0)):
+        crosses = (y0 > y) != (y1 > y)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            xc = x0 + (y - y0) * (x1 - x0) / (y1 - y0)
+        inside ^= crosses & (x < xc)
+    return inside
+
+
+def class_counts(labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """How many of `labels` fall in each class 0 … n_classes-1."""
+    labels = np.asarray(labels, np.int64)
+    return np.bincount(labels[(labels >= 0) & (labels < n_classes)], minlength=n_classes)
+
+
+# -- the cache beside the checkpoint -----------------------------------------------------------
+def cache_path(checkpoint: str | os.PathLike) -> Path:
+    p = Path(checkpoint)
+    return p.with_name(p.stem + CACHE_SUFFIX)
+
+
+def read_cached_map(checkpoint: str | os.PathLike, method: str, params: MapParams,
+                    codes: np.ndarray) -> FittedMap | None:
+    """The map of these codes by `method`/`params` from the cache file, or None: a missing,
+    stale (other codes or parameters), corrupt or foreign file is ignored, never raised."""
+    path = cache_path(checkpoint)
+    if not path.is_file():
+        return None
+    key = map_key(method, params, codes_fingerprint(codes))
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            if int(f["version"]) != CACHE_VERSION or key not in f.files:
+                return None
+            coords = np.asarray(f[key], np.float32)
+            labels = tuple(str(s) for s in f[key + "__axes"]) if key + "__axes" in f.files \
+                else ("1", "2")
+    except Exception:  # noqa: BLE001 - a bad cache is only a slower map
+        return None
+    if coords.shape != (len(codes), 2) or not np.isfinite(coords).all() or len(labels) != 2:
+        return None
+    return FittedMap(method, params, coords, codes_fingerprint(codes), axis_labels=labels,
+                     from_cache=True)
+
+
+def write_cached_map(checkpoint: str | os.PathLike, fitted: FittedMap) -> Path | None:
+    """Add `fitted` to the cache file beside the checkpoint (atomically); None if it cannot
+    be written (a read-only folder): the cache is an optimisation."""
+    path = cache_path(checkpoint)
+    entries: dict[str, np.ndarray] = {}
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            if int(f["version"]) == CACHE_VERSION:
+                entries = {k: f[k] for k in f.files if k != "version"}
+    except Exception:  # noqa: BLE001 - missing or corrupt: start a new file
+        entries = {}
+    entries[fitted.key] = fitted.coords.astype(np.float32)
+    entries[fitted.key + "__axes"] = np.array(fitted.axis_labels)
+    maps = [k for k in entries if not k.endswith("__axes")]
+    for old in maps[:-MAX_CACHED_MAPS]:  # dicts keep insertion order: the oldest first
+        entries.pop(old, None)
+        entries.pop(old + "__axes", None)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, version=np.array(CACHE_VERSION), **entries)
+        os.replace(tmp, path)
+    except OSError:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        return None
+    return path
+
+
+__all__ = ["CACHE_SUFFIX", "MAP_METHODS", "TRUSTWORTHINESS_K", "FittedMap", "MapCancelled",
+           "MapMethod", "MapParams", "cache_path", "class_counts", "codes_fingerprint",
+           "fit_map", "get_map_method", "map_key", "map_method_names", "neighbour_place",
+           "points_in_polygon", "read_cached_map", "register_map_method", "trustworthiness",
+           "warm_placer", "write_cached_map"]
