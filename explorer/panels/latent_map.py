@@ -1,4 +1,12 @@
-"""The test split's posterior means in 2-D (PCA), walkable, with per-dimension traversal.
+"""The test split's posterior means in 2-D (PCA, UMAP or t-SNE), walkable, with per-dimension
+traversal, hover and zoom thumbnails, and lasso selection.
+
+PCA is drawn at once; UMAP and t-SNE are fitted in a background thread (explorer/session/
+map_runner.py) with a progress bar and Cancel, the previous map staying until the new one is
+ready. Fitted maps are kept in memory per run, method, parameters and codes (so per training
+snapshot) and, for a saved run, in a `.maps.npz` file beside its checkpoint
+(training/explore/latent_methods.py), so reopening is instant; a cached map's transform (for
+placing drawings) is rebuilt in the background.
 
 "Replay training" swaps the live map for the run's timeline: the 1,000 fixed test codes as the
 model placed them at each snapshot, aligned from one snapshot to the next
@@ -13,13 +21,18 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 import torch
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
     QGridLayout,
+    QGroupBox,
     QLabel,
+    QProgressBar,
     QPushButton,
+    QSpinBox,
     QScrollArea,
     QSlider,
     QSplitter,
@@ -29,15 +42,53 @@ from PySide6.QtWidgets import (
 
 from superqt.utils import qthrottled
 
-from explorer.panels.base import TAB10, TRAVERSAL_START, Panel, row, run_caption
+from explorer.panels.base import (INTERPOLATION_END, INTERPOLATION_START, TAB10, TRAVERSAL_START,
+                                  Panel, row, run_caption)
+from explorer.session.map_runner import MapRunner, shared_maps
 from explorer.widgets.image_view import ImageView
 from training.explore import drawing
+from training.explore import latent_methods as lm
 from training.explore import panel_math as explore
 from training.explore.render import make_grid
 
 MAX_SLIDERS = 32  # the most-used dimensions get a slider; the rest keep their value
 SLIDER_STEPS = 200
 PICK_RADIUS_PX = 6
+MAX_SPRITES = 200  # thumbnails drawn per point only when at most this many points are in view
+THUMB_PX = 28  # a thumbnail's size on screen (one MNIST pixel per screen pixel)
+STRIP_MAX = 40  # images of a lasso selection shown in its strip
+
+
+class LassoViewBox(pg.ViewBox):
+    """A ViewBox that, in lasso mode, turns a left-button drag into a polygon in view
+    coordinates (`lasso_finished`) instead of panning."""
+
+    lasso_finished = Signal(object)  # (M, 2) float array
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.lasso_mode = False
+        self._path: list[tuple[float, float]] = []
+        self.lasso_curve = pg.PlotCurveItem(pen=pg.mkPen("#ffd866", width=1.5))
+        self.lasso_curve.setZValue(20)
+        self.addItem(self.lasso_curve, ignoreBounds=True)
+
+    def mouseDragEvent(self, ev, axis=None) -> None:  # noqa: N802 - pyqtgraph's name
+        if not self.lasso_mode or ev.button() != Qt.MouseButton.LeftButton:
+            super().mouseDragEvent(ev, axis)
+            return
+        ev.accept()
+        p = self.mapToView(ev.pos())
+        if ev.isStart():
+            start = self.mapToView(ev.buttonDownPos())
+            self._path = [(start.x(), start.y())]
+        self._path.append((p.x(), p.y()))
+        xy = np.array(self._path + self._path[:1])
+        self.lasso_curve.setData(xy[:, 0], xy[:, 1])
+        if ev.isFinish():
+            poly = np.array(self._path, np.float64)
+            self._path = []
+            self.lasso_finished.emit(poly)
 
 
 class LatentMapPanel(Panel):
@@ -63,10 +114,23 @@ class LatentMapPanel(Panel):
         self.traversal_image: np.ndarray | None = None
         self._aligned: tuple[int, int, np.ndarray] | None = None  # (id, length, coords) cached
         self._live_marker: np.ndarray | None = None  # the chosen point, hidden while replaying
+        self.maps = shared_maps()
+        self.fitted: lm.FittedMap | None = None  # the map shown (PCA until another is ready)
+        self._codes_np: np.ndarray | None = None
+        self._codes_key = ""
+        self._fitting_for: tuple[int, str] | None = None  # (run id, map key) being fitted
+        self.selections: list[np.ndarray] = []  # the last two lasso selections (indices)
+        self.selection_mean: np.ndarray | None = None  # the decoded mean code of the last
+        self.runner = MapRunner(self)
+        self.runner.progressed.connect(self._on_runner_progressed)
+        self.runner.fitted.connect(self._on_runner_fitted)
+        self.runner.failed.connect(self._on_runner_failed)
+        self.runner.cancelled.connect(self._on_runner_cancelled)
 
         self.caption = QLabel()
         self.caption.setWordWrap(True)
-        self.plot = pg.PlotWidget(background=pg.mkColor(32, 32, 32))
+        self.viewbox = LassoViewBox()
+        self.plot = pg.PlotWidget(viewBox=self.viewbox, background=pg.mkColor(32, 32, 32))
         self.plot.setMenuEnabled(False)
         self.plot.hideButtons()
         self.plot.setMinimumSize(300, 300)
@@ -81,6 +145,68 @@ class LatentMapPanel(Panel):
         self.marker = pg.ScatterPlotItem(size=18, symbol="x", pen=pg.mkPen("w", width=2),
                                          brush=pg.mkBrush("w"))
         self.plot.addItem(self.marker)
+        self.selection_marks = pg.ScatterPlotItem(size=9, pen=pg.mkPen("#ffd866", width=1.2),
+                                                  brush=None)
+        self.plot.addItem(self.selection_marks)
+        # Hovering a point shows its image beside it on the map; the toggle draws one per point.
+        self.hover_thumb = pg.ImageItem(axisOrder="row-major", levels=(0, 1))
+        self.hover_thumb.setZValue(30)
+        self.hover_thumb.setVisible(False)
+        self.plot.addItem(self.hover_thumb, ignoreBounds=True)
+        self.sprites: list[pg.ImageItem] = []
+        self._sprite_indices: list[int] = []
+
+        self.method_box = QComboBox()
+        self.method_box.setAccessibleName("Map method")
+        for name in lm.map_method_names():
+            m = lm.get_map_method(name)
+            self.method_box.addItem(m.label, name)
+            self.method_box.setItemData(self.method_box.count() - 1, f"{m.label}: {m.keeps}",
+                                        Qt.ItemDataRole.ToolTipRole)
+        self.neighbors_box = QSpinBox()
+        self.neighbors_box.setRange(2, 200)
+        self.neighbors_box.setValue(lm.MapParams.n_neighbors)
+        self.neighbors_box.setToolTip("UMAP n_neighbors: how large a neighbourhood it keeps")
+        self.min_dist_box = QDoubleSpinBox()
+        self.min_dist_box.setRange(0.0, 1.0)
+        self.min_dist_box.setSingleStep(0.05)
+        self.min_dist_box.setValue(lm.MapParams.min_dist)
+        self.min_dist_box.setToolTip("UMAP min_dist: how tightly it packs points")
+        self.perplexity_box = QDoubleSpinBox()
+        self.perplexity_box.setRange(2.0, 200.0)
+        self.perplexity_box.setValue(lm.MapParams.perplexity)
+        self.perplexity_box.setToolTip("t-SNE perplexity: the effective number of neighbours")
+        self.seed_box = QSpinBox()
+        self.seed_box.setRange(0, 2**31 - 1)
+        self.seed_box.setToolTip("Random seed of UMAP / t-SNE")
+        self.apply_button = QPushButton("Apply")
+        self.apply_button.setToolTip("Compute the map with these parameters")
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setTextVisible(True)
+        self.progress.setVisible(False)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setVisible(False)
+        self.method_status = QLabel()
+        self.method_status.setWordWrap(True)
+        self.lasso_button = QPushButton("Lasso")
+        self.lasso_button.setCheckable(True)
+        self.lasso_button.setToolTip("Drag around points on the map to select them")
+        self.thumbs_check = QCheckBox("Thumbnails")
+        self.thumbs_check.setToolTip(f"Draw each point's image when zoomed in (at most "
+                                     f"{MAX_SPRITES} points in view)")
+
+        self.selection_caption = QLabel("Lasso: drag around points to select them.")
+        self.selection_caption.setWordWrap(True)
+        self.selection_strip = ImageView(min_height=40)
+        self.selection_strip.setMaximumHeight(90)
+        self.selection_mean_view = ImageView(min_height=40)
+        self.selection_mean_view.setMaximumHeight(90)
+        self.selection_mean_view.setMaximumWidth(90)
+        self.send_interp_button = QPushButton("Send to interpolation")
+        self.send_interp_button.setToolTip("The decoded means of the last two selections "
+                                           "become the interpolation's start and end")
+        self.send_interp_button.setEnabled(False)
 
         self.preview = ImageView(min_height=100)
         self.preview_caption = QLabel("Hover or click a point; click empty space to decode it.")
@@ -109,6 +235,16 @@ class LatentMapPanel(Panel):
         images_row.addWidget(self.traversal_view, 1)
         rl.addLayout(images_row)
         rl.addWidget(self.preview_caption)
+        sel = QGroupBox("Selection")
+        sl = QVBoxLayout(sel)
+        sl.setContentsMargins(4, 4, 4, 4)
+        sl.addWidget(self.selection_caption)
+        strip_row = row(stretch=False)
+        strip_row.addWidget(self.selection_strip, 1)
+        strip_row.addWidget(self.selection_mean_view)
+        sl.addLayout(strip_row)
+        sl.addLayout(row(self.send_interp_button))
+        rl.addWidget(sel)
         rl.addLayout(row("<b>Traversal</b>", self.reset_button))
         rl.addWidget(self.traversal_caption)
         rl.addWidget(scroll, 1)
@@ -123,6 +259,15 @@ class LatentMapPanel(Panel):
         top.addWidget(self.caption, 1)
         top.addWidget(self.save_button)
         layout.addLayout(top)
+        methods = row("Map:", self.method_box, "neighbours", self.neighbors_box, "min dist",
+                      self.min_dist_box, "perplexity", self.perplexity_box, "seed",
+                      self.seed_box, self.apply_button, stretch=False)
+        methods.addWidget(self.progress, 1)
+        methods.addWidget(self.cancel_button)
+        methods.addWidget(self.lasso_button)
+        methods.addWidget(self.thumbs_check)
+        layout.addLayout(methods)
+        layout.addWidget(self.method_status)
         self.replay_check = QCheckBox("Replay training")
         self.replay_check.setToolTip("Show how the clusters formed: the fixed test codes at each "
                                      "snapshot of the run's training timeline")
@@ -146,6 +291,17 @@ class LatentMapPanel(Panel):
         self.plot.scene().sigMouseMoved.connect(self._hover_later)
         self.plot.scene().sigMouseClicked.connect(self._on_plot_clicked)
         self.reset_button.clicked.connect(self._on_reset_clicked)
+        self.method_box.currentIndexChanged.connect(self._on_method_changed)
+        self.apply_button.clicked.connect(self._on_apply_clicked)
+        self.cancel_button.clicked.connect(self._on_cancel_clicked)
+        self.lasso_button.toggled.connect(self._on_lasso_toggled)
+        self.viewbox.lasso_finished.connect(self._on_lasso_finished)
+        self.send_interp_button.clicked.connect(self._on_send_interp_clicked)
+        self.thumbs_check.toggled.connect(self._update_sprites)
+        self._sprites_later = qthrottled(self._update_sprites, timeout=50, leading=False,
+                                         parent=self)
+        self.viewbox.sigRangeChanged.connect(self._sprites_later)
+        self._update_param_boxes()
 
     # -- computing the map (lazily: only while visible) ----------------------------------------
     def _update_run(self) -> None:
@@ -171,12 +327,155 @@ class LatentMapPanel(Panel):
             cached = (key, encoded, explore.latent_map(encoded), explore.dimension_usage(encoded))
             self._cache = {run.id: cached}  # one run's codes at a time: 10,000 × nz floats
         _, self.encoded, self.map, self.usage = cached
+        self._codes_np = self.encoded.means.numpy().astype(np.float32)
+        self._codes_key = lm.codes_fingerprint(self._codes_np)
+        self.fitted = self._pca_fitted()
+        self._clear_selection()
         self._update_scatter()
         self._build_sliders()
         self.select_point(0 if len(self.map.coords) else None)
+        self._show_chosen_method()
+
+    def _pca_fitted(self) -> lm.FittedMap:
+        """The PCA map (panel_math.latent_map's) as a FittedMap, with its projection."""
+        m = self.map
+        ex = m.explained * 100
+        return lm.FittedMap("pca", lm.MapParams(), m.coords, self._codes_key,
+                            axis_labels=(f"PC 1 ({ex[0]:.0f}% of variance)", f"PC 2 ({ex[1]:.0f}%)"),
+                            placer=lambda z: m.project(torch.from_numpy(np.asarray(z, np.float32))))
+
+    @property
+    def coords(self) -> np.ndarray | None:
+        """(N, 2): where the test codes are drawn now (the shown method's map)."""
+        return self.fitted.coords if self.fitted is not None else None
+
+    @property
+    def method(self) -> str:
+        """The method chosen in the picker ('pca', 'umap', 'tsne')."""
+        return self.method_box.currentData()
+
+    def params(self) -> lm.MapParams:
+        return lm.MapParams(n_neighbors=self.neighbors_box.value(),
+                            min_dist=round(self.min_dist_box.value(), 4),
+                            perplexity=round(self.perplexity_box.value(), 4),
+                            seed=self.seed_box.value())
+
+    def _update_param_boxes(self) -> None:
+        used = lm.get_map_method(self.method).params
+        for box, name in ((self.neighbors_box, "n_neighbors"), (self.min_dist_box, "min_dist"),
+                          (self.perplexity_box, "perplexity")):
+            box.setEnabled(name in used)
+        self.seed_box.setEnabled(self.method != "pca")
+        self.apply_button.setEnabled(self.method != "pca")
+
+    def _show_chosen_method(self) -> None:
+        """Show the chosen method's map: from memory, the cache file, or fit it (background)."""
+        if self.run is None or self.encoded is None or self.is_showing_hint:
+            return
+        method, params = self.method, self.params()
+        if method == "pca":
+            self.runner.cancel()
+            self._set_fitted(self._pca_fitted())
+            self.method_status.setText("")
+            return
+        run_id = self.run.id
+        found = self.maps.get(run_id, method, params, self._codes_key)
+        if found is None and self.run.path is not None and self.run.saved:
+            found = lm.read_cached_map(self.run.path, method, params, self._codes_np)
+            if found is not None:
+                self.maps.put(run_id, found)
+        if found is not None:
+            self.runner.cancel()
+            self._set_fitted(found)
+            self._show_progress(False)
+            if found.placer is None:  # from the file: rebuild its transform, the map stays
+                self._fitting_for = (run_id, found.key)
+                self.runner.warm(self._codes_np, found)
+            return
+        label = lm.get_map_method(method).label
+        self._fitting_for = (run_id, lm.map_key(method, params, self._codes_key))
+        self.method_status.setText(f"Computing the {label} map of {len(self._codes_np):,} "
+                                   f"codes in the background; the {self.fitted.method.upper()} "
+                                   "map stays until it is ready.")
+        self._show_progress(True)
+        self.runner.fit(self._codes_np, method, params)
+
+    def _show_progress(self, on: bool) -> None:
+        self.progress.setVisible(on)
+        self.cancel_button.setVisible(on)
+        if on:
+            self.progress.setValue(0)
+            self.progress.setFormat("starting…")
+
+    def _set_fitted(self, fitted: lm.FittedMap) -> None:
+        self.fitted = fitted
+        self._clear_selection()
+        self._update_scatter()
+        if self.selected is not None:
+            self.marker.setData(pos=self.coords[self.selected : self.selected + 1])
+        elif self.z is not None:
+            self.marker.setData(pos=self.place(self.z.numpy()[None]))
+        self.maps.set_shown(self.run.id, fitted if fitted.method != "pca" else None)
+        self._update_sprites()
+
+    def place(self, z: np.ndarray) -> np.ndarray:
+        """(n, 2): codes z on the shown map (its transform, or the neighbours' mean until the
+        transform of a cached map is rebuilt)."""
+        return self.fitted.place(z, self._codes_np)
+
+    def _on_method_changed(self, _index: int) -> None:
+        self._update_param_boxes()
+        self._show_chosen_method()
+
+    def _on_apply_clicked(self) -> None:
+        self._show_chosen_method()
+
+    def _on_cancel_clicked(self) -> None:
+        self.runner.cancel()
+
+    def _on_runner_progressed(self, fraction: float, text: str) -> None:
+        self.progress.setValue(int(fraction * 1000))
+        self.progress.setFormat(f"{text} – %p%")
+
+    def _on_runner_fitted(self, fitted: lm.FittedMap) -> None:
+        target, self._fitting_for = self._fitting_for, None
+        self._show_progress(False)
+        if target is None or self.run is None or target != (self.run.id, fitted.key):
+            return  # a map for another run or other codes (the run moved on): drop it
+        self.maps.put(self.run.id, fitted)
+        label = lm.get_map_method(fitted.method).label
+        where = ""
+        if self.run.path is not None and self.run.saved and not fitted.from_cache:
+            if lm.write_cached_map(self.run.path, fitted) is not None:
+                where = f"; cached in {lm.cache_path(self.run.path).name}"
+        if fitted.from_cache:
+            self.method_status.setText(f"{label} map read from {lm.cache_path(self.run.path).name}; "
+                                       "its transform is ready to place drawings.")
+        else:
+            self.method_status.setText(f"{label} map computed in {fitted.seconds:.1f} s{where}.")
+        self._set_fitted(fitted)
+
+    def _on_runner_failed(self, message: str) -> None:
+        self._fitting_for = None
+        self._show_progress(False)
+        self.method_status.setText(f"The map could not be computed: {message}")
+
+    def _on_runner_cancelled(self) -> None:
+        self._fitting_for = None
+        self._show_progress(False)
+        self.method_status.setText(f"Cancelled; showing the {self.fitted.method.upper()} map.")
+        if self.fitted is not None and self.fitted.method != self.method:
+            self.method_box.blockSignals(True)
+            self.method_box.setCurrentIndex(self.method_box.findData(self.fitted.method))
+            self.method_box.blockSignals(False)
+            self._update_param_boxes()
+
+    def shutdown(self) -> None:
+        self.runner.shutdown()
 
     def _update_scatter(self) -> None:
-        m, names = self.map, self.run.dataset.class_names
+        m, names = self.fitted, self.run.dataset.class_names
+        labels = self.encoded.labels
         while len(self.scatters) < len(names):  # an image folder may have more than 10 classes
             item = pg.ScatterPlotItem(size=5, pen=None,
                                       brush=pg.mkBrush(TAB10[len(self.scatters) % len(TAB10)]))
@@ -184,26 +483,34 @@ class LatentMapPanel(Panel):
             self.scatters.append(item)
         self.legend.clear()
         for c, item in enumerate(self.scatters):
-            pts = m.coords[m.labels == c]
+            pts = m.coords[labels == c]
             item.setData(pos=pts)
             if len(pts):
                 self.legend.addItem(item, names[c] if c < len(names) else str(c))
-        ex = m.explained * 100
-        self.plot.setLabel("bottom", f"PC 1 ({ex[0]:.0f}% of variance)")
-        self.plot.setLabel("left", f"PC 2 ({ex[1]:.0f}%)")
+        self.plot.setLabel("bottom", m.axis_labels[0])
+        self.plot.setLabel("left", m.axis_labels[1])
         self.plot.autoRange()
+        how = {"pca": "projected on their 2 principal directions (PCA)",
+               "umap": "laid out by UMAP (neighbourhoods kept; distances between clusters "
+                       "mean little)",
+               "tsne": "laid out by t-SNE (neighbourhoods kept; cluster sizes and gaps mean "
+                       "little)"}.get(m.method, f"mapped by {m.method}")
         self.caption.setText(
             f"{run_caption(self.run)}: posterior means of {len(m.coords):,} test images, "
-            f"projected on their 2 principal directions (PCA). Colour: label.")
+            f"{how}. Colour: label.")
 
     def _clear(self) -> None:
         self._end_replay()
+        self.runner.cancel()
+        self._show_progress(False)
         self.encoded = self.map = self.usage = None
+        self.fitted = None
         self.z = None
         self.selected = None
         for item in self.scatters:
             item.clear()
         self.marker.clear()
+        self._clear_selection()
         self.preview.clear_images()
         self.traversal_view.clear_images()
 
@@ -216,7 +523,7 @@ class LatentMapPanel(Panel):
         """The test image whose point is within a few pixels of (x, y), if any."""
         if self.map is None:
             return None
-        return explore.nearest_point(self.map.coords, (x, y), self._pick_radius())
+        return explore.nearest_point(self.coords, (x, y), self._pick_radius())
 
     def click_at(self, x: float, y: float) -> None:
         """A click at map coordinates: choose the point there, or decode the latent point."""
@@ -242,21 +549,30 @@ class LatentMapPanel(Panel):
         self._show_preview(np.concatenate([rec.originals, rec.reconstructions]),
                            f"Test image #{i} (label {self.label}) and its reconstruction "
                            f"(BCE/pixel {float(rec.errors[0]):.3f}).")
-        self.marker.setData(pos=self.map.coords[i : i + 1])
+        self.marker.setData(pos=self.coords[i : i + 1])
         self._set_sliders_from_z()
 
     def decode_map_point(self, x: float, y: float) -> None:
-        """Decode the latent point mean + x·pc1 + y·pc2 (a CVAE uses the nearest point's label)."""
+        """Decode the latent point there: on PCA mean + x·pc1 + y·pc2; on UMAP/t-SNE, which
+        have no exact inverse, the distance-weighted mean code of the nearest map points (a
+        CVAE uses the nearest point's label)."""
         self.selected = None
         self.custom_image = None
         self.map_point = (x, y)
-        self.z = self.map.to_latent((x, y))[0]
-        d = (self.map.coords[:, 0] - x) ** 2 + (self.map.coords[:, 1] - y) ** 2
-        self.label = int(self.map.labels[int(np.argmin(d))]) if len(d) else 0
+        coords = self.coords
+        if self.fitted.method == "pca":
+            self.z = self.map.to_latent((x, y))[0]
+            how = ""
+        else:
+            z = lm.neighbour_place(coords, self._codes_np, np.array([[x, y]], np.float32))
+            self.z = torch.from_numpy(z[0].copy())
+            how = " (the mean code of the nearest points there)"
+        d = (coords[:, 0] - x) ** 2 + (coords[:, 1] - y) ** 2
+        self.label = int(self.encoded.labels[int(np.argmin(d))]) if len(d) else 0
         img = explore.decode(self.run.model, self.z, self.label)
         note = (f", decoded as a {self.label} (the nearest point's label)"
                 if self.run.is_conditional else "")
-        self._show_preview(img, f"The latent point at ({x:.2f}, {y:.2f}) on the map{note}.")
+        self._show_preview(img, f"The latent point at ({x:.2f}, {y:.2f}) on the map{how}{note}.")
         self.marker.setData(pos=np.array([[x, y]], np.float32))
         self._set_sliders_from_z()
 
@@ -281,7 +597,7 @@ class LatentMapPanel(Panel):
         self._show_preview(np.stack([a.image, a.reconstruction]),
                            f"Your drawing{guess} and its reconstruction (BCE/pixel {a.error:.3f}); "
                            "the sliders start at its code.")
-        self.marker.setData(pos=self.map.project(self.z))
+        self.marker.setData(pos=self.place(self.z.numpy()[None]))
         self._set_sliders_from_z()
 
     def _show_preview(self, images: np.ndarray, text: str) -> None:
@@ -302,10 +618,12 @@ class LatentMapPanel(Panel):
             return
         self.hovered = i
         if i is None:
+            self.hover_thumb.setVisible(False)
             self.preview.set_images(self.preview_images, ncols=len(self.preview_images))
             self.preview_caption.setText(self._preview_text)
             return
         x, y = explore.split_images(self.run.dataset.test, [i])
+        self._show_hover_thumbnail(i, x[0].numpy().reshape(28, 28))
         rec = explore.reconstruct(self.run.model, x, y)
         self.preview.set_images(np.concatenate([rec.originals, rec.reconstructions]), ncols=2)
         self.preview_caption.setText(f"Hovering test image #{i} (label {int(y[0])}) and its "
@@ -320,6 +638,137 @@ class LatentMapPanel(Panel):
             return
         p = vb.mapSceneToView(ev.scenePos())
         self.click_at(p.x(), p.y())
+
+    def _show_hover_thumbnail(self, i: int, image: np.ndarray) -> None:
+        """The hovered point's image on the map, just above and right of it, THUMB_PX big."""
+        pw, ph = self.plot.getViewBox().viewPixelSize()
+        x, y = self.coords[i]
+        w, h = THUMB_PX * 2 * pw, THUMB_PX * 2 * ph
+        self.hover_thumb.setImage(np.flipud(image), autoLevels=False, levels=(0, 1))
+        self.hover_thumb.setRect(float(x + 4 * pw), float(y + 4 * ph), w, h)
+        self.hover_thumb.setVisible(True)
+
+    def hover_thumbnail(self) -> np.ndarray | None:
+        """The image drawn beside the hovered point (None when none is shown)."""
+        if not self.hover_thumb.isVisible() or self.hover_thumb.image is None:
+            return None
+        return np.flipud(self.hover_thumb.image)
+
+    # -- thumbnails per point when zoomed in ---------------------------------------------------
+    def _update_sprites(self, *_args) -> None:
+        """With Thumbnails on, each point in view gets its image (when at most MAX_SPRITES
+        are in view: zoom in for them); off, or zoomed out, none."""
+        shown: list[int] = []
+        if (self.thumbs_check.isChecked() and self.coords is not None and not self.is_replaying
+                and not self.is_showing_hint):
+            (x0, x1), (y0, y1) = self.plot.getViewBox().viewRange()
+            c = self.coords
+            inside = np.flatnonzero((c[:, 0] >= x0) & (c[:, 0] <= x1) & (c[:, 1] >= y0) & (c[:, 1] <= y1))
+            if len(inside) <= MAX_SPRITES:
+                shown = [int(i) for i in inside]
+                self.method_status.setText(f"Thumbnails: {len(shown)} points in view.")
+            else:
+                self.method_status.setText(f"Thumbnails: zoom in ({len(inside):,} points in view, "
+                                           f"at most {MAX_SPRITES} get one).")
+        while len(self.sprites) < len(shown):
+            item = pg.ImageItem(axisOrder="row-major", levels=(0, 1))
+            item.setZValue(5)
+            self.plot.addItem(item, ignoreBounds=True)
+            self.sprites.append(item)
+        if shown:
+            imgs, _ = explore.split_images(self.run.dataset.test, shown)
+            imgs = imgs.numpy().reshape(-1, 28, 28)
+            pw, ph = self.plot.getViewBox().viewPixelSize()
+            w, h = THUMB_PX * pw, THUMB_PX * ph
+            for item, i, img in zip(self.sprites, shown, imgs):
+                x, y = self.coords[i]
+                item.setImage(np.flipud(img), autoLevels=False, levels=(0, 1))
+                item.setRect(float(x - w / 2), float(y - h / 2), w, h)
+                item.setVisible(True)
+        for item in self.sprites[len(shown):]:
+            item.setVisible(False)
+        self._sprite_indices = shown
+
+    def thumbnail_indices(self) -> list[int]:
+        """The test images drawn as thumbnails on the map now."""
+        return list(self._sprite_indices)
+
+    # -- lasso selection -----------------------------------------------------------------------
+    def _on_lasso_toggled(self, on: bool) -> None:
+        self.viewbox.lasso_mode = on
+        self.plot.setMouseEnabled(x=True, y=True)
+
+    def _on_lasso_finished(self, polygon: np.ndarray) -> None:
+        if self.coords is None or self.is_replaying:
+            return
+        self.select_polygon(polygon)
+
+    def select_polygon(self, polygon: np.ndarray) -> np.ndarray:
+        """Select the points inside `polygon` (map coordinates); returns their indices."""
+        idx = np.flatnonzero(lm.points_in_polygon(self.coords, polygon))
+        self.selections = (self.selections + [idx])[-2:]
+        self._update_selection()
+        return idx
+
+    def _clear_selection(self) -> None:
+        self.selections = []
+        self.selection_mean = None
+        self.viewbox.lasso_curve.setData([], [])
+        self.selection_marks.clear()
+        self.selection_strip.clear_images()
+        self.selection_mean_view.clear_images()
+        self.selection_caption.setText("Lasso: drag around points to select them.")
+        self.send_interp_button.setEnabled(False)
+
+    def _update_selection(self) -> None:
+        idx = self.selections[-1]
+        self.send_interp_button.setEnabled(len(self.selections) == 2
+                                           and all(len(s) for s in self.selections))
+        if not len(idx):
+            self.selection_marks.clear()
+            self.selection_strip.clear_images()
+            self.selection_mean_view.clear_images()
+            self.selection_mean = None
+            self.selection_caption.setText("The lasso caught no points.")
+            return
+        self.selection_marks.setData(pos=self.coords[idx])
+        imgs, _ = explore.split_images(self.run.dataset.test, idx[:STRIP_MAX])
+        self.selection_strip.set_images(imgs.numpy().reshape(-1, 28, 28),
+                                        ncols=min(len(idx), STRIP_MAX // 2))
+        self.selection_mean = self._decode_mean(idx)
+        self.selection_mean_view.set_images(self.selection_mean[None], ncols=1)
+        names = self.run.dataset.class_names
+        counts = lm.class_counts(self.encoded.labels[idx], max(len(names), 1))
+        parts = [f"{names[c] if c < len(names) else c}: {n}"
+                 for c, n in sorted(enumerate(counts), key=lambda t: -t[1]) if n]
+        which = "B" if len(self.selections) == 2 else "A"
+        shown = f" (the first {STRIP_MAX} shown)" if len(idx) > STRIP_MAX else ""
+        self.selection_caption.setText(
+            f"Selection {which}: {len(idx):,} images{shown}; by class " + ", ".join(parts)
+            + ". Right: the decoded mean of their codes.")
+
+    def _decode_mean(self, idx: np.ndarray) -> np.ndarray:
+        """The decoding of the selection's mean code (a CVAE: with its most common label)."""
+        z = self.encoded.means[idx].mean(dim=0)
+        label = None
+        if self.run.is_conditional:
+            label = int(np.bincount(self.encoded.labels[idx]).argmax())
+        return explore.decode(self.run.model, z, label)[0]
+
+    def selection_class_counts(self) -> dict[int, int]:
+        """The last selection's images per class, as its caption says."""
+        if not self.selections:
+            return {}
+        counts = lm.class_counts(self.encoded.labels[self.selections[-1]],
+                                 max(len(self.run.dataset.class_names), 1))
+        return {c: int(n) for c, n in enumerate(counts) if n}
+
+    def _on_send_interp_clicked(self) -> None:
+        if len(self.selections) < 2:
+            return
+        a, b = (self._decode_mean(s) for s in self.selections)
+        self.sent.emit(INTERPOLATION_START, a)
+        self.sent.emit(INTERPOLATION_END, b)
 
     # -- replaying the timeline ----------------------------------------------------------------
     @property
@@ -369,6 +818,8 @@ class LatentMapPanel(Panel):
             self._live_marker = np.column_stack([x, y]) if x is not None else None
             self.marker.clear()
             self.hovered = None
+            self.hover_thumb.setVisible(False)
+            self._update_sprites()
             self.show_replay(self.replay_slider.value())
             pts = coords.reshape(-1, 2)
             # One range for the whole replay: the map is seen spreading as the model learns.
@@ -381,6 +832,7 @@ class LatentMapPanel(Panel):
             self.recompute()
             return
         self._update_scatter()
+        self._update_sprites()
         if self._live_marker is not None and len(self._live_marker):
             self.marker.setData(pos=self._live_marker)
 

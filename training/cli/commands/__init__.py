@@ -46,6 +46,8 @@ register_command("encode", "write the posterior codes (μ, log σ) of image file
                  "like MNIST", "training.cli.commands.encode")
 register_command("timeline", "write a run's training timeline as an animated GIF or a contact "
                  "sheet", "training.cli.commands.timeline")
+register_command("map", "write a 2-D map (PCA, UMAP or t-SNE) of a checkpoint's test codes "
+                 "as a PNG scatter or an .npz", "training.cli.commands.map")
 register_command("restyle", "re-render image files as every class with a CVAE (one row per image)",
                  "training.cli.commands.restyle")
 
