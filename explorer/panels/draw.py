@@ -9,8 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 import torch
-from PySide6.QtCore import QEvent
-from PySide6.QtGui import QAction, QImage, QShowEvent
+from PySide6.QtGui import QAction, QFontMetrics, QImage, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
@@ -34,10 +33,12 @@ from explorer.panels.base import (
     row,
     run_caption,
 )
+from explorer.session.map_runner import MapRunner, shared_maps
 from explorer.widgets.compare_box import CompareBox
 from explorer.widgets.draw_canvas import BRUSH_WIDTH, DrawCanvas
 from explorer.widgets.image_view import PAD, ImageView
 from training.explore import drawing
+from training.explore import latent_methods as lm
 from training.explore import panel_math as explore
 from training.explore.render import make_grid, stack_grids
 from training.record.run import Run
@@ -49,6 +50,9 @@ SEND_TARGETS = (("Interpolation: start", INTERPOLATION_START),
                 ("Interpolation: end", INTERPOLATION_END),
                 ("Latent map: traversal start", TRAVERSAL_START))
 USED_BRUSH, UNUSED_BRUSH = pg.mkBrush("#4c9be8"), pg.mkBrush(110, 110, 110)
+STAR_PX = 26  # the drawing's star on the small map, in screen pixels
+STAR_COLOR = "#ffd400"
+TICK_GAP = 0.6  # space between two code-plot labels, as a share of the widest label
 
 
 def qimage_to_array(image: QImage) -> np.ndarray:
@@ -64,7 +68,7 @@ def label_step(n: int, label_px: float, axis_px: float) -> int:
     the smallest k of 1, 2, 5, 10, 20… that leaves each label its width plus a gap."""
     if n <= 0 or axis_px <= 0:
         return 1
-    need = n * (label_px * 1.3) / axis_px  # 30 % of a label's width as the gap between two
+    need = n * (label_px * (1 + TICK_GAP)) / axis_px  # a gap of TICK_GAP labels between two
     for k in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000):
         if k >= need:
             return k
@@ -141,7 +145,10 @@ class DrawPanel(Panel):
         self.fit_label.setStyleSheet("color: #e8a33c;")
 
         self.code_plot = _bar_plot(110)
-        self.code_plot.installEventFilter(self)  # resized: label as many bars as now fit
+        # Relabel once the view box has its new width: the widget's own Resize event comes
+        # before its layout, when the view box still had the old (often wider) width, and
+        # labels spaced for that overlapped into one unreadable line.
+        self.code_plot.getPlotItem().vb.sigResized.connect(self._update_code_ticks)
         self.code_bars = pg.BarGraphItem(x=[], height=[], width=0.7, brush=USED_BRUSH)
         self.sigma_bars = pg.ErrorBarItem(pen=pg.mkPen("w"), beam=0.3)
         self.code_plot.addItem(self.code_bars)
@@ -152,11 +159,25 @@ class DrawPanel(Panel):
         self.map_plot = _bar_plot(220)
         self.map_plot.setMouseEnabled(x=True, y=True)
         self.scatters: list[pg.ScatterPlotItem] = []
-        self.neighbour_marks = pg.ScatterPlotItem(size=12, pen=pg.mkPen("w", width=1.5), brush=None)
-        self.marker = pg.ScatterPlotItem(size=20, symbol="star", pen=pg.mkPen("k"),
-                                         brush=pg.mkBrush("w"))
+        self.neighbour_marks = pg.ScatterPlotItem(size=11, pen=pg.mkPen(200, 200, 200, 160, width=1),
+                                                  brush=None)
+        # The drawing: a big yellow star with a dark outline inside a yellow ring, above
+        # everything; the nearest-code circles are thin and grey, so it never hides among them.
+        self.marker_halo = pg.ScatterPlotItem(size=STAR_PX + 16, symbol="o", brush=None,
+                                              pen=pg.mkPen(STAR_COLOR, width=2.5))
+        self.marker = pg.ScatterPlotItem(size=STAR_PX, symbol="star", pen=pg.mkPen("k", width=1.5),
+                                         brush=pg.mkBrush(STAR_COLOR))
         self.map_plot.addItem(self.neighbour_marks)
-        self.map_plot.addItem(self.marker)
+        for z, item in ((10, self.marker_halo), (11, self.marker)):
+            item.setZValue(z)
+            self.map_plot.addItem(item)
+        self.placement_seconds: float | None = None  # the last transform placement's latency
+        self._fp: tuple = (None, "")  # (codes identity, fingerprint) of the test codes
+        self._map_how = "PCA"
+        self.maps = shared_maps()
+        self.maps.shown_changed.connect(self._on_shown_map_changed)
+        self.placer = MapRunner(self)
+        self.placer.placed.connect(self._on_placed)
         self.map_caption = QLabel()
         self.map_caption.setWordWrap(True)
         self.neighbour_view = ImageView(min_height=70)
@@ -324,10 +345,37 @@ class DrawPanel(Panel):
             self._cache = {run.id: cached}  # one run's codes at a time: 10,000 × nz floats
         if refresh:
             self._dirty = False
-        if self._scatter_key != (run.id, cached[0]):
+        shown = self._shown_map(cached[1])
+        skey = (run.id, cached[0], shown.key if shown is not None else "pca")
+        if self._scatter_key != skey:
             self._draw_scatter(cached[2])
-            self._scatter_key = (run.id, cached[0])
+            self._scatter_key = skey
         return cached
+
+    def _shown_map(self, encoded: explore.Encoded) -> lm.FittedMap | None:
+        """The Latent map tab's UMAP/t-SNE map of these codes, if it shows one (None: PCA)."""
+        fitted = self.maps.shown(self.run.id)
+        if fitted is None:
+            return None
+        key = (id(encoded),)
+        if self._fp[0] != key:
+            self._fp = (key, lm.codes_fingerprint(encoded.means.numpy()))
+        return fitted if fitted.codes_key == self._fp[1] else None
+
+    def _on_shown_map_changed(self, run_id: int) -> None:
+        if self.run is None or run_id != self.run.id or self.is_showing_hint:
+            return
+        self._scatter_key = None
+        if self.isVisible() and self.analyses:
+            self.update_views()
+
+    def map_coords(self) -> np.ndarray | None:
+        """(N, 2): the test codes as the small map draws them now."""
+        cached = self._cache.get(self.run.id) if self.run is not None else None
+        if cached is None:
+            return None
+        shown = self._shown_map(cached[1])
+        return shown.coords if shown is not None else cached[2].coords
 
     def _draw_scatter(self, m: explore.LatentMap) -> None:
         names = self.run.class_names
@@ -337,11 +385,17 @@ class DrawPanel(Panel):
             item.setZValue(-1)
             self.map_plot.addItem(item)
             self.scatters.append(item)
+        shown = self._shown_map(self._cache[self.run.id][1])
+        coords = shown.coords if shown is not None else m.coords
         for c, item in enumerate(self.scatters):
-            item.setData(pos=m.coords[m.labels == c])
-        ex = m.explained * 100
-        self.map_plot.setLabel("bottom", f"PC 1 ({ex[0]:.0f}%)")
-        self.map_plot.setLabel("left", f"PC 2 ({ex[1]:.0f}%)")
+            item.setData(pos=coords[m.labels == c])
+        if shown is not None:
+            self.map_plot.setLabel("bottom", shown.axis_labels[0])
+            self.map_plot.setLabel("left", shown.axis_labels[1])
+        else:
+            ex = m.explained * 100
+            self.map_plot.setLabel("bottom", f"PC 1 ({ex[0]:.0f}%)")
+            self.map_plot.setLabel("left", f"PC 2 ({ex[1]:.0f}%)")
         self.map_plot.autoRange()
 
     # -- drawing the model's reading -----------------------------------------------------------
@@ -362,6 +416,7 @@ class DrawPanel(Panel):
         self.sigma_bars.setData(x=None, y=None)  # pyqtgraph hides an ErrorBarItem without data
         self.score_bars.setOpts(x=[], height=[])
         self.marker.clear()
+        self.marker_halo.clear()
         self.neighbour_marks.clear()
         self.send_button.setEnabled(False)
 
@@ -444,15 +499,19 @@ class DrawPanel(Panel):
         self.code_caption.setText(f"The code: μ per latent dimension{sig}, most used first "
                                   f"(the Latent map tab's traversal order){grey}.")
 
-    def _update_code_ticks(self) -> None:
+    def _update_code_ticks(self, *_args) -> None:
         """Label every k-th bar of the code plot, k as its width allows (`label_step`); the
         others get a tick without text. All labels at once were unreadable past ~12 dims."""
         order = self._code_ticks
         if not order:
             return
-        fm = self.code_plot.fontMetrics()  # the axis draws with the widget's font
+        axis = self.code_plot.getAxis("bottom")
+        font = axis.style.get("tickFont") or axis.font()  # what the axis draws its text with
+        fm = QFontMetrics(font)
         widest = max(fm.horizontalAdvance(f"z{d}") for d in order)
-        width = self.code_plot.getPlotItem().vb.width() or self.code_plot.width()
+        width = self.code_plot.getPlotItem().vb.width()
+        if width <= 1:  # not laid out yet: sigResized relabels it
+            width = self.code_plot.width() * 0.8
         k = label_step(len(order), widest, width)
         major = [(float(p), f"z{d}") for p, d in enumerate(order) if p % k == 0]
         minor = [(float(p), "") for p in range(len(order)) if p % k]
@@ -463,27 +522,61 @@ class DrawPanel(Panel):
         """The dimension labels under the code plot's bars, as drawn (every k-th dimension)."""
         return list(self._code_labels)
 
-    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt's name
-        if obj is self.code_plot and event.type() == QEvent.Type.Resize:
-            self._update_code_ticks()
-        return super().eventFilter(obj, event)
 
     def _show_place(self, a: drawing.DrawingAnalysis, encoded: explore.Encoded,
                     m: explore.LatentMap) -> None:
-        self.map_position = m.project(torch.from_numpy(a.mean))[0]
-        self.marker.setData(pos=self.map_position[None])
+        shown = self._shown_map(encoded)
         self.neighbours = drawing.nearest_codes(encoded.means, torch.from_numpy(a.mean), N_NEIGHBOURS)
-        self.neighbour_marks.setData(pos=m.coords[self.neighbours])
+        if shown is None:
+            coords, how = m.coords, "PCA"
+            self.map_position = m.project(torch.from_numpy(a.mean))[0]
+        else:  # at once near its neighbours, then where the method's transform puts it
+            coords = shown.coords
+            how = lm.get_map_method(shown.method).label
+            codes = encoded.means.numpy()
+            self.map_position = lm.neighbour_place(codes, coords, a.mean[None])[0]
+            self.placer.place((self.run.id, shown.key, a.mean.tobytes()), shown, a.mean[None], codes)
+        self._set_star(self.map_position)
+        self.neighbour_marks.setData(pos=coords[self.neighbours])
         x, y = explore.split_images(self.run.dataset.test, self.neighbours)
         names = self.run.class_names
         labels = [names[int(c)] if int(c) < len(names) else str(int(c)) for c in y]
         self.neighbour_view.set_images(x.numpy(), ncols=len(x))
         self.neighbour_view.set_labels([(PAD + j * (28 + PAD) + 14, PAD + 28, t)
                                         for j, t in enumerate(labels)])
-        self.map_caption.setText(f"The star: your drawing among {len(m.coords):,} test codes "
-                                 "(the Latent map tab's projection; circles: nearest codes).")
+        self._map_how = how
+        self.map_caption.setText(f"The star: your drawing among {len(coords):,} test codes "
+                                 f"(the Latent map tab's {how} map; circles: nearest codes).")
         self.neighbour_caption.setText(f"Its {len(labels)} nearest test images in latent space: "
                                        + ", ".join(labels) + ".")
+
+    def _set_star(self, xy: np.ndarray) -> None:
+        self.marker.setData(pos=np.asarray(xy, np.float32).reshape(1, 2))
+        self.marker_halo.setData(pos=np.asarray(xy, np.float32).reshape(1, 2))
+
+    def star_position(self) -> np.ndarray | None:
+        """Where the star is drawn on the small map (None: no drawing)."""
+        x, y = self.marker.getData()
+        return None if x is None or not len(x) else np.array([x[0], y[0]])
+
+    def _on_placed(self, token, xy: np.ndarray, seconds: float) -> None:
+        """The method's transform placed the drawing: move the star there (if still current)."""
+        if self.run is None or not self.analyses:
+            return
+        shown = self._shown_map(self._cache[self.run.id][1])
+        a = self.analyses[0][1]
+        if shown is None or token != (self.run.id, shown.key, a.mean.tobytes()):
+            return
+        self.map_position = np.asarray(xy, np.float32)[0]
+        self.placement_seconds = seconds
+        self._set_star(self.map_position)
+        self.map_caption.setText(
+            f"The star: your drawing among {len(shown.coords):,} test codes, placed by "
+            f"{self._map_how}'s transform in {seconds * 1000:.0f} ms (the Latent map tab's map; "
+            "circles: nearest codes).")
+
+    def shutdown(self) -> None:
+        self.placer.shutdown()
 
     def _show_cvae(self, a: drawing.DrawingAnalysis) -> None:
         names = self.run.class_names
