@@ -178,6 +178,7 @@ class DrawPanel(Panel):
         self.maps.shown_changed.connect(self._on_shown_map_changed)
         self.placer = MapRunner(self)
         self.placer.placed.connect(self._on_placed)
+        self.placer.place_failed.connect(self._on_place_failed)
         self.map_caption = QLabel()
         self.map_caption.setWordWrap(True)
         self.neighbour_view = ImageView(min_height=70)
@@ -558,6 +559,17 @@ class DrawPanel(Panel):
         """Where the star is drawn on the small map (None: no drawing)."""
         x, y = self.marker.getData()
         return None if x is None or not len(x) else np.array([x[0], y[0]])
+
+    def _on_place_failed(self, token, message: str) -> None:
+        """The transform failed: the star stays beside its nearest codes, and the caption says so."""
+        if self.run is None or not self.analyses:
+            return
+        shown = self._shown_map(self._cache[self.run.id][1])
+        if shown is None or token != (self.run.id, shown.key, self.analyses[0][1].mean.tobytes()):
+            return
+        self.map_caption.setText(
+            f"The star: your drawing among {len(shown.coords):,} test codes, placed beside its "
+            f"nearest codes ({self._map_how}'s transform failed: {message}).")
 
     def _on_placed(self, token, xy: np.ndarray, seconds: float) -> None:
         """The method's transform placed the drawing: move the star there (if still current)."""

@@ -444,7 +444,7 @@ class SweepPanel(Panel):
 
     # -- the table ---------------------------------------------------------------------------------
     def _update_table(self) -> None:
-        from training.metrics.sweep_report import BEST_MEANINGS
+        from training.metrics.sweep_report import BEST_MEANINGS, GOOD_QUALITY, no_good_quality
 
         rows = self.summary_rows()
         best = self.best()
@@ -476,10 +476,15 @@ class SweepPanel(Panel):
                 item.setBackground(QBrush(BEST_BRUSH) if is_best else QBrush())
                 item.setFont(bold if (is_best or r is self.run) else t.font())
                 item.setToolTip(s.error or "")
+        poor = no_good_quality(rows)
         lines = []
         for key in ("quality", "bound"):
             r = best[key]
             who = f"<b>{escape(self._label_of(r))}</b>" if r is not None else "not measured yet"
+            if key == "quality" and poor is not None:
+                lines.append(f"Sample quality: <b>no member's samples are good</b> (the best is "
+                             f"{poor:.0%}; below {GOOD_QUALITY:.0%} none is crowned)")
+                continue
             lines.append(f"★ {escape(BEST_MEANINGS[key])}: {who}")
         self.best_label.setText("<br>".join(lines))
 

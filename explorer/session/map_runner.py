@@ -5,14 +5,15 @@ the work) and reports `progressed(fraction, text)` at most ~30 times a second, t
 `fitted(FittedMap)`, `failed(str)` or `cancelled()`. `cancel()` sets a flag the fit checks
 between UMAP epochs and t-SNE iterations; a new fit cancels the one before. `place(...)` runs a
 method's transform for one code in a second thread, latest request wins (a stroke on the Draw
-tab supersedes the last one's), and reports `placed(token, xy, seconds)`.
+tab supersedes the last one's), and reports `placed(token, xy, seconds)` or `place_failed(token, message)`.
 
 `LatentMaps` is what the Latent map and Draw tabs share: fitted maps in memory (per run, method,
 parameters and the codes they map, so a training snapshot has its own) and the map each run is
 shown on now (`shown_changed(run_id)`).
 
-Threads: one QThread per job, as superqt's `new_worker_qthread` wires it: `started` runs the
-work; the worker's `ended` quits the thread; `finished` deleteLaters both. Never terminate().
+Threads: one QThread per job: `started` runs the work; the worker moves itself back to the GUI
+thread and its `ended` quits the thread; the runner drops both (in the GUI thread) once the
+thread has finished. Never terminate(), never a Python QObject destroyed in a worker thread.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import time
 from collections import OrderedDict
 
 import numpy as np
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 
 from explorer.session.worker_threads import lower_worker_priority
 from training.explore import latent_methods as lm
@@ -79,6 +80,11 @@ class _Worker(QObject):
                 self.cancelled.emit(self.job_id)
             else:
                 self.done.emit(self.job_id, result)
+        # Back to the GUI thread before the thread ends: this Python object is then destroyed
+        # there when the runner drops it. Destroyed in the worker thread (deleteLater), its
+        # destructor waits for the GIL while holding Qt's connection lock, and a GUI thread
+        # that holds the GIL and connects a signal meanwhile (a new pyqtgraph plot) deadlocks.
+        self.moveToThread(QCoreApplication.instance().thread())
         self.ended.emit()
 
 
@@ -101,8 +107,7 @@ class _Job:
         self.thread.setObjectName(f"map-{worker.job}")
         worker.moveToThread(self.thread)
         self.thread.started.connect(worker.run)
-        worker.ended.connect(self.thread.quit)
-        self.thread.finished.connect(worker.deleteLater)
+        worker.ended.connect(self.thread.quit)  # the worker is back in the GUI thread by then
 
     def start(self) -> None:
         self.thread.start()
@@ -128,6 +133,7 @@ class MapRunner(QObject):
     failed = Signal(str)
     cancelled = Signal()
     placed = Signal(object, object, float)  # token, (n, 2) coords, seconds
+    place_failed = Signal(object, str)  # token, why the transform could not place the codes
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -209,7 +215,7 @@ class MapRunner(QObject):
             self._fit_id = None
             self.failed.emit(message)
         elif job_id == self._place_id:
-            self._place_done(None)
+            self._place_done(None, message)
 
     @Slot(int)
     def _on_worker_cancelled(self, job_id: int) -> None:
@@ -217,7 +223,7 @@ class MapRunner(QObject):
             self._fit_id = None
             self.cancelled.emit()
 
-    def _place_done(self, result) -> None:
+    def _place_done(self, result, failure: str = "") -> None:
         token = self._place_token
         self._place_id = self._place_token = None
         pending, self._pending_place = self._pending_place, None
@@ -226,6 +232,8 @@ class MapRunner(QObject):
             return
         if result is not None:
             self.placed.emit(token, result[0], float(result[1]))
+        else:
+            self.place_failed.emit(token, failure)
 
     @property
     def is_running(self) -> bool:

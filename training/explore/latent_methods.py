@@ -17,6 +17,7 @@ import hashlib
 import io
 import os
 import time
+import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
@@ -197,8 +198,17 @@ class _TqdmProgress(io.TextIOBase):
         pass
 
 
+def _import_umap():
+    """umap-learn, imported once: heavy (numba, pynndescent), so only when a UMAP is asked for.
+    Its import warns that TensorFlow (for ParametricUMAP, unused here) is missing: not ours to say."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=ImportWarning)
+        import umap
+    return umap
+
+
 def _umap_model(params: MapParams, n: int, **kw):
-    import umap  # heavy (numba, pynndescent): only when a UMAP is asked for
+    umap = _import_umap()
 
     return umap.UMAP(n_neighbors=max(2, min(params.n_neighbors, n - 1)), min_dist=params.min_dist,
                      random_state=params.seed, n_jobs=1, **kw)  # n_jobs=1: leave a core to the GUI
@@ -369,8 +379,8 @@ def read_cached_map(checkpoint: str | os.PathLike, method: str, params: MapParam
     if not path.is_file():
         return None
     key = map_key(method, params, codes_fingerprint(codes))
-    try:
-        with np.load(path, allow_pickle=False) as f:
+    try:  # our own handle: np.load leaks its file when the file is not an npz
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as f:
             if int(f["version"]) != CACHE_VERSION or key not in f.files:
                 return None
             coords = np.asarray(f[key], np.float32)
@@ -390,7 +400,7 @@ def write_cached_map(checkpoint: str | os.PathLike, fitted: FittedMap) -> Path |
     path = cache_path(checkpoint)
     entries: dict[str, np.ndarray] = {}
     try:
-        with np.load(path, allow_pickle=False) as f:
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as f:
             if int(f["version"]) == CACHE_VERSION:
                 entries = {k: f[k] for k in f.files if k != "version"}
     except Exception:  # noqa: BLE001 - missing or corrupt: start a new file

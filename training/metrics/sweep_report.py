@@ -21,6 +21,9 @@ from training.metrics.judge import Judge, sample_quality
 from training.explore.render import make_grid, to_numpy_images, to_uint8
 
 DEFAULT_IW_K = 50
+# A member's prior samples are "good" when the judge reads at least this share of them as real
+# digits; below it none is crowned best sample quality (a 2-epoch sweep's best was 2 %).
+GOOD_QUALITY = 0.5
 BEST_MEANINGS = {
     "quality": "best sample quality: the largest share of prior samples the judge reads as a "
                "real example with confidence >= 0.9 (for a CVAE: of the asked label)",
@@ -87,7 +90,17 @@ def best_members(rows: Sequence[SummaryRow]) -> dict[str, int | None]:
                  if (v := getattr(r, key)) is not None and math.isfinite(v)]
         return min(cands)[1] if cands else None
 
-    return {"quality": pick("quality", -1), "bound": pick("iw_bound", 1)}
+    q = pick("quality", -1)
+    if q is not None and rows[q].quality < GOOD_QUALITY:
+        q = None  # the best of bad samples is no winner: `no_good_quality` says so instead
+    return {"quality": q, "bound": pick("iw_bound", 1)}
+
+
+def no_good_quality(rows: Sequence[SummaryRow]) -> float | None:
+    """The highest sample quality when some member's was measured but none reaches
+    GOOD_QUALITY (the table then says so instead of crowning one); None otherwise."""
+    qs = [r.quality for r in rows if r.quality is not None and math.isfinite(r.quality)]
+    return max(qs) if qs and max(qs) < GOOD_QUALITY else None
 
 
 CSV_FIELDS = ("beta", "seed", "state", "bce_per_pixel", "rate_nats", "distortion_nats",
@@ -289,7 +302,7 @@ def _nice_levels(lo: float, hi: float, n: int = 6) -> list[float]:
     return [start + i * step for i in range(int((hi - start) / step) + 2)]
 
 
-__all__ = ["BEST_MEANINGS", "CSV_FIELDS", "DEFAULT_IW_K", "NATS_NOTE", "SummaryRow",
-           "best_members", "comparison_grid", "iso_elbo_levels", "member_file_name", "member_label",
+__all__ = ["BEST_MEANINGS", "CSV_FIELDS", "DEFAULT_IW_K", "GOOD_QUALITY", "NATS_NOTE", "SummaryRow",
+           "best_members", "no_good_quality", "comparison_grid", "iso_elbo_levels", "member_file_name", "member_label",
            "save_labelled_grid", "save_rate_distortion_png", "summary_row",
            "write_summary_csv"]

@@ -98,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
     from training.record.checkpoint import Checkpoint, save_checkpoint
     from training.metrics.judge import get_judge
     from training.engine.sweep import SweepConfig, SweepListError, SweepTrainer, parse_betas, parse_seeds
-    from training.metrics.sweep_report import (BEST_MEANINGS, NATS_NOTE, best_members, comparison_grid,
+    from training.metrics.sweep_report import (BEST_MEANINGS, GOOD_QUALITY, NATS_NOTE, best_members,
+                                               no_good_quality, comparison_grid,
                                        member_file_name, member_label, save_labelled_grid,
                                        save_rate_distortion_png, summary_row, write_summary_csv)
 
@@ -159,6 +160,10 @@ def run(args: argparse.Namespace) -> int:
     for key, idx in best.items():
         if idx is not None:
             print(f"{BEST_MEANINGS[key]}: {labels[idx]}")
+    poor = no_good_quality(rows)
+    if poor is not None:
+        print(f"sample quality: no member's samples are good (the best, {poor:.0%}, is under "
+              f"{GOOD_QUALITY:.0%}): none is marked best")
     print(f"nats: {NATS_NOTE}")
     failed = [labels[i] for i, r in enumerate(result.results) if r.state == "failed"]
     if failed:
