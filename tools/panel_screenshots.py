@@ -96,6 +96,19 @@ def main(argv: list[str] | None = None) -> int:
             labels = vae.dataset.test.labels
             panel.select_point(int((labels == 3).nonzero()[2]))
             panel.sliders[0].setValue(40)
+            # The UMAP map (fitted in the panel's worker), and a lasso around the 0s.
+            import time
+
+            import numpy as np
+
+            panel.method_box.setCurrentIndex(panel.method_box.findData("umap"))
+            deadline = time.monotonic() + 300
+            while panel.runner.is_fitting and time.monotonic() < deadline:
+                app.processEvents()
+                time.sleep(0.02)
+            zeros = panel.coords[labels.numpy() == 0]
+            (x0, y0), (x1, y1) = zeros.min(0), zeros.max(0)
+            panel.select_polygon(np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]]))
         elif panel.title == "Draw":
             from PySide6.QtCore import QPointF
 
