@@ -168,3 +168,20 @@ def test_a_single_run_shows_its_raw_steps_without_being_selected(qtbot):
     qtbot.waitUntil(lambda: len(shown_curves(plot).get("#e6550d", [])) == 2)
     faint = [y for alpha, y in shown_curves(plot)["#e6550d"] if alpha < 255]
     assert len(faint) == 1 and np.array_equal(faint[0], v)
+
+
+def test_removing_the_selected_run_gives_the_raw_steps_to_the_one_left(qtbot):
+    plot = LossPlot()
+    qtbot.addWidget(plot)
+    a, b = Run("a", TrainConfig(kind="vae")), Run("b", TrainConfig(kind="vae"))
+    plot.add_run(a, "#e6550d")
+    plot.add_run(b, "#3182bd")
+    v = np.linspace(1, 0, 40, dtype=np.float32)
+    for r in (a, b):
+        plot.append_steps(r.id, 0, v, v, v)
+    plot.set_highlighted(a.id)
+    qtbot.waitUntil(lambda: len(shown_curves(plot).get("#e6550d", [])) == 2)
+    assert len(shown_curves(plot)["#3182bd"]) == 1
+    plot.remove_run(a.id)
+    qtbot.waitUntil(lambda: len(shown_curves(plot).get("#3182bd", [])) == 2)
+    assert "#e6550d" not in shown_curves(plot)

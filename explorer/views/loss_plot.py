@@ -109,6 +109,7 @@ class _Series:
         self.epoch_values: list[tuple[float, float, float]] = []
         self.visible = True
         self.markers_changed = True  # epoch markers to set again at the next redraw
+        self.raw_drawn = False  # its raw curves hold data
         self.raw_items: dict[str, pg.PlotDataItem] = {}
         self.smooth_items: dict[str, pg.PlotDataItem] = {}
         self.markers: dict[str, pg.ScatterPlotItem] = {}
@@ -368,6 +369,8 @@ class LossPlot(QWidget):
         if s is None:
             return
         self._dirty.discard(run_id)
+        if (left := self.raw_run_id) is not None:
+            self._mark_dirty(left)  # the only run left now shows its raw steps
         self._update_legend()
         for ch in CHANNELS:
             for item in (s.raw_items[ch], s.smooth_items[ch], s.markers[ch]):
@@ -492,12 +495,13 @@ class LossPlot(QWidget):
             raw = s.raw_items[ch]
             if raw_visible:
                 raw.setData(x, s.buf[c, : s.n])
-            elif raw.xData is not None and len(raw.xData):
+            elif s.raw_drawn:
                 raw.setData([], [])  # a hidden curve still costs its bounds and memory
             raw.setVisible(raw_visible)
             s.smooth_items[ch].setData(x, s.smooth[c, : s.n])
             if markers:  # a ScatterPlotItem's setData rebuilds every spot: only when they change
                 s.markers[ch].setData(ex, ev[:, c])
+        s.raw_drawn = raw_visible
 
     @Slot()
     def _on_timer_timeout(self) -> None:
