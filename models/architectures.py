@@ -44,6 +44,9 @@ class Architecture:
     # on a CPU, any recent GPU); float32 elsewhere. Measured, not assumed.
     precision: str = "fp32"
     compile: bool = False  # whether torch.compile pays for a course-length run (measured)
+    # Whether the stacked β-sweep engine (training/engine/sweep.py, hand-written MLP steps)
+    # can train it; `sweep` and the form refuse the others with one line.
+    sweeps: bool = True
 
     def __post_init__(self) -> None:
         unknown = [e for e in self.engines if e not in ENGINES]
@@ -93,7 +96,8 @@ CONV_ARCH = register_arch(Architecture(
     "conv", "Conv",
     "convolutions: 4×4 stride-2 conv 32, 64 channels (28 → 14 → 7), a dense layer to z, "
     "and the mirror image in transposed convolutions",
-    factory="models.conv:ConvLatentModel", engines=("autograd",), precision="bf16"))
+    factory="models.conv:ConvLatentModel", engines=("autograd",), precision="bf16",
+    sweeps=False))
 
 
 __all__ = ["ARCHITECTURES", "Architecture", "CONV_ARCH", "DEFAULT_ARCH", "MLP_ARCH", "PRECISIONS",
