@@ -52,7 +52,8 @@ def classify(net: nn.Module, images: torch.Tensor) -> torch.Tensor:
     return torch.softmax(net(images.reshape(-1, 1, 28, 28).float()), dim=1)
 
 
-def arch_table(ds, seed: int, course_epochs: int, steps_per_epoch: int) -> None:
+def arch_table(ds, seed: int, course_epochs: int, steps_per_epoch: int,
+               kinds: tuple[str, ...] = ("vae", "cvae"), same_time: bool = True) -> None:
     """MLP against conv, VAE and CVAE: at the course's step budget and at the same wall time.
 
     Judged quality (training/metrics/judge.py: the share of 1,000 prior samples read with
@@ -83,13 +84,14 @@ def arch_table(ds, seed: int, course_epochs: int, steps_per_epoch: int) -> None:
         print(f"  {rows[-1][0]:9s} {budget:22s} {steps:6d} steps {train_s:6.1f} s "
               f"quality {q.quality:.1%} classes {q.classes_seen}", flush=True)
 
-    for kind in ("vae", "cvae"):
+    for kind in kinds:
         for arch in ("mlp", "conv"):
             one(kind, arch, course_epochs, "course steps")
         for arch, other in (("mlp", "conv"), ("conv", "mlp")):
             target = seconds[(kind, other)]
             epochs = max(1, round(target * rates[(kind, arch)] / steps_per_epoch))
-            one(kind, arch, epochs, f"{other}'s time ({target:.0f} s)")
+            if same_time:
+                one(kind, arch, epochs, f"{other}'s time ({target:.0f} s)")
     print(f"\n{'model':9s} {'budget':22s} {'steps':>6s} {'train s':>8s} {'steps/s':>8s} "
           f"{'quality':>8s} {'classes':>7s} {'-ELBO':>7s} {'IW k=100':>8s} engine")
     for name, budget, steps, t, rate, q, cls, nelbo, iw, engine in rows:
@@ -106,6 +108,9 @@ def main() -> None:
     ap.add_argument("--archs", action="store_true",
                     help="only the MLP-against-conv table (VAE and CVAE, course steps and same "
                          "wall time)")
+    ap.add_argument("--kinds", default="vae,cvae", help="with --archs: the kinds to compare")
+    ap.add_argument("--course-only", action="store_true",
+                    help="with --archs: the course's steps only, not the same-wall-time rows")
     args = ap.parse_args()
     ds = load_mnist_sample()
     steps_per_epoch = -(-len(ds.train) // 64)
@@ -113,7 +118,8 @@ def main() -> None:
     print(f"data: {ds.description}; {epochs} epochs x {steps_per_epoch} steps "
           f"= {epochs * steps_per_epoch} steps per model")
     if args.archs:
-        arch_table(ds, args.seed, epochs, steps_per_epoch)
+        arch_table(ds, args.seed, epochs, steps_per_epoch, tuple(args.kinds.split(",")),
+                   not args.course_only)
         return
 
     t0 = time.perf_counter()
