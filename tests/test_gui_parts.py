@@ -42,12 +42,18 @@ def test_beta_and_lr_parsing():
     assert BETA_STOPS[nearest_stop(0.005)] == 0.005 and nearest_stop(0) == 0
 
 
-def test_plot_holds_100k_steps_and_downsamples(qtbot):
+def shown_loss_plot(qtbot, width: int, height: int) -> LossPlot:
+    """A LossPlot on screen at this size (drawn curves depend on the real view box)."""
     plot = LossPlot()
     qtbot.addWidget(plot)
-    plot.resize(900, 300)
+    plot.resize(width, height)
     plot.show()
     qtbot.waitExposed(plot)
+    return plot
+
+
+def test_plot_holds_100k_steps_and_downsamples(qtbot):
+    plot = shown_loss_plot(qtbot, 900, 300)
     run = Run("long", TrainConfig(epochs=1))
     plot.add_run(run, "#e6550d")
     rng = np.random.default_rng(0)
@@ -111,11 +117,7 @@ def shown_curves(plot: LossPlot, channel: str = "total") -> dict[str, list[tuple
 def test_a_sweep_plot_shows_every_member_and_only_the_selected_runs_raw_steps(qtbot):
     from explorer.views.loss_plot import run_color
 
-    plot = LossPlot()
-    qtbot.addWidget(plot)
-    plot.resize(1100, 400)
-    plot.show()
-    qtbot.waitExposed(plot)
+    plot = shown_loss_plot(qtbot, 1100, 400)
     betas = (0.0, 1e-4, 1e-3, 1e-2, 0.1, 1.0, 10.0)
     runs = [Run(f"β={b:g} s0", TrainConfig(kind="vae", beta=b), group="sweep 1") for b in betas]
     rng = np.random.default_rng(0)
