@@ -210,7 +210,7 @@ def plot_cost(app) -> None:
         times.append((time.perf_counter() - t0) * 1000)
     print(f"plot with 3 x 100,000 steps: one update + repaint {statistics.median(times):.1f} ms "
           f"median, {percentile(times, 90):.1f} ms p90; the redraw timer then runs every "
-          f"{plot._timer.interval()} ms")
+          f"{plot.redraw_interval_ms} ms")
     plot.close()
 
 

@@ -1,4 +1,10 @@
-"""The course's MLP auto-encoders (AE, β-VAE, CVAE) behind one interface."""
+"""The auto-encoders (AE, β-VAE, CVAE) behind one interface, `LatentModel`; the course's MLPs.
+
+`LatentModel` is the interface every panel, metric and the loop use (encode, decode_logits,
+decode, loss, sample, ...) and builds the course's Linear/ReLU chains. Another architecture
+(models/conv.py) subclasses it and replaces only `_build`, `_encode_net` and `_decode_net`:
+the networks from pixels (+ one-hot) to the encoder's output, and from z (+ one-hot) to logits.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from models.architectures import DEFAULT_ARCH, Architecture, get_arch
 from models.registry import ModelKind, get_kind, kind_names
 
 
@@ -30,9 +37,11 @@ class ModelConfig:
     image_shape: tuple[int, int] = (28, 28)
     n_classes: int = 10
     beta: float = 0.005
+    arch: str = DEFAULT_ARCH  # models/architectures.py; configs written before it are 'mlp'
 
     def __post_init__(self) -> None:
         get_kind(self.kind)  # ValueError naming the choices
+        get_arch(self.arch)
         if self.nz < 1:
             raise ValueError(f"nz must be at least 1, got {self.nz}")
         if not self.hidden or any(h < 1 for h in self.hidden):
@@ -50,6 +59,10 @@ class ModelConfig:
     @property
     def model_kind(self) -> ModelKind:
         return get_kind(self.kind)
+
+    @property
+    def architecture(self) -> Architecture:
+        return get_arch(self.arch)
 
     @property
     def is_variational(self) -> bool:
@@ -120,16 +133,48 @@ def bce_with_logits_rows(logits: Tensor, x: Tensor) -> Tensor:
 
 
 class LatentModel(nn.Module):
-    """Encoder/decoder MLP pair; subclasses fix what the encoder outputs and conditions on."""
+    """An encoder/decoder pair behind one interface; this class builds the course's MLPs.
+
+    The config's kind fixes what the encoder outputs (μ, or μ and log σ) and whether both
+    networks take a label; another architecture overrides `_build`, `_encode_net`,
+    `_decode_net` and `reset_parameters`, and keeps the rest.
+    """
 
     def __init__(self, config: ModelConfig, generator: torch.Generator | None = None) -> None:
         super().__init__()
         self.config = config
-        cond = config.n_classes if config.is_conditional else 0
-        enc_out = 2 * config.nz if config.is_variational else config.nz
-        self.encoder = _mlp([config.n_pixels + cond, *config.hidden, enc_out])
-        self.decoder = _mlp([config.nz + cond, *reversed(config.hidden), config.n_pixels])
+        self._build(config)
         self.reset_parameters(generator)
+
+    @property
+    def n_conditions(self) -> int:
+        """Length of the one-hot label the networks take (0 for an unconditional kind)."""
+        return self.config.n_classes if self.config.is_conditional else 0
+
+    @property
+    def encoder_outputs(self) -> int:
+        """μ and log σ (2·nz) for a variational kind, μ (nz) for an AE."""
+        return 2 * self.config.nz if self.config.is_variational else self.config.nz
+
+    def _build(self, config: ModelConfig) -> None:
+        """The course's MLPs: `encoder` and `decoder`, nn.Sequential Linear/ReLU chains (the
+        hand-written step in training/engine/fast_step.py reads them)."""
+        cond = self.n_conditions
+        self.encoder = _mlp([config.n_pixels + cond, *config.hidden, self.encoder_outputs])
+        self.decoder = _mlp([config.nz + cond, *reversed(config.hidden), config.n_pixels])
+
+    def _encode_net(self, x: Tensor, one_hot: Tensor | None) -> Tensor:
+        """The encoder's output (n, encoder_outputs) for images x (n, ...) and their one-hot."""
+        h = self._flat(x)
+        if one_hot is not None:
+            h = torch.cat([h, one_hot], dim=1)
+        return self.encoder(h)
+
+    def _decode_net(self, z: Tensor, one_hot: Tensor | None) -> Tensor:
+        """Decoder logits (n, n_pixels) for codes z (n, nz) and their one-hot."""
+        if one_hot is not None:
+            z = torch.cat([z, one_hot], dim=1)
+        return self.decoder(z)
 
     @torch.no_grad()
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
@@ -171,11 +216,7 @@ class LatentModel(nn.Module):
     # -- the interface -----------------------------------------------------------------------
     def encode(self, x: Tensor, y: Tensor | int | None = None) -> Posterior:
         """Posterior parameters for images x (any shape with the batch first)."""
-        h = self._flat(x)
-        oh = self._one_hot(y, h.shape[0])
-        if oh is not None:
-            h = torch.cat([h, oh], dim=1)
-        out = self.encoder(h)
+        out = self._encode_net(x, self._one_hot(y, x.shape[0]))
         if not self.config.is_variational:
             return Posterior(out, None)
         mean, log_sigma = out.chunk(2, dim=1)
@@ -183,10 +224,7 @@ class LatentModel(nn.Module):
 
     def decode_logits(self, z: Tensor, y: Tensor | int | None = None) -> Tensor:
         """Pre-sigmoid decoder output, shape (n, n_pixels)."""
-        oh = self._one_hot(y, z.shape[0])
-        if oh is not None:
-            z = torch.cat([z, oh], dim=1)
-        return self.decoder(z)
+        return self._decode_net(z, self._one_hot(y, z.shape[0]))
 
     def decode(self, z: Tensor, y: Tensor | int | None = None) -> Tensor:
         """Images in [0, 1], shape (n, H, W)."""
@@ -246,7 +284,14 @@ class LatentModel(nn.Module):
 
 
 def build_model(config: ModelConfig, generator: torch.Generator | None = None) -> LatentModel:
-    """A fresh model for `config`, built by its kind's factory, initialised from `generator`."""
+    """A fresh model for `config`, built by its architecture's factory, initialised from
+    `generator`."""
+    return config.architecture.build(config, generator)
+
+
+def build_kind_model(config: ModelConfig, generator: torch.Generator | None = None) -> LatentModel:
+    """The `mlp` architecture's factory: the kind's own (the course MLP unless a kind names
+    another in its registry entry)."""
     return config.model_kind.build(config, generator)
 
 
@@ -257,6 +302,7 @@ __all__ = [
     "ModelConfig",
     "Posterior",
     "bce_with_logits_rows",
+    "build_kind_model",
     "build_model",
     "gaussian_kl",
 ]

@@ -292,7 +292,7 @@ def _fake_mnist(monkeypatch, fail_on: str | None = None):
     mirror = "https://example.invalid/mnist/"
     monkeypatch.setitem(sources.DOWNLOADS, "mnist",
                         ([mirror], {k: hashlib.md5(v).hexdigest() for k, v in files.items()}))
-    monkeypatch.setattr(data, "_reachable", lambda url, timeout: True)
+    monkeypatch.setattr(data, "mirror_reachable", lambda url, timeout: True)
     fetched = []
 
     def urlopen(url, timeout=None):

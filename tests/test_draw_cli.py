@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from training.record.checkpoint import Checkpoint, CheckpointError, save_checkpoint
-from training.cli.main import CliError, _Parser
+from training.cli.main import CliError, CliParser
 from training.cli.commands import encode, restyle
 from training.explore.drawing import DrawingError, classify_batch, encode_image, preprocess, restyle_batch
 
@@ -49,7 +49,7 @@ def digits(tmp_path_factory, sample_dataset):
 
 
 def run_command(name: str, *argv) -> int:
-    parser = _Parser(prog=f"latent-explorer {name}")
+    parser = CliParser(prog=f"latent-explorer {name}")
     COMMANDS[name].add_arguments(parser)
     return COMMANDS[name].run(parser.parse_args([str(a) for a in argv]))
 
@@ -221,7 +221,7 @@ def test_encode_an_empty_image_in_a_stack_names_it(tmp_path, capsys, ckpts, digi
 
 def test_help_documents_the_array_layouts(capsys):
     for name, needle in (("encode", "[:, 1] is log σ"), ("restyle", "(N images, classes, 28")):
-        parser = _Parser(prog=name)
+        parser = CliParser(prog=name)
         COMMANDS[name].add_arguments(parser)
         with pytest.raises(SystemExit):
             parser.parse_args(["--help"])

@@ -192,11 +192,11 @@ def test_load_and_paste_put_an_image_on_the_canvas(qtbot, runs, all_runs, tmp_pa
     png = tmp_path / "digit.png"
     Image.fromarray(255 - enlarged(digit)).save(png)  # dark ink on white, as a scan
     p = make(qtbot, all_runs, run)
-    p._ask_image_path = lambda: str(png)
+    p.ask_image_path = lambda: str(png)
     qtbot.mouseClick(p.load_button, LEFT)
     wait_drawn(qtbot, p)
     assert np.corrcoef(cell(p.input_view.grid, 0, 0).ravel(), digit.ravel())[0, 1] > 0.9
-    p._ask_image_path = lambda: str(tmp_path / "missing.png")
+    p.ask_image_path = lambda: str(tmp_path / "missing.png")
     qtbot.mouseClick(p.load_button, LEFT)
     assert p.message.isVisible() and "missing.png: no such file" in p.message.text()
 
@@ -286,7 +286,7 @@ def test_png_export_writes_input_reconstructions_and_restyles(qtbot, runs, all_r
     draw_seven(qtbot, p.canvas)
     wait_drawn(qtbot, p)
     out = tmp_path / "drawing"
-    p._ask_save_path = lambda suggested: str(out)
+    p.ask_save_path = lambda suggested: str(out)
     qtbot.mouseClick(p.save_button, LEFT)
     with Image.open(tmp_path / "drawing.png") as img:
         w, h = img.size

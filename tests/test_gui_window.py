@@ -259,7 +259,7 @@ def test_quit_action_asks_about_unsaved_runs(qtbot, settings, datasets):
     assert not w.isVisible()
 
 
-def _checkpoint(tmp_path, dataset, name="loaded run"):
+def trained_checkpoint(tmp_path, dataset, name="loaded run"):
     cfg = TrainConfig(kind="cvae", beta=0.01, nz=4, epochs=2, dataset="mnist-sample", device="cpu")
     result = Trainer(cfg, dataset).run()
     path = tmp_path / "run.safetensors"
@@ -269,7 +269,7 @@ def _checkpoint(tmp_path, dataset, name="loaded run"):
 
 
 def test_open_checkpoint_plots_its_history(qtbot, window, tmp_path, small_dataset):
-    path, result = _checkpoint(tmp_path, small_dataset)
+    path, result = trained_checkpoint(tmp_path, small_dataset)
     window.dialogs.path = str(path)
     window.menu_actions.open.trigger()
     run = window.runs[-1]
@@ -705,7 +705,9 @@ def test_opening_the_same_checkpoint_twice_gives_two_names(qtbot, window, tmp_pa
     second = window.open_checkpoint(str(copy))
     names = [cell(window, r, COL_NAME) for r in (run, first, second)]
     assert names == [run.name, f"{run.name} (2)", f"{run.name} (3)"]
-    qtbot.waitUntil(lambda: not window.session._loaders, timeout=WAIT_MS)
+    # Each copy loads its dataset in the background and becomes explorable, as the first did.
+    qtbot.waitUntil(lambda: first in window.usable_runs() and second in window.usable_runs(),
+                    timeout=WAIT_MS)
 
 
 def test_a_one_class_folder_fails_the_run_with_one_plain_line(qtbot, window, tmp_path):

@@ -490,7 +490,7 @@ def test_save_png_through_a_patched_dialog(qtbot, runs, all_runs, tmp_path, monk
     p: Panel = make(qtbot, cls, all_runs, runs["cvae"], show=cls is LatentMapPanel)
     target = tmp_path / "out"
     asked = []
-    monkeypatch.setattr(p, "_ask_save_path", lambda name: asked.append(name) or str(target))
+    monkeypatch.setattr(p, "ask_save_path", lambda name: asked.append(name) or str(target))
     qtbot.mouseClick(p.save_button, Qt.MouseButton.LeftButton)
     assert asked and asked[0].endswith(".png")
     with Image.open(tmp_path / "out.png") as im:
@@ -501,7 +501,7 @@ def test_save_png_through_a_patched_dialog(qtbot, runs, all_runs, tmp_path, monk
     else:
         assert size[0] > 100 and size[1] > 100
     # Cancelling the dialog writes nothing.
-    monkeypatch.setattr(p, "_ask_save_path", lambda name: None)
+    monkeypatch.setattr(p, "ask_save_path", lambda name: None)
     (tmp_path / "out.png").unlink()
     qtbot.mouseClick(p.save_button, Qt.MouseButton.LeftButton)
     assert not (tmp_path / "out.png").exists()

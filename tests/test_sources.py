@@ -129,7 +129,7 @@ def test_registries_import_without_torch():
 def test_kmnist_offline_fails_fast_and_leaves_nothing(tmp_path, monkeypatch):
     monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(tmp_path / "c"))
     probed = []
-    monkeypatch.setattr(data, "_reachable", lambda url, timeout: probed.append(url) or False)
+    monkeypatch.setattr(data, "mirror_reachable", lambda url, timeout: probed.append(url) or False)
     t0 = time.perf_counter()
     with pytest.raises(DataError) as e:
         load_dataset("kmnist")
@@ -144,7 +144,7 @@ def test_kmnist_offline_fails_fast_and_leaves_nothing(tmp_path, monkeypatch):
 
 def test_kmnist_loads_from_a_seeded_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(tmp_path))
-    monkeypatch.setattr(data, "_reachable", lambda url, timeout: pytest.fail("no probe needed"))
+    monkeypatch.setattr(data, "mirror_reachable", lambda url, timeout: pytest.fail("no probe needed"))
     files = tiny_idx_files()
     (tmp_path / "kmnist").mkdir()
     for name, (_, raw) in files.items():
@@ -174,7 +174,7 @@ def test_kmnist_downloads_from_its_mirror_checksummed(tmp_path, monkeypatch):
     mirrors, _ = sources.DOWNLOADS["kmnist"]
     monkeypatch.setitem(sources.DOWNLOADS, "kmnist",
                         (mirrors, {k: hashlib.md5(raw).hexdigest() for k, (_, raw) in files.items()}))
-    monkeypatch.setattr(data, "_reachable", lambda url, timeout: True)
+    monkeypatch.setattr(data, "mirror_reachable", lambda url, timeout: True)
     fetched = []
 
     def urlopen(url, timeout=None):

@@ -15,7 +15,7 @@ from explorer.views.timeline_view import TimelineView
 from test_gui_window import (  # noqa: F401 - fixtures used by name
     LONG,
     WAIT_MS,
-    _checkpoint,
+    trained_checkpoint,
     cell,
     click_train,
     datasets,
@@ -197,7 +197,7 @@ def test_continue_training_a_finished_run_trains_the_same_run_further(qtbot, win
 
 def test_continue_an_old_checkpoint_says_it_uses_a_fresh_optimizer(qtbot, window, tmp_path,
                                                                    small_dataset):
-    path, result = _checkpoint(tmp_path, small_dataset)  # no optimizer state, no timeline
+    path, result = trained_checkpoint(tmp_path, small_dataset)  # no optimizer state, no timeline
     run = window.open_checkpoint(str(path))
     qtbot.waitUntil(lambda: run.dataset is not None, timeout=WAIT_MS)
     assert run.timeline is None and run.resume is None

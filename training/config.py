@@ -12,6 +12,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
+from models.architectures import DEFAULT_ARCH, arch_names, get_arch
 from models.registry import get_kind, kind_names
 
 if TYPE_CHECKING:
@@ -36,6 +37,9 @@ class TrainConfig:
     compile: bool = False
     precision: str = "auto"  # 'auto', 'fp32' or 'bf16' (mixed precision for the matmuls)
     engine: str = "fast"  # 'fast' (hand-written backward, see fast_step) or 'autograd'
+    # The networks (models/architectures.py), independent of the kind; files written before
+    # architectures existed have no such field and load as the default, the course MLP.
+    arch: str = DEFAULT_ARCH
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
@@ -49,6 +53,10 @@ class TrainConfig:
         names = kind_names()
         if self.kind not in names:
             p.append(f"unknown model {self.kind!r} (choose {', '.join(names[:-1])} or {names[-1]})")
+        archs = arch_names()
+        if self.arch not in archs:
+            p.append(f"unknown architecture {self.arch!r} (choose {', '.join(archs[:-1])} or "
+                     f"{archs[-1]})" if len(archs) > 1 else f"unknown architecture {self.arch!r}")
         if not (isinstance(self.beta, (int, float)) and math.isfinite(self.beta) and self.beta >= 0):
             p.append(f"beta must be >= 0, got {self.beta}")
         if not 1 <= self.nz <= 4096:
@@ -69,6 +77,10 @@ class TrainConfig:
               and "autograd" not in get_kind(self.kind).engines):
             # 'fast' means "the fast step where it applies": it falls back to autograd itself.
             p.append(f"the autograd engine cannot train a {get_kind(self.kind).label}")
+        elif (self.engine == "autograd" and self.arch in archs
+              and "autograd" not in get_arch(self.arch).engines):
+            p.append(f"the autograd engine cannot train the {get_arch(self.arch).label} "
+                     "architecture")
         return p
 
     def model_config(self, n_classes: int = 10) -> ModelConfig:
@@ -76,7 +88,8 @@ class TrainConfig:
         from models.autoencoders import ModelConfig  # torch: only when a model is wanted
 
         return ModelConfig(kind=self.kind, nz=self.nz, hidden=self.hidden, n_classes=n_classes,
-                           beta=self.beta if get_kind(self.kind).variational else 0.0)
+                           beta=self.beta if get_kind(self.kind).variational else 0.0,
+                           arch=self.arch)
 
     def to_dict(self) -> dict:
         d = asdict(self)

@@ -143,12 +143,12 @@ class Panel(QWidget):
         return save_png(grid, path, scale=PNG_SCALE)
 
     # The modal dialog lives in a method tests can replace, so a test never blocks on it.
-    def _ask_save_path(self, suggested: str) -> str | None:
+    def ask_save_path(self, suggested: str) -> str | None:
         path, _ = QFileDialog.getSaveFileName(self, "Save image", suggested, "PNG images (*.png)")
         return path or None
 
     def _on_save_clicked(self) -> None:
-        path = self._ask_save_path(self.default_file_name())
+        path = self.ask_save_path(self.default_file_name())
         if path:
             if not path.lower().endswith(".png"):
                 path += ".png"

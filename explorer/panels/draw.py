@@ -252,8 +252,8 @@ class DrawPanel(Panel):
         self._show_empty(EMPTY_TEXT)
 
     # -- input -----------------------------------------------------------------------------
-    # The modal dialog lives in a method tests can replace, like Panel._ask_save_path.
-    def _ask_image_path(self) -> str | None:
+    # The modal dialog lives in a public method tests can replace, like Panel.ask_save_path.
+    def ask_image_path(self) -> str | None:
         path, _ = QFileDialog.getOpenFileName(self, "Load an image", "",
                                               "Images (*.png *.jpg *.jpeg *.bmp *.gif);;All files (*)")
         return path or None
@@ -269,7 +269,7 @@ class DrawPanel(Panel):
         return True
 
     def _on_load_clicked(self) -> None:
-        path = self._ask_image_path()
+        path = self.ask_image_path()
         if path:
             self.load_file(path)
 

@@ -551,7 +551,7 @@ class SweepPanel(Panel):
         if path:
             self.save_plane_png(path if path.lower().endswith(".png") else path + ".png")
 
-    def _ask_save_path(self, suggested: str) -> str | None:
+    def ask_save_path(self, suggested: str) -> str | None:
         return self.ask_path("Save the comparison grid", suggested, "PNG images (*.png)")
 
     def _on_save_csv_clicked(self) -> None:

@@ -2,8 +2,14 @@
 
 pyqtgraph idioms (examples/scrollingPlots.py): every curve is created once and fed `setData`
 with views of a preallocated buffer that doubles when full; peak downsampling and clip-to-view
-keep 100,000+ steps cheap to draw. New steps only mark a run dirty; a timer redraws at most 5 times a second (less when a
+keep 100,000+ steps cheap to draw. New steps only mark a run dirty; one timer redraws at most 5 times a second (less when a
 repaint would take more than 3 % of the GUI thread: PAINT_BUDGET).
+
+Only the selected run (or the only run) draws its raw per-step losses behind its smoothed curve;
+every other run draws its smoothed curve alone. A 7-member β sweep otherwise painted 21
+translucent raw curves on top of the 21 smoothed ones, and the repaint (28 ms of a 200 ms tick,
+benchmarks/gui_responsiveness.py --sweep) held the event loop past its 50 ms p99 target. The
+per-epoch markers are set again only when an epoch ends, not at every tick.
 No torch here: this module is imported before the window is shown.
 """
 
@@ -93,6 +99,7 @@ class _Series:
         self.color = color
         self.beta = beta
         self.n = 0
+        self.drawn_n = 0  # steps drawn at the last redraw
         self.buf = np.zeros((3, 1024), np.float32)  # total, recon, kl
         self.smooth = np.zeros((3, 1024), np.float32)
         self.ema_last = np.zeros(3)
@@ -101,6 +108,8 @@ class _Series:
         self.epoch_steps: list[int] = []
         self.epoch_values: list[tuple[float, float, float]] = []
         self.visible = True
+        self.markers_changed = True  # epoch markers to set again at the next redraw
+        self.raw_drawn = False  # its raw curves hold data
         self.raw_items: dict[str, pg.PlotDataItem] = {}
         self.smooth_items: dict[str, pg.PlotDataItem] = {}
         self.markers: dict[str, pg.ScatterPlotItem] = {}
@@ -154,7 +163,8 @@ class LossPlot(QWidget):
         self._slider_label.setMinimumWidth(self._slider_label.fontMetrics().horizontalAdvance("0.00 "))
         self._raw_check = QCheckBox("Show raw")
         self._raw_check.setChecked(True)
-        self._raw_check.setToolTip("Draw the unsmoothed losses faintly behind the smoothed curve")
+        self._raw_check.setToolTip("Draw the selected run's unsmoothed losses faintly behind its "
+                                   "smoothed curve (other runs show their smoothed curve only)")
         self._log_check = QCheckBox("Log y")
         self._log_check.setToolTip("Logarithmic loss axes")
         self._grid_check = QCheckBox("Grid")
@@ -221,10 +231,26 @@ class LossPlot(QWidget):
         return 0 if s is None else s.n
 
     def curve_data(self, run_id: int, channel: str = "total", smoothed: bool = False):
-        """(x, y) the curve holds now (for tests and export)."""
+        """(x, y) of a run's per-step losses as last drawn: raw, or smoothed as its curve holds."""
         s = self._series[run_id]
-        item = (s.smooth_items if smoothed else s.raw_items)[channel]
-        return item.getOriginalDataset()
+        if smoothed:
+            return s.smooth_items[channel].getOriginalDataset()
+        c = CHANNELS.index(channel)
+        return self._x[: s.drawn_n].copy(), s.buf[c, : s.drawn_n].copy()
+
+    @property
+    def raw_run_id(self) -> int | None:
+        """The run whose raw per-step curves are drawn: the selected one, or the only run."""
+        if self._highlighted in self._series:
+            return self._highlighted
+        if len(self._series) == 1:
+            return next(iter(self._series))
+        return None
+
+    @property
+    def redraw_interval_ms(self) -> int:
+        """How often the redraw timer runs now (it slows down when painting is slow)."""
+        return self._timer.interval()
 
     def drawn_data(self, run_id: int, channel: str = "total"):
         """(x, y) of the smoothed curve as drawn now: after downsampling and clipping to view."""
@@ -310,6 +336,7 @@ class LossPlot(QWidget):
         if len(h):
             self._write(s, 0, h.recon, h.kl, h.total)
         s.epoch_steps, s.epoch_values = [], []
+        s.markers_changed = True
         for rec in h.epochs:
             self._add_marker_values(s, rec.step, rec.metrics)
         self._mark_dirty(s.run_id)
@@ -342,6 +369,8 @@ class LossPlot(QWidget):
         if s is None:
             return
         self._dirty.discard(run_id)
+        if (left := self.raw_run_id) is not None:
+            self._mark_dirty(left)  # the only run left now shows its raw steps
         self._update_legend()
         for ch in CHANNELS:
             for item in (s.raw_items[ch], s.smooth_items[ch], s.markers[ch]):
@@ -353,7 +382,7 @@ class LossPlot(QWidget):
             return
         s.visible = visible
         for ch in CHANNELS:
-            s.raw_items[ch].setVisible(visible and self._raw_wanted())
+            s.raw_items[ch].setVisible(visible and self._raw_wanted(s))
             s.smooth_items[ch].setVisible(visible)
             s.markers[ch].setVisible(visible)
         self._update_legend()
@@ -366,12 +395,15 @@ class LossPlot(QWidget):
         """Draw the selected run's curves thicker."""
         if run_id == self._highlighted:
             return
+        old_raw = self.raw_run_id
         old, self._highlighted = self._highlighted, run_id
         for rid in (old, run_id):
             s = self._series.get(rid) if rid is not None else None
             if s is not None:
                 for ch in CHANNELS:
                     s.smooth_items[ch].setPen(self._pen(s.color, wide=rid == run_id))
+        for rid in {old_raw, self.raw_run_id} - {None}:
+            self._mark_dirty(rid)  # the raw curves move to the newly selected run
         self._update_legend()
 
     def legend_entries(self) -> list[str]:
@@ -395,8 +427,9 @@ class LossPlot(QWidget):
         self._on_timer_timeout()
 
     # -- internals -------------------------------------------------------------------------------
-    def _raw_wanted(self) -> bool:
-        return self._raw_check.isChecked() and self._smoothing > 0
+    def _raw_wanted(self, s: _Series) -> bool:
+        return (self._raw_check.isChecked() and self._smoothing > 0
+                and s.run_id == self.raw_run_id)
 
     def _pen(self, color: str, raw: bool = False, wide: bool = False):
         c = QColor(color)
@@ -430,6 +463,7 @@ class LossPlot(QWidget):
         total = m.bce + (s.beta * kl if m.kl is not None else 0.0)
         s.epoch_steps.append(step)
         s.epoch_values.append((total, m.bce, kl))
+        s.markers_changed = True
 
     def _mark_dirty(self, run_id: int) -> None:
         self._dirty.add(run_id)
@@ -451,15 +485,23 @@ class LossPlot(QWidget):
     def _update_series(self, s: _Series) -> None:
         self._smooth_pending(s)
         x = self._x[: s.n]
-        raw_visible = s.visible and self._raw_wanted()
+        s.drawn_n = s.n
+        raw_visible = s.visible and self._raw_wanted(s)
+        markers = s.markers_changed
+        s.markers_changed = False
         ex = np.asarray(s.epoch_steps, dtype=np.float64)
         ev = np.asarray(s.epoch_values, dtype=np.float64).reshape(-1, 3)
         for c, ch in enumerate(CHANNELS):
+            raw = s.raw_items[ch]
             if raw_visible:
-                s.raw_items[ch].setData(x, s.buf[c, : s.n])
-            s.raw_items[ch].setVisible(raw_visible)
+                raw.setData(x, s.buf[c, : s.n])
+            elif s.raw_drawn:
+                raw.setData([], [])  # a hidden curve still costs its bounds and memory
+            raw.setVisible(raw_visible)
             s.smooth_items[ch].setData(x, s.smooth[c, : s.n])
-            s.markers[ch].setData(ex, ev[:, c])
+            if markers:  # a ScatterPlotItem's setData rebuilds every spot: only when they change
+                s.markers[ch].setData(ex, ev[:, c])
+        s.raw_drawn = raw_visible
 
     @Slot()
     def _on_timer_timeout(self) -> None:

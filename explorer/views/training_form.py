@@ -1,4 +1,4 @@
-"""The training form: model kind, dataset, β, nz, epochs, batch size, learning rate, seed.
+"""The training form: model kind, architecture, dataset, β, nz, epochs, batch size, learning rate, seed.
 
 "Sweep β" mode (VAE/CVAE): the single β and seed give way to a list of βs (typed, or filled
 from a log grid) and a list of seeds; Train then asks for a sweep (`sweep_requested`, with
@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from models.architectures import DEFAULT_ARCH, get_arch, list_archs
 from models.registry import get_kind, list_kinds
 from training.data.sources import default_epochs, list_sources
 
@@ -43,7 +44,7 @@ _MANTISSAS = (1.0, 1.5, 2.0, 3.0, 5.0, 7.0)
 BETA_STOPS = (0.0, *[float(f"{m}e{e}") for e in range(-4, 1) for m in _MANTISSAS], 10.0)
 _CHOOSE_FOLDER = "choose-folder"
 _FOLDER_PREFIX = "folder:"
-DEFAULTS = {"kind": "vae", "beta": 0.005, "nz": 32, "epochs": None, "batch_size": 64, "lr": 1e-3,
+DEFAULTS = {"kind": "vae", "arch": DEFAULT_ARCH, "beta": 0.005, "nz": 32, "epochs": None, "batch_size": 64, "lr": 1e-3,
             "seed": 0, "dataset": "auto", "data_dir": None}  # epochs None: follow the dataset
 COURSE_BETAS_TEXT = "0, 1e-4, 1e-3, 1e-2, 0.1, 1, 10"  # the course's grid (training.engine.sweep)
 SWEEP_DEFAULTS = {"sweep": False, "betas": COURSE_BETAS_TEXT, "sweep_seeds": "0"}
@@ -174,6 +175,12 @@ class TrainingForm(QWidget):
             self.kind.addItem(f"{k.label}: {k.description.split(':')[0]}", k.name)
             self.kind.setItemData(self.kind.count() - 1, k.description,
                                   Qt.ItemDataRole.ToolTipRole)
+        self.arch = QComboBox()
+        for a in list_archs():  # the registry: models/architectures.py
+            self.arch.addItem(a.label, a.name)
+            self.arch.setItemData(self.arch.count() - 1, a.description,
+                                  Qt.ItemDataRole.ToolTipRole)
+        self.arch.setToolTip("The encoder and decoder networks, for any model")
         self.dataset = QComboBox()
         for src in list_sources():  # the registry: training/data/sources.py
             self.dataset.addItem(src.label, src.name)
@@ -250,7 +257,8 @@ class TrainingForm(QWidget):
                         (self.grid_from, "log grid from"), (self.grid_to, "log grid to"),
                         (self.grid_per_decade, "log grid points per decade")):
             w.setAccessibleName(name)
-        for w, name in ((self.kind, "Model"), (self.dataset, "Dataset"), (self.nz, "nz"),
+        for w, name in ((self.kind, "Model"), (self.arch, "Architecture"),
+                        (self.dataset, "Dataset"), (self.nz, "nz"),
                         (self.epochs, "Epochs"), (self.batch_size, "Batch size"),
                         (self.lr, "Learning rate"), (self.seed, "Seed")):
             w.setAccessibleName(name)
@@ -258,6 +266,7 @@ class TrainingForm(QWidget):
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.addRow("&Model", self.kind)
+        form.addRow("&Architecture", self.arch)
         form.addRow("&Dataset", self.dataset)
         self._beta_label = QLabel("&β")
         self._beta_label.setBuddy(self.beta.edit)
@@ -297,6 +306,7 @@ class TrainingForm(QWidget):
 
         self.set_values(DEFAULTS)
         self.kind.currentIndexChanged.connect(self._on_kind_current_index_changed)
+        self.arch.currentIndexChanged.connect(lambda _i: self._on_any_text_edited())
         self.epochs.valueChanged.connect(self._on_epochs_value_changed)
         self.batch_size.valueChanged.connect(lambda _v: self._update_epochs())
         self.dataset.activated.connect(self._on_dataset_activated)
@@ -317,7 +327,7 @@ class TrainingForm(QWidget):
         source, data_dir = _split_source(self.dataset.currentData())
         beta, _ = self.beta.value()
         lr, _ = parse_lr(self.lr.text())
-        return {"kind": self.kind.currentData(), "beta": beta, "nz": self.nz.value(),
+        return {"kind": self.kind.currentData(), "arch": self.arch.currentData(), "beta": beta, "nz": self.nz.value(),
                 "epochs": self.epochs.value(), "batch_size": self.batch_size.value(), "lr": lr,
                 "seed": self.seed.value(), "dataset": source, "data_dir": data_dir}
 
@@ -356,6 +366,10 @@ class TrainingForm(QWidget):
         lr, why = parse_lr(self.lr.text())
         if why:
             p.append(why)
+        arch = get_arch(self.arch.currentData())
+        if not arch.sweeps:
+            p.append(f"a β sweep cannot train the {arch.label} architecture yet (it trains "
+                     "MLPs): choose MLP, or untick Sweep β and train one β at a time")
         source, data_dir = _split_source(self.dataset.currentData())
         if source == "folder" and not data_dir:
             p.append("choose the folder (idx files or image sub-folders)")
@@ -430,6 +444,8 @@ class TrainingForm(QWidget):
         v = {**DEFAULTS, **{k: x for k, x in values.items() if x is not None}}
         i = self.kind.findData(v["kind"])
         self.kind.setCurrentIndex(i if i >= 0 else self.kind.findData(DEFAULTS["kind"]))
+        i = self.arch.findData(v["arch"])
+        self.arch.setCurrentIndex(i if i >= 0 else self.arch.findData(DEFAULTS["arch"]))
         beta, _ = parse_beta(str(v["beta"]))
         self.beta.set_value(beta if beta is not None else DEFAULTS["beta"])
         for spin, key in ((self.nz, "nz"), (self.batch_size, "batch_size"), (self.seed, "seed")):

@@ -25,7 +25,9 @@ from training.cli.commands._args import (  # noqa: E402 - CliError first: the co
 )
 
 
-class _Parser(argparse.ArgumentParser):
+class CliParser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors raise CliError: one line, not argparse's block."""
+
     def error(self, message: str):  # one line, not argparse's usage block
         raise CliError(message)
 
@@ -53,10 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     from training.cli.commands import COMMANDS, load_command
     from training.version import version
 
-    p = _Parser(prog="latent-explorer", description="Train and explore auto-encoders. "
+    p = CliParser(prog="latent-explorer", description="Train and explore auto-encoders. "
                 "Run without arguments to open the app.")
     p.add_argument("--version", action="version", version=f"%(prog)s {version()}")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser,
+    sub = p.add_subparsers(dest="command", required=True, parser_class=CliParser,
                            metavar="{" + ",".join(COMMANDS) + "}")
     for name, (help_line, _) in COMMANDS.items():
         sp = sub.add_parser(name, help=help_line, description=help_line[0].upper() + help_line[1:],

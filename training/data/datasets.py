@@ -224,7 +224,8 @@ def _is_cached(folder: Path, files: Mapping[str, str]) -> bool:
     return folder.is_dir() and all((folder / f).exists() for f in files)
 
 
-def _reachable(url: str, timeout: float) -> bool:
+def mirror_reachable(url: str, timeout: float) -> bool:
+    """Whether a TCP connection to `url`'s host opens within `timeout` (tests replace it)."""
     host = urllib.parse.urlsplit(url)
     port = host.port or (443 if host.scheme == "https" else 80)
     try:
@@ -242,7 +243,7 @@ def download(name: str, mirrors: Sequence[str], files: Mapping[str, str],
     if _is_cached(target, files):
         return target
     # A quick TCP probe first: offline machines fail in seconds, not a urllib timeout per file.
-    live = [m for m in mirrors if _reachable(m, min(timeout, 3.0))]
+    live = [m for m in mirrors if mirror_reachable(m, min(timeout, 3.0))]
     if not live:
         raise DataError(f"{name}: no download mirror reachable ({', '.join(mirrors)})")
     target.parent.mkdir(parents=True, exist_ok=True)

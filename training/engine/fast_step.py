@@ -30,8 +30,9 @@ _THRESHOLD_BACKWARD = torch.ops.aten.threshold_backward.grad_input
 
 
 def supports(model: nn.Module) -> bool:
-    """Whether `model` is the plain MLP chain this step knows (else use autograd)."""
-    if not isinstance(model, LatentModel):
+    """Whether `model` is the plain MLP chain this step knows (else use autograd): an
+    architecture whose registry entry does not list the fast engine (conv) never is."""
+    if not isinstance(model, LatentModel) or "fast" not in model.config.architecture.engines:
         return False
     for seq in (model.encoder, model.decoder):
         mods = list(seq)

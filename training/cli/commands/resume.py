@@ -15,7 +15,7 @@ from training.cli.main import CliError
 
 # train's options that define the run: with --resume they must agree with the saved run.
 # (option name in args, TrainConfig field)
-RUN_OPTIONS = (("model", "kind"), ("beta", "beta"), ("nz", "nz"), ("hidden", "hidden"),
+RUN_OPTIONS = (("model", "kind"), ("arch", "arch"), ("beta", "beta"), ("nz", "nz"), ("hidden", "hidden"),
                ("batch_size", "batch_size"), ("lr", "lr"), ("seed", "seed"))
 
 

@@ -15,6 +15,7 @@ import math
 import sys
 from pathlib import Path
 
+from models.architectures import DEFAULT_ARCH, arch_names, get_arch
 from models.registry import list_kinds
 from training.cli.main import CliError
 from training.cli.commands._args import _hidden, _positive_float, _positive_int, add_data_arguments
@@ -28,6 +29,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     kinds = [k.name for k in list_kinds() if k.variational]  # the kinds with a β
     parser.add_argument("--model", required=True, choices=kinds,
                         help="the model kind every member shares")
+    parser.add_argument("--arch", default=DEFAULT_ARCH, choices=arch_names(),
+                        help="the members' networks (the stacked sweep engine trains "
+                             + ", ".join(a for a in arch_names() if get_arch(a).sweeps)
+                             + " only, for now)")
     parser.add_argument("--betas", default=DEFAULT_BETAS,
                         help=f"comma-separated KL weights (default: the course's grid {DEFAULT_BETAS})")
     parser.add_argument("--seeds", default="0", help="comma-separated seeds")
@@ -103,6 +108,11 @@ def run(args: argparse.Namespace) -> int:
                                        member_file_name, member_label, save_labelled_grid,
                                        save_rate_distortion_png, summary_row, write_summary_csv)
 
+    arch = get_arch(args.arch)
+    if not arch.sweeps:
+        raise CliError(f"sweep cannot train the {arch.label} architecture yet (the stacked "
+                       f"sweep engine trains MLPs); train each β with `train --arch "
+                       f"{arch.name}` instead")
     try:
         betas = parse_betas(args.betas)
         seeds = parse_seeds(args.seeds)

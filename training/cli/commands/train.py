@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+from models.architectures import DEFAULT_ARCH, arch_names, get_arch, list_archs
 from models.registry import get_kind, kind_names, list_kinds
 from training.cli.main import CliError
 from training.cli.commands.resume import RUN_OPTIONS, add_resume_arguments, run_resume
@@ -72,6 +73,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, choices=kind_names(),
                    help="the model to train (required) unless --resume gives it; "
                         + "; ".join(f"{k.name}: {k.description}" for k in list_kinds()))
+    p.add_argument("--arch", default=_default(DEFAULT_ARCH), choices=arch_names(),
+                   help="the encoder and decoder networks, for any --model; "
+                        + "; ".join(f"{a.name}: {a.description}" for a in list_archs()))
     p.add_argument("--beta", type=_nonneg_float, default=_default(0.005),
                    help="KL weight (VAE/CVAE)")
     p.add_argument("--nz", type=_positive_int, default=_default(32), help="latent dimensions")
@@ -188,7 +192,7 @@ def run(args: argparse.Namespace) -> int:
                           epochs=args.epochs or TrainConfig.epochs,
                           batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                           device=args.device, dataset=args.dataset or "auto",
-                          data_dir=args.data_dir, compile=args.compile)
+                          data_dir=args.data_dir, compile=args.compile, arch=args.arch)
         t_data0 = time.perf_counter()
         ds = load_data(args)
         t_data = (t_data0, time.perf_counter())
@@ -198,7 +202,8 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as e:
         raise CliError(str(e)) from None
     steps = cfg.epochs * batches_per_epoch(len(ds.train), cfg.batch_size)
-    print(f"training {get_kind(cfg.kind).label} for {_count(cfg.epochs, 'epoch')} "
+    arch = "" if cfg.arch == DEFAULT_ARCH else f" ({get_arch(cfg.arch).label})"
+    print(f"training {get_kind(cfg.kind).label}{arch} for {_count(cfg.epochs, 'epoch')} "
           f"({_count(steps, 'step')}) on {ds.description} ({trainer.device})", file=sys.stderr)
     result = trainer.run()
     t_trained = time.perf_counter()
