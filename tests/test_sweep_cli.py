@@ -8,6 +8,7 @@ import csv
 import pytest
 from PIL import Image
 
+from training.metrics.sweep_report import GOOD_QUALITY
 from training.record.checkpoint import load_checkpoint
 from training.cli.main import CliError
 from training.cli.commands import sweep as sweep_cmd
@@ -69,8 +70,13 @@ def test_sweep_with_the_judge_marks_the_best_sample_quality(tmp_path, capsys, ca
     assert sweep_cmd.run(small(out, "--betas", "0.001,10")) == 0
     rows = list(csv.DictReader((out / "summary.csv").read_text(encoding="utf-8").splitlines()))
     assert all(0 <= float(r["sample_quality"]) <= 1 for r in rows)
-    assert sum("quality" in r["best"] for r in rows) == 1
-    assert "best sample quality" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    if max(float(r["sample_quality"]) for r in rows) >= GOOD_QUALITY:
+        assert sum("quality" in r["best"] for r in rows) == 1
+        assert "best sample quality" in printed
+    else:  # two epochs rarely make good samples: then none is crowned, and that is said
+        assert not any("quality" in r["best"] for r in rows)
+        assert "no member's samples are good" in printed
 
 
 @pytest.mark.parametrize("argv, words", [

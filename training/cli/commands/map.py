@@ -20,11 +20,10 @@ DESCRIPTION = (
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The options of `map`."""
-    from training.explore.latent_methods import map_method_names
-
     p.description = DESCRIPTION
     p.add_argument("file", help="checkpoint file (.safetensors)")
-    p.add_argument("--method", choices=map_method_names(), default="pca", help="how to map")
+    # Checked in run() against the registry: building the parser imports no numpy.
+    p.add_argument("--method", default="pca", help="how to map: pca, umap or tsne (default: pca)")
     p.add_argument("--n", type=_positive_int, default=None, metavar="N",
                    help="map the first N test images (default: all of them)")
     p.add_argument("--out", required=True, help="map.png (scatter) or map.npz (arrays)")
@@ -44,6 +43,10 @@ def run(args: argparse.Namespace) -> int:
     from training.cli.commands.eval import _training_data
     from training.data.datasets import Split
     from training.explore import latent_methods as lm
+
+    if args.method not in lm.map_method_names():
+        raise CliError(f"unknown --method {args.method!r}: choose one of "
+                       f"{', '.join(lm.map_method_names())}")
     from training.explore.panel_math import encode_split
     from training.record.checkpoint import load_checkpoint
 
