@@ -24,7 +24,7 @@ import time
 from collections import OrderedDict
 
 import numpy as np
-from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
 
 from explorer.session.worker_threads import lower_worker_priority
 from training.explore import latent_methods as lm
@@ -107,7 +107,9 @@ class _Job:
         self.thread.setObjectName(f"map-{worker.job}")
         worker.moveToThread(self.thread)
         self.thread.started.connect(worker.run)
-        worker.ended.connect(self.thread.quit)  # the worker is back in the GUI thread by then
+        # Direct: quit() is thread-safe, and a queued call would wait for the GUI thread, which
+        # may be blocked in shutdown() waiting for this very thread.
+        worker.ended.connect(self.thread.quit, Qt.ConnectionType.DirectConnection)
 
     def start(self) -> None:
         self.thread.start()
