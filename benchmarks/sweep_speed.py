@@ -1,8 +1,8 @@
 """A β sweep trained at once against the same members trained one after another.
 
 Same data, same epochs, same members (VAE, nz 32, batch 64, the course's β grid for 7 members,
-else 0 and a log grid up to 10): the sweep engine (`training.engine.sweep.SweepTrainer`, one stacked
-model) against the single-model engine (`training.engine.loop.Trainer`, fast engine) run once per
+else 0 and a log grid up to 10): the sweep (`training.engine.sweep.SweepTrainer`: the one loop driving stacked
+members) against single runs (`training.engine.loop.Trainer`: the one loop, one member, fast step) run once per
 member. Prints model-steps per second for both (members x steps / training seconds, test
 evaluation excluded; wall time with it too), their ratio, and each one's peak memory (its own
 process's peak RSS; CUDA: torch.cuda.max_memory_allocated). Each variant runs in a fresh child
@@ -55,8 +55,9 @@ def child(variant: str, members: int, epochs: int, device: str, data_dir: str | 
     """Train one variant in this process and report its figures."""
     import torch
 
-    from training.engine.loop import TrainConfig, Trainer, TrainingObserver
-    from training.engine.sweep import SweepConfig, SweepObserver, SweepTrainer
+    from training.engine.events import Observer
+    from training.engine.loop import TrainConfig, Trainer
+    from training.engine.sweep import SweepConfig, SweepTrainer
 
     ds = load(data_dir)
     betas = member_betas(members)
@@ -64,7 +65,7 @@ def child(variant: str, members: int, epochs: int, device: str, data_dir: str | 
                   device=device)
     train_s: list[float] = []
 
-    class Timer(TrainingObserver, SweepObserver):
+    class Timer(Observer):
         def on_epoch_end(self, event) -> None:
             train_s.append(event.seconds)
 
@@ -109,9 +110,9 @@ def profile(members: int, device: str, data_dir: str | None, workers: int | None
     trainer = SweepTrainer(SweepConfig(betas=member_betas(members), seeds=(0,), device=device),
                            ds, workers=workers)
     opt = FlatAdam(trainer.model.params)
-    groups = MemberGroups(trainer.model, [b for b, _ in trainer.members], [0] * members, opt,
+    groups = MemberGroups(trainer.model, [b for b, _ in trainer.grid], [0] * members, opt,
                           trainer.workers)
-    batches = itertools.cycle([x for x, _ in iterate_batches(ds.train, 64, trainer.order_generator)])
+    batches = itertools.cycle([x for x, _ in iterate_batches(ds.train, 64, trainer.members.order_generator)])
     acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.startswith("cuda") else [])
     try:
         for _ in range(20):

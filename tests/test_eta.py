@@ -84,7 +84,7 @@ def test_the_evaluations_ahead_are_counted():
 
 
 def steps_event(first: int, n: int, rate: float, epoch: int = 1) -> StepsEvent:
-    z = np.zeros(n, np.float32)
+    z = np.zeros((1, n), np.float32)
     return StepsEvent(first, z, z, z, epoch=epoch, step_in_epoch=first + n, steps_per_epoch=100,
                       total_steps=1000, steps_per_second=rate)
 

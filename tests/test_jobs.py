@@ -12,6 +12,7 @@ from explorer.session.datasets import DatasetCache
 from explorer.session.job_events import (
     DatasetLoaded,
     EpochEvent,
+    MemberEvent,
     ReconstructionsReady,
     StateChanged,
     StepsEvent,
@@ -47,6 +48,9 @@ def test_worker_reports_one_event_stream_in_order(qtbot, cache):
     events = record(worker.event)
     finished = record(worker.finished)
     worker.run()  # synchronously, in this thread
+    # What concerns one member comes wrapped with its index: a single run is member 0.
+    assert all(e.member == 0 for e in events if isinstance(e, MemberEvent))
+    events = [e.event if isinstance(e, MemberEvent) else e for e in events]
     kinds = [type(e) for e in events]
     assert kinds[:2] == [DatasetLoaded, TrainingStarted]
     assert kinds[2] is ReconstructionsReady  # "before training"
@@ -54,7 +58,8 @@ def test_worker_reports_one_event_stream_in_order(qtbot, cache):
     epochs = [e for e in events if isinstance(e, EpochEvent)]
     assert [e.epoch for e in epochs] == [1, 2]
     steps = [e for e in events if isinstance(e, StepsEvent)]
-    assert sum(len(e.total) for e in steps) == events[-1].result.history.n == 20
+    assert all(e.n_members == 1 for e in steps)
+    assert sum(e.n_steps for e in steps) == events[-1].result.history.n == 20
     # Every epoch end is followed by its reconstructions.
     for i, e in enumerate(events):
         if isinstance(e, EpochEvent):

@@ -67,15 +67,16 @@ def assert_steps_cover_history(events: list[StepsEvent], history, total_steps: i
     nxt = 0
     for ev in events:
         assert ev.first_step == nxt
-        assert len(ev.total) == len(ev.recon) == len(ev.kl) >= 1
+        assert ev.total.shape == ev.recon.shape == ev.kl.shape == (1, ev.n_steps)
+        assert ev.n_steps >= 1
         assert ev.total_steps == total_steps
         # where the event says it is agrees with the steps it carries
         assert ev.last_step == (ev.epoch - 1) * ev.steps_per_epoch + ev.step_in_epoch - 1
         nxt = ev.last_step + 1
     assert nxt == len(history)
-    np.testing.assert_array_equal(np.concatenate([e.total for e in events]), history.total)
-    np.testing.assert_array_equal(np.concatenate([e.recon for e in events]), history.recon)
-    np.testing.assert_array_equal(np.concatenate([e.kl for e in events]), history.kl)
+    np.testing.assert_array_equal(np.concatenate([e.total[0] for e in events]), history.total)
+    np.testing.assert_array_equal(np.concatenate([e.recon[0] for e in events]), history.recon)
+    np.testing.assert_array_equal(np.concatenate([e.kl[0] for e in events]), history.kl)
 
 
 # -- observers --------------------------------------------------------------------------------
@@ -91,12 +92,12 @@ def test_hooks_are_called_in_order(small_dataset):
     # every step has its own event when not throttled, and each epoch's steps precede its end
     assert names[1:-1] == (["on_steps"] * 10 + ["on_epoch_end"]) * 2
     assert obs.on_train_start.call_args.args == (trainer,)
-    assert obs.on_train_end.call_args.args == (result,)
+    assert obs.on_train_end.call_args.args[0].results[0] is result
     epochs = [c.args[0] for c in obs.on_epoch_end.call_args_list]
     assert all(isinstance(e, EpochEvent) for e in epochs)
     assert [e.epoch for e in epochs] == [1, 2] and [e.step for e in epochs] == [10, 20]
-    assert [e.metrics for e in epochs] == [r.metrics for r in result.history.epochs]
-    assert result.metrics == epochs[-1].metrics
+    assert [e.metrics for e in epochs] == [(r.metrics,) for r in result.history.epochs]
+    assert result.metrics == epochs[-1].metrics[0]
     assert result.seconds > 0
 
 
@@ -115,11 +116,12 @@ def test_step_events_cover_every_step_exactly_once(small_dataset, interval):
 
 
 def test_steps_event_eta():
-    ev = StepsEvent(10, np.zeros(5), np.zeros(5), np.zeros(5), epoch=1, step_in_epoch=15,
+    ev = StepsEvent(10, np.zeros((1, 5)), np.zeros((1, 5)), np.zeros((1, 5)), epoch=1, step_in_epoch=15,
                     steps_per_epoch=50, total_steps=100, steps_per_second=10.0)
     assert ev.last_step == 14
     assert ev.eta_seconds == pytest.approx(8.5)
-    assert math.isnan(StepsEvent(0, np.zeros(1), np.zeros(1), np.zeros(1), 1, 1, 1, 1, 0.0)
+    assert math.isnan(StepsEvent(0, np.zeros((1, 1)), np.zeros((1, 1)), np.zeros((1, 1)), 1, 1, 1,
+                                 1, 0.0)
                       .eta_seconds)
 
 
@@ -167,7 +169,7 @@ def test_request_stop_from_another_thread_is_prompt(small_dataset):
     assert torch.isfinite(rec_x).all() and rec_x.shape == (4, 28, 28)
     # the observers heard the end, and every step taken was reported
     assert [n for n, _ in rec.calls].count("on_train_end") == 1
-    assert rec.calls[-1] == ("on_train_end", result)
+    assert rec.calls[-1][0] == "on_train_end" and rec.calls[-1][1].results[0] is result
     assert_steps_cover_history(rec.steps(), result.history, 5000)
 
 
@@ -269,7 +271,7 @@ def test_divergence_with_a_huge_learning_rate_fails_cleanly(small_dataset):
     assert "beta" in result.error
     assert finite_weights(result.model)
     assert np.isfinite(result.history.total).all()  # the bad step was not recorded
-    assert rec.calls[-1] == ("on_train_end", result)
+    assert rec.calls[-1][0] == "on_train_end" and rec.calls[-1][1].results[0] is result
     assert_steps_cover_history(rec.steps(), result.history, 30)
     x = small_dataset.test.float_images(slice(0, 2))
     assert torch.isfinite(result.model.reconstruct(x)).all()

@@ -15,10 +15,10 @@ from tolerances import ONE_PASS, assert_grads_close, assert_losses_close, assert
 from training.record.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from training.metrics.evaluate import evaluate
 from training.engine.fast_step import FastStep
-from training.engine.loop import StepsEvent, Trainer
-from training.engine.sweep import (COURSE_BETAS, MAX_MEMBERS, SweepConfig, SweepEpochEvent,
-                            SweepListError, SweepObserver, SweepResult, SweepStepsEvent,
-                            SweepTrainer, log_grid, parse_betas, parse_seeds)
+from training.engine.events import EpochEvent, LoopResult, Observer, StepsEvent
+from training.engine.loop import Trainer
+from training.engine.sweep import (COURSE_BETAS, MAX_MEMBERS, SweepConfig, SweepListError,
+                                   SweepTrainer, log_grid, parse_betas, parse_seeds)
 from training.engine.sweep_step import StackedModel, SweepStep
 
 pytestmark = pytest.mark.numerics
@@ -32,7 +32,7 @@ def sweep_cfg(**kw) -> SweepConfig:
     return SweepConfig(**base)
 
 
-class Recorder(SweepObserver):
+class Recorder(Observer):
     """Keeps every hook call, in order."""
 
     def __init__(self) -> None:
@@ -47,8 +47,8 @@ class Recorder(SweepObserver):
     def on_epoch_end(self, event):
         self.calls.append(("on_epoch_end", (event,)))
 
-    def on_member_failed(self, member_index, message):
-        self.calls.append(("on_member_failed", (member_index, message)))
+    def on_member_failed(self, event):
+        self.calls.append(("on_member_failed", (event.member, event.message)))
 
     def on_train_end(self, result):
         self.calls.append(("on_train_end", (result,)))
@@ -146,7 +146,7 @@ def test_events_cover_every_members_steps_exactly_once(small_dataset, interval):
     names = [n for n, _ in rec.calls]
     assert names[0] == "on_train_start" and names[-1] == "on_train_end"
     assert names.count("on_epoch_end") == 3
-    steps: list[SweepStepsEvent] = rec.events("on_steps")
+    steps: list[StepsEvent] = rec.events("on_steps")
     nxt = 0
     for ev in steps:
         assert ev.first_step == nxt
@@ -158,20 +158,20 @@ def test_events_cover_every_members_steps_exactly_once(small_dataset, interval):
     for m in range(3):
         per_member = [ev.for_member(m) for ev in steps]
         assert all(isinstance(e, StepsEvent) for e in per_member)
-        np.testing.assert_array_equal(np.concatenate([e.total for e in per_member]),
+        np.testing.assert_array_equal(np.concatenate([e.total[0] for e in per_member]),
                                       result.results[m].history.total)
-    epochs: list[SweepEpochEvent] = rec.events("on_epoch_end")
+    epochs: list[EpochEvent] = rec.events("on_epoch_end")
     assert [e.epoch for e in epochs] == [1, 2, 3] and [e.step for e in epochs] == [10, 20, 30]
     final = epochs[-1]
     for m in range(3):
-        assert final.for_member(m).metrics == result.results[m].metrics
+        assert final.for_member(m).metrics == (result.results[m].metrics,)
         # the per-epoch metrics are the single-run evaluation of that member's weights (up to
         # summation order: the sweep evaluates in its group's single-threaded worker)
         want = evaluate(result.results[m].model, small_dataset.test)
         for f in ("bce", "neg_elbo", "kl"):
             assert_metric_close(getattr(final.metrics[m], f), getattr(want, f), what=f)
     assert rec.events("on_train_end") == [result]
-    assert isinstance(result, SweepResult) and result.config == cfg
+    assert isinstance(result, LoopResult) and result.config == cfg
 
 
 # -- failure ------------------------------------------------------------------------------------
@@ -202,7 +202,7 @@ def test_a_member_with_broken_weights_rolls_back_to_its_last_good_ones(small_dat
     # its snapshot (here its initial weights) while members 0 and 2 train on untouched.
     clean = SweepTrainer(sweep_cfg(epochs=2), small_dataset).run()
 
-    class Corrupt(SweepObserver):
+    class Corrupt(Observer):
         def __init__(self):
             self.trainer, self.done = None, False
 
@@ -291,14 +291,14 @@ def test_request_stop_from_inside_an_observer(small_dataset):
 def test_pause_then_resume_from_another_thread(small_dataset):
     started, go_on = threading.Event(), threading.Event()
 
-    class HoldFirstSteps(SweepObserver):
+    class HoldFirstSteps(Observer):
         def on_steps(self, event):
             if not started.is_set():
                 started.set()
                 assert go_on.wait(20)
 
     trainer = SweepTrainer(sweep_cfg(epochs=4), small_dataset, [HoldFirstSteps()])
-    out: list[SweepResult] = []
+    out: list[LoopResult] = []
     worker = threading.Thread(target=lambda: out.append(trainer.run()), daemon=True)
     worker.start()
     try:
@@ -323,7 +323,7 @@ def test_pause_then_resume_from_another_thread(small_dataset):
 def test_stop_while_paused_returns_promptly(small_dataset):
     trainer = SweepTrainer(sweep_cfg(epochs=3), small_dataset)
     trainer.pause()
-    out: list[SweepResult] = []
+    out: list[LoopResult] = []
     worker = threading.Thread(target=lambda: out.append(trainer.run()), daemon=True)
     worker.start()
     time.sleep(0.3)
@@ -472,3 +472,34 @@ def test_a_failing_member_in_a_helper_group_stops_alone(small_dataset):
                           workers=2).run()
     assert [r.state for r in result.results] == ["finished", "finished", "failed"]
     assert "step 1" in result.results[2].error
+
+
+def test_a_member_continues_as_a_single_run_exactly_where_the_sweep_left_it(small_dataset,
+                                                                             tmp_path):
+    """A member's checkpoint carries its Adam slice and generator: continued alone, it trains on
+    as the sweep would have (same weights, moments, batches and ε; up to float32 rounding of a
+    single against a batched step), and a fresh optimizer visibly would not."""
+    cfg = sweep_cfg(betas=(0.0, 0.005, 1.0), epochs=1)
+    short = SweepTrainer(cfg, small_dataset)
+    first = short.run()
+    longer = SweepTrainer(sweep_cfg(betas=(0.0, 0.005, 1.0), epochs=2), small_dataset).run()
+    m = 1
+    state = short.resume_state(m)
+    assert state is not None and state.exact and state.step == 10 and state.epochs_done == 1
+    res = first.results[m]
+    path = tmp_path / "member.safetensors"
+    save_checkpoint(path, Checkpoint(res.model, cfg.member_config(m), res.history, res.metrics,
+                                     name="member", dataset=small_dataset.name, group="g",
+                                     resume=state))
+    ckpt = load_checkpoint(path)
+    assert ckpt.resume is not None and ckpt.resume.optimizer is not None
+    cont = Trainer.from_checkpoint(ckpt, 2, small_dataset, record_timeline=False).run()
+    assert cont.state == "finished" and len(cont.history) == 20
+    want = longer.results[m].history
+    assert_losses_close(cont.history.total[10:], want.total[10:], "continued member")
+    # The control: the same weights with a fresh Adam drift away at once.
+    fresh = load_checkpoint(path)
+    fresh.resume = None
+    cold = Trainer.from_checkpoint(fresh, 2, small_dataset, record_timeline=False).run()
+    with pytest.raises(AssertionError):
+        assert_losses_close(cold.history.total[10:], want.total[10:], "fresh Adam")

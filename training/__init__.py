@@ -23,13 +23,16 @@ _EXPORTS = {
     "EvalMetrics": "training.metrics.evaluate",
     "evaluate": "training.metrics.evaluate",
     "History": "training.record.history",
-    "EpochEvent": "training.engine.loop",
-    "StepsEvent": "training.engine.loop",
+    "EpochEvent": "training.engine.events",
+    "Loop": "training.engine.loop",
+    "LoopResult": "training.engine.events",
+    "Observer": "training.engine.events",
+    "StepsEvent": "training.engine.events",
     "TrainConfig": "training.config",
     "Trainer": "training.engine.loop",
-    "TrainingDiverged": "training.engine.loop",
+    "TrainingDiverged": "training.engine.events",
     "TrainingObserver": "training.engine.loop",
-    "TrainResult": "training.engine.loop",
+    "TrainResult": "training.engine.events",
     "train": "training.engine.loop",
     "version": "training.version",
 }
@@ -43,15 +46,9 @@ if TYPE_CHECKING:  # what type checkers and IDEs see: the same names, imported e
     from training.engine.device import describe_device, pick_device
     from training.metrics.evaluate import EvalMetrics, evaluate
     from training.record.history import History
-    from training.engine.loop import (
-        EpochEvent,
-        StepsEvent,
-        Trainer,
-        TrainingDiverged,
-        TrainingObserver,
-        TrainResult,
-        train,
-    )
+    from training.engine.events import (EpochEvent, LoopResult, Observer, StepsEvent,
+                                        TrainingDiverged, TrainResult)
+    from training.engine.loop import Loop, Trainer, TrainingObserver, train
     from training.data.sources import load_dataset
     from training.version import version
 

@@ -1,8 +1,10 @@
 """What a training job reports: one frozen dataclass per thing that happened.
 
 A job sends these through one signal, `event(run, event)`; listeners dispatch on the type
-(`match event: case EpochEvent(): ...`). The loop's own `StepsEvent` and `EpochEvent` travel
-unchanged; the others say what the job itself did. Qt-free, so tests can build them directly.
+(`match event: case EpochEvent(): ...`). The loop's own `StepsEvent`, `EpochEvent` and
+`MemberFailedEvent` travel unchanged from the worker (with their member axis; a run's listeners
+get its one-member view); the others say what the job itself did. Qt-free, so tests can build
+them directly.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import numpy as np
 
 from models.autoencoders import LatentModel
 from training.data.datasets import Dataset
-from training.engine.loop import EpochEvent, StepsEvent, TrainResult
+from training.engine.events import EpochEvent, MemberFailedEvent, StepsEvent, TrainResult
 from training.engine.resume import ResumeState
 from training.record.run import RunState
 from training.record.timeline import Snapshot, Timeline
@@ -98,26 +100,17 @@ class TrainingEnded:
 
 @dataclass(frozen=True, eq=False)
 class MemberEvent:
-    """A sweep worker's event about one member only (explorer/session/sweep_job.py): `event` is what
-    that member's own run would have been told (ReconstructionsReady, TrainingEnded)."""
+    """The worker's event about one member of its loop only: `event` is what that member's own
+    run is told (ReconstructionsReady, WeightsSnapshot, SnapshotRecorded, TrainingEnded)."""
 
     member: int
     event: object
 
 
-@dataclass(frozen=True)
-class MemberFailed:
-    """A sweep member's loss turned NaN or infinite: it stopped alone (the others train on),
-    keeping its last good weights; `message` is the single run's 'training diverged' text."""
-
-    member: int
-    message: str
-
-
 JobEvent = Union[StateChanged, DatasetLoaded, TrainingStarted, StepsEvent, EpochEvent,
-                 ReconstructionsReady, SnapshotRecorded, WeightsSnapshot, MessagePosted,
-                 TrainingEnded]
+                 MemberFailedEvent, ReconstructionsReady, SnapshotRecorded, WeightsSnapshot,
+                 MessagePosted, TrainingEnded]
 
-__all__ = ["DatasetLoaded", "EpochEvent", "JobEvent", "MemberEvent", "MemberFailed",
+__all__ = ["DatasetLoaded", "EpochEvent", "JobEvent", "MemberEvent", "MemberFailedEvent",
            "MessagePosted", "ReconstructionsReady", "SnapshotRecorded", "StateChanged",
            "StepsEvent", "TrainingEnded", "TrainingStarted", "WeightsSnapshot"]

@@ -11,11 +11,13 @@ engine's observer: the loop calls its hooks in the worker thread and it emits ea
 frozen event (explorer/session/job_events.py) through its single `event` signal, which Qt queues to the
 GUI thread. There the job applies the event to its run(s) and re-emits it as `event(run, ev)`;
 the queue forwards that signal as it is. The worker never touches a widget. Pause and stop go
-straight to the engine, whose controls are thread-safe Events.
+straight to the loop, whose controls are thread-safe Events.
 
-A new kind of job (a β sweep) is a worker that emits events, plus a `Job` subclass whose
-`apply` maps them onto its runs. `ContinueJob` trains an ended run further: the same worker,
-given a Trainer made by `Trainer.from_checkpoint` from copies of the run's parts.
+One worker and one `Job` serve every loop: a single run is a loop of one member, a β sweep a
+loop of M members, and the job maps member m's events onto runs[m]. `TrainingJob` and
+`SweepJob` only say which runs and which config; `ContinueJob` trains an ended run further:
+the same worker, given a Trainer made by `Trainer.from_checkpoint` from copies of the run's
+parts.
 
 This module imports torch: the window imports it only after it is visible.
 """
@@ -35,6 +37,8 @@ from explorer.session.datasets import DatasetCache
 from explorer.session.job_events import (
     DatasetLoaded,
     EpochEvent,
+    MemberEvent,
+    MemberFailedEvent,
     MessagePosted,
     ReconstructionsReady,
     SnapshotRecorded,
@@ -45,12 +49,13 @@ from explorer.session.job_events import (
     WeightsSnapshot,
 )
 from explorer.session.worker_threads import prepare_worker_thread
-from models.autoencoders import LatentModel
 from training.data.datasets import DataError, Dataset
 from training.engine.device import describe_device
 from training.engine.eta import EtaEstimator, evaluations_left
-from training.explore.panel_math import fixed_test_indices, reconstruction_grid, snapshot_model
-from training.engine.loop import SnapshotEvent, TrainConfig, Trainer, TrainingObserver, TrainResult
+from training.engine.events import LoopResult, Observer, SnapshotEvent
+from training.engine.loop import Loop, TrainConfig, Trainer
+from training.engine.sweep import SweepConfig, SweepTrainer
+from training.explore.panel_math import fixed_test_indices, reconstruction_grid
 from training.record.run import Run, RunState
 from training.record.timeline import TimelineRecorder
 
@@ -110,36 +115,45 @@ class Progress:
                 f"{self.steps_per_second:,.0f}/s · ETA {self.eta_text}")
 
 
-class EngineWorker(QObject):
-    """The part every worker shares: control from any thread, data loading, the run in its thread.
+class TrainingWorker(QObject, Observer):
+    """Runs one training loop (a single run or a sweep) in its thread and emits what happens as
+    events; the loop's observer. Control comes from any thread.
 
-    A subclass says how to build its engine (`_make_trainer`: a Trainer, a SweepTrainer) and is
-    that engine's observer, turning its hooks into events on `event`.
+    The loop's StepsEvent, EpochEvent and MemberFailedEvent go out as they are, with their
+    member axis; what concerns one member only (its reconstructions, a copy of its weights, a
+    timeline snapshot, its result) goes out wrapped as `MemberEvent(m, event)`.
     """
 
     event = Signal(object)  # a job event (explorer/session/job_events.py); arrays in it are copies
     finished = Signal()  # always last: the thread can quit
 
-    def __init__(self, config, datasets: DatasetCache, dataset: Dataset | None = None) -> None:
+    def __init__(self, config: TrainConfig | SweepConfig, datasets: DatasetCache,
+                 dataset: Dataset | None = None, loop: Loop | None = None) -> None:
+        """`loop`: one already made (Trainer.from_checkpoint, to continue a run), else a new
+        one of `config` (a single run records a timeline)."""
         super().__init__()
         self.config = config
         self._datasets = datasets
-        self._dataset = dataset
-        self._trainer = None
-        self._lock = threading.Lock()  # orders pause/stop from the GUI against engine creation
+        self._dataset = dataset if loop is None else loop.dataset
+        self._prepared = loop
+        self._loop: Loop | None = None
+        self._lock = threading.Lock()  # orders pause/stop from the GUI against loop creation
         self._stop_requested = False
         self._paused = False
         self._recon_idx: np.ndarray | None = None
+        self._last_recon = 0.0
         self._last_weights = -WEIGHTS_INTERVAL_S  # monotonic time of the last WeightsSnapshot
 
-    # -- what subclasses define ------------------------------------------------------------------
-    def _make_trainer(self, dataset: Dataset):
-        """The engine to run, observed by this worker (called under the control lock)."""
-        raise NotImplementedError
-
-    def _is_blocked(self, trainer) -> bool:
-        """Whether `trainer` is paused (subclasses may say: blocked in its pause)."""
-        return trainer.is_paused
+    def _make_loop(self, dataset: Dataset) -> Loop:
+        """The loop to run, observed by this worker (called under the control lock)."""
+        if self._prepared is not None:
+            self._prepared.observers.append(self)
+            return self._prepared
+        if isinstance(self.config, SweepConfig):
+            return SweepTrainer(self.config, dataset, observers=[self],
+                                notify_interval=STEPS_INTERVAL_S)
+        return Trainer(self.config, dataset, observers=[self], notify_interval=STEPS_INTERVAL_S,
+                       timeline=TimelineRecorder())
 
     def _weights_due(self, final: bool = False) -> bool:
         """Whether to copy the weights for the panels at this epoch end (WEIGHTS_INTERVAL_S).
@@ -154,26 +168,26 @@ class EngineWorker(QObject):
     def request_stop(self) -> None:
         with self._lock:
             self._stop_requested = True
-            if self._trainer is not None:
-                self._trainer.request_stop()
+            if self._loop is not None:
+                self._loop.request_stop()
 
     def pause(self) -> None:
         with self._lock:
             self._paused = True
-            if self._trainer is not None:
-                self._trainer.pause()
+            if self._loop is not None:
+                self._loop.pause()
 
     def resume(self) -> None:
         with self._lock:
             self._paused = False
-            if self._trainer is not None:
-                self._trainer.resume()
+            if self._loop is not None:
+                self._loop.resume()
 
     @property
     def is_paused(self) -> bool:
-        """Whether the engine itself is paused (it lags the request by a batch)."""
+        """Whether the loop is blocked at a batch boundary (it lags the request by a batch)."""
         with self._lock:
-            return self._trainer is not None and self._is_blocked(self._trainer)
+            return self._loop is not None and self._loop.is_waiting
 
     # -- the work, in the worker thread ----------------------------------------------------------
     @Slot()
@@ -197,101 +211,97 @@ class EngineWorker(QObject):
             if self._stop_requested:
                 self.event.emit(TrainingEnded(None))
                 return
-            trainer = self._make_trainer(ds)
-            self._trainer = trainer
+            loop = self._make_loop(ds)
+            self._loop = loop
             if self._paused:
-                trainer.pause()
+                loop.pause()
         self._recon_idx = fixed_test_indices(ds.test.labels.numpy())
-        trainer.run()  # never raises: failures come back in its result
+        loop.run()  # never raises: failures come back in its result
 
-
-class TrainingWorker(EngineWorker, TrainingObserver):
-    """Runs one Trainer in its thread and emits what happens as events; the Trainer's observer."""
-
-    def __init__(self, config: TrainConfig, datasets: DatasetCache,
-                 dataset: Dataset | None = None, trainer: Trainer | None = None) -> None:
-        """`trainer`: one already made (Trainer.from_checkpoint, to continue a run), else a new
-        one of `config` that records a timeline."""
-        super().__init__(config, datasets, dataset if trainer is None else trainer.dataset)
-        self._prepared = trainer
-        self._last_recon = 0.0
-
-    def _make_trainer(self, dataset: Dataset) -> Trainer:
-        if self._prepared is not None:
-            self._prepared.observers.append(self)
-            return self._prepared
-        return Trainer(self.config, dataset, observers=[self], notify_interval=STEPS_INTERVAL_S,
-                       timeline=TimelineRecorder())
-
-    def _is_blocked(self, trainer: Trainer) -> bool:
-        return trainer.is_waiting  # blocked at a batch boundary: nothing more is reported
-
-    # -- TrainingObserver hooks (called by the Trainer, in the worker thread) --------------------
-    def on_train_start(self, trainer: Trainer) -> None:
-        self.event.emit(TrainingStarted(describe_device(trainer.device)))
-        self._emit_reconstructions(trainer.model, "before training")
+    # -- Observer hooks (called by the loop, in the worker thread) -------------------------------
+    def on_train_start(self, loop: Loop) -> None:
+        self.event.emit(TrainingStarted(describe_device(loop.device)))
+        if loop.n_members == 1:  # a sweep's members all start as noise: nothing to compare
+            self._emit_reconstructions(loop, "before training")
 
     def on_steps(self, event: StepsEvent) -> None:
-        self.event.emit(event)  # the Trainer already batches steps (STEPS_INTERVAL_S)
-        if time.monotonic() - self._last_recon >= RECON_INTERVAL_S and self._trainer is not None:
-            self._emit_reconstructions(self._trainer.model,
+        self.event.emit(event)  # the loop already batches steps (STEPS_INTERVAL_S)
+        if time.monotonic() - self._last_recon >= RECON_INTERVAL_S and self._loop is not None:
+            self._emit_reconstructions(self._loop,
                                        f"epoch {event.epoch}, step {event.last_step + 1:,}")
 
     def on_epoch_end(self, event: EpochEvent) -> None:
         self.event.emit(event)
-        trainer = self._trainer
-        if trainer is not None:
-            self._emit_reconstructions(trainer.model, f"after epoch {event.epoch}")
-            if self._weights_due(final=event.epoch >= trainer.config.epochs):
-                try:  # in the hook the loop waits: the weights are whole
-                    copy = snapshot_model(trainer.model)
-                except Exception:  # noqa: BLE001 - exploring while training must never break it
-                    return
-                self.event.emit(WeightsSnapshot(copy, event.epoch, event.step))
+        loop = self._loop
+        if loop is None:
+            return
+        self._emit_reconstructions(loop, f"after epoch {event.epoch}")
+        if not self._weights_due(final=event.epoch >= loop.config.epochs):
+            return
+        for m in self._active(loop):
+            try:  # in the hook the loop waits: the weights are whole
+                copy = loop.member_model(m)
+            except Exception:  # noqa: BLE001 - exploring while training must never break it
+                return
+            copy.requires_grad_(False)  # the copy is the panels' now: this thread drops it
+            self.event.emit(MemberEvent(m, WeightsSnapshot(copy, event.epoch, event.step)))
 
     def on_snapshot(self, event: SnapshotEvent) -> None:
-        rec = self._trainer.timeline_recorder if self._trainer is not None else None
+        rec = self._loop.timeline_recorder if self._loop is not None else None
         if rec is None or rec.timeline is None:
             return
         tl = rec.timeline
         # Its own list of snapshots (this thread goes on inserting into the recorder's); the
         # arrays are shared: nothing changes them.
-        self.event.emit(SnapshotRecorded(event.snapshot, event.index, event.count,
-                                         replace(tl, snapshots=list(tl.snapshots))))
+        self.event.emit(MemberEvent(event.member, SnapshotRecorded(
+            event.snapshot, event.index, event.count,
+            replace(tl, snapshots=list(tl.snapshots)))))
 
-    def on_train_end(self, result: TrainResult) -> None:
-        trainer = self._trainer
-        rec = trainer.timeline_recorder if trainer is not None else None
-        try:
-            resume = trainer.resume_state() if trainer is not None else None
-        except Exception:  # noqa: BLE001 - the run is kept either way; it continues from weights
-            resume = None
-        # The recorder's own timeline: the loop is done with it.
-        self.event.emit(TrainingEnded(result, result.error,
-                                      rec.timeline if rec is not None else None, resume))
+    def on_member_failed(self, event: MemberFailedEvent) -> None:
+        self.event.emit(event)
 
-    def _emit_reconstructions(self, model: LatentModel, caption: str) -> None:
+    def on_train_end(self, result: LoopResult) -> None:
+        loop = self._loop
+        rec = loop.timeline_recorder if loop is not None else None
+        for m, r in enumerate(result.results):
+            try:
+                resume = loop.resume_state(m) if loop is not None else None
+            except Exception:  # noqa: BLE001 - the run is kept either way; it continues from weights
+                resume = None
+            # The recorder's own timeline: the loop is done with it.
+            timeline = rec.timeline if rec is not None and m == 0 else None
+            self.event.emit(MemberEvent(m, TrainingEnded(r, r.error, timeline, resume)))
+
+    def _active(self, loop: Loop) -> list[int]:
+        return [m for m, ok in enumerate(loop.active) if ok]
+
+    def _emit_reconstructions(self, loop: Loop, caption: str) -> None:
         self._last_recon = time.monotonic()
         if self._dataset is None or self._recon_idx is None:
             return
-        try:
-            grid = reconstruction_grid(model, self._dataset.test, self._recon_idx)
-        except Exception:  # noqa: BLE001 - a preview must never break training
-            return
-        self.event.emit(ReconstructionsReady(grid, caption))
+        for m in self._active(loop):
+            try:
+                grid = reconstruction_grid(loop.members.live_model(m), self._dataset.test,
+                                           self._recon_idx)
+            except Exception:  # noqa: BLE001 - a preview must never break training
+                return
+            self.event.emit(MemberEvent(m, ReconstructionsReady(grid, caption)))
 
 
 class Job(QObject):
-    """One background job: a worker in its own thread, and the runs its events are about.
+    """One background job: a worker in its own thread running one loop, and the runs its events
+    are about (runs[m] is the loop's member m: one for a single run, M for a sweep).
 
-    Subclasses build the worker and say, in `apply`, how each of its events changes the runs;
-    this class owns the thread's life and the one outgoing stream, `event(run, ev)`.
+    `apply` maps each worker event onto the runs, with the one-member events a single run of
+    that member would have been told (`for_member(m)`), so the loss plot, the run list and the
+    panels treat sweep members like any run. Control acts on the whole loop: pausing or
+    stopping any member of a sweep pauses or stops the sweep (the window says so).
     """
 
     event = Signal(object, object)  # Run, job event (explorer/session/job_events.py)
     finished = Signal(object)  # Job: its thread has finished, or it left the queue unstarted
 
-    def __init__(self, runs: list[Run], worker: QObject) -> None:
+    def __init__(self, runs: list[Run], worker: TrainingWorker) -> None:
         super().__init__()
         self.runs = list(runs)
         self.worker = worker
@@ -300,10 +310,63 @@ class Job(QObject):
         self._cleaned_up = False  # after disconnect_worker: late events are dropped
         worker.event.connect(self._on_worker_event)  # queued: this object lives in the GUI thread
 
-    # -- what subclasses define ------------------------------------------------------------------
     def apply(self, ev) -> Iterable[tuple[Run, object]]:
         """Update the runs for one worker event; yield (run, event) for listeners."""
-        raise NotImplementedError
+        runs = self.runs
+        match ev:
+            case DatasetLoaded(dataset=ds):
+                for run in runs:
+                    run.dataset = ds
+                    yield run, ev
+            case TrainingStarted() | MessagePosted():
+                for run in runs:
+                    yield run, ev
+            case StepsEvent():
+                for m, run in enumerate(runs):
+                    if run.state != RunState.FAILED and (e := ev.for_member(m)) is not None:
+                        yield run, e
+            case EpochEvent():
+                for m, run in enumerate(runs):
+                    if run.state != RunState.FAILED and (e := ev.for_member(m)) is not None:
+                        run.history.add_epoch(e.epoch, e.step, e.metrics[0])
+                        run.metrics = e.metrics[0]
+                        yield run, e
+            case MemberFailedEvent(member=m, message=message):
+                run = runs[m]
+                run.error = message
+                yield from self.set_state(run, RunState.FAILED)
+                if len(runs) > 1:
+                    yield run, MessagePosted(f"{run.name} ({run.group}) stopped alone: "
+                                             f"{message} The other members train on.")
+            case MemberEvent(member=m, event=ReconstructionsReady() as e):
+                yield runs[m], e
+            case MemberEvent(member=m, event=SnapshotRecorded(timeline=timeline) as e):
+                runs[m].timeline = timeline
+                yield runs[m], e
+            case MemberEvent(member=m, event=WeightsSnapshot(model=model, epoch=epoch) as e):
+                run = runs[m]
+                if run.state != RunState.FAILED:
+                    run.model, run.snapshot_epoch = model, epoch
+                    yield run, e
+            case MemberEvent(member=m, event=TrainingEnded(result=result) as e) if result:
+                run = runs[m]
+                run.model, run.history, run.metrics = result.model, result.history, result.metrics
+                run.snapshot_epoch = None
+                run.error = result.error
+                if e.timeline is not None:
+                    run.timeline = e.timeline
+                run.resume = e.resume
+                yield from self.set_state(run, RunState(result.state))
+                yield run, e
+            case TrainingEnded(result=None, error=error):  # the loop never trained
+                for run in runs:
+                    run.error = error or run.error
+                    run.snapshot_epoch = None
+                    yield from self.set_state(run, RunState.FAILED if run.error
+                                              else RunState.STOPPED)
+                    yield run, ev
+            case _:
+                raise TypeError(f"unknown job event {ev!r}")
 
     # -- state -----------------------------------------------------------------------------------
     @property
@@ -413,6 +476,7 @@ class Job(QObject):
         self.finished.emit(self)
 
 
+
 class TrainingJob(Job):
     """One run trained by one `Trainer`."""
 
@@ -423,35 +487,16 @@ class TrainingJob(Job):
     def run(self) -> Run:
         return self.runs[0]
 
-    def apply(self, ev) -> Iterable[tuple[Run, object]]:
-        run = self.run
-        match ev:
-            case DatasetLoaded(dataset=ds):
-                run.dataset = ds
-            case EpochEvent():
-                run.history.add_epoch(ev.epoch, ev.step, ev.metrics)
-                run.metrics = ev.metrics
-            case TrainingEnded(result=None, error=error):
-                run.error = error or run.error
-                run.snapshot_epoch = None
-                yield from self.set_state(run, RunState.FAILED if run.error else RunState.STOPPED)
-            case SnapshotRecorded(timeline=timeline):
-                run.timeline = timeline
-            case WeightsSnapshot(model=model, epoch=epoch):
-                run.model, run.snapshot_epoch = model, epoch
-            case TrainingEnded(result=result):
-                run.model, run.history, run.metrics = result.model, result.history, result.metrics
-                run.snapshot_epoch = None
-                run.error = result.error
-                if ev.timeline is not None:
-                    run.timeline = ev.timeline
-                run.resume = ev.resume
-                yield from self.set_state(run, RunState(result.state))
-            case TrainingStarted() | StepsEvent() | ReconstructionsReady() | MessagePosted():
-                pass
-            case _:
-                raise TypeError(f"unknown job event {ev!r}")
-        yield run, ev
+
+class SweepJob(Job):
+    """The members of one sweep (runs[m] is member m of `config.members()`), trained at once."""
+
+    def __init__(self, runs: list[Run], config: SweepConfig, datasets: DatasetCache,
+                 dataset: Dataset | None = None) -> None:
+        if len(runs) != config.n_members:
+            raise ValueError(f"{len(runs)} runs for a sweep of {config.n_members} members")
+        super().__init__(runs, TrainingWorker(config, datasets, dataset))
+        self.config = config
 
 
 class ContinueJob(TrainingJob):
@@ -463,7 +508,7 @@ class ContinueJob(TrainingJob):
     """
 
     def __init__(self, run: Run, datasets: DatasetCache, trainer: Trainer) -> None:
-        Job.__init__(self, [run], TrainingWorker(trainer.config, datasets, trainer=trainer))
+        Job.__init__(self, [run], TrainingWorker(trainer.config, datasets, loop=trainer))
         self._before = (run.state, run.config, run.error)
         run.config = trainer.config  # its epochs: the new total (progress bars, the run list)
         run.error = None
@@ -481,7 +526,7 @@ class ContinueJob(TrainingJob):
                 if error:
                     yield run, MessagePosted(f"{run.name}: cannot continue training: {error}")
                 yield run, ev
-            case TrainingEnded() | WeightsSnapshot():
+            case MemberEvent(event=TrainingEnded() | WeightsSnapshot()):
                 self.run.saved = False  # its weights moved on from the file's
                 yield from super().apply(ev)
             case _:
@@ -602,3 +647,14 @@ _orphans: list[Job] = []  # jobs whose thread outlived shutdown's bounded wait
 def wait_for_orphans(timeout_ms: int = 10_000) -> bool:
     """After the window has closed: give threads that missed the bounded wait a last chance."""
     return all([job.wait(timeout_ms) for job in list(_orphans)])
+
+
+def sweep_group_name(config: SweepConfig, number: int) -> str:
+    """'sweep 1: VAE β×7' (and '×2 seeds' when there are several)."""
+    seeds = f" ×{len(config.seeds)} seeds" if len(config.seeds) > 1 else ""
+    return f"sweep {number}: {config.kind.upper()} β×{len(config.betas)}{seeds}"
+
+
+def member_run_name(beta: float, seed: int) -> str:
+    """'β=0.01 s0'."""
+    return f"β={beta:g} s{seed}"

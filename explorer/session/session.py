@@ -37,9 +37,9 @@ from explorer.session.job_events import (
     TrainingStarted,
     WeightsSnapshot,
 )
-from explorer.session.jobs import STEPS_INTERVAL_S, ContinueJob, Job, JobQueue, Progress, TrainingJob
+from explorer.session.jobs import (STEPS_INTERVAL_S, ContinueJob, Job, JobQueue, Progress, SweepJob,
+                                   TrainingJob, member_run_name, sweep_group_name)
 from explorer.session.scorer import RunScorer
-from explorer.session.sweep_job import SweepJob, member_run_name, sweep_group_name
 from training.record.checkpoint import (
     checkpoint_from_run,
     load_checkpoint,
@@ -314,7 +314,7 @@ class RunSession(QObject):
                 speed = self.speeds.get(run.id)
                 if speed is None:
                     speed = self.speeds[run.id] = EtaEstimator()
-                speed.add_steps(len(ev.total), ev.steps_per_second)
+                speed.add_steps(ev.n_steps, ev.steps_per_second)
                 self.progress[run.id] = Progress.of(ev, run.config.epochs, speed)
             case EpochEvent(eval_seconds=eval_seconds) if run.id in self.speeds:
                 self.speeds[run.id].add_epoch(eval_seconds)

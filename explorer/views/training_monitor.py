@@ -72,9 +72,10 @@ class TrainingMonitor(QWidget):
 
         match ev:
             case StepsEvent():
-                self.loss_plot.append_steps(run.id, ev.first_step, ev.recon, ev.kl, ev.total)
+                self.loss_plot.append_steps(run.id, ev.first_step, ev.recon[0], ev.kl[0],
+                                            ev.total[0])
             case EpochEvent():
-                self.loss_plot.add_epoch_marker(run.id, ev.step, ev.metrics)
+                self.loss_plot.add_epoch_marker(run.id, ev.step, ev.metrics[0])
             case SnapshotRecorded():
                 self.timeline.timeline_changed(run)
             case TrainingEnded(result=result):

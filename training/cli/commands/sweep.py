@@ -55,53 +55,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_data_arguments(parser, None, "auto")
 
 
-class _Progress:
-    """One tqdm bar for the whole sweep (a SweepObserver), with a line per epoch."""
-
-    def __init__(self, quiet: bool, labels: list[str]) -> None:
-        self.quiet = quiet
-        self.labels = labels
-        self.bar = None
-
-    def on_train_start(self, trainer) -> None: ...
-
-    def on_steps(self, ev) -> None:
-        if self.quiet:
-            return
-        if self.bar is None:
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=ev.total_steps, unit="step", dynamic_ncols=True, file=sys.stderr)
-        self.bar.update(ev.last_step + 1 - self.bar.n)
-        self.bar.set_description(f"epoch {ev.epoch}")
-        self.bar.set_postfix_str(f"{sum(ev.active)}/{ev.n_members} members training, "
-                                 f"{ev.steps_per_second * sum(ev.active):.0f} model-steps/s",
-                                 refresh=False)
-
-    def on_epoch_end(self, ev) -> None:
-        parts = [f"{lab} {m.neg_elbo:.1f}" for lab, m in zip(self.labels, ev.metrics)
-                 if m is not None]
-        self._write(f"epoch {ev.epoch}: test -ELBO " + ", ".join(parts)
-                    + f" ({ev.seconds:.1f} s)")
-
-    def on_member_failed(self, member_index: int, message: str) -> None:
-        self._write(f"{self.labels[member_index]} stopped: {message}")
-
-    def on_train_end(self, result) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-    def _write(self, line: str) -> None:
-        if self.bar is not None:
-            self.bar.write(line)
-        elif not self.quiet:
-            print(line, file=sys.stderr)
-
-
 def run(args: argparse.Namespace) -> int:
     """Train the sweep and write its files; CliError (one line) for any user error."""
     from training.record.checkpoint import Checkpoint, save_checkpoint
     from training.metrics.judge import get_judge
+    from training.cli.progress import LoopProgress
     from training.engine.sweep import SweepConfig, SweepListError, SweepTrainer, parse_betas, parse_seeds
     from training.metrics.sweep_report import (BEST_MEANINGS, GOOD_QUALITY, NATS_NOTE, best_members,
                                                no_good_quality, comparison_grid,
@@ -136,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     members = cfg.members()
     labels = [member_label(b, s, len(seeds)) for b, s in members]
     try:
-        trainer = SweepTrainer(cfg, dataset, [_Progress(args.quiet, labels)])
+        trainer = SweepTrainer(cfg, dataset, [LoopProgress(args.quiet, labels)])
     except ValueError as e:  # e.g. an unknown or missing device
         raise CliError(str(e)) from None
     print(f"training {len(members)} {cfg.kind.upper()}s at once ({len(betas)} betas x "
@@ -156,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
         save_checkpoint(out / name, Checkpoint(res.model, cfg.member_config(m), res.history,
                                                res.metrics, name=Path(name).stem,
                                                dataset=dataset.name, state=res.state,
-                                               group=group))
+                                               group=group, resume=trainer.resume_state(m)))
         rows.append(summary_row(res.model, beta, seed, res.state, res.metrics, dataset.test,
                                 iw_k=args.iw, judge=judge, checkpoint=name, error=res.error))
     write_summary_csv(out / "summary.csv", rows)

@@ -104,39 +104,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_resume_arguments(p)
 
 
-class _Progress:
-    """A tqdm bar fed by the loop's throttled step events (a TrainingObserver)."""
-
-    def __init__(self, quiet: bool) -> None:
-        self.quiet = quiet
-        self.bar = None
-
-    def on_train_start(self, trainer) -> None: ...
-
-    def on_steps(self, ev) -> None:
-        if self.quiet:
-            return
-        if self.bar is None:
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=ev.total_steps, unit="step", dynamic_ncols=True, file=sys.stderr)
-        self.bar.update(ev.last_step + 1 - self.bar.n)
-        self.bar.set_description(f"epoch {ev.epoch}")
-        self.bar.set_postfix_str(f"recon {ev.recon[-1]:.4f} kl {ev.kl[-1]:.2f} "
-                                 f"total {ev.total[-1]:.4f}", refresh=False)
-
-    def on_epoch_end(self, ev) -> None:
-        line = f"epoch {ev.epoch}: test {ev.metrics.summary()} ({ev.seconds:.1f} s)"
-        if self.bar is not None:
-            self.bar.write(line)
-        elif not self.quiet:
-            print(line, file=sys.stderr)
-
-    def on_train_end(self, result) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
 def _count(n: int, noun: str) -> str:
     return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
@@ -146,11 +113,13 @@ def _resume(args: argparse.Namespace) -> int:
     if args.compile:
         raise CliError("--compile cannot be combined with --resume: a resumed run keeps its "
                        "training engine")
+    from training.cli.progress import LoopProgress
+
     resumed = argparse.Namespace(**vars(args))
     for name in [opt for opt, _ in RUN_OPTIONS] + list(RESUME_FROM_FILE):
         if not _typed(args, name):
             setattr(resumed, name, None)
-    return run_resume(resumed, [_Progress(args.quiet)])
+    return run_resume(resumed, [LoopProgress(args.quiet)])
 
 
 def _timings_line(started: float, t_data: float, t_trained: float, t_saved: float,
@@ -168,6 +137,7 @@ def run(args: argparse.Namespace) -> int:
     """Train (or continue a run), print the test metrics and save the checkpoint."""
     from training.record.checkpoint import checkpoint_of, save_checkpoint
     from training.data.datasets import batches_per_epoch
+    from training.cli.progress import LoopProgress
     from training.engine.loop import TrainConfig, Trainer
     from training.record.timeline import TimelineRecorder
 
@@ -198,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
         t_data = (t_data0, time.perf_counter())
         if args.epochs is None:
             cfg = dataclasses.replace(cfg, epochs=default_epochs(len(ds.train), cfg.batch_size))
-        trainer = Trainer(cfg, ds, [_Progress(args.quiet)], timeline=TimelineRecorder())
+        trainer = Trainer(cfg, ds, [LoopProgress(args.quiet)], timeline=TimelineRecorder())
     except ValueError as e:
         raise CliError(str(e)) from None
     steps = cfg.epochs * batches_per_epoch(len(ds.train), cfg.batch_size)

@@ -1,0 +1,190 @@
+"""M members of one architecture trained at once: the β sweep's strategy for the one loop.
+
+The same minibatches for every member, each member initialised exactly like the single run of
+its seed (`seeded_model`) and drawing its reparametrisation noise from a generator of its seed,
+one hand-written batched step (`training.engine.sweep_step`) and one flat fused Adam step for
+all, in groups of members on threads (`MemberGroups`). Adam is elementwise, so one flat step is
+each member's own step; β enters only its member's loss. A member whose loss turns NaN or
+infinite stops alone: its gradient and Adam moments are zeroed so it stays put, and the loop
+puts its last good weights back, while the others train on.
+
+Reproduction: a member of the first seed is the single run of its β and seed (same init, same
+minibatch order, same ε, up to float32 rounding of batched against single matmuls). A member of
+another seed has its seed's init and ε but the first seed's minibatch order: every member sees
+the same minibatches, which is what makes one batched step possible. Each member's result
+carries its own Adam slice and generator state, so it continues as a single run exactly where
+it stopped (a member of another seed then shuffles with its own seed, as its single run does).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from models import build_model
+from models.autoencoders import LatentModel
+from training.config import TrainConfig
+from training.data.datasets import DataError, Dataset, Split, batches_per_epoch, iterate_batches
+from training.engine.fast_step import FlatAdam
+from training.engine.members import EVAL_BATCH, Batches, Members, seeded_model
+from training.engine.resume import OptimizerState, ResumeState, dataset_fingerprint
+from training.engine.sweep_step import MemberGroups, StackedModel
+from training.metrics.evaluate import EvalMetrics, evaluate
+
+
+class StackedMembers(Members):
+    """The members of `configs` (one architecture, any β and seed) stacked and stepped at once."""
+
+    engine = "stacked"
+
+    def __init__(self, configs: Sequence[TrainConfig], device: torch.device,
+                 workers: int | None = None, n_classes: int = 10) -> None:
+        from training.record.history import History
+
+        self.configs = tuple(configs)
+        self.n_members = len(self.configs)
+        self.device = device
+        self.betas = [c.beta for c in self.configs]
+        self.seeds = [c.seed for c in self.configs]
+        # Member 0's seed orders the minibatches, as in that seed's single run; the members'
+        # ε come from their own copies of their seed's generator (see MemberGroups).
+        self.order_generator = torch.Generator(device=device).manual_seed(self.seeds[0])
+        # Threads, each training a group of whole members (CPU); one group elsewhere.
+        self.workers = workers if workers is not None else (
+            min(torch.get_num_threads(), self.n_members) if device.type == "cpu" else 1)
+        self.model = self._build(n_classes)
+        self.histories = [History() for _ in range(self.n_members)]
+        self.groups: MemberGroups | None = None
+        self.adam: FlatAdam | None = None
+        self._eval_models: list[LatentModel] = []
+        self._good: list[torch.Tensor] = []
+        self._epoch_states: list[torch.Tensor] = []
+        self._generators: list[torch.Generator] = []
+        self._fingerprint: str | None = None
+
+    def _build(self, n_classes: int) -> StackedModel:
+        """Every member initialised as its single run's model, stacked."""
+        return StackedModel.from_models([seeded_model(c, n_classes) for c in self.configs],
+                                        self.device)
+
+    @property
+    def is_conditional(self) -> bool:
+        return self.model.config.is_conditional
+
+    def fit_dataset(self, dataset: Dataset) -> None:
+        if self.model.config.is_conditional and dataset.n_classes < 2:
+            where = self.configs[0].data_dir or dataset.name
+            raise DataError(f"{where}: a {self.model.config.model_kind.label} needs at least 2 "
+                            f"classes, this dataset has {dataset.n_classes}")
+        if self.model.config.n_classes != dataset.n_classes:  # the data was loaded only now
+            self.model = self._build(dataset.n_classes)
+
+    def start(self, lr: float) -> None:
+        self.adam = FlatAdam(self.model.params, lr=lr)
+        # Built after FlatAdam, which moves the weights into its flat buffer.
+        self.groups = MemberGroups(self.model, self.betas, self.seeds, self.adam, self.workers)
+        self._generators = [self._generator_of(m) for m in range(self.n_members)]
+        n_classes = self.model.config.n_classes
+        # Evaluation models whose weights are views of the members' slices: no copies.
+        self._eval_models = [
+            self.model.member_view(m, build_model(c.model_config(n_classes)).to(self.device))
+            for m, c in enumerate(self.configs)]
+        self._good = [p.detach().clone() for p in self.model.params]
+
+    def _generator_of(self, m: int) -> torch.Generator:
+        """The generator member m draws its ε from (its group's copy of its seed's)."""
+        for g in self.groups.groups:
+            if g.start <= m < g.stop:
+                own = list(dict.fromkeys(self.seeds[g.start:g.stop]))
+                return g.generators[own.index(self.seeds[m])]
+        raise IndexError(m)
+
+    def close(self) -> None:
+        if self.groups is not None:
+            self.groups.close()
+        if self.adam is not None:
+            self.adam.release()
+        for model in self._eval_models:
+            model.eval()
+
+    # -- training ------------------------------------------------------------------------------
+    def epoch_batches(self, train: Split, batch_size: int, epoch: int,
+                      n_batches: int) -> tuple[int, Batches]:
+        groups = self.groups
+        self._epoch_states = [g.get_state() for g in self._generators]
+        # The minibatch order of member 0's single run: its generator's permutation now.
+        self.order_generator.set_state(groups.first_generator.get_state())
+        groups.advance_epoch(len(train))
+        return 0, iterate_batches(train, batch_size, self.order_generator)
+
+    def step(self, x: torch.Tensor, y: torch.Tensor | None) -> tuple[np.ndarray, list[int]]:
+        return self.groups.step(x, y)
+
+    def boundary_reached(self) -> None:
+        self._epoch_states = []
+
+    @torch.no_grad()
+    def save_good(self, active: np.ndarray) -> None:
+        ok = self.model.finite_members().cpu().numpy() & active
+        if ok.all():
+            for p, s in zip(self.model.params, self._good):
+                s.copy_(p)
+            return
+        idx = torch.from_numpy(np.flatnonzero(ok)).to(self.device)
+        if len(idx):
+            for p, s in zip(self.model.params, self._good):
+                s.index_copy_(0, idx, p.detach().index_select(0, idx))
+
+    @torch.no_grad()
+    def restore_if_broken(self, m: int) -> None:
+        if not bool(self.model.finite_members()[m]):
+            for p, s in zip(self.model.params, self._good):
+                p.data[m].copy_(s[m])
+
+    def evaluate(self, test: Split, active: np.ndarray) -> list[EvalMetrics | None]:
+        # Each group's thread evaluates its own members.
+        return [met for part in self.groups.map(lambda g: [
+            evaluate(self._eval_models[m], test, batch_size=EVAL_BATCH) if active[m] else None
+            for m in range(g.start, g.stop)]) for met in part]
+
+    # -- what observers and results see --------------------------------------------------------
+    def live_model(self, m: int) -> LatentModel:
+        if self._eval_models:
+            return self._eval_models[m]
+        return self.member_model(m)
+
+    def member_model(self, m: int) -> LatentModel:
+        return self.model.member_model(m, beta=self.betas[m])
+
+    def member_config(self, m: int) -> TrainConfig:
+        return self.configs[m]
+
+    def resume_state(self, m: int, position: tuple[int, int, int],
+                     dataset: Dataset) -> ResumeState | None:
+        adam = self.adam
+        if adam is None or not self._generators:
+            return None
+        step, done, in_epoch = position
+        gen = self._generators[m].get_state()
+        if not self._epoch_states:  # at a boundary: the next epoch's shuffle is drawn from here
+            epoch_state, gen_state = gen, None
+        else:
+            epoch_state, gen_state = self._epoch_states[m], gen
+        if self._fingerprint is None:
+            self._fingerprint = dataset_fingerprint(dataset)
+        avg, sq = ([v[m].reshape(-1).detach().cpu() for v in adam.views(flat)]
+                   for flat in (adam.exp_avg, adam.exp_avg_sq))
+        opt = OptimizerState(torch.cat(list(avg)), torch.cat(list(sq)),
+                             adam.steps.detach().float().cpu().clone().reshape(()),
+                             adam.lr, tuple(adam.betas), adam.eps)
+        return ResumeState(
+            step=step, epochs_done=done, batch_in_epoch=in_epoch,
+            steps_per_epoch=batches_per_epoch(len(dataset.train), self.configs[m].batch_size),
+            generator_state=gen_state, epoch_generator_state=epoch_state,
+            generator_device=self._generators[m].device.type, optimizer=opt,
+            data_fingerprint=self._fingerprint)
+
+
+__all__ = ["StackedMembers"]
