@@ -101,8 +101,8 @@ def stop_save_load(config: TrainConfig, data: Dataset, tmp_path, stop_at: int | 
 def assert_same_run(a_trainer, a, b_trainer, b) -> None:
     for pa, pb in zip(a.model.parameters(), b.model.parameters()):
         assert torch.equal(pa, pb), "weights differ"
-    for f in ("recon", "kl", "total"):
-        assert np.array_equal(getattr(a.history, f), getattr(b.history, f)), f
+    for f in ("recon", "kl", "total", "beta"):
+        assert np.array_equal(getattr(a.history, f), getattr(b.history, f), equal_nan=True), f
     assert [e.to_dict() for e in a.history.epochs] == [e.to_dict() for e in b.history.epochs]
     ta, tb = a_trainer.timeline_recorder.timeline, b_trainer.timeline_recorder.timeline
     assert ta.steps.tolist() == tb.steps.tolist()
@@ -111,18 +111,24 @@ def assert_same_run(a_trainer, a, b_trainer, b) -> None:
         assert np.array_equal(x.samples, y.samples) and np.array_equal(x.coords, y.coords)
 
 
+@pytest.mark.parametrize("target", [None, 12.0], ids=["fixed-beta", "target-rate"])
 @pytest.mark.parametrize("engine", ["fast", "autograd"])
 @pytest.mark.parametrize("where", ["epoch_end", "mid_epoch"])
-def test_resume_is_bit_exact(data, tmp_path, engine, where):
-    full_t, full = straight(cfg(engine=engine), data)
+def test_resume_is_bit_exact(data, tmp_path, engine, where, target):
+    # A run trained to a target rate continues its β controller too (integral, running mean).
+    full_t, full = straight(cfg(engine=engine, target_rate=target), data)
     if where == "epoch_end":  # 2 epochs, finished, then continued to 4
-        first_t, first, ck = stop_save_load(cfg(engine=engine, epochs=2), data, tmp_path, None)
+        first_t, first, ck = stop_save_load(cfg(engine=engine, epochs=2, target_rate=target),
+                                            data, tmp_path, None)
         assert first.state == "finished" and ck.resume.batch_in_epoch == 0
     else:  # a 4-epoch run stopped 7 batches into epoch 3
-        first_t, first, ck = stop_save_load(cfg(engine=engine), data, tmp_path, 27)
+        first_t, first, ck = stop_save_load(cfg(engine=engine, target_rate=target), data,
+                                            tmp_path, 27)
         assert first.state == "stopped" and len(first.history) == 27
         assert (ck.resume.epochs_done, ck.resume.batch_in_epoch) == (2, 7)
     assert ck.resume.optimizer is not None and ck.resume.epoch_generator_state is not None
+    assert (ck.resume.rate_control is None) == (target is None)
+    assert ck.history.has_beta == (target is not None)
     obs = StopAt(10**9)
     trainer = Trainer.from_checkpoint(ck, 4, data, [obs], notify_interval=0)
     assert trainer.resumed_from.exact and not trainer.resumed_from.notices

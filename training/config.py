@@ -40,6 +40,9 @@ class TrainConfig:
     # The networks (models/architectures.py), independent of the kind; files written before
     # architectures existed have no such field and load as the default, the course MLP.
     arch: str = DEFAULT_ARCH
+    # Train to a target rate: β starts at `beta` and a PI controller steers it each step so the
+    # KL settles at this many nats (training/engine/rate_control.py). None: β stays fixed.
+    target_rate: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
@@ -59,6 +62,13 @@ class TrainConfig:
                      f"{archs[-1]})" if len(archs) > 1 else f"unknown architecture {self.arch!r}")
         if not (isinstance(self.beta, (int, float)) and math.isfinite(self.beta) and self.beta >= 0):
             p.append(f"beta must be >= 0, got {self.beta}")
+        if self.target_rate is not None:
+            if not (isinstance(self.target_rate, (int, float)) and math.isfinite(self.target_rate)
+                    and self.target_rate > 0):
+                p.append(f"target rate must be a number of nats > 0, got {self.target_rate}")
+            elif self.kind in names and not get_kind(self.kind).variational:
+                p.append(f"an {get_kind(self.kind).label} has no rate to target (choose a "
+                         "variational model)")
         if not 1 <= self.nz <= 4096:
             p.append(f"nz must be between 1 and 4096, got {self.nz}")
         if self.epochs < 1:
@@ -114,21 +124,31 @@ class SweepListError(ValueError):
 def parse_betas(text: str) -> tuple[float, ...]:
     """'0, 1e-4, 1e-3' -> (0.0, 0.0001, 0.001); SweepListError for an empty list, an item
     that is not a number, a negative or non-finite β, or a repeated one."""
+    return _parse_numbers(text, "beta", "a finite number >= 0", lambda v: v >= 0)
+
+
+def parse_rates(text: str) -> tuple[float, ...]:
+    """'5, 10, 20' -> (5.0, 10.0, 20.0): target rates in nats; SweepListError for an empty
+    list, an item that is not a number, a rate that is not > 0, or a repeated one."""
+    return _parse_numbers(text, "target rate", "a number of nats > 0", lambda v: v > 0)
+
+
+def _parse_numbers(text: str, what: str, rule: str, ok) -> tuple[float, ...]:
     items = [s.strip() for s in text.split(",")]
     if not any(items):
-        raise SweepListError("the list of betas is empty")
+        raise SweepListError(f"the list of {what}s is empty")
     out: list[float] = []
     for s in items:
         if not s:
-            raise SweepListError(f"empty item in the list of betas {text!r}")
+            raise SweepListError(f"empty item in the list of {what}s {text!r}")
         try:
             v = float(s)
         except ValueError:
-            raise SweepListError(f"beta {s!r} is not a number") from None
-        if not (math.isfinite(v) and v >= 0):
-            raise SweepListError(f"beta must be a finite number >= 0, got {s}")
+            raise SweepListError(f"{what} {s!r} is not a number") from None
+        if not (math.isfinite(v) and ok(v)):
+            raise SweepListError(f"{what} must be {rule}, got {s}")
         if v in out:
-            raise SweepListError(f"beta {s} is listed twice")
+            raise SweepListError(f"{what} {s} is listed twice")
         out.append(v)
     return tuple(out)
 
@@ -152,4 +172,4 @@ def parse_seeds(text: str) -> tuple[int, ...]:
     return tuple(out)
 
 
-__all__ = ["SweepListError", "parse_betas", "parse_seeds"]
+__all__ = ["SweepListError", "parse_betas", "parse_rates", "parse_seeds"]

@@ -61,6 +61,7 @@ class StepsEvent:
     steps_per_second: float  # loop steps (each trains every active member once)
     active: tuple[bool, ...] = (True,)
     member_steps: tuple[int, ...] = ()
+    beta: np.ndarray | None = None  # (M, n): the β of each step, when steered to a target rate
 
     def __post_init__(self) -> None:
         if not self.member_steps:  # every member trained every step of this event
@@ -94,10 +95,11 @@ class StepsEvent:
         else:  # it failed inside this chunk: place the event at its own last step
             epoch, in_epoch = divmod(self.member_steps[m] - 1, self.steps_per_epoch)
             epoch, in_epoch = epoch + 1, in_epoch + 1
+        beta = self.beta[m:m + 1, :n].copy() if self.beta is not None else None
         return StepsEvent(self.first_step, self.recon[m:m + 1, :n].copy(),
                           self.kl[m:m + 1, :n].copy(), self.total[m:m + 1, :n].copy(), epoch,
                           in_epoch, self.steps_per_epoch, self.total_steps,
-                          self.steps_per_second)
+                          self.steps_per_second, beta=beta)
 
 
 @dataclass(frozen=True)

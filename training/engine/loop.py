@@ -42,6 +42,7 @@ from training.engine.events import (
     divergence_message,
 )
 from training.engine.members import Members, SingleMember, make_optimizer, make_step_fn
+from training.engine.rate_control import RateControl, RateControlState
 from training.engine.resume import ResumeError, ResumeState, plan_resume
 from training.record.history import History
 from training.record.timeline import NEVER, Snapshot, TimelineRecorder
@@ -75,6 +76,7 @@ class Loop(LoopControl):
         self.device = members.device
         self.timeline_recorder = timeline
         self.errors: list[str | None] = [None] * members.n_members
+        self.rate_control = _rate_control(members)
         self._position: tuple[int, int, int] | None = None  # (step, epochs done, batch in epoch)
         self._eval_seconds = self._timeline_seconds = 0.0
         LoopControl.__init__(self)
@@ -109,7 +111,11 @@ class Loop(LoopControl):
         """What continuing member m needs, once run() has ended with it not failed."""
         if self._position is None or self.errors[m] is not None or self.dataset is None:
             return None
-        return self.members.resume_state(m, self._position, self.dataset)
+        state = self.members.resume_state(m, self._position, self.dataset)
+        ctrl = self.rate_control.member_state(m) if self.rate_control is not None else None
+        if state is not None and ctrl is not None:
+            state = replace(state, rate_control=ctrl.to_dict())
+        return state
 
     # -- running ---------------------------------------------------------------------------------
     def _emit(self, hook: str, arg) -> None:
@@ -165,6 +171,9 @@ class Loop(LoopControl):
         pending_from = step
         conditional = mem.is_conditional
         one = histories[0] if M == 1 else None  # a single run appends without a member loop
+        ctrl = self.rate_control
+        if ctrl is not None:
+            mem.set_betas(ctrl.betas)
         flush = self._make_flush(n_batches, total_steps, rate)
         rec = self.timeline_recorder
         if rec is not None:
@@ -193,7 +202,12 @@ class Loop(LoopControl):
                         self._fail_member(m, step, epoch, losses[:, m])
                     if not active.any():
                         return "failed", _all_failed(self.errors)
-                if one is not None:
+                if ctrl is not None:  # β steered to a target rate: log the step's, set the next
+                    used = ctrl.betas.copy()
+                    mem.set_betas(ctrl.update(losses[2], active))
+                    for m in np.flatnonzero(active):
+                        histories[m].append(losses[1, m], losses[2, m], losses[0, m], used[m])
+                elif one is not None:
                     one.append(losses[1, 0], losses[2, 0], losses[0, 0])
                 else:
                     for m in np.flatnonzero(active):
@@ -254,18 +268,34 @@ class Loop(LoopControl):
             if step <= first:
                 return
             n = step - first
-            arrays = np.full((3, M, n), np.nan, dtype=np.float32)
+            arrays = np.full((4, M, n), np.nan, dtype=np.float32)
             for m, h in enumerate(histories):
                 k = min(max(len(h) - first, 0), n)
                 if k:
                     arrays[0, m, :k] = h.recon[first:first + k]
                     arrays[1, m, :k] = h.kl[first:first + k]
                     arrays[2, m, :k] = h.total[first:first + k]
+                    arrays[3, m, :k] = h.beta[first:first + k]
             self._emit("on_steps", StepsEvent(
                 first, arrays[0], arrays[1], arrays[2], epoch, step_in_epoch, n_batches,
                 total_steps, rate.per_second(step), self.active,
-                tuple(len(h) for h in histories)))
+                tuple(len(h) for h in histories),
+                beta=arrays[3] if self.rate_control is not None else None))
         return flush
+
+
+def _rate_control(members: Members) -> RateControl | None:
+    """The β controller of the members trained to a target rate (None when none is), continuing
+    a resumed member's controller where it stopped."""
+    configs = [members.member_config(m) for m in range(members.n_members)]
+    if all(c.target_rate is None for c in configs):
+        return None
+    ctrl = RateControl([c.target_rate for c in configs], [c.beta for c in configs])
+    for m in range(members.n_members):
+        start = members.resumed_state(m)
+        if start is not None and start.rate_control is not None:
+            ctrl.load_member(m, RateControlState.from_dict(start.rate_control))
+    return ctrl
 
 
 _HOOKS = tuple(name for name in vars(Observer) if name.startswith("on_"))

@@ -72,6 +72,14 @@ class Members:
         and the members whose loss turned non-finite in it (now frozen, not updated)."""
         raise NotImplementedError
 
+    def set_betas(self, betas: np.ndarray) -> None:
+        """The KL weight of every member from the next step on (training to a target rate)."""
+        raise NotImplementedError
+
+    def resumed_state(self, m: int) -> ResumeState | None:
+        """The state member m continues from (None: it starts afresh)."""
+        return None
+
     def save_good(self, active: np.ndarray) -> None:
         """Copy aside the weights of every active member whose weights are finite."""
         raise NotImplementedError
@@ -224,6 +232,12 @@ class SingleMember(Members):
         self.optimizer.step()
         return losses, []
 
+    def set_betas(self, betas: np.ndarray) -> None:
+        self._step_fn.beta = float(betas[0])
+
+    def resumed_state(self, m: int) -> ResumeState | None:
+        return self.resumed_from
+
     def save_good(self, active: np.ndarray) -> None:
         if active[0] and self._good is not None:
             _refresh_weights(self.model, self._good)
@@ -281,30 +295,42 @@ def make_optimizer(model: torch.nn.Module, lr: float) -> torch.optim.Optimizer:
         return torch.optim.Adam(model.parameters(), lr=lr)
 
 
-def make_step_fn(model: LatentModel, optimizer: torch.optim.Optimizer, beta: float,
-                 generator: torch.Generator, use_compile: bool, bf16: bool = False):
-    """One step's loss and gradients through autograd: returns a detached tensor
-    [total, recon, kl]; the caller steps the optimizer once the losses are known finite."""
-    device_type = model.device.type
+class AutogradStep:
+    """One step's loss and gradients through autograd: calling it returns a detached tensor
+    [total, recon, kl]; the caller steps the optimizer once the losses are known finite.
+    `beta` may change between steps (training to a target rate)."""
 
-    def loss_parts(x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
-        with torch.autocast(device_type, dtype=torch.bfloat16, enabled=bf16):
-            parts = model.loss(x, y if model.config.is_conditional else None, beta, generator)
+    def __init__(self, model: LatentModel, optimizer: torch.optim.Optimizer, beta: float,
+                 generator: torch.Generator, use_compile: bool, bf16: bool = False) -> None:
+        self.model, self.optimizer, self.generator = model, optimizer, generator
+        self.beta = float(beta)
+        self.bf16 = bf16
+        self._loss_parts = self._eager_loss_parts
+        if use_compile:
+            try:
+                self._loss_parts = torch.compile(self._eager_loss_parts, dynamic=False)
+            except Exception:  # noqa: BLE001 - no compiler here: eager is correct, just slower
+                pass
+
+    def _eager_loss_parts(self, x: torch.Tensor, y: torch.Tensor | None,
+                          beta: float) -> torch.Tensor:
+        model = self.model
+        with torch.autocast(model.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            parts = model.loss(x, y if model.config.is_conditional else None, beta,
+                               self.generator)
         return torch.stack([p.float() for p in parts])
 
-    if use_compile:
-        try:
-            loss_parts = torch.compile(loss_parts, dynamic=False)  # type: ignore[assignment]
-        except Exception:  # noqa: BLE001 - no compiler here: eager is correct, just slower
-            pass
-
-    def step(x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
-        parts = loss_parts(x, y)
-        optimizer.zero_grad(set_to_none=True)
+    def __call__(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        parts = self._loss_parts(x, y, self.beta)
+        self.optimizer.zero_grad(set_to_none=True)
         parts[0].backward()
         return parts.detach()
 
-    return step
+
+def make_step_fn(model: LatentModel, optimizer: torch.optim.Optimizer, beta: float,
+                 generator: torch.Generator, use_compile: bool, bf16: bool = False) -> AutogradStep:
+    """The autograd step (kept for older callers: `AutogradStep`)."""
+    return AutogradStep(model, optimizer, beta, generator, use_compile, bf16)
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -342,4 +368,5 @@ def _refresh_weights(model: torch.nn.Module, into: dict) -> None:
             into[k].copy_(v)
 
 
-__all__ = ["Members", "SingleMember", "make_optimizer", "make_step_fn", "seeded_model"]
+__all__ = ["AutogradStep", "Members", "SingleMember", "make_optimizer", "make_step_fn",
+           "seeded_model"]

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 RESUME_VERSION = 1
 PREFIX = "resume."
 # Config fields that must not change when a run continues (epochs, device, engine may).
-FIXED_FIELDS = ("kind", "beta", "nz", "hidden", "batch_size", "lr", "seed")
+FIXED_FIELDS = ("kind", "beta", "nz", "hidden", "batch_size", "lr", "seed", "target_rate")
 
 
 class ResumeError(Exception):
@@ -73,6 +73,9 @@ class ResumeState:
     optimizer: OptimizerState | None = None
     data_fingerprint: str = ""
     notices: tuple[str, ...] = ()  # set by plan_resume: why the continuation is not exact
+    # The β controller of a run trained to a target rate (RateControlState.to_dict()); None
+    # when β is fixed.
+    rate_control: dict | None = None
 
     @property
     def exact(self) -> bool:
@@ -250,6 +253,8 @@ def resume_to_tensors(state: ResumeState) -> tuple[dict[str, Tensor], dict[str, 
             "batch_in_epoch": state.batch_in_epoch, "steps_per_epoch": state.steps_per_epoch,
             "generator_device": state.generator_device, "data_fingerprint": state.data_fingerprint,
             "adam": opt}
+    if state.rate_control is not None:
+        meta["rate_control"] = state.rate_control
     return ({PREFIX + k: v.detach().cpu().contiguous() for k, v in t.items()},
             {"resume": json.dumps(meta)})
 
@@ -275,6 +280,11 @@ def resume_from_tensors(tensors: dict[str, Tensor], meta: dict[str, str]) -> Res
             raise ValueError(f"bad {name} state")
         return v
 
+    rate = info.get("rate_control")
+    if rate is not None:
+        from training.engine.rate_control import RateControlState
+
+        rate = RateControlState.from_dict(rate).to_dict()  # ValueError when malformed
     opt = None
     if info.get("adam") is not None:
         a = info["adam"]
@@ -292,7 +302,8 @@ def resume_from_tensors(tensors: dict[str, Tensor], meta: dict[str, str]) -> Res
                        generator_state=gen("generator"),
                        epoch_generator_state=gen("epoch_generator"),
                        generator_device=str(info.get("generator_device", "cpu")), optimizer=opt,
-                       data_fingerprint=str(info.get("data_fingerprint", "")))
+                       data_fingerprint=str(info.get("data_fingerprint", "")),
+                       rate_control=rate)
 
 
 __all__ = ["OptimizerState", "ResumeError", "ResumeState", "dataset_fingerprint",

@@ -122,6 +122,11 @@ class StackedMembers(Members):
     def step(self, x: torch.Tensor, y: torch.Tensor | None) -> tuple[np.ndarray, list[int]]:
         return self.groups.step(x, y)
 
+    @torch.no_grad()
+    def set_betas(self, betas: np.ndarray) -> None:
+        for g in self.groups.groups:
+            g.step_fn.betas.copy_(torch.as_tensor(betas[g.start:g.stop], dtype=torch.float32))
+
     def boundary_reached(self) -> None:
         self._epoch_states = []
 

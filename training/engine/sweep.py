@@ -28,7 +28,8 @@ COURSE_BETAS = (0.0, 1e-4, 1e-3, 1e-2, 0.1, 1.0, 10.0)
 # -- config ------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class SweepConfig:
-    """A grid of β × seed for one model kind; the other fields are shared by every member."""
+    """A grid of β × seed (or, with `target_rates`, target rate × seed, every member starting
+    from the one β in `betas`) for one model kind; the other fields are shared by every member."""
 
     kind: str = "vae"
     betas: tuple[float, ...] = COURSE_BETAS
@@ -41,10 +42,15 @@ class SweepConfig:
     device: str = "auto"
     dataset: str = "auto"
     data_dir: str | None = None
+    # Train each member to a target rate (nats) instead of at a fixed β: the grid is then
+    # target × seed, and `betas` holds the one β every member starts from.
+    target_rates: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         # JSON round trips turn tuples into lists; normalise so configs compare equal.
         object.__setattr__(self, "betas", tuple(_as_float(b) for b in self.betas))
+        object.__setattr__(self, "target_rates",
+                           tuple(_as_float(t) for t in self.target_rates))
         object.__setattr__(self, "seeds", tuple(self.seeds))
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
         problems = self.problems()
@@ -63,6 +69,13 @@ class SweepConfig:
             p.append(f"unknown model {self.kind!r} (choose {choices})")
         if not self.betas:
             p.append("the list of betas is empty")
+        if self.target_rates:
+            if len(self.betas) != 1:
+                p.append("a sweep over target rates starts every member from one beta; give "
+                         f"one, not {len(self.betas)}")
+            bad_t = [t for t in self.target_rates if not (math.isfinite(t) and t > 0)]
+            if bad_t:
+                p.append(f"target rate must be a number of nats > 0, got {_fmt(bad_t[0])}")
         bad = [b for b in self.betas if not (math.isfinite(b) and b >= 0)]
         if bad:
             p.append(f"beta must be a finite number >= 0, got {_fmt(bad[0])}")
@@ -71,15 +84,16 @@ class SweepConfig:
         bad_seeds = [s for s in self.seeds if not (isinstance(s, int) and 0 <= s < 2**63)]
         if bad_seeds:
             p.append(f"seed must be a whole number between 0 and 2^63-1, got {bad_seeds[0]}")
-        for what, values in (("beta", self.betas), ("seed", self.seeds)):
+        for what, values in (("beta", self.betas), ("seed", self.seeds),
+                             ("target rate", self.target_rates)):
             dupes = sorted({v for v in values if values.count(v) > 1}, key=values.index)
             if dupes:
                 p.append(f"duplicate {what} {_fmt(dupes[0])}: each (beta, seed) member must "
                          "be listed once")
-        n = len(self.betas) * len(self.seeds)
+        n = self.n_members
         if n > MAX_MEMBERS:
-            p.append(f"{len(self.betas)} betas x {len(self.seeds)} seeds = {n} members; "
-                     f"at most {MAX_MEMBERS}")
+            p.append(f"{len(self.values)} {self.axis_name}s x {len(self.seeds)} seeds = {n} "
+                     f"members; at most {MAX_MEMBERS}")
         if not 1 <= self.nz <= 4096:
             p.append(f"nz must be between 1 and 4096, got {self.nz}")
         if not self.hidden or any(h < 1 for h in self.hidden):
@@ -92,27 +106,46 @@ class SweepConfig:
             p.append(f"learning rate must be > 0, got {self.lr}")
         return p
 
+    @property
+    def by_rate(self) -> bool:
+        """Whether the members differ by target rate (else by β)."""
+        return bool(self.target_rates)
+
+    @property
+    def values(self) -> tuple[float, ...]:
+        """What the members differ by: the target rates, or the βs."""
+        return self.target_rates if self.by_rate else self.betas
+
+    @property
+    def axis_name(self) -> str:
+        return "target rate" if self.by_rate else "beta"
+
     def members(self) -> tuple[tuple[float, int], ...]:
-        """The (β, seed) grid, β-major: member m is members()[m]."""
-        return tuple((b, s) for b in self.betas for s in self.seeds)
+        """The (value, seed) grid, value-major: member m is members()[m]; the value is the
+        member's β, or its target rate in a sweep over target rates."""
+        return tuple((v, s) for v in self.values for s in self.seeds)
 
     @property
     def n_members(self) -> int:
-        return len(self.betas) * len(self.seeds)
+        return len(self.values) * len(self.seeds)
 
     def member_config(self, m: int) -> TrainConfig:
         """The TrainConfig of member m's equivalent single run (fast engine, float32)."""
-        beta, seed = self.members()[m]
+        value, seed = self.members()[m]
+        beta, target = (self.betas[0], value) if self.by_rate else (value, None)
         return TrainConfig(kind=self.kind, beta=beta, nz=self.nz, hidden=self.hidden,
                            epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
                            seed=seed, device=self.device, dataset=self.dataset,
-                           data_dir=self.data_dir)
+                           data_dir=self.data_dir, target_rate=target)
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "betas": list(self.betas), "seeds": list(self.seeds),
-                "nz": self.nz, "hidden": list(self.hidden), "epochs": self.epochs,
-                "batch_size": self.batch_size, "lr": self.lr, "device": self.device,
-                "dataset": self.dataset, "data_dir": self.data_dir}
+        d = {"kind": self.kind, "betas": list(self.betas), "seeds": list(self.seeds),
+             "nz": self.nz, "hidden": list(self.hidden), "epochs": self.epochs,
+             "batch_size": self.batch_size, "lr": self.lr, "device": self.device,
+             "dataset": self.dataset, "data_dir": self.data_dir}
+        if self.target_rates:
+            d["target_rates"] = list(self.target_rates)
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "SweepConfig":

@@ -59,16 +59,18 @@ class SummaryRow:
     distortion_se: float | None = None
     iw_bound_se: float | None = None
     quality_se: float | None = None
+    # Trained to a target rate: the target (nats); `beta` is then the β it ended with.
+    target_rate: float | None = None
 
 
 def summary_row(model: LatentModel, beta: float, seed: int, state: str,
                 metrics: EvalMetrics | None, test_split, iw_k: int = DEFAULT_IW_K,
                 judge: Judge | None = None, quality_n: int = 1000, checkpoint: str = "",
-                error: str | None = None) -> SummaryRow:
+                error: str | None = None, target_rate: float | None = None) -> SummaryRow:
     """Measure one member: R–D and active dimensions, the IW bound (k = iw_k) and the judge."""
     if metrics is None:  # no epoch finished: nothing was measured on the test split
         return SummaryRow(beta, seed, state, None, None, None, None, None, iw_k, None, None,
-                          None, None, checkpoint, error)
+                          None, None, checkpoint, error, target_rate=target_rate)
     rd = rate_distortion(model, test_split)
     bound = iw_bound_estimate(model, test_split, iw_k) if iw_k > 0 else None
     score = sample_quality(model, judge, n=quality_n) if judge is not None else None
@@ -78,7 +80,8 @@ def summary_row(model: LatentModel, beta: float, seed: int, state: str,
                       score.classes_seen if score else None,
                       score.asked_share if score else None, checkpoint, error,
                       distortion_se=rd.distortion_se, iw_bound_se=bound.se if bound else None,
-                      quality_se=score.quality_se if score else None)
+                      quality_se=score.quality_se if score else None,
+                      target_rate=target_rate)
 
 
 def best_members(rows: Sequence[SummaryRow]) -> dict[str, int | None]:
@@ -106,7 +109,7 @@ def no_good_quality(rows: Sequence[SummaryRow]) -> float | None:
 CSV_FIELDS = ("beta", "seed", "state", "bce_per_pixel", "rate_nats", "distortion_nats",
               "neg_elbo_nats", "iw_bound_nats", "iw_k", "active_dims", "sample_quality",
               "classes_seen", "asked_label_share", "best", "checkpoint", "error",
-              "distortion_se_nats", "iw_bound_se_nats", "sample_quality_se")
+              "distortion_se_nats", "iw_bound_se_nats", "sample_quality_se", "target_rate_nats")
 
 
 def write_summary_csv(path: str | os.PathLike, rows: Sequence[SummaryRow]) -> Path:
@@ -124,7 +127,8 @@ def write_summary_csv(path: str | os.PathLike, rows: Sequence[SummaryRow]) -> Pa
                         "" if r.classes_seen is None else r.classes_seen,
                         _num(r.asked_share, 4), marks, r.checkpoint, r.error or "",
                         _num(r.distortion_se, 4), _num(r.iw_bound_se, 4),
-                        _num(r.quality_se, 4)])
+                        _num(r.quality_se, 4),
+                        "" if r.target_rate is None else f"{r.target_rate:g}"])
     return path
 
 
@@ -132,13 +136,18 @@ def _num(v: float | None, digits: int = 3) -> str:
     return "" if v is None else f"{v:.{digits}f}"
 
 
-def member_label(beta: float, seed: int, n_seeds: int = 1) -> str:
-    """'β=0.001' (with ' s1' when the sweep has several seeds)."""
-    return f"β={beta:g}" + (f" s{seed}" if n_seeds > 1 else "")
+def member_label(beta: float, seed: int, n_seeds: int = 1, target_rate: float | None = None) -> str:
+    """'β=0.001', or 'R=10' for a member trained to a target rate (with ' s1' when the sweep
+    has several seeds)."""
+    head = f"R={target_rate:g}" if target_rate is not None else f"β={beta:g}"
+    return head + (f" s{seed}" if n_seeds > 1 else "")
 
 
-def member_file_name(kind: str, beta: float, seed: int) -> str:
-    """The checkpoint file name of a member: 'vae-beta0.001-seed0.safetensors'."""
+def member_file_name(kind: str, beta: float, seed: int, target_rate: float | None = None) -> str:
+    """The checkpoint file name of a member: 'vae-beta0.001-seed0.safetensors', or
+    'vae-rate10-seed0.safetensors' for one trained to a target rate."""
+    if target_rate is not None:
+        return f"{kind}-rate{target_rate:g}-seed{seed}.safetensors"
     return f"{kind}-beta{beta:g}-seed{seed}.safetensors"
 
 
@@ -250,6 +259,11 @@ def save_rate_distortion_png(rows: Sequence[SummaryRow], path: str | os.PathLike
             if lo_d <= c - x_lab <= hi_d:
                 ax.annotate(f"−ELBO {c:g}", (x_lab, c - x_lab), fontsize=7, color="0.45",
                             xytext=(2, 2), textcoords="offset points")
+        # Members trained to a target rate: the target, a vertical line of that rate.
+        for t in sorted({r.target_rate for r in rows if r.target_rate is not None}):
+            ax.axvline(t, color="tab:orange", lw=0.9, ls=":", zorder=2)
+            ax.annotate(f"target {t:g}", (t, hi_d), fontsize=7, color="tab:orange",
+                        xytext=(2, -10), textcoords="offset points")
     ax.set_xlabel("rate  KL(q(z|x) ‖ p(z))  [nats per image]")
     ax.set_ylabel("distortion  −E log p(x|z)  [nats per image]")
     ax.set_title(title or "β sweep on the rate–distortion plane")
@@ -277,8 +291,9 @@ def _label_clusters(pts, rates: np.ndarray, dists: np.ndarray, n_seeds: int):
             groups.append([(r_, d_, row)])
     out = []
     for g in groups:
-        names = [member_label(row.beta, row.seed, n_seeds) for _, _, row in g]
-        text = names[0] + "".join(", " + n.removeprefix("β=") for n in names[1:])
+        names = [member_label(row.beta, row.seed, n_seeds, row.target_rate) for _, _, row in g]
+        text = names[0] + "".join(", " + n.removeprefix("β=").removeprefix("R=")
+                                  for n in names[1:])
         out.append(((g[0][0], g[0][1]), text))
     return out
 

@@ -140,6 +140,8 @@ def save_checkpoint(path: str | os.PathLike, ckpt: Checkpoint) -> Path:
     h = ckpt.history
     tensors["history.losses"] = torch.from_numpy(
         np.stack([h.recon, h.kl, h.total]).astype(np.float32).copy())
+    if h.has_beta:  # a run trained to a target rate: the β of each step
+        tensors["history.beta"] = torch.from_numpy(h.beta.astype(np.float32).copy())
     meta = {
         "format": FORMAT,
         "format_version": str(FORMAT_VERSION),
@@ -248,7 +250,13 @@ def load_checkpoint(path: str | os.PathLike, device: torch.device | str = "cpu")
     losses = tensors.get("history.losses")
     if losses is not None and (losses.dim() != 2 or losses.shape[0] != 3):
         raise CheckpointError(f"{path}: corrupted checkpoint (bad loss history shape)")
-    history = (History.from_arrays(*losses.to(torch.float32).numpy(), epochs=epochs)
+    betas = tensors.get("history.beta")
+    if betas is not None and (losses is None or betas.dim() != 1
+                              or betas.shape[0] != losses.shape[1]):
+        raise CheckpointError(f"{path}: corrupted checkpoint (bad β history shape)")
+    history = (History.from_arrays(*losses.to(torch.float32).numpy(), epochs=epochs,
+                                   beta=betas.to(torch.float32).numpy() if betas is not None
+                                   else None)
                if losses is not None
                else History())
     history.epochs = epochs

@@ -16,7 +16,8 @@ from training.cli.main import CliError
 # train's options that define the run: with --resume they must agree with the saved run.
 # (option name in args, TrainConfig field)
 RUN_OPTIONS = (("model", "kind"), ("arch", "arch"), ("beta", "beta"), ("nz", "nz"), ("hidden", "hidden"),
-               ("batch_size", "batch_size"), ("lr", "lr"), ("seed", "seed"))
+               ("batch_size", "batch_size"), ("lr", "lr"), ("seed", "seed"),
+               ("target_rate", "target_rate"))
 
 
 def add_resume_arguments(p: argparse.ArgumentParser) -> None:

@@ -35,6 +35,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              + " only, for now)")
     parser.add_argument("--betas", default=DEFAULT_BETAS,
                         help=f"comma-separated KL weights (default: the course's grid {DEFAULT_BETAS})")
+    parser.add_argument("--target-rates", default=None, metavar="R1,R2,...",
+                        help="train each member to a target rate (nats) instead of at a fixed "
+                             "beta: beta is steered each step by a PI controller, starting from "
+                             "the one --betas value (default: none, a sweep over --betas; "
+                             "with it --betas defaults to 0.005)")
     parser.add_argument("--seeds", default="0", help="comma-separated seeds")
     parser.add_argument("--epochs", type=_positive_int, default=20,
                         help="epochs for every member (the course's)")
@@ -60,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
     from training.record.checkpoint import Checkpoint, save_checkpoint
     from training.metrics.judge import get_judge
     from training.cli.progress import LoopProgress
+    from training.config import parse_rates
     from training.engine.sweep import SweepConfig, SweepListError, SweepTrainer, parse_betas, parse_seeds
     from training.metrics.sweep_report import (BEST_MEANINGS, GOOD_QUALITY, NATS_NOTE, best_members,
                                                no_good_quality, comparison_grid,
@@ -72,7 +78,11 @@ def run(args: argparse.Namespace) -> int:
                        f"sweep engine trains MLPs); train each β with `train --arch "
                        f"{arch.name}` instead")
     try:
-        betas = parse_betas(args.betas)
+        rates = parse_rates(args.target_rates) if args.target_rates is not None else ()
+        betas_text = args.betas
+        if rates and betas_text == DEFAULT_BETAS:  # not typed: the course's β to start from
+            betas_text = "0.005"
+        betas = parse_betas(betas_text)
         seeds = parse_seeds(args.seeds)
     except SweepListError as e:
         raise CliError(str(e)) from None
@@ -87,18 +97,21 @@ def run(args: argparse.Namespace) -> int:
         cfg = SweepConfig(kind=args.model, betas=betas, seeds=seeds, nz=args.nz,
                           hidden=tuple(args.hidden), epochs=args.epochs,
                           batch_size=args.batch_size, lr=args.lr, device=args.device,
-                          dataset=args.dataset or "auto", data_dir=args.data_dir)
+                          dataset=args.dataset or "auto", data_dir=args.data_dir,
+                          target_rates=rates)
     except ValueError as e:
         raise CliError(str(e)) from None
     dataset = load_data(args)
     members = cfg.members()
-    labels = [member_label(b, s, len(seeds)) for b, s in members]
+    targets = [cfg.member_config(m).target_rate for m in range(cfg.n_members)]
+    labels = [member_label(v, s, len(seeds), t) for (v, s), t in zip(members, targets)]
     try:
         trainer = SweepTrainer(cfg, dataset, [LoopProgress(args.quiet, labels)])
     except ValueError as e:  # e.g. an unknown or missing device
         raise CliError(str(e)) from None
-    print(f"training {len(members)} {cfg.kind.upper()}s at once ({len(betas)} betas x "
-          f"{len(seeds)} seeds) on {dataset.description} ({trainer.device})", file=sys.stderr)
+    print(f"training {len(members)} {cfg.kind.upper()}s at once ({len(cfg.values)} "
+          f"{cfg.axis_name}s x {len(seeds)} seeds) on {dataset.description} ({trainer.device})",
+          file=sys.stderr)
     result = trainer.run()
     if result.state == "failed":
         raise CliError(f"sweep failed: {result.error}")
@@ -109,17 +122,22 @@ def run(args: argparse.Namespace) -> int:
         print(judge.summary(), file=sys.stderr)
     group = out.resolve().name
     rows = []
-    for m, ((beta, seed), res) in enumerate(zip(members, result.results)):
-        name = member_file_name(cfg.kind, beta, seed)
+    for m, ((value, seed), res) in enumerate(zip(members, result.results)):
+        target = targets[m]
+        # A member trained to a target rate reports the β it ended with.
+        beta = value if target is None else _final_beta(res.history, cfg.betas[0])
+        name = member_file_name(cfg.kind, beta, seed, target)
         save_checkpoint(out / name, Checkpoint(res.model, cfg.member_config(m), res.history,
                                                res.metrics, name=Path(name).stem,
                                                dataset=dataset.name, state=res.state,
                                                group=group, resume=trainer.resume_state(m)))
         rows.append(summary_row(res.model, beta, seed, res.state, res.metrics, dataset.test,
-                                iw_k=args.iw, judge=judge, checkpoint=name, error=res.error))
+                                iw_k=args.iw, judge=judge, checkpoint=name, error=res.error,
+                                target_rate=target))
     write_summary_csv(out / "summary.csv", rows)
     save_rate_distortion_png(rows, out / "rate-distortion.png",
-                             title=f"{cfg.kind.upper()} β sweep on {dataset.name}",
+                             title=f"{cfg.kind.upper()} {'target-rate' if rates else 'β'} "
+                                   f"sweep on {dataset.name}",
                              n_seeds=len(seeds))
     grid = comparison_grid([r.model for r in result.results], dataset.test)
     save_labelled_grid(grid, ["test images", *labels], out / "grid.png")
@@ -140,6 +158,12 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {len(rows)} checkpoints, summary.csv, rate-distortion.png and grid.png to "
           f"{out} ({result.seconds:.1f} s of training, sweep {result.state})")
     return 0
+
+
+def _final_beta(history, start: float) -> float:
+    """The β the last step of a target-rate member trained with (its start before any step)."""
+    finite = [b for b in history.beta.tolist() if math.isfinite(b)]
+    return finite[-1] if finite else start
 
 
 def _print_table(rows, labels: list[str], iw_k: int) -> None:

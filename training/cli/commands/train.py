@@ -78,6 +78,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         + "; ".join(f"{a.name}: {a.description}" for a in list_archs()))
     p.add_argument("--beta", type=_nonneg_float, default=_default(0.005),
                    help="KL weight (VAE/CVAE)")
+    p.add_argument("--target-rate", type=_positive_float, default=None, metavar="NATS",
+                   help="train to this rate (KL, nats per image) instead of at a fixed beta: "
+                        "beta starts at --beta and a PI controller steers it each step "
+                        "(VAE/CVAE) (default: none, beta stays fixed)")
     p.add_argument("--nz", type=_positive_int, default=_default(32), help="latent dimensions")
     p.add_argument("--hidden", type=_hidden, default=_default((256, 64)),
                    help="encoder hidden sizes, comma-separated (the decoder mirrors them) "
@@ -162,7 +166,8 @@ def run(args: argparse.Namespace) -> int:
                           epochs=args.epochs or TrainConfig.epochs,
                           batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                           device=args.device, dataset=args.dataset or "auto",
-                          data_dir=args.data_dir, compile=args.compile, arch=args.arch)
+                          data_dir=args.data_dir, compile=args.compile, arch=args.arch,
+                          target_rate=args.target_rate)
         t_data0 = time.perf_counter()
         ds = load_data(args)
         t_data = (t_data0, time.perf_counter())
