@@ -141,3 +141,67 @@ def test_a_sweep_over_target_rates_steers_each_member_to_its_own(small_dataset):
 def test_a_target_rate_sweep_needs_one_starting_beta():
     with pytest.raises(ValueError, match="one beta"):
         SweepConfig(betas=(0.001, 0.01), target_rates=(5.0, 10.0))
+
+
+def test_the_loss_plot_draws_beta_beside_the_losses_and_the_target_on_the_kl_plot(
+        qtbot, small_dataset):
+    from explorer.views.loss_plot import LossPlot
+    from training.record.run import Run
+
+    steered = Trainer(small(), small_dataset).run()
+    fixed = Trainer(small(target_rate=None), small_dataset).run()
+    plot = LossPlot()
+    qtbot.addWidget(plot)
+    a = Run("steered", small(), steered.model, steered.history, state="finished")
+    b = Run("fixed", small(target_rate=None), fixed.model, fixed.history, state="finished")
+    plot.add_run(b, "#3182bd")
+    assert plot.beta_plot is None  # no run steers β: no fourth plot
+    plot.add_run(a, "#e6550d")
+    plot.flush()
+    x, y = plot.beta_data(a.id)
+    np.testing.assert_array_equal(y, steered.history.beta)
+    assert x[0] == 1 and len(x) == len(steered.history)
+    assert plot.beta_data(b.id) is None and plot.target_line_value(b.id) is None
+    assert plot.target_line_value(a.id) == 6.0
+    plot.remove_run(a.id)
+    assert plot.beta_data(a.id) is None
+
+
+def test_the_form_takes_a_target_rate_and_marks_one_that_cannot_train(qtbot):
+    from explorer.views.training_form import TrainingForm
+
+    form = TrainingForm()
+    qtbot.addWidget(form)
+    assert form.values()["target_rate"] is None  # empty: β stays fixed
+    qtbot.keyClicks(form.target_rate, "-4")
+    assert form.target_rate in form.invalid_fields()
+    assert any("target rate" in p for p in form.problems())
+    form.target_rate.clear()
+    qtbot.keyClicks(form.target_rate, "12")
+    assert form.target_rate not in form.invalid_fields() and not form.problems()
+    assert form.values()["target_rate"] == 12.0
+    from PySide6.QtWidgets import QLabel
+
+    assert "Start &β" in [label.text() for label in form.findChildren(QLabel)]  # what it reads
+    form.kind.setCurrentIndex(form.kind.findData("ae"))
+    assert not form.target_rate.isEnabled() and form.values()["target_rate"] is None
+
+
+def test_the_sweep_tab_draws_each_members_target_on_the_plane(qtbot, small_dataset):
+    from explorer.panels.sweep import SweepPanel
+    from training.record.run import Run
+
+    cfg = SweepConfig(kind="vae", betas=(0.005,), seeds=(0,), target_rates=(3.0, 30.0),
+                      nz=8, hidden=(64, 32), epochs=2, lr=2e-3, device="cpu")
+    result = SweepTrainer(cfg, small_dataset).run()
+    runs = [Run(f"R={t:g} s0", cfg.member_config(m), r.model, r.history, state="finished",
+                dataset=small_dataset, group="sweep 1: VAE R×2")
+            for m, (t, r) in enumerate(zip(cfg.target_rates, result.results))]
+    for r, res in zip(runs, result.results):
+        r.metrics = res.metrics
+    panel = SweepPanel()
+    qtbot.addWidget(panel)
+    panel.set_runs(runs)
+    panel.set_run(runs[0])
+    assert panel.target_rates_drawn() == [3.0, 30.0]
+    assert any(t.startswith("R=3") for t in panel.label_texts())

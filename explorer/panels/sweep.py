@@ -91,6 +91,8 @@ class SweepPanel(Panel):
         self._iso_curves: list[pg.PlotCurveItem] = []
         self._iso_labels: list[pg.TextItem] = []
         self._trails: list[pg.PlotDataItem] = []
+        self._target_lines: list[pg.InfiniteLine] = []  # the target rates of the members
+        self._targets: list[float] = []
         self._labels: list[pg.TextItem] = []
         self.scatter = pg.ScatterPlotItem(size=11, pen=pg.mkPen("w", width=1))
         self.scatter.setZValue(10)
@@ -238,7 +240,9 @@ class SweepPanel(Panel):
 
     def _label_of(self, run: Run) -> str:
         n_seeds = len({r.config.seed for r in self.members})
-        return f"β={run.beta:g}" + (f" s{run.config.seed}" if n_seeds > 1 else "")
+        target = getattr(run.config, "target_rate", None)
+        head = f"R={target:g}" if target is not None else f"β={run.beta:g}"
+        return head + (f" s{run.config.seed}" if n_seeds > 1 else "")
 
     def _update_plane(self) -> None:
         from training.metrics.evaluate import RateDistortion
@@ -304,6 +308,7 @@ class SweepPanel(Panel):
             else:
                 lab.setVisible(False)
         self._update_iso_lines(pts, iso_elbo_levels([a + b for _, a, b in pts], 5))
+        self._update_target_lines()
 
     def _clusters(self, pts) -> list[tuple[tuple[float, float], str]]:
         """Points closer than 3 % of the view's spans share one label."""
@@ -323,9 +328,35 @@ class SweepPanel(Panel):
         out = []
         for g in groups:
             names = [self._label_of(pts[i][0]) for i in g]
-            text = names[0] + "".join(", " + n.removeprefix("β=") for n in names[1:])
+            text = names[0] + "".join(", " + n.removeprefix("β=").removeprefix("R=")
+                                      for n in names[1:])
             out.append(((float(xs[g[0]]), float(ys[g[0]])), text))
         return out
+
+    def target_rates_drawn(self) -> list[float]:
+        """The target rates drawn on the plane as vertical lines (members trained to one)."""
+        return list(self._targets)
+
+    def _update_target_lines(self) -> None:
+        """A dashed vertical line at each target rate of the members (rate is the x axis)."""
+        pi = self.plot.getPlotItem()
+        targets = sorted({t for r in self.members
+                          if (t := getattr(r.config, "target_rate", None)) is not None})
+        while len(self._target_lines) < len(targets):
+            line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#e6550d", width=1,
+                                                          style=Qt.PenStyle.DashLine),
+                                   label="target", labelOpts={"position": 0.95,
+                                                              "color": "#e6550d"})
+            pi.addItem(line, ignoreBounds=True)
+            self._target_lines.append(line)
+        for i, line in enumerate(self._target_lines):
+            if i < len(targets):
+                line.setValue(self._tx(targets[i]))  # the view's x: log10 on log axes
+                line.label.setFormat(f"target {targets[i]:g}")
+                line.setVisible(True)
+            else:
+                line.setVisible(False)
+        self._targets = targets
 
     def label_texts(self) -> list[str]:
         """The plane's point labels as shown."""

@@ -113,6 +113,13 @@ class _Series:
         self.raw_items: dict[str, pg.PlotDataItem] = {}
         self.smooth_items: dict[str, pg.PlotDataItem] = {}
         self.markers: dict[str, pg.ScatterPlotItem] = {}
+        # A run trained to a target rate: the β of each step, its curve, and the target drawn
+        # as a dashed line on the KL plot.
+        self.target_rate: float | None = None
+        self.beta_buf: np.ndarray | None = None
+        self.beta_n = 0
+        self.beta_item: pg.PlotDataItem | None = None
+        self.target_line: pg.InfiniteLine | None = None
 
     def reserve(self, need: int) -> None:
         cap = self.buf.shape[1]
@@ -152,6 +159,7 @@ class LossPlot(QWidget):
         self._highlighted: int | None = None
         self._step_lines: dict[str, pg.InfiniteLine] = {}  # the timeline's step, per plot
         self._x = np.arange(1, 1025, dtype=np.float64)  # step numbers, grown with the buffers
+        self.beta_plot: pg.PlotItem | None = None  # made when a run steers its β
 
         self._slider = QSlider(Qt.Orientation.Horizontal)
         self._slider.setRange(0, 99)
@@ -260,6 +268,20 @@ class LossPlot(QWidget):
         """(steps, values) of the per-epoch test markers, as drawn."""
         return self._series[run_id].markers[channel].getData()
 
+    def beta_data(self, run_id: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """The β curve drawn for a run trained to a target rate (None: it has none)."""
+        s = self._series.get(run_id)
+        if s is None or s.beta_item is None:
+            return None
+        x, y = s.beta_item.getOriginalDataset()  # getData() is log10 on the log axis
+        return (np.asarray(x), np.asarray(y)) if x is not None else (np.array([]), np.array([]))
+
+    def target_line_value(self, run_id: int) -> float | None:
+        """The target rate drawn on the KL plot for a run (None: no target)."""
+        s = self._series.get(run_id)
+        return float(s.target_line.value()) if s is not None and s.target_line is not None \
+            else None
+
     def is_curve_shown(self, run_id: int, channel: str = "total") -> bool:
         return self._series[run_id].smooth_items[channel].isVisible()
 
@@ -320,6 +342,13 @@ class LossPlot(QWidget):
             plot.addItem(smooth)
             plot.addItem(markers)
             s.raw_items[ch], s.smooth_items[ch], s.markers[ch] = raw, smooth, markers
+        target = getattr(run.config, "target_rate", None)
+        if target is not None:
+            s.target_rate = float(target)
+            s.target_line = pg.InfiniteLine(pos=s.target_rate, angle=0, pen=pg.mkPen(
+                color, width=1, style=Qt.PenStyle.DashLine), label=f"target {target:g}",
+                labelOpts={"position": 0.05, "color": color})
+            self.plots["kl"].addItem(s.target_line, ignoreBounds=False)
         self._series[run.id] = s
         self._update_legend()
         self.set_history(run)
@@ -335,6 +364,9 @@ class LossPlot(QWidget):
         s.ema_last[:] = 0
         if len(h):
             self._write(s, 0, h.recon, h.kl, h.total)
+        s.beta_n = 0
+        if h.has_beta:
+            self._write_beta(s, 0, h.beta)
         s.epoch_steps, s.epoch_values = [], []
         s.markers_changed = True
         for rec in h.epochs:
@@ -342,12 +374,15 @@ class LossPlot(QWidget):
         self._mark_dirty(s.run_id)
 
     def append_steps(self, run_id: int, first_step: int, recon: np.ndarray, kl: np.ndarray,
-                     total: np.ndarray) -> None:
-        """New steps of a run (a StepsEvent's arrays); drawn at the next redraw tick."""
+                     total: np.ndarray, beta: np.ndarray | None = None) -> None:
+        """New steps of a run (a StepsEvent's arrays; `beta` when it is steered to a target
+        rate); drawn at the next redraw tick."""
         s = self._series.get(run_id)
         if s is None or len(total) == 0:
             return
         self._write(s, first_step, recon, kl, total)
+        if beta is not None:
+            self._write_beta(s, first_step, beta)
         self._mark_dirty(run_id)
 
     def add_epoch_marker(self, run_id: int, step: int, metrics: EvalMetrics) -> None:
@@ -375,6 +410,10 @@ class LossPlot(QWidget):
         for ch in CHANNELS:
             for item in (s.raw_items[ch], s.smooth_items[ch], s.markers[ch]):
                 self.plots[ch].removeItem(item)
+        if s.target_line is not None:
+            self.plots["kl"].removeItem(s.target_line)
+        if s.beta_item is not None and self.beta_plot is not None:
+            self.beta_plot.removeItem(s.beta_item)
 
     def set_run_visible(self, run_id: int, visible: bool) -> None:
         s = self._series.get(run_id)
@@ -385,6 +424,9 @@ class LossPlot(QWidget):
             s.raw_items[ch].setVisible(visible and self._raw_wanted(s))
             s.smooth_items[ch].setVisible(visible)
             s.markers[ch].setVisible(visible)
+        for item in (s.beta_item, s.target_line):
+            if item is not None:
+                item.setVisible(visible)
         self._update_legend()
 
     def is_run_visible(self, run_id: int) -> bool:
@@ -458,6 +500,35 @@ class LossPlot(QWidget):
         if len(self._x) < s.buf.shape[1]:
             self._x = np.arange(1, s.buf.shape[1] + 1, dtype=np.float64)
 
+    def _write_beta(self, s: _Series, first: int, beta: np.ndarray) -> None:
+        end = first + len(beta)
+        if s.beta_buf is None:
+            s.beta_buf = np.full(max(1024, end), np.nan, np.float32)
+            s.beta_item = pg.PlotDataItem(pen=self._pen(s.color), connect="finite")
+            s.beta_item.setVisible(s.visible)
+            self._beta_plot().addItem(s.beta_item)
+        if end > len(s.beta_buf):
+            grown = np.full(max(end, 2 * len(s.beta_buf)), np.nan, np.float32)
+            grown[: s.beta_n] = s.beta_buf[: s.beta_n]
+            s.beta_buf = grown
+        # β = 0 has no logarithm: drawn as a gap on the log axis.
+        s.beta_buf[first:end] = np.where(beta > 0, beta, np.nan)
+        s.beta_n = max(s.beta_n, end) if first <= s.beta_n else end
+
+    def _beta_plot(self) -> pg.PlotItem:
+        """The fourth plot, β per step, made when the first run that steers its β arrives."""
+        if self.beta_plot is None:
+            p = self.graphics.addPlot(row=0, col=len(CHANNELS), title="β (steered to a target rate)")
+            p.setLabel("bottom", "step")
+            p.setLogMode(y=True)
+            p.getViewBox().setMouseMode(pg.ViewBox.RectMode)
+            p.setXLink(self.plots[CHANNELS[0]])
+            on = self._grid_check.isChecked()
+            p.showGrid(x=on, y=on, alpha=0.25 if on else None)
+            self.beta_plot = p
+            self._apply_palette()
+        return self.beta_plot
+
     def _add_marker_values(self, s: _Series, step: int, m: EvalMetrics) -> None:
         kl = m.kl if m.kl is not None else 0.0
         total = m.bce + (s.beta * kl if m.kl is not None else 0.0)
@@ -502,6 +573,9 @@ class LossPlot(QWidget):
             if markers:  # a ScatterPlotItem's setData rebuilds every spot: only when they change
                 s.markers[ch].setData(ex, ev[:, c])
         s.raw_drawn = raw_visible
+        if s.beta_item is not None:
+            n = min(s.beta_n, len(self._x))
+            s.beta_item.setData(self._x[:n], s.beta_buf[:n])
 
     @Slot()
     def _on_timer_timeout(self) -> None:
@@ -539,8 +613,11 @@ class LossPlot(QWidget):
 
     @Slot(bool)
     def _on_grid_check_toggled(self, checked: bool) -> None:
-        for p in self.plots.values():
+        for p in self._all_plots():
             p.showGrid(x=checked, y=checked, alpha=0.25 if checked else None)
+
+    def _all_plots(self) -> list[pg.PlotItem]:
+        return list(self.plots.values()) + ([self.beta_plot] if self.beta_plot is not None else [])
 
     def _update_slider_label(self) -> None:
         self._slider_label.setText(f"{self._smoothing:.2f}")
@@ -551,7 +628,7 @@ class LossPlot(QWidget):
         bg = pal.color(QPalette.ColorRole.Base)
         fg = pal.color(QPalette.ColorRole.WindowText)
         self.graphics.setBackground(bg)
-        for p in self.plots.values():
+        for p in self._all_plots():
             p.setTitle(p.titleLabel.text, color=fg.name())
             for name in ("left", "bottom"):
                 ax = p.getAxis(name)

@@ -45,7 +45,8 @@ BETA_STOPS = (0.0, *[float(f"{m}e{e}") for e in range(-4, 1) for m in _MANTISSAS
 _CHOOSE_FOLDER = "choose-folder"
 _FOLDER_PREFIX = "folder:"
 DEFAULTS = {"kind": "vae", "arch": DEFAULT_ARCH, "beta": 0.005, "nz": 32, "epochs": None, "batch_size": 64, "lr": 1e-3,
-            "seed": 0, "dataset": "auto", "data_dir": None}  # epochs None: follow the dataset
+            "seed": 0, "dataset": "auto", "data_dir": None,
+            "target_rate": None}  # epochs None: follow the dataset; target_rate None: β fixed
 COURSE_BETAS_TEXT = "0, 1e-4, 1e-3, 1e-2, 0.1, 1, 10"  # the course's grid (training.engine.sweep)
 SWEEP_DEFAULTS = {"sweep": False, "betas": COURSE_BETAS_TEXT, "sweep_seeds": "0"}
 ESTIMATE_LINES = 3  # the estimate's height, whatever it says
@@ -81,6 +82,20 @@ def parse_beta(text: str) -> tuple[float | None, str | None]:
         return None, f"β must be a number, got {text.strip()!r}"
     if not math.isfinite(v) or v < 0 or (0 < v < BETA_MIN) or v > BETA_MAX:
         return None, f"β must be 0 or between {BETA_MIN:g} and {BETA_MAX:g}, got {text.strip()}"
+    return v, None
+
+
+def parse_target_rate(text: str) -> tuple[float | None, str | None]:
+    """The target rate field: empty is off (β stays fixed), else nats > 0."""
+    text = text.strip()
+    if not text:
+        return None, None
+    try:
+        v = float(text)
+    except ValueError:
+        return None, f"target rate {text!r} is not a number (leave it empty to keep β fixed)"
+    if not (math.isfinite(v) and v > 0):
+        return None, f"target rate must be a number of nats > 0, got {text}"
     return v, None
 
 
@@ -200,6 +215,13 @@ class TrainingForm(QWidget):
         self._last_dataset_index = 0
         self.ask_folder = self._ask_folder_dialog  # tests replace it with the folder to answer
         self.beta = BetaControl()
+        self.target_rate = QLineEdit()
+        self.target_rate.setPlaceholderText("nats; empty: β stays fixed")
+        self.target_rate.setToolTip(
+            "Train to this rate (KL, nats per image): β starts at the value above and a PI "
+            "controller steers it every step so the KL settles here. Its β is plotted beside "
+            "the losses. Empty: β stays fixed")
+        self.target_rate.setAccessibleName("Target rate")
         self.nz = QSpinBox()
         self.nz.setRange(1, 4096)
         self.nz.setToolTip("Size of the latent code z")
@@ -272,6 +294,9 @@ class TrainingForm(QWidget):
         self._beta_label.setBuddy(self.beta.edit)
         form.addRow("", self.sweep)
         form.addRow(self._beta_label, self.beta)
+        self._target_label = QLabel("Target &rate")
+        self._target_label.setBuddy(self.target_rate)
+        form.addRow(self._target_label, self.target_rate)
         self._betas_label = QLabel("β&s")
         self._betas_label.setBuddy(self.betas)
         form.addRow(self._betas_label, betas_row)
@@ -314,10 +339,11 @@ class TrainingForm(QWidget):
         self.sweep.toggled.connect(self._on_sweep_toggled)
         self.log_grid_button.toggled.connect(self.log_grid.setVisible)
         self.grid_fill.clicked.connect(self._on_grid_fill_clicked)
-        for edit in (self.lr, self.beta.edit, self.betas, self.sweep_seeds):
+        for edit in (self.lr, self.beta.edit, self.betas, self.sweep_seeds, self.target_rate):
             edit.textEdited.connect(self._on_any_text_edited)
             edit.returnPressed.connect(self.request_train)
         self.beta.slider.valueChanged.connect(lambda _v: self._on_any_text_edited())
+        self.target_rate.textChanged.connect(self._on_target_rate_text_changed)
         for edit in (self.betas, self.sweep_seeds):
             edit.textChanged.connect(lambda _text: self._update_estimate())
 
@@ -327,9 +353,12 @@ class TrainingForm(QWidget):
         source, data_dir = _split_source(self.dataset.currentData())
         beta, _ = self.beta.value()
         lr, _ = parse_lr(self.lr.text())
+        variational = get_kind(self.kind.currentData()).variational
+        target = parse_target_rate(self.target_rate.text())[0] if variational else None
         return {"kind": self.kind.currentData(), "arch": self.arch.currentData(), "beta": beta, "nz": self.nz.value(),
                 "epochs": self.epochs.value(), "batch_size": self.batch_size.value(), "lr": lr,
-                "seed": self.seed.value(), "dataset": source, "data_dir": data_dir}
+                "seed": self.seed.value(), "dataset": source, "data_dir": data_dir,
+                "target_rate": target}
 
     @property
     def is_sweep(self) -> bool:
@@ -396,6 +425,9 @@ class TrainingForm(QWidget):
             _, why = self.beta.value()
             if why:
                 out.append((self.beta.edit, why))
+            _, why = parse_target_rate(self.target_rate.text())
+            if why:
+                out.append((self.target_rate, why))
         _, why = parse_lr(self.lr.text())
         if why:
             out.append((self.lr, why))
@@ -407,7 +439,7 @@ class TrainingForm(QWidget):
 
     @property
     def _checked_fields(self) -> tuple[QWidget, ...]:
-        return (self.beta.edit, self.lr, self.betas, self.sweep_seeds)
+        return (self.beta.edit, self.lr, self.betas, self.sweep_seeds, self.target_rate)
 
     def _mark_fields(self) -> list[str]:
         """Mark each field with a problem (and clear the others); the problems' reasons."""
@@ -429,6 +461,9 @@ class TrainingForm(QWidget):
         p = []
         if get_kind(self.kind.currentData()).variational:
             _, why = self.beta.value()
+            if why:
+                p.append(why)
+            _, why = parse_target_rate(self.target_rate.text())
             if why:
                 p.append(why)
         _, why = parse_lr(self.lr.text())
@@ -456,6 +491,8 @@ class TrainingForm(QWidget):
             spin.setValue(n if spin.minimum() <= n <= spin.maximum() else DEFAULTS[key])
         lr, _ = parse_lr(str(v["lr"]))
         self.lr.setText(f"{lr if lr is not None else DEFAULTS['lr']:g}")
+        target, _ = parse_target_rate(str(v["target_rate"] or ""))
+        self.target_rate.setText(f"{target:g}" if target is not None else "")
         if v.get("data_dir"):
             self.set_folder(str(v["data_dir"]))
         else:
@@ -618,6 +655,9 @@ class TrainingForm(QWidget):
         sweep = self.is_sweep
         f = self._form
         f.setRowVisible(self.beta, not sweep)
+        f.setRowVisible(self.target_rate, not sweep)
+        self.target_rate.setEnabled(not is_ae)
+        self._target_label.setEnabled(not is_ae)
         f.setRowVisible(self.seed, not sweep)
         f.setRowVisible(self._betas_row, sweep)
         f.setRowVisible(self.sweep_seeds, sweep)
@@ -671,6 +711,11 @@ class TrainingForm(QWidget):
             self.show_message("; ".join(reasons))
         elif self.message.isVisible():
             self.show_message("; ".join(self.problems()))
+
+    @Slot(str)
+    def _on_target_rate_text_changed(self, text: str) -> None:
+        # With a target rate, β is where the controller starts.
+        self._beta_label.setText("Start &β" if text.strip() else "&β")
 
     @Slot()
     def _on_train_button_clicked(self) -> None:

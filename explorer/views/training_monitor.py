@@ -73,7 +73,8 @@ class TrainingMonitor(QWidget):
         match ev:
             case StepsEvent():
                 self.loss_plot.append_steps(run.id, ev.first_step, ev.recon[0], ev.kl[0],
-                                            ev.total[0])
+                                            ev.total[0],
+                                            ev.beta[0] if ev.beta is not None else None)
             case EpochEvent():
                 self.loss_plot.add_epoch_marker(run.id, ev.step, ev.metrics[0])
             case SnapshotRecorded():

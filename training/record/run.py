@@ -102,4 +102,6 @@ class Run:
         c, label = self.config, self.model_kind.label
         if not self.is_variational:
             return f"{label} nz={c.nz} #{self.id}"
+        if getattr(c, "target_rate", None) is not None:  # β steered: the rate asked for
+            return f"{label} R={c.target_rate:g} nz={c.nz} #{self.id}"
         return f"{label} β={c.beta:g} nz={c.nz} #{self.id}"
