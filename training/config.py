@@ -69,14 +69,7 @@ class TrainConfig:
             elif self.kind in names and not get_kind(self.kind).variational:
                 p.append(f"an {get_kind(self.kind).label} has no rate to target (choose a "
                          "variational model)")
-        if not 1 <= self.nz <= 4096:
-            p.append(f"nz must be between 1 and 4096, got {self.nz}")
-        if self.epochs < 1:
-            p.append(f"epochs must be at least 1, got {self.epochs}")
-        if self.batch_size < 1:
-            p.append(f"batch size must be at least 1, got {self.batch_size}")
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            p.append(f"learning rate must be > 0, got {self.lr}")
+        p += shape_problems(self.nz, self.hidden, self.epochs, self.batch_size, self.lr)
         if not (isinstance(self.seed, int) and 0 <= self.seed < 2**63):
             p.append(f"seed must be a whole number between 0 and 2^63-1, got {self.seed}")
         if self.precision not in ("auto", "fp32", "bf16"):
@@ -112,7 +105,33 @@ class TrainConfig:
         return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items() if k in known})
 
 
-__all__ = ["SweepListError", "TrainConfig", "parse_betas", "parse_seeds"]
+
+
+
+def shape_problems(nz: int, hidden: tuple[int, ...], epochs: int, batch_size: int,
+                   lr: float) -> list[str]:
+    """The checks a run and a sweep share: the model's sizes and the optimisation's numbers."""
+    p = []
+    if not 1 <= nz <= 4096:
+        p.append(f"nz must be between 1 and 4096, got {nz}")
+    if not hidden or any(h < 1 for h in hidden):
+        p.append(f"hidden sizes must be positive, got {hidden}")
+    if epochs < 1:
+        p.append(f"epochs must be at least 1, got {epochs}")
+    if batch_size < 1:
+        p.append(f"batch size must be at least 1, got {batch_size}")
+    if not (math.isfinite(lr) and lr > 0):
+        p.append(f"learning rate must be > 0, got {lr}")
+    return p
+
+
+def parse_address(address: str) -> tuple[str, int]:
+    """A Ray head's 'host:port' -> (host, port); ValueError (one line) when it is not that."""
+    host, sep, port = address.strip().rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"the Ray address must be host:port (e.g. 127.0.0.1:6379), got "
+                         f"{address!r}")
+    return host.strip("[]"), int(port)
 
 
 # The typed lists of a β sweep ('0, 1e-4, 1e-3'), read without torch as the user types.
@@ -172,4 +191,5 @@ def parse_seeds(text: str) -> tuple[int, ...]:
     return tuple(out)
 
 
-__all__ = ["SweepListError", "parse_betas", "parse_rates", "parse_seeds"]
+__all__ = ["SweepListError", "TrainConfig", "parse_address", "parse_betas", "parse_rates",
+           "parse_seeds", "shape_problems"]

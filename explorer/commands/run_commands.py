@@ -72,14 +72,21 @@ class RunCommands:
 
         w = self.window
         w.finish_startup()
+        values = dict(values)
+        engine, address = values.pop("engine", "local"), values.pop("address", None)
         try:
             config = SweepConfig(**values)
+            ray = None
+            if engine == "ray":
+                from training.engine.ray_sweep import RaySettings
+
+                ray = RaySettings(address=address)
         except (TypeError, ValueError) as e:
             w.form.show_message(f"Cannot train the sweep: {e}.")
             self._status(f"Cannot train the sweep: {e}", 8000)
             return []
         w.settings.save_form_values(w.form.stored_values())
-        runs = w.session.start_sweep(config)
+        runs = w.session.start_sweep(config, ray=ray)
         w.run_table.select_run(runs[0])
         queued = " (queued: it starts when the run training now ends)" \
             if runs[0].state == "queued" else ""

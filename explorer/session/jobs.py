@@ -128,11 +128,13 @@ class TrainingWorker(QObject, Observer):
     finished = Signal()  # always last: the thread can quit
 
     def __init__(self, config: TrainConfig | SweepConfig, datasets: DatasetCache,
-                 dataset: Dataset | None = None, loop: Loop | None = None) -> None:
+                 dataset: Dataset | None = None, loop: Loop | None = None, ray=None) -> None:
         """`loop`: one already made (Trainer.from_checkpoint, to continue a run), else a new
-        one of `config` (a single run records a timeline)."""
+        one of `config` (a single run records a timeline; a sweep with `ray`, a RaySettings,
+        trains as Ray Tune trials)."""
         super().__init__()
         self.config = config
+        self._ray = ray
         self._datasets = datasets
         self._dataset = dataset if loop is None else loop.dataset
         self._prepared = loop
@@ -149,6 +151,11 @@ class TrainingWorker(QObject, Observer):
         if self._prepared is not None:
             self._prepared.observers.append(self)
             return self._prepared
+        if isinstance(self.config, SweepConfig) and self._ray is not None:
+            from training.engine.ray_sweep import RaySweepTrainer
+
+            return RaySweepTrainer(self.config, dataset, observers=[self],
+                                   notify_interval=STEPS_INTERVAL_S, settings=self._ray)
         if isinstance(self.config, SweepConfig):
             return SweepTrainer(self.config, dataset, observers=[self],
                                 notify_interval=STEPS_INTERVAL_S)
@@ -280,9 +287,11 @@ class TrainingWorker(QObject, Observer):
         if self._dataset is None or self._recon_idx is None:
             return
         for m in self._active(loop):
+            model = loop.preview_model(m)
+            if model is None:  # a Ray member before its first report
+                continue
             try:
-                grid = reconstruction_grid(loop.members.live_model(m), self._dataset.test,
-                                           self._recon_idx)
+                grid = reconstruction_grid(model, self._dataset.test, self._recon_idx)
             except Exception:  # noqa: BLE001 - a preview must never break training
                 return
             self.event.emit(MemberEvent(m, ReconstructionsReady(grid, caption)))
@@ -492,10 +501,10 @@ class SweepJob(Job):
     """The members of one sweep (runs[m] is member m of `config.members()`), trained at once."""
 
     def __init__(self, runs: list[Run], config: SweepConfig, datasets: DatasetCache,
-                 dataset: Dataset | None = None) -> None:
+                 dataset: Dataset | None = None, ray=None) -> None:
         if len(runs) != config.n_members:
             raise ValueError(f"{len(runs)} runs for a sweep of {config.n_members} members")
-        super().__init__(runs, TrainingWorker(config, datasets, dataset))
+        super().__init__(runs, TrainingWorker(config, datasets, dataset, ray=ray))
         self.config = config
 
 
@@ -650,11 +659,12 @@ def wait_for_orphans(timeout_ms: int = 10_000) -> bool:
 
 
 def sweep_group_name(config: SweepConfig, number: int) -> str:
-    """'sweep 1: VAE β×7' (and '×2 seeds' when there are several)."""
+    """'sweep 1: VAE β×7' ('R×4' over target rates; '×2 seeds' when there are several)."""
     seeds = f" ×{len(config.seeds)} seeds" if len(config.seeds) > 1 else ""
-    return f"sweep {number}: {config.kind.upper()} β×{len(config.betas)}{seeds}"
+    axis = "R" if config.by_rate else "β"
+    return f"sweep {number}: {config.kind.upper()} {axis}×{len(config.values)}{seeds}"
 
 
-def member_run_name(beta: float, seed: int) -> str:
-    """'β=0.01 s0'."""
-    return f"β={beta:g} s{seed}"
+def member_run_name(value: float, seed: int, by_rate: bool = False) -> str:
+    """'β=0.01 s0', or 'R=10 s0' for a member trained to a target rate."""
+    return f"{'R' if by_rate else 'β'}={value:g} s{seed}"

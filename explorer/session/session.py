@@ -155,16 +155,18 @@ class RunSession(QObject):
         self.queue.submit(TrainingJob(run, self.datasets))
         return run
 
-    def start_sweep(self, config: SweepConfig) -> list[Run]:
+    def start_sweep(self, config: SweepConfig, ray=None) -> list[Run]:
         """One run per member of `config` (their `group` names the sweep), queued as one job
-        that trains them all at once; runs[m] is member m of `config.members()`."""
+        that trains them all at once (here, or on Ray with `ray`, a RaySettings); runs[m] is
+        member m of `config.members()`."""
         self._sweeps += 1
         group = sweep_group_name(config, self._sweeps)
-        runs = [Run(name=member_run_name(beta, seed), config=config.member_config(m), group=group)
-                for m, (beta, seed) in enumerate(config.members())]
+        runs = [Run(name=member_run_name(value, seed, config.by_rate),
+                    config=config.member_config(m), group=group)
+                for m, (value, seed) in enumerate(config.members())]
         for run in runs:
             self.add(run)
-        self.queue.submit(SweepJob(runs, config, self.datasets))
+        self.queue.submit(SweepJob(runs, config, self.datasets, ray=ray))
         return runs
 
     def sweep_members(self, run: Run | None) -> list[Run]:

@@ -48,7 +48,8 @@ DEFAULTS = {"kind": "vae", "arch": DEFAULT_ARCH, "beta": 0.005, "nz": 32, "epoch
             "seed": 0, "dataset": "auto", "data_dir": None,
             "target_rate": None}  # epochs None: follow the dataset; target_rate None: β fixed
 COURSE_BETAS_TEXT = "0, 1e-4, 1e-3, 1e-2, 0.1, 1, 10"  # the course's grid (training.engine.sweep)
-SWEEP_DEFAULTS = {"sweep": False, "betas": COURSE_BETAS_TEXT, "sweep_seeds": "0"}
+SWEEP_DEFAULTS = {"sweep": False, "betas": COURSE_BETAS_TEXT, "sweep_seeds": "0",
+                  "run_on": "local", "ray_address": ""}
 ESTIMATE_LINES = 3  # the estimate's height, whatever it says
 INVALID_STYLE = 'QLineEdit[invalid="true"] { border: 2px solid #d62728; border-radius: 2px; }'
 
@@ -83,6 +84,17 @@ def parse_beta(text: str) -> tuple[float | None, str | None]:
     if not math.isfinite(v) or v < 0 or (0 < v < BETA_MIN) or v > BETA_MAX:
         return None, f"β must be 0 or between {BETA_MIN:g} and {BETA_MAX:g}, got {text.strip()}"
     return v, None
+
+
+def _bad_address(address: str) -> str | None:
+    """Why a Ray head address is not host:port (None when it is); torch-free."""
+    from training.config import parse_address
+
+    try:
+        parse_address(address)
+    except ValueError as e:
+        return str(e)
+    return None
 
 
 def parse_target_rate(text: str) -> tuple[float | None, str | None]:
@@ -275,6 +287,25 @@ class TrainingForm(QWidget):
         self._betas_row = betas_row
         self.sweep_seeds = QLineEdit()
         self.sweep_seeds.setToolTip("Comma-separated seeds: every β trains once per seed")
+        # Where a sweep trains: here, or as Ray Tune trials on a cluster (an embedded local one
+        # when the address is empty).
+        self.run_on = QComboBox()
+        self.run_on.addItem("this machine", "local")
+        self.run_on.addItem("Ray cluster", "ray")
+        self.run_on.setToolTip("Train the sweep here, or split its members into Ray Tune trials "
+                               "(needs pip install 'latent-explorer[cluster]')")
+        self.ray_address = QLineEdit()
+        self.ray_address.setPlaceholderText("head host:port; empty: a local Ray")
+        self.ray_address.setToolTip("The address of a running Ray cluster's head (ray start "
+                                    "--head prints it); empty starts a Ray on this machine")
+        run_on_row = QWidget()
+        ro = QHBoxLayout(run_on_row)
+        ro.setContentsMargins(0, 0, 0, 0)
+        ro.addWidget(self.run_on)
+        ro.addWidget(self.ray_address, 1)
+        self._run_on_row = run_on_row
+        self.run_on.setAccessibleName("Run on")
+        self.ray_address.setAccessibleName("Ray address")
         for w, name in ((self.sweep, "Sweep β"), (self.betas, "βs"), (self.sweep_seeds, "Seeds"),
                         (self.grid_from, "log grid from"), (self.grid_to, "log grid to"),
                         (self.grid_per_decade, "log grid points per decade")):
@@ -304,6 +335,9 @@ class TrainingForm(QWidget):
         self._seeds_label = QLabel("See&ds")
         self._seeds_label.setBuddy(self.sweep_seeds)
         form.addRow(self._seeds_label, self.sweep_seeds)
+        self._run_on_label = QLabel("R&un on")
+        self._run_on_label.setBuddy(self.run_on)
+        form.addRow(self._run_on_label, run_on_row)
         self._form = form
         form.addRow("&nz", self.nz)
         form.addRow("&Epochs", self.epochs)
@@ -344,6 +378,8 @@ class TrainingForm(QWidget):
             edit.returnPressed.connect(self.request_train)
         self.beta.slider.valueChanged.connect(lambda _v: self._on_any_text_edited())
         self.target_rate.textChanged.connect(self._on_target_rate_text_changed)
+        self.run_on.currentIndexChanged.connect(lambda _i: self._update_run_on())
+        self.ray_address.textEdited.connect(self._on_any_text_edited)
         for edit in (self.betas, self.sweep_seeds):
             edit.textChanged.connect(lambda _text: self._update_estimate())
 
@@ -382,11 +418,20 @@ class TrainingForm(QWidget):
                 "epochs": v["epochs"], "batch_size": v["batch_size"], "lr": v["lr"],
                 "dataset": v["dataset"], "data_dir": v["data_dir"]}
 
+    def sweep_executor(self) -> dict:
+        """Where the sweep trains: {'engine': 'local' or 'ray', 'address': 'host:port' or None}."""
+        engine = self.run_on.currentData()
+        address = self.ray_address.text().strip() if engine == "ray" else ""
+        return {"engine": engine, "address": address or None}
+
     def sweep_problems(self) -> list[str]:
         """Why the sweep's values cannot train (empty when they can)."""
         from training.engine.sweep import SweepConfig, SweepListError, parse_betas, parse_seeds
 
         p = []
+        address = self.sweep_executor()["address"]
+        if address is not None and _bad_address(address):
+            p.append(_bad_address(address))
         for parse, edit in ((parse_betas, self.betas), (parse_seeds, self.sweep_seeds)):
             try:
                 parse(edit.text())
@@ -421,6 +466,9 @@ class TrainingForm(QWidget):
                     parse(edit.text())
                 except SweepListError as e:
                     out.append((edit, str(e)))
+            address = self.sweep_executor()["address"]
+            if address is not None and _bad_address(address):
+                out.append((self.ray_address, _bad_address(address)))
         elif get_kind(self.kind.currentData()).variational:
             _, why = self.beta.value()
             if why:
@@ -439,7 +487,8 @@ class TrainingForm(QWidget):
 
     @property
     def _checked_fields(self) -> tuple[QWidget, ...]:
-        return (self.beta.edit, self.lr, self.betas, self.sweep_seeds, self.target_rate)
+        return (self.beta.edit, self.lr, self.betas, self.sweep_seeds, self.target_rate,
+                self.ray_address)
 
     def _mark_fields(self) -> list[str]:
         """Mark each field with a problem (and clear the others); the problems' reasons."""
@@ -510,6 +559,8 @@ class TrainingForm(QWidget):
                                    if isinstance(values.get(k), type(SWEEP_DEFAULTS[k]))}}
         self.betas.setText(sv["betas"])
         self.sweep_seeds.setText(sv["sweep_seeds"])
+        self.run_on.setCurrentIndex(max(0, self.run_on.findData(sv["run_on"])))
+        self.ray_address.setText(sv["ray_address"])
         self.sweep.setChecked(sv["sweep"])
         self._update_epochs()
         self._update_beta_enabled()
@@ -552,7 +603,8 @@ class TrainingForm(QWidget):
         if self._epochs_follow:
             v["epochs"] = None
         v.update(sweep=self.sweep.isChecked(), betas=self.betas.text(),
-                 sweep_seeds=self.sweep_seeds.text())
+                 sweep_seeds=self.sweep_seeds.text(), run_on=self.run_on.currentData(),
+                 ray_address=self.ray_address.text().strip())
         return v
 
     def set_train_size(self, source: str, n_train: int) -> None:
@@ -661,6 +713,8 @@ class TrainingForm(QWidget):
         f.setRowVisible(self.seed, not sweep)
         f.setRowVisible(self._betas_row, sweep)
         f.setRowVisible(self.sweep_seeds, sweep)
+        f.setRowVisible(self._run_on_row, sweep)
+        self._update_run_on()
         f.setRowVisible(self.log_grid, sweep)
         self.log_grid.setVisible(sweep and self.log_grid_button.isChecked())
         self.train_button.setText("&Train sweep" if sweep else "&Train")
@@ -712,6 +766,10 @@ class TrainingForm(QWidget):
         elif self.message.isVisible():
             self.show_message("; ".join(self.problems()))
 
+    def _update_run_on(self) -> None:
+        self.ray_address.setEnabled(self.run_on.currentData() == "ray")
+        self._on_any_text_edited()
+
     @Slot(str)
     def _on_target_rate_text_changed(self, text: str) -> None:
         # With a target rate, β is where the controller starts.
@@ -730,6 +788,6 @@ class TrainingForm(QWidget):
             return
         self.show_message("")
         if self.is_sweep:
-            self.sweep_requested.emit(self.sweep_values())
+            self.sweep_requested.emit({**self.sweep_values(), **self.sweep_executor()})
         else:
             self.train_requested.emit(self.values())

@@ -118,17 +118,7 @@ class FastStep:
         nz = self.nz
 
         # -- forward -----------------------------------------------------------------------
-        if self.conditional:
-            if y is None:
-                raise ValueError("a CVAE needs a class label")
-            onehot = buf.onehot
-            onehot.zero_().scatter_(1, y.reshape(b, 1).to(self.device, torch.long), 1.0)
-            inp = buf.enc_in
-            buf.enc_in_pixels.copy_(x)
-            buf.enc_in_onehot.copy_(onehot)
-            buf.dec_in_onehot.copy_(onehot)
-        else:
-            inp = x
+        inp = encoder_input(buf, x, y, self.conditional, self.device)
         enc_out = _linear_chain(self.enc_params, buf.enc_h, inp)
         mu, log_sigma, sigma, sigma_eps = buf.mu, buf.log_sigma, buf.sigma, buf.sigma_eps
         if self.variational:
@@ -165,6 +155,23 @@ class FastStep:
         _linear_chain_backward(self.enc_params, buf.enc_h, buf.enc_g, buf.enc_g_t, inp, None,
                                buf.ones)
         return torch.stack((total, recon, kl))
+
+
+def encoder_input(buf, x: Tensor, y: Tensor | None, conditional: bool,
+                  device: torch.device) -> Tensor:
+    """The encoder's input for a batch: the pixels, or for a CVAE the pixels and the one-hot
+    label, written into the buffers (the one-hot also where the decoder reads it; a stacked
+    step's decoder buffer has a member axis in front, filled by broadcasting)."""
+    if not conditional:
+        return x
+    if y is None:
+        raise ValueError("a CVAE needs a class label")
+    onehot = buf.onehot
+    onehot.zero_().scatter_(1, y.reshape(x.shape[0], 1).to(device, torch.long), 1.0)
+    buf.enc_in_pixels.copy_(x)
+    buf.enc_in_onehot.copy_(onehot)
+    buf.dec_in_onehot.copy_(onehot.expand_as(buf.dec_in_onehot))
+    return buf.enc_in
 
 
 def _bce_with_grad(logits: Tensor, x: Tensor, grad: Tensor, scratch: Tensor) -> Tensor:

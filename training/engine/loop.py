@@ -107,6 +107,10 @@ class Loop(LoopControl):
         """
         return self.members.member_model(m)
 
+    def preview_model(self, m: int) -> LatentModel | None:
+        """Member m's model as it trains, to draw from in a hook (the loop waits meanwhile)."""
+        return self.members.live_model(m)
+
     def resume_state(self, m: int = 0) -> ResumeState | None:
         """What continuing member m needs, once run() has ended with it not failed."""
         if self._position is None or self.errors[m] is not None or self.dataset is None:

@@ -40,7 +40,8 @@ class StackedMembers(Members):
     engine = "stacked"
 
     def __init__(self, configs: Sequence[TrainConfig], device: torch.device,
-                 workers: int | None = None, n_classes: int = 10) -> None:
+                 workers: int | None = None, n_classes: int = 10,
+                 order_seed: int | None = None) -> None:
         from training.record.history import History
 
         self.configs = tuple(configs)
@@ -49,8 +50,16 @@ class StackedMembers(Members):
         self.betas = [c.beta for c in self.configs]
         self.seeds = [c.seed for c in self.configs]
         # Member 0's seed orders the minibatches, as in that seed's single run; the members'
-        # ε come from their own copies of their seed's generator (see MemberGroups).
-        self.order_generator = torch.Generator(device=device).manual_seed(self.seeds[0])
+        # ε come from their own copies of their seed's generator (see MemberGroups). A part of
+        # a larger sweep trained elsewhere (a Ray trial) keeps the whole sweep's order: its
+        # `order_seed` is the sweep's first seed, drawn by a shadow generator that makes the
+        # same draws as a member of that seed would (the epoch's permutation, every step's ε).
+        self.order_seed = self.seeds[0] if order_seed is None else int(order_seed)
+        self.order_generator = torch.Generator(device=device).manual_seed(self.order_seed)
+        self._shadow: torch.Generator | None = None
+        self._nz = self.configs[0].nz
+        self._pending: dict | None = None  # a state to continue from (load_state)
+        self._start = (0, 0)
         # Threads, each training a group of whole members (CPU); one group elsewhere.
         self.workers = workers if workers is not None else (
             min(torch.get_num_threads(), self.n_members) if device.type == "cpu" else 1)
@@ -86,11 +95,16 @@ class StackedMembers(Members):
         # Built after FlatAdam, which moves the weights into its flat buffer.
         self.groups = MemberGroups(self.model, self.betas, self.seeds, self.adam, self.workers)
         self._generators = [self._generator_of(m) for m in range(self.n_members)]
+        if self.order_seed != self.seeds[0]:
+            self._shadow = torch.Generator(device=self.device).manual_seed(self.order_seed)
         n_classes = self.model.config.n_classes
         # Evaluation models whose weights are views of the members' slices: no copies.
         self._eval_models = [
             self.model.member_view(m, build_model(c.model_config(n_classes)).to(self.device))
             for m, c in enumerate(self.configs)]
+        if self._pending is not None:
+            self._apply_state(self._pending)
+            self._pending = None
         self._good = [p.detach().clone() for p in self.model.params]
 
     def _generator_of(self, m: int) -> torch.Generator:
@@ -114,13 +128,64 @@ class StackedMembers(Members):
                       n_batches: int) -> tuple[int, Batches]:
         groups = self.groups
         self._epoch_states = [g.get_state() for g in self._generators]
-        # The minibatch order of member 0's single run: its generator's permutation now.
-        self.order_generator.set_state(groups.first_generator.get_state())
+        # The minibatch order of the order seed's single run: its generator's permutation now.
+        source = self._shadow if self._shadow is not None else groups.first_generator
+        self.order_generator.set_state(source.get_state())
         groups.advance_epoch(len(train))
+        if self._shadow is not None:
+            torch.randperm(len(train), generator=self._shadow, device=self._shadow.device)
         return 0, iterate_batches(train, batch_size, self.order_generator)
 
     def step(self, x: torch.Tensor, y: torch.Tensor | None) -> tuple[np.ndarray, list[int]]:
+        if self._shadow is not None:  # the ε a member of the order seed would draw
+            torch.randn((x.shape[0], self._nz), generator=self._shadow,
+                        device=self._shadow.device)
         return self.groups.step(x, y)
+
+    def start_position(self) -> tuple[int, int]:
+        return self._start
+
+    # -- the whole state at an epoch boundary (a Ray trial's checkpoint) -----------------------
+    def state_dict(self, step: int, epochs_done: int) -> dict:
+        """Everything continuing these members exactly from an epoch boundary needs: weights,
+        Adam, every generator, the loss histories. Plain tensors and numbers (torch.save)."""
+        adam = self.adam
+        return {
+            "step": int(step), "epochs_done": int(epochs_done),
+            "params": [p.detach().cpu().clone() for p in self.model.params],
+            "adam": [adam.exp_avg.detach().cpu().clone(), adam.exp_avg_sq.detach().cpu().clone(),
+                     adam.steps.detach().cpu().clone()],
+            "generators": [g.get_state() for g in self._generators],
+            "shadow": self._shadow.get_state() if self._shadow is not None else None,
+            "histories": [torch.from_numpy(np.stack([h.recon, h.kl, h.total, h.beta]).copy())
+                          for h in self.histories],
+            "epochs": [[e.to_dict() for e in h.epochs] for h in self.histories],
+        }
+
+    def load_state(self, state: dict) -> None:
+        """Continue from `state_dict()`'s state: applied when training starts."""
+        from training.record.history import EpochRecord, History
+
+        self._pending = state
+        self._start = (int(state["step"]), int(state["epochs_done"]))
+        self.histories = []
+        for arr, epochs in zip(state["histories"], state["epochs"]):
+            a = arr.numpy()
+            self.histories.append(History.from_arrays(
+                a[0], a[1], a[2], [EpochRecord.from_dict(e) for e in epochs], beta=a[3]))
+
+    @torch.no_grad()
+    def _apply_state(self, state: dict) -> None:
+        for p, saved in zip(self.model.params, state["params"]):
+            p.data.copy_(saved)
+        avg, sq, steps = state["adam"]
+        self.adam.exp_avg.copy_(avg)
+        self.adam.exp_avg_sq.copy_(sq)
+        self.adam.steps.copy_(steps)
+        for g, saved in zip(self._generators, state["generators"]):
+            g.set_state(saved)
+        if self._shadow is not None and state.get("shadow") is not None:
+            self._shadow.set_state(state["shadow"])
 
     @torch.no_grad()
     def set_betas(self, betas: np.ndarray) -> None:

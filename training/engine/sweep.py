@@ -13,6 +13,7 @@ from typing import Sequence
 
 from models.registry import get_kind, list_kinds
 from training.config import SweepListError, parse_betas, parse_seeds  # noqa: F401
+from training.config import shape_problems
 from training.data.datasets import Dataset
 from training.engine.device import pick_device
 from training.engine.events import LoopResult, Observer
@@ -94,17 +95,7 @@ class SweepConfig:
         if n > MAX_MEMBERS:
             p.append(f"{len(self.values)} {self.axis_name}s x {len(self.seeds)} seeds = {n} "
                      f"members; at most {MAX_MEMBERS}")
-        if not 1 <= self.nz <= 4096:
-            p.append(f"nz must be between 1 and 4096, got {self.nz}")
-        if not self.hidden or any(h < 1 for h in self.hidden):
-            p.append(f"hidden sizes must be positive, got {self.hidden}")
-        if self.epochs < 1:
-            p.append(f"epochs must be at least 1, got {self.epochs}")
-        if self.batch_size < 1:
-            p.append(f"batch size must be at least 1, got {self.batch_size}")
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            p.append(f"learning rate must be > 0, got {self.lr}")
-        return p
+        return p + shape_problems(self.nz, self.hidden, self.epochs, self.batch_size, self.lr)
 
     @property
     def by_rate(self) -> bool:

@@ -28,7 +28,7 @@ from torch import Tensor, nn
 
 from models import ModelConfig, build_model
 from models.autoencoders import LatentModel
-from training.engine.fast_step import FlatAdam, supports
+from training.engine.fast_step import FlatAdam, encoder_input, supports
 
 # ReLU's backward in one kernel, writing in place (looked up once: the lookup is not free).
 _THRESHOLD_BACKWARD = torch.ops.aten.threshold_backward.grad_input
@@ -217,17 +217,7 @@ class SweepStep:
         M = self.n_members
 
         # -- forward -----------------------------------------------------------------------
-        if self.conditional:
-            if y is None:
-                raise ValueError("a CVAE needs a class label")
-            onehot = buf.onehot
-            onehot.zero_().scatter_(1, y.reshape(b, 1).to(self.device, torch.long), 1.0)
-            inp = buf.enc_in
-            buf.enc_in_pixels.copy_(x)
-            buf.enc_in_onehot.copy_(onehot)
-            buf.dec_in_onehot.copy_(onehot.expand(M, -1, -1))
-        else:
-            inp = x
+        inp = encoder_input(buf, x, y, self.conditional, self.device)
         # Layer 0 for all members in one matmul: (B, in) × (in, M·out), then member-first.
         w0, _, b0, _, _ = self.enc[0]
         torch.mm(inp, self.w0_flat_t, out=buf.enc0_flat)

@@ -50,6 +50,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="minibatch size (every member sees the same batches)")
     parser.add_argument("--lr", type=_positive_float, default=1e-3, help="Adam learning rate")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    parser.add_argument("--engine", choices=("local", "ray"), default="local",
+                        help="where the members train: local (this process, default) or ray "
+                             "(Ray Tune trials: an embedded local cluster, or the one at "
+                             "--address; needs pip install 'latent-explorer[cluster]')")
+    parser.add_argument("--address", default=None, metavar="HOST:PORT",
+                        help="with --engine ray: the head of a running Ray cluster (default: "
+                             "none, an embedded local cluster; RAY_ADDRESS is not read)")
+    parser.add_argument("--cpus-per-trial", type=_positive_int, default=1, metavar="N",
+                        help="with --engine ray: CPUs per trial; each trial trains a stacked "
+                             "group of members (default: 1)")
     parser.add_argument("--iw", type=int, default=50, metavar="K",
                         help="samples of the importance-weighted bound in summary.csv "
                              "(0 skips it)")
@@ -101,16 +111,38 @@ def run(args: argparse.Namespace) -> int:
                           target_rates=rates)
     except ValueError as e:
         raise CliError(str(e)) from None
+    settings = None
+    if args.engine == "ray":
+        from training.engine.ray_sweep import (RaySettings, RayUnavailable, check_address,
+                                               import_ray)
+
+        try:
+            settings = RaySettings(args.address, args.cpus_per_trial)
+            import_ray()
+            if args.address:
+                check_address(args.address)  # one line within seconds, before any data loads
+        except (ValueError, RayUnavailable) as e:
+            raise CliError(str(e)) from None
+    elif args.address is not None or args.cpus_per_trial != 1:
+        raise CliError("--address and --cpus-per-trial apply with --engine ray")
     dataset = load_data(args)
     members = cfg.members()
     targets = [cfg.member_config(m).target_rate for m in range(cfg.n_members)]
     labels = [member_label(v, s, len(seeds), t) for (v, s), t in zip(members, targets)]
     try:
-        trainer = SweepTrainer(cfg, dataset, [LoopProgress(args.quiet, labels)])
+        if settings is not None:
+            from training.engine.ray_sweep import RaySweepTrainer
+
+            trainer = RaySweepTrainer(cfg, dataset, [LoopProgress(args.quiet, labels)],
+                                      settings=settings)
+        else:
+            trainer = SweepTrainer(cfg, dataset, [LoopProgress(args.quiet, labels)])
     except ValueError as e:  # e.g. an unknown or missing device
         raise CliError(str(e)) from None
+    where = (f"Ray {'cluster at ' + args.address if args.address else 'embedded local cluster'}"
+             if settings is not None else str(trainer.device))
     print(f"training {len(members)} {cfg.kind.upper()}s at once ({len(cfg.values)} "
-          f"{cfg.axis_name}s x {len(seeds)} seeds) on {dataset.description} ({trainer.device})",
+          f"{cfg.axis_name}s x {len(seeds)} seeds) on {dataset.description} ({where})",
           file=sys.stderr)
     result = trainer.run()
     if result.state == "failed":

@@ -1,0 +1,227 @@
+"""Sweeps on Ray: the same members as a local sweep, live events, a killed worker that loses
+nothing, and clear refusals. Every Ray process here listens on 127.0.0.1 only."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tolerances import assert_losses_close
+from training.config import parse_address
+from training.engine.events import Observer
+from training.engine.ray_sweep import (RaySettings, RaySweepTrainer, RayUnavailable,
+                                       check_address, plan_trials)
+from training.engine.sweep import SweepConfig, SweepTrainer
+from training.record.checkpoint import load_checkpoint
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL = dict(nz=8, hidden=(64, 32), batch_size=64, lr=2e-3, device="cpu")
+
+
+def sweep_cfg(**kw) -> SweepConfig:
+    base = dict(kind="vae", betas=(0.0, 0.005, 1.0), seeds=(0,), epochs=2, **SMALL)
+    base.update(kw)
+    return SweepConfig(**base)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# -- without a cluster ------------------------------------------------------------------------------
+def test_trials_split_the_members_into_even_contiguous_blocks():
+    assert plan_trials(7, 1, 2) == [[0, 1, 2, 3], [4, 5, 6]]
+    assert plan_trials(3, 2, 2) == [[0, 1, 2]]
+    assert plan_trials(2, 1, 16) == [[0], [1]]  # never more trials than members
+    assert sorted(m for t in plan_trials(64, 3, 20) for m in t) == list(range(64))
+
+
+@pytest.mark.parametrize("bad", ["localhost", ":6379", "host:", "host:99999", "host:port"])
+def test_an_address_that_is_not_host_port_is_refused(bad):
+    with pytest.raises(ValueError, match="host:port"):
+        parse_address(bad)
+    with pytest.raises(ValueError, match="host:port"):
+        RaySettings(address=bad)
+
+
+def test_an_unreachable_address_is_one_line_within_ten_seconds():
+    t0 = time.monotonic()
+    with pytest.raises(RayUnavailable) as e:
+        check_address(f"127.0.0.1:{free_port()}")
+    assert time.monotonic() - t0 < 10
+    assert "no Ray cluster at 127.0.0.1:" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_the_cli_refuses_an_unreachable_cluster_with_exit_2(tmp_path):
+    t0 = time.monotonic()
+    p = subprocess.run([sys.executable, str(ROOT / "main.py"), "sweep", "--model", "vae",
+                        "--engine", "ray", "--address", f"127.0.0.1:{free_port()}",
+                        "--out", str(tmp_path / "out")],
+                       capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert p.returncode == 2
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no Ray cluster at" in lines[0]
+    assert time.monotonic() - t0 < 30  # the interpreter and the parser, plus the 5 s probe
+    assert not (tmp_path / "out").exists()  # nothing written
+
+
+# -- an embedded cluster ----------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def cluster():
+    """The embedded cluster the app starts (2 CPUs), kept for the module's tests."""
+    import ray
+
+    from training.engine.ray_sweep import init_ray
+
+    assert init_ray(ray, RaySettings())
+    yield ray
+    ray.shutdown()
+
+
+def test_every_ray_process_listens_on_loopback_only(cluster):
+    import psutil
+
+    ours = {p.pid for p in psutil.Process().children(recursive=True)}
+    listening = [c for c in psutil.net_connections(kind="inet")
+                 if c.status == psutil.CONN_LISTEN and c.pid in ours]
+    assert listening, "the cluster's processes were not found"
+    hosts = {c.laddr.ip.removeprefix("::ffff:") for c in listening}
+    assert hosts == {"127.0.0.1"}, hosts
+
+
+class Recorder(Observer):
+    def __init__(self) -> None:
+        self.steps, self.epochs, self.failed, self.ended = [], [], [], []
+
+    def on_steps(self, event):
+        self.steps.append(event)
+
+    def on_epoch_end(self, event):
+        self.epochs.append(event)
+
+    def on_member_failed(self, event):
+        self.failed.append(event)
+
+    def on_train_end(self, result):
+        self.ended.append(result)
+
+
+def covered(events, m: int) -> np.ndarray:
+    parts = [e.for_member(m) for e in events]
+    return np.concatenate([p.total[0] for p in parts if p is not None])
+
+
+def test_a_ray_sweep_trains_the_members_a_local_sweep_does_and_streams_them(cluster,
+                                                                            small_dataset):
+    # β = 1e39 overflows at once: that member fails alone, in its trial, as it does locally.
+    cfg = sweep_cfg(betas=(0.0, 0.005, 1.0, 1e39))
+    local = SweepTrainer(cfg, small_dataset).run()
+    rec = Recorder()
+    trainer = RaySweepTrainer(cfg, small_dataset, [rec], settings=RaySettings(cpus_per_trial=1))
+    result = trainer.run()
+    assert result.state == "finished", result.error
+    assert len(trainer.trial_pids) == 2  # 4 members on 2 CPUs: two trials
+    bad = result.results[3]
+    assert bad.state == "failed" and "diverged" in bad.error and "beta (1e+39)" in bad.error
+    assert [e.member for e in rec.failed] == [3] and trainer.resume_state(3) is None
+    for m in range(3):
+        got, want = result.results[m].history, local.results[m].history
+        assert len(got) == len(want) == 20
+        assert_losses_close(got.total, want.total, f"member {m}")
+        # every step reached the observers, and each epoch's metrics of every member
+        np.testing.assert_array_equal(covered(rec.steps, m), got.total)
+        assert [e.epoch for e in rec.epochs if e.metrics[m] is not None] == [1, 2]
+        assert result.results[m].model.config.beta == cfg.members()[m][0]
+        state = trainer.resume_state(m)
+        assert state is not None and state.epochs_done == 2 and state.optimizer is not None
+    assert rec.ended == [result]
+
+
+def test_a_killed_worker_is_restarted_from_its_last_epoch_and_loses_no_member(cluster,
+                                                                              small_dataset):
+    cfg = sweep_cfg(epochs=2)
+    local = SweepTrainer(cfg, small_dataset).run()
+    killed: list[int] = []
+
+    class KillOnce(Recorder):
+        def on_epoch_end(self, event):
+            super().on_epoch_end(event)
+            if not killed and event.metrics[0] is not None:  # trial 0 reported epoch 1
+                pid = trainer.trial_pids[0]
+                killed.append(pid)
+                os.kill(pid, signal.SIGKILL)
+
+    rec = KillOnce()
+    trainer = RaySweepTrainer(cfg, small_dataset, [rec],
+                              settings=RaySettings(cpus_per_trial=1, max_failures=2))
+    result = trainer.run()
+    assert killed and trainer.trial_pids[0] != killed[0]  # another process finished it
+    assert result.state == "finished", result.error
+    for m in range(cfg.n_members):
+        got = result.results[m]
+        assert got.state == "finished" and len(got.history) == 20
+        assert_losses_close(got.history.total, local.results[m].history.total, f"member {m}")
+
+
+# -- a cluster started with `ray start --head` ------------------------------------------------------
+def test_the_cli_trains_on_a_running_head_and_writes_what_local_writes(tmp_path,
+                                                                       sample_dataset):
+    ray_bin = Path(sys.executable).with_name("ray")
+    port = free_port()
+    # A head on loopback only: no multi-node address lookup, no token (nothing else can reach it)
+    env = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "disabled",
+           "RAY_USAGE_STATS_ENABLED": "0"}
+    # --block: the head's processes are this one's children, stopped with its process group
+    # (`ray stop` would stop every Ray process on the machine, this test run's own included).
+    head = subprocess.Popen([str(ray_bin), "start", "--head", "--block", "--node-ip-address",
+                             "127.0.0.1", "--port", str(port), "--num-cpus", "2",
+                             "--include-dashboard", "false", "--disable-usage-stats"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+                            start_new_session=True)
+    out = tmp_path / "ray"
+    try:
+        deadline = time.monotonic() + 120
+        while True:  # up when its GCS port answers
+            try:
+                check_address(f"127.0.0.1:{port}", timeout=1)
+                break
+            except RayUnavailable:
+                assert head.poll() is None, "ray start --head exited"
+                assert time.monotonic() < deadline, "the head did not start"
+                time.sleep(0.5)
+        p = subprocess.run([sys.executable, str(ROOT / "main.py"), "sweep", "--model", "vae",
+                            "--betas", "0,0.005", "--epochs", "1", "--nz", "8", "--hidden",
+                            "64,32", "--iw", "0", "--no-judge", "--quiet", "--dataset",
+                            "mnist-sample", "--engine", "ray", "--address",
+                            f"127.0.0.1:{port}", "--out", str(out)],
+                           capture_output=True, text=True, timeout=300, cwd=ROOT, env=env)
+        assert p.returncode == 0, p.stderr
+    finally:
+        # Its whole process group at once: a graceful `--block` shutdown takes ~30 s here.
+        os.killpg(head.pid, signal.SIGKILL)
+        head.wait(30)
+    # What `sweep` writes locally, and the members a local sweep trains.
+    assert sorted(f.name for f in out.iterdir()) == [
+        "grid.png", "rate-distortion.png", "summary.csv", "vae-beta0-seed0.safetensors",
+        "vae-beta0.005-seed0.safetensors"]
+    with open(out / "summary.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["beta"], r["state"]) for r in rows] == [("0", "finished"), ("0.005", "finished")]
+    cfg = SweepConfig(kind="vae", betas=(0.0, 0.005), epochs=1, nz=8, hidden=(64, 32),
+                      device="cpu", dataset="mnist-sample")
+    local = SweepTrainer(cfg, sample_dataset).run()
+    for m, name in enumerate(["vae-beta0-seed0.safetensors", "vae-beta0.005-seed0.safetensors"]):
+        ck = load_checkpoint(out / name)
+        assert ck.group == "ray" and ck.resume is not None and ck.resume.optimizer is not None
+        assert_losses_close(ck.history.total, local.results[m].history.total, name)
