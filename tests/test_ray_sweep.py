@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from test_gui_window import datasets, settings  # noqa: F401 - the window's fixtures
 from tolerances import assert_losses_close
 from training.config import parse_address
 from training.engine.events import Observer
@@ -225,3 +226,71 @@ def test_the_cli_trains_on_a_running_head_and_writes_what_local_writes(tmp_path,
         ck = load_checkpoint(out / name)
         assert ck.group == "ray" and ck.resume is not None and ck.resume.optimizer is not None
         assert_losses_close(ck.history.total, local.results[m].history.total, name)
+
+
+# -- in the app ---------------------------------------------------------------------------------------
+def test_the_app_trains_a_sweep_on_ray_live_and_remembers_where(qtbot, cluster, small_dataset,
+                                                                 settings, datasets):
+    from PySide6.QtCore import Qt
+
+    from explorer.session.job_events import EpochEvent, TrainingEnded
+    from test_gui_window import fill_form, make_window
+
+    w = make_window(qtbot, settings, datasets)
+    told: dict[str, list] = {}
+    w.session.run_event.connect(
+        lambda run, ev: told.setdefault(run.name, []).append(
+            ("epoch", ev.epoch) if isinstance(ev, EpochEvent) else
+            ("end",) if isinstance(ev, TrainingEnded) else None))
+    try:
+        fill_form(w, nz=8, epochs=3)
+        w.form.sweep.setChecked(True)
+        w.form.betas.setText("0.005, 1")
+        w.form.run_on.setCurrentIndex(w.form.run_on.findData("ray"))
+        assert w.form.ray_address.isEnabled() and not w.form.problems()
+        qtbot.mouseClick(w.form.train_button, Qt.MouseButton.LeftButton)
+        members = w.runs
+        assert len(members) == 2, w.form.message.text()
+        qtbot.waitUntil(lambda: all(r.state == "finished" for r in members), timeout=120_000)
+        for r in members:
+            # Each epoch reached the window as the trial reported it, before the end.
+            seen = [e for e in told[r.name] if e is not None]
+            assert seen == [("epoch", 1), ("epoch", 2), ("epoch", 3), ("end",)], seen
+            assert len(r.history) == 30 and r.metrics is not None and r.model is not None
+            assert r.resume is not None  # Continue picks up its Adam and generator
+        assert w.form.stored_values()["run_on"] == "ray"
+    finally:
+        w.close()
+    assert not w.session.has_active
+    again = make_window(qtbot, settings, datasets)
+    try:
+        assert again.form.run_on.currentData() == "ray"  # remembered between launches
+    finally:
+        again.close()
+
+
+def test_an_unreachable_cluster_is_a_message_and_loses_nothing(qtbot, settings, datasets):
+    from PySide6.QtCore import Qt
+
+    from test_gui_window import fill_form, make_window
+
+    w = make_window(qtbot, settings, datasets)
+    try:
+        fill_form(w, nz=8, epochs=1)
+        first = w.runs
+        w.form.sweep.setChecked(True)
+        w.form.betas.setText("0.005, 1")
+        w.form.run_on.setCurrentIndex(w.form.run_on.findData("ray"))
+        qtbot.keyClicks(w.form.ray_address, "not an address")
+        assert w.form.ray_address in w.form.invalid_fields()  # marked as typed
+        w.form.ray_address.setText(f"127.0.0.1:{free_port()}")
+        qtbot.mouseClick(w.form.train_button, Qt.MouseButton.LeftButton)
+        members = [r for r in w.runs if r not in first]
+        assert len(members) == 2
+        t0 = time.monotonic()
+        qtbot.waitUntil(lambda: all(r.state == "failed" for r in members), timeout=30_000)
+        assert time.monotonic() - t0 < 10
+        assert all("no Ray cluster at 127.0.0.1:" in r.error for r in members)
+        assert w.form.stored_values()["ray_address"].startswith("127.0.0.1:")
+    finally:
+        w.close()

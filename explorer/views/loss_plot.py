@@ -134,6 +134,21 @@ class _Series:
             setattr(self, attr, new)
 
 
+class _LogLabelAxis(pg.AxisItem):
+    """A log axis that labels only the 1, 2 and 5 of each decade: over less than a decade
+    pyqtgraph labels every minor tick, and the labels overlap."""
+
+    def tickStrings(self, values, scale, spacing):
+        strings = super().tickStrings(values, scale, spacing)
+        if not self.logMode:
+            return strings
+        out = []
+        for v, text in zip(values, strings):
+            mantissa = round(10 ** (v - np.floor(v)), 6)
+            out.append(text if mantissa in (1.0, 2.0, 5.0) else "")
+        return out
+
+
 class _TimedGraphicsLayout(pg.GraphicsLayoutWidget):
     """A GraphicsLayoutWidget that remembers how long its paints take (a smoothed mean)."""
 
@@ -347,7 +362,7 @@ class LossPlot(QWidget):
             s.target_rate = float(target)
             s.target_line = pg.InfiniteLine(pos=s.target_rate, angle=0, pen=pg.mkPen(
                 color, width=1, style=Qt.PenStyle.DashLine), label=f"target {target:g}",
-                labelOpts={"position": 0.05, "color": color})
+                labelOpts={"position": 0.85, "color": color, "anchors": [(1, 1), (1, 1)]})
             self.plots["kl"].addItem(s.target_line, ignoreBounds=False)
         self._series[run.id] = s
         self._update_legend()
@@ -518,7 +533,8 @@ class LossPlot(QWidget):
     def _beta_plot(self) -> pg.PlotItem:
         """The fourth plot, β per step, made when the first run that steers its β arrives."""
         if self.beta_plot is None:
-            p = self.graphics.addPlot(row=0, col=len(CHANNELS), title="β (steered to a target rate)")
+            p = self.graphics.addPlot(row=0, col=len(CHANNELS), title="β (steered to a target rate)",
+                                      axisItems={"left": _LogLabelAxis("left")})
             p.setLabel("bottom", "step")
             p.setLogMode(y=True)
             p.getViewBox().setMouseMode(pg.ViewBox.RectMode)

@@ -487,13 +487,18 @@ def init_ray(ray, settings: RaySettings) -> bool:
     """Connect to the cluster at the address, or start an embedded one on 127.0.0.1; True when
     this call started Ray (so the sweep shuts it down again)."""
     _quiet_tune()
-    if ray.is_initialized():
+    if settings.address:
+        check_address(settings.address)  # unreachable: one line within seconds
+    if ray.is_initialized():  # this process is already connected (a test's, or the user's)
+        current = ray.get_runtime_context().gcs_address
+        if settings.address and parse_address(current) != parse_address(settings.address):
+            raise RayUnavailable(f"this process is already connected to the Ray cluster at "
+                                 f"{current}, not {settings.address}")
         return False
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     local = settings.address is None or is_loopback(parse_address(settings.address)[0])
     _loopback_only(local)
     if settings.address:
-        check_address(settings.address)
         ray.init(address=settings.address, logging_level="ERROR", log_to_driver=False,
                  configure_logging=False)
     else:
