@@ -65,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--strokes", type=int, default=300, help="stroke events to time")
     ap.add_argument("--kind", default="cvae", choices=("ae", "vae", "cvae"))
     ap.add_argument("--codes", type=int, default=10_000, help="test images (and codes)")
+    ap.add_argument("--arch", default="mlp", choices=("mlp", "conv"),
+                    help="the networks (models/architectures.py)")
     ap.add_argument("--checkpoint", default=None, help="a checkpoint instead of fresh weights")
     ap.add_argument("--while-training", action="store_true",
                     help="train a run in a background thread at the same time")
@@ -92,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         config = TrainConfig(kind=model.config.kind, nz=model.config.nz,
                              hidden=tuple(model.config.hidden))
     else:
-        config = TrainConfig(kind=args.kind)
+        config = TrainConfig(kind=args.kind, arch=args.arch)
         model = build_model(config.model_config(), torch.Generator().manual_seed(0))
     model.eval()
     run = Run("bench", config, model, state="finished", dataset=dataset)
@@ -121,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     warmup = 20
     pts = [QPointF(x0 + px / k, y0 + py / k) for px, py in stroke_path(args.strokes + warmup, 280)]
     print(f"torch {torch.__version__}, GUI thread {torch.get_num_threads()} torch thread(s); "
-          f"{run.kind.upper()} 784-{'-'.join(map(str, model.config.hidden))}-nz={model.config.nz}; "
+          f"{run.kind.upper()} {model.config.arch} 784-{'-'.join(map(str, model.config.hidden))}-"
+          f"nz={model.config.nz}; "
           f"{len(test):,} test codes; {args.strokes} stroke events"
           + ("; a VAE training in the background" if training else ""))
 

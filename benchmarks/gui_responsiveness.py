@@ -222,6 +222,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=3, help="launches for --startup")
     p.add_argument("--threads", choices=("both", "1", "default"), default="both",
                    help="worker torch threads to measure (default: both)")
+    p.add_argument("--arch", choices=("mlp", "conv"), default="mlp",
+                   help="the networks, headless and in the GUI (default: mlp, the course's)")
     p.add_argument("--engine", choices=("fast", "autograd"), default="fast",
                    help="training engine, headless and in the GUI (default: fast, the app's)")
     p.add_argument("--sweep", action="store_true",
@@ -238,7 +240,8 @@ def main(argv: list[str] | None = None) -> int:
         source, data_dir, ds = pick_dataset()
         epochs = args.epochs or (2 if len(ds.train) > 10_000 else 20)
         cfg = TrainConfig(kind="vae", beta=0.005, nz=32, epochs=epochs, batch_size=64, lr=1e-3,
-                          seed=0, dataset=source, data_dir=data_dir, engine=args.engine)
+                          seed=0, dataset=source, data_dir=data_dir, engine=args.engine,
+                          arch=args.arch)
         print(f"rate {headless(cfg, ds):.3f}")
         return 0
     if args.startup:
@@ -259,10 +262,11 @@ def main(argv: list[str] | None = None) -> int:
     source, data_dir, ds = pick_dataset()
     epochs = args.epochs or (2 if len(ds.train) > 10_000 else 20)
     values = {"kind": "vae", "beta": 0.005, "nz": 32, "epochs": epochs, "batch_size": 64,
-              "lr": 1e-3, "seed": 0, "dataset": source, "data_dir": data_dir, "engine": args.engine}
+              "lr": 1e-3, "seed": 0, "dataset": source, "data_dir": data_dir, "engine": args.engine,
+              "arch": args.arch}
     TrainConfig(**values)  # bad values fail here, before any window opens
     print(f"dataset: {ds.description}")
-    print(f"VAE nz=32 batch 64, {epochs} epochs, {args.engine} engine; torch {torch.__version__}, "
+    print(f"VAE {args.arch} nz=32 batch 64, {epochs} epochs, {args.engine} engine; torch {torch.__version__}, "
           f"{torch.get_num_threads()} default threads, {os.cpu_count()} CPUs")
 
     tmp = tempfile.mkdtemp(prefix="latent-explorer-bench-")
@@ -284,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     def headless_with(threads: int) -> float:
         """The same training in a fresh process: no GUI, torch on its main thread."""
         out = subprocess.run([sys.executable, __file__, "--headless-only", str(threads),
-                              "--epochs", str(epochs), "--engine", args.engine],
+                              "--epochs", str(epochs), "--engine", args.engine, "--arch", args.arch],
                              capture_output=True, text=True,
                              timeout=900, cwd=ROOT)
         line = [x for x in out.stdout.splitlines() if x.startswith("rate ")]

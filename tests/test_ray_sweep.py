@@ -175,6 +175,23 @@ def test_a_killed_worker_is_restarted_from_its_last_epoch_and_loses_no_member(cl
         assert_losses_close(got.history.total, local.results[m].history.total, f"member {m}")
 
 
+def test_stop_acts_on_the_whole_ray_sweep_and_keeps_the_weights(cluster, small_dataset):
+    class StopAfterFirstEpoch(Recorder):
+        def on_epoch_end(self, event):
+            super().on_epoch_end(event)
+            trainer.request_stop()  # from the driver, as the app's Stop does
+
+    rec = StopAfterFirstEpoch()
+    trainer = RaySweepTrainer(sweep_cfg(epochs=50), small_dataset, [rec],
+                              settings=RaySettings(cpus_per_trial=1))
+    t0 = time.monotonic()
+    result = trainer.run()
+    assert result.state == "stopped" and time.monotonic() - t0 < 60
+    for r in result.results:  # every member stopped early, its weights kept
+        assert r.state == "stopped" and 1 <= len(r.history) < 50 * 10
+        assert r.model is not None and np.isfinite(r.history.total).all()
+
+
 # -- a cluster started with `ray start --head` ------------------------------------------------------
 def test_the_cli_trains_on_a_running_head_and_writes_what_local_writes(tmp_path,
                                                                        sample_dataset):

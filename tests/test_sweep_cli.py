@@ -122,3 +122,24 @@ def test_out_must_be_a_folder_whose_parent_exists(tmp_path):
 def test_a_sweep_that_fails_entirely_is_an_error(tmp_path):
     with pytest.raises(CliError, match="sweep failed: every member failed"):
         sweep_cmd.run(small(tmp_path / "x", "--betas", "1e39,3e39", "--no-judge"))
+
+
+def test_a_sweep_over_target_rates_names_members_by_rate_and_reports_their_beta(tmp_path):
+    out = tmp_path / "rates"
+    args = parse("--model", "vae", "--target-rates", "3,30", "--epochs", "1", "--nz", "4",
+                 "--hidden", "32,16", "--dataset", "mnist-sample", "--device", "cpu",
+                 "--iw", "0", "--no-judge", "--quiet", "--out", str(out))
+    assert sweep_cmd.run(args) == 0
+    rows = list(csv.DictReader((out / "summary.csv").read_text(encoding="utf-8").splitlines()))
+    assert [r["target_rate_nats"] for r in rows] == ["3", "30"]
+    for r, target in zip(rows, (3, 30)):
+        ck = load_checkpoint(out / f"vae-rate{target}-seed0.safetensors")
+        assert ck.train_config.target_rate == target and ck.history.has_beta
+        # the β column is the β the member ended with, its last step's
+        assert float(r["beta"]) == pytest.approx(float(ck.history.beta[-1]), rel=1e-5)
+    assert float(rows[0]["beta"]) > float(rows[1]["beta"])  # less rate asks for more β
+
+
+def test_ray_options_without_the_ray_engine_are_refused(tmp_path):
+    with pytest.raises(CliError, match="--engine ray"):
+        sweep_cmd.run(small(tmp_path / "x", "--address", "127.0.0.1:6379"))

@@ -396,6 +396,10 @@ class Job(QObject):
             run.state = state
             yield run, StateChanged(state)
 
+    def change_state(self, run: Run, state: RunState) -> None:
+        """Move a run to `state`, told to listeners as StateChanged (the only way states change)."""
+        self._emit(self.set_state(run, state))
+
     def _emit(self, pairs: Iterable[tuple[Run, object]]) -> None:
         for run, ev in pairs:
             self.event.emit(run, ev)
@@ -576,9 +580,9 @@ class JobQueue(QObject):
     # -- control ---------------------------------------------------------------------------------
     def submit(self, job: Job) -> Job:
         """Queue a job; it starts at once when nothing else is training."""
-        for run in job.runs:
-            run.state = RunState.QUEUED
         job.event.connect(self.event)
+        for run in job.runs:  # every change of state is an event, this one too
+            job.change_state(run, RunState.QUEUED)
         job.finished.connect(self._on_job_finished)
         self.jobs.append(job)
         self._start_next()
@@ -608,7 +612,7 @@ class JobQueue(QObject):
         for job in [j for j in self.jobs if j.state == RunState.QUEUED]:
             self.jobs.remove(job)
             for run in job.runs:
-                run.state = RunState.STOPPED
+                job.change_state(run, RunState.STOPPED)
         running = [j for j in self.jobs if j.thread is not None and not j.is_finished]
         for job in running:
             job.request_stop()
@@ -624,7 +628,7 @@ class JobQueue(QObject):
             if job.wait(max(1, int((deadline - time.monotonic()) * 1000))):
                 for run in job.runs:
                     if run.is_active:
-                        run.state = RunState.STOPPED
+                        job.change_state(run, RunState.STOPPED)
                 if job in self.jobs:
                     self.jobs.remove(job)
             else:
