@@ -25,13 +25,12 @@ Every process this starts listens on 127.0.0.1; a cluster at `--address` is the 
 from __future__ import annotations
 
 import json
-import math
 import os
 import socket
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
