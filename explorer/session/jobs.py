@@ -5,8 +5,9 @@ them busy, so jobs run one after another. A new job waits in state "queued"; can
 queued job just takes it out of the queue ("stopped", no model). A paused job keeps its slot.
 
 Threading (superqt's `new_worker_qthread` shape): each job has one worker, moved to its own
-`QThread`; `thread.started` runs the work; the worker's `finished` quits the thread and
-`deleteLater`s the worker; the thread's `finished` `deleteLater`s the thread. The worker is the
+`QThread`; `thread.started` runs the work; the worker moves itself back to the GUI thread and
+its `finished` quits the thread (the worker is then dropped with its job, in the GUI thread);
+the thread's `finished` `deleteLater`s the thread. The worker is the
 engine's observer: the loop calls its hooks in the worker thread and it emits each as one
 frozen event (explorer/session/job_events.py) through its single `event` signal, which Qt queues to the
 GUI thread. There the job applies the event to its run(s) and re-emits it as `event(run, ev)`;
@@ -30,7 +31,7 @@ from dataclasses import dataclass, replace
 from typing import Iterable
 
 import numpy as np
-from PySide6.QtCore import QObject, QThread, Qt, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, QThread, Qt, Signal, Slot
 from tqdm import tqdm
 
 from explorer.session.datasets import DatasetCache
@@ -205,6 +206,11 @@ class TrainingWorker(QObject, Observer):
             msg = str(e) if isinstance(e, (DataError, ValueError)) else f"{type(e).__name__}: {e}"
             self.event.emit(TrainingEnded(None, msg or type(e).__name__))
         finally:
+            # Back to the GUI thread before the thread ends, and destroyed there when its job
+            # is dropped: destroyed in this thread (deleteLater), the Python object's destructor
+            # waits for the GIL while holding Qt's connection lock, and a GUI thread that holds
+            # the GIL and connects a signal meanwhile deadlocks (see map_runner.py).
+            self.moveToThread(QCoreApplication.instance().thread())
             self.finished.emit()
 
     def _run(self) -> None:
@@ -416,7 +422,6 @@ class Job(QObject):
         # Direct: quit() is thread-safe, and it reaches the thread even while the GUI thread is
         # blocked in wait() on close.
         w.finished.connect(thread.quit, Qt.ConnectionType.DirectConnection)
-        w.finished.connect(w.deleteLater)
         thread.finished.connect(self._on_thread_finished)
         thread.finished.connect(thread.deleteLater)
         for run in self.runs:
