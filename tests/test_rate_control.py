@@ -205,3 +205,19 @@ def test_the_sweep_tab_draws_each_members_target_on_the_plane(qtbot, small_datas
     panel.set_run(runs[0])
     assert panel.target_rates_drawn() == [3.0, 30.0]
     assert any(t.startswith("R=3") for t in panel.label_texts())
+
+
+def test_the_run_list_shows_a_steered_runs_latest_beta_and_its_target(qtbot, small_dataset):
+    from explorer.views.run_table import COL_BETA, RunTableModel
+    from training.record.run import Run
+
+    result = Trainer(small(), small_dataset).run()
+    run = Run("steered", small(), result.model, result.history, state="finished")
+    model = RunTableModel()
+    model.add_run(run, "#e6550d")
+    from PySide6.QtCore import Qt
+
+    text = model.data(model.index(0, COL_BETA))
+    assert text == f"{result.history.beta[-1]:.3g}*"  # its latest β, marked as steered
+    tip = model.data(model.index(0, COL_BETA), Qt.ItemDataRole.ToolTipRole)
+    assert "rate of 6 nats" in tip and "from β = 0.005" in tip

@@ -156,6 +156,10 @@ class RunTableModel(QAbstractTableModel):
                 return self.progress_text(run)
             if col == COL_NAME:
                 return run.name
+            target = getattr(run.config, "target_rate", None)
+            if col == COL_BETA and target is not None and run.is_variational:
+                return (f"* steered each step towards a rate of {target:g} nats, from "
+                        f"β = {run.config.beta:g}; this is its latest β")
         if role == Qt.ItemDataRole.TextAlignmentRole and col in (COL_BETA, COL_NZ, COL_EPOCHS,
                                                                  COL_BCE, COL_ELBO, COL_KL,
                                                                  COL_IW, COL_QUALITY):
@@ -189,7 +193,13 @@ class RunTableModel(QAbstractTableModel):
         if col == COL_KIND:
             return run.model_kind.label
         if col == COL_BETA:
-            return f"{c.beta:g}" if run.is_variational else "—"
+            if not run.is_variational:
+                return "—"
+            if getattr(c, "target_rate", None) is not None:  # steered: the β it trains at now
+                h = run.history
+                beta = float(h.beta[-1]) if h.has_beta else c.beta
+                return f"{beta:.3g}*"
+            return f"{c.beta:g}"
         if col == COL_NZ:
             return str(c.nz)
         if col == COL_EPOCHS:
