@@ -188,6 +188,25 @@ class Observer:
     def on_train_end(self, result: LoopResult) -> None: ...
 
 
+_HOOKS = tuple(name for name in vars(Observer) if name.startswith("on_"))
+
+
+def check_hooks(observer) -> None:
+    """Refuse an observer that lacks a hook: a loop calls every one of them."""
+    missing = [h for h in _HOOKS if not callable(getattr(observer, h, None))]
+    if missing:
+        raise TypeError(f"{type(observer).__name__} is not a training observer: it has no "
+                        f"{', '.join(missing)} (subclass training.engine.events.Observer)")
+
+
+def all_failed_message(errors) -> str:
+    """The error of a loop whose every member failed: the one member's, or the first's."""
+    first = next(e for e in errors if e is not None)
+    if len(errors) == 1:
+        return first
+    return f"every member failed; the first: {first}"
+
+
 __all__ = ["EpochEvent", "LoopResult", "MemberFailedEvent", "Observer", "SnapshotEvent",
-           "StepsEvent", "TrainResult", "TrainingDiverged", "describe_error",
-           "divergence_message"]
+           "StepsEvent", "TrainResult", "TrainingDiverged", "all_failed_message",
+           "check_hooks", "describe_error", "divergence_message"]

@@ -38,6 +38,8 @@ from training.engine.events import (
     StepsEvent,
     TrainingDiverged,
     TrainResult,
+    all_failed_message,
+    check_hooks,
     describe_error,
     divergence_message,
 )
@@ -70,7 +72,7 @@ class Loop(LoopControl):
         self.members = members
         self.dataset = dataset
         for obs in observers:
-            _check_hooks(obs)
+            check_hooks(obs)
         self.observers = list(observers)
         self.notify_interval = notify_interval
         self.device = members.device
@@ -205,7 +207,7 @@ class Loop(LoopControl):
                         active[m] = False
                         self._fail_member(m, step, epoch, losses[:, m])
                     if not active.any():
-                        return "failed", _all_failed(self.errors)
+                        return "failed", all_failed_message(self.errors)
                 if ctrl is not None:  # β steered to a target rate: log the step's, set the next
                     used = ctrl.betas.copy()
                     mem.set_betas(ctrl.update(losses[2], active))
@@ -302,17 +304,6 @@ def _rate_control(members: Members) -> RateControl | None:
     return ctrl
 
 
-_HOOKS = tuple(name for name in vars(Observer) if name.startswith("on_"))
-
-
-def _check_hooks(observer) -> None:
-    """Refuse an observer that lacks a hook: the loop calls every one of them."""
-    missing = [h for h in _HOOKS if not callable(getattr(observer, h, None))]
-    if missing:
-        raise TypeError(f"{type(observer).__name__} is not a training observer: it has no "
-                        f"{', '.join(missing)} (subclass training.engine.events.Observer)")
-
-
 class _Rate:
     """Steps per second over a sliding window; pauses are taken out by moving `t0`."""
 
@@ -326,13 +317,6 @@ class _Rate:
     def slide(self, now: float, step: int) -> None:
         if now - self.t0 > RATE_WINDOW_S:
             self.t0, self.step0 = now, step
-
-
-def _all_failed(errors: Sequence[str | None]) -> str:
-    first = next(e for e in errors if e is not None)
-    if len(errors) == 1:
-        return first
-    return f"every member failed; the first: {first}"
 
 
 # -- a single run: a loop of one member --------------------------------------------------------

@@ -41,7 +41,8 @@ from models.autoencoders import LatentModel
 from training.config import parse_address
 from training.data.datasets import Dataset, batches_per_epoch
 from training.engine.events import (EpochEvent, LoopResult, MemberFailedEvent, Observer,
-                                    StepsEvent, TrainResult, describe_error)
+                                    StepsEvent, TrainResult, all_failed_message, check_hooks,
+                                    describe_error)
 from training.engine.members import seeded_model
 from training.engine.resume import OptimizerState, ResumeState, dataset_fingerprint
 from training.engine.sweep import SweepConfig
@@ -210,10 +211,8 @@ class RaySweepTrainer:
     def __init__(self, config: SweepConfig, dataset: Dataset | None = None,
                  observers: Sequence[Observer] = (), notify_interval: float = 1 / 30,
                  settings: RaySettings | None = None) -> None:
-        from training.engine.loop import _check_hooks
-
         for obs in observers:
-            _check_hooks(obs)
+            check_hooks(obs)
         self.config = config
         self.dataset = dataset
         self.observers = list(observers)
@@ -287,12 +286,8 @@ class RaySweepTrainer:
         for k, members in self._trial_of.items():
             if m in members and k in self._states:
                 return _member_resume(self._states[k], members.index(m), self.member_configs[m],
-                                      self.dataset, self.model_names(m))
+                                      self.dataset)
         return None
-
-    def model_names(self, m: int) -> list[str]:
-        return [n for n, _ in seeded_model(self.member_configs[m],
-                                           self._n_classes()).named_parameters()]
 
     def _n_classes(self) -> int:
         return self.dataset.n_classes if self.dataset is not None else 10
@@ -382,9 +377,7 @@ class RaySweepTrainer:
             if started:
                 ray.shutdown()
         if all(e is not None for e in self.errors):
-            first = next(e for e in self.errors if e is not None)
-            return "failed", (first if self.n_members == 1
-                              else f"every member failed; the first: {first}")
+            return "failed", all_failed_message(self.errors)
         if self._stop.is_set() or any(s == "stopped" for s in self._member_state):
             return "stopped", None
         return "finished", None
@@ -412,7 +405,7 @@ class RaySweepTrainer:
             for j, m in enumerate(members):
                 a = arrays[j]
                 grid[:, m, : a.shape[1]] = a
-                member_steps[m] = first + int(payload["member_steps"][j] - first)
+                member_steps[m] = int(payload["member_steps"][j])
             epoch = payload["epoch"] or 1
             spe = batches_per_epoch(len(self.dataset.train), self.config.batch_size)
             in_epoch = (first + n - 1) % spe + 1
@@ -451,8 +444,7 @@ class RaySweepTrainer:
             self._models[m] = model
 
 
-def _member_resume(state: dict, j: int, config, dataset: Dataset | None,
-                   names: list[str]) -> ResumeState:
+def _member_resume(state: dict, j: int, config, dataset: Dataset | None) -> ResumeState:
     """Member j of a trial's state as the ResumeState of its single run."""
     params = state["params"]
     avg, sq, steps = state["adam"]
