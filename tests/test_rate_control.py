@@ -218,6 +218,6 @@ def test_the_run_list_shows_a_steered_runs_latest_beta_and_its_target(qtbot, sma
     from PySide6.QtCore import Qt
 
     text = model.data(model.index(0, COL_BETA))
-    assert text == f"{result.history.beta[-1]:.3g}*"  # its latest β, marked as steered
+    assert text == f"{result.history.beta[-1]:.2g}*"  # its latest β, marked as steered
     tip = model.data(model.index(0, COL_BETA), Qt.ItemDataRole.ToolTipRole)
     assert "rate of 6 nats" in tip and "from β = 0.005" in tip

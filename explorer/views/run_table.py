@@ -198,7 +198,7 @@ class RunTableModel(QAbstractTableModel):
             if getattr(c, "target_rate", None) is not None:  # steered: the β it trains at now
                 h = run.history
                 beta = float(h.beta[-1]) if h.has_beta else c.beta
-                return f"{beta:.3g}*"
+                return f"{beta:.2g}*"
             return f"{c.beta:g}"
         if col == COL_NZ:
             return str(c.nz)
@@ -304,7 +304,7 @@ class RunTable(QTableView):
         fm = self.fontMetrics()
         widths = {COL_SHOW: "Show  ", COL_NAME: "VAE β=0.005 nz=32 #10", COL_KIND: "CVAE  ",
                   COL_GROUP: "sweep 1: VAE β×7", COL_IW: "IW bound ", COL_QUALITY: "Quality ",
-                  COL_BETA: "0.0015 ", COL_NZ: "4096 ", COL_EPOCHS: "100/100  ",
+                  COL_BETA: "0.00065* ", COL_NZ: "4096 ", COL_EPOCHS: "100/100  ",
                   COL_STATE: "finished ⚠ ",
                   COL_BCE: "Test BCE/px ", COL_ELBO: "Test −ELBO ", COL_KL: "Test KL  ",
                   COL_FILE: "unsaved  "}
