@@ -44,9 +44,10 @@ class Architecture:
     # on a CPU, any recent GPU); float32 elsewhere. Measured, not assumed.
     precision: str = "fp32"
     compile: bool = False  # whether torch.compile pays for a course-length run (measured)
-    # Whether the stacked β-sweep engine (training/engine/sweep.py, hand-written MLP steps)
-    # can train it; `sweep` and the form refuse the others with one line.
-    sweeps: bool = True
+    # Whether a sweep's members of it can be stacked and stepped as one model (the stacked
+    # engine's hand-written batched MLP steps, training/engine/stacked.py); a sweep of any
+    # other architecture steps its members one after another (training/engine/sequential.py).
+    stacked: bool = True
 
     def __post_init__(self) -> None:
         unknown = [e for e in self.engines if e not in ENGINES]
@@ -97,7 +98,7 @@ CONV_ARCH = register_arch(Architecture(
     "convolutions: 4×4 stride-2 conv 32, 64 channels (28 → 14 → 7), a dense layer to z, "
     "and the mirror image in transposed convolutions",
     factory="models.conv:ConvLatentModel", engines=("autograd",), precision="bf16",
-    sweeps=False))
+    stacked=False))
 
 
 __all__ = ["ARCHITECTURES", "Architecture", "CONV_ARCH", "DEFAULT_ARCH", "MLP_ARCH", "PRECISIONS",

@@ -20,6 +20,7 @@ from models.conv import ConvLatentModel
 from training.cli.main import run_cli
 from training.config import TrainConfig
 from training.engine.loop import Trainer
+from training.engine.sweep import SweepConfig
 from training.record.checkpoint import (CHECKSUM_KEY, checkpoint_of, content_checksum,
                                        load_checkpoint, save_checkpoint)
 from training.record.run import Run
@@ -46,7 +47,7 @@ def conv_runs(small_dataset) -> dict[str, Run]:
 def test_both_architectures_are_registered_mlp_first():
     assert arch_names()[:2] == ("mlp", "conv")
     assert TrainConfig().arch == "mlp" and ModelConfig().arch == "mlp"
-    assert not get_arch("conv").sweeps and get_arch("mlp").sweeps
+    assert not get_arch("conv").stacked and get_arch("mlp").stacked
     with pytest.raises(ValueError, match="unknown architecture 'rnn'"):
         TrainConfig(arch="rnn")
 
@@ -134,16 +135,7 @@ def test_train_cli_trains_and_saves_a_conv_model(tmp_path, capsys):
     assert rc == 2 and "--arch mlp (the run has conv)" in err and len(err.strip().splitlines()) == 1
 
 
-def test_sweep_refuses_conv_in_one_line(tmp_path, capsys):
-    rc = run_cli(["sweep", "--model", "vae", "--arch", "conv", "--betas", "0,1",
-                  "--epochs", "1", "--out", str(tmp_path / "s")])
-    err = capsys.readouterr().err.strip()
-    assert rc == 2 and len(err.splitlines()) == 1
-    assert "cannot train the Conv architecture" in err and "train --arch conv" in err
-    assert not (tmp_path / "s").exists()
-
-
-def test_the_form_builds_a_conv_config_and_refuses_a_conv_sweep(qtbot):
+def test_the_form_builds_a_conv_config_and_a_conv_sweep(qtbot):
     form = TrainingForm()
     qtbot.addWidget(form)
     assert form.arch.currentData() == "mlp"
@@ -152,12 +144,10 @@ def test_the_form_builds_a_conv_config_and_refuses_a_conv_sweep(qtbot):
         form.train_button.click()
     assert config_from_values(sig.args[0]).arch == "conv"
     form.sweep.setChecked(True)
-    with qtbot.assertNotEmitted(form.sweep_requested):
+    with qtbot.waitSignal(form.sweep_requested, timeout=1000) as sig:
         form.train_button.click()
-    assert not form.message.isHidden() and "Conv architecture" in form.message.text()
-    form.arch.setCurrentIndex(form.arch.findData("mlp"))
-    with qtbot.waitSignal(form.sweep_requested, timeout=1000):
-        form.train_button.click()
+    assert form.message.isHidden()
+    assert SweepConfig.from_dict(sig.args[0]).arch == "conv"
     form.set_values({"arch": "no-such"})  # a stored value from elsewhere: the default
     assert form.arch.currentData() == "mlp"
 

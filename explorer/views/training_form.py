@@ -416,7 +416,7 @@ class TrainingForm(QWidget):
             seeds = ()
         return {"kind": v["kind"], "betas": betas, "seeds": seeds, "nz": v["nz"],
                 "epochs": v["epochs"], "batch_size": v["batch_size"], "lr": v["lr"],
-                "dataset": v["dataset"], "data_dir": v["data_dir"]}
+                "dataset": v["dataset"], "data_dir": v["data_dir"], "arch": v["arch"]}
 
     def sweep_executor(self) -> dict:
         """Where the sweep trains: {'engine': 'local' or 'ray', 'address': 'host:port' or None}."""
@@ -440,10 +440,6 @@ class TrainingForm(QWidget):
         lr, why = parse_lr(self.lr.text())
         if why:
             p.append(why)
-        arch = get_arch(self.arch.currentData())
-        if not arch.sweeps:
-            p.append(f"a β sweep cannot train the {arch.label} architecture yet (it trains "
-                     "MLPs): choose MLP, or untick Sweep β and train one β at a time")
         source, data_dir = _split_source(self.dataset.currentData())
         if source == "folder" and not data_dir:
             p.append("choose the folder (idx files or image sub-folders)")

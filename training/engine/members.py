@@ -8,6 +8,8 @@ and says how one step of all of them is taken:
   autograd; it alone continues a stopped run (`ResumeState`), bit for bit.
 - `training.engine.stacked.StackedMembers`: M models of one architecture stacked and stepped
   at once (a β sweep), in groups of members on threads.
+- `training.engine.sequential.SequentialMembers`: M `SingleMember`s stepped one after another
+  (a sweep of an architecture the stacked step cannot batch, such as conv).
 
 A new engine (another executor of groups of members) is one more subclass, never a second loop.
 """
@@ -224,6 +226,14 @@ class SingleMember(Members):
         self._epoch_state = start.epoch_generator_state
         return skip, _continue_epoch(iterate_batches(train, batch_size, gen), skip, gen,
                                      start.generator_state)
+
+    def follow_epoch(self, n_train: int) -> None:
+        """Another strategy orders this epoch's minibatches (a sequential sweep): keep the
+        generator's pre-shuffle state and draw the permutation this member's single run would,
+        so its ε stream and its resume state stay in step with that run's."""
+        gen = self.generator
+        self._epoch_state = gen.get_state()
+        torch.randperm(n_train, generator=gen, device=gen.device)
 
     def step(self, x: torch.Tensor, y: torch.Tensor | None) -> tuple[np.ndarray, list[int]]:
         losses = self._step_fn(x, y).cpu().numpy().reshape(3, 1)

@@ -5,8 +5,8 @@ driving a stacked group of members, streamed back to the driver as the loop's ow
 pause/resume/stop, `run() -> LoopResult`, `member_model`, `resume_state`), so the CLI's
 progress bar and the app's worker treat it like a local sweep. Where the work runs:
 
-- each trial (`_trial`, in a Ray worker process) trains its members with `StackedMembers`
-  and the same `Loop` as a local sweep, ordering the minibatches by the whole sweep's first
+- each trial (`_trial`, in a Ray worker process) trains its members with the local sweep's
+  strategy (`sweep_members`: stacked, or one after another for conv) and the same `Loop`, ordering the minibatches by the whole sweep's first
   seed, so a member computes what it would locally, up to float rounding of a differently
   grouped batched step;
 - after every epoch the trial reports the epoch's step losses, test metrics and failures and
@@ -118,7 +118,7 @@ def _trial(params: dict, dataset: Dataset | None = None) -> None:
     from ray import tune
 
     from training.engine.loop import Loop
-    from training.engine.stacked import StackedMembers
+    from training.engine.sweep import sweep_members
 
     params = {**params, "members": params["plan"][int(params["trial"])]}
     cpus = int(params["cpus"])
@@ -126,8 +126,8 @@ def _trial(params: dict, dataset: Dataset | None = None) -> None:
     cfg = SweepConfig.from_dict(params["sweep"])
     members = list(params["members"])
     configs = [cfg.member_config(m) for m in members]
-    stacked = StackedMembers(configs, torch.device("cpu"), workers=min(cpus, len(members)),
-                             n_classes=dataset.n_classes, order_seed=cfg.members()[0][1])
+    stacked = sweep_members(configs, torch.device("cpu"), workers=min(cpus, len(members)),
+                            n_classes=dataset.n_classes, order_seed=cfg.members()[0][1])
     ckpt = tune.get_checkpoint()
     if ckpt is not None:  # a restart after a failure: continue exactly from the last epoch
         with ckpt.as_directory() as d:

@@ -1,5 +1,7 @@
 """β sweeps: the grid of (β, seed) members (`SweepConfig`) and `SweepTrainer`, the one training
-loop (`training.engine.loop.Loop`) driving stacked members (`training.engine.stacked`).
+loop (`training.engine.loop.Loop`) driving the sweep's members: stacked and stepped as one model
+where the architecture allows (`training.engine.stacked`, the MLP), else one after another
+(`training.engine.sequential`, the conv architecture). `sweep_members` picks.
 
 Observers get the loop's hooks (throttled to ~30 calls a second) with (M, n) arrays; each event
 has `for_member(m)`, the event a single run of that member would have sent.
@@ -11,6 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
+from models.architectures import DEFAULT_ARCH, arch_names, get_arch
 from models.registry import get_kind, list_kinds
 from training.config import SweepListError, parse_betas, parse_seeds  # noqa: F401
 from training.config import shape_problems
@@ -18,8 +21,9 @@ from training.data.datasets import Dataset
 from training.engine.device import pick_device
 from training.engine.events import LoopResult, Observer
 from training.engine.loop import Loop, TrainConfig
+from training.engine.members import Members
+from training.engine.sequential import SequentialMembers
 from training.engine.stacked import StackedMembers
-from training.engine.sweep_step import StackedModel
 
 MAX_MEMBERS = 64
 # The course's grid: 0 (an AE in disguise), then 1e-4 … 10 in steps of 10x.
@@ -46,6 +50,9 @@ class SweepConfig:
     # Train each member to a target rate (nats) instead of at a fixed β: the grid is then
     # target × seed, and `betas` holds the one β every member starts from.
     target_rates: tuple[float, ...] = ()
+    # The members' networks (models/architectures.py); files written before sweeps had an
+    # architecture hold none and load as the default, the course MLP.
+    arch: str = DEFAULT_ARCH
 
     def __post_init__(self) -> None:
         # JSON round trips turn tuples into lists; normalise so configs compare equal.
@@ -68,6 +75,8 @@ class SweepConfig:
                          f"(choose {choices})")
         except ValueError:
             p.append(f"unknown model {self.kind!r} (choose {choices})")
+        if self.arch not in arch_names():
+            p.append(f"unknown architecture {self.arch!r} (choose {', '.join(arch_names())})")
         if not self.betas:
             p.append("the list of betas is empty")
         if self.target_rates:
@@ -127,7 +136,7 @@ class SweepConfig:
         return TrainConfig(kind=self.kind, beta=beta, nz=self.nz, hidden=self.hidden,
                            epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
                            seed=seed, device=self.device, dataset=self.dataset,
-                           data_dir=self.data_dir, target_rate=target)
+                           data_dir=self.data_dir, target_rate=target, arch=self.arch)
 
     def to_dict(self) -> dict:
         d = {"kind": self.kind, "betas": list(self.betas), "seeds": list(self.seeds),
@@ -136,6 +145,8 @@ class SweepConfig:
              "dataset": self.dataset, "data_dir": self.data_dir}
         if self.target_rates:
             d["target_rates"] = list(self.target_rates)
+        if self.arch != DEFAULT_ARCH:
+            d["arch"] = self.arch
         return d
 
     @classmethod
@@ -189,18 +200,29 @@ class SweepTrainer(Loop):
         workers: int | None = None,
     ) -> None:
         configs = [config.member_config(m) for m in range(config.n_members)]
-        members = StackedMembers(configs, pick_device(config.device), workers,
-                                 n_classes=dataset.n_classes if dataset is not None else 10)
+        members = sweep_members(configs, pick_device(config.device), workers,
+                                n_classes=dataset.n_classes if dataset is not None else 10)
         super().__init__(config, members, dataset, observers, notify_interval)
         self.grid = config.members()  # (β, seed) of each member
 
     @property
-    def model(self) -> StackedModel:
+    def model(self):
+        """The stacked model of a stacked sweep (`StackedMembers.model`)."""
         return self.members.model
 
     @property
     def workers(self) -> int:
-        return self.members.workers
+        """Threads stepping groups of members (1: members one after another)."""
+        return getattr(self.members, "workers", 1)
+
+
+def sweep_members(configs: Sequence[TrainConfig], device, workers: int | None = None,
+                  n_classes: int = 10, order_seed: int | None = None) -> Members:
+    """The strategy for a sweep's members: stacked where their architecture can be stacked
+    (models/architectures.py `stacked`), else one after another."""
+    if get_arch(configs[0].arch).stacked:
+        return StackedMembers(configs, device, workers, n_classes=n_classes, order_seed=order_seed)
+    return SequentialMembers(configs, device, n_classes=n_classes, order_seed=order_seed)
 
 
 def train_sweep(config: SweepConfig, dataset: Dataset | None = None,
@@ -211,4 +233,4 @@ def train_sweep(config: SweepConfig, dataset: Dataset | None = None,
 
 __all__ = ["COURSE_BETAS", "MAX_MEMBERS", "SweepConfig", "SweepListError",
            "SweepObserver", "SweepResult", "SweepTrainer", "log_grid",
-           "parse_betas", "parse_seeds", "sweep_kinds", "train_sweep"]
+           "parse_betas", "parse_seeds", "sweep_kinds", "sweep_members", "train_sweep"]

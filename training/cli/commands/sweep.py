@@ -30,9 +30,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, choices=kinds,
                         help="the model kind every member shares")
     parser.add_argument("--arch", default=DEFAULT_ARCH, choices=arch_names(),
-                        help="the members' networks (the stacked sweep engine trains "
-                             + ", ".join(a for a in arch_names() if get_arch(a).sweeps)
-                             + " only, for now)")
+                        help="the members' networks: "
+                             + ", ".join(a for a in arch_names() if get_arch(a).stacked)
+                             + " members are stacked and stepped at once, the others one after "
+                               "another (default: %(default)s)")
     parser.add_argument("--betas", default=DEFAULT_BETAS,
                         help=f"comma-separated KL weights (default: the course's grid {DEFAULT_BETAS})")
     parser.add_argument("--target-rates", default=None, metavar="R1,R2,...",
@@ -82,11 +83,6 @@ def run(args: argparse.Namespace) -> int:
                                        member_file_name, member_label, save_labelled_grid,
                                        save_rate_distortion_png, summary_row, write_summary_csv)
 
-    arch = get_arch(args.arch)
-    if not arch.sweeps:
-        raise CliError(f"sweep cannot train the {arch.label} architecture yet (the stacked "
-                       f"sweep engine trains MLPs); train each β with `train --arch "
-                       f"{arch.name}` instead")
     try:
         rates = parse_rates(args.target_rates) if args.target_rates is not None else ()
         betas_text = args.betas
@@ -108,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
                           hidden=tuple(args.hidden), epochs=args.epochs,
                           batch_size=args.batch_size, lr=args.lr, device=args.device,
                           dataset=args.dataset or "auto", data_dir=args.data_dir,
-                          target_rates=rates)
+                          target_rates=rates, arch=args.arch)
     except ValueError as e:
         raise CliError(str(e)) from None
     settings = None
