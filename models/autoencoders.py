@@ -17,6 +17,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from models.architectures import DEFAULT_ARCH, Architecture, get_arch
+from models.latent_priors import gaussian_kl
+from models.priors import DEFAULT_PRIOR, DEFAULT_PSEUDO_INPUTS, PriorSpec, get_prior, prior_problems
 from models.registry import ModelKind, get_kind, kind_names
 
 
@@ -38,10 +40,16 @@ class ModelConfig:
     n_classes: int = 10
     beta: float = 0.005
     arch: str = DEFAULT_ARCH  # models/architectures.py; configs written before it are 'mlp'
+    # p(z), models/priors.py; configs written before priors existed are the course's N(0, I).
+    prior: str = DEFAULT_PRIOR
+    pseudo_inputs: int = DEFAULT_PSEUDO_INPUTS  # the VampPrior's K (unused by N(0, I))
 
     def __post_init__(self) -> None:
         get_kind(self.kind)  # ValueError naming the choices
         get_arch(self.arch)
+        problems = prior_problems(self.prior, self.kind, self.pseudo_inputs)
+        if problems:
+            raise ValueError("; ".join(problems))
         if self.nz < 1:
             raise ValueError(f"nz must be at least 1, got {self.nz}")
         if not self.hidden or any(h < 1 for h in self.hidden):
@@ -65,6 +73,10 @@ class ModelConfig:
         return get_arch(self.arch)
 
     @property
+    def prior_spec(self) -> PriorSpec:
+        return get_prior(self.prior)
+
+    @property
     def is_variational(self) -> bool:
         return get_kind(self.kind).variational
 
@@ -76,6 +88,8 @@ class ModelConfig:
         d = asdict(self)
         d["hidden"] = list(self.hidden)
         d["image_shape"] = list(self.image_shape)
+        if self.prior == DEFAULT_PRIOR:  # the course's prior: files as before priors existed
+            del d["prior"], d["pseudo_inputs"]
         return d
 
     @classmethod
@@ -109,15 +123,6 @@ def _mlp(sizes: list[int]) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-def gaussian_kl(mean: Tensor, log_sigma: Tensor) -> Tensor:
-    """KL(N(μ, σ²) ‖ N(0, I)) summed over latent dimensions, one value per row.
-
-    Kingma & Welling, Auto-Encoding Variational Bayes, ICLR 2014, appendix B:
-    -KL = ½ Σ (1 + log σ² − μ² − σ²).
-    """
-    return 0.5 * (mean.pow(2) + torch.exp(2 * log_sigma) - 1 - 2 * log_sigma).sum(dim=1)
-
-
 def bce_with_logits_rows(logits: Tensor, x: Tensor) -> Tensor:
     """Σ over each row of BCE(sigmoid(logits), x), shape (n,): the same numbers as
     `binary_cross_entropy_with_logits(logits, x, reduction="none").sum(1)` to float32 rounding.
@@ -145,6 +150,9 @@ class LatentModel(nn.Module):
         self.config = config
         self._build(config)
         self.reset_parameters(generator)
+        # p(z) (models/priors.py): N(0, I) holds no parameters, so the course's files and
+        # initialisation are as they were; a VampPrior's pseudo-inputs come last.
+        self.prior = config.prior_spec.build(config)
 
     @property
     def n_conditions(self) -> int:
@@ -249,14 +257,20 @@ class LatentModel(nn.Module):
     ) -> LossParts:
         """BCE (mean over pixels and batch) + β·KL (summed over z, mean over batch)."""
         beta = self.config.beta if beta is None else beta
-        logits, post = self(x, y, generator)
+        post = self.encode(x, y)  # the steps of forward(), keeping z for a sampled KL
+        z = post.mean
+        if post.log_sigma is not None:
+            z = z + torch.exp(post.log_sigma) * self._noise(tuple(z.shape), generator)
+        logits = self.decode_logits(z, y)
         # From logits: no log(0) when the sigmoid saturates.
         recon = F.binary_cross_entropy_with_logits(logits, self._flat(x))
         if post.log_sigma is None:
             kl = recon.new_zeros(())
         else:
             # float32 even under bf16 autocast: the KL sums 32 terms that can be large.
-            kl = gaussian_kl(post.mean.float(), post.log_sigma.float()).mean()
+            # Analytic for N(0, I); at this z (one sample) for a prior without a closed form.
+            f32 = Posterior(post.mean.float(), post.log_sigma.float())
+            kl = self.prior.kl_at(f32, z.float(), self).mean()
         return LossParts(recon + beta * kl, recon, kl)
 
     @torch.no_grad()
@@ -268,8 +282,24 @@ class LatentModel(nn.Module):
     def sample_prior(
         self, n: int, temperature: float = 1.0, generator: torch.Generator | None = None
     ) -> Tensor:
-        """n latent codes z ~ N(0, temperature² I)."""
-        return self._noise((n, self.config.nz), generator) * temperature
+        """n latent codes from the prior at `temperature` (N(0, T² I) for the course's prior;
+        a VampPrior scales each component's σ by T)."""
+        return self.prior.sample(n, self, temperature, generator)
+
+    def prior_codes(self, noise: Tensor) -> Tensor:
+        """Prior codes for fixed standard-normal `noise` (n, nz): the noise itself for N(0, I);
+        for a prior of components, sample i's ε in component i mod K. The timeline decodes the
+        same noise at every snapshot, so its samples change only as the model does."""
+        return self.prior.codes(noise, self)
+
+    def log_prior(self, z: Tensor) -> Tensor:
+        """log p(z) over the last dimension (any leading shape)."""
+        return self.prior.log_prob(z, self)
+
+    def kl_to_prior(self, post: Posterior, generator: torch.Generator | None = None) -> Tensor:
+        """KL(q(z|x) ‖ p(z)) per row: analytic for N(0, I), else a one-sample estimate whose
+        z is drawn from `generator`."""
+        return self.prior.kl(post, self, generator)
 
     @torch.no_grad()
     def sample(

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 from models.architectures import DEFAULT_ARCH, arch_names, get_arch
+from models.priors import DEFAULT_PRIOR, DEFAULT_PSEUDO_INPUTS, prior_problems
 from models.registry import get_kind, kind_names
 
 if TYPE_CHECKING:
@@ -43,6 +44,10 @@ class TrainConfig:
     # Train to a target rate: β starts at `beta` and a PI controller steers it each step so the
     # KL settles at this many nats (training/engine/rate_control.py). None: β stays fixed.
     target_rate: float | None = None
+    # The prior p(z) (models/priors.py) and the VampPrior's number of pseudo-inputs; files
+    # written before priors existed have neither and load as the course's N(0, I).
+    prior: str = DEFAULT_PRIOR
+    pseudo_inputs: int = DEFAULT_PSEUDO_INPUTS
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
@@ -70,6 +75,7 @@ class TrainConfig:
                 p.append(f"an {get_kind(self.kind).label} has no rate to target (choose a "
                          "variational model)")
         p += shape_problems(self.nz, self.hidden, self.epochs, self.batch_size, self.lr)
+        p += prior_problems(self.prior, self.kind, self.pseudo_inputs)
         if not (isinstance(self.seed, int) and 0 <= self.seed < 2**63):
             p.append(f"seed must be a whole number between 0 and 2^63-1, got {self.seed}")
         if self.precision not in ("auto", "fp32", "bf16"):
@@ -92,11 +98,13 @@ class TrainConfig:
 
         return ModelConfig(kind=self.kind, nz=self.nz, hidden=self.hidden, n_classes=n_classes,
                            beta=self.beta if get_kind(self.kind).variational else 0.0,
-                           arch=self.arch)
+                           arch=self.arch, prior=self.prior, pseudo_inputs=self.pseudo_inputs)
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["hidden"] = list(self.hidden)
+        if self.prior == DEFAULT_PRIOR:  # the course's prior: files as before priors existed
+            del d["prior"], d["pseudo_inputs"]
         return d
 
     @classmethod

@@ -30,7 +30,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from models.architectures import DEFAULT_ARCH, get_arch, list_archs
+from models.architectures import DEFAULT_ARCH, list_archs
+from models.priors import DEFAULT_PRIOR, DEFAULT_PSEUDO_INPUTS, VAMP, prior_problems
+from explorer.widgets.prior_control import PriorControl
 from models.registry import get_kind, list_kinds
 from training.data.sources import default_epochs, list_sources
 
@@ -44,7 +46,8 @@ _MANTISSAS = (1.0, 1.5, 2.0, 3.0, 5.0, 7.0)
 BETA_STOPS = (0.0, *[float(f"{m}e{e}") for e in range(-4, 1) for m in _MANTISSAS], 10.0)
 _CHOOSE_FOLDER = "choose-folder"
 _FOLDER_PREFIX = "folder:"
-DEFAULTS = {"kind": "vae", "arch": DEFAULT_ARCH, "beta": 0.005, "nz": 32, "epochs": None, "batch_size": 64, "lr": 1e-3,
+DEFAULTS = {"kind": "vae", "arch": DEFAULT_ARCH, "prior": DEFAULT_PRIOR,
+            "pseudo_inputs": DEFAULT_PSEUDO_INPUTS, "beta": 0.005, "nz": 32, "epochs": None, "batch_size": 64, "lr": 1e-3,
             "seed": 0, "dataset": "auto", "data_dir": None,
             "target_rate": None}  # epochs None: follow the dataset; target_rate None: β fixed
 COURSE_BETAS_TEXT = "0, 1e-4, 1e-3, 1e-2, 0.1, 1, 10"  # the course's grid (training.engine.sweep)
@@ -208,6 +211,7 @@ class TrainingForm(QWidget):
             self.arch.setItemData(self.arch.count() - 1, a.description,
                                   Qt.ItemDataRole.ToolTipRole)
         self.arch.setToolTip("The encoder and decoder networks, for any model")
+        self.prior = PriorControl()
         self.dataset = QComboBox()
         for src in list_sources():  # the registry: training/data/sources.py
             self.dataset.addItem(src.label, src.name)
@@ -320,6 +324,9 @@ class TrainingForm(QWidget):
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.addRow("&Model", self.kind)
         form.addRow("&Architecture", self.arch)
+        self._prior_label = QLabel("&Prior")
+        self._prior_label.setBuddy(self.prior.combo)
+        form.addRow(self._prior_label, self.prior)
         form.addRow("&Dataset", self.dataset)
         self._beta_label = QLabel("&β")
         self._beta_label.setBuddy(self.beta.edit)
@@ -366,6 +373,7 @@ class TrainingForm(QWidget):
         self.set_values(DEFAULTS)
         self.kind.currentIndexChanged.connect(self._on_kind_current_index_changed)
         self.arch.currentIndexChanged.connect(lambda _i: self._on_any_text_edited())
+        self.prior.changed.connect(self._on_any_text_edited)
         self.epochs.valueChanged.connect(self._on_epochs_value_changed)
         self.batch_size.valueChanged.connect(lambda _v: self._update_epochs())
         self.dataset.activated.connect(self._on_dataset_activated)
@@ -391,10 +399,11 @@ class TrainingForm(QWidget):
         lr, _ = parse_lr(self.lr.text())
         variational = get_kind(self.kind.currentData()).variational
         target = parse_target_rate(self.target_rate.text())[0] if variational else None
+        prior, k = self.prior.value()
         return {"kind": self.kind.currentData(), "arch": self.arch.currentData(), "beta": beta, "nz": self.nz.value(),
                 "epochs": self.epochs.value(), "batch_size": self.batch_size.value(), "lr": lr,
                 "seed": self.seed.value(), "dataset": source, "data_dir": data_dir,
-                "target_rate": target}
+                "target_rate": target, "prior": prior, "pseudo_inputs": k}
 
     @property
     def is_sweep(self) -> bool:
@@ -416,7 +425,8 @@ class TrainingForm(QWidget):
             seeds = ()
         return {"kind": v["kind"], "betas": betas, "seeds": seeds, "nz": v["nz"],
                 "epochs": v["epochs"], "batch_size": v["batch_size"], "lr": v["lr"],
-                "dataset": v["dataset"], "data_dir": v["data_dir"], "arch": v["arch"]}
+                "dataset": v["dataset"], "data_dir": v["data_dir"], "arch": v["arch"],
+                "prior": v["prior"], "pseudo_inputs": v["pseudo_inputs"]}
 
     def sweep_executor(self) -> dict:
         """Where the sweep trains: {'engine': 'local' or 'ray', 'address': 'host:port' or None}."""
@@ -526,6 +536,8 @@ class TrainingForm(QWidget):
         self.kind.setCurrentIndex(i if i >= 0 else self.kind.findData(DEFAULTS["kind"]))
         i = self.arch.findData(v["arch"])
         self.arch.setCurrentIndex(i if i >= 0 else self.arch.findData(DEFAULTS["arch"]))
+        self.prior.set_value(v["prior"], v["pseudo_inputs"])
+        self._update_prior_enabled()
         beta, _ = parse_beta(str(v["beta"]))
         self.beta.set_value(beta if beta is not None else DEFAULTS["beta"])
         for spin, key in ((self.nz, "nz"), (self.batch_size, "batch_size"), (self.seed, "seed")):
@@ -591,7 +603,14 @@ class TrainingForm(QWidget):
     @Slot(int)
     def _on_kind_current_index_changed(self, _index: int) -> None:
         self._update_beta_enabled()
+        self._update_prior_enabled()
         self._on_any_text_edited()  # an AE ignores β
+
+    def _update_prior_enabled(self) -> None:
+        """Only a model whose kind can take another prior offers the choice."""
+        kind = self.kind.currentData()
+        why = prior_problems(VAMP.name, kind, DEFAULT_PSEUDO_INPUTS)
+        self.prior.set_kind_allows(not why, why[0] if why else "")
 
     def stored_values(self) -> dict:
         """What to remember between launches: the values, epochs None while they follow."""

@@ -31,8 +31,11 @@ _THRESHOLD_BACKWARD = torch.ops.aten.threshold_backward.grad_input
 
 def supports(model: nn.Module) -> bool:
     """Whether `model` is the plain MLP chain this step knows (else use autograd): an
-    architecture whose registry entry does not list the fast engine (conv) never is."""
+    architecture whose registry entry does not list the fast engine (conv) never is, nor is a
+    model whose prior has no closed-form KL (the VampPrior)."""
     if not isinstance(model, LatentModel) or "fast" not in model.config.architecture.engines:
+        return False
+    if not model.config.prior_spec.closed_form:  # its KL's gradient is autograd's to take
         return False
     for seq in (model.encoder, model.decoder):
         mods = list(seq)

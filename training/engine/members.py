@@ -179,6 +179,11 @@ class SingleMember(Members):
             elif mc.is_conditional:
                 raise DataError(f"{dataset.name}: {dataset.n_classes} classes, but the model "
                                 f"was built for {mc.n_classes}")
+        if self._built_here and self.resumed_from is None:
+            # A prior that starts from the data (a VampPrior's pseudo-inputs: training images),
+            # drawn from a generator of its own so the run's shuffle and ε are unchanged.
+            self.model.prior.init_from_data(
+                dataset.train.images, torch.Generator().manual_seed(self.config.seed))
 
     def start(self, lr: float) -> None:
         model, beta = self.model, self.model.config.beta

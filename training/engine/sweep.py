@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from models.architectures import DEFAULT_ARCH, arch_names, get_arch
+from models.priors import DEFAULT_PRIOR, DEFAULT_PSEUDO_INPUTS, get_prior, prior_problems
 from models.registry import get_kind, list_kinds
 from training.config import SweepListError, parse_betas, parse_seeds  # noqa: F401
 from training.config import shape_problems
@@ -53,6 +54,8 @@ class SweepConfig:
     # The members' networks (models/architectures.py); files written before sweeps had an
     # architecture hold none and load as the default, the course MLP.
     arch: str = DEFAULT_ARCH
+    prior: str = DEFAULT_PRIOR  # models/priors.py, as the architecture
+    pseudo_inputs: int = DEFAULT_PSEUDO_INPUTS
 
     def __post_init__(self) -> None:
         # JSON round trips turn tuples into lists; normalise so configs compare equal.
@@ -104,6 +107,7 @@ class SweepConfig:
         if n > MAX_MEMBERS:
             p.append(f"{len(self.values)} {self.axis_name}s x {len(self.seeds)} seeds = {n} "
                      f"members; at most {MAX_MEMBERS}")
+        p += prior_problems(self.prior, self.kind, self.pseudo_inputs)
         return p + shape_problems(self.nz, self.hidden, self.epochs, self.batch_size, self.lr)
 
     @property
@@ -136,7 +140,8 @@ class SweepConfig:
         return TrainConfig(kind=self.kind, beta=beta, nz=self.nz, hidden=self.hidden,
                            epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
                            seed=seed, device=self.device, dataset=self.dataset,
-                           data_dir=self.data_dir, target_rate=target, arch=self.arch)
+                           data_dir=self.data_dir, target_rate=target, arch=self.arch,
+                           prior=self.prior, pseudo_inputs=self.pseudo_inputs)
 
     def to_dict(self) -> dict:
         d = {"kind": self.kind, "betas": list(self.betas), "seeds": list(self.seeds),
@@ -147,6 +152,8 @@ class SweepConfig:
             d["target_rates"] = list(self.target_rates)
         if self.arch != DEFAULT_ARCH:
             d["arch"] = self.arch
+        if self.prior != DEFAULT_PRIOR:
+            d["prior"], d["pseudo_inputs"] = self.prior, self.pseudo_inputs
         return d
 
     @classmethod
@@ -219,8 +226,9 @@ class SweepTrainer(Loop):
 def sweep_members(configs: Sequence[TrainConfig], device, workers: int | None = None,
                   n_classes: int = 10, order_seed: int | None = None) -> Members:
     """The strategy for a sweep's members: stacked where their architecture can be stacked
-    (models/architectures.py `stacked`), else one after another."""
-    if get_arch(configs[0].arch).stacked:
+    (models/architectures.py `stacked`) and their prior has an analytic KL, else one after
+    another."""
+    if get_arch(configs[0].arch).stacked and get_prior(configs[0].prior).closed_form:
         return StackedMembers(configs, device, workers, n_classes=n_classes, order_seed=order_seed)
     return SequentialMembers(configs, device, n_classes=n_classes, order_seed=order_seed)
 

@@ -227,6 +227,9 @@ class Encoded:
     means: Tensor  # (N, nz)
     log_sigmas: Tensor | None
     labels: np.ndarray  # (N,)
+    # Whether the model's prior is N(0, I), so each dimension has its own KL (a VampPrior's
+    # mixture has none: its dimensions are measured, and ranged, by their spread instead).
+    standard_prior: bool = True
 
 
 @torch.no_grad()
@@ -246,7 +249,8 @@ def encode_split(model: LatentModel, split: Split, batch_size: int = 4096) -> En
     if model.config.is_variational:
         log_sigmas = torch.cat(sigmas) if sigmas else torch.zeros(0, nz)
     return Encoded(torch.cat(means) if means else torch.zeros(0, nz), log_sigmas,
-                   split.labels.cpu().numpy().astype(np.int64))
+                   split.labels.cpu().numpy().astype(np.int64),
+                   standard_prior=model.config.prior_spec.closed_form)
 
 
 @dataclass(frozen=True)
@@ -322,15 +326,17 @@ def dimension_usage(encoded: Encoded) -> DimensionUsage:
     """Average KL per dimension over the split (an AE, with no KL, by the variance of its means).
 
     Dimensions with average KL near 0 are 'collapsed': their posterior equals the prior and the
-    decoder ignores them. Slider ranges: ±3 for the N(0, I) prior, the data's ±3 std for an AE.
+    decoder ignores them. Slider ranges: ±3 for the N(0, I) prior, the data's ±3 std for an AE
+    and for a prior with no per-dimension KL (a VampPrior), whose dimensions are measured by the
+    variance of their means.
     """
     mu = encoded.means.double()
     nz = mu.shape[1]
     if len(mu) == 0:
         z = np.zeros(nz)
-        measure = "KL" if encoded.log_sigmas is not None else "variance"
+        measure = "KL" if encoded.log_sigmas is not None and encoded.standard_prior else "variance"
         return DimensionUsage(z, np.arange(nz), z - 3, z + 3, measure)
-    if encoded.log_sigmas is not None:
+    if encoded.log_sigmas is not None and encoded.standard_prior:
         ls = encoded.log_sigmas.double()
         kl = 0.5 * (mu.pow(2) + torch.exp(2 * ls) - 1 - 2 * ls)  # per dimension, Kingma & Welling
         usage = kl.mean(dim=0).numpy()

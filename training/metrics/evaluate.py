@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 
-from models.autoencoders import LatentModel, bce_with_logits_rows, gaussian_kl
+from models.autoencoders import LatentModel, bce_with_logits_rows
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,9 @@ def with_error(value: float, se: float | None, digits: int = 1) -> str:
 # (f_i(ε) − f_i(ε'))² / 2, so the error comes from the per-image spread of the two draws, at the
 # cost of one more decode; the reported value is still the first draw's.
 SE_SEED = 1_000_003  # the second draw's seed: independent of the value's (seed 0 by default)
+# The z of the one-sample KL of a prior without an analytic one (the VampPrior's), independent of
+# the reconstruction's ε; unused for N(0, I), whose KL is exact.
+KL_SEED = 2_000_003
 
 
 def sampled_recon(model: LatentModel, post, x: "torch.Tensor", y, generator) -> "torch.Tensor":
@@ -104,6 +107,7 @@ def evaluate(model: LatentModel, split, batch_size: int = 1000) -> EvalMetrics:
     rec_first, rec_second = [], []  # per image: BCE of one reparametrised sample, two draws
     gen = torch.Generator(device=dev).manual_seed(0)  # fixed ε: metrics are repeatable
     gen_se = torch.Generator(device=dev).manual_seed(SE_SEED)
+    gen_kl = torch.Generator(device=dev).manual_seed(KL_SEED)  # a prior without analytic KL
     for i in range(0, n, batch_size):
         x = split.images[i : i + batch_size].to(dev).float().div_(255).flatten(1)
         y = split.labels[i : i + batch_size].to(dev) if model.config.is_conditional else None
@@ -114,7 +118,7 @@ def evaluate(model: LatentModel, split, batch_size: int = 1000) -> EvalMetrics:
             # posterior already encoded (one encoder pass, not two).
             rec_first.append(sampled_recon(model, post, x, y, gen))
             rec_second.append(sampled_recon(model, post, x, y, gen_se))
-            kl_sum += gaussian_kl(post.mean, post.log_sigma).sum().item()
+            kl_sum += model.kl_to_prior(post, gen_kl).sum().item()
     model.train(was_training)
     pixels = model.config.n_pixels
     if n == 0:
@@ -208,6 +212,7 @@ def iw_bound_estimate(model: LatentModel, split, k: int, batch_size: int = 1000,
     per_pass = max(1, batch_size // k)
     gen = torch.Generator(device=dev).manual_seed(seed)
     gen_se = torch.Generator(device=dev).manual_seed(SE_SEED + seed)
+    gen_kl = torch.Generator(device=dev).manual_seed(KL_SEED + seed)
     images = binarized(split.images) if binarize else split.images
     total, var_sum = 0.0, 0.0
     firsts, seconds = [], []
@@ -221,7 +226,7 @@ def iw_bound_estimate(model: LatentModel, split, k: int, batch_size: int = 1000,
             rec = sampled_recon(model, post, x, y, gen)
             firsts.append(rec)
             seconds.append(sampled_recon(model, post, x, y, gen_se))
-            total += float(rec.sum()) + gaussian_kl(post.mean, post.log_sigma).sum().item()
+            total += float(rec.sum()) + model.kl_to_prior(post, gen_kl).sum().item()
             continue
         eps = torch.randn((k, b, nz), generator=gen, device=dev)
         sigma = post.log_sigma.exp()
@@ -230,7 +235,7 @@ def iw_bound_estimate(model: LatentModel, split, k: int, batch_size: int = 1000,
         logits = model.decode_logits(z.reshape(k * b, nz), yk)
         log_px_z = -F.binary_cross_entropy_with_logits(
             logits, x.repeat(k, 1), reduction="none").sum(1).view(k, b)
-        log_pz = -0.5 * (z.pow(2).sum(2) + nz * _LOG_2PI)
+        log_pz = model.log_prior(z)  # (k, b): −½(‖z‖² + nz·log 2π) for N(0, I)
         log_qz = -0.5 * (eps.pow(2).sum(2) + nz * _LOG_2PI) - post.log_sigma.sum(1)
         log_w = (log_px_z + log_pz - log_qz).double()  # (k, b)
         total -= (torch.logsumexp(log_w, 0) - math.log(k)).sum().item()
@@ -276,6 +281,7 @@ class RateDistortion:
 
 
 ACTIVE_DIM_NATS = 0.01
+ACTIVE_UNIT_VARIANCE = 0.01  # for a prior without a per-dimension KL (Burda et al. 2016)
 
 
 @torch.no_grad()
@@ -294,6 +300,10 @@ def rate_distortion(model: LatentModel, split, batch_size: int = 1000,
     dist_sum = 0.0
     firsts, seconds = [], []
     kl_dims = torch.zeros(model.config.nz, dtype=torch.float64, device=dev)
+    analytic = model.config.prior_spec.closed_form
+    gen_kl = torch.Generator(device=dev).manual_seed(KL_SEED + seed)
+    kl_sum = 0.0
+    means = []
     for i in range(0, n, batch_size):
         x = _test_images(split.images, i, batch_size, dev)
         y = split.labels[i : i + batch_size].to(dev) if model.config.is_conditional else None
@@ -302,13 +312,24 @@ def rate_distortion(model: LatentModel, split, batch_size: int = 1000,
         firsts.append(rec)
         seconds.append(sampled_recon(model, post, x, y, gen_se))
         dist_sum += float(rec.sum())
-        per_dim = 0.5 * (post.mean.pow(2) + torch.exp(2 * post.log_sigma) - 1
-                         - 2 * post.log_sigma)
-        kl_dims += per_dim.sum(0).double()
+        if analytic:
+            per_dim = 0.5 * (post.mean.pow(2) + torch.exp(2 * post.log_sigma) - 1
+                             - 2 * post.log_sigma)
+            kl_dims += per_dim.sum(0).double()
+        else:
+            kl_sum += model.kl_to_prior(post, gen_kl).sum().item()
+            means.append(post.mean.double().cpu())
     model.train(was_training)
     if n == 0:
         return RateDistortion(math.nan, math.nan, 0, (), 0)
-    kl_per_dim = (kl_dims / n).tolist()
-    return RateDistortion(sum(kl_per_dim), dist_sum / n,
-                          sum(1 for v in kl_per_dim if v > ACTIVE_DIM_NATS), tuple(kl_per_dim), n,
+    if analytic:
+        kl_per_dim = (kl_dims / n).tolist()
+        rate, active = sum(kl_per_dim), sum(1 for v in kl_per_dim if v > ACTIVE_DIM_NATS)
+    else:
+        # No per-dimension KL to a mixture prior: a dimension is active when the posterior
+        # means vary over the data (Burda et al. 2016's activity, Cov_x E_q[z_u] > 0.01).
+        kl_per_dim = []
+        spread = torch.cat(means).var(0) if n > 1 else torch.zeros(model.config.nz)
+        rate, active = kl_sum / n, int((spread > ACTIVE_UNIT_VARIANCE).sum())
+    return RateDistortion(rate, dist_sum / n, active, tuple(kl_per_dim), n,
                           distortion_se=_paired_se(torch.cat(firsts), torch.cat(seconds)))

@@ -279,18 +279,19 @@ def judge_samples(judge: Judge, images: Tensor,
 @torch.no_grad()
 def sample_quality(model: LatentModel, judge: Judge, n: int = 1000, seed: int = 0,
                    temperature: float = 1.0) -> JudgeScore:
-    """Judge n prior samples z ~ N(0, T² I) (drawn from `seed`); a CVAE is asked for every
-    label equally often (n rounded down to a multiple of the number of classes)."""
+    """Judge n prior samples at temperature T (z ~ N(0, T² I) for the course's prior; from the
+    model's own prior otherwise), drawn from `seed`; a CVAE is asked for every label equally
+    often (n rounded down to a multiple of the number of classes)."""
     if not model.config.is_variational:
         raise ValueError("an AE has no prior to sample from")
     c = model.config.n_classes
     if model.config.is_conditional:
         n = max(c, n - n % c)
     gen = torch.Generator().manual_seed(seed)
-    z = torch.randn((n, model.config.nz), generator=gen).mul_(temperature).to(model.device)
     was_training = model.training
     model.eval()
     try:
+        z = model.sample_prior(n, temperature, gen)  # N(0, I): the draws of randn((n, nz), gen)
         if model.config.is_conditional:
             labels = torch.arange(n) % c
             return judge_samples(judge, model.decode(z, labels.to(model.device)), labels)

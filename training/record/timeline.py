@@ -295,7 +295,7 @@ def take_snapshot(model: LatentModel, inputs: FixedInputs, step: int, epoch: flo
     try:
         rec = model.decode(model.encode(inputs.images, inputs.image_labels).mean,
                            inputs.image_labels)
-        samples = model.decode(inputs.z, inputs.sample_labels)
+        samples = model.decode(model.prior_codes(inputs.z), inputs.sample_labels)
         means = model.encode(inputs.codes, inputs.code_labels).mean.float().cpu()
     finally:
         model.train(was_training)

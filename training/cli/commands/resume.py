@@ -17,7 +17,8 @@ from training.cli.main import CliError
 # (option name in args, TrainConfig field)
 RUN_OPTIONS = (("model", "kind"), ("arch", "arch"), ("beta", "beta"), ("nz", "nz"), ("hidden", "hidden"),
                ("batch_size", "batch_size"), ("lr", "lr"), ("seed", "seed"),
-               ("target_rate", "target_rate"))
+               ("target_rate", "target_rate"), ("prior", "prior"),
+               ("pseudo_inputs", "pseudo_inputs"))
 
 
 def add_resume_arguments(p: argparse.ArgumentParser) -> None:

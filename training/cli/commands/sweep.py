@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from models.architectures import DEFAULT_ARCH, arch_names, get_arch
+from models.priors import DEFAULT_PRIOR, DEFAULT_PSEUDO_INPUTS, prior_names
 from models.registry import list_kinds
 from training.cli.main import CliError
 from training.cli.commands._args import _hidden, _positive_float, _positive_int, add_data_arguments
@@ -34,6 +35,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              + ", ".join(a for a in arch_names() if get_arch(a).stacked)
                              + " members are stacked and stepped at once, the others one after "
                                "another (default: %(default)s)")
+    parser.add_argument("--prior", default=DEFAULT_PRIOR, choices=prior_names(),
+                        help="the members' prior p(z) (vamp: members are stepped one after "
+                             "another) (default: %(default)s)")
+    parser.add_argument("--pseudo-inputs", type=_positive_int, default=DEFAULT_PSEUDO_INPUTS,
+                        metavar="K", help="with --prior vamp: its number of learned "
+                                          "pseudo-inputs (default: %(default)s)")
     parser.add_argument("--betas", default=DEFAULT_BETAS,
                         help=f"comma-separated KL weights (default: the course's grid {DEFAULT_BETAS})")
     parser.add_argument("--target-rates", default=None, metavar="R1,R2,...",
@@ -104,7 +111,8 @@ def run(args: argparse.Namespace) -> int:
                           hidden=tuple(args.hidden), epochs=args.epochs,
                           batch_size=args.batch_size, lr=args.lr, device=args.device,
                           dataset=args.dataset or "auto", data_dir=args.data_dir,
-                          target_rates=rates, arch=args.arch)
+                          target_rates=rates, arch=args.arch, prior=args.prior,
+                          pseudo_inputs=args.pseudo_inputs)
     except ValueError as e:
         raise CliError(str(e)) from None
     settings = None

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from models.architectures import DEFAULT_ARCH, arch_names, get_arch, list_archs
+from models.priors import DEFAULT_PRIOR, DEFAULT_PSEUDO_INPUTS, get_prior, list_priors, prior_names
 from models.registry import get_kind, kind_names, list_kinds
 from training.cli.main import CliError
 from training.cli.commands.resume import RUN_OPTIONS, add_resume_arguments, run_resume
@@ -76,6 +77,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--arch", default=_default(DEFAULT_ARCH), choices=arch_names(),
                    help="the encoder and decoder networks, for any --model; "
                         + "; ".join(f"{a.name}: {a.description}" for a in list_archs()))
+    p.add_argument("--prior", default=_default(DEFAULT_PRIOR), choices=prior_names(),
+                   help="the prior p(z) of a VAE; "
+                        + "; ".join(f"{q.name}: {q.description}" for q in list_priors()))
+    p.add_argument("--pseudo-inputs", type=_positive_int, default=_default(DEFAULT_PSEUDO_INPUTS),
+                   metavar="K", help="with --prior vamp: its number of learned pseudo-inputs")
     p.add_argument("--beta", type=_nonneg_float, default=_default(0.005),
                    help="KL weight (VAE/CVAE)")
     p.add_argument("--target-rate", type=_positive_float, default=None, metavar="NATS",
@@ -167,7 +173,8 @@ def run(args: argparse.Namespace) -> int:
                           batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                           device=args.device, dataset=args.dataset or "auto",
                           data_dir=args.data_dir, compile=args.compile, arch=args.arch,
-                          target_rate=args.target_rate)
+                          target_rate=args.target_rate, prior=args.prior,
+                          pseudo_inputs=args.pseudo_inputs)
         t_data0 = time.perf_counter()
         ds = load_data(args)
         t_data = (t_data0, time.perf_counter())
@@ -177,7 +184,10 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as e:
         raise CliError(str(e)) from None
     steps = cfg.epochs * batches_per_epoch(len(ds.train), cfg.batch_size)
-    arch = "" if cfg.arch == DEFAULT_ARCH else f" ({get_arch(cfg.arch).label})"
+    arch = ", ".join(([] if cfg.arch == DEFAULT_ARCH else [get_arch(cfg.arch).label])
+                     + ([] if cfg.prior == DEFAULT_PRIOR else [
+                         f"{get_prior(cfg.prior).label}, K = {cfg.pseudo_inputs}"]))
+    arch = f" ({arch})" if arch else ""
     print(f"training {get_kind(cfg.kind).label}{arch} for {_count(cfg.epochs, 'epoch')} "
           f"({_count(steps, 'step')}) on {ds.description} ({trainer.device})", file=sys.stderr)
     result = trainer.run()
