@@ -196,3 +196,20 @@ def test_the_form_offers_the_prior_for_a_vae_only(qtbot):
     assert control.value() == ("vamp", 40)
     form.set_values({"prior": "nonsense", "pseudo_inputs": -3})
     assert control.value() == ("normal", 300)
+
+
+def test_the_prior_panel_and_latent_map_take_a_vampprior_run(qtbot, small_dataset):
+    from explorer.panels.latent_map import LatentMapPanel
+    from explorer.panels.prior import PriorPanel
+    from tests.test_panels import assert_image, grid_shape, make
+    from training.record.run import Run
+
+    c = TrainConfig(prior="vamp", pseudo_inputs=10, nz=4, hidden=(32,), epochs=1, device="cpu")
+    r = Trainer(c, small_dataset).run()
+    run = Run("vamp", c, r.model, r.history, state="finished", dataset=small_dataset)
+    prior = make(qtbot, PriorPanel, [run], run)
+    assert_image(prior.views[0], grid_shape(4, 4))
+    assert "VampPrior (10 pseudo-inputs" in prior.captions[0].text()
+    assert "N(0," not in prior.captions[0].text()
+    latent = make(qtbot, LatentMapPanel, [run], run, show=True)
+    assert_image(latent.preview, grid_shape(1, 2))

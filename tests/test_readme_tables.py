@@ -1,4 +1,4 @@
-"""The README's data-source and model-kind tables are the ones the registries produce."""
+"""The README's data-source, model-kind and prior tables are the ones the registries produce."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def _tool():
     return mod
 
 
-@pytest.mark.parametrize("name", ["sources-table", "models-table"])
+@pytest.mark.parametrize("name", ["sources-table", "models-table", "priors-table"])
 def test_readme_table_matches_the_registry(name):
     tool = _tool()
     text = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -45,7 +45,8 @@ def test_write_updates_a_stale_readme(tmp_path):
     tool = _tool()
     readme = tmp_path / "README.md"
     readme.write_text("# x\n\n" + tool.block("sources-table", "| old |") + "\n\n"
-                      + tool.block("models-table", tool.models_table()) + "\n", encoding="utf-8")
+                      + tool.block("models-table", tool.models_table()) + "\n\n"
+                      + tool.block("priors-table", tool.priors_table()) + "\n", encoding="utf-8")
     assert tool.write(readme) == ["sources-table"]
     assert tool.readme_table(readme.read_text(encoding="utf-8"), "sources-table") == \
         tool.sources_table()

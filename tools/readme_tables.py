@@ -56,6 +56,19 @@ def models_table() -> str:
     return "\n".join(rows)
 
 
+def priors_table() -> str:
+    """The priors as a markdown table."""
+    from models.priors import list_priors
+
+    yes = {True: "yes", False: "no"}
+    rows = ["| `--prior` | shown as | what | analytic KL (fast and stacked steps) | CVAE |",
+            "|---|---|---|---|---|"]
+    for p in list_priors():
+        rows.append(f"| `{p.name}` | {p.label} | {_cell(p.description)} | {yes[p.closed_form]} | "
+                    f"{yes[p.conditional]} |")
+    return "\n".join(rows)
+
+
 def _default_source() -> str:
     import dataclasses
 
@@ -64,7 +77,8 @@ def _default_source() -> str:
     return {f.name: f.default for f in dataclasses.fields(TrainConfig)}["dataset"]
 
 
-TABLES = {"sources-table": sources_table, "models-table": models_table}
+TABLES = {"sources-table": sources_table, "models-table": models_table,
+          "priors-table": priors_table}
 
 
 def block(name: str, table: str) -> str:

@@ -1,4 +1,5 @@
-"""Decodings of z ~ N(0, T²·I) in a k×k grid, for one run or two side by side."""
+"""Decodings of prior samples (z ~ N(0, T²·I), or a VampPrior's) in a k×k grid, for one run
+or two side by side."""
 
 from __future__ import annotations
 
@@ -104,7 +105,8 @@ class PriorPanel(Panel):
             r = runs[j]
             images = explore.prior_grid(r.model, k, t, seed, self.label.currentData())
             self.grids.append(view.set_images(images, ncols=k))
-            text = run_caption(r) + f": {k}×{k} decodings of z ~ N(0, {t:.2f}²·I), seed {seed}."
+            text = (run_caption(r) + f": {k}×{k} decodings of "
+                    f"{explore.prior_description(r.model, t)}, seed {seed}.")
             if not r.is_variational:
                 text += " " + AE_NOTE
             caption.setText(text)

@@ -438,7 +438,8 @@ class SweepPanel(Panel):
             self._set_row_labels(["test images", *[self._label_of(r) for r in members]])
         self.grid_caption.setText("Left: the same 8 test images reconstructed by each β "
                                   "(top row: the originals). Right: each β decoding the same 8 "
-                                  "prior codes z ~ N(0, I).")
+                                  "prior codes (z ~ N(0, I), or the same noise in a "
+                                  "VampPrior's components).")
 
     def _set_row_labels(self, labels: list[str]) -> None:
         from training.metrics.sweep_report import GRID_PAD

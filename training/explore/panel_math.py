@@ -101,6 +101,15 @@ def decode(model: LatentModel, z: Tensor, labels: Tensor | int | None = None) ->
     return to_numpy_images(model.decode(z, _label_arg(model, labels, z.shape[0])))
 
 
+def prior_description(model: LatentModel, temperature: float = 1.0) -> str:
+    """What prior samples of `model` at `temperature` are drawn from, for captions."""
+    cfg = model.config
+    if cfg.prior_spec.closed_form:
+        return f"z ~ N(0, {temperature:.2f}²·I)"
+    return (f"z from its {cfg.prior_spec.label} ({cfg.pseudo_inputs} pseudo-inputs, "
+            f"σ × {temperature:.2f})")
+
+
 def prior_grid(model: LatentModel, k: int = 4, temperature: float = 1.0, seed: int = 0,
                label: int | None = None) -> np.ndarray:
     """k·k decodings of prior samples, row-major. A CVAE uses `label`, or labels 0-9 in turn."""
@@ -370,7 +379,8 @@ __all__ = [
     "class_grid", "decode", "decode_pair_at", "digit_grid", "dimension_usage", "encode_pair",
     "encode_split", "grid_cell_at", "interpolate", "interpolation_strip", "latent_map", "lerp",
     "nearest_point",
-    "pick_example", "pick_indices", "prior_grid", "prior_latents", "reconstruct", "slerp",
+    "pick_example", "pick_indices", "prior_description", "prior_grid", "prior_latents",
+    "reconstruct", "slerp",
     "split_images", "unused_dimensions",
 ]
 

@@ -156,7 +156,8 @@ def member_file_name(kind: str, beta: float, seed: int, target_rate: float | Non
 def comparison_grid(models: Sequence[LatentModel], test_split, n_images: int = 8,
                     n_samples: int = 8, seed: int = 0) -> np.ndarray:
     """One row per model: reconstructions of the same first `n_images` test images, a blank
-    cell, then decodings of the same `n_samples` prior codes (a CVAE cycles the labels 0–9);
+    cell, then decodings of the same `n_samples` prior codes (a CVAE cycles the labels 0–9; a
+    VampPrior's codes are the same noise in its components, `LatentModel.prior_codes`);
     a first row holds the originals. A [0, 1] array from `training.explore.render.make_grid`."""
     x = test_split.images[:n_images].float().div(255)
     y = test_split.labels[:n_images]
@@ -171,7 +172,7 @@ def comparison_grid(models: Sequence[LatentModel], test_split, n_images: int = 8
         yy = y if m.config.is_conditional else None
         labels = torch.arange(n_samples) % m.config.n_classes if m.config.is_conditional else None
         rec = m.reconstruct(x.to(m.device), yy).cpu()
-        z = z_by_nz[m.config.nz].to(m.device)
+        z = m.prior_codes(z_by_nz[m.config.nz].to(m.device))  # the noise itself for N(0, I)
         samples = m.decode(z, labels.to(m.device) if labels is not None else None).cpu()
         m.train(was)
         cells += [rec, blank, samples]
