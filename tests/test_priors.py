@@ -213,3 +213,4 @@ def test_the_prior_panel_and_latent_map_take_a_vampprior_run(qtbot, small_datase
     assert "N(0," not in prior.captions[0].text()
     latent = make(qtbot, LatentMapPanel, [run], run, show=True)
     assert_image(latent.preview, grid_shape(1, 2))
+    assert "a VampPrior has no KL per dimension" in latent.traversal_caption.text()

@@ -897,10 +897,8 @@ class LatentMapPanel(Panel):
         nz = len(u.usage)
         k = len(self.slider_dims)
         shown = f"the {k} most used of {nz}" if nz > k else f"all {nz}"
-        why = ("average KL to the prior in nats; ~0 means the decoder ignores it" if u.measure == "KL"
-               else "variance of the codes: an AE has no KL")
         self.traversal_caption.setText(f"Sliders for {shown} latent dimensions, most used first "
-                                       f"({why}). Right image: decode(z), live.")
+                                       f"({u.why}). Right image: decode(z), live.")
 
     def _value_to_slider(self, d: int, v: float) -> int:
         lo, hi = self.usage.low[d], self.usage.high[d]

@@ -329,6 +329,12 @@ class DimensionUsage:
     low: np.ndarray  # (nz,) slider range per dimension
     high: np.ndarray
     measure: str  # 'KL' or 'variance'
+    why: str = ""  # what the measure means here, for captions
+
+
+WHY_KL = "average KL to the prior in nats; ~0 means the decoder ignores it"
+WHY_AE = "variance of the codes: an AE has no KL"
+WHY_MIXTURE = "variance of the codes: a VampPrior has no KL per dimension"
 
 
 def dimension_usage(encoded: Encoded) -> DimensionUsage:
@@ -341,10 +347,12 @@ def dimension_usage(encoded: Encoded) -> DimensionUsage:
     """
     mu = encoded.means.double()
     nz = mu.shape[1]
+    why = (WHY_AE if encoded.log_sigmas is None else WHY_KL if encoded.standard_prior
+           else WHY_MIXTURE)
     if len(mu) == 0:
         z = np.zeros(nz)
-        measure = "KL" if encoded.log_sigmas is not None and encoded.standard_prior else "variance"
-        return DimensionUsage(z, np.arange(nz), z - 3, z + 3, measure)
+        measure = "KL" if why == WHY_KL else "variance"
+        return DimensionUsage(z, np.arange(nz), z - 3, z + 3, measure, why)
     if encoded.log_sigmas is not None and encoded.standard_prior:
         ls = encoded.log_sigmas.double()
         kl = 0.5 * (mu.pow(2) + torch.exp(2 * ls) - 1 - 2 * ls)  # per dimension, Kingma & Welling
@@ -358,7 +366,7 @@ def dimension_usage(encoded: Encoded) -> DimensionUsage:
         low, high = m - 3 * s, m + 3 * s
         measure = "variance"
     order = np.argsort(-usage, kind="stable")
-    return DimensionUsage(usage, order, low, high, measure)
+    return DimensionUsage(usage, order, low, high, measure, why)
 
 
 UNUSED_KL = 0.01  # nats: a dimension whose average KL is below this carries (almost) nothing
