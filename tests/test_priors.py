@@ -201,6 +201,7 @@ def test_the_form_offers_the_prior_for_a_vae_only(qtbot):
 def test_the_prior_panel_and_latent_map_take_a_vampprior_run(qtbot, small_dataset):
     from explorer.panels.latent_map import LatentMapPanel
     from explorer.panels.prior import PriorPanel
+    from tests.test_draw_panel import draw_seven, make as make_draw, wait_drawn
     from tests.test_panels import assert_image, grid_shape, make
     from training.record.run import Run
 
@@ -214,3 +215,8 @@ def test_the_prior_panel_and_latent_map_take_a_vampprior_run(qtbot, small_datase
     latent = make(qtbot, LatentMapPanel, [run], run, show=True)
     assert_image(latent.preview, grid_shape(1, 2))
     assert "a VampPrior has no KL per dimension" in latent.traversal_caption.text()
+    draw = make_draw(qtbot, [run], run)  # drawing your own digit into it
+    draw_seven(qtbot, draw.canvas)
+    wait_drawn(qtbot, draw)
+    assert not draw.message.isVisible()
+    assert np.isfinite(draw.recon_view.grid).all()
