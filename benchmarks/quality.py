@@ -87,11 +87,14 @@ def arch_table(ds, seed: int, course_epochs: int, steps_per_epoch: int,
     for kind in kinds:
         for arch in ("mlp", "conv"):
             one(kind, arch, course_epochs, "course steps")
+        # Both targets first: a same-time row records its own seconds, which must not become
+        # the other architecture's target.
+        course = {arch: (seconds[(kind, arch)], rates[(kind, arch)]) for arch in ("mlp", "conv")}
         for arch, other in (("mlp", "conv"), ("conv", "mlp")):
-            target = seconds[(kind, other)]
-            epochs = max(1, round(target * rates[(kind, arch)] / steps_per_epoch))
+            target = course[other][0]
+            epochs = max(1, round(target * course[arch][1] / steps_per_epoch))
             if same_time:
-                one(kind, arch, epochs, f"{other}'s time ({target:.0f} s)")
+                one(kind, arch, epochs, f"{other}'s time ({target:.1f} s)")
     print(f"\n{'model':9s} {'budget':22s} {'steps':>6s} {'train s':>8s} {'steps/s':>8s} "
           f"{'quality':>8s} {'classes':>7s} {'-ELBO':>7s} {'IW k=100':>8s} engine")
     for name, budget, steps, t, rate, q, cls, nelbo, iw, engine in rows:
