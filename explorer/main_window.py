@@ -29,6 +29,7 @@ from explorer.views.runs_dock import RunsPanel
 from explorer.views.training_form import TrainingForm
 from explorer.views.training_monitor import TrainingMonitor
 from explorer.window_settings import APPLICATION, ORGANIZATION, WindowSettings
+from training.config import speed_family
 
 if TYPE_CHECKING:
     from explorer.session.datasets import DatasetCache
@@ -115,7 +116,7 @@ class MainWindow(QMainWindow):
         self.settings.restore_window(self, self.runs_dock)
         if (values := self.settings.form_values()) is not None:
             self.form.set_values(values)
-        self.form.set_speeds(self.settings.steps_per_second(), self.settings.sweep_speed())
+        self.form.set_speeds(*self.settings.speeds())
         self.loss_plot.set_smoothing(self.settings.smoothing(self.loss_plot.smoothing))
         self._update_selection_views()
 
@@ -318,13 +319,14 @@ class MainWindow(QMainWindow):
         # snapshots: it replaces a figure already known only once it trained long enough.
         speed = self.session.speeds.get(run.id)
         settled = speed is not None and speed.training_seconds >= SPEED_MIN_TRAINING_S
+        family = speed_family(run.config.arch, run.config.prior)
         if run.group:
-            if settled or self.settings.sweep_speed() is None:
+            if settled or self.settings.sweep_speed(family) is None:
                 n = len(self.session.sweep_members(run)) or 1
-                self.settings.save_sweep_speed(rate * n)
-        elif settled or self.settings.steps_per_second() is None:
-            self.settings.save_steps_per_second(rate)
-        self.form.set_speeds(self.settings.steps_per_second(), self.settings.sweep_speed())
+                self.settings.save_sweep_speed(rate * n, family)
+        elif settled or self.settings.steps_per_second(family) is None:
+            self.settings.save_steps_per_second(rate, family)
+        self.form.set_speeds(*self.settings.speeds())
 
     @Slot()
     def _update_progress(self) -> None:

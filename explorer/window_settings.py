@@ -68,29 +68,43 @@ class WindowSettings:
     def save_smoothing(self, weight: float) -> None:
         self.qsettings.setValue("plot/smoothing", weight)
 
-    def steps_per_second(self) -> float | None:
-        """The last single run's speed here, steps/s (for the form's time estimate)."""
+    @staticmethod
+    def _speed_key(name: str, family: str) -> str:
+        # The course's MLP keeps the key it had before families existed.
+        return f"training/{name}" if family == "mlp" else f"training/{name}/{family}"
+
+    def _speed(self, name: str, family: str) -> float | None:
         try:
-            v = float(self.qsettings.value("training/steps_per_second", 0.0))
+            v = float(self.qsettings.value(self._speed_key(name, family), 0.0))
         except (TypeError, ValueError):
             return None
         return v if v > 0 else None
 
-    def save_steps_per_second(self, rate: float) -> None:
+    def steps_per_second(self, family: str = "mlp") -> float | None:
+        """The last single run's speed here for a family of models (training.config
+        `speed_family`), steps/s, for the form's time estimate."""
+        return self._speed("steps_per_second", family)
+
+    def save_steps_per_second(self, rate: float, family: str = "mlp") -> None:
         if rate > 0:
-            self.qsettings.setValue("training/steps_per_second", float(rate))
+            self.qsettings.setValue(self._speed_key("steps_per_second", family), float(rate))
 
-    def sweep_speed(self) -> float | None:
+    def sweep_speed(self, family: str = "mlp") -> float | None:
         """The last sweep's model-steps/s here (sweep steps/s × members), for sweep estimates."""
-        try:
-            v = float(self.qsettings.value("training/sweep_model_steps_per_second", 0.0))
-        except (TypeError, ValueError):
-            return None
-        return v if v > 0 else None
+        return self._speed("sweep_model_steps_per_second", family)
 
-    def save_sweep_speed(self, model_rate: float) -> None:
+    def save_sweep_speed(self, model_rate: float, family: str = "mlp") -> None:
         if model_rate > 0:
-            self.qsettings.setValue("training/sweep_model_steps_per_second", float(model_rate))
+            self.qsettings.setValue(self._speed_key("sweep_model_steps_per_second", family),
+                                    float(model_rate))
+
+    def speeds(self) -> tuple[dict[str, float], dict[str, float]]:
+        """(single-run steps/s, sweep model-steps/s) of every family measured here."""
+        from training.config import speed_families
+
+        single = {f: v for f in speed_families() if (v := self.steps_per_second(f))}
+        sweep = {f: v for f in speed_families() if (v := self.sweep_speed(f))}
+        return single, sweep
 
     def sync(self) -> None:
         self.qsettings.sync()

@@ -596,6 +596,17 @@ def test_form_estimate_uses_the_speed_of_its_kind_of_job(qtbot, window):
     assert "about 00:43 here" in f.estimate.text()
     f.sweep.setChecked(False)  # a single run is not estimated with the sweep's speed
     assert "about 00:21 here" in f.estimate.text()
+    # A conv model trains at its own speed: none measured yet, so no estimate rather than
+    # the MLP's (which would promise a conv run 13x too soon); once measured, its own.
+    f.arch.setCurrentIndex(f.arch.findData("conv"))
+    assert "213 steps (" in f.estimate.text() and " here" not in f.estimate.text()
+    f.set_speeds({"mlp": 10.0, "conv": 1.0}, {"mlp": 35.0})
+    assert "about 03:33 here" in f.estimate.text()
+    f.prior.set_value("vamp")  # a VampPrior's step is slower again: its own family
+    assert " here" not in f.estimate.text()
+    f.arch.setCurrentIndex(f.arch.findData("mlp"))
+    f.prior.set_value("normal")
+    assert "about 00:21 here" in f.estimate.text()
 
 
 def test_a_finished_sweep_teaches_the_form_its_own_speed(qtbot, window, settings):
@@ -610,6 +621,7 @@ def test_a_finished_sweep_teaches_the_form_its_own_speed(qtbot, window, settings
     sweep_rate = window.settings.sweep_speed()
     assert sweep_rate == pytest.approx(2 * window.session.speed_of(runs[0]))
     assert "about " in window.form.estimate.text()
+    assert window.settings.sweep_speed("conv") is None  # an MLP sweep's is the MLP's only
 
 
 def panel_titled(w: MainWindow, title: str) -> Panel:

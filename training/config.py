@@ -116,6 +116,20 @@ class TrainConfig:
 
 
 
+def speed_family(arch: str, prior: str) -> str:
+    """Runs that train at about the same steps/s on one machine: one architecture and prior
+    ('mlp', the course's MLP with N(0, I); 'conv'; 'conv-vamp', ...). The app keeps one measured
+    speed per family for its time estimates: a conv step costs ~13x an MLP step."""
+    return arch if prior == DEFAULT_PRIOR else f"{arch}-{prior}"
+
+
+def speed_families() -> tuple[str, ...]:
+    """Every family `speed_family` can name, from the registries."""
+    from models.priors import prior_names
+
+    return tuple(speed_family(a, p) for a in arch_names() for p in prior_names())
+
+
 def shape_problems(nz: int, hidden: tuple[int, ...], epochs: int, batch_size: int,
                    lr: float) -> list[str]:
     """The checks a run and a sweep share: the model's sizes and the optimisation's numbers."""

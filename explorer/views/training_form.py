@@ -225,9 +225,11 @@ class TrainingForm(QWidget):
         self._train_sizes: dict[str, int] = {s.name: s.n_train for s in list_sources() if s.n_train}
         self._train_sizes.setdefault("auto", SAMPLE_TRAIN)
         self._epochs_follow = True  # until the user sets the epochs themselves
-        self._steps_per_second: float | None = None  # a single run's, measured here
+        # Measured here, per family of models (training.config.speed_family): a single run's
+        # steps/s and a sweep's model-steps/s.
+        self._speeds: dict[str, float] = {}
         self._field_tips: dict[QWidget, str] = {}  # each checked field's own tooltip
-        self._sweep_speed: float | None = None  # a sweep's model-steps/s, measured here
+        self._sweep_speeds: dict[str, float] = {}
         self._last_dataset_index = 0
         self.ask_folder = self._ask_folder_dialog  # tests replace it with the folder to answer
         self.beta = BetaControl()
@@ -372,8 +374,8 @@ class TrainingForm(QWidget):
 
         self.set_values(DEFAULTS)
         self.kind.currentIndexChanged.connect(self._on_kind_current_index_changed)
-        self.arch.currentIndexChanged.connect(lambda _i: self._on_any_text_edited())
-        self.prior.changed.connect(self._on_any_text_edited)
+        self.arch.currentIndexChanged.connect(lambda _i: self._on_model_family_changed())
+        self.prior.changed.connect(self._on_model_family_changed)
         self.epochs.valueChanged.connect(self._on_epochs_value_changed)
         self.batch_size.valueChanged.connect(lambda _v: self._update_epochs())
         self.dataset.activated.connect(self._on_dataset_activated)
@@ -606,6 +608,10 @@ class TrainingForm(QWidget):
         self._update_prior_enabled()
         self._on_any_text_edited()  # an AE ignores β
 
+    def _on_model_family_changed(self) -> None:
+        self._update_estimate()  # another family trains at another speed
+        self._on_any_text_edited()
+
     def _update_prior_enabled(self) -> None:
         """Only a model whose kind can take another prior offers the choice."""
         kind = self.kind.currentData()
@@ -627,20 +633,31 @@ class TrainingForm(QWidget):
         self._train_sizes[source] = int(n_train)
         self._update_epochs()
 
-    def set_speeds(self, steps_per_second: float | None,
-                   sweep_model_steps_per_second: float | None = None) -> None:
-        """This machine's last measured speeds, for the time estimate: a single run's steps/s
-        and a sweep's model-steps/s (sweep steps/s × members; None: no sweep measured yet)."""
-        def ok(v: float | None) -> float | None:
-            return v if v and v > 0 and math.isfinite(v) else None
+    def set_speeds(self, steps_per_second: dict[str, float] | float | None,
+                   sweep_model_steps_per_second: dict[str, float] | float | None = None) -> None:
+        """This machine's last measured speeds, for the time estimate, per family of models
+        (training.config.speed_family: 'mlp', 'conv', 'conv-vamp', ...): a single run's steps/s
+        and a sweep's model-steps/s (sweep steps/s × members). A plain number is the course
+        MLP's; a family with none measured gets no estimate rather than another's."""
+        def ok(v) -> dict[str, float]:
+            d = v if isinstance(v, dict) else {"mlp": v}
+            return {k: x for k, x in d.items() if x and x > 0 and math.isfinite(x)}
 
-        self._steps_per_second = ok(steps_per_second)
-        self._sweep_speed = ok(sweep_model_steps_per_second)
+        self._speeds = ok(steps_per_second)
+        self._sweep_speeds = ok(sweep_model_steps_per_second)
         self._update_estimate()
 
     def set_steps_per_second(self, rate: float | None) -> None:
-        """A single run's measured speed, for the time estimate (the sweep's is kept)."""
-        self.set_speeds(rate, self._sweep_speed)
+        """A single run's measured speed for the form's current family (sweeps' are kept)."""
+        self._speeds = {**self._speeds, self.speed_family(): rate} if rate else {
+            k: v for k, v in self._speeds.items() if k != self.speed_family()}
+        self._update_estimate()
+
+    def speed_family(self) -> str:
+        """The family of the model the form would train (whose speed the estimate uses)."""
+        from training.config import speed_family
+
+        return speed_family(self.arch.currentData(), self.prior.value()[0])
 
     def sweep_member_count(self) -> int:
         """How many members the sweep lists name (0 when a list cannot be read)."""
@@ -662,12 +679,14 @@ class TrainingForm(QWidget):
         if not n:
             return None
         steps = -(-n // self.batch_size.value()) * self.epochs.value()
+        family = self.speed_family()
+        single = self._speeds.get(family)
         if not self.is_sweep:
-            return steps / self._steps_per_second if self._steps_per_second else None
+            return steps / single if single else None
         members = self.sweep_member_count()
         if not members:
             return None
-        model_rate = self._sweep_speed or self._steps_per_second
+        model_rate = self._sweep_speeds.get(family) or single
         return steps * members / model_rate if model_rate else None
 
     def _train_size(self) -> int | None:
@@ -700,7 +719,8 @@ class TrainingForm(QWidget):
         if seconds is not None:
             from tqdm import tqdm
 
-            bound = "at most" if members and not self._sweep_speed else "about"
+            bound = ("at most" if members and not self._sweep_speeds.get(self.speed_family())
+                     else "about")
             lines.append(f"{bound} {tqdm.format_interval(round(seconds))} here")
         if self.dataset.currentData() == "auto" and n == SAMPLE_TRAIN:
             lines.append("'auto': the bundled sample until MNIST is downloaded")

@@ -49,13 +49,13 @@ def no_timeline_reason(name: str, *, group: str = "", state: str = "finished",
     """Why the run `name` has no training timeline to show (a sentence for the user).
 
     `group`: the sweep it is a member of ('' for a single run); `trained`: whether it has
-    weights at all. Sweep members record none: the sweep engine trains every member in one
-    stacked model and keeps their losses and test metrics, not snapshots.
+    weights at all. Sweep members record none: a sweep trains its members together and keeps
+    their losses and test metrics, not snapshots.
     """
     state = str(state)
     if group:
         return (f"{name} is a member of {group}: sweep members record no timeline (the sweep "
-                "trains them all at once and keeps their loss curves and test metrics, not "
+                "trains them together and keeps their loss curves and test metrics, not "
                 "snapshots). Train it as a single run, or continue it, to record one.")
     if state == RunState.QUEUED:
         return (f"{name} is queued: its timeline fills in once it trains (snapshots at "
