@@ -220,3 +220,27 @@ def test_the_prior_panel_and_latent_map_take_a_vampprior_run(qtbot, small_datase
     wait_drawn(qtbot, draw)
     assert not draw.message.isVisible()
     assert np.isfinite(draw.recon_view.grid).all()
+
+
+def test_the_run_list_and_captions_name_the_architecture_and_prior(qtbot, small_dataset):
+    from explorer.panels.base import run_caption
+    from PySide6.QtCore import Qt
+
+    from explorer.views.run_table import COL_KIND, RunTable, RunTableModel
+    from training.record.run import Run
+
+    from training.record.history import History
+
+    course = Run("c", TrainConfig(), None, History())
+    conv = Run("v", TrainConfig(arch="conv", prior="vamp"), None, History())
+    assert course.model_label == "VAE" and conv.model_label == "VAE · Conv · VampPrior"
+    assert "(VAE · Conv · VampPrior, β = 0.005" in run_caption(conv)
+    model = RunTableModel()
+    table = RunTable(model)
+    qtbot.addWidget(table)
+    model.add_run(course, "#1f77b4")
+    model.add_run(conv, "#ff7f0e")
+    cells = [model.index(r, COL_KIND) for r in range(2)]
+    assert [model.data(i, Qt.ItemDataRole.DisplayRole) for i in cells] == [
+        "VAE", "VAE · Conv · VampPrior"]
+    assert model.data(cells[1], Qt.ItemDataRole.ToolTipRole) == "VAE · Conv · VampPrior"

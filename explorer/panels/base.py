@@ -195,7 +195,7 @@ def not_explorable_reason(run: Run) -> str:
 def run_caption(run: Run) -> str:
     """'<b>name</b> (VAE, β = 0.005, nz = 32)', and which weights while the run trains."""
     beta = f", β = {run.beta:g}" if run.is_variational else ""
-    text = f"<b>{escape(run.name)}</b> ({run.model_kind.label}{beta}, nz = {run.config.nz})"
+    text = f"<b>{escape(run.name)}</b> ({run.model_label}{beta}, nz = {run.config.nz})"
     if run.is_active:
         doing = "training" if str(run.state) == "running" else str(run.state)
         if run.snapshot_epoch is not None:

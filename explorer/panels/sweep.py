@@ -532,7 +532,7 @@ class SweepPanel(Panel):
         failed = sum(r.state == "failed" for r in members)
         ds = next((r.dataset for r in members if r.dataset is not None), None)
         parts = [f"<b>{escape(run.group)}</b>: {len(members)} members "
-                 f"({run.kind.upper()}, nz = {run.config.nz}, {run.config.epochs} epochs"
+                 f"({run.model_label}, nz = {run.config.nz}, {run.config.epochs} epochs"
                  + (f", on {escape(ds.name)}" if ds is not None else "") + ")"]
         if active:
             epoch = max((r.epochs_done for r in members), default=0)

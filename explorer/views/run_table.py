@@ -156,6 +156,8 @@ class RunTableModel(QAbstractTableModel):
                 return self.progress_text(run)
             if col == COL_NAME:
                 return run.name
+            if col == COL_KIND:
+                return run.model_label
             target = getattr(run.config, "target_rate", None)
             if col == COL_BETA and target is not None and run.is_variational:
                 return (f"* steered each step towards a rate of {target:g} nats, from "
@@ -191,7 +193,7 @@ class RunTableModel(QAbstractTableModel):
         if col == COL_NAME:
             return run.name
         if col == COL_KIND:
-            return run.model_kind.label
+            return run.model_label
         if col == COL_BETA:
             if not run.is_variational:
                 return "—"
@@ -302,7 +304,7 @@ class RunTable(QTableView):
         h.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         h.setStretchLastSection(True)
         fm = self.fontMetrics()
-        widths = {COL_SHOW: "Show  ", COL_NAME: "VAE β=0.005 nz=32 #10", COL_KIND: "CVAE  ",
+        widths = {COL_SHOW: "Show  ", COL_NAME: "VAE β=0.005 nz=32 #10", COL_KIND: "VAE · Conv  ",
                   COL_GROUP: "sweep 1: VAE β×7", COL_IW: "IW bound ", COL_QUALITY: "Quality ",
                   COL_BETA: "0.00065* ", COL_NZ: "4096 ", COL_EPOCHS: "100/100  ",
                   COL_STATE: "finished ⚠ ",

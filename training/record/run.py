@@ -61,6 +61,22 @@ class Run:
         return get_kind(self.config.kind)
 
     @property
+    def model_label(self) -> str:
+        """'VAE' for the course's networks and prior; 'VAE · Conv', 'VAE · Conv · VampPrior'
+        otherwise: what the run list and captions call the model."""
+        from models.architectures import DEFAULT_ARCH, get_arch
+        from models.priors import DEFAULT_PRIOR, get_prior
+
+        c = self.config
+        parts = [self.model_kind.label]
+        arch, prior = getattr(c, "arch", DEFAULT_ARCH), getattr(c, "prior", DEFAULT_PRIOR)
+        if arch != DEFAULT_ARCH:
+            parts.append(get_arch(arch).label)
+        if prior != DEFAULT_PRIOR:
+            parts.append(get_prior(prior).label)
+        return " · ".join(parts)
+
+    @property
     def is_variational(self) -> bool:
         """The model has a posterior q(z|x) and its loss a β·KL term (VAE, CVAE)."""
         return self.model_kind.variational
