@@ -8,7 +8,8 @@ import pytest
 from PySide6.QtGui import QColor, QPalette
 
 from explorer.views.loss_plot import LossPlot, ema_smooth
-from explorer.views.training_form import BETA_STOPS, nearest_stop, parse_beta, parse_lr
+from explorer.views.training_form import parse_lr
+from explorer.widgets.beta_control import BETA_STOPS, nearest_stop, parse_beta
 from training.record.history import History
 from training.engine.loop import TrainConfig
 from training.record.run import Run

@@ -19,7 +19,7 @@ from explorer.main_window import MainWindow
 from explorer.panels.base import Panel
 from explorer.views.run_table import COL_BCE, COL_EPOCHS, COL_NAME, COL_PROGRESS, COL_SHOW, COL_STATE
 from training.record.checkpoint import Checkpoint, save_checkpoint
-from explorer.views.training_form import nearest_stop
+from explorer.widgets.beta_control import nearest_stop
 from training.engine.loop import TrainConfig, Trainer
 
 LONG = 2000  # epochs for runs a test stops: far longer than any test waits

@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
-    QSlider,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -32,18 +31,15 @@ from PySide6.QtWidgets import (
 
 from models.architectures import DEFAULT_ARCH, list_archs
 from models.priors import DEFAULT_PRIOR, DEFAULT_PSEUDO_INPUTS, VAMP, prior_problems
+from explorer.views.time_estimate import SpeedBook
+from explorer.widgets.beta_control import BetaControl, parse_beta
 from explorer.widgets.prior_control import PriorControl
 from models.registry import get_kind, list_kinds
 from training.data.sources import default_epochs, list_sources
 
 FOLDER_ITEM = "Folder (idx files, or one sub-folder of images per class)…"
 SAMPLE_TRAIN = 4500  # 'auto' offline: the bundled sample's training split
-BETA_MIN, BETA_MAX = 1e-4, 10.0
 LR_MIN, LR_MAX = 1e-6, 1e4
-# The slider's stops: 0, then 1, 1.5, 2, 3, 5, 7 in every decade from 1e-4 to 10. They are
-# exact decimal values, so the field shows what the slider picked; any other value can be typed.
-_MANTISSAS = (1.0, 1.5, 2.0, 3.0, 5.0, 7.0)
-BETA_STOPS = (0.0, *[float(f"{m}e{e}") for e in range(-4, 1) for m in _MANTISSAS], 10.0)
 _CHOOSE_FOLDER = "choose-folder"
 _FOLDER_PREFIX = "folder:"
 DEFAULTS = {"kind": "vae", "arch": DEFAULT_ARCH, "prior": DEFAULT_PRIOR,
@@ -76,17 +72,6 @@ def config_from_values(values: dict):
     if not get_kind(kw["kind"]).variational or kw.get("beta") is None:
         kw["beta"] = kw.get("beta") or 0.0
     return TrainConfig(**kw)
-
-
-def parse_beta(text: str) -> tuple[float | None, str | None]:
-    """(β, None) or (None, reason): 0, or 1e-4 ≤ β ≤ 10."""
-    try:
-        v = float(text.strip().replace(",", "."))
-    except ValueError:
-        return None, f"β must be a number, got {text.strip()!r}"
-    if not math.isfinite(v) or v < 0 or (0 < v < BETA_MIN) or v > BETA_MAX:
-        return None, f"β must be 0 or between {BETA_MIN:g} and {BETA_MAX:g}, got {text.strip()}"
-    return v, None
 
 
 def _bad_address(address: str) -> str | None:
@@ -125,73 +110,6 @@ def parse_lr(text: str) -> tuple[float | None, str | None]:
     return v, None
 
 
-def nearest_stop(beta: float) -> int:
-    """Slider position whose stop is nearest to β on a log scale (0 for β = 0)."""
-    if beta <= 0:
-        return 0
-    logs = [math.log10(s) for s in BETA_STOPS[1:]]
-    lb = math.log10(beta)
-    return 1 + min(range(len(logs)), key=lambda i: abs(logs[i] - lb))
-
-
-class BetaControl(QWidget):
-    """A log-scale slider (0 and 1e-4…10) next to a field showing the exact value."""
-
-    value_changed = Signal(float)
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.slider = QSlider(Qt.Orientation.Horizontal)
-        self.slider.setRange(0, len(BETA_STOPS) - 1)
-        self.slider.setPageStep(len(_MANTISSAS))
-        self.slider.setToolTip("β on a log scale: 0, then 0.0001 to 10")
-        self.slider.setAccessibleName("β slider")
-        self.edit = QLineEdit()
-        self.edit.setAccessibleName("β")
-        self.edit.setToolTip("The exact β: 0, or any value from 0.0001 to 10")
-        self.edit.setMaximumWidth(self.edit.fontMetrics().horizontalAdvance("0.00015") * 2)
-        row = QHBoxLayout(self)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self.slider, 1)
-        row.addWidget(self.edit)
-        self._syncing = False
-        self.slider.valueChanged.connect(self._on_slider_value_changed)
-        self.edit.textEdited.connect(self._on_edit_text_edited)
-        self.set_value(DEFAULTS["beta"])
-
-    def value(self) -> tuple[float | None, str | None]:
-        return parse_beta(self.edit.text())
-
-    def set_value(self, beta: float) -> None:
-        self._syncing = True
-        try:
-            self.edit.setText(f"{beta:g}")
-            self.slider.setValue(nearest_stop(beta))
-        finally:
-            self._syncing = False
-        self.value_changed.emit(beta)
-
-    @Slot(int)
-    def _on_slider_value_changed(self, pos: int) -> None:
-        if self._syncing:
-            return
-        beta = BETA_STOPS[pos]
-        self.edit.setText(f"{beta:g}")
-        self.value_changed.emit(beta)
-
-    @Slot(str)
-    def _on_edit_text_edited(self, text: str) -> None:
-        v, _ = parse_beta(text)
-        if v is None:
-            return
-        self._syncing = True
-        try:
-            self.slider.setValue(nearest_stop(v))  # the typed value stays exact
-        finally:
-            self._syncing = False
-        self.value_changed.emit(v)
-
-
 class TrainingForm(QWidget):
     """Hyper-parameters and the Train button; `train_requested` carries validated values."""
 
@@ -225,11 +143,8 @@ class TrainingForm(QWidget):
         self._train_sizes: dict[str, int] = {s.name: s.n_train for s in list_sources() if s.n_train}
         self._train_sizes.setdefault("auto", SAMPLE_TRAIN)
         self._epochs_follow = True  # until the user sets the epochs themselves
-        # Measured here, per family of models (training.config.speed_family): a single run's
-        # steps/s and a sweep's model-steps/s.
-        self._speeds: dict[str, float] = {}
+        self.speeds = SpeedBook()  # measured here, per family of models
         self._field_tips: dict[QWidget, str] = {}  # each checked field's own tooltip
-        self._sweep_speeds: dict[str, float] = {}
         self._last_dataset_index = 0
         self.ask_folder = self._ask_folder_dialog  # tests replace it with the folder to answer
         self.beta = BetaControl()
@@ -636,21 +551,14 @@ class TrainingForm(QWidget):
     def set_speeds(self, steps_per_second: dict[str, float] | float | None,
                    sweep_model_steps_per_second: dict[str, float] | float | None = None) -> None:
         """This machine's last measured speeds, for the time estimate, per family of models
-        (training.config.speed_family: 'mlp', 'conv', 'conv-vamp', ...): a single run's steps/s
-        and a sweep's model-steps/s (sweep steps/s × members). A plain number is the course
-        MLP's; a family with none measured gets no estimate rather than another's."""
-        def ok(v) -> dict[str, float]:
-            d = v if isinstance(v, dict) else {"mlp": v}
-            return {k: x for k, x in d.items() if x and x > 0 and math.isfinite(x)}
-
-        self._speeds = ok(steps_per_second)
-        self._sweep_speeds = ok(sweep_model_steps_per_second)
+        (training.config.speed_family): a single run's steps/s and a sweep's model-steps/s
+        (a plain number is the course MLP's; see SpeedBook)."""
+        self.speeds.set(steps_per_second, sweep_model_steps_per_second)
         self._update_estimate()
 
     def set_steps_per_second(self, rate: float | None) -> None:
         """A single run's measured speed for the form's current family (sweeps' are kept)."""
-        self._speeds = {**self._speeds, self.speed_family(): rate} if rate else {
-            k: v for k, v in self._speeds.items() if k != self.speed_family()}
+        self.speeds.set_single(self.speed_family(), rate)
         self._update_estimate()
 
     def speed_family(self) -> str:
@@ -679,15 +587,10 @@ class TrainingForm(QWidget):
         if not n:
             return None
         steps = -(-n // self.batch_size.value()) * self.epochs.value()
-        family = self.speed_family()
-        single = self._speeds.get(family)
-        if not self.is_sweep:
-            return steps / single if single else None
-        members = self.sweep_member_count()
-        if not members:
+        members = self.sweep_member_count() if self.is_sweep else 0
+        if self.is_sweep and not members:
             return None
-        model_rate = self._sweep_speeds.get(family) or single
-        return steps * members / model_rate if model_rate else None
+        return self.speeds.seconds(steps, self.speed_family(), members)
 
     def _train_size(self) -> int | None:
         data = self.dataset.currentData()
@@ -719,7 +622,7 @@ class TrainingForm(QWidget):
         if seconds is not None:
             from tqdm import tqdm
 
-            bound = ("at most" if members and not self._sweep_speeds.get(self.speed_family())
+            bound = ("at most" if self.speeds.is_upper_bound(self.speed_family(), members)
                      else "about")
             lines.append(f"{bound} {tqdm.format_interval(round(seconds))} here")
         if self.dataset.currentData() == "auto" and n == SAMPLE_TRAIN:
