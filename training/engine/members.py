@@ -348,6 +348,24 @@ def make_step_fn(model: LatentModel, optimizer: torch.optim.Optimizer, beta: flo
     return AutogradStep(model, optimizer, beta, generator, use_compile, bf16)
 
 
+# -- a sweep's histories in a trial checkpoint (stacked, sequential and the Ray driver) ----------
+def histories_state(histories: list[History]) -> dict:
+    """The loss histories as plain tensors and dicts, the 'histories' and 'epochs' entries of a
+    sweep strategy's `state_dict`."""
+    return {"histories": [torch.from_numpy(np.stack([h.recon, h.kl, h.total, h.beta]).copy())
+                          for h in histories],
+            "epochs": [[e.to_dict() for e in h.epochs] for h in histories]}
+
+
+def history_from_state(state: dict, j: int) -> History:
+    """Member j's history out of `histories_state`'s entries."""
+    from training.record.history import EpochRecord
+
+    a = state["histories"][j].numpy()
+    return History.from_arrays(a[0], a[1], a[2],
+                               [EpochRecord.from_dict(e) for e in state["epochs"][j]], beta=a[3])
+
+
 # -- helpers -----------------------------------------------------------------------------------
 def _continue_epoch(batches, skip: int, generator: torch.Generator,
                     state: torch.Tensor | None):
@@ -383,5 +401,5 @@ def _refresh_weights(model: torch.nn.Module, into: dict) -> None:
             into[k].copy_(v)
 
 
-__all__ = ["AutogradStep", "Members", "SingleMember", "make_optimizer", "make_step_fn",
-           "seeded_model"]
+__all__ = ["AutogradStep", "Members", "SingleMember", "history_from_state", "histories_state",
+           "make_optimizer", "make_step_fn", "seeded_model"]

@@ -43,11 +43,11 @@ from training.data.datasets import Dataset, batches_per_epoch
 from training.engine.events import (EpochEvent, LoopResult, MemberFailedEvent, Observer,
                                     StepsEvent, TrainResult, all_failed_message, check_hooks,
                                     describe_error)
-from training.engine.members import seeded_model
+from training.engine.members import history_from_state, seeded_model
 from training.engine.resume import OptimizerState, ResumeState, dataset_fingerprint
 from training.engine.sweep import SweepConfig
 from training.metrics.evaluate import EvalMetrics
-from training.record.history import EpochRecord, History
+from training.record.history import History
 
 ADDRESS_TIMEOUT_S = 5.0  # an unreachable --address is refused within this (twice, at most)
 POLL_S = 0.5  # how often a trial asks the control actor whether to pause or stop
@@ -432,10 +432,7 @@ class RaySweepTrainer:
         members = self._trial_of.get(k, [])
         n_classes = self._n_classes()
         for j, m in enumerate(members):
-            a = state["histories"][j].numpy()
-            self.histories[m] = History.from_arrays(
-                a[0], a[1], a[2], [EpochRecord.from_dict(e) for e in state["epochs"][j]],
-                beta=a[3])
+            self.histories[m] = history_from_state(state, j)
             model = seeded_model(self.member_configs[m], n_classes)
             names = [name for name, _ in model.named_parameters()]
             model.load_state_dict({name: p[j] for name, p in zip(names, state["params"])},

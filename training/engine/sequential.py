@@ -24,9 +24,9 @@ import torch
 from models.autoencoders import LatentModel
 from training.config import TrainConfig
 from training.data.datasets import Dataset, Split, iterate_batches
-from training.engine.members import Batches, Members, SingleMember
+from training.engine.members import (Batches, Members, SingleMember, histories_state,
+                                     history_from_state)
 from training.engine.resume import OptimizerState, ResumeState, load_optimizer_state, optimizer_state
-from training.record.history import History
 
 
 class SequentialMembers(Members):
@@ -156,22 +156,16 @@ class SequentialMembers(Members):
                      _stack_flat([o.exp_avg_sq for o in opts], sizes), opts[0].step.clone()],
             "generators": [s.generator.get_state() for s in self.singles],
             "shadow": self._shadow.get_state() if self._shadow is not None else None,
-            "histories": [torch.from_numpy(np.stack([h.recon, h.kl, h.total, h.beta]).copy())
-                          for h in self.histories],
-            "epochs": [[e.to_dict() for e in h.epochs] for h in self.histories],
+            **histories_state(self.histories),
         }
 
     def load_state(self, state: dict) -> None:
         """Continue from `state_dict()`'s state: applied when training starts."""
-        from training.record.history import EpochRecord
-
         self._pending = state
         self._start = (int(state["step"]), int(state["epochs_done"]))
         self.histories = []
-        for s, arr, epochs in zip(self.singles, state["histories"], state["epochs"]):
-            a = arr.numpy()
-            s.history = History.from_arrays(a[0], a[1], a[2],
-                                            [EpochRecord.from_dict(e) for e in epochs], beta=a[3])
+        for j, s in enumerate(self.singles):
+            s.history = history_from_state(state, j)
             s.histories = [s.history]
             self.histories.append(s.history)
 

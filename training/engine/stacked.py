@@ -28,7 +28,8 @@ from models.autoencoders import LatentModel
 from training.config import TrainConfig
 from training.data.datasets import DataError, Dataset, Split, batches_per_epoch, iterate_batches
 from training.engine.fast_step import FlatAdam
-from training.engine.members import EVAL_BATCH, Batches, Members, seeded_model
+from training.engine.members import (EVAL_BATCH, Batches, Members, histories_state,
+                                     history_from_state, seeded_model)
 from training.engine.resume import OptimizerState, ResumeState, dataset_fingerprint
 from training.engine.sweep_step import MemberGroups, StackedModel
 from training.metrics.evaluate import EvalMetrics, evaluate
@@ -157,22 +158,14 @@ class StackedMembers(Members):
                      adam.steps.detach().cpu().clone()],
             "generators": [g.get_state() for g in self._generators],
             "shadow": self._shadow.get_state() if self._shadow is not None else None,
-            "histories": [torch.from_numpy(np.stack([h.recon, h.kl, h.total, h.beta]).copy())
-                          for h in self.histories],
-            "epochs": [[e.to_dict() for e in h.epochs] for h in self.histories],
+            **histories_state(self.histories),
         }
 
     def load_state(self, state: dict) -> None:
         """Continue from `state_dict()`'s state: applied when training starts."""
-        from training.record.history import EpochRecord, History
-
         self._pending = state
         self._start = (int(state["step"]), int(state["epochs_done"]))
-        self.histories = []
-        for arr, epochs in zip(state["histories"], state["epochs"]):
-            a = arr.numpy()
-            self.histories.append(History.from_arrays(
-                a[0], a[1], a[2], [EpochRecord.from_dict(e) for e in epochs], beta=a[3]))
+        self.histories = [history_from_state(state, j) for j in range(len(state["histories"]))]
 
     @torch.no_grad()
     def _apply_state(self, state: dict) -> None:
