@@ -29,7 +29,6 @@ from explorer.views.runs_dock import RunsPanel
 from explorer.views.training_form import TrainingForm
 from explorer.views.training_monitor import TrainingMonitor
 from explorer.window_settings import APPLICATION, ORGANIZATION, WindowSettings
-from training.config import speed_family
 
 if TYPE_CHECKING:
     from explorer.session.datasets import DatasetCache
@@ -40,7 +39,6 @@ if TYPE_CHECKING:
 __all__ = ["APPLICATION", "ORGANIZATION", "MainWindow"]
 CLOSE_TIMEOUT_MS = 2000  # closing never hangs longer than this on a running job
 PROGRESS_INTERVAL_MS = 250  # progress bars refresh 4 times a second
-SPEED_MIN_TRAINING_S = 5.0  # a run's speed is this machine's once it trained this long
 
 
 class MainWindow(QMainWindow):
@@ -310,23 +308,17 @@ class MainWindow(QMainWindow):
                 self._remember_speed(run)
 
     def _remember_speed(self, run: Run) -> None:
-        """Keep this machine's smoothed speed, for the form's estimate: a single run's steps/s,
-        or a sweep's model-steps/s (sweep steps/s × members), never one for the other."""
-        rate = self.session.speed_of(run)
-        if rate <= 0:
+        """Keep this machine's speed (the session's measure) for the form's estimate: a single
+        run's and a sweep's kept apart, per family of models."""
+        m = self.session.measured_speed(run)
+        if m is None:
             return
-        # A run of a few seconds is mostly its first steps, slowed by the timeline's dense early
-        # snapshots: it replaces a figure already known only once it trained long enough.
-        speed = self.session.speeds.get(run.id)
-        settled = speed is not None and speed.training_seconds >= SPEED_MIN_TRAINING_S
-        family = speed_family(run.config.arch, run.config.prior)
-        if run.group:
-            if settled or self.settings.sweep_speed(family) is None:
-                n = len(self.session.sweep_members(run)) or 1
-                self.settings.save_sweep_speed(rate * n, family)
-        elif settled or self.settings.steps_per_second(family) is None:
-            self.settings.save_steps_per_second(rate, family)
-        self.form.set_speeds(*self.settings.speeds())
+        s = self.settings
+        if m.sweep and (m.settled or s.sweep_speed(m.family) is None):
+            s.save_sweep_speed(m.rate, m.family)
+        elif not m.sweep and (m.settled or s.steps_per_second(m.family) is None):
+            s.save_steps_per_second(m.rate, m.family)
+        self.form.set_speeds(*s.speeds())
 
     @Slot()
     def _update_progress(self) -> None:

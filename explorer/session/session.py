@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 import os
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +46,7 @@ from training.record.checkpoint import (
     run_from_checkpoint,
     save_checkpoint,
 )
+from training.config import speed_family
 from training.engine.eta import EtaEstimator
 from training.explore.panel_math import fixed_test_indices, reconstruction_grid
 from training.record.history import History
@@ -58,6 +59,23 @@ from training.engine.sweep import SweepConfig
 CHECKPOINT_SUFFIX = ".safetensors"
 SHUTDOWN_MIN_MS = 100  # the least any one thread is waited for on close, whatever is left
 FALLBACK_PREFIX = "Using the bundled"  # training.data.datasets's notice when 'auto' falls back
+
+
+SPEED_MIN_TRAINING_S = 5.0  # a run's speed is this machine's once it trained this long
+
+
+@dataclass(frozen=True)
+class MeasuredSpeed:
+    """A finished job's speed: steps/s of a single run, or model-steps/s of a sweep.
+
+    `settled`: it trained long enough to be this machine's figure. A run of a few seconds is
+    mostly its first steps, slowed by the timeline's dense early snapshots, so it should replace
+    a figure already known only once settled."""
+
+    family: str
+    sweep: bool
+    rate: float
+    settled: bool
 
 
 class RunSession(QObject):
@@ -104,6 +122,20 @@ class RunSession(QObject):
         """`run`'s smoothed training speed in steps/s (sweep steps for a member), 0.0 if unknown."""
         speed = self.speeds.get(run.id)
         return speed.steps_per_second if speed is not None else 0.0
+
+    def measured_speed(self, run: Run) -> MeasuredSpeed | None:
+        """What `run`'s training measured of this machine, for the form's estimate (None: no
+        speed): a single run's steps/s, or its sweep's model-steps/s (steps/s × members), for its
+        family of models (training.config.speed_family)."""
+        rate = self.speed_of(run)
+        if rate <= 0:
+            return None
+        speed = self.speeds.get(run.id)
+        sweep = bool(run.group)
+        if sweep:
+            rate *= len(self.sweep_members(run)) or 1
+        return MeasuredSpeed(speed_family(run.config.arch, run.config.prior), sweep, rate,
+                             speed is not None and speed.training_seconds >= SPEED_MIN_TRAINING_S)
 
     def job_for(self, run: Run | None) -> Job | None:
         return self.queue.job_for(run)
