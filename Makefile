@@ -5,14 +5,16 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.deps-stamp
 
-.PHONY: run test test-numerics bench screenshots clean
+.PHONY: run test test-fast lint test-numerics bench screenshots clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e ".[test]"
+# --no-compile: byte-compiling torch's thousands of files costs half a minute of every fresh
+# install; Python compiles what it imports on first use instead.
+$(STAMP): pyproject.toml setup.py | $(PY)
+	$(PY) -m pip install --quiet --no-compile -e ".[test]"
 	touch $(STAMP)
 
 # Before Qt loads, main.py checks for a display and for the system libraries Qt's xcb plugin
@@ -20,8 +22,25 @@ $(STAMP): pyproject.toml | $(PY)
 run: $(STAMP)
 	$(PY) main.py
 
-test: $(STAMP)
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
+# OMP_WAIT_POLICY=PASSIVE: torch's OpenMP threads give the core back instead of spinning, so
+# the suite holds on a busy machine (tests/conftest.py sets it too, for a bare pytest).
+PYTEST = QT_QPA_PLATFORM=offscreen OMP_WAIT_POLICY=PASSIVE $(PY) -m pytest -q
+
+# Everything: the linters, then every test.
+test: lint
+	$(PYTEST)
+
+# The edit loop: no Ray clusters, subprocesses, wheels or numerics (pytest -m slow has those).
+test-fast: $(STAMP)
+	$(PYTEST) -m "not slow"
+
+# ruff, mypy and the import contracts. mypy and import-linter read the package from the file
+# system, so they see it through tools/package_tree.py's folder of links (as a wheel lays it out).
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) tools/package_tree.py build/package >/dev/null
+	cd build/package && ../../$(PY) -m mypy --config-file ../../pyproject.toml
+	cd build/package && ../../$(VENV)/bin/lint-imports --config ../../pyproject.toml
 
 # The numerics tests (pytest -m numerics) again under other CPU kernel sets and thread counts:
 # another machine's rounding, seen on this one. MKL_ENABLE_INSTRUCTIONS picks MKL's kernels on

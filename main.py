@@ -1,26 +1,12 @@
-"""Latent Explorer: `python main.py` opens the app; `python main.py train|eval|sample ...` is the CLI."""
+"""`python main.py` opens the app; `python main.py train|eval|sample ...` is the CLI.
 
-from __future__ import annotations
+A shim kept for the course's habit: the code lives in the installed package `latent_explorer`
+(`make run` installs it; so does `pip install -e .`).
+"""
 
 import sys
 
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of `python main.py` and the `latent-explorer` console script."""
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] in (["--version"], ["-V"]):
-        from training.version import version  # no torch, no Qt: answers at once
-
-        print(f"latent-explorer {version()}")
-        return 0
-    if not argv or argv[0] in ("gui", "--gui"):
-        from explorer.app import run_app  # Qt only when the GUI is asked for
-
-        return run_app(argv[1:])
-    from training.cli.main import run_cli
-
-    return run_cli(argv)
-
+from latent_explorer.main import main
 
 if __name__ == "__main__":
     sys.exit(main())

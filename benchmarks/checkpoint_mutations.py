@@ -23,14 +23,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from training.record.checkpoint import (  # noqa: E402
+from latent_explorer.training.record.checkpoint import (  # noqa: E402
     Checkpoint,
     CheckpointError,
     load_checkpoint,
     save_checkpoint,
 )
-from training.data.datasets import load_mnist_sample  # noqa: E402
-from training.engine.loop import TrainConfig, train  # noqa: E402
+from latent_explorer.training.data.datasets import load_mnist_sample  # noqa: E402
+from latent_explorer.training.engine.loop import TrainConfig, train  # noqa: E402
 
 
 def fingerprint(ck: Checkpoint) -> tuple:

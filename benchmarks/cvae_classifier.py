@@ -34,18 +34,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
 
-    from training.data.sources import load_dataset
-    from training.explore.drawing import classify_batch, preprocess
+    from latent_explorer.training.data.sources import load_dataset
+    from latent_explorer.training.explore.drawing import classify_batch, preprocess
 
     data = load_dataset(args.dataset, allow_download=False)
     if args.checkpoint:
-        from training.record.checkpoint import load_checkpoint
+        from latent_explorer.training.record.checkpoint import load_checkpoint
 
         model = load_checkpoint(args.checkpoint).model
         what = args.checkpoint
     else:
-        from training.engine.loop import TrainConfig, Trainer
-        from training.data.sources import default_epochs
+        from latent_explorer.training.engine.loop import TrainConfig, Trainer
+        from latent_explorer.training.data.sources import default_epochs
 
         args.epochs = args.epochs or default_epochs(len(data.train), 64)
         cfg = TrainConfig(kind="cvae", epochs=args.epochs, device="cpu", seed=args.seed,

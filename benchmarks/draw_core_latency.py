@@ -66,13 +66,13 @@ def main(argv: list[str] | None = None) -> int:
 
     from PIL import Image, ImageDraw
 
-    from models.autoencoders import ModelConfig, build_model
-    from training.explore.drawing import (analyse, classify, encode_image, nearest_codes, preprocess,
+    from latent_explorer.models.autoencoders import ModelConfig, build_model
+    from latent_explorer.training.explore.drawing import (analyse, classify, encode_image, nearest_codes, preprocess,
                                   restyle)
-    from training.explore.panel_math import Encoded, latent_map
+    from latent_explorer.training.explore.panel_math import Encoded, latent_map
 
     if args.checkpoint:
-        from training.record.checkpoint import load_checkpoint
+        from latent_explorer.training.record.checkpoint import load_checkpoint
 
         model = load_checkpoint(args.checkpoint).model
     else:

@@ -37,7 +37,7 @@ from benchmarks.draw_core_latency import percentiles, stroke_path  # noqa: E402
 
 def repeated_test_split(split, n: int):
     """A Split of n images: `split`'s images and labels repeated (then cut to n)."""
-    from training.data.datasets import Split
+    from latent_explorer.training.data.datasets import Split
 
     reps = -(-n // len(split))
     return Split(split.images.repeat(reps, 1, 1)[:n], split.labels.repeat(reps)[:n])
@@ -45,8 +45,8 @@ def repeated_test_split(split, n: int):
 
 def start_training(dataset, kind: str) -> tuple[threading.Thread, object]:
     """A Trainer on its own model in a background thread, as the app's worker runs one."""
-    from explorer.session.worker_threads import prepare_worker_thread
-    from training.engine.loop import TrainConfig, Trainer
+    from latent_explorer.explorer.session.worker_threads import prepare_worker_thread
+    from latent_explorer.training.engine.loop import TrainConfig, Trainer
 
     trainer = Trainer(TrainConfig(kind=kind, epochs=1000, device="cpu", dataset="mnist-sample"),
                       dataset)
@@ -75,12 +75,12 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtCore import QPointF
     from PySide6.QtWidgets import QApplication
 
-    from explorer.panels.draw import DrawPanel
-    from explorer.session.worker_threads import limit_gui_thread_torch
-    from models.autoencoders import build_model
-    from training.data.datasets import Dataset, load_mnist_sample
-    from training.engine.loop import TrainConfig
-    from training.record.run import Run
+    from latent_explorer.explorer.panels.draw import DrawPanel
+    from latent_explorer.explorer.session.worker_threads import limit_gui_thread_torch
+    from latent_explorer.models.autoencoders import build_model
+    from latent_explorer.training.data.datasets import Dataset, load_mnist_sample
+    from latent_explorer.training.engine.loop import TrainConfig
+    from latent_explorer.training.record.run import Run
 
     app = QApplication.instance() or QApplication([])
     limit_gui_thread_torch()  # as the window does before its first torch op
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     test = repeated_test_split(sample.test, args.codes)
     dataset = Dataset("bench", sample.train, test, f"sample, test split ×{args.codes}")
     if args.checkpoint:
-        from training.record.checkpoint import load_checkpoint
+        from latent_explorer.training.record.checkpoint import load_checkpoint
 
         model = load_checkpoint(args.checkpoint).model
         config = TrainConfig(kind=model.config.kind, nz=model.config.nz,

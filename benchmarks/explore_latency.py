@@ -66,12 +66,12 @@ def main(argv: list[str] | None = None) -> int:
 
     from PySide6.QtWidgets import QApplication
 
-    from explorer.panels.interpolation import SCRUB_STEPS, InterpolationPanel
-    from explorer.panels.latent_map import SLIDER_STEPS, LatentMapPanel
-    from training.data.datasets import Dataset, Split
-    from training.data.sources import load_dataset
-    from training.engine.loop import TrainConfig, Trainer
-    from training.record.run import Run
+    from latent_explorer.explorer.panels.interpolation import SCRUB_STEPS, InterpolationPanel
+    from latent_explorer.explorer.panels.latent_map import SLIDER_STEPS, LatentMapPanel
+    from latent_explorer.training.data.datasets import Dataset, Split
+    from latent_explorer.training.data.sources import load_dataset
+    from latent_explorer.training.engine.loop import TrainConfig, Trainer
+    from latent_explorer.training.record.run import Run
 
     app = QApplication.instance() or QApplication([])
     data = load_dataset("auto", allow_download=False)

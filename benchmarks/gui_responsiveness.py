@@ -33,8 +33,8 @@ FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 def pick_dataset():
     """(source, data_dir, Dataset): the largest one available without a download."""
-    from training.data.datasets import DataError
-    from training.data.sources import load_dataset
+    from latent_explorer.training.data.datasets import DataError
+    from latent_explorer.training.data.sources import load_dataset
 
     if FASHION.is_dir():
         try:
@@ -53,7 +53,7 @@ def train_rate(epoch_events) -> float:
 
 
 def headless(config, dataset) -> float:
-    from training.engine.loop import Trainer, TrainingObserver
+    from latent_explorer.training.engine.loop import Trainer, TrainingObserver
 
     class Epochs(TrainingObserver):
         def __init__(self) -> None:
@@ -99,8 +99,8 @@ def gui_run(app, window, values: dict, torch_threads: int | None) -> dict:
     """Train one job from the window while a 10 ms timer probes the event loop's lateness."""
     from PySide6.QtCore import QEventLoop
 
-    import explorer.session.worker_threads as worker_threads
-    from explorer.session.job_events import EpochEvent
+    import latent_explorer.explorer.session.worker_threads as worker_threads
+    from latent_explorer.explorer.session.job_events import EpochEvent
 
     worker_threads.WORKER_TORCH_THREADS = torch_threads
     epochs: list = []
@@ -184,9 +184,9 @@ def plot_cost(app) -> None:
     """Redraw cost of the loss plot holding 3 runs of 100,000 steps, one growing."""
     import numpy as np
 
-    from explorer.views.loss_plot import LossPlot
-    from training.engine.loop import TrainConfig
-    from training.record.run import Run
+    from latent_explorer.explorer.views.loss_plot import LossPlot
+    from latent_explorer.training.engine.loop import TrainConfig
+    from latent_explorer.training.record.run import Run
 
     plot = LossPlot()
     plot.resize(1100, 400)
@@ -234,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.headless_only:
         import torch
 
-        from training.engine.loop import TrainConfig
+        from latent_explorer.training.engine.loop import TrainConfig
 
         torch.set_num_threads(args.headless_only)
         source, data_dir, ds = pick_dataset()
@@ -249,15 +249,15 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from explorer.app import create_app
+    from latent_explorer.explorer.app import create_app
 
     app = create_app()
     from PySide6.QtCore import QSettings
 
     import torch
 
-    from explorer.main_window import MainWindow
-    from training.engine.loop import TrainConfig
+    from latent_explorer.explorer.main_window import MainWindow
+    from latent_explorer.training.engine.loop import TrainConfig
 
     source, data_dir, ds = pick_dataset()
     epochs = args.epochs or (2 if len(ds.train) > 10_000 else 20)
@@ -281,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"idle GUI: timer lateness median {med:.2f} ms, p99 {p99:.2f} ms")
     plot_cost(app)
 
-    import explorer.session.worker_threads as worker_threads
+    import latent_explorer.explorer.session.worker_threads as worker_threads
 
     default_threads = worker_threads.DEFAULT_TORCH_THREADS
 

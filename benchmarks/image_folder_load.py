@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 def main() -> None:
     from PIL import Image
 
-    from training.data.image_folder import load_image_folder
+    from latent_explorer.training.data.image_folder import load_image_folder
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n", type=int, default=1000, help="images per format")

@@ -31,8 +31,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
 def train_vae(args):
-    from training.data.sources import load_dataset
-    from training.engine.loop import TrainConfig, Trainer
+    from latent_explorer.training.data.sources import load_dataset
+    from latent_explorer.training.engine.loop import TrainConfig, Trainer
 
     ds = load_dataset(args.dataset, args.data_dir, allow_download=False)
     steps_per_epoch = -(-len(ds.train) // 64)
@@ -59,8 +59,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import numpy as np
 
-    from training.explore import latent_methods as lm
-    from training.explore.panel_math import encode_split
+    from latent_explorer.training.explore import latent_methods as lm
+    from latent_explorer.training.explore.panel_math import encode_split
 
     ds, cfg, result = train_vae(args)
     enc = encode_split(result.model, ds.test)
@@ -101,8 +101,8 @@ def gui_lateness(ds, cfg, result) -> None:
     from gui_responsiveness import percentile, start_lateness_probe
 
     app = QApplication.instance() or QApplication([])
-    from explorer.panels.latent_map import LatentMapPanel
-    from training.record.run import Run
+    from latent_explorer.explorer.panels.latent_map import LatentMapPanel
+    from latent_explorer.training.record.run import Run
 
     run = Run("VAE", cfg, result.model, result.history, state="finished", dataset=ds)
     panel = LatentMapPanel()

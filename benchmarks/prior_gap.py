@@ -41,10 +41,10 @@ def main() -> int:
 
     import torch
 
-    from training.data.datasets import load_mnist_sample
-    from training.engine.loop import TrainConfig, Trainer
-    from training.metrics.evaluate import importance_weighted_bound
-    from training.metrics.judge import get_judge, judge_samples, sample_quality
+    from latent_explorer.training.data.datasets import load_mnist_sample
+    from latent_explorer.training.engine.loop import TrainConfig, Trainer
+    from latent_explorer.training.metrics.evaluate import importance_weighted_bound
+    from latent_explorer.training.metrics.judge import get_judge, judge_samples, sample_quality
 
     ds = load_mnist_sample()
     judge = get_judge(ds)

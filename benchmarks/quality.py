@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from training.data.datasets import iterate_batches, load_mnist_sample  # noqa: E402
-from training.engine.loop import TrainConfig, Trainer  # noqa: E402
+from latent_explorer.training.data.datasets import iterate_batches, load_mnist_sample  # noqa: E402
+from latent_explorer.training.engine.loop import TrainConfig, Trainer  # noqa: E402
 
 
 def train_classifier(ds, seed: int, epochs: int = 8) -> nn.Module:
@@ -61,8 +61,8 @@ def arch_table(ds, seed: int, course_epochs: int, steps_per_epoch: int,
     (k = 100) and steps/s. "Same wall time": each architecture gets the other's training time
     at the course budget, in whole epochs at the speed it showed there.
     """
-    from training.metrics.evaluate import importance_weighted_bound
-    from training.metrics.judge import get_judge, sample_quality
+    from latent_explorer.training.metrics.evaluate import importance_weighted_bound
+    from latent_explorer.training.metrics.judge import get_judge, sample_quality
 
     judge = get_judge(ds)
     print(judge.summary())

@@ -43,7 +43,7 @@ def betas(n: int) -> tuple[float, ...]:
 
 
 def load(data_dir: str | None):
-    from training.data.datasets import load_idx_folder, load_mnist_sample
+    from latent_explorer.training.data.datasets import load_idx_folder, load_mnist_sample
 
     return load_idx_folder(data_dir) if data_dir else load_mnist_sample()
 
@@ -51,9 +51,9 @@ def load(data_dir: str | None):
 def child(variant: str, members: int, epochs: int, data_dir: str | None) -> dict:
     import torch  # noqa: F401
 
-    from training.engine.events import Observer
-    from training.engine.ray_sweep import RaySettings, RaySweepTrainer
-    from training.engine.sweep import SweepConfig, SweepTrainer
+    from latent_explorer.training.engine.events import Observer
+    from latent_explorer.training.engine.ray_sweep import RaySettings, RaySweepTrainer
+    from latent_explorer.training.engine.sweep import SweepConfig, SweepTrainer
 
     ds = load(data_dir)
     cfg = SweepConfig(kind="vae", betas=betas(members), seeds=(0,), nz=32, epochs=epochs,

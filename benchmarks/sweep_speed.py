@@ -35,7 +35,7 @@ FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 def member_betas(n: int) -> tuple[float, ...]:
     """The course's grid for 7 members; else 0 then n-1 log-spaced values from 1e-5 to 10."""
-    from training.engine.sweep import COURSE_BETAS
+    from latent_explorer.training.engine.sweep import COURSE_BETAS
 
     if n == len(COURSE_BETAS):
         return COURSE_BETAS
@@ -45,7 +45,7 @@ def member_betas(n: int) -> tuple[float, ...]:
 
 
 def load(data_dir: str | None):
-    from training.data.datasets import load_idx_folder, load_mnist_sample
+    from latent_explorer.training.data.datasets import load_idx_folder, load_mnist_sample
 
     return load_idx_folder(data_dir) if data_dir else load_mnist_sample()
 
@@ -55,9 +55,9 @@ def child(variant: str, members: int, epochs: int, device: str, data_dir: str | 
     """Train one variant in this process and report its figures."""
     import torch
 
-    from training.engine.events import Observer
-    from training.engine.loop import TrainConfig, Trainer
-    from training.engine.sweep import SweepConfig, SweepTrainer
+    from latent_explorer.training.engine.events import Observer
+    from latent_explorer.training.engine.loop import TrainConfig, Trainer
+    from latent_explorer.training.engine.sweep import SweepConfig, SweepTrainer
 
     ds = load(data_dir)
     betas = member_betas(members)
@@ -101,10 +101,10 @@ def profile(members: int, device: str, data_dir: str | None, workers: int | None
     import torch
     from torch.profiler import ProfilerActivity, profile as torch_profile
 
-    from training.data.datasets import iterate_batches
-    from training.engine.fast_step import FlatAdam
-    from training.engine.sweep import SweepConfig, SweepTrainer
-    from training.engine.sweep_step import MemberGroups
+    from latent_explorer.training.data.datasets import iterate_batches
+    from latent_explorer.training.engine.fast_step import FlatAdam
+    from latent_explorer.training.engine.sweep import SweepConfig, SweepTrainer
+    from latent_explorer.training.engine.sweep_step import MemberGroups
 
     ds = load(data_dir).to(device)
     trainer = SweepTrainer(SweepConfig(betas=member_betas(members), seeds=(0,), device=device),

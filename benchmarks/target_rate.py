@@ -31,9 +31,9 @@ def main() -> int:
 
     import numpy as np
 
-    from training.config import TrainConfig, parse_rates
-    from training.data.sources import default_epochs, load_dataset
-    from training.engine.loop import Trainer
+    from latent_explorer.training.config import TrainConfig, parse_rates
+    from latent_explorer.training.data.sources import default_epochs, load_dataset
+    from latent_explorer.training.engine.loop import Trainer
 
     ds = load_dataset("auto", allow_download=False)
     epochs = args.epochs or default_epochs(len(ds.train), 64)

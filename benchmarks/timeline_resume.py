@@ -21,11 +21,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
-from training.record.checkpoint import Checkpoint, load_checkpoint, save_checkpoint  # noqa: E402
-from training.data.datasets import load_mnist_sample  # noqa: E402
-from training.engine.loop import TrainConfig, Trainer  # noqa: E402
-from training.engine.resume import resume_to_tensors  # noqa: E402
-from training.record.timeline import TimelineRecorder, timeline_to_tensors  # noqa: E402
+from latent_explorer.training.record.checkpoint import Checkpoint, load_checkpoint, save_checkpoint  # noqa: E402
+from latent_explorer.training.data.datasets import load_mnist_sample  # noqa: E402
+from latent_explorer.training.engine.loop import TrainConfig, Trainer  # noqa: E402
+from latent_explorer.training.engine.resume import resume_to_tensors  # noqa: E402
+from latent_explorer.training.record.timeline import TimelineRecorder, timeline_to_tensors  # noqa: E402
 
 
 def _bytes(tensors: dict) -> int:
@@ -92,7 +92,7 @@ def main() -> None:
     print(f"timeline tensors {_bytes(tl_t) / 1e6:.2f} MB ({len(tl)} snapshots), resume state "
           f"{_bytes(rs_t) / 1e6:.2f} MB (Adam moments {state.optimizer.numel:,} x 2 float32)")
     if args.save:
-        from training.record.checkpoint import checkpoint_of
+        from latent_explorer.training.record.checkpoint import checkpoint_of
 
         save_checkpoint(args.save, checkpoint_of(trainer, result, Path(args.save).stem))
     with tempfile.TemporaryDirectory() as d:

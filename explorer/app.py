@@ -63,7 +63,7 @@ def create_app(argv: list[str] | None = None):
     import_pyqtgraph()
     from PySide6.QtWidgets import QApplication
 
-    from explorer.window_settings import APPLICATION, ORGANIZATION
+    from latent_explorer.explorer.window_settings import APPLICATION, ORGANIZATION
 
     app = QApplication.instance()
     if app is None:
@@ -76,7 +76,7 @@ def create_app(argv: list[str] | None = None):
 
 def run_app(argv: list[str] | None = None) -> int:
     """Open the main window and run the event loop until it closes (exit 2 if it cannot open)."""
-    from explorer.system_check import exit_if_gui_cannot_start
+    from latent_explorer.explorer.system_check import exit_if_gui_cannot_start
 
     refused = exit_if_gui_cannot_start()  # before Qt loads: one line instead of a Qt abort
     if refused is not None:
@@ -84,7 +84,7 @@ def run_app(argv: list[str] | None = None) -> int:
     from PySide6.QtCore import QTimer
 
     app = create_app(argv)
-    from explorer.main_window import MainWindow
+    from latent_explorer.explorer.main_window import MainWindow
 
     window = MainWindow()
     probe = os.environ.get("LATENT_EXPLORER_STARTUP_PROBE") == "1"
@@ -107,7 +107,7 @@ def run_app(argv: list[str] | None = None) -> int:
     QTimer.singleShot(3000, window.finish_startup)  # in case no paint comes (minimised)
     code = app.exec()
     window.shutdown()  # the event loop ended some other way: the same clean stop as closing
-    jobs = sys.modules.get("explorer.session.jobs")
+    jobs = sys.modules.get("latent_explorer.explorer.session.jobs")
     if jobs is not None:
         jobs.wait_for_orphans()  # a thread that missed the 2 s wait: the window is gone now
     return code

@@ -18,23 +18,23 @@ from PySide6.QtCore import QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QScrollArea, QTabWidget
 
-from explorer.about import about_text
-from explorer.commands.actions import WindowActions
-from explorer.commands.dialogs import Dialogs
-from explorer.views.loss_plot import run_color
-from explorer.views.panel_host import PanelHost
-from explorer.views.run_table import COL_NAME
-from explorer.commands.run_commands import RunCommands
-from explorer.views.runs_dock import RunsPanel
-from explorer.views.training_form import TrainingForm
-from explorer.views.training_monitor import TrainingMonitor
-from explorer.window_settings import APPLICATION, ORGANIZATION, WindowSettings
+from latent_explorer.explorer.about import about_text
+from latent_explorer.explorer.commands.actions import WindowActions
+from latent_explorer.explorer.commands.dialogs import Dialogs
+from latent_explorer.explorer.views.loss_plot import run_color
+from latent_explorer.explorer.views.panel_host import PanelHost
+from latent_explorer.explorer.views.run_table import COL_NAME
+from latent_explorer.explorer.commands.run_commands import RunCommands
+from latent_explorer.explorer.views.runs_dock import RunsPanel
+from latent_explorer.explorer.views.training_form import TrainingForm
+from latent_explorer.explorer.views.training_monitor import TrainingMonitor
+from latent_explorer.explorer.window_settings import APPLICATION, ORGANIZATION, WindowSettings
 
 if TYPE_CHECKING:
-    from explorer.session.datasets import DatasetCache
-    from explorer.panels.base import Panel
-    from explorer.session.session import RunSession
-    from training.record.run import Run
+    from latent_explorer.explorer.session.datasets import DatasetCache
+    from latent_explorer.explorer.panels.base import Panel
+    from latent_explorer.explorer.session.session import RunSession
+    from latent_explorer.training.record.run import Run
 
 __all__ = ["APPLICATION", "ORGANIZATION", "MainWindow"]
 CLOSE_TIMEOUT_MS = 2000  # closing never hangs longer than this on a running job
@@ -153,9 +153,9 @@ class MainWindow(QMainWindow):
         if self.is_ready or self._closed:
             return
         self.statusBar().showMessage("Loading torch…")
-        from explorer.session.session import RunSession
-        from explorer.session.worker_threads import limit_gui_thread_torch
-        from training.engine.device import describe_device, pick_device
+        from latent_explorer.explorer.session.session import RunSession
+        from latent_explorer.explorer.session.worker_threads import limit_gui_thread_torch
+        from latent_explorer.training.engine.device import describe_device, pick_device
 
         limit_gui_thread_torch()  # so training threads get the cores: see worker_threads.py
         self.session = s = RunSession(self._datasets, self)
@@ -286,7 +286,7 @@ class MainWindow(QMainWindow):
 
     @Slot(object, object)
     def _on_run_event(self, run: Run, ev) -> None:
-        from explorer.session.job_events import (DatasetLoaded, ReconstructionsReady, StepsEvent,
+        from latent_explorer.explorer.session.job_events import (DatasetLoaded, ReconstructionsReady, StepsEvent,
                                          TrainingEnded, TrainingStarted)
 
         self.monitor.on_run_event(run, ev)

@@ -100,7 +100,7 @@ class WindowSettings:
 
     def speeds(self) -> tuple[dict[str, float], dict[str, float]]:
         """(single-run steps/s, sweep model-steps/s) of every family measured here."""
-        from training.config import speed_families
+        from latent_explorer.training.config import speed_families
 
         single = {f: v for f in speed_families() if (v := self.steps_per_second(f))}
         sweep = {f: v for f in speed_families() if (v := self.sweep_speed(f))}

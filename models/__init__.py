@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-from models.registry import ModelKind, get_kind, kind_names, list_kinds, register_kind
+from latent_explorer.models.registry import ModelKind, get_kind, kind_names, list_kinds, register_kind
 
 _FROM_AUTOENCODERS = ("KINDS", "LatentModel", "LossParts", "ModelConfig", "Posterior",
                       "build_model", "gaussian_kl")
@@ -16,7 +16,7 @@ _FROM_AUTOENCODERS = ("KINDS", "LatentModel", "LossParts", "ModelConfig", "Poste
 
 def __getattr__(name: str):
     if name in _FROM_AUTOENCODERS:
-        return getattr(importlib.import_module("models.autoencoders"), name)
+        return getattr(importlib.import_module("latent_explorer.models.autoencoders"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -20,8 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
-from models.registries import Registry, resolve
-from models.registry import ENGINES
+from latent_explorer.models.registries import Registry, resolve
+from latent_explorer.models.registry import ENGINES
 
 if TYPE_CHECKING:  # not models.autoencoders: it imports this module (no circles, even typed)
     import torch
@@ -92,12 +92,12 @@ MLP_ARCH = register_arch(Architecture(
     "mlp", "MLP",
     "the course's fully connected layers: 784 → 256 → 64 → z and back (sizes: --hidden)",
     # The kind's own factory builds it: the course MLP, unless a kind names another.
-    factory="models.autoencoders:build_kind_model"))
+    factory="latent_explorer.models.autoencoders:build_kind_model"))
 CONV_ARCH = register_arch(Architecture(
     "conv", "Conv",
     "convolutions: 4×4 stride-2 conv 32, 64 channels (28 → 14 → 7), a dense layer to z, "
     "and the mirror image in transposed convolutions",
-    factory="models.conv:ConvLatentModel", engines=("autograd",), precision="bf16",
+    factory="latent_explorer.models.conv:ConvLatentModel", engines=("autograd",), precision="bf16",
     stacked=False))
 
 

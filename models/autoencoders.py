@@ -16,10 +16,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from models.architectures import DEFAULT_ARCH, Architecture, get_arch
-from models.latent_priors import gaussian_kl
-from models.priors import DEFAULT_PRIOR, DEFAULT_PSEUDO_INPUTS, PriorSpec, get_prior, prior_problems
-from models.registry import ModelKind, get_kind, kind_names
+from latent_explorer.models.architectures import DEFAULT_ARCH, Architecture, get_arch
+from latent_explorer.models.latent_priors import gaussian_kl
+from latent_explorer.models.priors import DEFAULT_PRIOR, DEFAULT_PSEUDO_INPUTS, PriorSpec, get_prior, prior_problems
+from latent_explorer.models.registry import ModelKind, get_kind, kind_names
 
 
 def __getattr__(name: str):

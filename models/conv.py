@@ -24,7 +24,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from models.autoencoders import LatentModel, ModelConfig
+from latent_explorer.models.autoencoders import LatentModel, ModelConfig
 
 CHANNELS = (32, 64)  # after the first and the second convolution
 KERNEL, STRIDE, PADDING = 4, 2, 1

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from models.registries import Registry, resolve
+from latent_explorer.models.registries import Registry, resolve
 
 DEFAULT_PRIOR = "normal"
 DEFAULT_PSEUDO_INPUTS = 300  # the VampPrior's K: measured, benchmarks/prior_gap.py
@@ -64,7 +64,7 @@ def prior_names() -> tuple[str, ...]:
 
 def prior_problems(prior: str, kind: str, pseudo_inputs: int) -> list[str]:
     """Why `prior` cannot go with a model of `kind` (empty when it can)."""
-    from models.registry import get_kind
+    from latent_explorer.models.registry import get_kind
 
     if prior not in PRIORS:
         return [f"unknown prior {prior!r} (choose {', '.join(prior_names())})"]
@@ -87,12 +87,12 @@ def prior_problems(prior: str, kind: str, pseudo_inputs: int) -> list[str]:
 
 NORMAL = register_prior(PriorSpec(
     "normal", "N(0, I)", "the course's standard normal prior: an analytic KL",
-    factory="models.latent_priors:StandardNormal", closed_form=True, conditional=True))
+    factory="latent_explorer.models.latent_priors:StandardNormal", closed_form=True, conditional=True))
 VAMP = register_prior(PriorSpec(
     "vamp", "VampPrior",
     "a mixture of the encoder's posteriors of K learned pseudo-inputs (Tomczak & Welling 2018): "
     "prior samples land where the data's codes are",
-    factory="models.latent_priors:VampPrior", closed_form=False, conditional=False))
+    factory="latent_explorer.models.latent_priors:VampPrior", closed_form=False, conditional=False))
 
 
 __all__ = ["DEFAULT_PRIOR", "DEFAULT_PSEUDO_INPUTS", "NORMAL", "PRIORS", "PriorSpec", "VAMP",

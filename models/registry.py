@@ -10,14 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
-from models.registries import Registry, resolve
+from latent_explorer.models.registries import Registry, resolve
 
 if TYPE_CHECKING:  # not models.autoencoders: it imports this module (no circles, even typed)
     import torch
 
 ENGINES = ("fast", "autograd")
 # The course's MLP encoder/decoder pair, which the three built-in kinds share.
-MLP = "models.autoencoders:LatentModel"
+MLP = "latent_explorer.models.autoencoders:LatentModel"
 
 
 @dataclass(frozen=True)

@@ -6,33 +6,32 @@ import os
 import tempfile
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# OpenMP threads spin-wait between ops by default: beside other busy processes two torch threads
+# took 9-26 s for what one took in 0.4 s. Passive waiting gives the core back (read by OpenMP
+# when torch loads, so before the import below; `make test` sets it too, for subprocesses).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # Downloads (which tests never make) would land in a throw-away folder, not the user's cache.
 os.environ["LATENT_EXPLORER_CACHE"] = tempfile.mkdtemp(prefix="latent-explorer-test-cache-")
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from training.data.datasets import Dataset, Split, load_mnist_sample  # noqa: E402
-from training.engine.loop import TrainConfig, Trainer  # noqa: E402
-from training.record.run import Run  # noqa: E402
+from latent_explorer.training.data.datasets import Dataset, Split, load_mnist_sample  # noqa: E402
+from latent_explorer.training.engine.loop import TrainConfig, Trainer  # noqa: E402
+from latent_explorer.training.record.run import Run  # noqa: E402
 
 
 def pytest_addoption(parser):
     parser.addoption(
         "--torch-threads", type=int, default=None,
-        help="torch threads for every test that does not pin its own (default: 2, or the "
-             "cores there are); `make test-numerics` runs the numerics tests with 1 and 2")
-
-
-def pytest_configure(config):
-    config.addinivalue_line(
-        "markers", "numerics: compares what two code paths compute; `make test-numerics` reruns "
-                   "these under other CPU kernel sets and thread counts")
+        help="torch threads for every test that does not pin its own (default: 1, which is "
+             "fastest for the suite's tiny models and holds on a busy machine); `make "
+             "test-numerics` runs the numerics tests with 1 and 2")
 
 
 def _torch_threads(config) -> int:
     asked = config.getoption("--torch-threads")
-    return asked if asked else max(1, min(2, os.cpu_count() or 1))
+    return asked if asked else 1
 
 
 @pytest.fixture(scope="session")

@@ -8,22 +8,22 @@ import numpy as np
 import pytest
 import torch
 
-from explorer.panels.conditional import ConditionalPanel
-from explorer.panels.interpolation import InterpolationPanel
-from explorer.panels.latent_map import LatentMapPanel
-from explorer.panels.prior import PriorPanel
-from explorer.panels.reconstructions import ReconstructionsPanel
-from explorer.views.training_form import TrainingForm, config_from_values
-from models import ModelConfig, build_model
-from models.architectures import arch_names, get_arch
-from models.conv import ConvLatentModel
-from training.cli.main import run_cli
-from training.config import TrainConfig
-from training.engine.loop import Trainer
-from training.engine.sweep import SweepConfig
-from training.record.checkpoint import (CHECKSUM_KEY, checkpoint_of, content_checksum,
+from latent_explorer.explorer.panels.conditional import ConditionalPanel
+from latent_explorer.explorer.panels.interpolation import InterpolationPanel
+from latent_explorer.explorer.panels.latent_map import LatentMapPanel
+from latent_explorer.explorer.panels.prior import PriorPanel
+from latent_explorer.explorer.panels.reconstructions import ReconstructionsPanel
+from latent_explorer.explorer.views.training_form import TrainingForm, config_from_values
+from latent_explorer.models import ModelConfig, build_model
+from latent_explorer.models.architectures import arch_names, get_arch
+from latent_explorer.models.conv import ConvLatentModel
+from latent_explorer.training.cli.main import run_cli
+from latent_explorer.training.config import TrainConfig
+from latent_explorer.training.engine.loop import Trainer
+from latent_explorer.training.engine.sweep import SweepConfig
+from latent_explorer.training.record.checkpoint import (CHECKSUM_KEY, checkpoint_of, content_checksum,
                                        load_checkpoint, save_checkpoint)
-from training.record.run import Run
+from latent_explorer.training.record.run import Run
 from tests.test_draw_panel import draw_seven, make as make_draw, wait_drawn
 from tests.test_panels import assert_image, grid_shape, make
 

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from training.metrics.evaluate import (ACTIVE_DIM_NATS, RateDistortion, binarized, evaluate,
+from latent_explorer.training.metrics.evaluate import (ACTIVE_DIM_NATS, RateDistortion, binarized, evaluate,
                                importance_weighted_bound, rate_distortion)
 
 pytestmark = pytest.mark.numerics  # compares code paths: `make test-numerics`
@@ -91,7 +91,7 @@ def test_rate_plus_distortion_is_the_negative_elbo(runs, small_dataset, kind):
 # -- Monte-Carlo standard errors --------------------------------------------------------------
 @pytest.mark.parametrize("k", [1, 8])
 def test_the_standard_error_predicts_the_spread_over_seeds(runs, small_dataset, k):
-    from training.metrics.evaluate import iw_bound_estimate
+    from latent_explorer.training.metrics.evaluate import iw_bound_estimate
 
     model = runs["vae"].model
     ests = [iw_bound_estimate(model, small_dataset.test, k, seed=s) for s in range(12)]
@@ -104,7 +104,7 @@ def test_the_standard_error_predicts_the_spread_over_seeds(runs, small_dataset, 
 
 
 def test_evaluate_reports_the_elbos_standard_error(runs, small_dataset):
-    from training.metrics.evaluate import EvalMetrics, iw_bound_estimate
+    from latent_explorer.training.metrics.evaluate import EvalMetrics, iw_bound_estimate
 
     m = evaluate(runs["cvae"].model, small_dataset.test)
     one = iw_bound_estimate(runs["cvae"].model, small_dataset.test, 1)
@@ -124,6 +124,6 @@ def test_evaluate_reports_the_elbos_standard_error(runs, small_dataset):
     (104.3456, 0.0312, "104.346 ± 0.031"), (104.3456, 12.0, "104.3 ± 12.0"),
     (104.3456, None, "104.3"), (5.0, 0.0, "5.0 ± 0")])
 def test_values_are_printed_to_the_digits_their_error_allows(value, se, text):
-    from training.metrics.evaluate import with_error
+    from latent_explorer.training.metrics.evaluate import with_error
 
     assert with_error(value, se) == text

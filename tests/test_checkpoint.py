@@ -13,11 +13,11 @@ import torch
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
-import training.record.checkpoint as checkpoint_mod
-from models import ModelConfig, build_model
-from training.record.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
-from training.record.history import History
-from training.engine.loop import TrainConfig, train
+import latent_explorer.training.record.checkpoint as checkpoint_mod
+from latent_explorer.models import ModelConfig, build_model
+from latent_explorer.training.record.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from latent_explorer.training.record.history import History
+from latent_explorer.training.engine.loop import TrainConfig, train
 
 
 def _cfg(kind: str) -> TrainConfig:

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import torch
 
-import main as main_mod
-from training.record.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from training.cli.main import run_cli
-from training.metrics.evaluate import evaluate
-from training.engine.loop import TrainConfig, train
+from latent_explorer import main as main_mod
+from latent_explorer.training.record.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from latent_explorer.training.cli.main import run_cli
+from latent_explorer.training.metrics.evaluate import evaluate
+from latent_explorer.training.engine.loop import TrainConfig, train
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -272,7 +272,7 @@ def _help_entries(text: str) -> dict[str, str]:
 
 
 def test_every_option_of_every_command_shows_its_default(capsys):
-    from training.cli.commands import COMMANDS
+    from latent_explorer.training.cli.commands import COMMANDS
 
     for name in COMMANDS:
         assert run_cli([name, "--help"]) == 0
@@ -296,7 +296,7 @@ def test_version(capsys):
 
 
 def test_train_defaults_are_train_configs():
-    from training.cli.main import build_parser
+    from latent_explorer.training.cli.main import build_parser
 
     args = build_parser().parse_args(["train", "--model", "vae", "--out", "x.safetensors"])
     d = TrainConfig()
@@ -307,8 +307,8 @@ def test_train_defaults_are_train_configs():
 
 
 def test_model_and_dataset_choices_come_from_the_registries(capsys):
-    from models.registry import list_kinds
-    from training.data.sources import list_sources
+    from latent_explorer.models.registry import list_kinds
+    from latent_explorer.training.data.sources import list_sources
 
     assert run_cli(["train", "--help"]) == 0
     text = " ".join(capsys.readouterr().out.split())
@@ -321,7 +321,7 @@ def test_model_and_dataset_choices_come_from_the_registries(capsys):
 
 
 def test_epochs_follow_the_dataset(tmp_path, capsys, monkeypatch, small_dataset):
-    import training.data.sources as sources
+    import latent_explorer.training.data.sources as sources
 
     monkeypatch.setattr(sources, "COURSE_STEPS", 6)  # a budget this test can afford
     monkeypatch.setattr(sources, "MIN_EPOCHS_LARGE", 1)
@@ -338,7 +338,7 @@ def test_epochs_follow_the_dataset(tmp_path, capsys, monkeypatch, small_dataset)
 
 
 def test_a_new_command_is_one_registry_line(tmp_path, monkeypatch, capsys):
-    import training.cli.commands as commands
+    import latent_explorer.training.cli.commands as commands
 
     (tmp_path / "hello_cmd.py").write_text(
         "def add_arguments(p):\n"
@@ -356,7 +356,7 @@ def test_a_new_command_is_one_registry_line(tmp_path, monkeypatch, capsys):
 
 def test_help_and_version_do_not_load_torch():
     code = ("import sys\n"
-            "from training.cli.main import run_cli\n"
+            "from latent_explorer.training.cli.main import run_cli\n"
             "codes = [run_cli(a) for a in (['--help'], ['--version'], ['train', '--help'])]\n"
             "sys.exit(10 if 'torch' in sys.modules else max(codes))\n")
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,

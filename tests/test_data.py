@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import torch
 
-import training.data.datasets as data
-import training.data.sources as sources
-from training.data.datasets import (
+import latent_explorer.training.data.datasets as data
+import latent_explorer.training.data.sources as sources
+from latent_explorer.training.data.datasets import (
     DataError,
     Split,
     batches_per_epoch,
@@ -23,7 +23,7 @@ from training.data.datasets import (
     load_mnist_sample,
     read_idx,
 )
-from training.data.sources import load_dataset
+from latent_explorer.training.data.sources import load_dataset
 
 
 def idx_bytes(arr: np.ndarray, dtype_code: int = 0x08) -> bytes:
@@ -399,7 +399,7 @@ def test_cache_dir_follows_the_override_then_the_platform(tmp_path, monkeypatch)
     import sys
     from pathlib import Path
 
-    from training.data.datasets import cache_dir
+    from latent_explorer.training.data.datasets import cache_dir
 
     monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(tmp_path / "mine"))
     assert cache_dir() == tmp_path / "mine"

@@ -8,8 +8,8 @@ from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QInputDevice, QPointingDevice, QTabletEvent
 from PySide6.QtWidgets import QApplication
 
-from explorer.widgets.draw_canvas import BRUSH_WIDTH, MIN_PRESSURE_SHARE, DrawCanvas
-from training.explore.drawing import DrawingError, preprocess
+from latent_explorer.explorer.widgets.draw_canvas import BRUSH_WIDTH, MIN_PRESSURE_SHARE, DrawCanvas
+from latent_explorer.training.explore.drawing import DrawingError, preprocess
 
 LEFT = Qt.MouseButton.LeftButton
 

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from training.record.checkpoint import Checkpoint, CheckpointError, save_checkpoint
-from training.cli.main import CliError, CliParser
-from training.cli.commands import encode, restyle
-from training.explore.drawing import DrawingError, classify_batch, encode_image, preprocess, restyle_batch
+from latent_explorer.training.record.checkpoint import Checkpoint, CheckpointError, save_checkpoint
+from latent_explorer.training.cli.main import CliError, CliParser
+from latent_explorer.training.cli.commands import encode, restyle
+from latent_explorer.training.explore.drawing import DrawingError, classify_batch, encode_image, preprocess, restyle_batch
 
 COMMANDS = {"encode": encode, "restyle": restyle}
 
@@ -183,7 +183,7 @@ def test_encode_classify_prints_the_guess_per_image(capsys, ckpts, digits, runs)
 @pytest.mark.parametrize("score, words", [("elbo", "ELBO"), ("iwae", "IW bound")])
 def test_encode_classify_by_a_sampled_score_prints_its_error(capsys, ckpts, digits, runs, score,
                                                               words):
-    from training.explore.drawing import classify_with_errors
+    from latent_explorer.training.explore.drawing import classify_with_errors
 
     rc, stdout, _ = dispatch(capsys, "encode", ckpts["cvae"], digits["stack"], "--classify",
                              "--score", score)

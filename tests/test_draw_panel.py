@@ -10,20 +10,20 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication, QTabWidget
 
-from explorer.views.panel_host import PanelHost
-from explorer.panels.base import (
+from latent_explorer.explorer.views.panel_host import PanelHost
+from latent_explorer.explorer.panels.base import (
     INTERPOLATION_END,
     INTERPOLATION_START,
     PNG_SCALE,
     TRAVERSAL_START,
 )
-from explorer.panels.draw import DrawPanel
-from explorer.panels.interpolation import InterpolationPanel
-from explorer.panels.latent_map import LatentMapPanel
-from explorer.widgets.image_view import PAD
-from training.explore import drawing
-from training.explore import panel_math as explore
-from training.record.run import Run
+from latent_explorer.explorer.panels.draw import DrawPanel
+from latent_explorer.explorer.panels.interpolation import InterpolationPanel
+from latent_explorer.explorer.panels.latent_map import LatentMapPanel
+from latent_explorer.explorer.widgets.image_view import PAD
+from latent_explorer.training.explore import drawing
+from latent_explorer.training.explore import panel_math as explore
+from latent_explorer.training.record.run import Run
 
 LEFT = Qt.MouseButton.LeftButton
 CELL = 28 + PAD

@@ -12,8 +12,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from models.autoencoders import gaussian_kl
-from training.explore.drawing import (
+from latent_explorer.models.autoencoders import gaussian_kl
+from latent_explorer.training.explore.drawing import (
     DrawingError,
     analyse,
     classify,
@@ -31,7 +31,7 @@ from training.explore.drawing import (
     restyle_batch,
     to_grey,
 )
-from training.explore.panel_math import reconstruct
+from latent_explorer.training.explore.panel_math import reconstruct
 
 pytestmark = pytest.mark.numerics  # compares code paths: `make test-numerics`
 
@@ -487,7 +487,7 @@ def test_model_side_functions_restore_training_mode(runs, test_digits):
 
 
 def test_fits_flags_errors_far_above_the_test_bce():
-    from training.explore.drawing import MISFIT_FACTOR, fits
+    from latent_explorer.training.explore.drawing import MISFIT_FACTOR, fits
 
     assert fits(0.10, 0.10) and fits(MISFIT_FACTOR * 0.1 - 1e-9, 0.1)
     assert not fits(MISFIT_FACTOR * 0.1 + 1e-6, 0.1)

@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from explorer.session.jobs import Progress
-from training.engine.eta import EtaEstimator, evaluations_left
-from training.engine.loop import StepsEvent
+from latent_explorer.explorer.session.jobs import Progress
+from latent_explorer.training.engine.eta import EtaEstimator, evaluations_left
+from latent_explorer.training.engine.loop import StepsEvent
 
 
 def chunks(rates, steps: int = 20):

@@ -7,9 +7,9 @@ import math
 import pytest
 import torch
 
-from models import ModelConfig, build_model
-from training.data.datasets import Split
-from training.metrics.evaluate import EvalMetrics, NonFiniteMetrics, evaluate, require_finite
+from latent_explorer.models import ModelConfig, build_model
+from latent_explorer.training.data.datasets import Split
+from latent_explorer.training.metrics.evaluate import EvalMetrics, NonFiniteMetrics, evaluate, require_finite
 
 pytestmark = pytest.mark.numerics  # compares code paths: `make test-numerics`
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from training.explore import panel_math as explore
-from training.explore.render import make_grid
+from latent_explorer.training.explore import panel_math as explore
+from latent_explorer.training.explore.render import make_grid
 
 pytestmark = pytest.mark.numerics  # compares code paths: `make test-numerics`
 

@@ -6,11 +6,11 @@ import pytest
 import torch
 from torch import nn
 
-from models import ModelConfig, build_model
+from latent_explorer.models import ModelConfig, build_model
 from tolerances import ONE_PASS, assert_grads_close, assert_losses_close, assert_metric_close
-from training.record.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from training.engine.fast_step import FastStep, FlatAdam, supports
-from training.engine.loop import TrainConfig, Trainer
+from latent_explorer.training.record.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from latent_explorer.training.engine.fast_step import FastStep, FlatAdam, supports
+from latent_explorer.training.engine.loop import TrainConfig, Trainer
 
 
 pytestmark = pytest.mark.numerics

@@ -15,10 +15,10 @@ from PySide6.QtCore import QPointF, QRect, Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QApplication, QLayout, QWidget
 
-from explorer.session.datasets import DatasetCache
-from explorer.main_window import MainWindow
-from explorer.views.run_table import COL_PROGRESS
-from training.record.run import Run
+from latent_explorer.explorer.session.datasets import DatasetCache
+from latent_explorer.explorer.main_window import MainWindow
+from latent_explorer.explorer.views.run_table import COL_PROGRESS
+from latent_explorer.training.record.run import Run
 
 from test_gui_window import FakeDialogs, settings  # noqa: F401
 

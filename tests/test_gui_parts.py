@@ -7,12 +7,12 @@ import pyqtgraph as pg
 import pytest
 from PySide6.QtGui import QColor, QPalette
 
-from explorer.views.loss_plot import LossPlot, ema_smooth
-from explorer.views.training_form import parse_lr
-from explorer.widgets.beta_control import BETA_STOPS, nearest_stop, parse_beta
-from training.record.history import History
-from training.engine.loop import TrainConfig
-from training.record.run import Run
+from latent_explorer.explorer.views.loss_plot import LossPlot, ema_smooth
+from latent_explorer.explorer.views.training_form import parse_lr
+from latent_explorer.explorer.widgets.beta_control import BETA_STOPS, nearest_stop, parse_beta
+from latent_explorer.training.record.history import History
+from latent_explorer.training.engine.loop import TrainConfig
+from latent_explorer.training.record.run import Run
 
 
 def naive_ema(x, w):
@@ -82,7 +82,7 @@ def test_plot_follows_a_dark_palette(qtbot):
 
 
 def test_loaded_history_and_markers(qtbot):
-    from training.metrics.evaluate import EvalMetrics
+    from latent_explorer.training.metrics.evaluate import EvalMetrics
 
     plot = LossPlot()
     qtbot.addWidget(plot)
@@ -116,7 +116,7 @@ def shown_curves(plot: LossPlot, channel: str = "total") -> dict[str, list[tuple
 
 
 def test_a_sweep_plot_shows_every_member_and_only_the_selected_runs_raw_steps(qtbot):
-    from explorer.views.loss_plot import run_color
+    from latent_explorer.explorer.views.loss_plot import run_color
 
     plot = shown_loss_plot(qtbot, 1100, 400)
     betas = (0.0, 1e-4, 1e-3, 1e-2, 0.1, 1.0, 10.0)

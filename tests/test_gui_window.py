@@ -13,14 +13,14 @@ import torch
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QApplication
 
-from explorer.session import worker_threads
-from explorer.session.datasets import DatasetCache
-from explorer.main_window import MainWindow
-from explorer.panels.base import Panel
-from explorer.views.run_table import COL_BCE, COL_EPOCHS, COL_NAME, COL_PROGRESS, COL_SHOW, COL_STATE
-from training.record.checkpoint import Checkpoint, save_checkpoint
-from explorer.widgets.beta_control import nearest_stop
-from training.engine.loop import TrainConfig, Trainer
+from latent_explorer.explorer.session import worker_threads
+from latent_explorer.explorer.session.datasets import DatasetCache
+from latent_explorer.explorer.main_window import MainWindow
+from latent_explorer.explorer.panels.base import Panel
+from latent_explorer.explorer.views.run_table import COL_BCE, COL_EPOCHS, COL_NAME, COL_PROGRESS, COL_SHOW, COL_STATE
+from latent_explorer.training.record.checkpoint import Checkpoint, save_checkpoint
+from latent_explorer.explorer.widgets.beta_control import nearest_stop
+from latent_explorer.training.engine.loop import TrainConfig, Trainer
 
 LONG = 2000  # epochs for runs a test stops: far longer than any test waits
 WAIT_MS = 30_000
@@ -497,7 +497,7 @@ def test_training_threads_run_nicer_than_the_gui_thread(qtbot, window, monkeypat
     gui_tid = threading.get_native_id()
     gui_nice = os.getpriority(os.PRIO_PROCESS, gui_tid)
     seen: dict[str, int] = {}
-    from explorer.session import jobs
+    from latent_explorer.explorer.session import jobs
 
     real_on_epoch_end = jobs.TrainingWorker.on_epoch_end
 
@@ -515,7 +515,7 @@ def test_training_threads_run_nicer_than_the_gui_thread(qtbot, window, monkeypat
 
 
 def test_the_app_shortens_the_gil_switch_interval():
-    from explorer.app import GIL_SWITCH_INTERVAL_S, create_app
+    from latent_explorer.explorer.app import GIL_SWITCH_INTERVAL_S, create_app
 
     before = sys.getswitchinterval()
     try:
@@ -635,7 +635,7 @@ def snapshot_epoch_in(caption: str) -> int:
 
 
 def test_explore_a_run_while_it_trains_and_while_paused(qtbot, settings, datasets, monkeypatch):
-    from explorer.session import jobs
+    from latent_explorer.explorer.session import jobs
 
     monkeypatch.setattr(jobs, "WEIGHTS_INTERVAL_S", 0.3)  # a new copy of the weights often
     w = make_window(qtbot, settings, datasets, load_panels=True)
@@ -741,8 +741,8 @@ def test_a_one_class_folder_fails_the_run_with_one_plain_line(qtbot, window, tmp
 
 def test_the_window_gives_its_actions_and_commands_what_they_ask(window):
     """actions.py and run_commands.py know the window by a Protocol, not by importing it."""
-    from explorer.commands.actions import ActionsWindow
-    from explorer.commands.run_commands import CommandsWindow
+    from latent_explorer.explorer.commands.actions import ActionsWindow
+    from latent_explorer.explorer.commands.run_commands import CommandsWindow
 
     assert isinstance(window, ActionsWindow) and isinstance(window, CommandsWindow)
     assert not isinstance(object(), ActionsWindow) and not isinstance(object(), CommandsWindow)

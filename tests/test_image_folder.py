@@ -9,12 +9,12 @@ import pytest
 import torch
 from PIL import Image
 
-from training.record.checkpoint import load_checkpoint
-from training.cli.main import run_cli
-from training.data.datasets import DataError
-from training.data.sources import load_dataset
-from training.data.image_folder import load_image_folder
-from training.engine.loop import TrainConfig, Trainer
+from latent_explorer.training.record.checkpoint import load_checkpoint
+from latent_explorer.training.cli.main import run_cli
+from latent_explorer.training.data.datasets import DataError
+from latent_explorer.training.data.sources import load_dataset
+from latent_explorer.training.data.image_folder import load_image_folder
+from latent_explorer.training.engine.loop import TrainConfig, Trainer
 
 
 def draw(size: tuple[int, int], bg: int, ink: int, box: tuple[int, int, int, int]) -> np.ndarray:
@@ -210,7 +210,7 @@ def test_the_cli_refuses_a_one_class_folder_in_one_line(tmp_path, capsys):
 # -- training on them -------------------------------------------------------------------------
 def test_a_cvae_needs_two_classes_at_train_start(tmp_path, small_dataset):
     """The loop's own check, for data that never came through a folder (e.g. built in memory)."""
-    from training.data.datasets import Dataset
+    from latent_explorer.training.data.datasets import Dataset
 
     tr, te = small_dataset.train, small_dataset.test
     ones = Dataset("ones", type(tr)(tr.images[:64], tr.labels[:64] * 0),

@@ -16,15 +16,15 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("models", "training", "explorer")
 
 
-def module_files(root: Path, packages: tuple[str, ...]) -> dict[str, Path]:
-    """Module name -> source file, for every .py file under the packages."""
+def module_files(root: Path, packages: tuple[str, ...], prefix: str) -> dict[str, Path]:
+    """Module name (under `prefix`, the package they install in) -> source file."""
     out = {}
     for pkg in packages:
         for f in sorted((root / pkg).rglob("*.py")):
             parts = list(f.relative_to(root).with_suffix("").parts)
             if parts[-1] == "__init__":
                 parts = parts[:-1]
-            out[".".join(parts)] = f
+            out[".".join([prefix, *parts] if prefix else parts)] = f
     return out
 
 
@@ -40,9 +40,10 @@ def _import_time_imports(tree: ast.Module):
         stack.extend(ast.iter_child_nodes(node))
 
 
-def import_graph(root: Path = ROOT, packages: tuple[str, ...] = PACKAGES) -> dict[str, set[str]]:
+def import_graph(root: Path = ROOT, packages: tuple[str, ...] = PACKAGES,
+                 prefix: str = "latent_explorer") -> dict[str, set[str]]:
     """Module -> the modules of `packages` it imports at import time."""
-    files = module_files(root, packages)
+    files = module_files(root, packages, prefix)
     graph: dict[str, set[str]] = {m: set() for m in files}
     for module, path in files.items():
         package = module if path.name == "__init__.py" else module.rpartition(".")[0]
@@ -127,13 +128,13 @@ def test_the_graph_sees_the_imports_that_matter():
     """Edges the real graph must have: a parser that found nothing would pass the test above."""
     g = import_graph()
     assert len(g) > 60
-    assert "training.config" in g["training.engine.loop"]  # from training.config import ...
-    assert "training.engine.fast_step" in g["training.engine.members"]  # from training.engine import fast_step
-    assert "training.config" in g["training.data.sources"]  # under `if TYPE_CHECKING:`
-    assert "explorer.commands.actions" in g["explorer.main_window"]
-    assert "models.registries" in g["models.registry"]
+    assert "latent_explorer.training.config" in g["latent_explorer.training.engine.loop"]  # from training.config import ...
+    assert "latent_explorer.training.engine.fast_step" in g["latent_explorer.training.engine.members"]  # from training.engine import fast_step
+    assert "latent_explorer.training.config" in g["latent_explorer.training.data.sources"]  # under `if TYPE_CHECKING:`
+    assert "latent_explorer.explorer.commands.actions" in g["latent_explorer.explorer.main_window"]
+    assert "latent_explorer.models.registries" in g["latent_explorer.models.registry"]
     # imports inside functions are not edges: the loaders load lazily
-    assert "training.data.image_folder" not in g["training.data.sources"]
+    assert "latent_explorer.training.data.image_folder" not in g["latent_explorer.training.data.sources"]
 
 
 def test_the_cycle_finder_names_every_circle():
@@ -161,7 +162,7 @@ def test_a_type_only_circle_is_found(tmp_path):
         "def f():\n"
         "    from pkg import lazy2\n")  # inside a function: not an edge
     (pkg / "lazy2.py").write_text("from pkg import lazy\n")
-    g = import_graph(tmp_path, ("pkg",))
+    g = import_graph(tmp_path, ("pkg",), prefix="")
     assert g["pkg.loop"] == {"pkg.config"} and g["pkg.config"] == {"pkg.loop"}
     assert g["pkg.lazy"] == {"pkg.config"} and g["pkg.lazy2"] == {"pkg.lazy"}
     assert find_cycles(g) == [["pkg.config", "pkg.loop", "pkg.config"]]

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from explorer.session.datasets import DatasetCache
-from explorer.session.job_events import (
+from latent_explorer.explorer.session.datasets import DatasetCache
+from latent_explorer.explorer.session.job_events import (
     DatasetLoaded,
     EpochEvent,
     MemberEvent,
@@ -19,9 +19,9 @@ from explorer.session.job_events import (
     TrainingEnded,
     TrainingStarted,
 )
-from explorer.session.jobs import JobQueue, TrainingJob, TrainingWorker
-from training.engine.loop import TrainConfig
-from training.record.run import Run, RunState
+from latent_explorer.explorer.session.jobs import JobQueue, TrainingJob, TrainingWorker
+from latent_explorer.training.engine.loop import TrainConfig
+from latent_explorer.training.record.run import Run, RunState
 
 
 def config(**kw) -> TrainConfig:

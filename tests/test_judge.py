@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from training.data.datasets import Dataset, Split, cache_dir
-from training.metrics.judge import (Judge, get_judge, judge_path, judge_samples, load_judge,
+from latent_explorer.training.data.datasets import Dataset, Split, cache_dir
+from latent_explorer.training.metrics.judge import (Judge, get_judge, judge_path, judge_samples, load_judge,
                             sample_quality)
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-import models
-import models.autoencoders as autoencoders
-import models.registry as registry
-from models import ModelConfig, build_model
-from models.registry import ModelKind, get_kind, kind_names, list_kinds, register_kind
-from training.engine.loop import TrainConfig, Trainer
+from latent_explorer import models
+import latent_explorer.models.autoencoders as autoencoders
+import latent_explorer.models.registry as registry
+from latent_explorer.models import ModelConfig, build_model
+from latent_explorer.models.registry import ModelKind, get_kind, kind_names, list_kinds, register_kind
+from latent_explorer.training.engine.loop import TrainConfig, Trainer
 
 
 def test_the_three_kinds():
@@ -50,7 +50,7 @@ def test_model_config_reads_the_registry(name):
 
 def test_a_new_kind_is_one_entry(monkeypatch, small_dataset):
     """A conditional plain auto-encoder, registered once: the loop, the model and the CLI take it."""
-    from training.cli.main import build_parser
+    from latent_explorer.training.cli.main import build_parser
 
     cae = ModelKind("cae", "CAE", "a conditional plain auto-encoder", variational=False,
                     conditional=True)
@@ -112,14 +112,14 @@ def test_a_kind_builds_its_own_model(monkeypatch, small_dataset):
 
 def test_the_built_in_kinds_build_the_mlp_from_a_lazy_path():
     for kind in list_kinds():
-        assert kind.factory == registry.MLP == "models.autoencoders:LatentModel"
+        assert kind.factory == registry.MLP == "latent_explorer.models.autoencoders:LatentModel"
         model = kind.build(ModelConfig(kind=kind.name, nz=3, hidden=(8,)))
         assert type(model) is autoencoders.LatentModel and model.config.kind == kind.name
 
 
 @pytest.mark.parametrize("name", ["ae", "vae", "cvae"])
 def test_a_run_asks_its_kind(name):
-    from training.record.run import Run
+    from latent_explorer.training.record.run import Run
 
     kind = get_kind(name)
     run = Run("r", TrainConfig(kind=name, beta=0.5, nz=4))
@@ -130,7 +130,7 @@ def test_a_run_asks_its_kind(name):
 
 
 def test_a_run_of_a_new_kind_is_what_its_entry_says(monkeypatch):
-    from training.record.run import Run
+    from latent_explorer.training.record.run import Run
 
     cae = ModelKind("cae", "CAE", "a conditional plain auto-encoder", variational=False,
                     conditional=True)

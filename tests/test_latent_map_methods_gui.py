@@ -12,13 +12,13 @@ from PySide6.QtCore import QEvent, QObject, QPointF, Qt, Signal
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 
-from explorer.panels.base import INTERPOLATION_END, INTERPOLATION_START
-from explorer.panels.draw import DrawPanel
-from explorer.panels.latent_map import LatentMapPanel
-from explorer.widgets.image_view import PAD
-from training.explore import latent_methods as lm
-from training.explore import panel_math as explore
-from training.record.run import Run
+from latent_explorer.explorer.panels.base import INTERPOLATION_END, INTERPOLATION_START
+from latent_explorer.explorer.panels.draw import DrawPanel
+from latent_explorer.explorer.panels.latent_map import LatentMapPanel
+from latent_explorer.explorer.widgets.image_view import PAD
+from latent_explorer.training.explore import latent_methods as lm
+from latent_explorer.training.explore import panel_math as explore
+from latent_explorer.training.record.run import Run
 
 LEFT = Qt.MouseButton.LeftButton
 FIT_MS = 120_000  # the first UMAP in a process compiles numba code (~20 s on 2 busy cores)
@@ -206,7 +206,7 @@ def vae_means(p, mask):
 
 def test_hovering_a_point_shows_its_thumbnail_and_zooming_in_draws_one_per_point(
         qtbot, vae, monkeypatch):
-    from explorer.panels import latent_map
+    from latent_explorer.explorer.panels import latent_map
 
     # The small test split has a few hundred points: allow a quarter of them a thumbnail, so
     # the whole map is "too many" as a full test split's 10,000 are.

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.cli.main import run_cli
-from training.explore import latent_methods as lm
-from training.metrics.sweep_report import GOOD_QUALITY, SummaryRow, best_members, no_good_quality
-from training.record.checkpoint import Checkpoint, save_checkpoint
+from latent_explorer.training.cli.main import run_cli
+from latent_explorer.training.explore import latent_methods as lm
+from latent_explorer.training.metrics.sweep_report import GOOD_QUALITY, SummaryRow, best_members, no_good_quality
+from latent_explorer.training.record.checkpoint import Checkpoint, save_checkpoint
 
 N = 300
 
@@ -104,7 +104,7 @@ def test_no_member_is_crowned_best_quality_when_none_is_good():
 # -- main.py map -----------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def vae_file(tmp_path_factory, small_dataset):
-    from training.engine.loop import TrainConfig, train
+    from latent_explorer.training.engine.loop import TrainConfig, train
 
     cfg = TrainConfig(kind="vae", epochs=1, batch_size=64, device="cpu", nz=8, dataset="mnist-sample")
     r = train(cfg, small_dataset)

@@ -13,9 +13,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from models import ModelConfig, build_model, gaussian_kl
-from training.metrics.evaluate import EvalMetrics, evaluate
-from training.engine.loop import (
+from latent_explorer.models import ModelConfig, build_model, gaussian_kl
+from latent_explorer.training.metrics.evaluate import EvalMetrics, evaluate
+from latent_explorer.training.engine.loop import (
     EpochEvent,
     StepsEvent,
     TrainConfig,

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.distributions import Normal, kl_divergence
 
-from models import KINDS, ModelConfig, Posterior, build_model, gaussian_kl
+from latent_explorer.models import KINDS, ModelConfig, Posterior, build_model, gaussian_kl
 
 pytestmark = pytest.mark.numerics  # compares code paths: `make test-numerics`
 

@@ -74,12 +74,12 @@ def test_the_checker_finds_private_reads_writes_and_imports():
            "    w.panel._y = 1\n"
            "    getattr(w, '_z')\n"
            "    monkeypatch.setattr(w, '_ask', None)\n"
-           "    from explorer.views import _helper\n"
+           "    from latent_explorer.explorer.views import _helper\n"
            "    self_._q\n")
     found = private_uses(src)
     assert [f.split(": ", 1)[1] for f in found] == [
         "w._x", "w.panel._y", "getattr(w, '_z')", "monkeypatch.setattr(w, '_ask', None)",
-        "from explorer.views import _helper", "self_._q"]
+        "from latent_explorer.explorer.views import _helper", "self_._q"]
 
 
 def test_the_checker_lets_public_names_dunders_self_and_allowed_apis_through():

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 import torch
 
-from models import ModelConfig, build_model
+from latent_explorer.models import ModelConfig, build_model
 from tolerances import EPS32, assert_losses_close, loss_rtol
-from training.engine.fast_step import FastStep, FlatAdam
-from training.engine.sweep_step import StackedModel, SweepStep
+from latent_explorer.training.engine.fast_step import FastStep, FlatAdam
+from latent_explorer.training.engine.sweep_step import StackedModel, SweepStep
 
 pytestmark = pytest.mark.numerics
 

@@ -10,18 +10,18 @@ from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 
-from explorer.panels import Panel, create_panels
-from explorer.panels.base import PNG_SCALE, TAB10
-from explorer.widgets.image_view import PAD
-from explorer.panels.conditional import ConditionalPanel
-from explorer.panels.draw import DrawPanel
-from explorer.panels.interpolation import GALLERY_COLS, InterpolationPanel
-from explorer.panels.latent_map import LatentMapPanel
-from explorer.panels.prior import PriorPanel
-from explorer.panels.reconstructions import ReconstructionsPanel
-from explorer.panels.sweep import SweepPanel
-from training.explore import panel_math as explore
-from training.record.run import Run
+from latent_explorer.explorer.panels import Panel, create_panels
+from latent_explorer.explorer.panels.base import PNG_SCALE, TAB10
+from latent_explorer.explorer.widgets.image_view import PAD
+from latent_explorer.explorer.panels.conditional import ConditionalPanel
+from latent_explorer.explorer.panels.draw import DrawPanel
+from latent_explorer.explorer.panels.interpolation import GALLERY_COLS, InterpolationPanel
+from latent_explorer.explorer.panels.latent_map import LatentMapPanel
+from latent_explorer.explorer.panels.prior import PriorPanel
+from latent_explorer.explorer.panels.reconstructions import ReconstructionsPanel
+from latent_explorer.explorer.panels.sweep import SweepPanel
+from latent_explorer.training.explore import panel_math as explore
+from latent_explorer.training.record.run import Run
 
 CELL = 28 + PAD
 
@@ -127,11 +127,11 @@ def test_every_panel_renders_nonblank_images_of_the_right_size(qtbot, runs, all_
 
 def test_panels_ask_the_kind_not_its_name(qtbot, monkeypatch, small_dataset, all_runs):
     """A kind the panels have never heard of, conditional but not variational, is drawn as such."""
-    import models.registry as registry
-    from explorer.panels.base import run_caption
-    from explorer.panels.prior import AE_NOTE
-    from models.registry import ModelKind
-    from training.engine.loop import TrainConfig, Trainer
+    import latent_explorer.models.registry as registry
+    from latent_explorer.explorer.panels.base import run_caption
+    from latent_explorer.explorer.panels.prior import AE_NOTE
+    from latent_explorer.models.registry import ModelKind
+    from latent_explorer.training.engine.loop import TrainConfig, Trainer
 
     monkeypatch.setitem(registry.MODEL_KINDS, "cae", ModelKind(
         "cae", "CAE", "a conditional plain auto-encoder", variational=False, conditional=True))
@@ -201,7 +201,7 @@ def test_prior_grid_seed_resample_and_compare(qtbot, runs, all_runs):
 
 
 def explore_grid(run, k, t, seed):
-    from training.explore.render import make_grid
+    from latent_explorer.training.explore.render import make_grid
     return make_grid(explore.prior_grid(run.model, k, t, seed), ncols=k)
 
 
@@ -223,7 +223,7 @@ def test_conditional_digits_by_button_and_key(qtbot, runs, all_runs):
     p = make(qtbot, ConditionalPanel, all_runs, run)
     qtbot.mouseClick(p.digits.button(4), Qt.MouseButton.LeftButton)
     assert p.digit == 4
-    from training.explore.render import make_grid
+    from latent_explorer.training.explore.render import make_grid
     np.testing.assert_allclose(p.grid, make_grid(explore.digit_grid(run.model, 4, 6, 1.0, 0), ncols=6),
                                atol=1e-6)
     qtbot.keyClick(p, Qt.Key.Key_7)

@@ -9,18 +9,18 @@ import numpy as np
 import pytest
 import torch
 
-from explorer.views.training_form import TrainingForm, config_from_values
-from models import ModelConfig, build_model
-from models.latent_priors import VampPrior, gaussian_kl, gaussian_log_prob
-from models.priors import prior_names
-from training.cli.main import run_cli
-from training.config import TrainConfig
-from training.engine.loop import Trainer
-from training.engine.sequential import SequentialMembers
-from training.engine.sweep import SweepConfig, SweepTrainer
-from training.explore import panel_math as explore
-from training.metrics.evaluate import evaluate, importance_weighted_bound, rate_distortion
-from training.record.checkpoint import checkpoint_of, load_checkpoint, save_checkpoint
+from latent_explorer.explorer.views.training_form import TrainingForm, config_from_values
+from latent_explorer.models import ModelConfig, build_model
+from latent_explorer.models.latent_priors import VampPrior, gaussian_kl, gaussian_log_prob
+from latent_explorer.models.priors import prior_names
+from latent_explorer.training.cli.main import run_cli
+from latent_explorer.training.config import TrainConfig
+from latent_explorer.training.engine.loop import Trainer
+from latent_explorer.training.engine.sequential import SequentialMembers
+from latent_explorer.training.engine.sweep import SweepConfig, SweepTrainer
+from latent_explorer.training.explore import panel_math as explore
+from latent_explorer.training.metrics.evaluate import evaluate, importance_weighted_bound, rate_distortion
+from latent_explorer.training.record.checkpoint import checkpoint_of, load_checkpoint, save_checkpoint
 from tests.test_resume import assert_same_run, cfg, data, stop_save_load, straight  # noqa: F401
 
 
@@ -199,11 +199,11 @@ def test_the_form_offers_the_prior_for_a_vae_only(qtbot):
 
 
 def test_the_prior_panel_and_latent_map_take_a_vampprior_run(qtbot, small_dataset):
-    from explorer.panels.latent_map import LatentMapPanel
-    from explorer.panels.prior import PriorPanel
+    from latent_explorer.explorer.panels.latent_map import LatentMapPanel
+    from latent_explorer.explorer.panels.prior import PriorPanel
     from tests.test_draw_panel import draw_seven, make as make_draw, wait_drawn
     from tests.test_panels import assert_image, grid_shape, make
-    from training.record.run import Run
+    from latent_explorer.training.record.run import Run
 
     c = TrainConfig(prior="vamp", pseudo_inputs=10, nz=4, hidden=(32,), epochs=1, device="cpu")
     r = Trainer(c, small_dataset).run()
@@ -223,13 +223,13 @@ def test_the_prior_panel_and_latent_map_take_a_vampprior_run(qtbot, small_datase
 
 
 def test_the_run_list_and_captions_name_the_architecture_and_prior(qtbot, small_dataset):
-    from explorer.panels.base import run_caption
+    from latent_explorer.explorer.panels.base import run_caption
     from PySide6.QtCore import Qt
 
-    from explorer.views.run_table import COL_KIND, RunTable, RunTableModel
-    from training.record.run import Run
+    from latent_explorer.explorer.views.run_table import COL_KIND, RunTable, RunTableModel
+    from latent_explorer.training.record.run import Run
 
-    from training.record.history import History
+    from latent_explorer.training.record.history import History
 
     course = Run("c", TrainConfig(), None, History())
     conv = Run("v", TrainConfig(arch="conv", prior="vamp"), None, History())

@@ -8,12 +8,12 @@ import math
 import numpy as np
 import pytest
 
-from training.config import TrainConfig
-from training.engine.events import Observer
-from training.engine.loop import Trainer
-from training.engine.rate_control import BETA_MAX, RateControl, RateControlState
-from training.engine.sweep import SweepConfig, SweepTrainer
-from training.record.checkpoint import checkpoint_of, load_checkpoint, save_checkpoint
+from latent_explorer.training.config import TrainConfig
+from latent_explorer.training.engine.events import Observer
+from latent_explorer.training.engine.loop import Trainer
+from latent_explorer.training.engine.rate_control import BETA_MAX, RateControl, RateControlState
+from latent_explorer.training.engine.sweep import SweepConfig, SweepTrainer
+from latent_explorer.training.record.checkpoint import checkpoint_of, load_checkpoint, save_checkpoint
 
 
 def plant(beta: np.ndarray) -> np.ndarray:
@@ -145,8 +145,8 @@ def test_a_target_rate_sweep_needs_one_starting_beta():
 
 def test_the_loss_plot_draws_beta_beside_the_losses_and_the_target_on_the_kl_plot(
         qtbot, small_dataset):
-    from explorer.views.loss_plot import LossPlot
-    from training.record.run import Run
+    from latent_explorer.explorer.views.loss_plot import LossPlot
+    from latent_explorer.training.record.run import Run
 
     steered = Trainer(small(), small_dataset).run()
     fixed = Trainer(small(target_rate=None), small_dataset).run()
@@ -168,7 +168,7 @@ def test_the_loss_plot_draws_beta_beside_the_losses_and_the_target_on_the_kl_plo
 
 
 def test_the_form_takes_a_target_rate_and_marks_one_that_cannot_train(qtbot):
-    from explorer.views.training_form import TrainingForm
+    from latent_explorer.explorer.views.training_form import TrainingForm
 
     form = TrainingForm()
     qtbot.addWidget(form)
@@ -188,8 +188,8 @@ def test_the_form_takes_a_target_rate_and_marks_one_that_cannot_train(qtbot):
 
 
 def test_the_sweep_tab_draws_each_members_target_on_the_plane(qtbot, small_dataset):
-    from explorer.panels.sweep import SweepPanel
-    from training.record.run import Run
+    from latent_explorer.explorer.panels.sweep import SweepPanel
+    from latent_explorer.training.record.run import Run
 
     cfg = SweepConfig(kind="vae", betas=(0.005,), seeds=(0,), target_rates=(3.0, 30.0),
                       nz=8, hidden=(64, 32), epochs=2, lr=2e-3, device="cpu")
@@ -208,8 +208,8 @@ def test_the_sweep_tab_draws_each_members_target_on_the_plane(qtbot, small_datas
 
 
 def test_the_run_list_shows_a_steered_runs_latest_beta_and_its_target(qtbot, small_dataset):
-    from explorer.views.run_table import COL_BETA, RunTableModel
-    from training.record.run import Run
+    from latent_explorer.explorer.views.run_table import COL_BETA, RunTableModel
+    from latent_explorer.training.record.run import Run
 
     result = Trainer(small(), small_dataset).run()
     run = Run("steered", small(), result.model, result.history, state="finished")

@@ -17,12 +17,12 @@ import pytest
 
 from test_gui_window import datasets, settings  # noqa: F401 - the window's fixtures
 from tolerances import assert_losses_close
-from training.config import parse_address
-from training.engine.events import Observer
-from training.engine.ray_sweep import (RaySettings, RaySweepTrainer, RayUnavailable,
+from latent_explorer.training.config import parse_address
+from latent_explorer.training.engine.events import Observer
+from latent_explorer.training.engine.ray_sweep import (RaySettings, RaySweepTrainer, RayUnavailable,
                                        check_address, plan_trials)
-from training.engine.sweep import SweepConfig, SweepTrainer
-from training.record.checkpoint import load_checkpoint
+from latent_explorer.training.engine.sweep import SweepConfig, SweepTrainer
+from latent_explorer.training.record.checkpoint import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = dict(nz=8, hidden=(64, 32), batch_size=64, lr=2e-3, device="cpu")
@@ -83,7 +83,7 @@ def cluster():
     """The embedded cluster the app starts (2 CPUs), kept for the module's tests."""
     import ray
 
-    from training.engine.ray_sweep import init_ray
+    from latent_explorer.training.engine.ray_sweep import init_ray
 
     assert init_ray(ray, RaySettings())
     yield ray
@@ -250,7 +250,7 @@ def test_the_app_trains_a_sweep_on_ray_live_and_remembers_where(qtbot, cluster, 
                                                                  settings, datasets):
     from PySide6.QtCore import Qt
 
-    from explorer.session.job_events import EpochEvent, TrainingEnded
+    from latent_explorer.explorer.session.job_events import EpochEvent, TrainingEnded
     from test_gui_window import fill_form, make_window
 
     w = make_window(qtbot, settings, datasets)

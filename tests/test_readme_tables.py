@@ -28,8 +28,8 @@ def test_readme_table_matches_the_registry(name):
 
 
 def test_every_source_and_kind_has_a_row():
-    from models.registry import list_kinds
-    from training.data.sources import list_folder_formats, list_sources
+    from latent_explorer.models.registry import list_kinds
+    from latent_explorer.training.data.sources import list_folder_formats, list_sources
 
     tool = _tool()
     sources = tool.sources_table().splitlines()[2:]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from models.registries import Registry, resolve
+from latent_explorer.models.registries import Registry, resolve
 
 
 def test_a_registry_keeps_entries_in_order_and_refuses_a_name_twice():
@@ -43,11 +43,11 @@ def test_monkeypatch_adds_an_entry_for_one_test_only():
 
 
 def test_resolve_imports_a_module_attribute_path():
-    from models.registry import get_kind
+    from latent_explorer.models.registry import get_kind
 
-    assert resolve("models.registry:get_kind") is get_kind
-    assert resolve("models.registry:MODEL_KINDS.names")() == ("ae", "vae", "cvae")
-    for bad in ("models.registry", ":get_kind", "models.registry:"):
+    assert resolve("latent_explorer.models.registry:get_kind") is get_kind
+    assert resolve("latent_explorer.models.registry:MODEL_KINDS.names")() == ("ae", "vae", "cvae")
+    for bad in ("latent_explorer.models.registry", ":get_kind", "models.registry:"):
         with pytest.raises(ValueError, match="module:attribute"):
             resolve(bad)
     with pytest.raises(ModuleNotFoundError):
@@ -55,10 +55,10 @@ def test_resolve_imports_a_module_attribute_path():
 
 
 def test_every_registry_is_a_registry():
-    import explorer.panels as panels
-    import models.registry as kinds
-    import training.cli.commands as commands
-    import training.data.sources as sources
+    import latent_explorer.explorer.panels as panels
+    import latent_explorer.models.registry as kinds
+    import latent_explorer.training.cli.commands as commands
+    import latent_explorer.training.data.sources as sources
 
     assert isinstance(kinds.MODEL_KINDS, Registry)
     assert kinds.kind_names() == kinds.MODEL_KINDS.names()
@@ -78,17 +78,17 @@ def test_every_registry_is_a_registry():
             register(entry)
         assert registry.list().count(entry) == 1
     with pytest.raises(ValueError, match="command 'train' is already registered"):
-        commands.register_command("train", "again", "training.cli.commands.train")
+        commands.register_command("train", "again", "latent_explorer.training.cli.commands.train")
     with pytest.raises(ValueError, match="panel 'draw' is already registered"):
-        panels.register_panel("draw", "explorer.panels.draw:DrawPanel")
+        panels.register_panel("draw", "latent_explorer.explorer.panels.draw:DrawPanel")
     with pytest.raises(ValueError, match="unknown command 'fly'; choose one of train, eval"):
         commands.load_command("fly")
 
 
 def test_a_new_panel_is_one_entry(qtbot, monkeypatch):
-    import explorer.panels as panels
+    import latent_explorer.explorer.panels as panels
 
-    monkeypatch.setitem(panels.PANELS, "plain", "explorer.panels.base:Panel")
+    monkeypatch.setitem(panels.PANELS, "plain", "latent_explorer.explorer.panels.base:Panel")
     made = panels.create_panels()
     for p in made:
         qtbot.addWidget(p)

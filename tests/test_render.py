@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from training.explore.render import make_grid
+from latent_explorer.training.explore.render import make_grid
 
 
 def _cells(n: int, h: int = 4, w: int = 3) -> np.ndarray:

@@ -10,26 +10,26 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import load as st_load
-from training.record.checkpoint import checkpoint_bytes
+from latent_explorer.training.record.checkpoint import checkpoint_bytes
 
-from training.record.checkpoint import (
+from latent_explorer.training.record.checkpoint import (
     Checkpoint,
     CheckpointError,
     checkpoint_of,
     load_checkpoint,
     save_checkpoint,
 )
-from training.data.datasets import Dataset, Split
-from training.engine.fast_step import FlatAdam
-from training.engine.loop import TrainConfig, Trainer, TrainingObserver, make_optimizer
-from training.engine.resume import (
+from latent_explorer.training.data.datasets import Dataset, Split
+from latent_explorer.training.engine.fast_step import FlatAdam
+from latent_explorer.training.engine.loop import TrainConfig, Trainer, TrainingObserver, make_optimizer
+from latent_explorer.training.engine.resume import (
     ResumeError,
     dataset_fingerprint,
     load_optimizer_state,
     optimizer_state,
     plan_resume,
 )
-from training.record.timeline import TimelineRecorder
+from latent_explorer.training.record.timeline import TimelineRecorder
 
 pytestmark = pytest.mark.numerics  # compares code paths: `make test-numerics`
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from explorer.session.scorer import RunScorer
+from latent_explorer.explorer.session.scorer import RunScorer
 
 
 def test_scoring_waits_while_a_job_trains_then_goes_on(qtbot, runs):

@@ -10,17 +10,17 @@ import numpy as np
 import pytest
 import torch
 
-from training.cli.main import run_cli
-from training.config import TrainConfig
-from training.engine.device import pick_device
-from training.engine.loop import Loop, Trainer
-from training.engine.sequential import SequentialMembers
-from training.engine.sweep import SweepConfig, SweepTrainer, sweep_members
-from training.engine.stacked import StackedMembers
-from training.record.checkpoint import load_checkpoint
+from latent_explorer.training.cli.main import run_cli
+from latent_explorer.training.config import TrainConfig
+from latent_explorer.training.engine.device import pick_device
+from latent_explorer.training.engine.loop import Loop, Trainer
+from latent_explorer.training.engine.sequential import SequentialMembers
+from latent_explorer.training.engine.sweep import SweepConfig, SweepTrainer, sweep_members
+from latent_explorer.training.engine.stacked import StackedMembers
+from latent_explorer.training.record.checkpoint import load_checkpoint
 from PySide6.QtCore import Qt
 
-from explorer.panels.prior import PriorPanel
+from latent_explorer.explorer.panels.prior import PriorPanel
 from test_gui_window import datasets, fill_form, make_window, settings  # noqa: F401
 from tests.test_panels import assert_image, grid_shape
 

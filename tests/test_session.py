@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from explorer.session.datasets import DatasetCache
-from explorer.session.job_events import ReconstructionsReady, TrainingEnded
-from explorer.session.session import RunSession
-from training.record.checkpoint import CheckpointError
-from training.engine.loop import TrainConfig
-from training.record.run import RunState
+from latent_explorer.explorer.session.datasets import DatasetCache
+from latent_explorer.explorer.session.job_events import ReconstructionsReady, TrainingEnded
+from latent_explorer.explorer.session.session import RunSession
+from latent_explorer.training.record.checkpoint import CheckpointError
+from latent_explorer.training.engine.loop import TrainConfig
+from latent_explorer.training.record.run import RunState
 
 WAIT_MS = 30_000
 

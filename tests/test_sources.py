@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 import torch
 
-import training.data
-import training.data.datasets as data
-import training.data.sources as sources
-from training.data.datasets import DataError, Dataset, Split
-from training.data.sources import load_dataset
-from training.engine.loop import TrainConfig
-from training.data.sources import (
+from latent_explorer import training
+import latent_explorer.training.data.datasets as data
+import latent_explorer.training.data.sources as sources
+from latent_explorer.training.data.datasets import DataError, Dataset, Split
+from latent_explorer.training.data.sources import load_dataset
+from latent_explorer.training.engine.loop import TrainConfig
+from latent_explorer.training.data.sources import (
     DataSource,
     dataset_candidates,
     default_epochs,
@@ -90,7 +90,7 @@ def test_kmnist_entry():
 
 def test_a_new_source_is_one_entry(monkeypatch, small_dataset):
     """Registered once, it loads by name and the CLI offers it."""
-    from training.cli.main import build_parser
+    from latent_explorer.training.cli.main import build_parser
 
     loaded = []
 
@@ -114,9 +114,9 @@ def test_dataset_n_classes(small_dataset):
 
 def test_registries_import_without_torch():
     """The GUI and --help read the registries while torch is still loading (or never)."""
-    code = ("import sys, models.registry, training.data.sources, training.cli.main, training.config\n"
-            "training.cli.main.build_parser()\n"
-            "training.config.TrainConfig(kind='cvae', dataset='kmnist')\n"
+    code = ("import sys, latent_explorer.models.registry, latent_explorer.training.data.sources, latent_explorer.training.cli.main, latent_explorer.training.config\n"
+            "latent_explorer.training.cli.main.build_parser()\n"
+            "latent_explorer.training.config.TrainConfig(kind='cvae', dataset='kmnist')\n"
             "assert training.data.sources.source_names() and models.registry.kind_names()\n"
             "heavy = sorted(m for m in ('torch', 'numpy') if m in sys.modules)\n"
             "print(heavy); sys.exit(1 if heavy else 0)\n")

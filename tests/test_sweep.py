@@ -10,16 +10,16 @@ import numpy as np
 import pytest
 import torch
 
-from models import ModelConfig, build_model
+from latent_explorer.models import ModelConfig, build_model
 from tolerances import ONE_PASS, assert_grads_close, assert_losses_close, assert_metric_close
-from training.record.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from training.metrics.evaluate import evaluate
-from training.engine.fast_step import FastStep
-from training.engine.events import EpochEvent, LoopResult, Observer, StepsEvent
-from training.engine.loop import Trainer
-from training.engine.sweep import (COURSE_BETAS, MAX_MEMBERS, SweepConfig, SweepListError,
+from latent_explorer.training.record.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from latent_explorer.training.metrics.evaluate import evaluate
+from latent_explorer.training.engine.fast_step import FastStep
+from latent_explorer.training.engine.events import EpochEvent, LoopResult, Observer, StepsEvent
+from latent_explorer.training.engine.loop import Trainer
+from latent_explorer.training.engine.sweep import (COURSE_BETAS, MAX_MEMBERS, SweepConfig, SweepListError,
                                    SweepTrainer, log_grid, parse_betas, parse_seeds)
-from training.engine.sweep_step import StackedModel, SweepStep
+from latent_explorer.training.engine.sweep_step import StackedModel, SweepStep
 
 pytestmark = pytest.mark.numerics
 
@@ -359,7 +359,7 @@ def test_member_model_round_trips_through_a_checkpoint(small_dataset, tmp_path):
 
 
 def test_a_plain_checkpoint_has_no_group(tmp_path):
-    from training.engine.loop import TrainConfig
+    from latent_explorer.training.engine.loop import TrainConfig
 
     path = save_checkpoint(tmp_path / "x.safetensors",
                            Checkpoint(build_model(ModelConfig(kind="ae", nz=2, hidden=(8,))),
@@ -440,7 +440,7 @@ def test_bad_seed_lists_say_which_item(text, words):
 
 # -- member groups --------------------------------------------------------------------------------
 def test_split_members_into_near_equal_groups():
-    from training.engine.sweep_step import split_members
+    from latent_explorer.training.engine.sweep_step import split_members
 
     assert split_members(7, 2) == [(0, 3), (3, 7)]
     assert split_members(3, 5) == [(0, 1), (1, 2), (2, 3)]

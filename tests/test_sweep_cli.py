@@ -8,10 +8,10 @@ import csv
 import pytest
 from PIL import Image
 
-from training.metrics.sweep_report import GOOD_QUALITY
-from training.record.checkpoint import load_checkpoint
-from training.cli.main import CliError
-from training.cli.commands import sweep as sweep_cmd
+from latent_explorer.training.metrics.sweep_report import GOOD_QUALITY
+from latent_explorer.training.record.checkpoint import load_checkpoint
+from latent_explorer.training.cli.main import CliError
+from latent_explorer.training.cli.commands import sweep as sweep_cmd
 
 pytestmark = pytest.mark.numerics  # compares code paths: `make test-numerics`
 
@@ -60,7 +60,7 @@ def test_sweep_writes_checkpoints_table_and_pictures(tmp_path, capsys):
 @pytest.fixture(scope="module")
 def cached_judge(sample_dataset):
     """The bundled sample's judge in the (per-session) cache, as the command finds it."""
-    from training.metrics.judge import get_judge
+    from latent_explorer.training.metrics.judge import get_judge
 
     return get_judge(sample_dataset)
 

@@ -8,20 +8,20 @@ import csv
 import numpy as np
 import pytest
 
-from training.metrics.sweep_report import GOOD_QUALITY
+from latent_explorer.training.metrics.sweep_report import GOOD_QUALITY
 from PySide6.QtCore import QPointF, Qt
 
-from explorer.session.datasets import DatasetCache
-from explorer.session.job_events import (DatasetLoaded, EpochEvent, MessagePosted, ReconstructionsReady,
+from latent_explorer.explorer.session.datasets import DatasetCache
+from latent_explorer.explorer.session.job_events import (DatasetLoaded, EpochEvent, MessagePosted, ReconstructionsReady,
                                  StepsEvent, TrainingEnded)
-from explorer.panels.sweep import COL_BOUND, COL_QUALITY, SweepPanel
-from explorer.views.run_table import COL_FILE, COL_GROUP, COL_IW, COL_QUALITY as RUN_COL_QUALITY
-from explorer.session.session import RunSession
-from explorer.session.jobs import SweepJob, member_run_name
-from training.cli.main import run_cli
-from training.metrics.evaluate import RateDistortion
-from training.record.run import Run, RunState
-from training.engine.sweep import SweepConfig
+from latent_explorer.explorer.panels.sweep import COL_BOUND, COL_QUALITY, SweepPanel
+from latent_explorer.explorer.views.run_table import COL_FILE, COL_GROUP, COL_IW, COL_QUALITY as RUN_COL_QUALITY
+from latent_explorer.explorer.session.session import RunSession
+from latent_explorer.explorer.session.jobs import SweepJob, member_run_name
+from latent_explorer.training.cli.main import run_cli
+from latent_explorer.training.metrics.evaluate import RateDistortion
+from latent_explorer.training.record.run import Run, RunState
+from latent_explorer.training.engine.sweep import SweepConfig
 
 from test_gui_window import FakeDialogs, cell, fill_form, make_window, settings  # noqa: F401
 
@@ -137,8 +137,8 @@ def test_shutdown_stops_the_scorer_within_the_timeout(qtbot, cache, runs):
 
 
 def test_scorer_texts_match_the_core():
-    from explorer.session.scorer_text import IW_K, NATS_LINE
-    from training.metrics.sweep_report import DEFAULT_IW_K, NATS_NOTE
+    from latent_explorer.explorer.session.scorer_text import IW_K, NATS_LINE
+    from latent_explorer.training.metrics.sweep_report import DEFAULT_IW_K, NATS_NOTE
 
     assert IW_K == DEFAULT_IW_K and NATS_LINE == NATS_NOTE
 
@@ -278,7 +278,7 @@ def test_sweep_tab_explains_a_single_run(qtbot, runs):
 # -- eval --iw / --binarize / --quality --------------------------------------------------------------
 @pytest.fixture
 def vae_file(tmp_path, runs):
-    from training.record.checkpoint import Checkpoint, save_checkpoint
+    from latent_explorer.training.record.checkpoint import Checkpoint, save_checkpoint
 
     r = runs["vae"]
     path = tmp_path / "vae.safetensors"
@@ -305,7 +305,7 @@ def test_eval_quality_and_refusals(capsys, vae_file, tmp_path, runs, one_torch_t
     assert "sample quality:" in out and "judge test accuracy" in out
     assert run_cli(["eval", str(vae_file), "--iw", "-1"]) == 2
     assert "--iw must be 0 or more" in capsys.readouterr().err
-    from training.record.checkpoint import Checkpoint, save_checkpoint
+    from latent_explorer.training.record.checkpoint import Checkpoint, save_checkpoint
 
     r = runs["ae"]
     ae = tmp_path / "ae.safetensors"
@@ -317,7 +317,7 @@ def test_eval_quality_and_refusals(capsys, vae_file, tmp_path, runs, one_torch_t
 
 def test_a_sweep_member_is_explored_while_the_sweep_trains(qtbot, settings, cache,  # noqa: F811
                                                            monkeypatch):
-    from explorer.session import jobs
+    from latent_explorer.explorer.session import jobs
 
     monkeypatch.setattr(jobs, "WEIGHTS_INTERVAL_S", 0.3)
     w = make_window(qtbot, settings, cache, load_panels=True)
@@ -343,7 +343,7 @@ def test_a_sweep_member_is_explored_while_the_sweep_trains(qtbot, settings, cach
 
 
 def test_save_a_whole_sweep_into_one_folder(qtbot, settings, cache, tmp_path):  # noqa: F811
-    from training.record.checkpoint import load_checkpoint
+    from latent_explorer.training.record.checkpoint import load_checkpoint
 
     w = make_window(qtbot, settings, cache)
     out = tmp_path / "sweep"

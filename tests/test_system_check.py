@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from explorer import system_check as sc
+from latent_explorer.explorer import system_check as sc
 
 ROOT = Path(__file__).resolve().parents[1]
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux launch checks")
@@ -37,7 +37,7 @@ def test_main_without_a_display_exits_2_with_one_line():
 
 @linux_only
 def test_the_check_runs_before_any_qt_library_loads():
-    code = ("import sys, main\n"
+    code = ("import sys\nfrom latent_explorer import main\n"
             "rc = main.main([])\n"
             "print(rc, sorted(m for m in sys.modules if m.startswith(('PySide6', 'shiboken6'))))\n")
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=_no_display_env(),
@@ -46,7 +46,7 @@ def test_the_check_runs_before_any_qt_library_loads():
 
 
 def test_the_module_imports_no_qt():
-    code = ("import sys, explorer.system_check as sc\n"
+    code = ("import sys, latent_explorer.explorer.system_check as sc\n"
             "sc.gui_problem({'DISPLAY': ':0'}, 'linux')\n"  # runs the real probe too
             "print(sorted(m for m in sys.modules if m.startswith(('PySide6', 'shiboken6'))))\n")
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from explorer.views.time_estimate import SpeedBook
-from training.config import speed_families, speed_family
+from latent_explorer.explorer.views.time_estimate import SpeedBook
+from latent_explorer.training.config import speed_families, speed_family
 
 
 def test_families_name_the_architecture_and_the_prior():

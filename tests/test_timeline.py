@@ -9,19 +9,19 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import load as st_load
-from training.record.checkpoint import checkpoint_bytes
+from latent_explorer.training.record.checkpoint import checkpoint_bytes
 
-from models import build_model
-from training.record.checkpoint import (
+from latent_explorer.models import build_model
+from latent_explorer.training.record.checkpoint import (
     Checkpoint,
     CheckpointError,
     checkpoint_of,
     load_checkpoint,
     save_checkpoint,
 )
-from training.data.datasets import Split
-from training.engine.loop import SnapshotEvent, TrainConfig, Trainer, TrainingObserver
-from training.record.timeline import (
+from latent_explorer.training.data.datasets import Split
+from latent_explorer.training.engine.loop import SnapshotEvent, TrainConfig, Trainer, TrainingObserver
+from latent_explorer.training.record.timeline import (
     FixedInputs,
     SnapshotSchedule,
     TimelineRecorder,
@@ -139,7 +139,7 @@ def test_extended_schedule_keeps_the_bound_after_retain(small_dataset):
 
 # -- fixed inputs ------------------------------------------------------------------------------
 def test_fixed_images_are_the_live_strips(small_dataset):
-    from explorer.session.jobs import fixed_test_indices as gui_indices
+    from latent_explorer.explorer.session.jobs import fixed_test_indices as gui_indices
 
     labels = small_dataset.test.labels.numpy()
     for count in (4, 10, 16):

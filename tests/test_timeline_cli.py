@@ -9,12 +9,12 @@ import pytest
 import torch
 from PIL import Image
 
-from training.record.checkpoint import Checkpoint, checkpoint_of, load_checkpoint, save_checkpoint
-from training.cli.main import CliError
-from training.cli.commands import resume as resume_cmd
-from training.cli.commands import timeline as timeline_cmd
-from training.engine.loop import TrainConfig, Trainer
-from training.record.timeline import TimelineRecorder
+from latent_explorer.training.record.checkpoint import Checkpoint, checkpoint_of, load_checkpoint, save_checkpoint
+from latent_explorer.training.cli.main import CliError
+from latent_explorer.training.cli.commands import resume as resume_cmd
+from latent_explorer.training.cli.commands import timeline as timeline_cmd
+from latent_explorer.training.engine.loop import TrainConfig, Trainer
+from latent_explorer.training.record.timeline import TimelineRecorder
 
 
 @pytest.fixture(autouse=True)
@@ -114,7 +114,7 @@ def test_a_file_without_timeline_is_one_line_error(files, tmp_path):
 
 def test_a_sweep_member_file_says_sweeps_record_no_timeline(files, tmp_path):
     """Not 'an older version': the sweep engine records none (the `sweep` command's files)."""
-    from training.record.checkpoint import load_checkpoint
+    from latent_explorer.training.record.checkpoint import load_checkpoint
 
     ck = load_checkpoint(files["old"])
     ck.group, ck.name = "betas-7", "vae_beta0.01_seed0"

@@ -7,11 +7,11 @@ import pytest
 import torch
 from PySide6.QtCore import Qt
 
-from explorer.session.datasets import DatasetCache
-from explorer.panels.latent_map import LatentMapPanel
-from explorer.views.run_table import COL_EPOCHS
-from explorer.session.session import RunSession
-from explorer.views.timeline_view import TimelineView
+from latent_explorer.explorer.session.datasets import DatasetCache
+from latent_explorer.explorer.panels.latent_map import LatentMapPanel
+from latent_explorer.explorer.views.run_table import COL_EPOCHS
+from latent_explorer.explorer.session.session import RunSession
+from latent_explorer.explorer.views.timeline_view import TimelineView
 from test_gui_window import (  # noqa: F401 - fixtures used by name
     LONG,
     WAIT_MS,
@@ -24,9 +24,9 @@ from test_gui_window import (  # noqa: F401 - fixtures used by name
     wait_ended,
     window,
 )
-from training.engine.loop import TrainConfig, Trainer
-from training.record.run import Run, RunState
-from training.record.timeline import TimelineRecorder, snapshot_grid
+from latent_explorer.training.engine.loop import TrainConfig, Trainer
+from latent_explorer.training.record.run import Run, RunState
+from latent_explorer.training.record.timeline import TimelineRecorder, snapshot_grid
 
 
 def config(**kw) -> TrainConfig:

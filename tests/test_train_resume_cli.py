@@ -6,8 +6,8 @@ import pytest
 import torch
 from PIL import Image
 
-from training.record.checkpoint import load_checkpoint
-from training.cli.main import run_cli
+from latent_explorer.training.record.checkpoint import load_checkpoint
+from latent_explorer.training.cli.main import run_cli
 
 pytestmark = pytest.mark.numerics  # compares code paths: `make test-numerics`
 

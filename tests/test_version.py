@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from training.version import pyproject_version, version
+from latent_explorer.training.version import pyproject_version, version
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,7 +26,7 @@ def test_pyproject_version_reads_the_project_table(tmp_path):
 
 
 def test_main_prints_the_version_without_loading_torch_or_qt():
-    code = ("import sys, main\n"
+    code = ("import sys\nfrom latent_explorer import main\n"
             "rc = main.main(['--version'])\n"
             "heavy = sorted(m for m in ('torch', 'PySide6', 'numpy') if m in sys.modules)\n"
             "print(rc, heavy)\n")

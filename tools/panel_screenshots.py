@@ -20,10 +20,10 @@ sys.path.insert(0, str(ROOT))
 def trained_runs(cache: Path, epochs: int):
     import torch
 
-    from training.record.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-    from training.data.datasets import load_mnist_sample
-    from training.engine.loop import TrainConfig, Trainer
-    from training.record.run import Run
+    from latent_explorer.training.record.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+    from latent_explorer.training.data.datasets import load_mnist_sample
+    from latent_explorer.training.engine.loop import TrainConfig, Trainer
+    from latent_explorer.training.record.run import Run
 
     data = load_mnist_sample()
     cache.mkdir(parents=True, exist_ok=True)
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(1)
     app = QApplication.instance() or QApplication([])
-    from explorer.panels import create_panels
+    from latent_explorer.explorer.panels import create_panels
 
     vae, ae, cvae = trained_runs(args.cache, args.epochs)
     runs = [vae, ae, cvae]

@@ -31,7 +31,7 @@ def _classes(names: tuple[str, ...]) -> str:
 
 def sources_table() -> str:
     """The named sources, then the folder formats `--data-dir` reads, as a markdown table."""
-    from training.data.sources import list_folder_formats, list_sources
+    from latent_explorer.training.data.sources import list_folder_formats, list_sources
 
     default = _default_source()
     rows = ["| name | what | classes |", "|---|---|---|"]
@@ -45,7 +45,7 @@ def sources_table() -> str:
 
 def models_table() -> str:
     """The model kinds as a markdown table."""
-    from models.registry import list_kinds
+    from latent_explorer.models.registry import list_kinds
 
     yes = {True: "yes", False: "no"}
     rows = ["| `--model` | shown as | what | β·KL term | class label | engines |",
@@ -58,7 +58,7 @@ def models_table() -> str:
 
 def priors_table() -> str:
     """The priors as a markdown table."""
-    from models.priors import list_priors
+    from latent_explorer.models.priors import list_priors
 
     yes = {True: "yes", False: "no"}
     rows = ["| `--prior` | shown as | what | analytic KL (fast and stacked steps) | CVAE |",
@@ -72,7 +72,7 @@ def priors_table() -> str:
 def _default_source() -> str:
     import dataclasses
 
-    from training.engine.loop import TrainConfig
+    from latent_explorer.training.engine.loop import TrainConfig
 
     return {f.name: f.default for f in dataclasses.fields(TrainConfig)}["dataset"]
 

@@ -34,11 +34,11 @@ def main(argv: list[str]) -> int:
     os.environ["LATENT_EXPLORER_CACHE"] = str(Path(tmp) / "cache")
     from PySide6.QtCore import QEventLoop, QSettings, QTimer
 
-    from explorer.app import create_app
+    from latent_explorer.explorer.app import create_app
 
     app = create_app()
     settings = QSettings(str(Path(tmp) / "settings.ini"), QSettings.Format.IniFormat)
-    from explorer.main_window import MainWindow
+    from latent_explorer.explorer.main_window import MainWindow
 
     w = MainWindow(settings=settings)
     w.resize(1560, 980)

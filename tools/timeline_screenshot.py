@@ -31,12 +31,12 @@ def main(argv: list[str]) -> int:
     out = Path(args.out)
     from PySide6.QtCore import QEventLoop, QSettings, QTimer
 
-    from explorer.app import create_app
+    from latent_explorer.explorer.app import create_app
 
     app = create_app()
     tmp = tempfile.mkdtemp(prefix="latent-explorer-shot-")
     settings = QSettings(str(Path(tmp) / "settings.ini"), QSettings.Format.IniFormat)
-    from explorer.main_window import MainWindow
+    from latent_explorer.explorer.main_window import MainWindow
 
     w = MainWindow(settings=settings)
     w.resize(1560, 980)

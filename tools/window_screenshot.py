@@ -91,7 +91,7 @@ def main(argv: list[str]) -> int:
     from PySide6.QtCore import QSettings
     from PySide6.QtGui import QColor, QPalette
 
-    from explorer.app import create_app
+    from latent_explorer.explorer.app import create_app
 
     app = create_app()
     if dark:
@@ -110,7 +110,7 @@ def main(argv: list[str]) -> int:
         app.setPalette(pal)
     tmp = tempfile.mkdtemp(prefix="latent-explorer-shot-")
     settings = QSettings(str(Path(tmp) / "settings.ini"), QSettings.Format.IniFormat)
-    from explorer.main_window import MainWindow
+    from latent_explorer.explorer.main_window import MainWindow
 
     w = MainWindow(settings=settings)
     if tabs_dir is None:

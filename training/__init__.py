@@ -10,47 +10,47 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
-    "Checkpoint": "training.record.checkpoint",
-    "CheckpointError": "training.record.checkpoint",
-    "load_checkpoint": "training.record.checkpoint",
-    "save_checkpoint": "training.record.checkpoint",
-    "DataError": "training.data.datasets",
-    "Dataset": "training.data.datasets",
-    "Split": "training.data.datasets",
-    "load_dataset": "training.data.sources",
-    "describe_device": "training.engine.device",
-    "pick_device": "training.engine.device",
-    "EvalMetrics": "training.metrics.evaluate",
-    "evaluate": "training.metrics.evaluate",
-    "History": "training.record.history",
-    "EpochEvent": "training.engine.events",
-    "Loop": "training.engine.loop",
-    "LoopResult": "training.engine.events",
-    "Observer": "training.engine.events",
-    "StepsEvent": "training.engine.events",
-    "TrainConfig": "training.config",
-    "Trainer": "training.engine.loop",
-    "TrainingDiverged": "training.engine.events",
-    "TrainingObserver": "training.engine.loop",
-    "TrainResult": "training.engine.events",
-    "train": "training.engine.loop",
-    "version": "training.version",
+    "Checkpoint": "latent_explorer.training.record.checkpoint",
+    "CheckpointError": "latent_explorer.training.record.checkpoint",
+    "load_checkpoint": "latent_explorer.training.record.checkpoint",
+    "save_checkpoint": "latent_explorer.training.record.checkpoint",
+    "DataError": "latent_explorer.training.data.datasets",
+    "Dataset": "latent_explorer.training.data.datasets",
+    "Split": "latent_explorer.training.data.datasets",
+    "load_dataset": "latent_explorer.training.data.sources",
+    "describe_device": "latent_explorer.training.engine.device",
+    "pick_device": "latent_explorer.training.engine.device",
+    "EvalMetrics": "latent_explorer.training.metrics.evaluate",
+    "evaluate": "latent_explorer.training.metrics.evaluate",
+    "History": "latent_explorer.training.record.history",
+    "EpochEvent": "latent_explorer.training.engine.events",
+    "Loop": "latent_explorer.training.engine.loop",
+    "LoopResult": "latent_explorer.training.engine.events",
+    "Observer": "latent_explorer.training.engine.events",
+    "StepsEvent": "latent_explorer.training.engine.events",
+    "TrainConfig": "latent_explorer.training.config",
+    "Trainer": "latent_explorer.training.engine.loop",
+    "TrainingDiverged": "latent_explorer.training.engine.events",
+    "TrainingObserver": "latent_explorer.training.engine.loop",
+    "TrainResult": "latent_explorer.training.engine.events",
+    "train": "latent_explorer.training.engine.loop",
+    "version": "latent_explorer.training.version",
 }
 
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # what type checkers and IDEs see: the same names, imported eagerly
-    from training.record.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
-    from training.config import TrainConfig
-    from training.data.datasets import DataError, Dataset, Split
-    from training.engine.device import describe_device, pick_device
-    from training.metrics.evaluate import EvalMetrics, evaluate
-    from training.record.history import History
-    from training.engine.events import (EpochEvent, LoopResult, Observer, StepsEvent,
+    from latent_explorer.training.record.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+    from latent_explorer.training.config import TrainConfig
+    from latent_explorer.training.data.datasets import DataError, Dataset, Split
+    from latent_explorer.training.engine.device import describe_device, pick_device
+    from latent_explorer.training.metrics.evaluate import EvalMetrics, evaluate
+    from latent_explorer.training.record.history import History
+    from latent_explorer.training.engine.events import (EpochEvent, LoopResult, Observer, StepsEvent,
                                         TrainingDiverged, TrainResult)
-    from training.engine.loop import Loop, Trainer, TrainingObserver, train
-    from training.data.sources import load_dataset
-    from training.version import version
+    from latent_explorer.training.engine.loop import Loop, Trainer, TrainingObserver, train
+    from latent_explorer.training.data.sources import load_dataset
+    from latent_explorer.training.version import version
 
 
 def __getattr__(name: str) -> Any:

@@ -12,12 +12,12 @@ import math
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
-from models.architectures import DEFAULT_ARCH, arch_names, get_arch
-from models.priors import DEFAULT_PRIOR, DEFAULT_PSEUDO_INPUTS, prior_problems
-from models.registry import get_kind, kind_names
+from latent_explorer.models.architectures import DEFAULT_ARCH, arch_names, get_arch
+from latent_explorer.models.priors import DEFAULT_PRIOR, DEFAULT_PSEUDO_INPUTS, prior_problems
+from latent_explorer.models.registry import get_kind, kind_names
 
 if TYPE_CHECKING:
-    from models.autoencoders import ModelConfig
+    from latent_explorer.models.autoencoders import ModelConfig
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ class TrainConfig:
 
     def model_config(self, n_classes: int = 10) -> ModelConfig:
         """The model this config trains, for a dataset of `n_classes` classes."""
-        from models.autoencoders import ModelConfig  # torch: only when a model is wanted
+        from latent_explorer.models.autoencoders import ModelConfig  # torch: only when a model is wanted
 
         return ModelConfig(kind=self.kind, nz=self.nz, hidden=self.hidden, n_classes=n_classes,
                            beta=self.beta if get_kind(self.kind).variational else 0.0,
@@ -125,7 +125,7 @@ def speed_family(arch: str, prior: str) -> str:
 
 def speed_families() -> tuple[str, ...]:
     """Every family `speed_family` can name, from the registries."""
-    from models.priors import prior_names
+    from latent_explorer.models.priors import prior_names
 
     return tuple(speed_family(a, p) for a in arch_names() for p in prior_names())
 

@@ -11,15 +11,15 @@ from typing import TYPE_CHECKING, Callable, Protocol, runtime_checkable
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 
-from training.record.run_state import RunState
+from latent_explorer.training.record.run_state import RunState
 
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QDockWidget, QMenuBar
 
-    from explorer.views.runs_dock import RunsPanel
-    from explorer.session.session import RunSession
-    from explorer.views.training_form import TrainingForm
-    from training.record.run import Run
+    from latent_explorer.explorer.views.runs_dock import RunsPanel
+    from latent_explorer.explorer.session.session import RunSession
+    from latent_explorer.explorer.views.training_form import TrainingForm
+    from latent_explorer.training.record.run import Run
 
 
 @runtime_checkable

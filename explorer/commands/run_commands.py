@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QStatusBar
 
-    from explorer.commands.dialogs import Dialogs
-    from explorer.views.loss_plot import LossPlot
-    from explorer.views.run_table import RunTable
-    from explorer.session.session import RunSession
-    from explorer.views.training_form import TrainingForm
-    from explorer.window_settings import WindowSettings
-    from training.record.run import Run
+    from latent_explorer.explorer.commands.dialogs import Dialogs
+    from latent_explorer.explorer.views.loss_plot import LossPlot
+    from latent_explorer.explorer.views.run_table import RunTable
+    from latent_explorer.explorer.session.session import RunSession
+    from latent_explorer.explorer.views.training_form import TrainingForm
+    from latent_explorer.explorer.window_settings import WindowSettings
+    from latent_explorer.training.record.run import Run
 
 
 @runtime_checkable
@@ -48,7 +48,7 @@ class RunCommands:
 
     def start(self, values: dict) -> Run | None:
         """Queue a run of the form's values; values the engine refuses are explained inline."""
-        from explorer.views.training_form import config_from_values
+        from latent_explorer.explorer.views.training_form import config_from_values
 
         w = self.window
         w.finish_startup()
@@ -68,7 +68,7 @@ class RunCommands:
 
     def start_sweep(self, values: dict) -> list[Run]:
         """Queue a β sweep (one run per member); values the engine refuses are explained inline."""
-        from training.engine.sweep import SweepConfig
+        from latent_explorer.training.engine.sweep import SweepConfig
 
         w = self.window
         w.finish_startup()
@@ -78,7 +78,7 @@ class RunCommands:
             config = SweepConfig(**values)
             ray = None
             if engine == "ray":
-                from training.engine.ray_sweep import RaySettings
+                from latent_explorer.training.engine.ray_sweep import RaySettings
 
                 ray = RaySettings(address=address)
         except (TypeError, ValueError) as e:
@@ -109,7 +109,7 @@ class RunCommands:
         w = self.window
         if run is None or w.session is None:
             return None
-        from training.engine.resume import ResumeError
+        from latent_explorer.training.engine.resume import ResumeError
 
         problem = w.session.continue_problem(run)
         if problem:
@@ -144,7 +144,7 @@ class RunCommands:
         try:
             run = w.session.open(path)
         except Exception as e:  # noqa: BLE001 - whatever the file holds, the app goes on
-            from training.record.checkpoint import CheckpointError
+            from latent_explorer.training.record.checkpoint import CheckpointError
 
             msg = str(e) if isinstance(e, CheckpointError) else f"{path}: {type(e).__name__}: {e}"
             self._fail("Cannot open checkpoint", msg)
@@ -222,7 +222,7 @@ class RunCommands:
     def save_sweep(self, run: Run | None, folder: str | None = None) -> list[Path]:
         """Save every member of `run`'s sweep into one folder, named as the `sweep` command
         names its files (vae-beta0.01-seed0.safetensors); asks before replacing files."""
-        from training.metrics.sweep_report import member_file_name
+        from latent_explorer.training.metrics.sweep_report import member_file_name
 
         w = self.window
         problem = self.sweep_save_problem(run)

@@ -5,8 +5,8 @@ A new panel is one new file here with a `Panel` subclass, plus one `register_pan
 
 from __future__ import annotations
 
-from explorer.panels.base import Panel
-from models.registries import Registry, resolve
+from latent_explorer.explorer.panels.base import Panel
+from latent_explorer.models.registries import Registry, resolve
 
 # name -> "module:Class", in tab order; imported on demand so `import explorer.panels` stays light.
 PANELS: Registry[str] = Registry("panel")
@@ -23,13 +23,13 @@ def create_panels() -> list[Panel]:
     return [resolve(path)() for path in PANELS.list()]
 
 
-register_panel("reconstructions", "explorer.panels.reconstructions:ReconstructionsPanel")
-register_panel("prior", "explorer.panels.prior:PriorPanel")
-register_panel("conditional", "explorer.panels.conditional:ConditionalPanel")
-register_panel("interpolation", "explorer.panels.interpolation:InterpolationPanel")
-register_panel("latent-map", "explorer.panels.latent_map:LatentMapPanel")
-register_panel("draw", "explorer.panels.draw:DrawPanel")
-register_panel("sweep", "explorer.panels.sweep:SweepPanel")
+register_panel("reconstructions", "latent_explorer.explorer.panels.reconstructions:ReconstructionsPanel")
+register_panel("prior", "latent_explorer.explorer.panels.prior:PriorPanel")
+register_panel("conditional", "latent_explorer.explorer.panels.conditional:ConditionalPanel")
+register_panel("interpolation", "latent_explorer.explorer.panels.interpolation:InterpolationPanel")
+register_panel("latent-map", "latent_explorer.explorer.panels.latent_map:LatentMapPanel")
+register_panel("draw", "latent_explorer.explorer.panels.draw:DrawPanel")
+register_panel("sweep", "latent_explorer.explorer.panels.sweep:SweepPanel")
 
 
 __all__ = ["PANELS", "Panel", "create_panels", "register_panel"]

@@ -30,8 +30,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from training.explore.render import save_png
-from training.record.run import Run
+from latent_explorer.training.explore.render import save_png
+from latent_explorer.training.record.run import Run
 
 PNG_SCALE = 4  # exported PNGs: 28-pixel digits upscaled ×4 (nearest), like the CLI's ×2 grids
 # Where a panel can send an image ("Send to…"): the target names panels `accept`.

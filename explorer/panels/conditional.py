@@ -15,11 +15,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.panels.base import Panel, row, run_caption
-from explorer.widgets.image_view import ImageView
-from explorer.widgets.sampling_controls import SamplingControls
-from training.explore import panel_math as explore
-from training.record.run import Run
+from latent_explorer.explorer.panels.base import Panel, row, run_caption
+from latent_explorer.explorer.widgets.image_view import ImageView
+from latent_explorer.explorer.widgets.sampling_controls import SamplingControls
+from latent_explorer.training.explore import panel_math as explore
+from latent_explorer.training.record.run import Run
 
 
 class ConditionalPanel(Panel):

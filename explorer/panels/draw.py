@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 from superqt.utils import qthrottled
 
-from explorer.panels.base import (
+from latent_explorer.explorer.panels.base import (
     INTERPOLATION_END,
     INTERPOLATION_START,
     TAB10,
@@ -33,15 +33,15 @@ from explorer.panels.base import (
     row,
     run_caption,
 )
-from explorer.session.map_runner import MapRunner, shared_maps
-from explorer.widgets.compare_box import CompareBox
-from explorer.widgets.draw_canvas import BRUSH_WIDTH, DrawCanvas
-from explorer.widgets.image_view import PAD, ImageView
-from training.explore import drawing
-from training.explore import latent_methods as lm
-from training.explore import panel_math as explore
-from training.explore.render import make_grid, stack_grids
-from training.record.run import Run
+from latent_explorer.explorer.session.map_runner import MapRunner, shared_maps
+from latent_explorer.explorer.widgets.compare_box import CompareBox
+from latent_explorer.explorer.widgets.draw_canvas import BRUSH_WIDTH, DrawCanvas
+from latent_explorer.explorer.widgets.image_view import PAD, ImageView
+from latent_explorer.training.explore import drawing
+from latent_explorer.training.explore import latent_methods as lm
+from latent_explorer.training.explore import panel_math as explore
+from latent_explorer.training.explore.render import make_grid, stack_grids
+from latent_explorer.training.record.run import Run
 
 N_NEIGHBOURS = 5
 EMPTY_TEXT = ("Draw a digit on the canvas with the mouse or a pen, or load or paste an image: "

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 
 from superqt.utils import qthrottled
 
-from explorer.panels.base import (
+from latent_explorer.explorer.panels.base import (
     INTERPOLATION_END,
     INTERPOLATION_START,
     Panel,
@@ -26,12 +26,12 @@ from explorer.panels.base import (
     row,
     run_caption,
 )
-from explorer.widgets.compare_box import CompareBox
-from explorer.widgets.image_view import ImageView
-from training.explore import drawing
-from training.explore import panel_math as explore
-from training.explore.render import stack_grids
-from training.record.run import Run
+from latent_explorer.explorer.widgets.compare_box import CompareBox
+from latent_explorer.explorer.widgets.image_view import ImageView
+from latent_explorer.training.explore import drawing
+from latent_explorer.training.explore import panel_math as explore
+from latent_explorer.training.explore.render import stack_grids
+from latent_explorer.training.record.run import Run
 
 GALLERY_ROWS, GALLERY_COLS = 2, 16
 SCRUB_STEPS = 1000

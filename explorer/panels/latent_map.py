@@ -42,14 +42,14 @@ from PySide6.QtWidgets import (
 
 from superqt.utils import qthrottled
 
-from explorer.panels.base import (INTERPOLATION_END, INTERPOLATION_START, TAB10, TRAVERSAL_START,
+from latent_explorer.explorer.panels.base import (INTERPOLATION_END, INTERPOLATION_START, TAB10, TRAVERSAL_START,
                                   Panel, row, run_caption)
-from explorer.session.map_runner import MapRunner, shared_maps
-from explorer.widgets.image_view import ImageView
-from training.explore import drawing
-from training.explore import latent_methods as lm
-from training.explore import panel_math as explore
-from training.explore.render import make_grid
+from latent_explorer.explorer.session.map_runner import MapRunner, shared_maps
+from latent_explorer.explorer.widgets.image_view import ImageView
+from latent_explorer.training.explore import drawing
+from latent_explorer.training.explore import latent_methods as lm
+from latent_explorer.training.explore import panel_math as explore
+from latent_explorer.training.explore.render import make_grid
 
 MAX_SLIDERS = 32  # the most-used dimensions get a slider; the rest keep their value
 SLIDER_STEPS = 200

@@ -6,13 +6,13 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtWidgets import QComboBox, QGridLayout, QLabel, QVBoxLayout, QWidget
 
-from explorer.panels.base import Panel, row, run_caption
-from explorer.widgets.compare_box import CompareBox
-from explorer.widgets.image_view import ImageView
-from explorer.widgets.sampling_controls import SamplingControls
-from training.explore import panel_math as explore
-from training.explore.render import side_by_side
-from training.record.run import Run
+from latent_explorer.explorer.panels.base import Panel, row, run_caption
+from latent_explorer.explorer.widgets.compare_box import CompareBox
+from latent_explorer.explorer.widgets.image_view import ImageView
+from latent_explorer.explorer.widgets.sampling_controls import SamplingControls
+from latent_explorer.training.explore import panel_math as explore
+from latent_explorer.training.explore.render import side_by_side
+from latent_explorer.training.record.run import Run
 
 AE_NOTE = ("A plain AE was never asked to fit N(0, I): its codes sit wherever the decoder "
            "liked them, so most prior samples are not digits.")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtWidgets import QCheckBox, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
-from explorer.panels.base import Panel, row, run_caption
-from explorer.widgets.compare_box import CompareBox
-from explorer.widgets.image_view import PAD, ImageView
-from training.explore import panel_math as explore
-from training.record.run import Run
+from latent_explorer.explorer.panels.base import Panel, row, run_caption
+from latent_explorer.explorer.widgets.compare_box import CompareBox
+from latent_explorer.explorer.widgets.image_view import PAD, ImageView
+from latent_explorer.training.explore import panel_math as explore
+from latent_explorer.training.record.run import Run
 
 
 class ReconstructionsPanel(Panel):

@@ -38,10 +38,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.panels.base import Panel, row
-from explorer.session.scorer_text import IW_K, IW_TOOLTIP, NATS_LINE, QUALITY_TOOLTIP
-from explorer.widgets.image_view import ImageView
-from training.record.run import Run
+from latent_explorer.explorer.panels.base import Panel, row
+from latent_explorer.explorer.session.scorer_text import IW_K, IW_TOOLTIP, NATS_LINE, QUALITY_TOOLTIP
+from latent_explorer.explorer.widgets.image_view import ImageView
+from latent_explorer.training.record.run import Run
 
 LOG_FLOOR = 0.01  # nats: log axes show a collapsed member's rate (≈ 0) at this floor
 TABLE_COLUMNS = ("β", "seed", "state", "test BCE/px", "rate", "distortion", "−ELBO",
@@ -203,8 +203,8 @@ class SweepPanel(Panel):
 
     def summary_rows(self):
         """The table's rows as training.metrics.sweep_report.SummaryRow, in member order."""
-        from training.metrics.evaluate import RateDistortion
-        from training.metrics.sweep_report import SummaryRow
+        from latent_explorer.training.metrics.evaluate import RateDistortion
+        from latent_explorer.training.metrics.sweep_report import SummaryRow
 
         rows = []
         for r in self.members:
@@ -222,7 +222,7 @@ class SweepPanel(Panel):
 
     def best(self) -> dict[str, Run | None]:
         """The members with the best sample quality and the best bound (None: not measured)."""
-        from training.metrics.sweep_report import best_members
+        from latent_explorer.training.metrics.sweep_report import best_members
 
         return {k: (self.members[i] if i is not None else None)
                 for k, i in best_members(self.summary_rows()).items()}
@@ -245,8 +245,8 @@ class SweepPanel(Panel):
         return head + (f" s{run.config.seed}" if n_seeds > 1 else "")
 
     def _update_plane(self) -> None:
-        from training.metrics.evaluate import RateDistortion
-        from training.metrics.sweep_report import iso_elbo_levels
+        from latent_explorer.training.metrics.evaluate import RateDistortion
+        from latent_explorer.training.metrics.sweep_report import iso_elbo_levels
 
         if self.run is None or not self.members:
             return
@@ -427,7 +427,7 @@ class SweepPanel(Panel):
             return
         key = tuple((r.id, id(r.model)) for r in members)
         if key != self._grid_key:
-            from training.metrics.sweep_report import comparison_grid
+            from latent_explorer.training.metrics.sweep_report import comparison_grid
 
             self._grid = comparison_grid([r.model for r in members], ds.test)
             self._grid_key = key
@@ -442,7 +442,7 @@ class SweepPanel(Panel):
                                   "VampPrior's components).")
 
     def _set_row_labels(self, labels: list[str]) -> None:
-        from training.metrics.sweep_report import GRID_PAD
+        from latent_explorer.training.metrics.sweep_report import GRID_PAD
 
         while len(self._row_labels) < len(labels):
             t = pg.TextItem(color="#222222", anchor=(1.0, 0.5))
@@ -467,7 +467,7 @@ class SweepPanel(Panel):
 
     def save_png(self, path: str | Path) -> Path | None:
         """The comparison grid with its rows labelled and headings (as the CLI's grid.png)."""
-        from training.metrics.sweep_report import save_labelled_grid
+        from latent_explorer.training.metrics.sweep_report import save_labelled_grid
 
         if self._grid is None:
             return None
@@ -476,7 +476,7 @@ class SweepPanel(Panel):
 
     # -- the table ---------------------------------------------------------------------------------
     def _update_table(self) -> None:
-        from training.metrics.sweep_report import BEST_MEANINGS, GOOD_QUALITY, no_good_quality
+        from latent_explorer.training.metrics.sweep_report import BEST_MEANINGS, GOOD_QUALITY, no_good_quality
 
         rows = self.summary_rows()
         best = self.best()
@@ -562,7 +562,7 @@ class SweepPanel(Panel):
 
     def save_csv(self, path: str | Path) -> Path | None:
         """The table as the CLI's summary.csv (training.metrics.sweep_report.write_summary_csv)."""
-        from training.metrics.sweep_report import write_summary_csv
+        from latent_explorer.training.metrics.sweep_report import write_summary_csv
 
         if not self.members:
             return None

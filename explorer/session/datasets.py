@@ -7,8 +7,8 @@ import threading
 
 from PySide6.QtCore import QObject, QThread, Qt, Signal, Slot
 
-from training.data.datasets import DataError, Dataset
-from training.data.sources import load_dataset
+from latent_explorer.training.data.datasets import DataError, Dataset
+from latent_explorer.training.data.sources import load_dataset
 
 
 class DatasetCache:

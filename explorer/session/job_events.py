@@ -14,12 +14,12 @@ from typing import Union
 
 import numpy as np
 
-from models.autoencoders import LatentModel
-from training.data.datasets import Dataset
-from training.engine.events import EpochEvent, MemberFailedEvent, StepsEvent, TrainResult
-from training.engine.resume import ResumeState
-from training.record.run import RunState
-from training.record.timeline import Snapshot, Timeline
+from latent_explorer.models.autoencoders import LatentModel
+from latent_explorer.training.data.datasets import Dataset
+from latent_explorer.training.engine.events import EpochEvent, MemberFailedEvent, StepsEvent, TrainResult
+from latent_explorer.training.engine.resume import ResumeState
+from latent_explorer.training.record.run import RunState
+from latent_explorer.training.record.timeline import Snapshot, Timeline
 
 
 @dataclass(frozen=True)

@@ -34,8 +34,8 @@ import numpy as np
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Qt, Signal, Slot
 from tqdm import tqdm
 
-from explorer.session.datasets import DatasetCache
-from explorer.session.job_events import (
+from latent_explorer.explorer.session.datasets import DatasetCache
+from latent_explorer.explorer.session.job_events import (
     DatasetLoaded,
     EpochEvent,
     MemberEvent,
@@ -49,16 +49,16 @@ from explorer.session.job_events import (
     TrainingStarted,
     WeightsSnapshot,
 )
-from explorer.session.worker_threads import prepare_worker_thread
-from training.data.datasets import DataError, Dataset
-from training.engine.device import describe_device
-from training.engine.eta import EtaEstimator, evaluations_left
-from training.engine.events import LoopResult, Observer, SnapshotEvent
-from training.engine.loop import Loop, TrainConfig, Trainer
-from training.engine.sweep import SweepConfig, SweepTrainer
-from training.explore.panel_math import fixed_test_indices, reconstruction_grid
-from training.record.run import Run, RunState
-from training.record.timeline import TimelineRecorder
+from latent_explorer.explorer.session.worker_threads import prepare_worker_thread
+from latent_explorer.training.data.datasets import DataError, Dataset
+from latent_explorer.training.engine.device import describe_device
+from latent_explorer.training.engine.eta import EtaEstimator, evaluations_left
+from latent_explorer.training.engine.events import LoopResult, Observer, SnapshotEvent
+from latent_explorer.training.engine.loop import Loop, TrainConfig, Trainer
+from latent_explorer.training.engine.sweep import SweepConfig, SweepTrainer
+from latent_explorer.training.explore.panel_math import fixed_test_indices, reconstruction_grid
+from latent_explorer.training.record.run import Run, RunState
+from latent_explorer.training.record.timeline import TimelineRecorder
 
 # Step losses cross to the GUI 10 times a second: the plots redraw at most 5 times a second,
 # and every delivery runs Python on the GUI thread, which competes for the GIL with training.
@@ -153,7 +153,7 @@ class TrainingWorker(QObject, Observer):
             self._prepared.observers.append(self)
             return self._prepared
         if isinstance(self.config, SweepConfig) and self._ray is not None:
-            from training.engine.ray_sweep import RaySweepTrainer
+            from latent_explorer.training.engine.ray_sweep import RaySweepTrainer
 
             return RaySweepTrainer(self.config, dataset, observers=[self],
                                    notify_interval=STEPS_INTERVAL_S, settings=self._ray)

@@ -26,8 +26,8 @@ from collections import OrderedDict
 import numpy as np
 from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
 
-from explorer.session.worker_threads import lower_worker_priority
-from training.explore import latent_methods as lm
+from latent_explorer.explorer.session.worker_threads import lower_worker_priority
+from latent_explorer.training.explore import latent_methods as lm
 
 PROGRESS_INTERVAL_S = 1 / 30  # at most ~30 progress signals a second cross threads
 

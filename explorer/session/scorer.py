@@ -24,13 +24,13 @@ from dataclasses import dataclass
 import torch
 from PySide6.QtCore import QObject, QThread, Qt, Signal, Slot
 
-from explorer.session.worker_threads import lower_worker_priority
-from models.autoencoders import LatentModel
-from training.data.datasets import Dataset, Split
-from training.metrics.evaluate import importance_weighted_bound, rate_distortion
-from training.metrics.judge import Judge, JudgeCancelled, get_judge, sample_quality
-from training.record.run import Run
-from training.metrics.sweep_report import DEFAULT_IW_K
+from latent_explorer.explorer.session.worker_threads import lower_worker_priority
+from latent_explorer.models.autoencoders import LatentModel
+from latent_explorer.training.data.datasets import Dataset, Split
+from latent_explorer.training.metrics.evaluate import importance_weighted_bound, rate_distortion
+from latent_explorer.training.metrics.judge import Judge, JudgeCancelled, get_judge, sample_quality
+from latent_explorer.training.record.run import Run
+from latent_explorer.training.metrics.sweep_report import DEFAULT_IW_K
 
 IW_CHUNK = 2000  # test images per bound call: a stop request waits at most one chunk
 QUALITY_SAMPLES = 1000

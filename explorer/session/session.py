@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
-from explorer.session.datasets import DatasetCache, DatasetLoader
-from explorer.session.job_events import (
+from latent_explorer.explorer.session.datasets import DatasetCache, DatasetLoader
+from latent_explorer.explorer.session.job_events import (
     DatasetLoaded,
     EpochEvent,
     MessagePosted,
@@ -37,24 +37,24 @@ from explorer.session.job_events import (
     TrainingStarted,
     WeightsSnapshot,
 )
-from explorer.session.jobs import (STEPS_INTERVAL_S, ContinueJob, Job, JobQueue, Progress, SweepJob,
+from latent_explorer.explorer.session.jobs import (STEPS_INTERVAL_S, ContinueJob, Job, JobQueue, Progress, SweepJob,
                                    TrainingJob, member_run_name, sweep_group_name)
-from explorer.session.scorer import RunScorer
-from training.record.checkpoint import (
+from latent_explorer.explorer.session.scorer import RunScorer
+from latent_explorer.training.record.checkpoint import (
     checkpoint_from_run,
     load_checkpoint,
     run_from_checkpoint,
     save_checkpoint,
 )
-from training.config import speed_family
-from training.engine.eta import EtaEstimator
-from training.explore.panel_math import fixed_test_indices, reconstruction_grid
-from training.record.history import History
-from training.engine.loop import TrainConfig, Trainer
-from training.engine.resume import ResumeError
-from training.record.run import Run, RunState
-from training.data.sources import dataset_candidates
-from training.engine.sweep import SweepConfig
+from latent_explorer.training.config import speed_family
+from latent_explorer.training.engine.eta import EtaEstimator
+from latent_explorer.training.explore.panel_math import fixed_test_indices, reconstruction_grid
+from latent_explorer.training.record.history import History
+from latent_explorer.training.engine.loop import TrainConfig, Trainer
+from latent_explorer.training.engine.resume import ResumeError
+from latent_explorer.training.record.run import Run, RunState
+from latent_explorer.training.data.sources import dataset_candidates
+from latent_explorer.training.engine.sweep import SweepConfig
 
 CHECKPOINT_SUFFIX = ".safetensors"
 SHUTDOWN_MIN_MS = 100  # the least any one thread is waited for on close, whatever is left

@@ -26,8 +26,8 @@ from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
 if TYPE_CHECKING:
-    from training.metrics.evaluate import EvalMetrics
-    from training.record.run import Run
+    from latent_explorer.training.metrics.evaluate import EvalMetrics
+    from latent_explorer.training.record.run import Run
 
 # At most 5 redraws a second (SLEAP's monitor redraws every 500 ms): still live to the eye, and
 # each redraw costs the training thread, whose Python needs the GIL that painting holds.

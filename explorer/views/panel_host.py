@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import QTabWidget
-from explorer.session.throttle import LazyThrottled
+from latent_explorer.explorer.session.throttle import LazyThrottled
 
 if TYPE_CHECKING:
-    from explorer.panels.base import Panel
-    from training.record.run import Run
+    from latent_explorer.explorer.panels.base import Panel
+    from latent_explorer.training.record.run import Run
 
 
 class PanelHost(QObject):
@@ -62,7 +62,7 @@ class PanelHost(QObject):
     def create_registered(self) -> None:
         """One tab per panel in explorer.panels.PANELS."""
         try:
-            from explorer.panels import create_panels
+            from latent_explorer.explorer.panels import create_panels
 
             panels = create_panels()
         except Exception as e:  # noqa: BLE001 - the training tab still works without them

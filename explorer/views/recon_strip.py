@@ -11,7 +11,7 @@ from PySide6.QtCore import QEvent
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from explorer.widgets.image_view import ImageView
+from latent_explorer.explorer.widgets.image_view import ImageView
 
 
 class ReconStrip(QWidget):

@@ -27,8 +27,8 @@ from PySide6.QtWidgets import (
 )
 
 if TYPE_CHECKING:
-    from explorer.session.jobs import Progress
-    from training.record.run import Run
+    from latent_explorer.explorer.session.jobs import Progress
+    from latent_explorer.training.record.run import Run
 
 COLUMNS = ("Show", "Name", "Sweep", "Model", "β", "nz", "Epochs", "State", "Progress",
            "Test BCE/px", "Test −ELBO", "Test KL", "IW bound", "Quality", "File")
@@ -112,7 +112,7 @@ class RunTableModel(QAbstractTableModel):
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
             return COLUMNS[section]
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole:
-            from explorer.session.scorer_text import IW_TOOLTIP, QUALITY_TOOLTIP
+            from latent_explorer.explorer.session.scorer_text import IW_TOOLTIP, QUALITY_TOOLTIP
 
             return {COL_SHOW: "Show this run's curves in the plots",
                     COL_GROUP: "The β sweep this run is a member of (its Sweep tab compares them)",

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from explorer.views.run_table import RunTable, RunTableModel
+from latent_explorer.explorer.views.run_table import RunTable, RunTableModel
 
 if TYPE_CHECKING:
-    from training.record.run import Run
+    from latent_explorer.training.record.run import Run
 
 
 def details_html(run: Run | None, n_runs: int) -> str:

@@ -25,12 +25,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.session.throttle import LazyThrottled
-from explorer.widgets.image_view import ImageView
+from latent_explorer.explorer.session.throttle import LazyThrottled
+from latent_explorer.explorer.widgets.image_view import ImageView
 
 if TYPE_CHECKING:
-    from training.record.run import Run
-    from training.record.timeline import Timeline
+    from latent_explorer.training.record.run import Run
+    from latent_explorer.training.record.timeline import Timeline
 
 PLAY_INTERVAL_MS = 150  # the CLI's GIF frame time: ~7 snapshots a second
 # While a run trains, snapshots arrive in bursts (dozens a second early on). Following them
@@ -203,7 +203,7 @@ class TimelineView(QWidget):
         self._draw()
 
     def _empty_text(self) -> str:
-        from training.record.run_state import no_timeline_reason  # torch-free
+        from latent_explorer.training.record.run_state import no_timeline_reason  # torch-free
 
         run = self.run
         if run is None:
@@ -212,7 +212,7 @@ class TimelineView(QWidget):
                                   trained=run.model is not None)
 
     def _draw(self) -> None:
-        from training.record.timeline import snapshot_caption, snapshot_grid
+        from latent_explorer.training.record.timeline import snapshot_caption, snapshot_grid
 
         tl = self.timeline
         if tl is None or not tl.snapshots:

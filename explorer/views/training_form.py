@@ -29,13 +29,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from models.architectures import DEFAULT_ARCH, list_archs
-from models.priors import DEFAULT_PRIOR, DEFAULT_PSEUDO_INPUTS, VAMP, prior_problems
-from explorer.views.time_estimate import SpeedBook
-from explorer.widgets.beta_control import BetaControl, parse_beta
-from explorer.widgets.prior_control import PriorControl
-from models.registry import get_kind, list_kinds
-from training.data.sources import default_epochs, list_sources
+from latent_explorer.models.architectures import DEFAULT_ARCH, list_archs
+from latent_explorer.models.priors import DEFAULT_PRIOR, DEFAULT_PSEUDO_INPUTS, VAMP, prior_problems
+from latent_explorer.explorer.views.time_estimate import SpeedBook
+from latent_explorer.explorer.widgets.beta_control import BetaControl, parse_beta
+from latent_explorer.explorer.widgets.prior_control import PriorControl
+from latent_explorer.models.registry import get_kind, list_kinds
+from latent_explorer.training.data.sources import default_epochs, list_sources
 
 FOLDER_ITEM = "Folder (idx files, or one sub-folder of images per class)…"
 SAMPLE_TRAIN = 4500  # 'auto' offline: the bundled sample's training split
@@ -64,7 +64,7 @@ def _split_source(data: str) -> tuple[str, str | None]:
 
 def config_from_values(values: dict):
     """The engine's TrainConfig for the form's values; TypeError/ValueError says what is wrong."""
-    from training.engine.loop import TrainConfig  # torch: only once the window is up
+    from latent_explorer.training.engine.loop import TrainConfig  # torch: only once the window is up
 
     kw = dict(values)
     if kw.get("epochs") is None:
@@ -76,7 +76,7 @@ def config_from_values(values: dict):
 
 def _bad_address(address: str) -> str | None:
     """Why a Ray head address is not host:port (None when it is); torch-free."""
-    from training.config import parse_address
+    from latent_explorer.training.config import parse_address
 
     try:
         parse_address(address)
@@ -329,7 +329,7 @@ class TrainingForm(QWidget):
 
     def sweep_values(self) -> dict:
         """A SweepConfig's values (betas and seeds as tuples; unreadable lists come back empty)."""
-        from training.config import SweepListError, parse_betas, parse_seeds
+        from latent_explorer.training.config import SweepListError, parse_betas, parse_seeds
 
         v = self.values()
         try:
@@ -353,7 +353,7 @@ class TrainingForm(QWidget):
 
     def sweep_problems(self) -> list[str]:
         """Why the sweep's values cannot train (empty when they can)."""
-        from training.engine.sweep import SweepConfig, SweepListError, parse_betas, parse_seeds
+        from latent_explorer.training.engine.sweep import SweepConfig, SweepListError, parse_betas, parse_seeds
 
         p = []
         address = self.sweep_executor()["address"]
@@ -382,7 +382,7 @@ class TrainingForm(QWidget):
         """(field, why) for each field whose text cannot train, as the user typed it."""
         out: list[tuple[QWidget, str]] = []
         if self.is_sweep:
-            from training.config import SweepListError, parse_betas, parse_seeds
+            from latent_explorer.training.config import SweepListError, parse_betas, parse_seeds
 
             for parse, edit in ((parse_betas, self.betas), (parse_seeds, self.sweep_seeds)):
                 try:
@@ -563,13 +563,13 @@ class TrainingForm(QWidget):
 
     def speed_family(self) -> str:
         """The family of the model the form would train (whose speed the estimate uses)."""
-        from training.config import speed_family
+        from latent_explorer.training.config import speed_family
 
         return speed_family(self.arch.currentData(), self.prior.value()[0])
 
     def sweep_member_count(self) -> int:
         """How many members the sweep lists name (0 when a list cannot be read)."""
-        from training.config import SweepListError, parse_betas, parse_seeds  # no torch
+        from latent_explorer.training.config import SweepListError, parse_betas, parse_seeds  # no torch
 
         try:
             return len(parse_betas(self.betas.text())) * len(parse_seeds(self.sweep_seeds.text()))
@@ -669,7 +669,7 @@ class TrainingForm(QWidget):
 
     def fill_log_grid(self) -> bool:
         """Fill the β list from the log grid fields; an inline message when they are wrong."""
-        from training.engine.sweep import log_grid
+        from latent_explorer.training.engine.sweep import log_grid
 
         try:
             low, high = float(self.grid_from.text()), float(self.grid_to.text())

@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from explorer.views.loss_plot import LossPlot
-from explorer.views.recon_strip import ReconStrip
-from explorer.views.timeline_view import TimelineView
+from latent_explorer.explorer.views.loss_plot import LossPlot
+from latent_explorer.explorer.views.recon_strip import ReconStrip
+from latent_explorer.explorer.views.timeline_view import TimelineView
 
 if TYPE_CHECKING:
-    from training.record.run import Run
+    from latent_explorer.training.record.run import Run
 
 
 class TrainingMonitor(QWidget):
@@ -68,7 +68,7 @@ class TrainingMonitor(QWidget):
 
     def on_run_event(self, run: Run, ev) -> None:
         """Draw what a job reported (the loop's steps and epochs; a run's end)."""
-        from explorer.session.job_events import EpochEvent, SnapshotRecorded, StepsEvent, TrainingEnded
+        from latent_explorer.explorer.session.job_events import EpochEvent, SnapshotRecorded, StepsEvent, TrainingEnded
 
         match ev:
             case StepsEvent():

@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QWidget
 
-from training.record.run import Run
+from latent_explorer.training.record.run import Run
 
 
 class CompareBox(QWidget):

@@ -140,7 +140,7 @@ class DrawCanvas(QWidget):
         of its border so the background stays uniform, and new strokes take the contrasting ink.
         Raises training.explore.drawing.DrawingError for arrays that are not images.
         """
-        from training.explore.drawing import to_grey
+        from latent_explorer.training.explore.drawing import to_grey
 
         grey = (to_grey(array) * 255 + 0.5).astype(np.uint8)
         border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])

@@ -53,7 +53,7 @@ class ImageView(pg.GraphicsView):
 
     def set_images(self, images: np.ndarray, ncols: int) -> np.ndarray:
         """Tile (n, H, W) images with the CLI's renderer and show them; returns the mosaic."""
-        from training.explore.render import make_grid
+        from latent_explorer.training.explore.render import make_grid
 
         grid = make_grid(images, ncols=ncols, pad=PAD)
         self._layout = (len(images), ncols)
@@ -97,7 +97,7 @@ class ImageView(pg.GraphicsView):
         return [item.toPlainText() for item in self._labels if item.isVisible()]
 
     def cell_at_scene(self, scene_pos) -> int | None:
-        from training.explore.panel_math import grid_cell_at
+        from latent_explorer.training.explore.panel_math import grid_cell_at
 
         p = self.image.mapFromScene(scene_pos)
         n, ncols = self._layout

@@ -6,7 +6,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QWidget
 
-from models.priors import DEFAULT_PRIOR, DEFAULT_PSEUDO_INPUTS, get_prior, list_priors
+from latent_explorer.models.priors import DEFAULT_PRIOR, DEFAULT_PSEUDO_INPUTS, get_prior, list_priors
 
 
 class PriorControl(QWidget):

@@ -15,7 +15,7 @@ class CliError(Exception):
 
 
 # Re-exported: other command modules import the argument types from here.
-from training.cli.commands._args import (  # noqa: E402 - CliError first: the commands import it
+from latent_explorer.training.cli.commands._args import (  # noqa: E402 - CliError first: the commands import it
     _hidden,
     _label,
     _nonneg_float,
@@ -52,8 +52,8 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 def build_parser() -> argparse.ArgumentParser:
     """The top parser with one sub-parser per registered command."""
-    from training.cli.commands import COMMANDS, load_command
-    from training.version import version
+    from latent_explorer.training.cli.commands import COMMANDS, load_command
+    from latent_explorer.training.version import version
 
     p = CliParser(prog="latent-explorer", description="Train and explore auto-encoders. "
                 "Run without arguments to open the app.")
@@ -78,11 +78,11 @@ def run_cli(argv: list[str]) -> int:
         return e.code if isinstance(e.code, int) else 0
 
     # Imported after parsing: --help and --version need no torch.
-    from training.record.checkpoint import CheckpointError
-    from training.cli.commands import load_command
-    from training.data.datasets import DataError
-    from training.explore.drawing import DrawingError
-    from training.metrics.evaluate import NonFiniteMetrics
+    from latent_explorer.training.record.checkpoint import CheckpointError
+    from latent_explorer.training.cli.commands import load_command
+    from latent_explorer.training.data.datasets import DataError
+    from latent_explorer.training.explore.drawing import DrawingError
+    from latent_explorer.training.metrics.evaluate import NonFiniteMetrics
 
     try:
         return load_command(args.command).run(args)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from typing import Sequence
 
-from training.engine.events import EpochEvent, LoopResult, MemberFailedEvent, Observer, StepsEvent
+from latent_explorer.training.engine.events import EpochEvent, LoopResult, MemberFailedEvent, Observer, StepsEvent
 
 
 class LoopProgress(Observer):

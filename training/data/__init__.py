@@ -11,18 +11,18 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "DataError": "training.data.datasets",
-    "Dataset": "training.data.datasets",
-    "Split": "training.data.datasets",
-    "batches_per_epoch": "training.data.datasets",
-    "iterate_batches": "training.data.datasets",
-    "load_mnist_sample": "training.data.datasets",
-    "load_idx_folder": "training.data.datasets",
-    "load_image_folder": "training.data.image_folder",
-    "load_dataset": "training.data.sources",
-    "list_sources": "training.data.sources",
-    "source_names": "training.data.sources",
-    "default_epochs": "training.data.sources",
+    "DataError": "latent_explorer.training.data.datasets",
+    "Dataset": "latent_explorer.training.data.datasets",
+    "Split": "latent_explorer.training.data.datasets",
+    "batches_per_epoch": "latent_explorer.training.data.datasets",
+    "iterate_batches": "latent_explorer.training.data.datasets",
+    "load_mnist_sample": "latent_explorer.training.data.datasets",
+    "load_idx_folder": "latent_explorer.training.data.datasets",
+    "load_image_folder": "latent_explorer.training.data.image_folder",
+    "load_dataset": "latent_explorer.training.data.sources",
+    "list_sources": "latent_explorer.training.data.sources",
+    "source_names": "latent_explorer.training.data.sources",
+    "default_epochs": "latent_explorer.training.data.sources",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -30,8 +30,8 @@ __all__ = sorted(_EXPORTS)
 
 def __getattr__(name: str) -> Any:
     if name == "SOURCES":  # the tuple of source names, as the single module once held
-        return importlib.import_module("training.data.sources").source_names()
+        return importlib.import_module("latent_explorer.training.data.sources").source_names()
     module = _EXPORTS.get(name)
     if module is None:
-        raise AttributeError(f"module 'training.data' has no attribute {name!r}")
+        raise AttributeError(f"module 'latent_explorer.training.data' has no attribute {name!r}")
     return getattr(importlib.import_module(module), name)

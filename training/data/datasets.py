@@ -188,7 +188,7 @@ def load_idx_folder(folder: str | Path, name: str | None = None,
 
 # -- bundled sample ----------------------------------------------------------------------------
 def sample_path() -> Path:
-    return Path(str(resources.files("training.data") / "mnist_5k.npz"))
+    return Path(str(resources.files("latent_explorer.training.data") / "mnist_5k.npz"))
 
 
 def load_mnist_sample() -> Dataset:

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from training.data.datasets import DataError, Dataset, Split
+from latent_explorer.training.data.datasets import DataError, Dataset, Split
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 SIZE = 28

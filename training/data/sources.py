@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Mapping
 
-from models.registries import Registry
+from latent_explorer.models.registries import Registry
 
 if TYPE_CHECKING:
-    from training.config import TrainConfig
-    from training.data.datasets import Dataset
+    from latent_explorer.training.config import TrainConfig
+    from latent_explorer.training.data.datasets import Dataset
 
 DIGITS = tuple(str(i) for i in range(10))
 FASHION_CLASSES = ("T-shirt", "Trouser", "Pullover", "Dress", "Coat",
@@ -117,7 +117,7 @@ def load_dataset(
     if data_dir is not None:
         return load_folder(data_dir, notify)
     if source not in DATA_SOURCES:
-        from training.data.datasets import DataError
+        from latent_explorer.training.data.datasets import DataError
 
         p = Path(source).expanduser()
         if p.is_dir():
@@ -129,7 +129,7 @@ def load_dataset(
 
 def _check_trainable(ds: "Dataset", folder: Path) -> "Dataset":
     """`ds` if a model can learn from it: 2 classes or more, train and test images both."""
-    from training.data.datasets import DataError
+    from latent_explorer.training.data.datasets import DataError
 
     if ds.n_classes < 2:
         raise DataError(f"{folder}: needs at least 2 classes to train on, found {ds.n_classes}")
@@ -141,7 +141,7 @@ def _check_trainable(ds: "Dataset", folder: Path) -> "Dataset":
 
 def load_folder(folder: str | Path, notify: Callable[[str], None] | None = None) -> Dataset:
     """A dataset folder in the first registered format that recognises it (idx, then images)."""
-    from training.data.datasets import DataError
+    from latent_explorer.training.data.datasets import DataError
 
     folder = Path(folder).expanduser()
     if not folder.is_dir():
@@ -191,7 +191,7 @@ def idx_download(name: str, mirrors: list[str], md5: Mapping[str, str],
     DOWNLOADS[name] = (list(mirrors), dict(md5))
 
     def load(notify: Callable[[str], None] | None = None, allow_download: bool = True) -> "Dataset":
-        from training.data.datasets import load_downloaded
+        from latent_explorer.training.data.datasets import load_downloaded
 
         mirrors, files = DOWNLOADS[name]
         return load_downloaded(name, mirrors, files, allow_download=allow_download,
@@ -202,7 +202,7 @@ def idx_download(name: str, mirrors: list[str], md5: Mapping[str, str],
 
 def load_auto(notify: Callable[[str], None] | None = None, allow_download: bool = True) -> Dataset:
     """Full MNIST when we can have it, else the bundled sample with one notice saying why."""
-    from training.data.datasets import DataError, cache_dir, load_mnist_sample
+    from latent_explorer.training.data.datasets import DataError, cache_dir, load_mnist_sample
 
     try:
         return load_dataset("mnist", notify=notify, allow_download=allow_download)
@@ -217,19 +217,19 @@ def load_auto(notify: Callable[[str], None] | None = None, allow_download: bool 
 
 
 def _load_sample(notify: Callable[[str], None] | None = None, allow_download: bool = True) -> "Dataset":
-    from training.data.datasets import load_mnist_sample
+    from latent_explorer.training.data.datasets import load_mnist_sample
 
     return load_mnist_sample()
 
 
 def _is_idx_folder(folder: Path) -> bool:
-    from training.data.datasets import has_idx_files
+    from latent_explorer.training.data.datasets import has_idx_files
 
     return has_idx_files(folder)
 
 
 def _load_idx_folder(folder: Path, notify: Callable[[str], None] | None = None) -> "Dataset":
-    from training.data.datasets import load_idx_folder
+    from latent_explorer.training.data.datasets import load_idx_folder
 
     # A folder named after a source (a copy of fashion-mnist) keeps that source's class names.
     known = DATA_SOURCES.get(folder.name, None)
@@ -237,13 +237,13 @@ def _load_idx_folder(folder: Path, notify: Callable[[str], None] | None = None) 
 
 
 def _is_image_folder(folder: Path) -> bool:
-    from training.data.image_folder import looks_like_image_folder
+    from latent_explorer.training.data.image_folder import looks_like_image_folder
 
     return looks_like_image_folder(folder)
 
 
 def _load_image_folder(folder: Path, notify: Callable[[str], None] | None = None) -> "Dataset":
-    from training.data.image_folder import load_image_folder
+    from latent_explorer.training.data.image_folder import load_image_folder
 
     return load_image_folder(folder)
 

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:  # types only: the loop imports this module, never the other way round
-    from models.autoencoders import LatentModel
-    from training.metrics.evaluate import EvalMetrics
-    from training.record.history import History
-    from training.record.timeline import Snapshot
+    from latent_explorer.models.autoencoders import LatentModel
+    from latent_explorer.training.metrics.evaluate import EvalMetrics
+    from latent_explorer.training.record.history import History
+    from latent_explorer.training.record.timeline import Snapshot
 
 
 class TrainingDiverged(RuntimeError):

@@ -23,7 +23,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from models.autoencoders import LatentModel
+from latent_explorer.models.autoencoders import LatentModel
 
 # ReLU's backward in one kernel, writing in place (looked up once: the lookup is not free).
 _THRESHOLD_BACKWARD = torch.ops.aten.threshold_backward.grad_input

@@ -23,13 +23,13 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from models.autoencoders import LatentModel
-from training.config import TrainConfig  # defined there, re-exported here for older imports
-from training.data.datasets import Dataset, batches_per_epoch
-from training.data.sources import load_dataset, source_names
-from training.engine.control import LoopControl
-from training.engine.device import flush_denormals, pick_device
-from training.engine.events import (
+from latent_explorer.models.autoencoders import LatentModel
+from latent_explorer.training.config import TrainConfig  # defined there, re-exported here for older imports
+from latent_explorer.training.data.datasets import Dataset, batches_per_epoch
+from latent_explorer.training.data.sources import load_dataset, source_names
+from latent_explorer.training.engine.control import LoopControl
+from latent_explorer.training.engine.device import flush_denormals, pick_device
+from latent_explorer.training.engine.events import (
     EpochEvent,
     LoopResult,
     MemberFailedEvent,
@@ -43,11 +43,11 @@ from training.engine.events import (
     describe_error,
     divergence_message,
 )
-from training.engine.members import Members, SingleMember, make_optimizer, make_step_fn
-from training.engine.rate_control import RateControl, RateControlState
-from training.engine.resume import ResumeError, ResumeState, plan_resume
-from training.record.history import History
-from training.record.timeline import NEVER, Snapshot, TimelineRecorder
+from latent_explorer.training.engine.members import Members, SingleMember, make_optimizer, make_step_fn
+from latent_explorer.training.engine.rate_control import RateControl, RateControlState
+from latent_explorer.training.engine.resume import ResumeError, ResumeState, plan_resume
+from latent_explorer.training.record.history import History
+from latent_explorer.training.record.timeline import NEVER, Snapshot, TimelineRecorder
 
 # How often the weights are copied aside for a divergence rollback (a copy costs ~1 ms).
 SNAPSHOT_INTERVAL_S = 1.0

@@ -22,19 +22,19 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from models import build_model
-from models.autoencoders import LatentModel
-from training.config import TrainConfig
-from training.data.datasets import DataError, Dataset, Split, batches_per_epoch, iterate_batches
-from training.engine import fast_step
-from training.engine.resume import (
+from latent_explorer.models import build_model
+from latent_explorer.models.autoencoders import LatentModel
+from latent_explorer.training.config import TrainConfig
+from latent_explorer.training.data.datasets import DataError, Dataset, Split, batches_per_epoch, iterate_batches
+from latent_explorer.training.engine import fast_step
+from latent_explorer.training.engine.resume import (
     ResumeState,
     dataset_fingerprint,
     load_optimizer_state,
     optimizer_state,
 )
-from training.metrics.evaluate import EvalMetrics, evaluate
-from training.record.history import History
+from latent_explorer.training.metrics.evaluate import EvalMetrics, evaluate
+from latent_explorer.training.record.history import History
 
 Batches = Iterator[tuple[torch.Tensor, torch.Tensor]]
 EVAL_BATCH = 1000
@@ -265,7 +265,7 @@ class SingleMember(Members):
         return self.model
 
     def member_model(self, m: int) -> LatentModel:
-        from training.explore.panel_math import snapshot_model
+        from latent_explorer.training.explore.panel_math import snapshot_model
 
         return snapshot_model(self.model)
 
@@ -359,7 +359,7 @@ def histories_state(histories: list[History]) -> dict:
 
 def history_from_state(state: dict, j: int) -> History:
     """Member j's history out of `histories_state`'s entries."""
-    from training.record.history import EpochRecord
+    from latent_explorer.training.record.history import EpochRecord
 
     a = state["histories"][j].numpy()
     return History.from_arrays(a[0], a[1], a[2],

@@ -37,17 +37,17 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from models.autoencoders import LatentModel
-from training.config import parse_address
-from training.data.datasets import Dataset, batches_per_epoch
-from training.engine.events import (EpochEvent, LoopResult, MemberFailedEvent, Observer,
+from latent_explorer.models.autoencoders import LatentModel
+from latent_explorer.training.config import parse_address
+from latent_explorer.training.data.datasets import Dataset, batches_per_epoch
+from latent_explorer.training.engine.events import (EpochEvent, LoopResult, MemberFailedEvent, Observer,
                                     StepsEvent, TrainResult, all_failed_message, check_hooks,
                                     describe_error)
-from training.engine.members import history_from_state, seeded_model
-from training.engine.resume import OptimizerState, ResumeState, dataset_fingerprint
-from training.engine.sweep import SweepConfig
-from training.metrics.evaluate import EvalMetrics
-from training.record.history import History
+from latent_explorer.training.engine.members import history_from_state, seeded_model
+from latent_explorer.training.engine.resume import OptimizerState, ResumeState, dataset_fingerprint
+from latent_explorer.training.engine.sweep import SweepConfig
+from latent_explorer.training.metrics.evaluate import EvalMetrics
+from latent_explorer.training.record.history import History
 
 ADDRESS_TIMEOUT_S = 5.0  # an unreachable --address is refused within this (twice, at most)
 POLL_S = 0.5  # how often a trial asks the control actor whether to pause or stop
@@ -117,8 +117,8 @@ def _trial(params: dict, dataset: Dataset | None = None) -> None:
     """Train one trial's members with the one loop, reporting every epoch to Tune."""
     from ray import tune
 
-    from training.engine.loop import Loop
-    from training.engine.sweep import sweep_members
+    from latent_explorer.training.engine.loop import Loop
+    from latent_explorer.training.engine.sweep import sweep_members
 
     params = {**params, "members": params["plan"][int(params["trial"])]}
     cpus = int(params["cpus"])
@@ -323,7 +323,7 @@ class RaySweepTrainer:
         from ray import tune
 
         if self.dataset is None:
-            from training.data.sources import load_dataset
+            from latent_explorer.training.data.sources import load_dataset
 
             self.dataset = load_dataset(self.config.dataset, self.config.data_dir)
         started = init_ray(ray, self.settings)

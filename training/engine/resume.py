@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING, Sequence
 import torch
 from torch import Tensor
 
-from training.data.datasets import Dataset, batches_per_epoch
-from training.engine.fast_step import FlatAdam
+from latent_explorer.training.data.datasets import Dataset, batches_per_epoch
+from latent_explorer.training.engine.fast_step import FlatAdam
 
 if TYPE_CHECKING:
-    from training.config import TrainConfig
-    from training.record.history import History
+    from latent_explorer.training.config import TrainConfig
+    from latent_explorer.training.record.history import History
 
 RESUME_VERSION = 1
 PREFIX = "resume."
@@ -282,7 +282,7 @@ def resume_from_tensors(tensors: dict[str, Tensor], meta: dict[str, str]) -> Res
 
     rate = info.get("rate_control")
     if rate is not None:
-        from training.engine.rate_control import RateControlState
+        from latent_explorer.training.engine.rate_control import RateControlState
 
         rate = RateControlState.from_dict(rate).to_dict()  # ValueError when malformed
     opt = None

@@ -21,12 +21,12 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from models.autoencoders import LatentModel
-from training.config import TrainConfig
-from training.data.datasets import Dataset, Split, iterate_batches
-from training.engine.members import (Batches, Members, SingleMember, histories_state,
+from latent_explorer.models.autoencoders import LatentModel
+from latent_explorer.training.config import TrainConfig
+from latent_explorer.training.data.datasets import Dataset, Split, iterate_batches
+from latent_explorer.training.engine.members import (Batches, Members, SingleMember, histories_state,
                                      history_from_state)
-from training.engine.resume import OptimizerState, ResumeState, load_optimizer_state, optimizer_state
+from latent_explorer.training.engine.resume import OptimizerState, ResumeState, load_optimizer_state, optimizer_state
 
 
 class SequentialMembers(Members):

@@ -23,16 +23,16 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from models import build_model
-from models.autoencoders import LatentModel
-from training.config import TrainConfig
-from training.data.datasets import DataError, Dataset, Split, batches_per_epoch, iterate_batches
-from training.engine.fast_step import FlatAdam
-from training.engine.members import (EVAL_BATCH, Batches, Members, histories_state,
+from latent_explorer.models import build_model
+from latent_explorer.models.autoencoders import LatentModel
+from latent_explorer.training.config import TrainConfig
+from latent_explorer.training.data.datasets import DataError, Dataset, Split, batches_per_epoch, iterate_batches
+from latent_explorer.training.engine.fast_step import FlatAdam
+from latent_explorer.training.engine.members import (EVAL_BATCH, Batches, Members, histories_state,
                                      history_from_state, seeded_model)
-from training.engine.resume import OptimizerState, ResumeState, dataset_fingerprint
-from training.engine.sweep_step import MemberGroups, StackedModel
-from training.metrics.evaluate import EvalMetrics, evaluate
+from latent_explorer.training.engine.resume import OptimizerState, ResumeState, dataset_fingerprint
+from latent_explorer.training.engine.sweep_step import MemberGroups, StackedModel
+from latent_explorer.training.metrics.evaluate import EvalMetrics, evaluate
 
 
 class StackedMembers(Members):
@@ -43,7 +43,7 @@ class StackedMembers(Members):
     def __init__(self, configs: Sequence[TrainConfig], device: torch.device,
                  workers: int | None = None, n_classes: int = 10,
                  order_seed: int | None = None) -> None:
-        from training.record.history import History
+        from latent_explorer.training.record.history import History
 
         self.configs = tuple(configs)
         self.n_members = len(self.configs)

@@ -13,18 +13,18 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
-from models.architectures import DEFAULT_ARCH, arch_names, get_arch
-from models.priors import DEFAULT_PRIOR, DEFAULT_PSEUDO_INPUTS, get_prior, prior_problems
-from models.registry import get_kind, list_kinds
-from training.config import SweepListError, parse_betas, parse_seeds  # noqa: F401
-from training.config import shape_problems
-from training.data.datasets import Dataset
-from training.engine.device import pick_device
-from training.engine.events import LoopResult, Observer
-from training.engine.loop import Loop, TrainConfig
-from training.engine.members import Members
-from training.engine.sequential import SequentialMembers
-from training.engine.stacked import StackedMembers
+from latent_explorer.models.architectures import DEFAULT_ARCH, arch_names, get_arch
+from latent_explorer.models.priors import DEFAULT_PRIOR, DEFAULT_PSEUDO_INPUTS, get_prior, prior_problems
+from latent_explorer.models.registry import get_kind, list_kinds
+from latent_explorer.training.config import SweepListError, parse_betas, parse_seeds  # noqa: F401
+from latent_explorer.training.config import shape_problems
+from latent_explorer.training.data.datasets import Dataset
+from latent_explorer.training.engine.device import pick_device
+from latent_explorer.training.engine.events import LoopResult, Observer
+from latent_explorer.training.engine.loop import Loop, TrainConfig
+from latent_explorer.training.engine.members import Members
+from latent_explorer.training.engine.sequential import SequentialMembers
+from latent_explorer.training.engine.stacked import StackedMembers
 
 MAX_MEMBERS = 64
 # The course's grid: 0 (an AE in disguise), then 1e-4 … 10 in steps of 10x.

@@ -26,9 +26,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from models import ModelConfig, build_model
-from models.autoencoders import LatentModel
-from training.engine.fast_step import FlatAdam, encoder_input, supports
+from latent_explorer.models import ModelConfig, build_model
+from latent_explorer.models.autoencoders import LatentModel
+from latent_explorer.training.engine.fast_step import FlatAdam, encoder_input, supports
 
 # ReLU's backward in one kernel, writing in place (looked up once: the lookup is not free).
 _THRESHOLD_BACKWARD = torch.ops.aten.threshold_backward.grad_input

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from models.autoencoders import LatentModel, Posterior, gaussian_kl
+from latent_explorer.models.autoencoders import LatentModel, Posterior, gaussian_kl
 
 SIZE = 28  # the output field
 BOX = 20  # the box the ink's bounding box is scaled to fit
@@ -326,7 +326,7 @@ def _label_scores(model: LatentModel, x: Tensor, method: str, k: int, seed: int,
             log_ratio = (-0.5 * z.pow(2) + 0.5 * eps.pow(2) + post.log_sigma.unsqueeze(0)).sum(-1)
             score = torch.logsumexp(log_px + log_ratio.float(), dim=0) - math.log(k)
             if errors is not None:
-                from training.metrics.evaluate import jackknife_var
+                from latent_explorer.training.metrics.evaluate import jackknife_var
 
                 log_w = (log_px + log_ratio.float()).double()
                 var = jackknife_var(log_w) if k > 1 else torch.zeros_like(log_w[0])

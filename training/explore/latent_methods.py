@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from models.registries import Registry
+from latent_explorer.models.registries import Registry
 
 Progress = Callable[[float, str], None]  # (fraction done 0-1, what it is doing)
 ShouldStop = Callable[[], bool]

@@ -14,9 +14,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from models.autoencoders import LatentModel
-from training.data.datasets import Split
-from training.explore.render import to_numpy_images
+from latent_explorer.models.autoencoders import LatentModel
+from latent_explorer.training.data.datasets import Split
+from latent_explorer.training.explore.render import to_numpy_images
 
 METHODS = ("linear", "slerp")
 
@@ -430,7 +430,7 @@ def snapshot_model(model: LatentModel) -> LatentModel:
     For exploring a run while it trains on: the copy never changes, whatever the loop does to
     the original next. Take it where the weights are quiescent (an observer hook).
     """
-    from models.autoencoders import build_model
+    from latent_explorer.models.autoencoders import build_model
 
     copy = build_model(model.config)
     copy.load_state_dict(model.state_dict())
@@ -441,7 +441,7 @@ def snapshot_model(model: LatentModel) -> LatentModel:
 @torch.no_grad()
 def reconstruction_grid(model: LatentModel, split: Split, indices: np.ndarray) -> np.ndarray:
     """Originals above their posterior-mean reconstructions, tiled by training.explore.render.make_grid."""
-    from training.explore.render import make_grid
+    from latent_explorer.training.explore.render import make_grid
 
     idx = torch.from_numpy(indices)
     x = split.float_images(idx)

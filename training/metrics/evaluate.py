@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 
-from models.autoencoders import LatentModel, bce_with_logits_rows
+from latent_explorer.models.autoencoders import LatentModel, bce_with_logits_rows
 
 
 @dataclass(frozen=True)

@@ -30,8 +30,8 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 from torch import Tensor, nn
 
-from models.autoencoders import LatentModel
-from training.data.datasets import Dataset, cache_dir, iterate_batches
+from latent_explorer.models.autoencoders import LatentModel
+from latent_explorer.training.data.datasets import Dataset, cache_dir, iterate_batches
 
 JUDGE_FORMAT = "latent-explorer-judge"
 JUDGE_VERSION = 1  # bump when the network or its training changes: old caches are retrained

@@ -15,10 +15,10 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from models.autoencoders import LatentModel
-from training.metrics.evaluate import EvalMetrics, iw_bound_estimate, rate_distortion
-from training.metrics.judge import Judge, sample_quality
-from training.explore.render import make_grid, to_numpy_images, to_uint8
+from latent_explorer.models.autoencoders import LatentModel
+from latent_explorer.training.metrics.evaluate import EvalMetrics, iw_bound_estimate, rate_distortion
+from latent_explorer.training.metrics.judge import Judge, sample_quality
+from latent_explorer.training.explore.render import make_grid, to_numpy_images, to_uint8
 
 DEFAULT_IW_K = 50
 # A member's prior samples are "good" when the judge reads at least this share of them as real

@@ -29,16 +29,16 @@ from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
-from models import ModelConfig, build_model
-from models.autoencoders import LatentModel
-from training.config import TrainConfig
-from training.metrics.evaluate import EvalMetrics
-from training.record.history import EpochRecord, History
-from training.engine.resume import ResumeState, resume_from_tensors, resume_to_tensors
-from training.record.timeline import Timeline, timeline_from_tensors, timeline_to_tensors
+from latent_explorer.models import ModelConfig, build_model
+from latent_explorer.models.autoencoders import LatentModel
+from latent_explorer.training.config import TrainConfig
+from latent_explorer.training.metrics.evaluate import EvalMetrics
+from latent_explorer.training.record.history import EpochRecord, History
+from latent_explorer.training.engine.resume import ResumeState, resume_from_tensors, resume_to_tensors
+from latent_explorer.training.record.timeline import Timeline, timeline_from_tensors, timeline_to_tensors
 
 if TYPE_CHECKING:
-    from training.record.run import Run
+    from latent_explorer.training.record.run import Run
 
 FORMAT = "latent-explorer-checkpoint"
 FORMAT_VERSION = 2  # 2: a checksum in the header (1 had none and still opens, unverified)
@@ -306,7 +306,7 @@ def checkpoint_from_run(run: "Run") -> Checkpoint:
 
 def run_from_checkpoint(ckpt: Checkpoint, path: str | os.PathLike | None = None) -> "Run":
     """A loaded checkpoint as a run: saved, explorable, never active (a crash reads as stopped)."""
-    from training.record.run import Run, RunState
+    from latent_explorer.training.record.run import Run, RunState
 
     return Run(name=ckpt.name, config=ckpt.train_config, model=ckpt.model, history=ckpt.history,
                state=RunState.loaded(ckpt.state), metrics=ckpt.metrics,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from training.metrics.evaluate import EvalMetrics
+from latent_explorer.training.metrics.evaluate import EvalMetrics
 
 
 @dataclass

@@ -6,15 +6,15 @@ import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from models.autoencoders import LatentModel
-from models.registry import ModelKind, get_kind
-from training.config import TrainConfig
-from training.data.datasets import Dataset
-from training.metrics.evaluate import EvalMetrics
-from training.record.history import History
-from training.engine.resume import ResumeState
-from training.record.run_state import ACTIVE_STATES, STATES, RunState  # noqa: F401 - re-exported
-from training.record.timeline import Timeline
+from latent_explorer.models.autoencoders import LatentModel
+from latent_explorer.models.registry import ModelKind, get_kind
+from latent_explorer.training.config import TrainConfig
+from latent_explorer.training.data.datasets import Dataset
+from latent_explorer.training.metrics.evaluate import EvalMetrics
+from latent_explorer.training.record.history import History
+from latent_explorer.training.engine.resume import ResumeState
+from latent_explorer.training.record.run_state import ACTIVE_STATES, STATES, RunState  # noqa: F401 - re-exported
+from latent_explorer.training.record.timeline import Timeline
 
 
 _ids = itertools.count(1)
@@ -64,8 +64,8 @@ class Run:
     def model_label(self) -> str:
         """'VAE' for the course's networks and prior; 'VAE · Conv', 'VAE · Conv · VampPrior'
         otherwise: what the run list and captions call the model."""
-        from models.architectures import DEFAULT_ARCH, get_arch
-        from models.priors import DEFAULT_PRIOR, get_prior
+        from latent_explorer.models.architectures import DEFAULT_ARCH, get_arch
+        from latent_explorer.models.priors import DEFAULT_PRIOR, get_prior
 
         c = self.config
         parts = [self.model_kind.label]

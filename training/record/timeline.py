@@ -26,11 +26,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from models.autoencoders import LatentModel
-from training.data.datasets import Split
-from training.metrics.evaluate import EvalMetrics
-from training.explore.panel_math import RECON_COUNT, Encoded, fixed_test_indices, latent_map, pick_indices
-from training.explore.render import make_grid, to_uint8
+from latent_explorer.models.autoencoders import LatentModel
+from latent_explorer.training.data.datasets import Split
+from latent_explorer.training.metrics.evaluate import EvalMetrics
+from latent_explorer.training.explore.panel_math import RECON_COUNT, Encoded, fixed_test_indices, latent_map, pick_indices
+from latent_explorer.training.explore.render import make_grid, to_uint8
 
 MAX_SNAPSHOTS = 100  # per timeline, whatever the run's length (see snapshot_schedule)
 EPOCH_SHARE = 0.75  # at most this share of the budget goes to epoch ends (a 60-epoch run: all)

@@ -11,7 +11,7 @@ import importlib
 from types import ModuleType
 from typing import NamedTuple
 
-from models.registries import Registry
+from latent_explorer.models.registries import Registry
 
 
 class Command(NamedTuple):
@@ -36,20 +36,20 @@ def load_command(name: str) -> ModuleType:
 
 
 register_command("train", "train a model headless and save a checkpoint",
-                 "training.cli.commands.train")
-register_command("eval", "print the test metrics of a checkpoint", "training.cli.commands.eval")
+                 "latent_explorer.training.cli.commands.train")
+register_command("eval", "print the test metrics of a checkpoint", "latent_explorer.training.cli.commands.eval")
 register_command("sample", "write prior samples as a PNG grid or a .npy array",
-                 "training.cli.commands.sample")
+                 "latent_explorer.training.cli.commands.sample")
 register_command("sweep", "train a β grid at once and write checkpoints, summary.csv and the "
-                 "rate-distortion plane", "training.cli.commands.sweep")
+                 "rate-distortion plane", "latent_explorer.training.cli.commands.sweep")
 register_command("encode", "write the posterior codes (μ, log σ) of image files, preprocessed "
-                 "like MNIST", "training.cli.commands.encode")
+                 "like MNIST", "latent_explorer.training.cli.commands.encode")
 register_command("timeline", "write a run's training timeline as an animated GIF or a contact "
-                 "sheet", "training.cli.commands.timeline")
+                 "sheet", "latent_explorer.training.cli.commands.timeline")
 register_command("map", "write a 2-D map (PCA, UMAP or t-SNE) of a checkpoint's test codes "
-                 "as a PNG scatter or an .npz", "training.cli.commands.map")
+                 "as a PNG scatter or an .npz", "latent_explorer.training.cli.commands.map")
 register_command("restyle", "re-render image files as every class with a CVAE (one row per image)",
-                 "training.cli.commands.restyle")
+                 "latent_explorer.training.cli.commands.restyle")
 
 
 __all__ = ["COMMANDS", "Command", "load_command", "register_command"]

@@ -6,7 +6,7 @@ import argparse
 import math
 import sys
 
-from training.data.sources import list_sources, source_names
+from latent_explorer.training.data.sources import list_sources, source_names
 
 
 def _positive_int(s: str) -> int:
@@ -85,7 +85,7 @@ def notify(message: str) -> None:
 
 def load_data(args: argparse.Namespace):
     """The Dataset that --dataset / --data-dir name (DataError if it cannot be had)."""
-    from training.data.sources import load_dataset
+    from latent_explorer.training.data.sources import load_dataset
 
     return load_dataset(args.dataset or "auto", args.data_dir, notify=notify)
 

@@ -25,7 +25,7 @@ SCORE_SAMPLES = 16
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The encode command's arguments."""
-    from training.cli.main import _label
+    from latent_explorer.training.cli.main import _label
 
     parser.description = DESCRIPTION
     parser.add_argument("file", help="checkpoint (.safetensors)")
@@ -52,9 +52,9 @@ def run(args: argparse.Namespace) -> int:
     """Encode the images and write or print what was asked; user errors raise CliError."""
     import numpy as np
 
-    from training.record.checkpoint import load_checkpoint
-    from training.cli.main import CliError
-    from training.explore.drawing import (classify_batch, classify_with_errors, encode_image,
+    from latent_explorer.training.record.checkpoint import load_checkpoint
+    from latent_explorer.training.cli.main import CliError
+    from latent_explorer.training.explore.drawing import (classify_batch, classify_with_errors, encode_image,
                                   read_input_files)
 
     out = Path(args.out) if args.out else None

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from training.cli.main import CliError
-from training.cli.commands._args import add_data_arguments, load_data, notify
+from latent_explorer.training.cli.main import CliError
+from latent_explorer.training.cli.commands._args import add_data_arguments, load_data, notify
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -28,8 +28,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def _training_data(ckpt, file: str):
     """The dataset `ckpt` was trained on (training.data.sources.dataset_candidates' rule)."""
-    from training.data.datasets import DataError
-    from training.data.sources import dataset_candidates, load_dataset
+    from latent_explorer.training.data.datasets import DataError
+    from latent_explorer.training.data.sources import dataset_candidates, load_dataset
 
     cfg = ckpt.train_config
     if cfg.data_dir and not Path(cfg.data_dir).expanduser().is_dir():
@@ -54,9 +54,9 @@ def _training_data(ckpt, file: str):
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate and print."""
-    from training.record.checkpoint import load_checkpoint
-    from training.engine.device import pick_device
-    from training.metrics.evaluate import evaluate, require_finite
+    from latent_explorer.training.record.checkpoint import load_checkpoint
+    from latent_explorer.training.engine.device import pick_device
+    from latent_explorer.training.metrics.evaluate import evaluate, require_finite
 
     try:
         device = pick_device(args.device)
@@ -84,8 +84,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"{ckpt.name} ({mc.model_kind.label}) on {ds.description}")
     print(f"test: {m.summary()}")
     if args.iw > 0 or args.binarize:
-        from training.metrics.evaluate import iw_bound_estimate
-        from training.metrics.sweep_report import NATS_NOTE
+        from latent_explorer.training.metrics.evaluate import iw_bound_estimate
+        from latent_explorer.training.metrics.sweep_report import NATS_NOTE
 
         k = max(args.iw, 1)
         bound = iw_bound_estimate(ckpt.model, ds.test, k, binarize=args.binarize)
@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"±: Monte-Carlo standard errors (of the {len(ds.test):,} test images' sampled "
               "terms); BCE/pixel and KL are exact")
     if args.quality:
-        from training.metrics.judge import get_judge, sample_quality
+        from latent_explorer.training.metrics.judge import get_judge, sample_quality
 
         judge = get_judge(ds, notify=notify)
         notify(judge.summary())

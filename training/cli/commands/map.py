@@ -6,9 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from training.cli.commands._args import (_nonneg_float, _positive_float, _positive_int, _seed,
+from latent_explorer.training.cli.commands._args import (_nonneg_float, _positive_float, _positive_int, _seed,
                                          add_data_arguments, load_data, notify)
-from training.cli.main import CliError
+from latent_explorer.training.cli.main import CliError
 
 OUT_SUFFIXES = (".png", ".npz")
 DESCRIPTION = (
@@ -40,15 +40,15 @@ def run(args: argparse.Namespace) -> int:
     """Encode, map, write."""
     import numpy as np
 
-    from training.cli.commands.eval import _training_data
-    from training.data.datasets import Split
-    from training.explore import latent_methods as lm
+    from latent_explorer.training.cli.commands.eval import _training_data
+    from latent_explorer.training.data.datasets import Split
+    from latent_explorer.training.explore import latent_methods as lm
 
     if args.method not in lm.map_method_names():
         raise CliError(f"unknown --method {args.method!r}: choose one of "
                        f"{', '.join(lm.map_method_names())}")
-    from training.explore.panel_math import encode_split
-    from training.record.checkpoint import load_checkpoint
+    from latent_explorer.training.explore.panel_math import encode_split
+    from latent_explorer.training.record.checkpoint import load_checkpoint
 
     out = Path(args.out)
     if out.suffix.lower() not in OUT_SUFFIXES:

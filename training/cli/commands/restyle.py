@@ -17,7 +17,7 @@ DESCRIPTION = (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The restyle command's arguments."""
-    from training.cli.main import _label
+    from latent_explorer.training.cli.main import _label
 
     parser.description = DESCRIPTION
     parser.add_argument("file", help="CVAE checkpoint (.safetensors)")
@@ -36,10 +36,10 @@ def run(args: argparse.Namespace) -> int:
     """Restyle the images and write the grid or the array; user errors raise CliError."""
     import numpy as np
 
-    from training.record.checkpoint import load_checkpoint
-    from training.cli.main import CliError
-    from training.explore.drawing import classify_batch, read_input_files, restyle_batch
-    from training.explore.render import make_grid, save_png
+    from latent_explorer.training.record.checkpoint import load_checkpoint
+    from latent_explorer.training.cli.main import CliError
+    from latent_explorer.training.explore.drawing import classify_batch, read_input_files, restyle_batch
+    from latent_explorer.training.explore.render import make_grid, save_png
 
     out = Path(args.out)
     if out.suffix.lower() not in (".png", ".npy"):

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from training.cli.main import CliError
+from latent_explorer.training.cli.main import CliError
 
 # train's options that define the run: with --resume they must agree with the saved run.
 # (option name in args, TrainConfig field)
@@ -57,10 +57,10 @@ def run_resume(args: argparse.Namespace, observers: Sequence = ()) -> int:
     Options left None are taken from the saved run; the train parser should therefore give
     the run-defining options (RUN_OPTIONS) a default of None when --resume is given.
     """
-    from training.record.checkpoint import checkpoint_of, load_checkpoint, save_checkpoint
-    from training.engine.loop import Trainer
-    from training.engine.resume import ResumeError
-    from training.data.sources import load_dataset
+    from latent_explorer.training.record.checkpoint import checkpoint_of, load_checkpoint, save_checkpoint
+    from latent_explorer.training.engine.loop import Trainer
+    from latent_explorer.training.engine.resume import ResumeError
+    from latent_explorer.training.data.sources import load_dataset
 
     out = Path(args.out)
     if out.is_dir():

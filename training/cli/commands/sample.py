@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from training.cli.main import CliError
-from training.cli.commands._args import notify
-from training.cli.commands._args import _label, _positive_float, _positive_int, _seed
+from latent_explorer.training.cli.main import CliError
+from latent_explorer.training.cli.commands._args import notify
+from latent_explorer.training.cli.commands._args import _label, _positive_float, _positive_int, _seed
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -28,8 +28,8 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
-    from training.record.checkpoint import load_checkpoint
-    from training.explore.render import make_grid, save_png, to_numpy_images
+    from latent_explorer.training.record.checkpoint import load_checkpoint
+    from latent_explorer.training.explore.render import make_grid, save_png, to_numpy_images
 
     out = Path(args.out)
     if out.suffix.lower() not in (".png", ".npy"):

@@ -15,12 +15,12 @@ import math
 import sys
 from pathlib import Path
 
-from models.architectures import DEFAULT_ARCH, arch_names, get_arch
-from models.priors import DEFAULT_PRIOR, DEFAULT_PSEUDO_INPUTS, prior_names
-from models.registry import list_kinds
-from training.cli.main import CliError
-from training.cli.commands._args import _hidden, _positive_float, _positive_int, add_data_arguments
-from training.cli.commands._args import load_data
+from latent_explorer.models.architectures import DEFAULT_ARCH, arch_names, get_arch
+from latent_explorer.models.priors import DEFAULT_PRIOR, DEFAULT_PSEUDO_INPUTS, prior_names
+from latent_explorer.models.registry import list_kinds
+from latent_explorer.training.cli.main import CliError
+from latent_explorer.training.cli.commands._args import _hidden, _positive_float, _positive_int, add_data_arguments
+from latent_explorer.training.cli.commands._args import load_data
 
 DEFAULT_BETAS = "0,1e-4,1e-3,1e-2,0.1,1,10"
 
@@ -80,12 +80,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Train the sweep and write its files; CliError (one line) for any user error."""
-    from training.record.checkpoint import Checkpoint, save_checkpoint
-    from training.metrics.judge import get_judge
-    from training.cli.progress import LoopProgress
-    from training.config import parse_rates
-    from training.engine.sweep import SweepConfig, SweepListError, SweepTrainer, parse_betas, parse_seeds
-    from training.metrics.sweep_report import (BEST_MEANINGS, GOOD_QUALITY, NATS_NOTE, best_members,
+    from latent_explorer.training.record.checkpoint import Checkpoint, save_checkpoint
+    from latent_explorer.training.metrics.judge import get_judge
+    from latent_explorer.training.cli.progress import LoopProgress
+    from latent_explorer.training.config import parse_rates
+    from latent_explorer.training.engine.sweep import SweepConfig, SweepListError, SweepTrainer, parse_betas, parse_seeds
+    from latent_explorer.training.metrics.sweep_report import (BEST_MEANINGS, GOOD_QUALITY, NATS_NOTE, best_members,
                                                no_good_quality, comparison_grid,
                                        member_file_name, member_label, save_labelled_grid,
                                        save_rate_distortion_png, summary_row, write_summary_csv)
@@ -117,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(str(e)) from None
     settings = None
     if args.engine == "ray":
-        from training.engine.ray_sweep import (RaySettings, RayUnavailable, check_address,
+        from latent_explorer.training.engine.ray_sweep import (RaySettings, RayUnavailable, check_address,
                                                import_ray)
 
         try:
@@ -135,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
     labels = [member_label(v, s, len(seeds), t) for (v, s), t in zip(members, targets)]
     try:
         if settings is not None:
-            from training.engine.ray_sweep import RaySweepTrainer
+            from latent_explorer.training.engine.ray_sweep import RaySweepTrainer
 
             trainer = RaySweepTrainer(cfg, dataset, [LoopProgress(args.quiet, labels)],
                                       settings=settings)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from training.cli.main import CliError
+from latent_explorer.training.cli.main import CliError
 
 
 def _steps(s: str) -> list[int]:
@@ -44,8 +44,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the GIF or the sheet."""
-    from training.record.checkpoint import load_checkpoint
-    from training.record.timeline import pick_snapshots, write_contact_sheet, write_gif
+    from latent_explorer.training.record.checkpoint import load_checkpoint
+    from latent_explorer.training.record.timeline import pick_snapshots, write_contact_sheet, write_gif
 
     out = Path(args.out)
     kind = out.suffix.lower()
@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     ckpt = load_checkpoint(args.file)
     tl = ckpt.timeline
     if tl is None or not tl.snapshots:
-        from training.record.run_state import no_timeline_reason
+        from latent_explorer.training.record.run_state import no_timeline_reason
 
         name = ckpt.name or Path(args.file).stem
         why = ("its timeline holds no snapshot yet" if tl is not None

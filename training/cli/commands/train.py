@@ -15,12 +15,12 @@ import sys
 import time
 from pathlib import Path
 
-from models.architectures import DEFAULT_ARCH, arch_names, get_arch, list_archs
-from models.priors import DEFAULT_PRIOR, DEFAULT_PSEUDO_INPUTS, get_prior, list_priors, prior_names
-from models.registry import get_kind, kind_names, list_kinds
-from training.cli.main import CliError
-from training.cli.commands.resume import RUN_OPTIONS, add_resume_arguments, run_resume
-from training.cli.commands._args import (
+from latent_explorer.models.architectures import DEFAULT_ARCH, arch_names, get_arch, list_archs
+from latent_explorer.models.priors import DEFAULT_PRIOR, DEFAULT_PSEUDO_INPUTS, get_prior, list_priors, prior_names
+from latent_explorer.models.registry import get_kind, kind_names, list_kinds
+from latent_explorer.training.cli.main import CliError
+from latent_explorer.training.cli.commands.resume import RUN_OPTIONS, add_resume_arguments, run_resume
+from latent_explorer.training.cli.commands._args import (
     _hidden,
     _nonneg_float,
     _positive_float,
@@ -29,7 +29,7 @@ from training.cli.commands._args import (
     add_data_arguments,
     load_data,
 )
-from training.data.sources import default_epochs, get_source
+from latent_explorer.training.data.sources import default_epochs, get_source
 
 
 def _epochs_help() -> str:
@@ -123,7 +123,7 @@ def _resume(args: argparse.Namespace) -> int:
     if args.compile:
         raise CliError("--compile cannot be combined with --resume: a resumed run keeps its "
                        "training engine")
-    from training.cli.progress import LoopProgress
+    from latent_explorer.training.cli.progress import LoopProgress
 
     resumed = argparse.Namespace(**vars(args))
     for name in [opt for opt, _ in RUN_OPTIONS] + list(RESUME_FROM_FILE):
@@ -145,11 +145,11 @@ def _timings_line(started: float, t_data: float, t_trained: float, t_saved: floa
 
 def run(args: argparse.Namespace) -> int:
     """Train (or continue a run), print the test metrics and save the checkpoint."""
-    from training.record.checkpoint import checkpoint_of, save_checkpoint
-    from training.data.datasets import batches_per_epoch
-    from training.cli.progress import LoopProgress
-    from training.engine.loop import TrainConfig, Trainer
-    from training.record.timeline import TimelineRecorder
+    from latent_explorer.training.record.checkpoint import checkpoint_of, save_checkpoint
+    from latent_explorer.training.data.datasets import batches_per_epoch
+    from latent_explorer.training.cli.progress import LoopProgress
+    from latent_explorer.training.engine.loop import TrainConfig, Trainer
+    from latent_explorer.training.record.timeline import TimelineRecorder
 
     if getattr(args, "resume", None):
         return _resume(args)
