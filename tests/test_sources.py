@@ -114,10 +114,14 @@ def test_dataset_n_classes(small_dataset):
 
 def test_registries_import_without_torch():
     """The GUI and --help read the registries while torch is still loading (or never)."""
-    code = ("import sys, latent_explorer.models.registry, latent_explorer.training.data.sources, latent_explorer.training.cli.main, latent_explorer.training.config\n"
-            "latent_explorer.training.cli.main.build_parser()\n"
-            "latent_explorer.training.config.TrainConfig(kind='cvae', dataset='kmnist')\n"
-            "assert training.data.sources.source_names() and models.registry.kind_names()\n"
+    code = ("import sys\n"
+            "from latent_explorer.models import registry\n"
+            "from latent_explorer.training import config\n"
+            "from latent_explorer.training.cli import main\n"
+            "from latent_explorer.training.data import sources\n"
+            "main.build_parser()\n"
+            "config.TrainConfig(kind='cvae', dataset='kmnist')\n"
+            "assert sources.source_names() and registry.kind_names()\n"
             "heavy = sorted(m for m in ('torch', 'numpy') if m in sys.modules)\n"
             "print(heavy); sys.exit(1 if heavy else 0)\n")
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
