@@ -102,6 +102,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="seeds the weights, the batch order and the noise")
     p.add_argument("--device", default=_default("auto"),
                    help="auto, cpu, cuda or mps (with --resume: the run's own)")
+    p.add_argument("--threads", type=_positive_int, default=None,
+                   help="CPU threads for torch (default: torch's, one per core); fewer leaves "
+                        "cores to other programs")
     p.add_argument("--compile", action="store_true",
                    help="train through autograd with a torch.compile'd loss "
                         "(slow start; usually slower than the default hand-written step)")
@@ -145,6 +148,10 @@ def _timings_line(started: float, t_data: float, t_trained: float, t_saved: floa
 
 def run(args: argparse.Namespace) -> int:
     """Train (or continue a run), print the test metrics and save the checkpoint."""
+    if getattr(args, "threads", None):
+        import torch
+
+        torch.set_num_threads(args.threads)
     from latent_explorer.training.record.checkpoint import checkpoint_of, save_checkpoint
     from latent_explorer.training.data.datasets import batches_per_epoch
     from latent_explorer.training.cli.progress import LoopProgress

@@ -1,0 +1,98 @@
+"""Training on a busy machine: one epoch quiet and beside two busy processes, spin-waiting
+OpenMP threads (torch's default) against passive waits (what latent_explorer sets).
+
+Each variant is `main.py train --epochs 1 --timings` as a process of its own; its steps' time is
+read from the timings line. Busy processes are plain Python loops, one per other program that a
+user's laptop or a CI runner keeps busy. Variants alternate within each round, so a noisy
+minute hits all of them; medians over the rounds are printed, and each loaded time as a multiple
+of the same policy's quiet time (a fair share of 2 cores beside 2 busy processes is about 2x;
+the target is at most 2.2x).
+
+    python benchmarks/busy_machine.py [--rounds 3] [--busy 2] [--data-dir DIR] [--threads N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FASHION = Path("/usr/share/datasets/fashion-mnist")
+
+# The process under test: after `import latent_explorer` has set its policy, "spin" takes it back
+# out of the environment before torch loads, as it was before the package set it.
+RUNNER = """
+import os, sys
+import latent_explorer
+if sys.argv[1] == "spin":
+    os.environ.pop("OMP_WAIT_POLICY", None)
+from latent_explorer.main import main
+sys.exit(main(sys.argv[2:]))
+"""
+BUSY = "while True: pass"
+
+
+def train_once(policy: str, data_args: list[str], out: Path, extra: list[str]) -> float:
+    """Seconds the epoch's steps took (from --timings), in a fresh process."""
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    cmd = [sys.executable, "-c", RUNNER, policy, "train", "--model", "vae", "--epochs", "1",
+           "--quiet", "--timings", "--out", str(out), *data_args, *extra]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True, cwd=ROOT)
+    m = re.search(r"\(steps ([\d.]+) s", done.stdout + done.stderr)
+    if not m:
+        raise SystemExit(f"no timings line in:\n{done.stdout}\n{done.stderr}")
+    return float(m.group(1))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--busy", type=int, default=2, help="busy processes beside the training")
+    ap.add_argument("--data-dir", type=Path, default=FASHION if FASHION.is_dir() else None)
+    ap.add_argument("--sample", action="store_true", help="the bundled sample, even with Fashion")
+    ap.add_argument("--threads", type=int, default=0, help="pass --threads N to train")
+    args = ap.parse_args()
+    if args.sample:
+        args.data_dir = None
+    data_args = (["--data-dir", str(args.data_dir)] if args.data_dir
+                 else ["--dataset", "mnist-sample"])
+    extra = ["--threads", str(args.threads)] if args.threads else []
+    data = args.data_dir or "the bundled sample (dataset-fashion-mnist gives the full-scale one)"
+    print(f"data: {data}; {os.cpu_count()} CPUs; {args.busy} busy processes when loaded")
+    times: dict[tuple[str, str], list[float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "run.safetensors"
+        for r in range(args.rounds):
+            for load in ("quiet", "loaded"):
+                busy = [subprocess.Popen([sys.executable, "-c", BUSY])
+                        for _ in range(args.busy if load == "loaded" else 0)]
+                try:
+                    for policy in ("spin", "passive"):
+                        t = train_once(policy, data_args, out, extra)
+                        times.setdefault((policy, load), []).append(t)
+                        print(f"  round {r + 1}: {policy:7s} {load:6s} {t:6.2f} s", flush=True)
+                finally:
+                    for p in busy:
+                        p.kill()
+                        p.wait()
+    print("median seconds of one epoch's steps (and loaded / quiet):")
+    for policy in ("spin", "passive"):
+        q = statistics.median(times[(policy, "quiet")])
+        lo = statistics.median(times[(policy, "loaded")])
+        label = "OpenMP spin-wait (torch's default)" if policy == "spin" else \
+            "OMP_WAIT_POLICY=PASSIVE (latent_explorer's default)"
+        print(f"  {label:52s} quiet {q:6.2f} s, loaded {lo:6.2f} s: {lo / q:.2f}x "
+              f"(target <= 2.2x)")
+    qs = statistics.median(times[("spin", "quiet")])
+    qp = statistics.median(times[("passive", "quiet")])
+    print(f"quiet machine, passive against spin: {qp / qs:.2f}x (1.00 = no loss)")
+
+
+if __name__ == "__main__":
+    main()
