@@ -37,7 +37,7 @@ class CommandsWindow(Protocol):
     @property
     def loss_plot(self) -> LossPlot: ...
     def finish_startup(self) -> None: ...
-    def statusBar(self) -> QStatusBar: ...  # noqa: N802 - Qt's name
+    def statusBar(self) -> QStatusBar: ...
 
 
 class RunCommands:
@@ -222,7 +222,7 @@ class RunCommands:
     def save_sweep(self, run: Run | None, folder: str | None = None) -> list[Path]:
         """Save every member of `run`'s sweep into one folder, named as the `sweep` command
         names its files (vae-beta0.01-seed0.safetensors); asks before replacing files."""
-        from latent_explorer.training.metrics.sweep_report import member_file_name
+        from latent_explorer.training.metrics.sweep_report import member_file_names
 
         w = self.window
         problem = self.sweep_save_problem(run)
@@ -235,7 +235,9 @@ class RunCommands:
         if not folder:
             return []
         target = Path(folder)
-        paths = [target / member_file_name(r.kind, r.beta, r.config.seed) for r in members]
+        # As the CLI names them: a target-rate member by its target, never two files alike.
+        paths = [target / name for name in member_file_names(
+            [(r.config, r.beta) for r in members])]
         existing = [p for p in paths if p.exists()]
         if existing and not w.dialogs.confirm(
                 "Save sweep", f"{len(existing)} of the {len(paths)} files exist in {target} "

@@ -10,7 +10,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -149,6 +149,21 @@ def member_file_name(kind: str, beta: float, seed: int, target_rate: float | Non
     if target_rate is not None:
         return f"{kind}-rate{target_rate:g}-seed{seed}.safetensors"
     return f"{kind}-beta{beta:g}-seed{seed}.safetensors"
+
+
+def member_file_names(members: Sequence[tuple[Any, float]]) -> list[str]:
+    """The file names of a sweep's members in one folder, for the CLI's `sweep` and the window's
+    Save sweep alike: each from its member config (kind, seed, target rate) and the β it has,
+    by `member_file_name`; never two alike (a repeated one gets '-2', '-3' before the suffix)."""
+    names: list[str] = []
+    for config, beta in members:
+        name = member_file_name(config.kind, beta, config.seed, config.target_rate)
+        stem, n = name.removesuffix(".safetensors"), 1
+        while name in names:
+            n += 1
+            name = f"{stem}-{n}.safetensors"
+        names.append(name)
+    return names
 
 
 # -- the comparison grid -----------------------------------------------------------------------
@@ -319,6 +334,6 @@ def _nice_levels(lo: float, hi: float, n: int = 6) -> list[float]:
 
 
 __all__ = ["BEST_MEANINGS", "CSV_FIELDS", "DEFAULT_IW_K", "GOOD_QUALITY", "NATS_NOTE", "SummaryRow",
-           "best_members", "no_good_quality", "comparison_grid", "iso_elbo_levels", "member_file_name", "member_label",
+           "best_members", "no_good_quality", "comparison_grid", "iso_elbo_levels", "member_file_name", "member_file_names", "member_label",
            "save_labelled_grid", "save_rate_distortion_png", "summary_row",
            "write_summary_csv"]

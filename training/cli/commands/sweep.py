@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     from latent_explorer.training.engine.sweep import SweepConfig, SweepListError, SweepTrainer, parse_betas, parse_seeds
     from latent_explorer.training.metrics.sweep_report import (BEST_MEANINGS, GOOD_QUALITY, NATS_NOTE, best_members,
                                                no_good_quality, comparison_grid,
-                                       member_file_name, member_label, save_labelled_grid,
+                                       member_file_names, member_label, save_labelled_grid,
                                        save_rate_distortion_png, summary_row, write_summary_csv)
 
     try:
@@ -158,11 +158,12 @@ def run(args: argparse.Namespace) -> int:
         print(judge.summary(), file=sys.stderr)
     group = out.resolve().name
     rows = []
-    for m, ((value, seed), res) in enumerate(zip(members, result.results)):
-        target = targets[m]
-        # A member trained to a target rate reports the β it ended with.
-        beta = value if target is None else _final_beta(res.history, cfg.betas[0])
-        name = member_file_name(cfg.kind, beta, seed, target)
+    # A member trained to a target rate reports the β it ended with.
+    betas = [value if targets[m] is None else _final_beta(res.history, cfg.betas[0])
+             for m, ((value, _seed), res) in enumerate(zip(members, result.results))]
+    names = member_file_names([(cfg.member_config(m), beta) for m, beta in enumerate(betas)])
+    for m, ((_value, seed), res) in enumerate(zip(members, result.results)):
+        target, beta, name = targets[m], betas[m], names[m]
         save_checkpoint(out / name, Checkpoint(res.model, cfg.member_config(m), res.history,
                                                res.metrics, name=Path(name).stem,
                                                dataset=dataset.name, state=res.state,
