@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -20,8 +21,18 @@ OLD_CHECKPOINT = ROOT / "tests" / "fixtures" / "vae-0.1.0-before-package.safeten
 def wheel(tmp_path_factory) -> Path:
     """A wheel built from the tree, as `pip wheel .` builds it for users."""
     out = tmp_path_factory.mktemp("wheel")
+    # From a copy of what git tracks (setuptools builds inside the source folder, and a
+    # checkout's stray files must not decide what the wheel holds)
+    src = tmp_path_factory.mktemp("src")
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True,
+                             check=True).stdout.decode().split("\0")
+    for rel in filter(None, tracked):
+        if rel.startswith(("tests/", "benchmarks/", "docs/")) or not (ROOT / rel).is_file():
+            continue
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / rel, src / rel)
     r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                        "--quiet", "-w", str(out), str(ROOT)], capture_output=True, text=True,
+                        "--quiet", "-w", str(out), str(src)], capture_output=True, text=True,
                        timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     (whl,) = out.glob("latent_explorer-*.whl")
