@@ -20,17 +20,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
-from latent_explorer.training.record.checkpoint import (  # noqa: E402
+from latent_explorer.training.record.checkpoint import (
     Checkpoint,
     CheckpointError,
     load_checkpoint,
     save_checkpoint,
 )
-from latent_explorer.training.data.datasets import load_mnist_sample  # noqa: E402
-from latent_explorer.training.engine.loop import TrainConfig, train  # noqa: E402
+from latent_explorer.training.data.datasets import load_mnist_sample
+from latent_explorer.training.engine.loop import TrainConfig, train
 
 
 def fingerprint(ck: Checkpoint) -> tuple:

@@ -17,12 +17,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import torch  # noqa: E402
+import torch
 
-from latent_explorer.models import ModelConfig, build_model  # noqa: E402
-from latent_explorer.training.data.datasets import iterate_batches, load_mnist_sample  # noqa: E402
-from latent_explorer.training.engine.device import flush_denormals  # noqa: E402
-from latent_explorer.training.engine.loop import make_optimizer, make_step_fn  # noqa: E402
+from latent_explorer.models import ModelConfig, build_model
+from latent_explorer.training.data.datasets import iterate_batches, load_mnist_sample
+from latent_explorer.training.engine.device import flush_denormals
+from latent_explorer.training.engine.loop import make_optimizer, make_step_fn
 
 
 def _batches(ds, n: int, seed: int):

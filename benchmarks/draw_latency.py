@@ -29,10 +29,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
-from benchmarks.draw_core_latency import percentiles, stroke_path  # noqa: E402
+from benchmarks.draw_core_latency import percentiles, stroke_path
 
 
 def repeated_test_split(split, n: int):

@@ -20,11 +20,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
+import torch
+from torch import nn
 
-from latent_explorer.training.data.datasets import iterate_batches, load_mnist_sample  # noqa: E402
-from latent_explorer.training.engine.loop import TrainConfig, Trainer  # noqa: E402
+from latent_explorer.training.data.datasets import iterate_batches, load_mnist_sample
+from latent_explorer.training.engine.loop import TrainConfig, Trainer
 
 
 def train_classifier(ds, seed: int, epochs: int = 8) -> nn.Module:

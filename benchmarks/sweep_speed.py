@@ -98,7 +98,6 @@ def child(variant: str, members: int, epochs: int, device: str, data_dir: str | 
 def profile(members: int, device: str, data_dir: str | None, workers: int | None,
             steps: int = 200) -> None:
     """Where a sweep step's time goes: torch.profiler over `steps` steps, top ops."""
-    import torch
     from torch.profiler import ProfilerActivity, profile as torch_profile
 
     from latent_explorer.training.data.datasets import iterate_batches

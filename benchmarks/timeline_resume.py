@@ -19,13 +19,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import torch  # noqa: E402
+import torch
 
-from latent_explorer.training.record.checkpoint import Checkpoint, load_checkpoint, save_checkpoint  # noqa: E402
-from latent_explorer.training.data.datasets import load_mnist_sample  # noqa: E402
-from latent_explorer.training.engine.loop import TrainConfig, Trainer  # noqa: E402
-from latent_explorer.training.engine.resume import resume_to_tensors  # noqa: E402
-from latent_explorer.training.record.timeline import TimelineRecorder, timeline_to_tensors  # noqa: E402
+from latent_explorer.training.record.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from latent_explorer.training.data.datasets import load_mnist_sample
+from latent_explorer.training.engine.loop import TrainConfig, Trainer
+from latent_explorer.training.engine.resume import resume_to_tensors
+from latent_explorer.training.record.timeline import TimelineRecorder, timeline_to_tensors
 
 
 def _bytes(tensors: dict) -> int:

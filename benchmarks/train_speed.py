@@ -32,13 +32,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
-from latent_explorer.models import ModelConfig, build_model  # noqa: E402
-from latent_explorer.training.data.datasets import IDX_FILES, Dataset, load_idx_folder, load_mnist_sample  # noqa: E402
-from latent_explorer.training.engine.fast_step import FlatAdam  # noqa: E402
-from latent_explorer.training.engine.loop import TrainConfig, Trainer, TrainingObserver  # noqa: E402
+from latent_explorer.models import ModelConfig, build_model
+from latent_explorer.training.data.datasets import IDX_FILES, Dataset, load_idx_folder, load_mnist_sample
+from latent_explorer.training.engine.fast_step import FlatAdam
+from latent_explorer.training.engine.loop import TrainConfig, Trainer, TrainingObserver
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 

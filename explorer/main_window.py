@@ -126,7 +126,7 @@ class MainWindow(QMainWindow):
         self.addDockWidget(area, dock)
         return dock
 
-    def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def paintEvent(self, event) -> None:
         super().paintEvent(event)
         if not self._painted:
             self._painted = True
@@ -378,7 +378,7 @@ class MainWindow(QMainWindow):
         self.panel_host.update(self.usable_runs(), self.selected_run(), runs)
 
     # -- closing ----------------------------------------------------------------------------------
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
+    def closeEvent(self, event: QCloseEvent) -> None:
         """Confirm, stop the jobs (request stop, disconnect, quit, bounded wait), then close."""
         if not self._closed and self.session is not None:
             active = [r for r in self.session.runs if r.is_active]

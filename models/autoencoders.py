@@ -22,7 +22,10 @@ from latent_explorer.models.priors import DEFAULT_PRIOR, DEFAULT_PSEUDO_INPUTS, 
 from latent_explorer.models.registry import ModelKind, get_kind, kind_names
 
 
-def __getattr__(name: str):
+KINDS: tuple[str, ...]  # declared only: __getattr__ gives it, so it sees kinds registered later
+
+
+def __getattr__(name: str) -> tuple[str, ...]:
     # KINDS, the old tuple of kind names, now follows the registry (kinds registered later too).
     if name == "KINDS":
         return kind_names()

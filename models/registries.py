@@ -78,7 +78,7 @@ class Registry(MutableMapping, Generic[T]):
     def __repr__(self) -> str:
         return f"Registry({self.what!r}: {', '.join(self._entries)})"
 
-    def list(self) -> list[T]:  # noqa: A003 - the registries' verb, as timm's list_models
+    def list(self) -> list[T]:  # the registries' verb, as timm's list_models
         """Every entry, in registration order."""
         return list(self._entries.values())
 

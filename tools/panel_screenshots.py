@@ -18,7 +18,6 @@ sys.path.insert(0, str(ROOT))
 
 
 def trained_runs(cache: Path, epochs: int):
-    import torch
 
     from latent_explorer.training.record.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
     from latent_explorer.training.data.datasets import load_mnist_sample

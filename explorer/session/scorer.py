@@ -22,7 +22,7 @@ import threading
 from dataclasses import dataclass
 
 import torch
-from PySide6.QtCore import QObject, QThread, Qt, Signal, Slot
+from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from latent_explorer.explorer.session.worker_threads import lower_worker_priority
 from latent_explorer.models.autoencoders import LatentModel

@@ -154,7 +154,7 @@ class _TimedGraphicsLayout(pg.GraphicsLayoutWidget):
 
     paint_ms = 0.0
 
-    def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def paintEvent(self, event) -> None:
         t0 = time.perf_counter()
         super().paintEvent(event)
         ms = (time.perf_counter() - t0) * 1000
@@ -305,7 +305,7 @@ class LossPlot(QWidget):
         self.flush()
         self._timer.stop()
 
-    def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def closeEvent(self, event) -> None:
         self.stop_redrawing()
         super().closeEvent(event)
 
@@ -656,7 +656,7 @@ class LossPlot(QWidget):
             for ch in CHANNELS:
                 s.markers[ch].setPen(pg.mkPen(fg, width=1))
 
-    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt's name
+    def changeEvent(self, event: QEvent) -> None:
         if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
             self._apply_palette()
         super().changeEvent(event)

@@ -55,7 +55,7 @@ class ReconStrip(QWidget):
     def _apply_palette(self) -> None:
         self.view.setBackground(self.palette().color(QPalette.ColorRole.Base))
 
-    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt's name
+    def changeEvent(self, event: QEvent) -> None:
         if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
             self._apply_palette()
         super().changeEvent(event)

@@ -261,18 +261,18 @@ class TimelineView(QWidget):
             self.pause()
             self._refresh()
 
-    def hideEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def hideEvent(self, event) -> None:
         self.pause()
         super().hideEvent(event)
 
-    def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def closeEvent(self, event) -> None:
         self.stop()
         super().closeEvent(event)
 
     def _apply_palette(self) -> None:
         self.view.setBackground(self.palette().color(QPalette.ColorRole.Base))
 
-    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt's name
+    def changeEvent(self, event: QEvent) -> None:
         if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
             self._apply_palette()
         super().changeEvent(event)

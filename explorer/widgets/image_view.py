@@ -45,7 +45,7 @@ class ImageView(pg.GraphicsView):
         self.setMaximumHeight(preferred)
         self.updateGeometry()
 
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+    def sizeHint(self) -> QSize:
         hint = super().sizeHint()
         if self._preferred_height is not None:
             hint.setHeight(self._preferred_height)

@@ -89,7 +89,7 @@ def check_address(address: str, timeout: float = ADDRESS_TIMEOUT_S) -> None:
 
 def import_ray():
     try:
-        import ray  # noqa: F401
+        import ray
         from ray import tune  # noqa: F401
     except ImportError:
         raise RayUnavailable("Ray is not installed: pip install 'latent-explorer[cluster]' "

@@ -16,7 +16,7 @@ from typing import Sequence
 from latent_explorer.models.architectures import DEFAULT_ARCH, arch_names, get_arch
 from latent_explorer.models.priors import DEFAULT_PRIOR, DEFAULT_PSEUDO_INPUTS, get_prior, prior_problems
 from latent_explorer.models.registry import get_kind, list_kinds
-from latent_explorer.training.config import SweepListError, parse_betas, parse_seeds  # noqa: F401
+from latent_explorer.training.config import SweepListError, parse_betas, parse_seeds
 from latent_explorer.training.config import shape_problems
 from latent_explorer.training.data.datasets import Dataset
 from latent_explorer.training.engine.device import pick_device
