@@ -11,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from latent_explorer.training.record.names import file_stem
+
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QStatusBar
 
@@ -161,7 +163,7 @@ class RunCommands:
         if run is None or run.model is None or run.is_active:
             self._status("Select a run that has finished, stopped or failed to save it", 5000)
             return None
-        suggested = str(Path(w.settings.last_dir) / (safe_filename(run.name) + ".safetensors"))
+        suggested = str(Path(w.settings.last_dir) / (file_stem(run.name) + ".safetensors"))
         path = path or w.dialogs.save_path(suggested)
         if not path:
             return None
@@ -179,7 +181,7 @@ class RunCommands:
         w = self.window
         if run is None:
             return None
-        suggested = str(Path(w.settings.last_dir) / (safe_filename(run.name) + ".csv"))
+        suggested = str(Path(w.settings.last_dir) / (file_stem(run.name) + ".csv"))
         path = path or w.dialogs.export_path(suggested)
         if not path:
             return None
@@ -255,7 +257,3 @@ class RunCommands:
         self._status(f"Saved the {len(saved)} members of {run.group} to {target}", 8000)
         return saved
 
-
-def safe_filename(name: str) -> str:
-    keep = "".join(c if c.isalnum() or c in "-_.=" else "_" for c in name)
-    return keep.strip("_") or "run"

@@ -1,4 +1,4 @@
-"""A sweep's member files are named by one function, for the CLI and the window alike."""
+"""File names: sweep members named by one function for the CLI and the window; runs in plain ASCII."""
 
 from __future__ import annotations
 
@@ -29,3 +29,12 @@ def test_two_alike_members_never_share_a_file():
     assert names == ["vae-beta0.01-seed0.safetensors", "vae-beta0.01-seed0-2.safetensors",
                      "vae-beta0.01-seed0-3.safetensors"]
     assert len(set(names)) == 3
+
+
+def test_a_runs_file_name_is_plain_ascii_without_shell_characters():
+    from latent_explorer.training.record.names import file_stem
+
+    assert file_stem("VAE β=0.005 nz=32 #1") == "vae-beta0.005-nz32-1"
+    assert file_stem("β-VAE R=10 nz=8 #12") == "beta-vae-r10-nz8-12"
+    assert file_stem("Ünïcode ☃ run (copy)") == "unicode-run-copy"
+    assert file_stem("β=") == "beta" and file_stem("☃ ☃") == "run"
