@@ -1,10 +1,11 @@
-"""Print the README's data-source and model-kind tables, generated from the registries.
+"""Print the docs' data-source, model-kind and prior tables, generated from the registries.
 
-    python tools/readme_tables.py           # both tables, each between its marker comments
-    python tools/readme_tables.py --write   # replace the marked tables in README.md
+    python tools/readme_tables.py           # every table, each between its marker comments
+    python tools/readme_tables.py --write   # replace the marked tables in the docs
 
-The README holds each table between `<!-- NAME -->` and `<!-- /NAME -->` (NAME is
-sources-table or models-table); tests/test_readme_tables.py fails when they differ from this.
+Each table sits in one page of docs/ (TABLE_DOCS says which) between `<!-- NAME -->` and
+`<!-- /NAME -->`: sources-table in docs/data.md, models-table and priors-table in
+docs/models.md. tests/test_readme_tables.py fails when they differ from what this produces.
 """
 
 from __future__ import annotations
@@ -15,9 +16,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-README = ROOT / "README.md"
+DOCS = ROOT / "docs"
 
 
 def _cell(text: str) -> str:
@@ -80,40 +79,50 @@ def _default_source() -> str:
 TABLES = {"sources-table": sources_table, "models-table": models_table,
           "priors-table": priors_table}
 
+# The page of docs/ that holds each table.
+TABLE_DOCS = {"sources-table": DOCS / "data.md", "models-table": DOCS / "models.md",
+              "priors-table": DOCS / "models.md"}
+
 
 def block(name: str, table: str) -> str:
     return f"<!-- {name} -->\n{table}\n<!-- /{name} -->"
 
 
-def readme_table(text: str, name: str) -> str | None:
-    """The table between the `name` markers of a README text (None without the markers)."""
-    m = re.search(rf"<!-- {re.escape(name)} -->\n(.*?)\n<!-- /{re.escape(name)} -->", text, re.S)
+def doc_table(text: str, name: str) -> str | None:
+    """The table between the `name` markers of a page's text (None without the markers)."""
+    tag = re.escape(name)
+    m = re.search(rf"<!-- {tag} -->\n(.*?)\n<!-- /{tag} -->", text, re.DOTALL)
     return m.group(1) if m else None
 
 
-def write(readme: Path = README) -> list[str]:
-    """Replace each marked table of `readme` with the generated one; returns what changed."""
-    text = readme.read_text(encoding="utf-8")
+def write(docs: dict[str, Path] | None = None) -> list[str]:
+    """Replace each marked table in its page (`docs`: table name -> page, TABLE_DOCS by
+    default) with the generated one; returns the names of the tables that changed."""
+    docs = TABLE_DOCS if docs is None else docs
     changed = []
-    for name, make in TABLES.items():
-        old = readme_table(text, name)
-        if old is None:
-            raise SystemExit(f"{readme}: no <!-- {name} --> ... <!-- /{name} --> markers")
-        new = make()
-        if old != new:
-            text = text.replace(block(name, old), block(name, new))
-            changed.append(name)
-    readme.write_text(text, encoding="utf-8")
+    for page in dict.fromkeys(docs.values()):  # each page once, in order
+        text = page.read_text(encoding="utf-8")
+        before = text
+        for name in (n for n in TABLES if docs.get(n) == page):
+            old = doc_table(text, name)
+            if old is None:
+                raise SystemExit(f"{page}: no <!-- {name} --> ... <!-- /{name} --> markers")
+            new = TABLES[name]()
+            if old != new:
+                text = text.replace(block(name, old), block(name, new))
+                changed.append(name)
+        if text != before:
+            page.write_text(text, encoding="utf-8")
     return changed
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--write", action="store_true", help="update the tables in README.md")
+    p.add_argument("--write", action="store_true", help="update the tables in docs/")
     args = p.parse_args(argv)
     if args.write:
         changed = write()
-        print(f"README.md: updated {', '.join(changed)}" if changed else "README.md: up to date")
+        print(f"docs: updated {', '.join(changed)}" if changed else "docs: up to date")
         return 0
     print("\n\n".join(block(name, make()) for name, make in TABLES.items()))
     return 0
