@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple, cast
 
 import torch
 import torch.nn.functional as F
@@ -98,7 +98,9 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":
         known = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items() if k in known})
+        fields: dict[str, Any] = {k: (tuple(v) if isinstance(v, list) else v)
+                                  for k, v in d.items() if k in known}
+        return cls(**fields)
 
 
 class Posterior(NamedTuple):
@@ -319,13 +321,14 @@ class LatentModel(nn.Module):
 def build_model(config: ModelConfig, generator: torch.Generator | None = None) -> LatentModel:
     """A fresh model for `config`, built by its architecture's factory, initialised from
     `generator`."""
-    return config.architecture.build(config, generator)
+    # The registries are torch-free and cannot name LatentModel: their factories promise one.
+    return cast(LatentModel, config.architecture.build(config, generator))
 
 
 def build_kind_model(config: ModelConfig, generator: torch.Generator | None = None) -> LatentModel:
     """The `mlp` architecture's factory: the kind's own (the course MLP unless a kind names
     another in its registry entry)."""
-    return config.model_kind.build(config, generator)
+    return cast(LatentModel, config.model_kind.build(config, generator))
 
 
 __all__ = [

@@ -98,7 +98,8 @@ class ConvLatentModel(LatentModel):
                 nn.init.kaiming_uniform_(m.weight, a=math.sqrt(5), generator=generator)
                 fan_in, _ = nn.init._calculate_fan_in_and_fan_out(m.weight)
                 bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
-                nn.init.uniform_(m.bias, -bound, bound, generator=generator)
+                if m.bias is not None:  # every layer here has one
+                    nn.init.uniform_(m.bias, -bound, bound, generator=generator)
 
     def _autocast(self, device: torch.device):
         on = (self.bf16_training and self.training and torch.is_grad_enabled()

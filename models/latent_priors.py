@@ -9,15 +9,23 @@ a z drawn from the posterior), and `init_from_data(images)` before training.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor, nn
 
 # The model and its posterior, as these methods see them: models.autoencoders imports this
 # module, so it is not imported back, even for typing (no import circles).
-LatentModel = nn.Module  # a models.autoencoders.LatentModel
 Posterior = Any  # a models.autoencoders.Posterior: (mean, log_sigma)
+
+
+class LatentModel(Protocol):
+    """What these methods use of a models.autoencoders.LatentModel."""
+
+    config: Any  # its ModelConfig
+
+    def encode(self, x: Tensor) -> Posterior: ...
+    def _noise(self, shape: tuple[int, ...], generator: torch.Generator | None) -> Tensor: ...
 
 LOG_2PI = math.log(2 * math.pi)
 

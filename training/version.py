@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from importlib import metadata
 from pathlib import Path
 
@@ -24,13 +25,14 @@ def pyproject_version(path: Path) -> str | None:
         text = path.read_text(encoding="utf-8")
     except OSError:
         return None
-    try:
-        import tomllib  # Python 3.11+
-    except ImportError:  # 3.10: the one line setuptools reads is enough
-        m = re.search(r'(?ms)^\[project\].*?^version\s*=\s*["\']([^"\']+)["\']', text)
-        return m.group(1) if m else None
-    try:
-        v = tomllib.loads(text).get("project", {}).get("version")
-    except tomllib.TOMLDecodeError:
-        return None
-    return v if isinstance(v, str) else None
+    if sys.version_info >= (3, 11):
+        import tomllib
+
+        try:
+            v = tomllib.loads(text).get("project", {}).get("version")
+        except tomllib.TOMLDecodeError:
+            return None
+        return v if isinstance(v, str) else None
+    # 3.10 has no tomllib: the one line setuptools reads is enough
+    m = re.search(r'(?ms)^\[project\].*?^version\s*=\s*["\']([^"\']+)["\']', text)
+    return m.group(1) if m else None

@@ -8,9 +8,12 @@ test -ELBO after each epoch, and a line when a member stops alone).
 from __future__ import annotations
 
 import sys
-from typing import Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from latent_explorer.training.engine.events import EpochEvent, LoopResult, MemberFailedEvent, Observer, StepsEvent
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 
 class LoopProgress(Observer):
@@ -19,7 +22,7 @@ class LoopProgress(Observer):
     def __init__(self, quiet: bool, labels: Sequence[str] = ()) -> None:
         self.quiet = quiet
         self.labels = list(labels)  # one per member (a sweep); unused for a single run
-        self.bar = None
+        self.bar: tqdm[Any] | None = None  # made on the first step event
 
     def on_steps(self, ev: StepsEvent) -> None:
         if self.quiet:

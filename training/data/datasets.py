@@ -303,8 +303,7 @@ def iterate_batches(
     stop = n - n % batch_size if drop_last else n
     for i in range(0, stop, batch_size):
         if order is None:
-            idx = slice(i, i + batch_size)
-            xb, yb = flat[idx], split.labels[idx]
+            xb, yb = flat[i : i + batch_size], split.labels[i : i + batch_size]
         else:
             idx = order[i : i + batch_size]
             xb, yb = flat.index_select(0, idx), split.labels.index_select(0, idx)

@@ -19,6 +19,7 @@ The formulas, for a batch of B images of P pixels (Kingma & Welling 2014, append
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
@@ -199,7 +200,7 @@ def _bce_with_grad(logits: Tensor, x: Tensor, grad: Tensor, scratch: Tensor) -> 
     return recon
 
 
-def _linear_chain(layers: list[tuple[Tensor, Tensor]], outs: list[Tensor], a: Tensor) -> Tensor:
+def _linear_chain(layers: Sequence[tuple[Tensor, Tensor]], outs: list[Tensor], a: Tensor) -> Tensor:
     """Linear, ReLU, ..., Linear into preallocated outputs (ReLU applied in place)."""
     last = len(layers) - 1
     for i, (w, b) in enumerate(layers):
@@ -216,7 +217,7 @@ def _grad(p: Tensor) -> Tensor:
     return g
 
 
-def _linear_chain_backward(layers: list[tuple[Tensor, Tensor]], outs: list[Tensor],
+def _linear_chain_backward(layers: Sequence[tuple[Tensor, Tensor]], outs: list[Tensor],
                            grads: list[Tensor], grads_t: list[Tensor], inp: Tensor,
                            inp_grad: Tensor | None, ones: Tensor) -> None:
     """Backward through Linear, ReLU, ..., Linear, given the last layer's output gradient

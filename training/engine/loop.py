@@ -211,15 +211,16 @@ class Loop(LoopControl):
                 if ctrl is not None:  # β steered to a target rate: log the step's, set the next
                     used = ctrl.betas.copy()
                     mem.set_betas(ctrl.update(losses[2], active))
-                    for m in np.flatnonzero(active):
+                    for m in np.flatnonzero(active).tolist():
                         histories[m].append(losses[1, m], losses[2, m], losses[0, m], used[m])
                 elif one is not None:
                     one.append(losses[1, 0], losses[2, 0], losses[0, 0])
                 else:
-                    for m in np.flatnonzero(active):
+                    for m in np.flatnonzero(active).tolist():
                         histories[m].append(losses[1, m], losses[2, m], losses[0, m])
                 step += 1
-                if step >= next_snapshot:
+                if step >= next_snapshot:  # never without a recorder
+                    assert rec is not None
                     done = epoch - 1 + (i + 1) / n_batches
                     self._record(rec.record_step, mem.live_model(0), step, done)
                     next_snapshot = rec.next_step
@@ -262,7 +263,9 @@ class Loop(LoopControl):
         t0 = time.perf_counter()
         snaps: list[Snapshot] = take(*args)
         self._timeline_seconds += time.perf_counter() - t0
+        assert self.timeline_recorder is not None  # what `take` belongs to
         tl = self.timeline_recorder.timeline
+        assert tl is not None  # begun
         for snap in snaps:
             self._emit("on_snapshot", SnapshotEvent(snap, tl.position(snap), len(tl)))
 
@@ -326,6 +329,8 @@ class Trainer(Loop):
     `resume` (from `plan_resume`, or `Trainer.from_checkpoint`) continues a run where it
     stopped, appending to `history`; `timeline` records snapshots as the model learns.
     """
+
+    members: SingleMember  # always the one
 
     def __init__(
         self,

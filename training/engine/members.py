@@ -153,10 +153,11 @@ class SingleMember(Members):
         if resume is not None and len(self.history) != resume.step:
             raise ValueError(f"the history has {len(self.history)} steps but the resume state "
                              f"{resume.step}")
-        self.optimizer = None  # kept after the run: resume_state() reads Adam's moments
+        # Kept after the run: resume_state() reads Adam's moments.
+        self.optimizer: fast_step.FlatAdam | torch.optim.Optimizer | None = None
         self.bf16 = config.precision == "bf16"
         self.engine = "fast" if self._wants_fast() else "autograd"
-        self._step_fn = None
+        self._step_fn: fast_step.FastStep | AutogradStep | None = None
         self._epoch_state: torch.Tensor | None = None  # the generator before this epoch's shuffle
         self._fingerprint: str | None = None
         self._good: dict | None = None
@@ -191,8 +192,8 @@ class SingleMember(Members):
             self.optimizer = fast_step.FlatAdam(model.parameters(), lr=lr)
             self._step_fn = fast_step.FastStep(model, beta, self.generator)
         else:
-            self.optimizer = make_optimizer(model, lr)
-            self._step_fn = make_step_fn(model, self.optimizer, beta, self.generator,
+            self.optimizer = optimizer = make_optimizer(model, lr)
+            self._step_fn = make_step_fn(model, optimizer, beta, self.generator,
                                          self.config.compile, self.bf16)
         if self.resumed_from is not None and self.resumed_from.optimizer is not None:
             load_optimizer_state(self.optimizer, list(model.parameters()),
@@ -241,6 +242,7 @@ class SingleMember(Members):
         torch.randperm(n_train, generator=gen, device=gen.device)
 
     def step(self, x: torch.Tensor, y: torch.Tensor | None) -> tuple[np.ndarray, list[int]]:
+        assert self._step_fn is not None and self.optimizer is not None  # start() made them
         losses = self._step_fn(x, y).cpu().numpy().reshape(3, 1)
         if not np.isfinite(losses).all():
             return losses, [0]  # no update: the broken gradient never reaches the weights
@@ -248,6 +250,7 @@ class SingleMember(Members):
         return losses, []
 
     def set_betas(self, betas: np.ndarray) -> None:
+        assert self._step_fn is not None  # start() made it
         self._step_fn.beta = float(betas[0])
 
     def resumed_state(self, m: int) -> ResumeState | None:
@@ -281,6 +284,8 @@ class SingleMember(Members):
             return None
         step, done, in_epoch = position
         gen = self.generator.get_state()
+        epoch_state: torch.Tensor | None
+        gen_state: torch.Tensor | None
         if in_epoch == 0 and self._epoch_state is None:  # at a boundary, next shuffle not drawn
             epoch_state, gen_state = gen, None
         else:

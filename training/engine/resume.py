@@ -25,6 +25,7 @@ from latent_explorer.training.data.datasets import Dataset, batches_per_epoch
 from latent_explorer.training.engine.fast_step import FlatAdam
 
 if TYPE_CHECKING:
+    from latent_explorer.models.autoencoders import LatentModel
     from latent_explorer.training.config import TrainConfig
     from latent_explorer.training.record.history import History
 
@@ -88,10 +89,11 @@ class ResumeState:
 def optimizer_state(optimizer, params: Sequence[Tensor]) -> OptimizerState:
     """The state of a FlatAdam or torch.optim.Adam over `params`, copied to the CPU."""
     if isinstance(optimizer, FlatAdam):
+        b1, b2 = optimizer.betas
         return OptimizerState(optimizer.exp_avg.detach().cpu().clone(),
                               optimizer.exp_avg_sq.detach().cpu().clone(),
                               optimizer.steps.detach().float().cpu().clone().reshape(()),
-                              optimizer.lr, tuple(optimizer.betas), optimizer.eps)
+                              optimizer.lr, (b1, b2), optimizer.eps)
     if isinstance(optimizer, torch.optim.Adam):
         group = optimizer.param_groups[0]
         if len(optimizer.param_groups) != 1 or group.get("amsgrad") or group.get("weight_decay"):
@@ -146,12 +148,12 @@ def dataset_fingerprint(dataset: Dataset) -> str:
         for t in (split.images, split.labels):
             a = t.detach().cpu().contiguous().numpy()
             h.update(f"{a.dtype.str}{a.shape}".encode())
-            h.update(memoryview(a).cast("B"))
+            h.update(a.data.cast("B"))
     return f"{len(dataset.train)}+{len(dataset.test)}:{h.hexdigest()[:32]}"
 
 
 # -- planning a continuation ---------------------------------------------------------------------
-def plan_resume(stored: "TrainConfig", config: "TrainConfig", model: torch.nn.Module,
+def plan_resume(stored: "TrainConfig", config: "TrainConfig", model: "LatentModel",
                 history: "History", resume: ResumeState | None, dataset: Dataset,
                 device: torch.device | str = "cpu", *, stored_dataset: str = "",
                 allow_other_dataset: bool = False) -> ResumeState:

@@ -110,6 +110,7 @@ class StackedMembers(Members):
 
     def _generator_of(self, m: int) -> torch.Generator:
         """The generator member m draws its ε from (its group's copy of its seed's)."""
+        assert self.groups is not None  # start() made them
         for g in self.groups.groups:
             if g.start <= m < g.stop:
                 own = list(dict.fromkeys(self.seeds[g.start:g.stop]))
@@ -128,6 +129,7 @@ class StackedMembers(Members):
     def epoch_batches(self, train: Split, batch_size: int, epoch: int,
                       n_batches: int) -> tuple[int, Batches]:
         groups = self.groups
+        assert groups is not None  # start() made them
         self._epoch_states = [g.get_state() for g in self._generators]
         # The minibatch order of the order seed's single run: its generator's permutation now.
         source = self._shadow if self._shadow is not None else groups.first_generator
@@ -141,6 +143,7 @@ class StackedMembers(Members):
         if self._shadow is not None:  # the ε a member of the order seed would draw
             torch.randn((x.shape[0], self._nz), generator=self._shadow,
                         device=self._shadow.device)
+        assert self.groups is not None  # start() made them
         return self.groups.step(x, y)
 
     def start_position(self) -> tuple[int, int]:
@@ -151,6 +154,7 @@ class StackedMembers(Members):
         """Everything continuing these members exactly from an epoch boundary needs: weights,
         Adam, every generator, the loss histories. Plain tensors and numbers (torch.save)."""
         adam = self.adam
+        assert adam is not None  # start() made it
         return {
             "step": int(step), "epochs_done": int(epochs_done),
             "params": [p.detach().cpu().clone() for p in self.model.params],
@@ -172,6 +176,7 @@ class StackedMembers(Members):
         for p, saved in zip(self.model.params, state["params"]):
             p.data.copy_(saved)
         avg, sq, steps = state["adam"]
+        assert self.adam is not None  # start() made it, then applies the state
         self.adam.exp_avg.copy_(avg)
         self.adam.exp_avg_sq.copy_(sq)
         self.adam.steps.copy_(steps)
@@ -182,6 +187,7 @@ class StackedMembers(Members):
 
     @torch.no_grad()
     def set_betas(self, betas: np.ndarray) -> None:
+        assert self.groups is not None  # start() made them
         for g in self.groups.groups:
             g.step_fn.betas.copy_(torch.as_tensor(betas[g.start:g.stop], dtype=torch.float32))
 
@@ -208,6 +214,7 @@ class StackedMembers(Members):
 
     def evaluate(self, test: Split, active: np.ndarray) -> list[EvalMetrics | None]:
         # Each group's thread evaluates its own members.
+        assert self.groups is not None  # start() made them
         return [met for part in self.groups.map(lambda g: [
             evaluate(self._eval_models[m], test, batch_size=EVAL_BATCH) if active[m] else None
             for m in range(g.start, g.stop)]) for met in part]
@@ -239,9 +246,10 @@ class StackedMembers(Members):
             self._fingerprint = dataset_fingerprint(dataset)
         avg, sq = ([v[m].reshape(-1).detach().cpu() for v in adam.views(flat)]
                    for flat in (adam.exp_avg, adam.exp_avg_sq))
+        b1, b2 = adam.betas
         opt = OptimizerState(torch.cat(list(avg)), torch.cat(list(sq)),
                              adam.steps.detach().float().cpu().clone().reshape(()),
-                             adam.lr, tuple(adam.betas), adam.eps)
+                             adam.lr, (b1, b2), adam.eps)
         return ResumeState(
             step=step, epochs_done=done, batch_in_epoch=in_epoch,
             steps_per_epoch=batches_per_epoch(len(dataset.train), self.configs[m].batch_size),

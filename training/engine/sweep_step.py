@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import replace
-from typing import Callable, Sequence, TypeVar
+from typing import Any, Callable, Sequence, TypeVar
 
 import numpy as np
 
@@ -230,8 +230,8 @@ class SweepStep:
         mu, log_sigma, sigma, sigma_eps = buf.mu, buf.log_sigma, buf.sigma, buf.sigma_eps
         # ε: one draw per seed, shared by that seed's members (a single run of the seed draws
         # exactly this).
-        for k, g in enumerate(self.generators):
-            torch.randn((b, nz), generator=g, device=g.device, out=buf.eps_seed[k])
+        for s, gen in enumerate(self.generators):
+            torch.randn((b, nz), generator=gen, device=gen.device, out=buf.eps_seed[s])
         if self.single_seed:
             eps = buf.eps_seed.expand(M, -1, -1)
         else:
@@ -393,7 +393,7 @@ class MemberGroups:
         self.workers = len(self.groups)
         self._threads_before = torch.get_num_threads()
         self._job: Callable[[_Group], object] | None = None
-        self._results: list[object] = [None] * self.workers
+        self._results: list[Any] = [None] * self.workers  # what the last job returned
         self._errors: list[BaseException | None] = [None] * self.workers
         self._go = [threading.Event() for _ in self.groups]
         self._done = [threading.Event() for _ in self.groups]
@@ -415,6 +415,7 @@ class MemberGroups:
             if self._closed:
                 return
             try:
+                assert self._job is not None  # map() sets it before it wakes this thread
                 self._results[k] = self._job(self.groups[k])
             except BaseException as e:  # noqa: BLE001 - handed to the calling thread
                 self._errors[k] = e

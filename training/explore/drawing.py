@@ -303,6 +303,7 @@ def _label_scores(model: LatentModel, x: Tensor, method: str, k: int, seed: int,
     xr = x.repeat_interleave(c, dim=0)
     y = torch.arange(c, device=x.device).repeat(n)
     post = model.encode(xr, y)
+    assert post.log_sigma is not None  # a conditional kind is variational
     logits = model.decode_logits(post.mean, y)
     kl = gaussian_kl(post.mean.float(), post.log_sigma.float())
     if method == "mean":
@@ -516,11 +517,12 @@ def analyse(model: LatentModel, x28: np.ndarray | Tensor, label: int | None = No
             guess = int(scores_t[0].argmax())
             used = guess if label is None else int(_labels(model, label, 1)[0])
             mean = post.mean[used]
+            assert post.log_sigma is not None  # a conditional kind is variational
             log_sigma = post.log_sigma[used : used + 1]
             logits = logits_all[used : used + 1]
             c = model.config.n_classes
-            restyled = model.decode(mean.expand(c, -1), torch.arange(c, device=x.device))
-            restyled = restyled.float().cpu().numpy()
+            styles = model.decode(mean.expand(c, -1), torch.arange(c, device=x.device))
+            restyled = styles.float().cpu().numpy()
             scores = scores_t[0].double().cpu().numpy()
         error = float(F.binary_cross_entropy_with_logits(logits, x))
         recon = torch.sigmoid(logits).float().cpu().numpy().reshape(shape)

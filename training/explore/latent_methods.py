@@ -413,8 +413,9 @@ def write_cached_map(checkpoint: str | os.PathLike, fitted: FittedMap) -> Path |
         entries.pop(old + "__axes", None)
     tmp = path.with_name(path.name + ".tmp")
     try:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, version=np.array(CACHE_VERSION), **entries)
+        with open(tmp, "wb") as out:
+            # numpy's stub types allow_pickle beside **kwds, so no dict of arrays passes mypy.
+            np.savez(out, version=np.array(CACHE_VERSION), **entries)  # type: ignore[arg-type]
         os.replace(tmp, path)
     except OSError:
         try:

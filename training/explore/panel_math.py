@@ -201,6 +201,7 @@ def encode_pair(model: LatentModel, x0: Tensor, x1: Tensor, y0: int | None = Non
 def _pair_labels(model: LatentModel, pair: LatentPair, t: Tensor, mix_label: bool) -> Tensor | None:
     if not model.config.is_conditional:
         return None
+    assert pair.y0 is not None and pair.y1 is not None  # encode_pair gives a CVAE's pair both
     c = model.config.n_classes
     oh0 = F.one_hot(torch.tensor(int(pair.y0)), c).float().to(model.device)
     if not mix_label:
@@ -274,8 +275,8 @@ class LatentMap:
 
     def to_latent(self, xy: np.ndarray | tuple[float, float]) -> Tensor:
         """The latent point mean + x·pc1 + y·pc2 that projects onto (x, y)."""
-        xy = torch.as_tensor(np.asarray(xy, dtype=np.float32)).reshape(-1, 2)
-        return self.center + xy @ self.components.T
+        points = torch.as_tensor(np.asarray(xy, dtype=np.float32)).reshape(-1, 2)
+        return self.center + points @ self.components.T
 
     def project(self, z: Tensor) -> np.ndarray:
         """2-D coordinates of latent codes z (n, nz)."""

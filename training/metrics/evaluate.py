@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -31,8 +32,8 @@ class EvalMetrics:
 
     @classmethod
     def from_dict(cls, d: dict) -> "EvalMetrics":
-        return cls(**{k: d.get(k) for k in ("bce", "neg_elbo", "kl", "neg_elbo_se")},
-                   n=int(d.get("n", 0)))
+        values: dict[str, Any] = {k: d.get(k) for k in ("bce", "neg_elbo", "kl", "neg_elbo_se")}
+        return cls(**values, n=int(d.get("n", 0)))
 
     def summary(self) -> str:
         s = f"BCE/pixel {self.bce:.4f}"
@@ -228,6 +229,7 @@ def iw_bound_estimate(model: LatentModel, split, k: int, batch_size: int = 1000,
             seconds.append(sampled_recon(model, post, x, y, gen_se))
             total += float(rec.sum()) + model.kl_to_prior(post, gen_kl).sum().item()
             continue
+        assert post.log_sigma is not None  # a variational model's posterior
         eps = torch.randn((k, b, nz), generator=gen, device=dev)
         sigma = post.log_sigma.exp()
         z = post.mean + sigma * eps  # (k, b, nz)
@@ -313,6 +315,7 @@ def rate_distortion(model: LatentModel, split, batch_size: int = 1000,
         seconds.append(sampled_recon(model, post, x, y, gen_se))
         dist_sum += float(rec.sum())
         if analytic:
+            assert post.log_sigma is not None  # a variational model's posterior
             per_dim = 0.5 * (post.mean.pow(2) + torch.exp(2 * post.log_sigma) - 1
                              - 2 * post.log_sigma)
             kl_dims += per_dim.sum(0).double()

@@ -55,8 +55,9 @@ def make_judge_net(n_classes: int = 10, generator: torch.Generator | None = None
             if isinstance(m, (nn.Conv2d, nn.Linear)):
                 nn.init.kaiming_uniform_(m.weight, a=math.sqrt(5), generator=generator)
                 fan_in = m.weight[0].numel()
-                nn.init.uniform_(m.bias, -1 / math.sqrt(fan_in), 1 / math.sqrt(fan_in),
-                                 generator=generator)
+                if m.bias is not None:  # every layer here has one
+                    nn.init.uniform_(m.bias, -1 / math.sqrt(fan_in), 1 / math.sqrt(fan_in),
+                                     generator=generator)
     return net
 
 

@@ -21,7 +21,7 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable, TypeVar
 
 import numpy as np
 import torch
@@ -154,12 +154,14 @@ def save_checkpoint(path: str | os.PathLike, ckpt: Checkpoint) -> Path:
         "state": ckpt.state,
         "group": ckpt.group,
     }
-    for part, to_tensors in ((ckpt.resume, resume_to_tensors),
-                             (ckpt.timeline, timeline_to_tensors)):
-        if part is not None:
-            extra, extra_meta = to_tensors(part)
-            tensors.update(extra)
-            meta.update(extra_meta)
+    parts = []
+    if ckpt.resume is not None:
+        parts.append(resume_to_tensors(ckpt.resume))
+    if ckpt.timeline is not None:
+        parts.append(timeline_to_tensors(ckpt.timeline))
+    for extra, extra_meta in parts:
+        tensors.update(extra)
+        meta.update(extra_meta)
     blob = checkpoint_bytes(tensors, meta)
     path.parent.mkdir(parents=True, exist_ok=True)
     # O_EXCL with a random name, like mkstemp, but mode 0666 so the umask applies as for any file.
@@ -229,13 +231,8 @@ def load_checkpoint(path: str | os.PathLike, device: torch.device | str = "cpu")
         epochs = [EpochRecord.from_dict(d) for d in json.loads(meta.get("epochs", "[]"))]
     except (KeyError, TypeError, ValueError, AttributeError, json.JSONDecodeError) as e:
         raise CheckpointError(f"{path}: corrupted checkpoint metadata ({e})") from None
-    parts = {}
-    for what, from_tensors in (("resume state", resume_from_tensors),
-                               ("timeline", timeline_from_tensors)):
-        try:
-            parts[what] = from_tensors(tensors, meta)
-        except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError) as e:
-            raise CheckpointError(f"{path}: corrupted checkpoint ({what}: {e})") from None
+    resume = _read_part(path, "resume state", lambda: resume_from_tensors(tensors, meta))
+    timeline = _read_part(path, "timeline", lambda: timeline_from_tensors(tensors, meta))
     model = build_model(model_config)
     state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
     try:
@@ -254,11 +251,13 @@ def load_checkpoint(path: str | os.PathLike, device: torch.device | str = "cpu")
     if betas is not None and (losses is None or betas.dim() != 1
                               or betas.shape[0] != losses.shape[1]):
         raise CheckpointError(f"{path}: corrupted checkpoint (bad β history shape)")
-    history = (History.from_arrays(*losses.to(torch.float32).numpy(), epochs=epochs,
-                                   beta=betas.to(torch.float32).numpy() if betas is not None
-                                   else None)
-               if losses is not None
-               else History())
+    if losses is not None:
+        recon, kl, total = losses.to(torch.float32).numpy()
+        history = History.from_arrays(recon, kl, total, epochs=epochs,
+                                      beta=betas.to(torch.float32).numpy() if betas is not None
+                                      else None)
+    else:
+        history = History()
     history.epochs = epochs
     model.to(device).eval()
     return Checkpoint(
@@ -271,9 +270,20 @@ def load_checkpoint(path: str | os.PathLike, device: torch.device | str = "cpu")
         state=meta.get("state", "finished"),
         group=meta.get("group", ""),
         notices=notices,
-        resume=parts["resume state"],
-        timeline=parts["timeline"],
+        resume=resume,
+        timeline=timeline,
     )
+
+
+_Part = TypeVar("_Part")
+
+
+def _read_part(path: Path, what: str, read: Callable[[], _Part]) -> _Part:
+    """`read()`: a stored part of the file (resume state, timeline); CheckpointError if bad."""
+    try:
+        return read()
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError) as e:
+        raise CheckpointError(f"{path}: corrupted checkpoint ({what}: {e})") from None
 
 
 def _verify(tensors: dict[str, torch.Tensor], meta: dict, version: int, path: Path) -> list[str]:

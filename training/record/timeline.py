@@ -20,7 +20,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -325,8 +325,9 @@ class TimelineRecorder:
                  n_samples: int | None = None, n_codes: int = N_CODES, seed: int = 0,
                  max_snapshots: int = MAX_SNAPSHOTS) -> None:
         self.timeline = timeline
-        self._options = dict(n_images=n_images, n_samples=n_samples, n_codes=n_codes, seed=seed,
-                             max_snapshots=max_snapshots)
+        self._options: dict[str, Any] = dict(n_images=n_images, n_samples=n_samples,
+                                             n_codes=n_codes, seed=seed,
+                                             max_snapshots=max_snapshots)
         self.schedule: SnapshotSchedule | None = None
         self.next_step = NEVER
         self.seconds = 0.0  # time spent recording, for the benchmarks
