@@ -117,6 +117,8 @@ def _trial(params: dict, dataset: Dataset | None = None) -> None:
     """Train one trial's members with the one loop, reporting every epoch to Tune."""
     from ray import tune
 
+    assert dataset is not None  # the driver hands it over (tune.with_parameters)
+
     from latent_explorer.training.engine.loop import Loop
     from latent_explorer.training.engine.sweep import sweep_members
 
@@ -355,7 +357,8 @@ class RaySweepTrainer:
                         failure_config=tune.FailureConfig(max_failures=self.settings.max_failures),
                         checkpoint_config=tune.CheckpointConfig(num_to_keep=2)))
                 grid = tuner.fit()
-                for res in grid:
+                # A ResultGrid iterates through __getitem__; ray's types declare no __iter__.
+                for res in grid:  # type: ignore[attr-defined]
                     if res.checkpoint is not None:
                         k = int(res.config["trial"])
                         with res.checkpoint.as_directory() as d:
@@ -391,12 +394,12 @@ class RaySweepTrainer:
         first = int(payload["first_step"])
         arrays = [np.asarray(a, dtype=np.float64) for a in payload["losses"]]
         n = max((a.shape[1] for a in arrays), default=0)
-        newly_failed = []
+        newly_failed: list[tuple[int, str]] = []
         for j, m in enumerate(members):
             err = payload["errors"][j]
             if err is not None and self.errors[m] is None:
                 self.errors[m] = err
-                newly_failed.append(m)
+                newly_failed.append((m, err))
             if payload["state"] != "running":
                 self._member_state[m] = payload["state"]
         if n:
@@ -407,6 +410,7 @@ class RaySweepTrainer:
                 grid[:, m, : a.shape[1]] = a
                 member_steps[m] = int(payload["member_steps"][j])
             epoch = payload["epoch"] or 1
+            assert self.dataset is not None  # _run loaded it before the trials started
             spe = batches_per_epoch(len(self.dataset.train), self.config.batch_size)
             in_epoch = (first + n - 1) % spe + 1
             beta = grid[3] if any(c.target_rate is not None for c in self.member_configs) \
@@ -414,9 +418,8 @@ class RaySweepTrainer:
             self._emit("on_steps", StepsEvent(
                 first, grid[0], grid[1], grid[2], epoch, in_epoch, spe, spe * self.config.epochs,
                 0.0, self.active, tuple(member_steps), beta=beta))
-        for m in newly_failed:
-            self._emit("on_member_failed", MemberFailedEvent(m, len(self.histories[m]),
-                                                             self.errors[m]))
+        for m, err in newly_failed:
+            self._emit("on_member_failed", MemberFailedEvent(m, len(self.histories[m]), err))
         if payload["epoch"] is not None:
             metrics: list[EvalMetrics | None] = [None] * M
             for j, m in enumerate(members):
@@ -548,7 +551,8 @@ def _make_control(name: str):
         def state(self) -> str:
             return self.value
 
-    return Control.options(name=name).remote()
+    # ray.remote made Control an actor class, which mypy cannot see through a class decorator.
+    return Control.options(name=name).remote()  # type: ignore[attr-defined]
 
 
 def _relay_class():
@@ -558,7 +562,7 @@ def _relay_class():
         """Each trial's report, in the driver: the loop's events to the sweep's observers."""
 
         def __init__(self, driver: RaySweepTrainer) -> None:
-            self.driver = driver
+            self.driver: RaySweepTrainer | None = driver
 
         # Tune pickles its run config into the experiment's state; the driver (its threads,
         # locks and observers) stays behind: a restored experiment relays to no one.

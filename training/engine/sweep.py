@@ -22,7 +22,6 @@ from latent_explorer.training.data.datasets import Dataset
 from latent_explorer.training.engine.device import pick_device
 from latent_explorer.training.engine.events import LoopResult, Observer
 from latent_explorer.training.engine.loop import Loop, TrainConfig
-from latent_explorer.training.engine.members import Members
 from latent_explorer.training.engine.sequential import SequentialMembers
 from latent_explorer.training.engine.stacked import StackedMembers
 
@@ -225,7 +224,8 @@ class SweepTrainer(Loop):
 
 
 def sweep_members(configs: Sequence[TrainConfig], device, workers: int | None = None,
-                  n_classes: int = 10, order_seed: int | None = None) -> Members:
+                  n_classes: int = 10, order_seed: int | None = None,
+                  ) -> StackedMembers | SequentialMembers:
     """The strategy for a sweep's members: stacked where their architecture can be stacked
     (models/architectures.py `stacked`) and their prior has an analytic KL, else one after
     another."""

@@ -107,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
             arrays["log_sigma"] = post.log_sigma.numpy().astype(np.float32)
         if labels is not None:
             arrays["label"] = np.asarray(labels, dtype=np.int64)
-        np.savez(out, **arrays)
+        # numpy's stub types allow_pickle beside **kwds, so no dict of arrays passes mypy.
+        np.savez(out, **arrays)  # type: ignore[arg-type]
         print(f"wrote {len(names)} codes to {out} ({', '.join(arrays)})")
     return 0

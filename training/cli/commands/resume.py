@@ -88,6 +88,7 @@ def run_resume(args: argparse.Namespace, observers: Sequence = ()) -> int:
     except (ResumeError, ValueError) as e:
         raise CliError(f"{args.resume}: {e}") from None
     start = trainer.resumed_from
+    assert start is not None and trainer.dataset is not None  # from_checkpoint planned both
     for line in start.notices:
         notify(line)
     where = (f"epoch {start.epochs_done + 1}, batch {start.batch_in_epoch}" if start.batch_in_epoch
@@ -99,6 +100,7 @@ def run_resume(args: argparse.Namespace, observers: Sequence = ()) -> int:
     if result.state == "failed":
         raise CliError(f"training failed: {result.error}")
     if result.state == "finished":
+        assert result.metrics is not None  # a finished run was tested
         print(f"test: {result.metrics.summary()}")
     save_checkpoint(out, checkpoint_of(trainer, result, name=ckpt.name))
     exact = "" if start.exact else ", not exact: see the notes"

@@ -137,6 +137,7 @@ def run(args: argparse.Namespace) -> int:
         if settings is not None:
             from latent_explorer.training.engine.ray_sweep import RaySweepTrainer
 
+            trainer: RaySweepTrainer | SweepTrainer
             trainer = RaySweepTrainer(cfg, dataset, [LoopProgress(args.quiet, labels)],
                                       settings=settings)
         else:
@@ -159,11 +160,12 @@ def run(args: argparse.Namespace) -> int:
     group = out.resolve().name
     rows = []
     # A member trained to a target rate reports the β it ended with.
-    betas = [value if targets[m] is None else _final_beta(res.history, cfg.betas[0])
-             for m, ((value, _seed), res) in enumerate(zip(members, result.results))]
-    names = member_file_names([(cfg.member_config(m), beta) for m, beta in enumerate(betas)])
+    final_betas = [value if targets[m] is None else _final_beta(res.history, cfg.betas[0])
+                   for m, ((value, _seed), res) in enumerate(zip(members, result.results))]
+    names = member_file_names([(cfg.member_config(m), beta)
+                               for m, beta in enumerate(final_betas)])
     for m, ((_value, seed), res) in enumerate(zip(members, result.results)):
-        target, beta, name = targets[m], betas[m], names[m]
+        target, beta, name = targets[m], final_betas[m], names[m]
         save_checkpoint(out / name, Checkpoint(res.model, cfg.member_config(m), res.history,
                                                res.metrics, name=Path(name).stem,
                                                dataset=dataset.name, state=res.state,

@@ -35,7 +35,7 @@ from latent_explorer.training.data.sources import default_epochs, get_source
 def _epochs_help() -> str:
     examples = ", ".join(
         f"{default_epochs(s.n_train, 64)} on {s.name}"
-        for s in (get_source("mnist-sample"), get_source("mnist")))
+        for s in (get_source("mnist-sample"), get_source("mnist")) if s.n_train is not None)
     return ("epochs to train (default: follow the dataset: enough for about 4,500 steps and at "
             f"least 20 epochs on large sets, e.g. {examples} at batch size 64)")
 
@@ -135,8 +135,8 @@ def _resume(args: argparse.Namespace) -> int:
     return run_resume(resumed, [LoopProgress(args.quiet)])
 
 
-def _timings_line(started: float, t_data: float, t_trained: float, t_saved: float,
-                  result) -> str:
+def _timings_line(started: float, t_data: tuple[float, float], t_trained: float,
+                  t_saved: float, result) -> str:
     """Where the process's time went, from `started` (its first line) to `t_saved`."""
     train = t_trained - t_data[1]
     steps = train - result.eval_seconds - result.timeline_seconds
@@ -202,6 +202,7 @@ def run(args: argparse.Namespace) -> int:
     if result.state == "failed":
         raise CliError(f"training failed: {result.error}")
     if result.state == "finished":
+        assert result.metrics is not None  # a finished run was tested
         print(f"test: {result.metrics.summary()}")
     # With the timeline and what continuing the run needs (`train --resume`).
     save_checkpoint(out, checkpoint_of(trainer, result, name=out.stem))
