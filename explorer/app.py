@@ -49,7 +49,7 @@ def import_pyqtgraph() -> None:
         return
     hide = "cuda.bindings" not in sys.modules
     if hide:
-        sys.modules["cuda.bindings"] = None  # type: ignore[assignment] - an ImportError on import
+        sys.modules["cuda.bindings"] = None  # type: ignore[assignment]  # an ImportError on import
     try:
         import pyqtgraph  # noqa: F401
     finally:
