@@ -1,4 +1,6 @@
-"""Shared fixtures: offscreen Qt, a tiny in-memory dataset, the bundled sample."""
+"""Shared fixtures: offscreen Qt, one torch thread, tiny in-memory datasets, the bundled
+sample, trained runs, the main window's settings and datasets. Shared helpers that are not
+fixtures are in helpers.py."""
 
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # Downloads (which tests never make) would land in a throw-away folder, not the user's cache.
 os.environ["LATENT_EXPLORER_CACHE"] = tempfile.mkdtemp(prefix="latent-explorer-test-cache-")
+# Runs that tests train are written into a throw-away workspace, never the user's data folder.
+os.environ["LATENT_EXPLORER_WORKSPACE"] = tempfile.mkdtemp(prefix="latent-explorer-test-runs-")
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
@@ -32,6 +36,18 @@ def pytest_addoption(parser):
 def _torch_threads(config) -> int:
     asked = config.getoption("--torch-threads")
     return asked if asked else 1
+
+
+def pytest_configure(config):
+    # Before any fixture: session-scoped ones (trained runs, the judge) train on it too.
+    torch.set_num_threads(_torch_threads(config))
+
+
+def pytest_collection_modifyitems(config, items):
+    """A numerics comparison is slow too: `make test-fast` (-m "not slow") leaves it out."""
+    for item in items:
+        if item.get_closest_marker("numerics") and not item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
@@ -63,35 +79,103 @@ def _no_network(monkeypatch, request):
         raise OSError("network disabled in tests")
 
     monkeypatch.setattr(socket, "create_connection", loopback_only)
-    torch.set_num_threads(_torch_threads(request.config))
 
 
-@pytest.fixture
-def one_torch_thread():
-    """Tiny matmuls: one torch thread is fastest, and far faster on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+@pytest.fixture(autouse=True)
+def _torch_thread_count(request):
+    """Each test starts on --torch-threads (default 1) torch threads, or on the number its
+    `@pytest.mark.torch_threads(n)` asks for (a test that needs two to be able to fail)."""
+    marker = request.node.get_closest_marker("torch_threads")
+    torch.set_num_threads(marker.args[0] if marker else _torch_threads(request.config))
     yield
-    torch.set_num_threads(threads)
+    torch.set_num_threads(_torch_threads(request.config))
 
 
 @pytest.fixture(scope="session")
 def runs(small_dataset: Dataset) -> dict[str, Run]:
     """Small trained AE, VAE and CVAE runs ('ae', 'vae', 'cvae'): 20 epochs × 10 steps each."""
     out = {}
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny matmuls: one thread is fastest, and 4x faster on a busy machine
-    try:
-        for kind in ("ae", "vae", "cvae"):
-            cfg = TrainConfig(kind=kind, beta=0.005, nz=8, hidden=(64, 32), epochs=20,
-                              batch_size=64, lr=3e-3, seed=1, device="cpu", dataset="mnist-sample")
-            result = Trainer(cfg, small_dataset).run()
-            assert result.state == "finished", result.error
-            out[kind] = Run(kind.upper(), cfg, result.model, result.history, state="finished",
-                            dataset=small_dataset)
-    finally:
-        torch.set_num_threads(threads)
+    for kind in ("ae", "vae", "cvae"):
+        cfg = TrainConfig(kind=kind, beta=0.005, nz=8, hidden=(64, 32), epochs=20,
+                          batch_size=64, lr=3e-3, seed=1, device="cpu", dataset="mnist-sample")
+        result = Trainer(cfg, small_dataset).run()
+        assert result.state == "finished", result.error
+        out[kind] = Run(kind.upper(), cfg, result.model, result.history, state="finished",
+                        dataset=small_dataset)
     return out
+
+
+@pytest.fixture
+def small_sample(monkeypatch, small_dataset: Dataset) -> Dataset:
+    """For this test, the 'mnist-sample' source loads small_dataset's 640/200 digits under its
+    own name: a CLI command trains on it as on the sample, in a seventh of the time."""
+    from dataclasses import replace
+
+    from latent_explorer.training.data.sources import DATA_SOURCES
+
+    ds = replace(small_dataset, name="mnist-sample")
+    source = DATA_SOURCES["mnist-sample"]
+    monkeypatch.setitem(DATA_SOURCES, "mnist-sample", replace(
+        source, load=lambda notify=None, allow_download=True: ds, n_train=len(ds.train)))
+    return ds
+
+
+@pytest.fixture(scope="session")
+def small_judge(small_dataset: Dataset):
+    """small_dataset's judge of sample quality, trained once into the session's cache: a
+    window's scorer then reads it from there instead of training it (seconds) in the test."""
+    from latent_explorer.training.metrics.judge import get_judge
+
+    return get_judge(small_dataset)
+
+
+@pytest.fixture
+def all_runs(runs) -> list[Run]:
+    """The trained AE, VAE and CVAE, as a panel's run list."""
+    return [runs["ae"], runs["vae"], runs["cvae"]]
+
+
+@pytest.fixture(scope="session")
+def mnist600(sample_dataset: Dataset) -> Dataset:
+    """600 train / 100 test digits: at batch 64, 10 steps an epoch, the last one of 24 images
+    (a partial batch, which exact resume must replay as it was)."""
+    tr, te = sample_dataset.train, sample_dataset.test
+    return Dataset("mnist-600", Split(tr.images[:600], tr.labels[:600]),
+                   Split(te.images[:100], te.labels[:100]), "mnist-600: 600/100 digits")
+
+
+# -- the main window ------------------------------------------------------------------------------
+@pytest.fixture
+def settings(tmp_path):
+    """Settings in a temp file, never the user's real configuration."""
+    from PySide6.QtCore import QSettings
+
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path))
+    QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, str(tmp_path))
+    return QSettings(str(tmp_path / "latent-explorer.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def datasets(small_dataset):
+    """'mnist-sample' answered by the 640-image dataset: each epoch is 10 steps."""
+    from latent_explorer.explorer.session.datasets import DatasetCache
+
+    cache = DatasetCache()
+    cache.put("mnist-sample", None, small_dataset)
+    return cache
+
+
+@pytest.fixture
+def window(qtbot, settings, datasets):
+    """The main window (no exploration tabs), shown; shut down and checked idle afterwards."""
+    from helpers import make_window
+
+    w = make_window(qtbot, settings, datasets)
+    yield w
+    w.shutdown()
+    assert w.session is not None and not w.session.has_active
+    for job in w.session.queue.jobs:
+        assert job.is_finished
 
 
 @pytest.fixture(autouse=True)

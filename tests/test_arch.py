@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from helpers import assert_image, draw_seven, grid_shape, make_draw, make_panel, wait_drawn
 from latent_explorer.explorer.panels.conditional import ConditionalPanel
 from latent_explorer.explorer.panels.interpolation import InterpolationPanel
 from latent_explorer.explorer.panels.latent_map import LatentMapPanel
@@ -24,8 +25,6 @@ from latent_explorer.training.engine.sweep import SweepConfig
 from latent_explorer.training.record.checkpoint import (CHECKSUM_KEY, checkpoint_of, content_checksum,
                                        load_checkpoint, save_checkpoint)
 from latent_explorer.training.record.run import Run
-from tests.test_draw_panel import draw_seven, make as make_draw, wait_drawn
-from tests.test_panels import assert_image, grid_shape, make
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +119,7 @@ def test_a_file_written_before_architectures_opens_as_mlp(tmp_path, small_datase
     assert not isinstance(ck.model, ConvLatentModel)
 
 
-def test_train_cli_trains_and_saves_a_conv_model(tmp_path, capsys):
+def test_train_cli_trains_and_saves_a_conv_model(tmp_path, capsys, small_sample):
     out = tmp_path / "conv.safetensors"
     rc = run_cli(["train", "--model", "vae", "--arch", "conv", "--epochs", "1", "--nz", "4",
                   "--dataset", "mnist-sample", "--quiet", "--out", str(out)])
@@ -156,16 +155,16 @@ def test_the_form_builds_a_conv_config_and_a_conv_sweep(qtbot):
 def test_every_panel_renders_a_conv_run(qtbot, conv_runs, kind):
     run = conv_runs[kind]
     runs = list(conv_runs.values())
-    rec = make(qtbot, ReconstructionsPanel, runs, run)
+    rec = make_panel(qtbot, ReconstructionsPanel, runs, run)
     assert_image(rec.view, grid_shape(2, 8))
-    prior = make(qtbot, PriorPanel, runs, run)
+    prior = make_panel(qtbot, PriorPanel, runs, run)
     assert_image(prior.views[0], grid_shape(4, 4))
-    interp = make(qtbot, InterpolationPanel, runs, run)
+    interp = make_panel(qtbot, InterpolationPanel, runs, run)
     assert_image(interp.views[0], grid_shape(1, 12))
-    latent = make(qtbot, LatentMapPanel, runs, run, show=True)
+    latent = make_panel(qtbot, LatentMapPanel, runs, run, show=True)
     assert_image(latent.preview, grid_shape(1, 2))
     if kind == "cvae":
-        cond = make(qtbot, ConditionalPanel, runs, run)
+        cond = make_panel(qtbot, ConditionalPanel, runs, run)
         assert_image(cond.view, grid_shape(6, 6))
     draw = make_draw(qtbot, runs, run)
     draw_seven(qtbot, draw.canvas)

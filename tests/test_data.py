@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
-import time
 import urllib.error
 
 import numpy as np
@@ -253,14 +252,34 @@ def test_mnist_sample_shuffle_is_fixed_and_disjoint(sample_dataset):
 
 
 # -- auto: offline fallback -------------------------------------------------------------------
+def offline_probes(monkeypatch) -> list[tuple[str, float]]:
+    """The (mirror, timeout) of every reachability probe, each answered as offline (the
+    conftest refuses the connection); a download tried anyway fails the test."""
+    probes: list[tuple[str, float]] = []
+    real = data.mirror_reachable
+
+    def probe(url, timeout):
+        probes.append((url, timeout))
+        return real(url, timeout)
+
+    def no_download(*args, **kwargs):
+        raise AssertionError(f"a download was tried offline: {args}")
+
+    monkeypatch.setattr(data, "mirror_reachable", probe)
+    monkeypatch.setattr(data.urllib.request, "urlopen", no_download)
+    return probes
+
+
 def test_auto_falls_back_to_the_sample_offline_fast_and_clean(tmp_path, monkeypatch):
+    # Fast: one short probe per mirror, then the sample; no download tried, nothing waited on
+    # (the time it takes: benchmarks/refusal_latency.py).
     cache = tmp_path / "cache"
     monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(cache))
+    probes = offline_probes(monkeypatch)
     notes: list[str] = []
-    t0 = time.perf_counter()
     ds = load_dataset("auto", notify=notes.append)
-    elapsed = time.perf_counter() - t0
-    assert elapsed < 3.0
+    assert [url for url, _ in probes] == sources.DOWNLOADS["mnist"][0]
+    assert all(timeout <= 3.0 for _, timeout in probes)
     assert ds.name == "mnist-sample" and len(ds.train) == 4500
     assert len(notes) == 1
     assert "\n" not in notes[0]
@@ -272,10 +291,11 @@ def test_auto_falls_back_to_the_sample_offline_fast_and_clean(tmp_path, monkeypa
 
 def test_named_download_offline_raises_fast(tmp_path, monkeypatch):
     monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(tmp_path / "c"))
-    t0 = time.perf_counter()
+    probes = offline_probes(monkeypatch)
     with pytest.raises(DataError, match="reachable"):
         load_dataset("fashion-mnist")
-    assert time.perf_counter() - t0 < 3.0
+    assert [url for url, _ in probes] == sources.DOWNLOADS["fashion-mnist"][0]
+    assert all(timeout <= 3.0 for _, timeout in probes)
     with pytest.raises(DataError, match="not in the cache"):
         load_dataset("mnist", allow_download=False)
     assert not (tmp_path / "c").exists() or list((tmp_path / "c").rglob("*")) == []

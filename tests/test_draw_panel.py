@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication, QTabWidget
 
+from helpers import LEFT, canvas_point, draw_seven, grid_cell, grid_shape, make_draw, wait_drawn
 from latent_explorer.explorer.views.panel_host import PanelHost
 from latent_explorer.explorer.panels.base import (
     INTERPOLATION_END,
@@ -20,54 +20,8 @@ from latent_explorer.explorer.panels.base import (
 from latent_explorer.explorer.panels.draw import DrawPanel
 from latent_explorer.explorer.panels.interpolation import InterpolationPanel
 from latent_explorer.explorer.panels.latent_map import LatentMapPanel
-from latent_explorer.explorer.widgets.image_view import PAD
 from latent_explorer.training.explore import drawing
 from latent_explorer.training.explore import panel_math as explore
-from latent_explorer.training.record.run import Run
-
-LEFT = Qt.MouseButton.LeftButton
-CELL = 28 + PAD
-
-
-def grid_shape(rows: int, cols: int) -> tuple[int, int]:
-    return rows * CELL + PAD, cols * CELL + PAD
-
-
-def cell(grid, r, c):
-    return grid[PAD + r * CELL : PAD + r * CELL + 28, PAD + c * CELL : PAD + c * CELL + 28]
-
-
-@pytest.fixture
-def all_runs(runs) -> list[Run]:
-    return [runs["ae"], runs["vae"], runs["cvae"]]
-
-
-def make(qtbot, all_runs, run) -> DrawPanel:
-    panel = DrawPanel()
-    qtbot.addWidget(panel)
-    panel.resize(1200, 800)
-    panel.show()
-    qtbot.waitExposed(panel)
-    panel.set_runs(all_runs)
-    panel.set_run(run)
-    return panel
-
-
-def canvas_point(canvas, fx: float, fy: float) -> QPoint:
-    """Widget position of (fx, fy) in [0, 1]² of the square the canvas draws into."""
-    side = min(canvas.width(), canvas.height())
-    x0, y0 = (canvas.width() - side) / 2, (canvas.height() - side) / 2
-    return QPoint(int(x0 + fx * side), int(y0 + fy * side))
-
-
-def draw_seven(qtbot, canvas) -> None:
-    """A 7 with the mouse: the top bar, then the diagonal, as one press-move-release stroke."""
-    path = [(0.25, 0.2), (0.45, 0.2), (0.75, 0.2), (0.62, 0.45), (0.5, 0.65), (0.42, 0.85)]
-    with qtbot.waitSignal(canvas.stroke_finished, timeout=2000):
-        qtbot.mousePress(canvas, LEFT, pos=canvas_point(canvas, *path[0]))
-        for p in path[1:]:
-            qtbot.mouseMove(canvas, canvas_point(canvas, *p))  # Qt 6 keeps the button down
-        qtbot.mouseRelease(canvas, LEFT, pos=canvas_point(canvas, *path[-1]))
 
 
 def enlarged(image28: np.ndarray, factor: int = 8) -> np.ndarray:
@@ -78,23 +32,19 @@ def enlarged(image28: np.ndarray, factor: int = 8) -> np.ndarray:
     return (out * 255).astype(np.uint8)
 
 
-def wait_drawn(qtbot, panel) -> None:
-    qtbot.waitUntil(lambda: panel.recon_view.has_image and panel.input_view.has_image, timeout=5000)
-
-
 # -- live while drawing -------------------------------------------------------------------------
 def test_a_stroke_updates_the_input_reconstruction_and_code(qtbot, runs, all_runs):
     run = runs["vae"]
-    p = make(qtbot, all_runs, run)
+    p = make_draw(qtbot, all_runs, run)
     assert p.message.isVisible() and "Draw a digit" in p.message.text()
     draw_seven(qtbot, p.canvas)
     wait_drawn(qtbot, p)
     assert not p.message.isVisible()
     x = drawing.preprocess(p.canvas.image())
-    np.testing.assert_allclose(cell(p.input_view.grid, 0, 0), x, atol=1e-6)
+    np.testing.assert_allclose(grid_cell(p.input_view.grid, 0, 0), x, atol=1e-6)
     assert p.recon_view.grid.shape == grid_shape(1, 2)  # input, reconstruction
     expected = drawing.analyse(run.model, x)
-    np.testing.assert_allclose(cell(p.recon_view.grid, 0, 1), expected.reconstruction, atol=1e-5)
+    np.testing.assert_allclose(grid_cell(p.recon_view.grid, 0, 1), expected.reconstruction, atol=1e-5)
     assert p.recon_view.label_texts() == [f"{expected.error:.3f}"]
     assert f"BCE/pixel {expected.error:.3f}" in p.recon_caption.text()
     # The code, in the traversal order, σ as error bars.
@@ -116,7 +66,7 @@ def test_a_stroke_updates_the_input_reconstruction_and_code(qtbot, runs, all_run
 
 def test_a_cvae_shows_ten_restyles_and_its_guess(qtbot, runs, all_runs):
     run = runs["cvae"]
-    p = make(qtbot, all_runs, run)
+    p = make_draw(qtbot, all_runs, run)
     assert p.cvae_box.isVisible()
     draw_seven(qtbot, p.canvas)
     qtbot.waitUntil(lambda: p.restyle_view.has_image, timeout=5000)
@@ -126,7 +76,7 @@ def test_a_cvae_shows_ten_restyles_and_its_guess(qtbot, runs, all_runs):
     probs = np.asarray(p.score_bars.opts["height"])
     np.testing.assert_allclose(probs, drawing.label_probabilities(a.scores), atol=1e-9)
     assert int(np.argmax(probs)) == a.guess and len(p.scores_label.text().split("  ")) == 10
-    restyles = [cell(p.restyle_view.grid, 0, c) for c in range(10)]
+    restyles = [grid_cell(p.restyle_view.grid, 0, c) for c in range(10)]
     np.testing.assert_allclose(restyles, a.restyled, atol=1e-5)
     assert min(np.abs(restyles[i] - restyles[j]).mean()
                for i in range(10) for j in range(i)) > 0.002  # each class drawn differently
@@ -137,7 +87,7 @@ def test_a_real_test_digit_lands_near_its_own_code_with_neighbours(qtbot, runs, 
     test = run.dataset.test
     i = 7
     x, y = explore.split_images(test, [i])
-    p = make(qtbot, all_runs, run)
+    p = make_draw(qtbot, all_runs, run)
     p.canvas.set_image(enlarged(x[0].numpy()))
     wait_drawn(qtbot, p)
     encoded = explore.encode_split(run.model, test)
@@ -157,7 +107,7 @@ def test_a_real_test_digit_lands_near_its_own_code_with_neighbours(qtbot, runs, 
 
 
 def test_an_empty_canvas_shows_a_hint_not_an_error(qtbot, runs, all_runs):
-    p = make(qtbot, all_runs, runs["cvae"])
+    p = make_draw(qtbot, all_runs, runs["cvae"])
     assert p.message.isVisible() and not p.recon_view.has_image
     assert not p.send_button.isEnabled() and p.export_grid() is None
     draw_seven(qtbot, p.canvas)
@@ -176,7 +126,7 @@ def test_an_empty_canvas_shows_a_hint_not_an_error(qtbot, runs, all_runs):
 
 @pytest.mark.parametrize("kind", ["ae", "vae"])
 def test_an_ae_hides_sigma_and_a_non_cvae_the_cvae_parts(qtbot, runs, all_runs, kind):
-    p = make(qtbot, all_runs, runs[kind])
+    p = make_draw(qtbot, all_runs, runs[kind])
     draw_seven(qtbot, p.canvas)
     wait_drawn(qtbot, p)
     assert not p.cvae_box.isVisible() and not p.restyle_view.has_image
@@ -191,11 +141,11 @@ def test_load_and_paste_put_an_image_on_the_canvas(qtbot, runs, all_runs, tmp_pa
     digit = explore.split_images(run.dataset.test, [3])[0][0].numpy()
     png = tmp_path / "digit.png"
     Image.fromarray(255 - enlarged(digit)).save(png)  # dark ink on white, as a scan
-    p = make(qtbot, all_runs, run)
+    p = make_draw(qtbot, all_runs, run)
     p.ask_image_path = lambda: str(png)
     qtbot.mouseClick(p.load_button, LEFT)
     wait_drawn(qtbot, p)
-    assert np.corrcoef(cell(p.input_view.grid, 0, 0).ravel(), digit.ravel())[0, 1] > 0.9
+    assert np.corrcoef(grid_cell(p.input_view.grid, 0, 0).ravel(), digit.ravel())[0, 1] > 0.9
     p.ask_image_path = lambda: str(tmp_path / "missing.png")
     qtbot.mouseClick(p.load_button, LEFT)
     assert p.message.isVisible() and "missing.png: no such file" in p.message.text()
@@ -207,7 +157,7 @@ def test_load_and_paste_put_an_image_on_the_canvas(qtbot, runs, all_runs, tmp_pa
                                              QImage.Format.Format_Grayscale8).copy())
     qtbot.mouseClick(p.paste_button, LEFT)
     wait_drawn(qtbot, p)
-    assert np.corrcoef(cell(p.input_view.grid, 0, 0).ravel(), digit.ravel())[0, 1] > 0.9
+    assert np.corrcoef(grid_cell(p.input_view.grid, 0, 0).ravel(), digit.ravel())[0, 1] > 0.9
     QApplication.clipboard().clear()
     assert not p.paste()
     assert "no image" in p.message.text()
@@ -241,16 +191,16 @@ def test_send_to_reaches_the_interpolation_and_latent_map_tabs(qtbot, host, runs
     draw.send_actions[INTERPOLATION_END].trigger()
     qtbot.waitUntil(lambda: tabs.currentWidget() is interp, timeout=5000)
     strip = interp.views[0].grid
-    np.testing.assert_allclose(cell(strip, 0, 11), x, atol=1e-6)  # the last image: the drawing
+    np.testing.assert_allclose(grid_cell(strip, 0, 11), x, atol=1e-6)  # the last image: the drawing
     assert "end your drawing (read as" in interp.captions[0].text() and interp.y1 == guess
     start = explore.split_images(run.dataset.test, [interp.i0])[0][0].numpy()
-    np.testing.assert_allclose(cell(strip, 0, 0), start, atol=1e-6)  # the start is untouched
+    np.testing.assert_allclose(grid_cell(strip, 0, 0), start, atol=1e-6)  # the start is untouched
     tabs.setCurrentWidget(draw)
     draw.send_actions[INTERPOLATION_START].trigger()
     qtbot.waitUntil(lambda: tabs.currentWidget() is interp, timeout=5000)
-    np.testing.assert_allclose(cell(interp.views[0].grid, 0, 0), x, atol=1e-6)
+    np.testing.assert_allclose(grid_cell(interp.views[0].grid, 0, 0), x, atol=1e-6)
     interp.set_endpoints(i0=5)  # a test image again: the test-index path is intact
-    np.testing.assert_allclose(cell(interp.views[0].grid, 0, 0),
+    np.testing.assert_allclose(grid_cell(interp.views[0].grid, 0, 0),
                                explore.split_images(run.dataset.test, [5])[0][0].numpy(), atol=1e-6)
     assert "start image #5" in interp.captions[0].text()
 
@@ -258,13 +208,13 @@ def test_send_to_reaches_the_interpolation_and_latent_map_tabs(qtbot, host, runs
     draw.send_actions[TRAVERSAL_START].trigger()
     qtbot.waitUntil(lambda: tabs.currentWidget() is lmap, timeout=5000)
     qtbot.waitUntil(lambda: lmap.traversal_view.has_image, timeout=5000)
-    np.testing.assert_allclose(cell(lmap.preview.grid, 0, 0), x, atol=1e-6)
+    np.testing.assert_allclose(grid_cell(lmap.preview.grid, 0, 0), x, atol=1e-6)
     assert "Your drawing" in lmap.preview_caption.text() and lmap.selected is None
     a = drawing.analyse(run.model, x)
     expected = lmap.map.project(torch.from_numpy(a.mean))[0]
     np.testing.assert_allclose([lmap.marker.data["x"][0], lmap.marker.data["y"][0]], expected,
                                atol=1e-4)
-    np.testing.assert_allclose(cell(lmap.traversal_view.grid, 0, 0),
+    np.testing.assert_allclose(grid_cell(lmap.traversal_view.grid, 0, 0),
                                explore.decode(run.model, torch.from_numpy(a.mean), a.guess)[0],
                                atol=1e-4)
     qtbot.mouseClick(lmap.reset_button, LEFT)  # reset goes back to the drawing's code
@@ -282,7 +232,7 @@ def test_an_image_no_tab_takes_is_said_not_raised(qtbot, host):
 @pytest.mark.parametrize("kind, rows", [("vae", 1), ("cvae", 2)])
 def test_png_export_writes_input_reconstructions_and_restyles(qtbot, runs, all_runs, tmp_path,
                                                              kind, rows):
-    p = make(qtbot, all_runs, runs[kind])
+    p = make_draw(qtbot, all_runs, runs[kind])
     draw_seven(qtbot, p.canvas)
     wait_drawn(qtbot, p)
     out = tmp_path / "drawing"

@@ -11,23 +11,13 @@ from __future__ import annotations
 from itertools import combinations
 
 import pytest
-from PySide6.QtCore import QPointF, QRect, Qt
+from PySide6.QtCore import QPointF, QRect
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QApplication, QLayout, QWidget
 
-from latent_explorer.explorer.session.datasets import DatasetCache
-from latent_explorer.explorer.main_window import MainWindow
+from helpers import make_window
 from latent_explorer.explorer.views.run_table import COL_PROGRESS
 from latent_explorer.training.record.run import Run
-
-from test_gui_window import FakeDialogs, settings  # noqa: F401
-
-
-@pytest.fixture
-def datasets(small_dataset):
-    cache = DatasetCache()
-    cache.put("mnist-sample", None, small_dataset)
-    return cache
 
 
 def layout_rects(layout: QLayout) -> list[tuple[QWidget, QRect]]:
@@ -67,13 +57,9 @@ def settle(qtbot, w: QWidget) -> None:
 
 
 @pytest.fixture
-def window(qtbot, settings, datasets, runs):  # noqa: F811
+def window(qtbot, settings, datasets, runs):
     """The first-launch window with a finished AE, VAE, CVAE and a 3-member sweep listed."""
-    w = MainWindow(settings=settings, load_panels=True, datasets=datasets)
-    qtbot.addWidget(w)
-    w.dialogs = FakeDialogs()
-    w.show()
-    w.finish_startup()
+    w = make_window(qtbot, settings, datasets, load_panels=True)
     w.session.scorer = None  # nothing measured in the background: the rows are what is drawn
     qtbot.waitExposed(w)
     for kind in ("ae", "vae", "cvae"):
@@ -84,6 +70,9 @@ def window(qtbot, settings, datasets, runs):  # noqa: F811
         r = runs["vae"]
         w.session.add(Run(f"β={beta:g} s0", r.config, r.model, r.history, state="finished",
                           dataset=r.dataset, group="sweep 1: VAE β×3"))
+    # The first launch's size where the screen has room (window_settings.FIRST_SIZE); the
+    # offscreen screen is 800×800, where a first launch fits the screen instead.
+    w.resize(1540, 900)
     yield w
     w.shutdown()
 

@@ -5,134 +5,20 @@ from __future__ import annotations
 import os
 import sys
 import threading
-import time
 
 import numpy as np
 import pytest
 import torch
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
-from latent_explorer.explorer.session import worker_threads
-from latent_explorer.explorer.session.datasets import DatasetCache
+from helpers import (LONG, WAIT_MS, cell, click_train, fill_form, make_window, trained_checkpoint,
+                     wait_ended, wait_running)
 from latent_explorer.explorer.main_window import MainWindow
 from latent_explorer.explorer.panels.base import Panel
+from latent_explorer.explorer.session import worker_threads
 from latent_explorer.explorer.views.run_table import COL_BCE, COL_EPOCHS, COL_NAME, COL_PROGRESS, COL_SHOW, COL_STATE
-from latent_explorer.training.record.checkpoint import Checkpoint, save_checkpoint
 from latent_explorer.explorer.widgets.beta_control import nearest_stop
-from latent_explorer.training.engine.loop import TrainConfig, Trainer
-
-LONG = 2000  # epochs for runs a test stops: far longer than any test waits
-WAIT_MS = 30_000
-
-
-@pytest.fixture
-def settings(tmp_path):
-    """Settings in a temp file, never the user's real configuration."""
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path))
-    QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, str(tmp_path))
-    return QSettings(str(tmp_path / "latent-explorer.ini"), QSettings.Format.IniFormat)
-
-
-@pytest.fixture
-def datasets(small_dataset):
-    """'mnist-sample' answered by the 640-image dataset: each epoch is 10 steps."""
-    cache = DatasetCache()
-    cache.put("mnist-sample", None, small_dataset)
-    return cache
-
-
-class FakeDialogs:
-    """The window's dialogs answered by the test (explorer/commands/dialogs.py): nothing modal opens."""
-
-    def __init__(self, path: str | None = None, close: bool = True) -> None:
-        self.path = path  # what every file dialog answers
-        self.close = close  # the answer to "quit anyway?"
-        self.asked_close: list[tuple[list, list]] = []
-        self.errors: list[tuple[str, str]] = []
-        self.abouts: list[str] = []
-        self.epochs: int | None = None  # the answer to "continue training to how many epochs?"
-        self.confirms: list[tuple[str, str]] = []  # (title, text) of every yes/no question
-        self.answer = True  # the answer to them
-        self.asked_epochs: list[tuple[int, int]] = []
-
-    def open_path(self, directory: str = "") -> str | None:
-        return self.path
-
-    def save_path(self, suggested: str) -> str | None:
-        return self.path
-
-    def export_path(self, suggested: str) -> str | None:
-        return self.path
-
-    def folder_path(self, title: str, directory: str = "") -> str | None:
-        return self.path
-
-    def ask_epochs(self, current: int, minimum: int) -> int | None:
-        self.asked_epochs.append((current, minimum))
-        return self.epochs
-
-    def confirm(self, title: str, text: str) -> bool:
-        self.confirms.append((title, text))
-        return self.answer
-
-    def confirm_close(self, active, unsaved) -> bool:
-        self.asked_close.append((list(active), list(unsaved)))
-        return self.close
-
-    def show_error(self, title: str, text: str) -> None:
-        self.errors.append((title, text))
-
-    def show_about(self, html: str) -> None:
-        self.abouts.append(html)
-
-
-def make_window(qtbot, settings, datasets, load_panels: bool = False) -> MainWindow:
-    w = MainWindow(settings=settings, load_panels=load_panels, datasets=datasets)
-    qtbot.addWidget(w)
-    w.dialogs = FakeDialogs()
-    w.show()
-    w.finish_startup()
-    return w
-
-
-@pytest.fixture
-def window(qtbot, settings, datasets):
-    w = make_window(qtbot, settings, datasets)
-    yield w
-    w.shutdown()
-    assert w.session is not None and not w.session.has_active
-    for job in w.session.queue.jobs:
-        assert job.is_finished
-
-
-def fill_form(w: MainWindow, **values) -> None:
-    v = {"kind": "vae", "beta": 0.005, "nz": 8, "epochs": 1, "batch_size": 64, "lr": 1e-3,
-         "seed": 0, "dataset": "mnist-sample", "data_dir": None}
-    v.update(values)
-    w.form.set_values(v)
-
-
-def click_train(qtbot, w: MainWindow):
-    n = len(w.runs)
-    qtbot.mouseClick(w.form.train_button, Qt.MouseButton.LeftButton)
-    assert len(w.runs) == n + 1, w.form.message.text()
-    return w.runs[-1]
-
-
-def wait_ended(qtbot, w: MainWindow, run) -> None:
-    qtbot.waitUntil(lambda: run.state in ("finished", "stopped", "failed"), timeout=WAIT_MS)
-    qtbot.waitUntil(lambda: not w.session.has_active, timeout=WAIT_MS)
-
-
-def wait_running(qtbot, w: MainWindow, run) -> None:
-    """Until the run has reported steps (it is really in the loop)."""
-    qtbot.waitUntil(lambda: w.loss_plot.step_count(run.id) > 0, timeout=WAIT_MS)
-
-
-def cell(w: MainWindow, run, col: int, role=Qt.ItemDataRole.DisplayRole):
-    m = w.run_model
-    return m.data(m.index(m.row_of(run), col), role)
 
 
 def test_train_button_runs_to_finished_row_and_plot(qtbot, window):
@@ -227,13 +113,10 @@ def test_close_mid_run_stops_the_thread(qtbot, settings, datasets):
     wait_running(qtbot, w, run)
     job = w.session.job_for(run)
     thread = job.thread
-    t0 = time.perf_counter()
-    w.close()
-    elapsed = time.perf_counter() - t0
+    w.close()  # how long it takes: benchmarks/control_latency.py
     asked = w.dialogs.asked_close
     assert asked and [r.name for r in asked[0][0]] == [run.name]
-    assert thread.isFinished() and job.is_finished
-    assert elapsed < 2.0
+    assert thread.isFinished() and job.is_finished  # close returned once the thread had ended
     assert run.state == "stopped"
     assert not w.isVisible()
 
@@ -257,15 +140,6 @@ def test_quit_action_asks_about_unsaved_runs(qtbot, settings, datasets):
     w.menu_actions.quit.trigger()
     assert w.dialogs.asked_close == [([], [run])]
     assert not w.isVisible()
-
-
-def trained_checkpoint(tmp_path, dataset, name="loaded run"):
-    cfg = TrainConfig(kind="cvae", beta=0.01, nz=4, epochs=2, dataset="mnist-sample", device="cpu")
-    result = Trainer(cfg, dataset).run()
-    path = tmp_path / "run.safetensors"
-    save_checkpoint(path, Checkpoint(result.model, cfg, result.history, result.metrics,
-                                     name=name, dataset="mnist-sample"))
-    return path, result
 
 
 def test_open_checkpoint_plots_its_history(qtbot, window, tmp_path, small_dataset):
@@ -399,6 +273,7 @@ def test_beta_slider_covers_zero_and_log_range_exactly(qtbot, window):
 def test_settings_remember_form_and_geometry(qtbot, settings, datasets):
     w = make_window(qtbot, settings, datasets)
     fill_form(w, kind="cvae", beta=0.3, nz=12, epochs=7, lr=0.002, seed=5)
+    wait_ended(qtbot, w, click_train(qtbot, w))  # the form is remembered once it has trained
     w.resize(w.minimumSizeHint().width(), 577)  # the offscreen screen is only 800x600
     size = (w.width(), w.height())
     w.close()
@@ -482,9 +357,9 @@ def test_close_while_paused_and_queued(qtbot, settings, datasets):
     w.run_table.select_run(first)
     w.toggle_pause()
     assert first.state == "paused" and second.state == "queued"
-    t0 = time.perf_counter()
-    w.close()
-    assert time.perf_counter() - t0 < 2.0
+    thread = w.session.job_for(first).thread
+    w.close()  # how long it takes: benchmarks/control_latency.py
+    assert thread.isFinished()  # the paused loop saw the stop; close returned after it ended
     assert first.state == "stopped" and second.state == "stopped"
     assert not w.session.has_active
 

@@ -12,6 +12,7 @@ from PySide6.QtCore import QEvent, QObject, QPointF, Qt, Signal
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 
+from helpers import LEFT, draw_seven
 from latent_explorer.explorer.panels.base import INTERPOLATION_END, INTERPOLATION_START
 from latent_explorer.explorer.panels.draw import DrawPanel
 from latent_explorer.explorer.panels.latent_map import LatentMapPanel
@@ -20,7 +21,6 @@ from latent_explorer.training.explore import latent_methods as lm
 from latent_explorer.training.explore import panel_math as explore
 from latent_explorer.training.record.run import Run
 
-LEFT = Qt.MouseButton.LeftButton
 FIT_MS = 120_000  # the first UMAP in a process compiles numba code (~20 s on 2 busy cores)
 
 
@@ -104,26 +104,63 @@ def vae(runs) -> Run:
     return fresh(runs["vae"])
 
 
-def test_picking_tsne_then_umap_fits_in_the_background_and_redraws_the_map(qtbot, vae):
+def first_two_dims(codes, params, progress, should_stop) -> lm.FittedMap:
+    """A map method for the tests: the codes' first two dimensions. Instant, so the picker's
+    flow is tested without a second real fit (UMAP's first fit compiles numba code, ~40 s)."""
+    progress(0.5, "reading two dimensions")
+    if should_stop():
+        raise lm.MapCancelled()
+    return lm.FittedMap("dims", params, np.ascontiguousarray(codes[:, :2], np.float32), "",
+                        axis_labels=("z 1", "z 2"), placer=lambda q: q[:, :2])
+
+
+@pytest.fixture
+def dims_method(monkeypatch):
+    """'dims' in the map-method registry for this test only, fitted in the background as UMAP
+    and t-SNE are."""
+    monkeypatch.setitem(lm.MAP_METHODS, "dims", lm.MapMethod(
+        "dims", "Dims", "the first two latent dimensions (a test's method)", (),
+        first_two_dims, background=True))
+
+
+def pick_and_wait_for_the_fit(qtbot, p, method: str, axis: str) -> np.ndarray:
+    """Pick `method`: it fits in the background while the old map stays, then redraws."""
+    with fitting(qtbot, p.runner):
+        choose(p, method)
+        assert p.progress.isVisible() and p.cancel_button.isVisible()
+        assert p.plot.getAxis("bottom").labelText != axis  # the old map stays meanwhile
+    assert not p.progress.isVisible()
+    assert p.plot.getAxis("bottom").labelText == axis
+    assert "computed in" in p.method_status.text()
+    return scatter_points(p)
+
+
+def test_picking_tsne_then_another_method_fits_in_the_background_and_redraws_the_map(
+        qtbot, vae, dims_method):
     p = make(qtbot, LatentMapPanel, vae)
     assert p.method_box.currentText() == "PCA" and "PC 1" in p.plot.getAxis("bottom").labelText
     pca = scatter_points(p).copy()
-    for method, axis in (("tsne", "t-SNE 1"), ("umap", "UMAP 1")):
-        with fitting(qtbot, p.runner):
-            choose(p, method)
-            assert p.progress.isVisible() and p.cancel_button.isVisible()
-            assert p.plot.getAxis("bottom").labelText != axis  # the old map stays meanwhile
-        assert not p.progress.isVisible()
-        assert p.plot.getAxis("bottom").labelText == axis
-        drawn = scatter_points(p)
-        assert not np.allclose(drawn, pca)
-        codes = p.encoded.means.numpy()
-        # The map keeps neighbourhoods at least as well as PCA did.
-        assert lm.trustworthiness(codes, drawn) >= lm.trustworthiness(codes, pca) - 0.01
-        assert "computed in" in p.method_status.text()
+    codes = p.encoded.means.numpy()
+    drawn = pick_and_wait_for_the_fit(qtbot, p, "tsne", "t-SNE 1")
+    assert not np.allclose(drawn, pca)
+    # The map keeps neighbourhoods at least as well as PCA did.
+    assert lm.trustworthiness(codes, drawn) >= lm.trustworthiness(codes, pca) - 0.01
+    # From one background map to another: t-SNE's stays shown until the next is fitted.
+    drawn = pick_and_wait_for_the_fit(qtbot, p, "dims", "z 1")
+    np.testing.assert_allclose(drawn, codes[:, :2], atol=1e-6)
     choose(p, "pca")  # back at once, no fit
     np.testing.assert_allclose(scatter_points(p), pca)
     assert not p.progress.isVisible()
+
+
+@pytest.mark.slow  # the first UMAP in a process compiles numba code (~40 s)
+def test_picking_umap_fits_it_in_the_background_and_keeps_neighbourhoods(qtbot, vae):
+    p = make(qtbot, LatentMapPanel, vae)
+    pca = scatter_points(p).copy()
+    drawn = pick_and_wait_for_the_fit(qtbot, p, "umap", "UMAP 1")
+    assert not np.allclose(drawn, pca)
+    codes = p.encoded.means.numpy()
+    assert lm.trustworthiness(codes, drawn) >= lm.trustworthiness(codes, pca) - 0.01
 
 
 def test_cancel_stops_the_fit_and_keeps_the_map_shown(qtbot, vae):
@@ -240,8 +277,6 @@ def test_hovering_a_point_shows_its_thumbnail_and_zooming_in_draws_one_per_point
 
 
 def test_the_drawing_star_is_placed_by_the_maps_transform(qtbot, vae):
-    from tests.test_draw_panel import draw_seven
-
     latent = make(qtbot, LatentMapPanel, vae)
     with fitting(qtbot, latent.runner):
         choose(latent, "tsne")
@@ -255,7 +290,7 @@ def test_the_drawing_star_is_placed_by_the_maps_transform(qtbot, vae):
     expected = latent.fitted.place(draw.analyses[0][1].mean[None])[0]
     np.testing.assert_allclose(star, expected, atol=1e-3)
     assert "placed by t-SNE's transform" in draw.map_caption.text()
-    assert draw.placement_seconds is not None and draw.placement_seconds < 5
+    assert draw.placement_seconds is not None  # measured (how long: benchmarks/map_placement.py)
     # Back to PCA on the Latent map tab: the star goes back to the projection.
     choose(latent, "pca")
     qtbot.waitUntil(lambda: np.allclose(draw.map_coords(), latent.coords))

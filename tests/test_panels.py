@@ -10,9 +10,9 @@ from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 
+from helpers import CELL, PAD, assert_image, grid_cell, grid_shape, make_panel
 from latent_explorer.explorer.panels import Panel, create_panels
 from latent_explorer.explorer.panels.base import PNG_SCALE, TAB10
-from latent_explorer.explorer.widgets.image_view import PAD
 from latent_explorer.explorer.panels.conditional import ConditionalPanel
 from latent_explorer.explorer.panels.draw import DrawPanel
 from latent_explorer.explorer.panels.interpolation import GALLERY_COLS, InterpolationPanel
@@ -23,44 +23,6 @@ from latent_explorer.explorer.panels.sweep import SweepPanel
 from latent_explorer.training.explore import panel_math as explore
 from latent_explorer.training.record.run import Run
 
-CELL = 28 + PAD
-
-
-def grid_shape(rows: int, cols: int) -> tuple[int, int]:
-    return rows * CELL + PAD, cols * CELL + PAD
-
-
-@pytest.fixture
-def all_runs(runs) -> list[Run]:
-    return [runs["ae"], runs["vae"], runs["cvae"]]
-
-
-def make(qtbot, cls, all_runs, run=None, show=False):
-    panel = cls()
-    qtbot.addWidget(panel)
-    panel.resize(1100, 750)
-    if show:
-        panel.show()
-        qtbot.waitExposed(panel)
-    panel.set_runs(all_runs)
-    panel.set_run(run)
-    return panel
-
-
-def assert_image(view, shape):
-    """The view's one ImageItem shows a non-blank mosaic of `shape`, at levels (0, 1)."""
-    img = view.image.image
-    assert img is not None and img.shape == shape
-    assert img.std() > 0.02 and 0 <= img.min() and img.max() <= 1
-    assert tuple(view.image.levels) == (0.0, 1.0)
-    np.testing.assert_array_equal(img, view.grid)
-
-
-def cell(grid, r, c):
-    return grid[PAD + r * CELL : PAD + r * CELL + 28, PAD + c * CELL : PAD + c * CELL + 28]
-
-
-# -- contract -----------------------------------------------------------------------------------
 def test_create_panels_gives_one_panel_per_view(qtbot):
     panels = create_panels()
     for p in panels:
@@ -73,7 +35,7 @@ def test_create_panels_gives_one_panel_per_view(qtbot):
 @pytest.mark.parametrize("cls", [ReconstructionsPanel, PriorPanel, ConditionalPanel,
                                  InterpolationPanel, LatentMapPanel, DrawPanel])
 def test_panels_explain_what_they_cannot_show(qtbot, runs, all_runs, cls):
-    p = make(qtbot, cls, all_runs, None)
+    p = make_panel(qtbot, cls, all_runs, None)
     assert p.is_showing_hint and "Select a run" in p.hint.text()
     # A run with no weights yet, or none at all: the hint says which, never "Select a run".
     ds = runs["vae"].dataset
@@ -99,7 +61,7 @@ def test_panels_explain_what_they_cannot_show(qtbot, runs, all_runs, cls):
 
 @pytest.mark.parametrize("kind", ["ae", "vae"])
 def test_conditional_panel_says_why_for_a_non_cvae(qtbot, runs, all_runs, kind):
-    p = make(qtbot, ConditionalPanel, all_runs, runs[kind])
+    p = make_panel(qtbot, ConditionalPanel, all_runs, runs[kind])
     assert p.is_showing_hint
     assert "needs a CVAE" in p.hint.text() and kind.upper() in p.hint.text()
     qtbot.keyClick(p, Qt.Key.Key_3)  # digit keys do nothing here, and fail nothing
@@ -109,19 +71,19 @@ def test_conditional_panel_says_why_for_a_non_cvae(qtbot, runs, all_runs, kind):
 @pytest.mark.parametrize("kind", ["ae", "vae", "cvae"])
 def test_every_panel_renders_nonblank_images_of_the_right_size(qtbot, runs, all_runs, kind):
     run = runs[kind]
-    rec = make(qtbot, ReconstructionsPanel, all_runs, run)
+    rec = make_panel(qtbot, ReconstructionsPanel, all_runs, run)
     assert_image(rec.view, grid_shape(2, 8))
-    prior = make(qtbot, PriorPanel, all_runs, run)
+    prior = make_panel(qtbot, PriorPanel, all_runs, run)
     assert_image(prior.views[0], grid_shape(4, 4))
-    interp = make(qtbot, InterpolationPanel, all_runs, run)
+    interp = make_panel(qtbot, InterpolationPanel, all_runs, run)
     assert_image(interp.views[0], grid_shape(1, 12))
     assert_image(interp.gallery, grid_shape(2, GALLERY_COLS))
     assert interp.scrub_view.image.image.shape == grid_shape(1, 1)
-    latent = make(qtbot, LatentMapPanel, all_runs, run, show=True)
+    latent = make_panel(qtbot, LatentMapPanel, all_runs, run, show=True)
     assert_image(latent.preview, grid_shape(1, 2))
     assert latent.traversal_view.image.image.shape == grid_shape(1, 1)
     if kind == "cvae":
-        cond = make(qtbot, ConditionalPanel, all_runs, run)
+        cond = make_panel(qtbot, ConditionalPanel, all_runs, run)
         assert_image(cond.view, grid_shape(6, 6))
 
 
@@ -139,35 +101,35 @@ def test_panels_ask_the_kind_not_its_name(qtbot, monkeypatch, small_dataset, all
     result = Trainer(cfg, small_dataset).run()
     assert result.state == "finished", result.error
     run = Run("cae", cfg, result.model, result.history, state="finished", dataset=small_dataset)
-    cond = make(qtbot, ConditionalPanel, all_runs + [run], run)
+    cond = make_panel(qtbot, ConditionalPanel, all_runs + [run], run)
     assert not cond.is_showing_hint
     assert_image(cond.view, grid_shape(6, 6))
-    prior = make(qtbot, PriorPanel, all_runs + [run], run)
+    prior = make_panel(qtbot, PriorPanel, all_runs + [run], run)
     assert prior.label.isVisibleTo(prior) and AE_NOTE in prior.captions[0].text()
     assert "(CAE, nz = 4)" in run_caption(run)  # no β: it has no KL term
-    interp = make(qtbot, InterpolationPanel, all_runs + [run], run)
+    interp = make_panel(qtbot, InterpolationPanel, all_runs + [run], run)
     assert interp.mix_label.isEnabled()
-    rec = make(qtbot, ReconstructionsPanel, all_runs + [run], run)
+    rec = make_panel(qtbot, ReconstructionsPanel, all_runs + [run], run)
     assert "The CAE is given each image's true label." in rec.caption.text()
 
 
 # -- reconstructions ----------------------------------------------------------------------------
 def test_reconstructions_use_the_posterior_mean(qtbot, runs, all_runs):
     run = runs["vae"]
-    p = make(qtbot, ReconstructionsPanel, all_runs, run)
+    p = make_panel(qtbot, ReconstructionsPanel, all_runs, run)
     first = p.view.grid.copy()
     p.set_run(run)
     np.testing.assert_array_equal(p.view.grid, first)  # no sampling: two renders are identical
     x, y = explore.split_images(run.dataset.test, np.arange(8))
     expected = run.model.decode(run.model.encode(x).mean).detach().numpy()
-    np.testing.assert_allclose(cell(first, 1, 3), expected[3], atol=1e-6)
-    np.testing.assert_allclose(cell(first, 0, 3), x[3].numpy(), atol=1e-6)
+    np.testing.assert_allclose(grid_cell(first, 1, 3), expected[3], atol=1e-6)
+    np.testing.assert_allclose(grid_cell(first, 0, 3), x[3].numpy(), atol=1e-6)
     errors = p.view.label_texts()
     assert len(errors) == 8 and errors[0] == f"{p.results[0][1].errors[0]:.3f}"
 
 
 def test_reconstructions_count_random_reshuffle_and_compare(qtbot, runs, all_runs):
-    p = make(qtbot, ReconstructionsPanel, all_runs, runs["cvae"])
+    p = make_panel(qtbot, ReconstructionsPanel, all_runs, runs["cvae"])
     p.count.setValue(5)
     assert p.view.grid.shape == grid_shape(2, 5)
     np.testing.assert_array_equal(p.indices, np.arange(5))
@@ -185,7 +147,7 @@ def test_reconstructions_count_random_reshuffle_and_compare(qtbot, runs, all_run
 
 # -- prior ------------------------------------------------------------------------------------
 def test_prior_grid_seed_resample_and_compare(qtbot, runs, all_runs):
-    p = make(qtbot, PriorPanel, all_runs, runs["vae"])
+    p = make_panel(qtbot, PriorPanel, all_runs, runs["vae"])
     p.seed.setValue(7)
     np.testing.assert_allclose(p.views[0].grid, explore_grid(runs["vae"], 4, 1.0, 7), atol=1e-6)
     p.k.setValue(16)
@@ -206,7 +168,7 @@ def explore_grid(run, k, t, seed):
 
 
 def test_temperature_slider_redraws_with_the_latest_value(qtbot, runs, all_runs):
-    p = make(qtbot, PriorPanel, all_runs, runs["vae"])
+    p = make_panel(qtbot, PriorPanel, all_runs, runs["vae"])
     draws = []
     p.views[0].updated.connect(lambda: draws.append(1))
     for v in (30, 60, 90, 150):  # a fast drag: four values before the event loop runs
@@ -220,7 +182,7 @@ def test_temperature_slider_redraws_with_the_latest_value(qtbot, runs, all_runs)
 # -- conditional -------------------------------------------------------------------------------
 def test_conditional_digits_by_button_and_key(qtbot, runs, all_runs):
     run = runs["cvae"]
-    p = make(qtbot, ConditionalPanel, all_runs, run)
+    p = make_panel(qtbot, ConditionalPanel, all_runs, run)
     qtbot.mouseClick(p.digits.button(4), Qt.MouseButton.LeftButton)
     assert p.digit == 4
     from latent_explorer.training.explore.render import make_grid
@@ -234,7 +196,7 @@ def test_conditional_digits_by_button_and_key(qtbot, runs, all_runs):
 
 def test_conditional_all_classes_rows_by_class_columns_share_z(qtbot, runs, all_runs):
     run = runs["cvae"]
-    p = make(qtbot, ConditionalPanel, all_runs, run)
+    p = make_panel(qtbot, ConditionalPanel, all_runs, run)
     p.k.setValue(5)
     p.all_classes.setChecked(True)
     assert p.grid.shape == grid_shape(10, 5)
@@ -242,7 +204,7 @@ def test_conditional_all_classes_rows_by_class_columns_share_z(qtbot, runs, all_
     for c in (0, 5, 9):
         expected = explore.decode(run.model, z, c)
         for j in range(5):
-            np.testing.assert_allclose(cell(p.grid, c, j), expected[j], atol=1e-6)
+            np.testing.assert_allclose(grid_cell(p.grid, c, j), expected[j], atol=1e-6)
     # A digit key goes back to one digit.
     qtbot.keyClick(p, Qt.Key.Key_2)
     assert p.one_digit.isChecked() and p.grid.shape == grid_shape(5, 5)
@@ -251,28 +213,28 @@ def test_conditional_all_classes_rows_by_class_columns_share_z(qtbot, runs, all_
 # -- interpolation -----------------------------------------------------------------------------
 def test_interpolation_strip_endpoints_and_methods(qtbot, runs, all_runs):
     run = runs["vae"]
-    p = make(qtbot, InterpolationPanel, all_runs, run)
+    p = make_panel(qtbot, InterpolationPanel, all_runs, run)
     p.steps.setValue(5)
     p.set_endpoints(3, 9)
     strip = p.views[0].grid
     assert strip.shape == grid_shape(1, 7)
     x, _ = explore.split_images(run.dataset.test, [3, 9])
-    np.testing.assert_allclose(cell(strip, 0, 0), x[0].numpy(), atol=1e-6)
-    np.testing.assert_allclose(cell(strip, 0, 6), x[1].numpy(), atol=1e-6)
+    np.testing.assert_allclose(grid_cell(strip, 0, 0), x[0].numpy(), atol=1e-6)
+    np.testing.assert_allclose(grid_cell(strip, 0, 6), x[1].numpy(), atol=1e-6)
     ends = explore.decode(run.model, run.model.encode(x).mean)
-    np.testing.assert_allclose(cell(strip, 0, 1), ends[0], atol=1e-5)
-    np.testing.assert_allclose(cell(strip, 0, 5), ends[1], atol=1e-5)
+    np.testing.assert_allclose(grid_cell(strip, 0, 1), ends[0], atol=1e-5)
+    np.testing.assert_allclose(grid_cell(strip, 0, 5), ends[1], atol=1e-5)
     p.method.setCurrentIndex(p.method.findData("slerp"))
     sl = p.views[0].grid
-    np.testing.assert_allclose(cell(sl, 0, 1), cell(strip, 0, 1), atol=1e-5)
-    np.testing.assert_allclose(cell(sl, 0, 5), cell(strip, 0, 5), atol=1e-5)
-    assert np.abs(cell(sl, 0, 3) - cell(strip, 0, 3)).max() > 1e-3
+    np.testing.assert_allclose(grid_cell(sl, 0, 1), grid_cell(strip, 0, 1), atol=1e-5)
+    np.testing.assert_allclose(grid_cell(sl, 0, 5), grid_cell(strip, 0, 5), atol=1e-5)
+    assert np.abs(grid_cell(sl, 0, 3) - grid_cell(strip, 0, 3)).max() > 1e-3
 
 
 def test_interpolation_pick_by_label_and_another_one(qtbot, runs, all_runs):
     run = runs["ae"]
     labels = run.dataset.test.labels
-    p = make(qtbot, InterpolationPanel, all_runs, run)
+    p = make_panel(qtbot, InterpolationPanel, all_runs, run)
     p.start_digit.setCurrentIndex(6)
     p.start_digit.activated.emit(6)
     assert int(labels[p.i0]) == 6
@@ -285,7 +247,7 @@ def test_interpolation_pick_by_label_and_another_one(qtbot, runs, all_runs):
 
 def test_interpolation_gallery_click_sets_start_then_end(qtbot, runs, all_runs):
     run = runs["vae"]
-    p = make(qtbot, InterpolationPanel, all_runs, run, show=True)
+    p = make_panel(qtbot, InterpolationPanel, all_runs, run, show=True)
     g = p.gallery
 
     def click(index, button=Qt.MouseButton.LeftButton):
@@ -301,25 +263,25 @@ def test_interpolation_gallery_click_sets_start_then_end(qtbot, runs, all_runs):
     click(7, Qt.MouseButton.RightButton)
     assert p.i1 == int(p.gallery_indices[7])
     x, _ = explore.split_images(run.dataset.test, [p.i0, p.i1])
-    np.testing.assert_allclose(cell(p.views[0].grid, 0, 0), x[0].numpy(), atol=1e-6)
+    np.testing.assert_allclose(grid_cell(p.views[0].grid, 0, 0), x[0].numpy(), atol=1e-6)
 
 
 def test_interpolation_compares_two_runs_on_the_same_pair(qtbot, runs, all_runs):
-    p = make(qtbot, InterpolationPanel, all_runs, runs["ae"])
+    p = make_panel(qtbot, InterpolationPanel, all_runs, runs["ae"])
     p.set_endpoints(0, 4)
     assert not p.views[1].isVisibleTo(p)
     p.compare.select_run(runs["vae"])
     assert p.views[1].isVisibleTo(p) and len(p.strips) == 2
     a, b = p.strips
-    np.testing.assert_array_equal(cell(a, 0, 0), cell(b, 0, 0))  # the same start image
-    assert np.abs(cell(a, 0, 5) - cell(b, 0, 5)).max() > 1e-3
+    np.testing.assert_array_equal(grid_cell(a, 0, 0), grid_cell(b, 0, 0))  # the same start image
+    assert np.abs(grid_cell(a, 0, 5) - grid_cell(b, 0, 5)).max() > 1e-3
     assert p.scrub_view.grid.shape == grid_shape(2, 1)
     assert p.export_grid().shape[0] > 2 * a.shape[0]
 
 
 def test_scrubber_decodes_the_point_at_t(qtbot, runs, all_runs):
     run = runs["cvae"]
-    p = make(qtbot, InterpolationPanel, all_runs, run)
+    p = make_panel(qtbot, InterpolationPanel, all_runs, run)
     p.set_endpoints(0, 4)
     for v in (100, 200, 250):
         p.scrub.setValue(v)
@@ -344,7 +306,7 @@ def test_scrubber_decodes_the_point_at_t(qtbot, runs, all_runs):
 # -- latent map --------------------------------------------------------------------------------
 def test_latent_map_has_one_point_per_test_image_coloured_by_label(qtbot, runs, all_runs):
     run = runs["cvae"]
-    p = make(qtbot, LatentMapPanel, all_runs, run, show=True)
+    p = make_panel(qtbot, LatentMapPanel, all_runs, run, show=True)
     labels = run.dataset.test.labels.numpy()
     assert sum(len(item.data) for item in p.scatters) == len(labels) == len(p.map.coords)
     for c, item in enumerate(p.scatters):
@@ -357,7 +319,7 @@ def test_latent_map_has_one_point_per_test_image_coloured_by_label(qtbot, runs, 
 
 def test_latent_map_hover_previews_a_point_then_restores_the_chosen_one(qtbot, runs, all_runs):
     run = runs["ae"]
-    p = make(qtbot, LatentMapPanel, all_runs, run, show=True)
+    p = make_panel(qtbot, LatentMapPanel, all_runs, run, show=True)
     p.select_point(3)
     chosen = p.preview.grid.copy()
     vb = p.plot.getViewBox()
@@ -382,7 +344,7 @@ def test_latent_map_hover_previews_a_point_then_restores_the_chosen_one(qtbot, r
 
     qtbot.waitUntil(hovers_point_11)
     imgs, _ = explore.split_images(run.dataset.test, [p.hovered])
-    np.testing.assert_allclose(cell(p.preview.grid, 0, 0), imgs[0].numpy(), atol=1e-6)
+    np.testing.assert_allclose(grid_cell(p.preview.grid, 0, 0), imgs[0].numpy(), atol=1e-6)
     assert "Hovering" in p.preview_caption.text()
     # The empty spot of the plot farthest from every point.
     (x0, x1), (y0, y1) = vb.viewRange()
@@ -402,7 +364,7 @@ def test_latent_map_hover_previews_a_point_then_restores_the_chosen_one(qtbot, r
 
 
 def test_latent_map_is_computed_lazily_and_cached(qtbot, runs, all_runs, monkeypatch):
-    p = make(qtbot, LatentMapPanel, all_runs, runs["vae"])
+    p = make_panel(qtbot, LatentMapPanel, all_runs, runs["vae"])
     assert p.map is None  # not shown yet: nothing encoded
     calls = []
     real = explore.encode_split
@@ -415,7 +377,7 @@ def test_latent_map_is_computed_lazily_and_cached(qtbot, runs, all_runs, monkeyp
 
 def test_latent_map_click_point_or_empty_space_and_traverse(qtbot, runs, all_runs):
     run = runs["vae"]
-    p = make(qtbot, LatentMapPanel, all_runs, run, show=True)
+    p = make_panel(qtbot, LatentMapPanel, all_runs, run, show=True)
     i = 17
     x, y = p.map.coords[i]
     p.click_at(float(x), float(y))
@@ -476,7 +438,7 @@ def test_changing_the_selected_run_updates_every_panel(qtbot, runs, all_runs):
 
 
 def test_compare_picker_follows_the_run_list(qtbot, runs, all_runs):
-    p = make(qtbot, PriorPanel, all_runs, runs["vae"])
+    p = make_panel(qtbot, PriorPanel, all_runs, runs["vae"])
     p.compare.select_run(runs["ae"])
     p.set_runs([runs["cvae"], runs["ae"]])
     assert p.compare.current_run() is runs["ae"] and len(p.grids) == 2
@@ -487,7 +449,7 @@ def test_compare_picker_follows_the_run_list(qtbot, runs, all_runs):
 @pytest.mark.parametrize("cls", [ReconstructionsPanel, PriorPanel, ConditionalPanel,
                                  InterpolationPanel, LatentMapPanel])
 def test_save_png_through_a_patched_dialog(qtbot, runs, all_runs, tmp_path, monkeypatch, cls):
-    p: Panel = make(qtbot, cls, all_runs, runs["cvae"], show=cls is LatentMapPanel)
+    p: Panel = make_panel(qtbot, cls, all_runs, runs["cvae"], show=cls is LatentMapPanel)
     target = tmp_path / "out"
     asked = []
     monkeypatch.setattr(p, "ask_save_path", lambda name: asked.append(name) or str(target))

@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 import torch
 
+from helpers import (RESUME, assert_image, assert_same_run, draw_seven, grid_shape, make_draw,
+                     make_panel, stop_save_load, straight, train_config, wait_drawn)
 from latent_explorer.explorer.views.training_form import TrainingForm, config_from_values
 from latent_explorer.models import ModelConfig, build_model
-from latent_explorer.models.latent_priors import VampPrior, gaussian_kl, gaussian_log_prob
+from latent_explorer.models.latent_priors import gaussian_kl, gaussian_log_prob
 from latent_explorer.models.priors import prior_names
 from latent_explorer.training.cli.main import run_cli
 from latent_explorer.training.config import TrainConfig
@@ -21,7 +23,6 @@ from latent_explorer.training.engine.sweep import SweepConfig, SweepTrainer
 from latent_explorer.training.explore import panel_math as explore
 from latent_explorer.training.metrics.evaluate import evaluate, importance_weighted_bound, rate_distortion
 from latent_explorer.training.record.checkpoint import checkpoint_of, load_checkpoint, save_checkpoint
-from tests.test_resume import assert_same_run, cfg, data, stop_save_load, straight  # noqa: F401
 
 
 def vamp_model(k: int = 7, nz: int = 3, arch: str = "mlp", seed: int = 0):
@@ -150,12 +151,12 @@ def test_metrics_files_and_a_sweep_with_a_vampprior(small_dataset, tmp_path):
     np.testing.assert_array_equal(got.history.total, result.history.total)
 
 
-def test_resume_with_a_vampprior_is_bit_exact(data, tmp_path):  # noqa: F811
-    c = cfg(prior="vamp", pseudo_inputs=6)
-    full_t, full = straight(c, data)
-    _, first, ck = stop_save_load(c, data, tmp_path, 17)
+def test_resume_with_a_vampprior_is_bit_exact(mnist600, tmp_path):
+    c = train_config(RESUME, prior="vamp", pseudo_inputs=6)
+    full_t, full = straight(c, mnist600)
+    _, first, ck = stop_save_load(c, mnist600, tmp_path, 17)
     assert first.state == "stopped"
-    trainer = Trainer.from_checkpoint(ck, 4, data)
+    trainer = Trainer.from_checkpoint(ck, 4, mnist600)
     assert_same_run(full_t, full, trainer, trainer.run())
 
 
@@ -201,18 +202,16 @@ def test_the_form_offers_the_prior_for_a_vae_only(qtbot):
 def test_the_prior_panel_and_latent_map_take_a_vampprior_run(qtbot, small_dataset):
     from latent_explorer.explorer.panels.latent_map import LatentMapPanel
     from latent_explorer.explorer.panels.prior import PriorPanel
-    from tests.test_draw_panel import draw_seven, make as make_draw, wait_drawn
-    from tests.test_panels import assert_image, grid_shape, make
     from latent_explorer.training.record.run import Run
 
     c = TrainConfig(prior="vamp", pseudo_inputs=10, nz=4, hidden=(32,), epochs=1, device="cpu")
     r = Trainer(c, small_dataset).run()
     run = Run("vamp", c, r.model, r.history, state="finished", dataset=small_dataset)
-    prior = make(qtbot, PriorPanel, [run], run)
+    prior = make_panel(qtbot, PriorPanel, [run], run)
     assert_image(prior.views[0], grid_shape(4, 4))
     assert "VampPrior (10 pseudo-inputs" in prior.captions[0].text()
     assert "N(0," not in prior.captions[0].text()
-    latent = make(qtbot, LatentMapPanel, [run], run, show=True)
+    latent = make_panel(qtbot, LatentMapPanel, [run], run, show=True)
     assert_image(latent.preview, grid_shape(1, 2))
     assert "a VampPrior has no KL per dimension" in latent.traversal_caption.text()
     draw = make_draw(qtbot, [run], run)  # drawing your own digit into it

@@ -15,23 +15,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from test_gui_window import datasets, settings  # noqa: F401 - the window's fixtures
+from helpers import fill_form, make_window, sweep_config
 from tolerances import assert_losses_close
 from latent_explorer.training.config import parse_address
 from latent_explorer.training.engine.events import Observer
-from latent_explorer.training.engine.ray_sweep import (RaySettings, RaySweepTrainer, RayUnavailable,
-                                       check_address, plan_trials)
+from latent_explorer.training.engine.ray_sweep import (ADDRESS_TIMEOUT_S, RaySettings, RaySweepTrainer,
+                                                       RayUnavailable, check_address, plan_trials)
 from latent_explorer.training.engine.sweep import SweepConfig, SweepTrainer
 from latent_explorer.training.record.checkpoint import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
-SMALL = dict(nz=8, hidden=(64, 32), batch_size=64, lr=2e-3, device="cpu")
-
-
-def sweep_cfg(**kw) -> SweepConfig:
-    base = dict(kind="vae", betas=(0.0, 0.005, 1.0), seeds=(0,), epochs=2, **SMALL)
-    base.update(kw)
-    return SweepConfig(**base)
 
 
 def free_port() -> int:
@@ -56,16 +49,26 @@ def test_an_address_that_is_not_host_port_is_refused(bad):
         RaySettings(address=bad)
 
 
-def test_an_unreachable_address_is_one_line_within_ten_seconds():
-    t0 = time.monotonic()
+def test_an_unreachable_address_is_one_line_after_one_bounded_probe(monkeypatch):
+    # One connection attempt with a timeout of a few seconds, not ray.init's minute of retries
+    # (how long the refusal takes: benchmarks/control_latency.py).
+    probes = []
+    connect = socket.create_connection
+
+    def probe(address, timeout=None, *a, **k):
+        probes.append((address, timeout))
+        return connect(address, timeout, *a, **k)
+
+    monkeypatch.setattr(socket, "create_connection", probe)
+    port = free_port()
     with pytest.raises(RayUnavailable) as e:
-        check_address(f"127.0.0.1:{free_port()}")
-    assert time.monotonic() - t0 < 10
+        check_address(f"127.0.0.1:{port}")
+    assert probes == [(("127.0.0.1", port), ADDRESS_TIMEOUT_S)] and ADDRESS_TIMEOUT_S <= 10
     assert "no Ray cluster at 127.0.0.1:" in str(e.value) and "\n" not in str(e.value)
 
 
+@pytest.mark.slow  # a process
 def test_the_cli_refuses_an_unreachable_cluster_with_exit_2(tmp_path):
-    t0 = time.monotonic()
     p = subprocess.run([sys.executable, str(ROOT / "main.py"), "sweep", "--model", "vae",
                         "--engine", "ray", "--address", f"127.0.0.1:{free_port()}",
                         "--out", str(tmp_path / "out")],
@@ -73,14 +76,14 @@ def test_the_cli_refuses_an_unreachable_cluster_with_exit_2(tmp_path):
     assert p.returncode == 2
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and "no Ray cluster at" in lines[0]
-    assert time.monotonic() - t0 < 30  # the interpreter and the parser, plus the 5 s probe
     assert not (tmp_path / "out").exists()  # nothing written
 
 
 # -- an embedded cluster ----------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def cluster():
-    """The embedded cluster the app starts (2 CPUs), kept for the module's tests."""
+    """The embedded cluster the app starts (2 CPUs), started once for the module's tests (a
+    test that asks for it is marked slow)."""
     import ray
 
     from latent_explorer.training.engine.ray_sweep import init_ray
@@ -90,6 +93,7 @@ def cluster():
     ray.shutdown()
 
 
+@pytest.mark.slow
 def test_every_ray_process_listens_on_loopback_only(cluster):
     import psutil
 
@@ -123,10 +127,11 @@ def covered(events, m: int) -> np.ndarray:
     return np.concatenate([p.total[0] for p in parts if p is not None])
 
 
+@pytest.mark.slow
 def test_a_ray_sweep_trains_the_members_a_local_sweep_does_and_streams_them(cluster,
                                                                             small_dataset):
     # β = 1e39 overflows at once: that member fails alone, in its trial, as it does locally.
-    cfg = sweep_cfg(betas=(0.0, 0.005, 1.0, 1e39))
+    cfg = sweep_config(betas=(0.0, 0.005, 1.0, 1e39), epochs=2)
     local = SweepTrainer(cfg, small_dataset).run()
     rec = Recorder()
     trainer = RaySweepTrainer(cfg, small_dataset, [rec], settings=RaySettings(cpus_per_trial=1))
@@ -149,9 +154,10 @@ def test_a_ray_sweep_trains_the_members_a_local_sweep_does_and_streams_them(clus
     assert rec.ended == [result]
 
 
+@pytest.mark.slow
 def test_a_killed_worker_is_restarted_from_its_last_epoch_and_loses_no_member(cluster,
                                                                               small_dataset):
-    cfg = sweep_cfg(epochs=2)
+    cfg = sweep_config(epochs=2)
     local = SweepTrainer(cfg, small_dataset).run()
     killed: list[int] = []
 
@@ -175,6 +181,7 @@ def test_a_killed_worker_is_restarted_from_its_last_epoch_and_loses_no_member(cl
         assert_losses_close(got.history.total, local.results[m].history.total, f"member {m}")
 
 
+@pytest.mark.slow
 def test_stop_acts_on_the_whole_ray_sweep_and_keeps_the_weights(cluster, small_dataset):
     class StopAfterFirstEpoch(Recorder):
         def on_epoch_end(self, event):
@@ -182,17 +189,17 @@ def test_stop_acts_on_the_whole_ray_sweep_and_keeps_the_weights(cluster, small_d
             trainer.request_stop()  # from the driver, as the app's Stop does
 
     rec = StopAfterFirstEpoch()
-    trainer = RaySweepTrainer(sweep_cfg(epochs=50), small_dataset, [rec],
+    trainer = RaySweepTrainer(sweep_config(epochs=50), small_dataset, [rec],
                               settings=RaySettings(cpus_per_trial=1))
-    t0 = time.monotonic()
-    result = trainer.run()
-    assert result.state == "stopped" and time.monotonic() - t0 < 60
+    result = trainer.run()  # how soon it stops: benchmarks/control_latency.py
+    assert result.state == "stopped"
     for r in result.results:  # every member stopped early, its weights kept
         assert r.state == "stopped" and 1 <= len(r.history) < 50 * 10
         assert r.model is not None and np.isfinite(r.history.total).all()
 
 
 # -- a cluster started with `ray start --head` ------------------------------------------------------
+@pytest.mark.slow
 def test_the_cli_trains_on_a_running_head_and_writes_what_local_writes(tmp_path,
                                                                        sample_dataset):
     ray_bin = Path(sys.executable).with_name("ray")
@@ -246,12 +253,12 @@ def test_the_cli_trains_on_a_running_head_and_writes_what_local_writes(tmp_path,
 
 
 # -- in the app ---------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_the_app_trains_a_sweep_on_ray_live_and_remembers_where(qtbot, cluster, small_dataset,
                                                                  settings, datasets):
     from PySide6.QtCore import Qt
 
     from latent_explorer.explorer.session.job_events import EpochEvent, TrainingEnded
-    from test_gui_window import fill_form, make_window
 
     w = make_window(qtbot, settings, datasets)
     told: dict[str, list] = {}
@@ -289,8 +296,6 @@ def test_the_app_trains_a_sweep_on_ray_live_and_remembers_where(qtbot, cluster, 
 def test_an_unreachable_cluster_is_a_message_and_loses_nothing(qtbot, settings, datasets):
     from PySide6.QtCore import Qt
 
-    from test_gui_window import fill_form, make_window
-
     w = make_window(qtbot, settings, datasets)
     try:
         fill_form(w, nz=8, epochs=1)
@@ -304,9 +309,8 @@ def test_an_unreachable_cluster_is_a_message_and_loses_nothing(qtbot, settings, 
         qtbot.mouseClick(w.form.train_button, Qt.MouseButton.LeftButton)
         members = [r for r in w.runs if r not in first]
         assert len(members) == 2
-        t0 = time.monotonic()
+        # Refused by the one probe (ray.init would retry for a minute, past this wait).
         qtbot.waitUntil(lambda: all(r.state == "failed" for r in members), timeout=30_000)
-        assert time.monotonic() - t0 < 10
         assert all("no Ray cluster at 127.0.0.1:" in r.error for r in members)
         assert w.form.stored_values()["ray_address"].startswith("127.0.0.1:")
     finally:

@@ -6,22 +6,22 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-import numpy as np
 import pytest
 import torch
 from safetensors.torch import load as st_load
-from latent_explorer.training.record.checkpoint import checkpoint_bytes
 
+from helpers import RESUME, StopAt, assert_same_run, stop_save_load, straight, train_config
 from latent_explorer.training.record.checkpoint import (
     Checkpoint,
     CheckpointError,
+    checkpoint_bytes,
     checkpoint_of,
     load_checkpoint,
     save_checkpoint,
 )
 from latent_explorer.training.data.datasets import Dataset, Split
 from latent_explorer.training.engine.fast_step import FlatAdam
-from latent_explorer.training.engine.loop import TrainConfig, Trainer, TrainingObserver, make_optimizer
+from latent_explorer.training.engine.loop import Trainer, make_optimizer
 from latent_explorer.training.engine.resume import (
     ResumeError,
     dataset_fingerprint,
@@ -29,100 +29,24 @@ from latent_explorer.training.engine.resume import (
     optimizer_state,
     plan_resume,
 )
-from latent_explorer.training.record.timeline import TimelineRecorder
 
 pytestmark = pytest.mark.numerics  # compares code paths: `make test-numerics`
 
-# 600 train images at batch 64: 10 steps per epoch, the last one of 24 images.
-STEPS_PER_EPOCH = 10
-
-
-@pytest.fixture(autouse=True)
-def _one_thread(one_torch_thread):
-    """Tiny matmuls: one torch thread is fastest (conftest's one_torch_thread)."""
-
-
-@pytest.fixture(scope="module")
-def data(sample_dataset) -> Dataset:
-    tr, te = sample_dataset.train, sample_dataset.test
-    return Dataset("mnist-600", Split(tr.images[:600], tr.labels[:600]),
-                   Split(te.images[:100], te.labels[:100]), "mnist-600: 600/100 digits")
-
-
-def cfg(**kw) -> TrainConfig:
-    base = dict(kind="vae", nz=8, hidden=(64, 32), epochs=4, batch_size=64, lr=2e-3, seed=7,
-                device="cpu", dataset="mnist-600")
-    base.update(kw)
-    return TrainConfig(**base)
-
-
-class StopAt(TrainingObserver):
-    """Requests a stop once `step` steps are done (the loop stops before the next batch)."""
-
-    def __init__(self, step: int) -> None:
-        self.step = step
-        self.trainer = None
-        self.first_steps: list[int] = []
-
-    def on_train_start(self, trainer) -> None:
-        self.trainer = trainer
-        if self.step == 0:
-            trainer.request_stop()
-
-    def on_steps(self, event) -> None:
-        self.first_steps.append(event.first_step)
-        if event.last_step + 1 >= self.step:
-            self.trainer.request_stop()
-
-
-def straight(config: TrainConfig, data: Dataset):
-    trainer = Trainer(config, data, timeline=TimelineRecorder(n_codes=40))
-    result = trainer.run()
-    assert result.state == "finished", result.error
-    return trainer, result
-
-
-def stop_save_load(config: TrainConfig, data: Dataset, tmp_path, stop_at: int | None,
-                   resume_from=None):
-    """Train (or continue) until `stop_at` steps (None: to the end), save, load the file."""
-    observers = [StopAt(stop_at)] if stop_at is not None else []
-    if resume_from is None:
-        trainer = Trainer(config, data, observers, notify_interval=0,
-                          timeline=TimelineRecorder(n_codes=40))
-    else:
-        trainer = Trainer.from_checkpoint(resume_from, config.epochs, data, observers,
-                                          notify_interval=0)
-    result = trainer.run()
-    path = save_checkpoint(tmp_path / f"run-{len(result.history)}.safetensors",
-                           checkpoint_of(trainer, result, "run"))
-    return trainer, result, load_checkpoint(path)
-
-
-def assert_same_run(a_trainer, a, b_trainer, b) -> None:
-    for pa, pb in zip(a.model.parameters(), b.model.parameters()):
-        assert torch.equal(pa, pb), "weights differ"
-    for f in ("recon", "kl", "total", "beta"):
-        assert np.array_equal(getattr(a.history, f), getattr(b.history, f), equal_nan=True), f
-    assert [e.to_dict() for e in a.history.epochs] == [e.to_dict() for e in b.history.epochs]
-    ta, tb = a_trainer.timeline_recorder.timeline, b_trainer.timeline_recorder.timeline
-    assert ta.steps.tolist() == tb.steps.tolist()
-    for x, y in zip(ta.snapshots, tb.snapshots):
-        assert np.array_equal(x.reconstructions, y.reconstructions)
-        assert np.array_equal(x.samples, y.samples) and np.array_equal(x.coords, y.coords)
+STEPS_PER_EPOCH = 10  # conftest's mnist600 at batch 64
 
 
 @pytest.mark.parametrize("target", [None, 12.0], ids=["fixed-beta", "target-rate"])
 @pytest.mark.parametrize("engine", ["fast", "autograd"])
 @pytest.mark.parametrize("where", ["epoch_end", "mid_epoch"])
-def test_resume_is_bit_exact(data, tmp_path, engine, where, target):
+def test_resume_is_bit_exact(mnist600, tmp_path, engine, where, target):
     # A run trained to a target rate continues its β controller too (integral, running mean).
-    full_t, full = straight(cfg(engine=engine, target_rate=target), data)
+    full_t, full = straight(train_config(RESUME, engine=engine, target_rate=target), mnist600)
     if where == "epoch_end":  # 2 epochs, finished, then continued to 4
-        first_t, first, ck = stop_save_load(cfg(engine=engine, epochs=2, target_rate=target),
-                                            data, tmp_path, None)
+        first_t, first, ck = stop_save_load(train_config(RESUME, engine=engine, epochs=2, target_rate=target),
+                                            mnist600, tmp_path, None)
         assert first.state == "finished" and ck.resume.batch_in_epoch == 0
     else:  # a 4-epoch run stopped 7 batches into epoch 3
-        first_t, first, ck = stop_save_load(cfg(engine=engine, target_rate=target), data,
+        first_t, first, ck = stop_save_load(train_config(RESUME, engine=engine, target_rate=target), mnist600,
                                             tmp_path, 27)
         assert first.state == "stopped" and len(first.history) == 27
         assert (ck.resume.epochs_done, ck.resume.batch_in_epoch) == (2, 7)
@@ -130,7 +54,7 @@ def test_resume_is_bit_exact(data, tmp_path, engine, where, target):
     assert (ck.resume.rate_control is None) == (target is None)
     assert ck.history.has_beta == (target is not None)
     obs = StopAt(10**9)
-    trainer = Trainer.from_checkpoint(ck, 4, data, [obs], notify_interval=0)
+    trainer = Trainer.from_checkpoint(ck, 4, mnist600, [obs], notify_interval=0)
     assert trainer.resumed_from.exact and not trainer.resumed_from.notices
     result = trainer.run()
     assert result.state == "finished"
@@ -139,26 +63,26 @@ def test_resume_is_bit_exact(data, tmp_path, engine, where, target):
     assert_same_run(full_t, full, trainer, result)
 
 
-def test_two_stops_and_a_cvae(data, tmp_path):
-    c = cfg(kind="cvae")
-    full_t, full = straight(c, data)
-    _, _, ck = stop_save_load(c, data, tmp_path, 13)
-    _, second, ck2 = stop_save_load(c, data, tmp_path, 31, resume_from=ck)
+def test_two_stops_and_a_cvae(mnist600, tmp_path):
+    c = train_config(RESUME, kind="cvae")
+    full_t, full = straight(c, mnist600)
+    _, _, ck = stop_save_load(c, mnist600, tmp_path, 13)
+    _, second, ck2 = stop_save_load(c, mnist600, tmp_path, 31, resume_from=ck)
     assert second.state == "stopped" and len(second.history) == 31
-    trainer = Trainer.from_checkpoint(ck2, 4, data)
+    trainer = Trainer.from_checkpoint(ck2, 4, mnist600)
     assert_same_run(full_t, full, trainer, trainer.run())
 
 
-def test_stopped_before_the_first_step(data, tmp_path):
-    full_t, full = straight(cfg(kind="ae", epochs=2), data)
-    _, first, ck = stop_save_load(cfg(kind="ae", epochs=2), data, tmp_path, 0)
+def test_stopped_before_the_first_step(mnist600, tmp_path):
+    full_t, full = straight(train_config(RESUME, kind="ae", epochs=2), mnist600)
+    _, first, ck = stop_save_load(train_config(RESUME, kind="ae", epochs=2), mnist600, tmp_path, 0)
     assert len(first.history) == 0 and ck.resume.step == 0
-    trainer = Trainer.from_checkpoint(ck, 2, data)
+    trainer = Trainer.from_checkpoint(ck, 2, mnist600)
     assert_same_run(full_t, full, trainer, trainer.run())
 
 
-def test_resume_state_round_trips(data, tmp_path):
-    t, r, ck = stop_save_load(cfg(), data, tmp_path, 15)
+def test_resume_state_round_trips(mnist600, tmp_path):
+    t, r, ck = stop_save_load(train_config(RESUME), mnist600, tmp_path, 15)
     live = t.resume_state()
     got = ck.resume
     assert (got.step, got.epochs_done, got.batch_in_epoch, got.steps_per_epoch) == (15, 1, 5, 10)
@@ -166,12 +90,12 @@ def test_resume_state_round_trips(data, tmp_path):
     assert torch.equal(got.epoch_generator_state, live.epoch_generator_state)
     assert torch.equal(got.optimizer.exp_avg, live.optimizer.exp_avg)
     assert torch.equal(got.optimizer.exp_avg_sq, live.optimizer.exp_avg_sq)
-    assert float(got.optimizer.step) == 15.0 and got.data_fingerprint == dataset_fingerprint(data)
+    assert float(got.optimizer.step) == 15.0 and got.data_fingerprint == dataset_fingerprint(mnist600)
 
 
-def test_both_optimizers_export_the_same_layout(data):
+def test_both_optimizers_export_the_same_layout(mnist600):
     """FlatAdam and torch Adam, after the same steps, give the same canonical state."""
-    r = Trainer(cfg(epochs=1), data).run()
+    r = Trainer(train_config(RESUME, epochs=1), mnist600).run()
     params = list(r.model.parameters())
     torch_opt = make_optimizer(r.model, 1e-3)
     grads = [torch.randn_like(p) for p in params]
@@ -179,7 +103,7 @@ def test_both_optimizers_export_the_same_layout(data):
         p.grad = g.clone()
     torch_opt.step()
     s_torch = optimizer_state(torch_opt, params)
-    model2 = Trainer(cfg(epochs=1), data).run().model
+    model2 = Trainer(train_config(RESUME, epochs=1), mnist600).run().model
     params2 = list(model2.parameters())
     flat = FlatAdam(params2, lr=1e-3)
     for p, g in zip(params2, grads):
@@ -196,14 +120,14 @@ def test_both_optimizers_export_the_same_layout(data):
     assert torch.equal(optimizer_state(fresh, params2).exp_avg_sq, s_flat.exp_avg_sq)
 
 
-def test_an_old_checkpoint_continues_from_its_weights(data, tmp_path):
-    r = Trainer(cfg(epochs=2), data).run()
+def test_an_old_checkpoint_continues_from_its_weights(mnist600, tmp_path):
+    r = Trainer(train_config(RESUME, epochs=2), mnist600).run()
     path = save_checkpoint(tmp_path / "old.safetensors",  # what the previous version wrote
-                           Checkpoint(r.model, cfg(epochs=2), r.history, r.metrics,
+                           Checkpoint(r.model, train_config(RESUME, epochs=2), r.history, r.metrics,
                                       dataset="mnist-600"))
     ck = load_checkpoint(path)
     assert ck.resume is None and ck.timeline is None
-    trainer = Trainer.from_checkpoint(ck, 3, data)
+    trainer = Trainer.from_checkpoint(ck, 3, mnist600)
     plan = trainer.resumed_from
     assert not plan.exact and "fresh Adam optimizer" in plan.notices[0]
     assert (plan.step, plan.epochs_done) == (20, 2) and plan.optimizer is None
@@ -214,13 +138,13 @@ def test_an_old_checkpoint_continues_from_its_weights(data, tmp_path):
     assert tl is not None and tl.steps.min() > 20  # a timeline starts where the run continues
 
 
-def test_an_old_checkpoint_stopped_mid_epoch_finishes_that_epoch(data, tmp_path):
-    t = Trainer(cfg(), data, [StopAt(14)], notify_interval=0)
+def test_an_old_checkpoint_stopped_mid_epoch_finishes_that_epoch(mnist600, tmp_path):
+    t = Trainer(train_config(RESUME), mnist600, [StopAt(14)], notify_interval=0)
     r = t.run()
     path = save_checkpoint(tmp_path / "old.safetensors",
-                           Checkpoint(r.model, cfg(), r.history, r.metrics, dataset="mnist-600",
+                           Checkpoint(r.model, train_config(RESUME), r.history, r.metrics, dataset="mnist-600",
                                       state="stopped"))
-    trainer = Trainer.from_checkpoint(load_checkpoint(path), 2, data)
+    trainer = Trainer.from_checkpoint(load_checkpoint(path), 2, mnist600)
     assert trainer.resumed_from.batch_in_epoch == 4
     result = trainer.run()
     assert len(result.history) == 20 and result.history.epochs[-1].step == 20
@@ -228,15 +152,15 @@ def test_an_old_checkpoint_stopped_mid_epoch_finishes_that_epoch(data, tmp_path)
 
 # -- refusals ----------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def finished_ckpt(data, tmp_path_factory):
-    t = Trainer(cfg(epochs=2), data)
+def finished_ckpt(mnist600, tmp_path_factory):
+    t = Trainer(train_config(RESUME, epochs=2), mnist600)
     r = t.run()
     path = save_checkpoint(tmp_path_factory.mktemp("ck") / "run.safetensors",
                            checkpoint_of(t, r, "run"))
     return path
 
 
-def test_refuses_another_dataset_unless_asked(data, finished_ckpt, sample_dataset):
+def test_refuses_another_dataset_unless_asked(mnist600, finished_ckpt, sample_dataset):
     ck = load_checkpoint(finished_ckpt)
     tr, te = sample_dataset.train, sample_dataset.test
     other = Dataset("mnist-600b", Split(tr.images[600:1200], tr.labels[600:1200]),
@@ -256,29 +180,29 @@ def test_refuses_another_dataset_unless_asked(data, finished_ckpt, sample_datase
     (dict(lr=1e-3), "lr 0.002"),
     (dict(kind="ae"), "kind vae"),
 ])
-def test_refuses_another_config(data, finished_ckpt, change, match):
+def test_refuses_another_config(mnist600, finished_ckpt, change, match):
     ck = load_checkpoint(finished_ckpt)
     with pytest.raises(ResumeError, match=match):
         plan_resume(ck.train_config, replace(ck.train_config, epochs=3, **change), ck.model,
-                    ck.history, ck.resume, data)
+                    ck.history, ck.resume, mnist600)
 
 
-def test_refuses_weights_that_are_not_the_configs_model(data, finished_ckpt):
+def test_refuses_weights_that_are_not_the_configs_model(mnist600, finished_ckpt):
     ck = load_checkpoint(finished_ckpt)
     other = replace(ck.train_config, hidden=(32, 16))
     with pytest.raises(ResumeError, match="not what the run's config says"):
-        plan_resume(other, replace(other, epochs=3), ck.model, ck.history, ck.resume, data)
+        plan_resume(other, replace(other, epochs=3), ck.model, ck.history, ck.resume, mnist600)
 
 
 @pytest.mark.parametrize("epochs", [1, 2])
-def test_refuses_epochs_not_more_than_done(data, finished_ckpt, epochs):
+def test_refuses_epochs_not_more_than_done(mnist600, finished_ckpt, epochs):
     with pytest.raises(ResumeError, match="already trained 2 epochs"):
-        Trainer.from_checkpoint(load_checkpoint(finished_ckpt), epochs, data)
+        Trainer.from_checkpoint(load_checkpoint(finished_ckpt), epochs, mnist600)
 
 
-def test_refuses_zero_epochs(data, finished_ckpt):
+def test_refuses_zero_epochs(mnist600, finished_ckpt):
     with pytest.raises(ResumeError, match="epochs"):
-        Trainer.from_checkpoint(load_checkpoint(finished_ckpt), 0, data)
+        Trainer.from_checkpoint(load_checkpoint(finished_ckpt), 0, mnist600)
 
 
 def test_truncated_file_is_refused(finished_ckpt, tmp_path):
@@ -312,17 +236,17 @@ def test_corrupted_resume_state_is_refused(finished_ckpt, tmp_path, edit):
         load_checkpoint(_tamper(finished_ckpt, tmp_path, edit))
 
 
-def test_inconsistent_resume_state_is_refused(data, finished_ckpt, tmp_path):
+def test_inconsistent_resume_state_is_refused(mnist600, finished_ckpt, tmp_path):
     def shrink(m, t):
         t["resume.adam.exp_avg"] = t["resume.adam.exp_avg"][:-5].clone()
         t["resume.adam.exp_avg_sq"] = t["resume.adam.exp_avg_sq"][:-5].clone()
 
     with pytest.raises(ResumeError, match="optimizer state holds"):
-        Trainer.from_checkpoint(load_checkpoint(_tamper(finished_ckpt, tmp_path, shrink)), 3, data)
+        Trainer.from_checkpoint(load_checkpoint(_tamper(finished_ckpt, tmp_path, shrink)), 3, mnist600)
 
     def other_step(m, t):
         m["resume"] = json.dumps({**json.loads(m["resume"]), "step": 5})
 
     with pytest.raises(ResumeError, match="history has 20 steps"):
         Trainer.from_checkpoint(load_checkpoint(_tamper(finished_ckpt, tmp_path, other_step)), 3,
-                                data)
+                                mnist600)

@@ -9,7 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from PySide6.QtCore import Qt
 
+from helpers import assert_image, fill_form, grid_shape, make_window, sweep_config
 from latent_explorer.training.cli.main import run_cli
 from latent_explorer.training.config import TrainConfig
 from latent_explorer.training.engine.device import pick_device
@@ -18,17 +20,10 @@ from latent_explorer.training.engine.sequential import SequentialMembers
 from latent_explorer.training.engine.sweep import SweepConfig, SweepTrainer, sweep_members
 from latent_explorer.training.engine.stacked import StackedMembers
 from latent_explorer.training.record.checkpoint import load_checkpoint
-from PySide6.QtCore import Qt
-
 from latent_explorer.explorer.panels.prior import PriorPanel
-from test_gui_window import datasets, fill_form, make_window, settings  # noqa: F401
-from tests.test_panels import assert_image, grid_shape
 
 
-def conv_sweep(**kw) -> SweepConfig:
-    base = dict(kind="vae", betas=(0.005, 1.0), seeds=(0,), nz=4, hidden=(16,), epochs=1,
-                device="cpu", arch="conv")
-    return SweepConfig(**{**base, **kw})
+CONV = dict(arch="conv", betas=(0.005, 1.0), nz=4, hidden=(16,), lr=1e-3)
 
 
 def weights(model) -> list[torch.Tensor]:
@@ -37,19 +32,19 @@ def weights(model) -> list[torch.Tensor]:
 
 def test_the_architecture_picks_the_strategy():
     cpu = torch.device("cpu")
-    mlp = [conv_sweep(arch="mlp").member_config(m) for m in range(2)]
-    conv = [conv_sweep().member_config(m) for m in range(2)]
+    mlp = [sweep_config(CONV, arch="mlp").member_config(m) for m in range(2)]
+    conv = [sweep_config(CONV).member_config(m) for m in range(2)]
     assert isinstance(sweep_members(mlp, cpu), StackedMembers)
     assert isinstance(sweep_members(conv, cpu), SequentialMembers)
     assert all(c.arch == "conv" for c in conv)
-    assert SweepConfig.from_dict(conv_sweep().to_dict()).arch == "conv"
-    assert "arch" not in conv_sweep(arch="mlp").to_dict()  # older readers see the course's
+    assert SweepConfig.from_dict(sweep_config(CONV).to_dict()).arch == "conv"
+    assert "arch" not in sweep_config(CONV, arch="mlp").to_dict()  # older readers see the course's
     with pytest.raises(ValueError, match="unknown architecture 'rnn'"):
-        conv_sweep(arch="rnn")
+        sweep_config(CONV, arch="rnn")
 
 
 def test_a_first_seed_member_is_its_single_run_bit_for_bit(small_dataset):
-    cfg = conv_sweep(betas=(0.005, 0.5), seeds=(3,))
+    cfg = sweep_config(CONV, betas=(0.005, 0.5), seeds=(3,))
     result = SweepTrainer(cfg, small_dataset).run()
     assert result.state == "finished"
     for m, (beta, seed) in enumerate(cfg.members()):
@@ -66,7 +61,7 @@ def test_a_first_seed_member_is_its_single_run_bit_for_bit(small_dataset):
 def test_members_continue_as_single_runs(small_dataset):
     """Each member's resume state carries its own Adam and generator: the first seed's member,
     continued as a single run, is that seed's longer single run; another seed's continues too."""
-    cfg = conv_sweep(betas=(0.005,), seeds=(0, 1), epochs=1)
+    cfg = sweep_config(CONV, betas=(0.005,), seeds=(0, 1), epochs=1)
     trainer = SweepTrainer(cfg, small_dataset)
     result = trainer.run()
     longer = {}
@@ -88,7 +83,7 @@ def test_members_continue_as_single_runs(small_dataset):
 
 
 def test_a_diverging_member_fails_alone(small_dataset):
-    result = SweepTrainer(conv_sweep(betas=(0.005, 1e39)), small_dataset).run()
+    result = SweepTrainer(sweep_config(CONV, betas=(0.005, 1e39)), small_dataset).run()
     assert result.state == "finished"
     assert result.results[0].state == "finished"
     assert result.results[1].state == "failed" and "diverged" in result.results[1].error
@@ -96,12 +91,12 @@ def test_a_diverging_member_fails_alone(small_dataset):
 
 
 def test_a_checkpoint_continues_exactly(small_dataset):
-    cfg2 = conv_sweep(betas=(0.005, 0.1), seeds=(0,), epochs=2)
+    cfg2 = sweep_config(CONV, betas=(0.005, 0.1), seeds=(0,), epochs=2)
     configs = [cfg2.member_config(m) for m in range(2)]
     cpu = pick_device("cpu")
     straight = Loop(cfg2, SequentialMembers(configs, cpu), small_dataset).run()
 
-    cfg1 = conv_sweep(betas=(0.005, 0.1), seeds=(0,), epochs=1)
+    cfg1 = sweep_config(CONV, betas=(0.005, 0.1), seeds=(0,), epochs=1)
     first = SequentialMembers(configs, cpu)
     Loop(cfg1, first, small_dataset).run()
     state = first.state_dict(step=len(first.histories[0]), epochs_done=1)
@@ -115,7 +110,7 @@ def test_a_checkpoint_continues_exactly(small_dataset):
             assert torch.equal(a, b)
 
 
-def test_the_cli_sweeps_conv_members(tmp_path, capsys):
+def test_the_cli_sweeps_conv_members(tmp_path, capsys, small_sample):
     out = tmp_path / "s"
     rc = run_cli(["sweep", "--model", "vae", "--arch", "conv", "--betas", "0.005,1",
                   "--epochs", "1", "--nz", "4", "--hidden", "16", "--dataset", "mnist-sample",
@@ -128,7 +123,8 @@ def test_the_cli_sweeps_conv_members(tmp_path, capsys):
     assert (out / "summary.csv").exists()
 
 
-def test_the_app_trains_a_conv_sweep_from_the_form(qtbot, settings, datasets):  # noqa: F811
+@pytest.mark.slow  # trains and scores two conv members: ~15 s
+def test_the_app_trains_a_conv_sweep_from_the_form(qtbot, settings, datasets, small_judge):
     w = make_window(qtbot, settings, datasets, load_panels=True)
     try:
         fill_form(w, nz=4, epochs=1, arch="conv")
@@ -144,6 +140,10 @@ def test_the_app_trains_a_conv_sweep_from_the_form(qtbot, settings, datasets):  
         w.tabs.setCurrentWidget(prior)
         qtbot.waitExposed(prior)
         assert_image(prior.views[0], grid_shape(4, 4))
+        # The scorer measures conv members as it does MLP ones. (Waited for: a conv model's
+        # IW-bound chunk does not see a stop request for seconds, longer than closing waits.)
+        qtbot.waitUntil(lambda: all("quality" in r.measures for r in members), timeout=60_000)
+        assert all(r.measures["iw_bound"] > 0 for r in members)
     finally:
         w.close()
     assert not w.session.has_active

@@ -4,27 +4,19 @@ from __future__ import annotations
 
 import pytest
 
+from helpers import train_config
 from latent_explorer.explorer.session.datasets import DatasetCache
 from latent_explorer.explorer.session.job_events import ReconstructionsReady, TrainingEnded
-from latent_explorer.explorer.session.session import RunSession
+from latent_explorer.explorer.session.session import SHUTDOWN_MIN_MS, RunSession
 from latent_explorer.training.record.checkpoint import CheckpointError
-from latent_explorer.training.engine.loop import TrainConfig
 from latent_explorer.training.record.run import RunState
 
 WAIT_MS = 30_000
 
 
-def config(**kw) -> TrainConfig:
-    base = dict(kind="vae", beta=0.005, nz=4, hidden=(32,), epochs=1, batch_size=64, lr=1e-3,
-                seed=0, device="cpu", dataset="mnist-sample")
-    return TrainConfig(**{**base, **kw})
-
-
 @pytest.fixture
-def session(qtbot, small_dataset):
-    cache = DatasetCache()
-    cache.put("mnist-sample", None, small_dataset)
-    s = RunSession(cache)
+def session(qtbot, datasets):
+    s = RunSession(datasets)
     yield s
     assert s.shutdown(2000)
 
@@ -39,7 +31,7 @@ def test_start_trains_and_reports_through_the_session(qtbot, session):
     session.run_added.connect(added.append)
     session.run_changed.connect(changed.append)
     session.run_event.connect(lambda r, e: events.append(e))
-    run = session.start(config())
+    run = session.start(train_config())
     assert added == [run] and run.name.startswith("VAE")
     qtbot.waitUntil(ended(session, run), timeout=WAIT_MS)
     assert run.state == RunState.FINISHED and run in session.usable_runs()
@@ -49,7 +41,7 @@ def test_start_trains_and_reports_through_the_session(qtbot, session):
 
 
 def test_save_open_round_trip_and_rename(qtbot, session, tmp_path):
-    run = session.start(config(kind="cvae"))
+    run = session.start(train_config(kind="cvae"))
     qtbot.waitUntil(ended(session, run), timeout=WAIT_MS)
     session.rename(run, "  my cvae ")
     assert run.name == "my cvae"
@@ -73,7 +65,7 @@ def test_open_refuses_a_bad_file_and_keeps_the_runs(qtbot, session, tmp_path):
 
 
 def test_removing_a_training_run_stops_it_and_drops_its_late_events(qtbot, session):
-    run = session.start(config(epochs=1000))
+    run = session.start(train_config(epochs=1000))
     qtbot.waitUntil(lambda: session.progress.get(run.id) is not None, timeout=WAIT_MS)
     late = []
     session.run_event.connect(lambda r, e: late.append(r))
@@ -86,7 +78,7 @@ def test_removing_a_training_run_stops_it_and_drops_its_late_events(qtbot, sessi
 
 
 def test_pause_resume_and_stop(qtbot, session):
-    run = session.start(config(epochs=1000))
+    run = session.start(train_config(epochs=1000))
     qtbot.waitUntil(lambda: session.progress.get(run.id) is not None, timeout=WAIT_MS)
     session.toggle_pause(run)
     assert run.state == RunState.PAUSED
@@ -100,8 +92,12 @@ def test_pause_resume_and_stop(qtbot, session):
 def test_shutdown_stops_everything_at_once_within_one_deadline(qtbot, small_dataset,
                                                                monkeypatch):
     """Each thread waited for in turn, a full timeout each, made quitting take 3.5 s."""
-    import time
+    from types import SimpleNamespace
 
+    from latent_explorer.explorer.session import session as session_module
+
+    clock = SimpleNamespace(now=100.0)  # the session's deadline clock, moved by the test
+    monkeypatch.setattr(session_module, "time", SimpleNamespace(monotonic=lambda: clock.now))
     s = RunSession(DatasetCache(), score=True)
     calls: list[tuple[str, float]] = []
     real_queue_shutdown = s.queue.shutdown
@@ -109,7 +105,7 @@ def test_shutdown_stops_everything_at_once_within_one_deadline(qtbot, small_data
 
     def slow_queue(ms):  # a job whose thread takes 1.5 s to see its stop
         calls.append(("queue", ms))
-        time.sleep(1.5)
+        clock.now += 1.5
         return real_queue_shutdown(ms)
 
     monkeypatch.setattr(s.scorer, "request_stop",
@@ -122,4 +118,5 @@ def test_shutdown_stops_everything_at_once_within_one_deadline(qtbot, small_data
     order = [c for c, _ in calls]
     assert order[:3] == ["scorer stop", "queue", "scorer"]  # asked to stop before any wait
     queue_ms, scorer_ms = calls[1][1], calls[2][1]
-    assert queue_ms <= 2000 and scorer_ms <= 600  # what the 2 s left, not 2 s more
+    assert queue_ms == 2000  # nothing spent yet
+    assert scorer_ms == max(SHUTDOWN_MIN_MS, 500)  # what the 2 s left, not 2 s more

@@ -7,7 +7,6 @@ import hashlib
 import io
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -112,6 +111,7 @@ def test_dataset_n_classes(small_dataset):
     assert Dataset("x", one, one, "x", ("a", "b", "c")).n_classes == 3
 
 
+@pytest.mark.slow  # a process
 def test_registries_import_without_torch():
     """The GUI and --help read the registries while torch is still loading (or never)."""
     code = ("import sys\n"
@@ -133,14 +133,15 @@ def test_registries_import_without_torch():
 def test_kmnist_offline_fails_fast_and_leaves_nothing(tmp_path, monkeypatch):
     monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(tmp_path / "c"))
     probed = []
-    monkeypatch.setattr(data, "mirror_reachable", lambda url, timeout: probed.append(url) or False)
-    t0 = time.perf_counter()
+    monkeypatch.setattr(data, "mirror_reachable",
+                        lambda url, timeout: probed.append((url, timeout)) or False)
     with pytest.raises(DataError) as e:
         load_dataset("kmnist")
-    assert time.perf_counter() - t0 < 3.0
     assert "kmnist" in str(e.value) and "reachable" in str(e.value)
     assert "codh.rois.ac.jp" in str(e.value)
-    assert probed == ["http://codh.rois.ac.jp/kmnist/dataset/kmnist/"]
+    # Fast: one short probe, no download tried (the time: benchmarks/refusal_latency.py).
+    assert [url for url, _ in probed] == ["http://codh.rois.ac.jp/kmnist/dataset/kmnist/"]
+    assert all(timeout <= 3.0 for _, timeout in probed)
     with pytest.raises(DataError, match="not in the cache"):
         load_dataset("kmnist", allow_download=False)
     assert not (tmp_path / "c").exists() or list((tmp_path / "c").rglob("*")) == []

@@ -7,11 +7,9 @@ import csv
 
 import numpy as np
 import pytest
-
-from latent_explorer.training.metrics.sweep_report import GOOD_QUALITY
 from PySide6.QtCore import QPointF, Qt
 
-from latent_explorer.explorer.session.datasets import DatasetCache
+from helpers import cell, fill_form, make_window, sweep_config
 from latent_explorer.explorer.session.job_events import (DatasetLoaded, EpochEvent, MessagePosted, ReconstructionsReady,
                                  StepsEvent, TrainingEnded)
 from latent_explorer.explorer.panels.sweep import COL_BOUND, COL_QUALITY, SweepPanel
@@ -22,26 +20,10 @@ from latent_explorer.training.cli.main import run_cli
 from latent_explorer.training.metrics.evaluate import RateDistortion
 from latent_explorer.training.record.run import Run, RunState
 from latent_explorer.training.engine.sweep import SweepConfig
-
-from test_gui_window import FakeDialogs, cell, fill_form, make_window, settings  # noqa: F401
+from latent_explorer.training.metrics.sweep_report import GOOD_QUALITY
 
 WAIT_MS = 60_000
-
-
-@pytest.fixture
-def cache(small_dataset) -> DatasetCache:
-    c = DatasetCache()
-    c.put("mnist-sample", None, small_dataset)
-    return c
-
-
-datasets = cache  # the name test_gui_window's fixtures use
-
-
-def sweep_config(**kw) -> SweepConfig:
-    base = dict(kind="vae", betas=(0.0, 0.01, 1.0), nz=4, hidden=(32,), epochs=2, batch_size=64,
-                lr=1e-3, device="cpu", dataset="mnist-sample")
-    return SweepConfig(**{**base, **kw})
+TINY = dict(nz=4, hidden=(32,), lr=1e-3)  # the sweeps here need members, not learning
 
 
 def member_runs(cfg: SweepConfig) -> list[Run]:
@@ -59,10 +41,10 @@ def record(job: SweepJob) -> list[tuple[Run, object]]:
 
 
 # -- the job, synchronously (no thread) ----------------------------------------------------------
-def test_sweep_job_maps_member_events_onto_runs_and_a_failure_fails_only_its_run(qtbot, cache):
-    cfg = sweep_config(betas=(0.005, 1e39, 1.0))
+def test_sweep_job_maps_member_events_onto_runs_and_a_failure_fails_only_its_run(qtbot, datasets):
+    cfg = sweep_config(TINY, betas=(0.005, 1e39, 1.0), epochs=2)
     runs = member_runs(cfg)
-    job = SweepJob(runs, cfg, cache)
+    job = SweepJob(runs, cfg, datasets)
     seen = record(job)
     job.worker.run()  # synchronously: its events reach the job directly, in order
     ok, bad, ok2 = runs
@@ -89,29 +71,29 @@ def test_sweep_job_maps_member_events_onto_runs_and_a_failure_fails_only_its_run
     assert not np.allclose(ok.history.total, ok2.history.total)
 
 
-def test_sweep_job_that_cannot_load_its_data_fails_every_member(qtbot, cache, tmp_path):
-    cfg = sweep_config(dataset="folder", data_dir=str(tmp_path))
+def test_sweep_job_that_cannot_load_its_data_fails_every_member(qtbot, datasets, tmp_path):
+    cfg = sweep_config(TINY, dataset="folder", data_dir=str(tmp_path))
     runs = member_runs(cfg)
-    job = SweepJob(runs, cfg, cache)
+    job = SweepJob(runs, cfg, datasets)
     job.worker.run()
     assert all(r.state == RunState.FAILED and "not found" in r.error and r.model is None
                for r in runs)
 
 
-def test_sweep_job_stopped_before_its_loop_leaves_runs_stopped(qtbot, cache):
-    cfg = sweep_config()
+def test_sweep_job_stopped_before_its_loop_leaves_runs_stopped(qtbot, datasets):
+    cfg = sweep_config(TINY)
     runs = member_runs(cfg)
-    job = SweepJob(runs, cfg, cache)
+    job = SweepJob(runs, cfg, datasets)
     job.worker.request_stop()
     job.worker.run()
     assert all(r.state == RunState.STOPPED and r.model is None and r.error is None for r in runs)
 
 
 # -- the session: one job, stop keeps the weights, the scorer fills the figures --------------------
-def test_session_sweep_stop_acts_on_every_member_and_keeps_weights(qtbot, cache):
-    s = RunSession(cache, score=False)
+def test_session_sweep_stop_acts_on_every_member_and_keeps_weights(qtbot, datasets):
+    s = RunSession(datasets, score=False)
     try:
-        runs = s.start_sweep(sweep_config(epochs=2000))
+        runs = s.start_sweep(sweep_config(TINY, betas=(0.0, 0.01, 1.0), epochs=2000))
         assert len(runs) == 3 and len({r.group for r in runs}) == 1
         assert runs[0].group == "sweep 1: VAE β×3" and runs[1].name == "β=0.01 s0"
         assert s.sweep_members(runs[2]) == runs
@@ -128,8 +110,8 @@ def test_session_sweep_stop_acts_on_every_member_and_keeps_weights(qtbot, cache)
         assert s.shutdown(2000)
 
 
-def test_shutdown_stops_the_scorer_within_the_timeout(qtbot, cache, runs):
-    s = RunSession(cache)
+def test_shutdown_stops_the_scorer_within_the_timeout(qtbot, datasets, runs):
+    s = RunSession(datasets)
     vae = s.add(Run("v", runs["vae"].config, runs["vae"].model, runs["vae"].history,
                     state="finished", dataset=runs["vae"].dataset))
     assert s.scorer.request(vae)
@@ -144,8 +126,8 @@ def test_scorer_texts_match_the_core():
 
 
 # -- the form --------------------------------------------------------------------------------------
-def test_form_sweep_mode_validates_inline_and_fills_a_log_grid(qtbot, settings, cache):  # noqa: F811
-    w = make_window(qtbot, settings, cache)
+def test_form_sweep_mode_validates_inline_and_fills_a_log_grid(qtbot, settings, datasets):
+    w = make_window(qtbot, settings, datasets)
     try:
         f = w.form
         fill_form(w)
@@ -177,8 +159,8 @@ def test_form_sweep_mode_validates_inline_and_fills_a_log_grid(qtbot, settings, 
 
 # -- the window: a 3-member sweep from the form to the Sweep tab -------------------------------------
 def test_sweep_from_the_form_trains_explorable_members_and_fills_the_sweep_tab(
-        qtbot, settings, cache, tmp_path):  # noqa: F811
-    w = make_window(qtbot, settings, cache, load_panels=True)
+        qtbot, settings, datasets, tmp_path, small_judge):
+    w = make_window(qtbot, settings, datasets, load_panels=True)
     try:
         fill_form(w, nz=4, epochs=2)
         w.form.sweep.setChecked(True)
@@ -253,8 +235,8 @@ def test_sweep_from_the_form_trains_explorable_members_and_fills_the_sweep_tab(
     assert not w.session.has_active
 
 
-def test_a_saved_member_reopens_in_its_sweep(qtbot, cache, runs, tmp_path):
-    s = RunSession(cache, score=False)
+def test_a_saved_member_reopens_in_its_sweep(qtbot, datasets, runs, tmp_path):
+    s = RunSession(datasets, score=False)
     try:
         r = runs["vae"]
         member = s.add(Run("β=0.005 s1", r.config, r.model, r.history, state="finished",
@@ -299,7 +281,7 @@ def test_eval_prints_the_iw_bound_with_its_convention_and_the_binarised_one(caps
     assert binar > 0 and binar != pytest.approx(grey)
 
 
-def test_eval_quality_and_refusals(capsys, vae_file, tmp_path, runs, one_torch_thread):
+def test_eval_quality_and_refusals(capsys, vae_file, tmp_path, runs):
     assert run_cli(["eval", str(vae_file), "--quality"]) == 0
     out = capsys.readouterr().out
     assert "sample quality:" in out and "judge test accuracy" in out
@@ -315,12 +297,12 @@ def test_eval_quality_and_refusals(capsys, vae_file, tmp_path, runs, one_torch_t
     assert "needs a VAE or CVAE" in capsys.readouterr().err
 
 
-def test_a_sweep_member_is_explored_while_the_sweep_trains(qtbot, settings, cache,  # noqa: F811
+def test_a_sweep_member_is_explored_while_the_sweep_trains(qtbot, settings, datasets,
                                                            monkeypatch):
     from latent_explorer.explorer.session import jobs
 
     monkeypatch.setattr(jobs, "WEIGHTS_INTERVAL_S", 0.3)
-    w = make_window(qtbot, settings, cache, load_panels=True)
+    w = make_window(qtbot, settings, datasets, load_panels=True)
     try:
         fill_form(w, nz=4, epochs=2000)
         w.form.sweep.setChecked(True)
@@ -342,10 +324,10 @@ def test_a_sweep_member_is_explored_while_the_sweep_trains(qtbot, settings, cach
         w.shutdown()
 
 
-def test_save_a_whole_sweep_into_one_folder(qtbot, settings, cache, tmp_path):  # noqa: F811
+def test_save_a_whole_sweep_into_one_folder(qtbot, settings, datasets, tmp_path):
     from latent_explorer.training.record.checkpoint import load_checkpoint
 
-    w = make_window(qtbot, settings, cache)
+    w = make_window(qtbot, settings, datasets)
     out = tmp_path / "sweep"
     out.mkdir()
     try:

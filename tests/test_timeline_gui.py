@@ -7,47 +7,25 @@ import pytest
 import torch
 from PySide6.QtCore import Qt
 
+from helpers import LONG, WAIT_MS, cell, click_train, fill_form, trained_checkpoint, train_config, wait_ended
 from latent_explorer.explorer.session.datasets import DatasetCache
 from latent_explorer.explorer.panels.latent_map import LatentMapPanel
 from latent_explorer.explorer.views.run_table import COL_EPOCHS
 from latent_explorer.explorer.session.session import RunSession
 from latent_explorer.explorer.views.timeline_view import TimelineView
-from test_gui_window import (  # noqa: F401 - fixtures used by name
-    LONG,
-    WAIT_MS,
-    trained_checkpoint,
-    cell,
-    click_train,
-    datasets,
-    fill_form,
-    settings,
-    wait_ended,
-    window,
-)
-from latent_explorer.training.engine.loop import TrainConfig, Trainer
+from latent_explorer.training.engine.loop import Trainer
 from latent_explorer.training.record.run import Run, RunState
 from latent_explorer.training.record.timeline import TimelineRecorder, snapshot_grid
-
-
-def config(**kw) -> TrainConfig:
-    base = dict(kind="vae", beta=0.005, nz=4, hidden=(32,), epochs=3, batch_size=64, lr=3e-3,
-                seed=0, device="cpu", dataset="mnist-sample")
-    return TrainConfig(**{**base, **kw})
 
 
 @pytest.fixture(scope="module")
 def timeline_run(small_dataset) -> Run:
     """3 epochs (30 steps) with a 10-snapshot timeline of 200 codes."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        t = Trainer(config(), small_dataset,
-                    timeline=TimelineRecorder(n_codes=200, max_snapshots=10))
-        r = t.run()
-    finally:
-        torch.set_num_threads(threads)
+    cfg = train_config(epochs=3, lr=3e-3)
+    t = Trainer(cfg, small_dataset, timeline=TimelineRecorder(n_codes=200, max_snapshots=10))
+    r = t.run()
     assert r.state == "finished"
-    return Run("with timeline", config(), r.model, r.history, state="finished",
+    return Run("with timeline", cfg, r.model, r.history, state="finished",
                dataset=small_dataset, timeline=t.timeline_recorder.timeline)
 
 
@@ -239,11 +217,11 @@ def ended(session, run):
 
 
 def test_continued_in_the_session_equals_trained_straight(qtbot, session):
-    run = session.start(config(epochs=2))
+    run = session.start(train_config(epochs=2))
     qtbot.waitUntil(ended(session, run), timeout=WAIT_MS)
     session.continue_run(run, 4)
     qtbot.waitUntil(ended(session, run), timeout=WAIT_MS)
-    straight = session.start(config(epochs=4))
+    straight = session.start(train_config(epochs=4))
     qtbot.waitUntil(ended(session, straight), timeout=WAIT_MS)
     assert run.state == straight.state == RunState.FINISHED
     a, b = run.model.state_dict(), straight.model.state_dict()
@@ -253,9 +231,9 @@ def test_continued_in_the_session_equals_trained_straight(qtbot, session):
 
 
 def test_a_continuation_cancelled_in_the_queue_leaves_the_run_as_it_was(qtbot, session):
-    done = session.start(config(epochs=1))
+    done = session.start(train_config(epochs=1))
     qtbot.waitUntil(ended(session, done), timeout=WAIT_MS)
-    busy = session.start(config(epochs=LONG))
+    busy = session.start(train_config(epochs=LONG))
     qtbot.waitUntil(lambda: busy.state == RunState.RUNNING, timeout=WAIT_MS)
     session.continue_run(done, 3)
     assert done.state == RunState.QUEUED and done.config.epochs == 3
