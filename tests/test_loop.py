@@ -1,11 +1,10 @@
-"""The observed training loop: hooks, throttled step events, control from other threads,
-divergence, config checks, learning, and the test-set metrics."""
+"""The observed training loop: hooks, throttled step events, divergence, config checks,
+learning, and the test-set metrics. Stop, pause and resume are tests/test_control.py's, for this
+loop and the sweep's."""
 
 from __future__ import annotations
 
 import math
-import threading
-import time
 from unittest.mock import Mock
 
 import numpy as np
@@ -13,6 +12,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from helpers import train_config
 from latent_explorer.models import ModelConfig, build_model, gaussian_kl
 from latent_explorer.training.metrics.evaluate import EvalMetrics, evaluate
 from latent_explorer.training.engine.loop import (
@@ -21,19 +21,12 @@ from latent_explorer.training.engine.loop import (
     TrainConfig,
     Trainer,
     TrainingObserver,
-    TrainResult,
     train,
 )
 
 pytestmark = pytest.mark.numerics  # compares code paths: `make test-numerics`
 
-BATCH = 64  # small_dataset: 640 train images -> 10 steps per epoch
-
-
-def cfg(**kw) -> TrainConfig:
-    base = dict(kind="vae", epochs=1, batch_size=BATCH, device="cpu", seed=0)
-    base.update(kw)
-    return TrainConfig(**base)
+COURSE = dict(nz=32, hidden=(256, 64))  # the course's model (TrainConfig's defaults)
 
 
 class Recorder(TrainingObserver):
@@ -82,7 +75,7 @@ def assert_steps_cover_history(events: list[StepsEvent], history, total_steps: i
 # -- observers --------------------------------------------------------------------------------
 def test_hooks_are_called_in_order(small_dataset):
     obs = Mock(spec=TrainingObserver)
-    trainer = Trainer(cfg(epochs=2), small_dataset, [obs], notify_interval=0.0)
+    trainer = Trainer(train_config(COURSE, epochs=2), small_dataset, [obs], notify_interval=0.0)
     result = trainer.run()
     assert result.state == "finished"
     names = [c[0] for c in obs.mock_calls]
@@ -104,7 +97,7 @@ def test_hooks_are_called_in_order(small_dataset):
 @pytest.mark.parametrize("interval", [0.0, 1 / 30, 1e9])
 def test_step_events_cover_every_step_exactly_once(small_dataset, interval):
     rec = Recorder()
-    result = Trainer(cfg(epochs=2), small_dataset, [rec], notify_interval=interval).run()
+    result = Trainer(train_config(COURSE, epochs=2), small_dataset, [rec], notify_interval=interval).run()
     assert result.state == "finished"
     assert len(result.history) == 20
     events = rec.steps()
@@ -127,9 +120,9 @@ def test_steps_event_eta():
 
 # -- reproducibility --------------------------------------------------------------------------
 def test_seeded_runs_reproduce_on_cpu(small_dataset):
-    a = train(cfg(seed=3), small_dataset)
-    b = train(cfg(seed=3), small_dataset)
-    c = train(cfg(seed=4), small_dataset)
+    a = train(train_config(COURSE, seed=3), small_dataset)
+    b = train(train_config(COURSE, seed=3), small_dataset)
+    c = train(train_config(COURSE, seed=4), small_dataset)
     assert a.state == b.state == c.state == "finished"
     np.testing.assert_array_equal(a.history.total, b.history.total)
     np.testing.assert_array_equal(a.history.kl, b.history.kl)
@@ -139,132 +132,10 @@ def test_seeded_runs_reproduce_on_cpu(small_dataset):
     assert not np.array_equal(a.history.total, c.history.total)
 
 
-# -- control from other threads ---------------------------------------------------------------
-def test_request_stop_from_another_thread_is_prompt(small_dataset):
-    rec = Recorder()
-    trainer = Trainer(cfg(epochs=500), small_dataset, [rec])
-    stopped_at: list[float] = []
-
-    def stop():
-        stopped_at.append(time.perf_counter())
-        trainer.request_stop()
-
-    timer = threading.Timer(0.3, stop)
-    timer.start()
-    try:
-        result = trainer.run()
-    finally:
-        timer.cancel()
-    returned = time.perf_counter()
-    assert result.state == "stopped"
-    assert result.error is None
-    assert stopped_at and returned - stopped_at[0] < 0.5
-    assert 0 < len(result.history) < 500 * 10
-    assert trainer.stop_requested
-    # the weights are usable
-    assert finite_weights(result.model)
-    assert not result.model.training
-    x = small_dataset.test.float_images(slice(0, 4))
-    rec_x = result.model.reconstruct(x)
-    assert torch.isfinite(rec_x).all() and rec_x.shape == (4, 28, 28)
-    # the observers heard the end, and every step taken was reported
-    assert [n for n, _ in rec.calls].count("on_train_end") == 1
-    assert rec.calls[-1][0] == "on_train_end" and rec.calls[-1][1].results[0] is result
-    assert_steps_cover_history(rec.steps(), result.history, 5000)
-
-
-def test_request_stop_from_inside_an_observer(small_dataset):
-    class StopAtFirstSteps(Recorder):
-        def __init__(self):
-            super().__init__()
-            self.trainer = None
-
-        def on_train_start(self, trainer):
-            super().on_train_start(trainer)
-            self.trainer = trainer
-
-        def on_steps(self, event):
-            super().on_steps(event)
-            self.trainer.request_stop()
-
-    obs = StopAtFirstSteps()
-    result = Trainer(cfg(epochs=5), small_dataset, [obs], notify_interval=0.0).run()
-    assert result.state == "stopped"
-    assert len(result.history) == 1  # the stop is seen before the next step
-    assert result.metrics is None  # no epoch finished
-    assert finite_weights(result.model)
-    assert [n for n, _ in obs.calls] == ["on_train_start", "on_steps", "on_train_end"]
-
-
-def test_pause_then_resume_from_another_thread(small_dataset):
-    started, go_on = threading.Event(), threading.Event()
-
-    class HoldFirstSteps(Recorder):
-        """Holds the worker in its first step event until the main thread has paused it."""
-
-        def on_steps(self, event):
-            super().on_steps(event)
-            if not started.is_set():
-                started.set()
-                assert go_on.wait(20)
-
-    rec = HoldFirstSteps()
-    trainer = Trainer(cfg(epochs=8), small_dataset, [rec])
-    out: list[TrainResult] = []
-    worker = threading.Thread(target=lambda: out.append(trainer.run()), daemon=True)
-    worker.start()
-    try:
-        assert started.wait(20)
-        trainer.pause()
-        assert trainer.is_paused
-        go_on.set()
-        assert wait_until(lambda: trainer.is_waiting), "the loop did not block in its pause"
-        assert worker.is_alive()
-        assert len(trainer.history) == 1, "steps were taken while paused"
-        trainer.resume()
-        assert not trainer.is_paused
-        worker.join(30)
-        assert not worker.is_alive()
-    finally:
-        go_on.set()
-        trainer.request_stop()
-        worker.join(5)
-    assert out[0].state == "finished"
-    assert len(out[0].history) == 80
-    assert_steps_cover_history(rec.steps(), out[0].history, 80)
-
-
-def wait_until(condition, timeout: float = 20.0) -> bool:
-    """Poll `condition` until it holds (a plain thread has no signal to wait on)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.002)
-    return True
-
-
-def test_stop_while_paused_returns_promptly(small_dataset):
-    trainer = Trainer(cfg(epochs=3), small_dataset)
-    trainer.pause()  # paused before the first step
-    out: list[TrainResult] = []
-    worker = threading.Thread(target=lambda: out.append(trainer.run()), daemon=True)
-    worker.start()
-    assert wait_until(lambda: trainer.is_waiting)  # blocked before its first step
-    assert worker.is_alive() and len(trainer.history) == 0
-    t0 = time.perf_counter()
-    trainer.request_stop()
-    worker.join(5)
-    assert not worker.is_alive()
-    assert time.perf_counter() - t0 < 0.5
-    assert out[0].state == "stopped" and len(out[0].history) == 0
-    assert finite_weights(out[0].model)
-
-
 # -- divergence -------------------------------------------------------------------------------
 def test_divergence_with_a_huge_learning_rate_fails_cleanly(small_dataset):
     rec = Recorder()
-    result = Trainer(cfg(kind="vae", lr=1e3, epochs=3), small_dataset, [rec]).run()
+    result = Trainer(train_config(COURSE, kind="vae", lr=1e3, epochs=3), small_dataset, [rec]).run()
     assert result.state == "failed"
     assert "diverged" in result.error
     assert "learning rate" in result.error and "1000" in result.error
@@ -279,7 +150,7 @@ def test_divergence_with_a_huge_learning_rate_fails_cleanly(small_dataset):
 
 def test_divergence_with_a_huge_beta_keeps_the_initial_weights(small_dataset):
     # β·KL overflows float32 on the very first batch: nothing may be changed.
-    trainer = Trainer(cfg(kind="vae", beta=1e39), small_dataset)
+    trainer = Trainer(train_config(COURSE, kind="vae", beta=1e39), small_dataset)
     before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
     result = trainer.run()
     assert result.state == "failed"
@@ -291,7 +162,7 @@ def test_divergence_with_a_huge_beta_keeps_the_initial_weights(small_dataset):
 
 def test_divergence_rolls_back_non_finite_weights(small_dataset):
     # lr 1e39: the first Adam step turns the weights into ±inf; the loop must roll them back.
-    trainer = Trainer(cfg(kind="vae", lr=1e39, epochs=2), small_dataset)
+    trainer = Trainer(train_config(COURSE, kind="vae", lr=1e39, epochs=2), small_dataset)
     before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
     result = trainer.run()
     assert result.state == "failed" and "learning rate" in result.error
@@ -314,17 +185,17 @@ def test_divergence_rolls_back_non_finite_weights(small_dataset):
 ])
 def test_bad_train_config_raises_value_error(kw, words):
     with pytest.raises(ValueError, match=words):
-        cfg(**kw)
+        train_config(COURSE, **kw)
 
 
 def test_several_problems_are_all_reported():
     with pytest.raises(ValueError) as e:
-        cfg(epochs=0, beta=-1)
+        train_config(COURSE, epochs=0, beta=-1)
     assert "epochs" in str(e.value) and "beta" in str(e.value)
 
 
 def test_train_config_dict_round_trip():
-    c = cfg(kind="cvae", hidden=(128, 32), beta=0.1, data_dir="/x")
+    c = train_config(COURSE, kind="cvae", hidden=(128, 32), beta=0.1, data_dir="/x")
     d = c.to_dict()
     assert d["hidden"] == [128, 32]
     assert TrainConfig.from_dict(d) == c
@@ -332,13 +203,13 @@ def test_train_config_dict_round_trip():
 
 
 def test_ae_model_config_has_no_beta():
-    assert cfg(kind="ae", beta=0.5).model_config().beta == 0.0
-    assert cfg(kind="vae", beta=0.5).model_config().beta == 0.5
+    assert train_config(COURSE, kind="ae", beta=0.5).model_config().beta == 0.0
+    assert train_config(COURSE, kind="vae", beta=0.5).model_config().beta == 0.5
 
 
 def test_unknown_device_is_a_value_error(small_dataset):
     with pytest.raises(ValueError, match="device"):
-        Trainer(cfg(device="nonsense"), small_dataset)
+        Trainer(train_config(COURSE, device="nonsense"), small_dataset)
 
 
 # -- learning ---------------------------------------------------------------------------------
@@ -347,7 +218,7 @@ def trained(small_dataset):
     """One 2-epoch run per kind, with the metrics of the untrained model for comparison."""
     out = {}
     for kind in ("ae", "vae", "cvae"):
-        c = cfg(kind=kind, epochs=2)
+        c = train_config(COURSE, kind=kind, epochs=2)
         before = evaluate(build_model(c.model_config(), torch.Generator().manual_seed(c.seed)),
                           small_dataset.test)
         out[kind] = (before, train(c, small_dataset))
