@@ -241,6 +241,7 @@ def _python_main(*argv, tmp_path) -> subprocess.CompletedProcess:
                           env=env, capture_output=True, text=True, timeout=60)
 
 
+@pytest.mark.slow  # a process
 def test_python_main_py_as_a_process(ckpts, tmp_path):
     """The real entry point: a bad file is one line on stderr and status 2, no traceback."""
     bad = _python_main("sample", ckpts["corrupt"], "--n", "5", "--out", tmp_path / "p.npy",
@@ -354,6 +355,7 @@ def test_a_new_command_is_one_registry_line(tmp_path, monkeypatch, capsys):
     assert "say hello" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # a process
 def test_help_and_version_do_not_load_torch():
     code = ("import sys\n"
             "from latent_explorer.training.cli.main import run_cli\n"

@@ -26,6 +26,7 @@ def _never(*a, **k):
 
 # -- the real launch --------------------------------------------------------------------------
 @linux_only
+@pytest.mark.slow  # a process
 def test_main_without_a_display_exits_2_with_one_line():
     r = subprocess.run([sys.executable, "main.py"], cwd=ROOT, env=_no_display_env(),
                        capture_output=True, text=True, timeout=60)
@@ -36,6 +37,7 @@ def test_main_without_a_display_exits_2_with_one_line():
 
 
 @linux_only
+@pytest.mark.slow  # a process
 def test_the_check_runs_before_any_qt_library_loads():
     code = ("import sys\nfrom latent_explorer import main\n"
             "rc = main.main([])\n"
@@ -45,6 +47,7 @@ def test_the_check_runs_before_any_qt_library_loads():
     assert r.stdout.strip() == "2 []", r.stdout + r.stderr
 
 
+@pytest.mark.slow  # a process
 def test_the_module_imports_no_qt():
     code = ("import sys, latent_explorer.explorer.system_check as sc\n"
             "sc.gui_problem({'DISPLAY': ':0'}, 'linux')\n"  # runs the real probe too

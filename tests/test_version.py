@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from latent_explorer.training.version import pyproject_version, version
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,6 +27,7 @@ def test_pyproject_version_reads_the_project_table(tmp_path):
     assert pyproject_version(tmp_path / "missing.toml") is None
 
 
+@pytest.mark.slow  # a process
 def test_main_prints_the_version_without_loading_torch_or_qt():
     code = ("import sys\nfrom latent_explorer import main\n"
             "rc = main.main(['--version'])\n"
