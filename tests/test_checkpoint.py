@@ -13,6 +13,7 @@ import torch
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
+from helpers import train_config
 import latent_explorer.training.record.checkpoint as checkpoint_mod
 from latent_explorer.models import ModelConfig, build_model
 from latent_explorer.training.record.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
@@ -20,15 +21,13 @@ from latent_explorer.training.record.history import History
 from latent_explorer.training.engine.loop import TrainConfig, train
 
 
-def _cfg(kind: str) -> TrainConfig:
-    return TrainConfig(kind=kind, epochs=1, batch_size=64, device="cpu", seed=0, beta=0.01,
-                       nz=8, dataset="mnist-sample")
+SAVED = dict(beta=0.01, nz=8, hidden=(256, 64))  # the runs saved here (one epoch each)
 
 
 @pytest.fixture(scope="module")
 def results(small_dataset):
     """A 1-epoch run per kind: real weights, history and metrics."""
-    return {kind: train(_cfg(kind), small_dataset) for kind in ("ae", "vae", "cvae")}
+    return {kind: train(train_config(SAVED, kind=kind), small_dataset) for kind in ("ae", "vae", "cvae")}
 
 
 @pytest.fixture
@@ -36,7 +35,7 @@ def saved(results, tmp_path):
     """A VAE checkpoint file and its raw header parts, for tampering with."""
     r = results["vae"]
     path = save_checkpoint(tmp_path / "vae.safetensors",
-                           Checkpoint(r.model, _cfg("vae"), r.history, r.metrics, name="vae run",
+                           Checkpoint(r.model, train_config(SAVED, kind="vae"), r.history, r.metrics, name="vae run",
                                       dataset="mnist-sample"))
     raw = path.read_bytes()
     n = int.from_bytes(raw[:8], "little")
@@ -67,7 +66,7 @@ def _message(path) -> str:
 @pytest.mark.parametrize("kind", ["ae", "vae", "cvae"])
 def test_round_trip(results, small_dataset, tmp_path, kind):
     r = results[kind]
-    cfg = _cfg(kind)
+    cfg = train_config(SAVED, kind=kind)
     assert r.state == "finished"
     path = save_checkpoint(tmp_path / "sub" / f"{kind}.safetensors",
                            Checkpoint(r.model, cfg, r.history, r.metrics, name=f"my {kind}",
@@ -110,8 +109,8 @@ def test_round_trip_of_an_untrained_model(tmp_path):
 
 def test_saving_twice_overwrites(results, tmp_path):
     p = tmp_path / "x.safetensors"
-    save_checkpoint(p, Checkpoint(results["ae"].model, _cfg("ae"), name="first"))
-    save_checkpoint(p, Checkpoint(results["vae"].model, _cfg("vae"), name="second"))
+    save_checkpoint(p, Checkpoint(results["ae"].model, train_config(SAVED, kind="ae"), name="first"))
+    save_checkpoint(p, Checkpoint(results["vae"].model, train_config(SAVED, kind="vae"), name="second"))
     ck = load_checkpoint(p)
     assert ck.name == "second" and ck.model.config.kind == "vae"
     assert sorted(os.listdir(tmp_path)) == ["x.safetensors"]
@@ -286,7 +285,7 @@ def test_saved_file_has_ordinary_permissions(results, tmp_path):
     old = os.umask(0o022)
     try:
         p = save_checkpoint(tmp_path / "perm.safetensors",
-                            Checkpoint(results["ae"].model, _cfg("ae")))
+                            Checkpoint(results["ae"].model, train_config(SAVED, kind="ae")))
     finally:
         os.umask(old)
     assert p.stat().st_mode & 0o777 == 0o644
@@ -296,7 +295,7 @@ def test_saved_file_has_ordinary_permissions(results, tmp_path):
 @pytest.mark.parametrize("where", ["replace", "write"])
 def test_failed_save_keeps_the_previous_file(results, tmp_path, monkeypatch, where):
     path = tmp_path / "keep.safetensors"
-    save_checkpoint(path, Checkpoint(results["ae"].model, _cfg("ae"), name="old"))
+    save_checkpoint(path, Checkpoint(results["ae"].model, train_config(SAVED, kind="ae"), name="old"))
     before = path.read_bytes()
 
     def boom(*a, **k):
@@ -307,7 +306,7 @@ def test_failed_save_keeps_the_previous_file(results, tmp_path, monkeypatch, whe
     else:
         monkeypatch.setattr(checkpoint_mod.os, "fsync", boom)  # after the bytes were written
     with pytest.raises(OSError, match="disk full"):
-        save_checkpoint(path, Checkpoint(results["vae"].model, _cfg("vae"), name="new"))
+        save_checkpoint(path, Checkpoint(results["vae"].model, train_config(SAVED, kind="vae"), name="new"))
     monkeypatch.undo()
     assert path.read_bytes() == before
     assert sorted(os.listdir(tmp_path)) == ["keep.safetensors"]  # no temp file left behind
@@ -318,7 +317,7 @@ def test_history_from_arrays_round_trip(tmp_path, results):
     """A History rebuilt from arrays (as for a loaded run) saves and loads again."""
     r = results["vae"]
     h = History.from_arrays(r.history.recon, r.history.kl, r.history.total, r.history.epochs)
-    p = save_checkpoint(tmp_path / "h.safetensors", Checkpoint(r.model, _cfg("vae"), h))
+    p = save_checkpoint(tmp_path / "h.safetensors", Checkpoint(r.model, train_config(SAVED, kind="vae"), h))
     ck = load_checkpoint(p)
     np.testing.assert_array_equal(ck.history.total, r.history.total)
     assert len(ck.history.epochs) == 1
@@ -401,7 +400,7 @@ def test_checksum_covers_any_tensor_or_field_a_writer_adds(results, tmp_path):
 
     # and end to end: an extra tensor in a real file is verified like the weights
     r = results["ae"]
-    path = save_checkpoint(tmp_path / "ae.safetensors", Checkpoint(r.model, _cfg("ae")))
+    path = save_checkpoint(tmp_path / "ae.safetensors", Checkpoint(r.model, train_config(SAVED, kind="ae")))
     raw = path.read_bytes()
     n = int.from_bytes(raw[:8], "little")
     meta = json.loads(raw[8 : 8 + n])["__metadata__"]
@@ -441,7 +440,7 @@ def _v1_file(path: Path, ck: Checkpoint) -> Path:
 def test_version_1_file_opens_with_a_notice(results, tmp_path):
     r = results["cvae"]
     p = _v1_file(tmp_path / "old.safetensors",
-                 Checkpoint(r.model, _cfg("cvae"), r.history, r.metrics, name="old run",
+                 Checkpoint(r.model, train_config(SAVED, kind="cvae"), r.history, r.metrics, name="old run",
                             dataset="mnist-sample"))
     ck = load_checkpoint(p)
     a, b = r.model.state_dict(), ck.model.state_dict()
@@ -527,7 +526,7 @@ def test_the_folder_is_fsynced_after_the_rename(results, tmp_path, monkeypatch):
 
     monkeypatch.setattr(checkpoint_mod.os, "fsync", fsync)
     monkeypatch.setattr(checkpoint_mod.os, "replace", replace)
-    save_checkpoint(tmp_path / "d.safetensors", Checkpoint(results["ae"].model, _cfg("ae")))
+    save_checkpoint(tmp_path / "d.safetensors", Checkpoint(results["ae"].model, train_config(SAVED, kind="ae")))
     assert calls == ["fsync file", "replace", "fsync folder"]
 
 
@@ -544,6 +543,6 @@ def test_a_folder_that_cannot_be_fsynced_still_saves(results, tmp_path, monkeypa
         real_fsync(fd)
 
     monkeypatch.setattr(checkpoint_mod.os, "fsync", fsync)
-    p = save_checkpoint(tmp_path / "nfs.safetensors", Checkpoint(results["ae"].model, _cfg("ae")))
+    p = save_checkpoint(tmp_path / "nfs.safetensors", Checkpoint(results["ae"].model, train_config(SAVED, kind="ae")))
     monkeypatch.undo()
     assert load_checkpoint(p).notices == []

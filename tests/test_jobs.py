@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from helpers import train_config
 from latent_explorer.explorer.session.datasets import DatasetCache
 from latent_explorer.explorer.session.job_events import (
     DatasetLoaded,
@@ -20,14 +21,10 @@ from latent_explorer.explorer.session.job_events import (
     TrainingStarted,
 )
 from latent_explorer.explorer.session.jobs import JobQueue, TrainingJob, TrainingWorker
-from latent_explorer.training.engine.loop import TrainConfig
 from latent_explorer.training.record.run import Run, RunState
 
 
-def config(**kw) -> TrainConfig:
-    base = dict(kind="vae", beta=0.005, nz=4, hidden=(32,), epochs=2, batch_size=64, lr=1e-3,
-                seed=0, device="cpu", dataset="mnist-sample")
-    return TrainConfig(**{**base, **kw})
+TWO_EPOCHS = dict(epochs=2)  # 20 steps on small_dataset
 
 
 @pytest.fixture
@@ -44,7 +41,7 @@ def record(signal) -> list:
 
 
 def test_worker_reports_one_event_stream_in_order(qtbot, cache):
-    worker = TrainingWorker(config(), cache)
+    worker = TrainingWorker(train_config(TWO_EPOCHS), cache)
     events = record(worker.event)
     finished = record(worker.finished)
     worker.run()  # synchronously, in this thread
@@ -69,7 +66,7 @@ def test_worker_reports_one_event_stream_in_order(qtbot, cache):
 
 
 def test_worker_failure_before_the_loop_ends_with_the_error(qtbot, cache, tmp_path):
-    worker = TrainingWorker(config(dataset="folder", data_dir=str(tmp_path)), cache)
+    worker = TrainingWorker(train_config(TWO_EPOCHS, dataset="folder", data_dir=str(tmp_path)), cache)
     events = record(worker.event)
     worker.run()
     assert [type(e) for e in events] == [TrainingEnded]
@@ -77,7 +74,7 @@ def test_worker_failure_before_the_loop_ends_with_the_error(qtbot, cache, tmp_pa
 
 
 def test_job_updates_its_run_then_passes_each_event_on(qtbot, cache):
-    run = Run("r", config())
+    run = Run("r", train_config(TWO_EPOCHS))
     job = TrainingJob(run, cache)
     seen = record(job.event)
     job.worker.run()  # the job's slot is called directly: same thread
@@ -91,7 +88,7 @@ def test_job_updates_its_run_then_passes_each_event_on(qtbot, cache):
 
 
 def test_a_failed_run_keeps_the_engines_message(qtbot, cache):
-    run = Run("r", config(lr=1e3, epochs=3))
+    run = Run("r", train_config(TWO_EPOCHS, lr=1e3, epochs=3))
     job = TrainingJob(run, cache)
     seen = record(job.event)
     job.worker.run()
@@ -101,8 +98,8 @@ def test_a_failed_run_keeps_the_engines_message(qtbot, cache):
 
 def test_queue_runs_one_job_at_a_time_and_cancels_queued_ones(qtbot, cache):
     queue = JobQueue()
-    first = Run("first", config(epochs=1000))
-    second = Run("second", config())
+    first = Run("first", train_config(TWO_EPOCHS, epochs=1000))
+    second = Run("second", train_config(TWO_EPOCHS))
     queue.submit(TrainingJob(first, cache))
     queue.submit(TrainingJob(second, cache))
     assert first.state == RunState.RUNNING and second.state == RunState.QUEUED
@@ -124,7 +121,7 @@ def test_queue_runs_one_job_at_a_time_and_cancels_queued_ones(qtbot, cache):
 
 def test_the_next_job_starts_when_one_ends(qtbot, cache):
     queue = JobQueue()
-    runs = [Run(f"r{i}", config(epochs=1)) for i in range(2)]
+    runs = [Run(f"r{i}", train_config(TWO_EPOCHS, epochs=1)) for i in range(2)]
     for r in runs:
         queue.submit(TrainingJob(r, cache))
     qtbot.waitUntil(lambda: all(r.state == RunState.FINISHED for r in runs), timeout=30_000)
@@ -134,7 +131,7 @@ def test_the_next_job_starts_when_one_ends(qtbot, cache):
 
 def test_shutdown_stops_running_and_queued_jobs_within_the_timeout(qtbot, cache):
     queue = JobQueue()
-    a, b = Run("a", config(epochs=1000)), Run("b", config())
+    a, b = Run("a", train_config(TWO_EPOCHS, epochs=1000)), Run("b", train_config(TWO_EPOCHS))
     queue.submit(TrainingJob(a, cache))
     queue.submit(TrainingJob(b, cache))
     qtbot.waitUntil(lambda: a.state == RunState.RUNNING)

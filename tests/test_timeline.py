@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import load as st_load
-from latent_explorer.training.record.checkpoint import checkpoint_bytes
 
+from helpers import train_config
 from latent_explorer.models import build_model
+from latent_explorer.training.record.checkpoint import checkpoint_bytes
 from latent_explorer.training.record.checkpoint import (
     Checkpoint,
     CheckpointError,
@@ -20,7 +21,7 @@ from latent_explorer.training.record.checkpoint import (
     save_checkpoint,
 )
 from latent_explorer.training.data.datasets import Split
-from latent_explorer.training.engine.loop import SnapshotEvent, TrainConfig, Trainer, TrainingObserver
+from latent_explorer.training.engine.loop import SnapshotEvent, Trainer, TrainingObserver
 from latent_explorer.training.record.timeline import (
     FixedInputs,
     SnapshotSchedule,
@@ -37,11 +38,7 @@ from latent_explorer.training.record.timeline import (
 pytestmark = pytest.mark.numerics  # compares code paths: `make test-numerics`
 
 
-def cfg(**kw) -> TrainConfig:
-    base = dict(kind="vae", nz=8, hidden=(64, 32), epochs=3, batch_size=64, lr=3e-3,
-                device="cpu", seed=2, dataset="mnist-sample")
-    base.update(kw)
-    return TrainConfig(**base)
+TIMELINE = dict(nz=8, hidden=(64, 32), epochs=3, lr=3e-3, seed=2)  # 30 steps on small_dataset
 
 
 class Snaps(TrainingObserver):
@@ -52,22 +49,12 @@ class Snaps(TrainingObserver):
         self.events.append(event)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread(one_torch_thread):
-    """Tiny matmuls: one torch thread is fastest (conftest's one_torch_thread)."""
-
-
 @pytest.fixture(scope="module")
 def recorded(small_dataset):
     """A 3-epoch VAE run (10 steps per epoch) with a timeline and its snapshot events."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        obs = Snaps()
-        trainer = Trainer(cfg(), small_dataset, [obs], timeline=TimelineRecorder(n_codes=150))
-        result = trainer.run()
-    finally:
-        torch.set_num_threads(threads)
+    obs = Snaps()
+    trainer = Trainer(train_config(TIMELINE), small_dataset, [obs], timeline=TimelineRecorder(n_codes=150))
+    result = trainer.run()
     assert result.state == "finished", result.error
     return trainer, result, obs
 
@@ -120,7 +107,7 @@ def test_schedule_refuses_nonsense(args):
 
 
 def test_extended_schedule_keeps_the_bound_after_retain(small_dataset):
-    model = build_model(cfg().model_config())
+    model = build_model(train_config(TIMELINE).model_config())
     tl = new_timeline(model, small_dataset.test, n_codes=20)
     one = take_snapshot(model, FixedInputs.from_timeline(tl, small_dataset.test, model), 0, 0.0)
     first = snapshot_schedule(10, 60)
@@ -149,14 +136,14 @@ def test_fixed_images_are_the_live_strips(small_dataset):
 
 
 def test_new_timeline_fixes_seeded_codes(small_dataset):
-    model = build_model(cfg(kind="cvae").model_config())
+    model = build_model(train_config(TIMELINE, kind="cvae").model_config())
     a = new_timeline(model, small_dataset.test, seed=5)
     b = new_timeline(model, small_dataset.test, seed=5)
     c = new_timeline(model, small_dataset.test, seed=6)
     assert np.array_equal(a.sample_z, b.sample_z) and not np.array_equal(a.sample_z, c.sample_z)
     assert a.sample_labels.tolist() == list(range(10))  # a CVAE: one fixed z per class
     assert len(a.code_indices) == len(small_dataset.test)  # 200 < 1,000: all of them
-    vae = new_timeline(build_model(cfg().model_config()), small_dataset.test)
+    vae = new_timeline(build_model(train_config(TIMELINE).model_config()), small_dataset.test)
     assert vae.sample_labels is None and len(vae.sample_z) == 20
 
 
@@ -198,7 +185,7 @@ def test_snapshot_contents(recorded, small_dataset):
 def test_step_zero_is_the_untrained_model(recorded, small_dataset):
     trainer, _, _ = recorded
     tl = trainer.timeline_recorder.timeline
-    fresh = build_model(cfg().model_config(), torch.Generator().manual_seed(cfg().seed))
+    fresh = build_model(train_config(TIMELINE).model_config(), torch.Generator().manual_seed(train_config(TIMELINE).seed))
     again = take_snapshot(fresh, FixedInputs.from_timeline(tl, small_dataset.test, fresh), 0, 0.0)
     assert tl.snapshots[0].step == 0
     assert np.array_equal(again.reconstructions, tl.snapshots[0].reconstructions)
@@ -221,12 +208,12 @@ def test_an_observer_missing_a_hook_is_refused_before_training(small_dataset):
         def on_train_end(self, result): ...
 
     with pytest.raises(TypeError, match="on_snapshot"):
-        Trainer(cfg(epochs=1), small_dataset, [Old()], timeline=TimelineRecorder(n_codes=20))
+        Trainer(train_config(TIMELINE, epochs=1), small_dataset, [Old()], timeline=TimelineRecorder(n_codes=20))
 
 
 def test_recording_leaves_training_unchanged(small_dataset):
-    plain = Trainer(cfg(epochs=2), small_dataset).run()
-    with_tl = Trainer(cfg(epochs=2), small_dataset, timeline=TimelineRecorder(n_codes=50)).run()
+    plain = Trainer(train_config(TIMELINE, epochs=2), small_dataset).run()
+    with_tl = Trainer(train_config(TIMELINE, epochs=2), small_dataset, timeline=TimelineRecorder(n_codes=50)).run()
     for a, b in zip(plain.model.parameters(), with_tl.model.parameters()):
         assert torch.equal(a, b)
 
@@ -287,10 +274,10 @@ def test_timeline_round_trips_through_a_checkpoint(recorded, tmp_path):
 
 
 def test_an_empty_timeline_round_trips(small_dataset, tmp_path):
-    model = build_model(cfg(kind="cvae").model_config())
+    model = build_model(train_config(TIMELINE, kind="cvae").model_config())
     tl = new_timeline(model, small_dataset.test, n_codes=30)
     path = save_checkpoint(tmp_path / "e.safetensors",
-                           Checkpoint(model, cfg(kind="cvae"), timeline=tl))
+                           Checkpoint(model, train_config(TIMELINE, kind="cvae"), timeline=tl))
     loaded = load_checkpoint(path).timeline
     assert loaded is not None and len(loaded) == 0
     assert loaded.sample_labels.tolist() == tl.sample_labels.tolist()
@@ -300,7 +287,7 @@ def test_an_empty_timeline_round_trips(small_dataset, tmp_path):
 def test_checkpoint_without_timeline_opens_with_none(recorded, tmp_path):
     _, result, _ = recorded
     path = save_checkpoint(tmp_path / "old.safetensors",
-                           Checkpoint(result.model, cfg(), result.history, result.metrics))
+                           Checkpoint(result.model, train_config(TIMELINE), result.history, result.metrics))
     ck = load_checkpoint(path)
     assert ck.timeline is None and ck.resume is None
 
@@ -347,7 +334,7 @@ def test_recorder_restarts_a_timeline_from_other_test_images(recorded, small_dat
 
 def test_an_ae_timeline(small_dataset):
     rec = TimelineRecorder(n_codes=40)
-    r = Trainer(cfg(epochs=1, kind="ae"), small_dataset, timeline=rec).run()
+    r = Trainer(train_config(TIMELINE, epochs=1, kind="ae"), small_dataset, timeline=rec).run()
     assert r.state == "finished"
     last = rec.timeline.snapshots[-1]
     assert last.at_epoch_end and last.metrics.neg_elbo is None and last.coords.shape == (40, 2)

@@ -9,41 +9,28 @@ import pytest
 import torch
 from PIL import Image
 
+from helpers import train_config
 from latent_explorer.training.record.checkpoint import Checkpoint, checkpoint_of, load_checkpoint, save_checkpoint
 from latent_explorer.training.cli.main import CliError
 from latent_explorer.training.cli.commands import resume as resume_cmd
 from latent_explorer.training.cli.commands import timeline as timeline_cmd
-from latent_explorer.training.engine.loop import TrainConfig, Trainer
+from latent_explorer.training.engine.loop import Trainer
 from latent_explorer.training.record.timeline import TimelineRecorder
 
 
-@pytest.fixture(autouse=True)
-def _one_thread(one_torch_thread):
-    """Tiny matmuls: one torch thread is fastest (conftest's one_torch_thread)."""
-
-
-def cfg(**kw) -> TrainConfig:
-    base = dict(kind="vae", nz=8, hidden=(32, 16), epochs=1, batch_size=64, lr=3e-3, seed=4,
-                device="cpu", dataset="mnist-sample")
-    base.update(kw)
-    return TrainConfig(**base)
+TINY = dict(nz=8, hidden=(32, 16), lr=3e-3, seed=4)
 
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory, sample_dataset):
     """One epoch on the bundled sample (71 steps) saved with and without timeline and state."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        folder = tmp_path_factory.mktemp("tl")
-        t = Trainer(cfg(), sample_dataset, timeline=TimelineRecorder(n_codes=100))
-        r = t.run()
-        full = Trainer(cfg(epochs=2), sample_dataset).run()
-    finally:
-        torch.set_num_threads(threads)
+    folder = tmp_path_factory.mktemp("tl")
+    t = Trainer(train_config(TINY), sample_dataset, timeline=TimelineRecorder(n_codes=100))
+    r = t.run()
+    full = Trainer(train_config(TINY, epochs=2), sample_dataset).run()
     new = save_checkpoint(folder / "new.safetensors", checkpoint_of(t, r, "tiny"))
     old = save_checkpoint(folder / "old.safetensors",
-                          Checkpoint(r.model, cfg(), r.history, r.metrics, name="tiny",
+                          Checkpoint(r.model, train_config(TINY), r.history, r.metrics, name="tiny",
                                      dataset="mnist-sample"))
     return {"new": new, "old": old, "n": len(t.timeline_recorder.timeline), "full": full}
 

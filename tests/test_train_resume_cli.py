@@ -16,15 +16,6 @@ SMALL = ("--model", "vae", "--nz", "4", "--hidden", "16", "--batch-size", "256",
          "--dataset", "mnist-sample", "--device", "cpu", "--quiet")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny matmuls: one torch thread is fastest, and far faster on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def cli(capsys, *argv) -> tuple[int, str, str]:
     rc = run_cli([str(a) for a in argv])
     cap = capsys.readouterr()
@@ -41,13 +32,8 @@ def one_line_error(rc: int, err: str) -> str:
 @pytest.fixture(scope="module")
 def two_epochs(tmp_path_factory):
     """A 2-epoch run saved by plain `train`."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        out = tmp_path_factory.mktemp("resume") / "two.safetensors"
-        assert run_cli(["train", *SMALL, "--epochs", "2", "--out", str(out)]) == 0
-    finally:
-        torch.set_num_threads(threads)
+    out = tmp_path_factory.mktemp("resume") / "two.safetensors"
+    assert run_cli(["train", *SMALL, "--epochs", "2", "--out", str(out)]) == 0
     return out
 
 
