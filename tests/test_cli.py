@@ -173,7 +173,6 @@ BAD = {
     "hidden 0": ["train", "--model", "ae", "--hidden", "256,0", "--out", "{tmp}/a.safetensors"],
     "beta nan": ["train", "--model", "vae", "--beta", "nan", "--out", "{tmp}/a.safetensors"],
     "unknown model": ["train", "--model", "gan", "--out", "{tmp}/a.safetensors"],
-    "no --out": ["train", "--model", "vae"],
     "out folder missing": ["train", "--model", "vae", "--out", "{tmp}/no/such/dir/a.safetensors"],
     "out is a folder": ["train", "--model", "vae", "--out", "{tmp}"],
     "unknown dataset": ["train", "--model", "vae", "--dataset", "cifar", "--out",

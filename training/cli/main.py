@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
 class CliError(Exception):
@@ -17,6 +18,7 @@ class CliError(Exception):
 # Re-exported: other command modules import the argument types from here.
 from latent_explorer.training.cli.commands._args import (  # noqa: E402 - CliError first: the commands import it
     _hidden,
+    add_workspace_argument,
     _label,
     _nonneg_float,
     _positive_float,
@@ -64,7 +66,29 @@ def build_parser() -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=help_line, description=help_line[0].upper() + help_line[1:],
                             formatter_class=HelpFormatter)
         load_command(name).add_arguments(sp)
+        add_workspace_argument(sp)
     return p
+
+
+def _checkpoint_of_run(args: argparse.Namespace) -> None:
+    """A command's FILE may be a run: its folder, or its folder's name in the workspace,
+    standing for the run's latest checkpoint."""
+    value = getattr(args, "file", None)
+    if not isinstance(value, str) or Path(value).is_file():
+        return
+    from latent_explorer.training.cli.commands._args import run_folder_arg, workspace_of
+    from latent_explorer.training.record.workspace import read_run
+
+    folder = run_folder_arg(value, workspace_of(args))
+    if folder is None:
+        return  # the command says the file is missing
+    rec = read_run(folder)
+    if rec.problem:
+        raise CliError(f"{folder}: {rec.problem}")
+    if rec.checkpoint_path is None:
+        raise CliError(f"{folder}: the run has no checkpoint yet (it writes one at the end "
+                       "of its first epoch)")
+    args.file = str(rec.checkpoint_path)
 
 
 def run_cli(argv: list[str]) -> int:
@@ -85,6 +109,7 @@ def run_cli(argv: list[str]) -> int:
     from latent_explorer.training.metrics.evaluate import NonFiniteMetrics
 
     try:
+        _checkpoint_of_run(args)
         return load_command(args.command).run(args)
     except (CliError, CheckpointError, DataError, DrawingError, NonFiniteMetrics) as e:
         print(f"error: {e}", file=sys.stderr)

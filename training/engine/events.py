@@ -157,6 +157,9 @@ class TrainResult:
     seconds: float = 0.0
     eval_seconds: float = 0.0  # of `seconds`: the test evaluations after each epoch
     timeline_seconds: float = 0.0  # of `seconds`: recording the timeline's snapshots
+    # Why a run ended before its epochs (early stopping), or which epoch's weights it kept;
+    # one line for the CLI and the window to show (None: nothing to say).
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -196,7 +199,8 @@ def check_hooks(observer) -> None:
     missing = [h for h in _HOOKS if not callable(getattr(observer, h, None))]
     if missing:
         raise TypeError(f"{type(observer).__name__} is not a training observer: it has no "
-                        f"{', '.join(missing)} (subclass training.engine.events.Observer)")
+                        f"{', '.join(missing)} (subclass latent_explorer.training.engine.events."
+                        "Observer)")
 
 
 def all_failed_message(errors) -> str:

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from latent_explorer.models.autoencoders import LatentModel
+from latent_explorer.models.registry import get_kind
 from latent_explorer.training.config import TrainConfig  # defined there, re-exported here for older imports
 from latent_explorer.training.data.datasets import Dataset, batches_per_epoch
 from latent_explorer.training.data.sources import load_dataset, source_names
@@ -45,7 +46,9 @@ from latent_explorer.training.engine.events import (
 )
 from latent_explorer.training.engine.members import Members, SingleMember, make_optimizer, make_step_fn
 from latent_explorer.training.engine.rate_control import RateControl, RateControlState
+from latent_explorer.training.engine.schedules import BestEpoch, Schedule, monitored_value, schedule_span
 from latent_explorer.training.engine.resume import ResumeError, ResumeState, plan_resume
+from latent_explorer.training.metrics.evaluate import EvalMetrics
 from latent_explorer.training.record.history import History
 from latent_explorer.training.record.timeline import NEVER, Snapshot, TimelineRecorder
 
@@ -79,7 +82,19 @@ class Loop(LoopControl):
         self.timeline_recorder = timeline
         self.errors: list[str | None] = [None] * members.n_members
         self.rate_control = _rate_control(members)
+        # The best epoch of each member that keeps it or stops early (None: not tracked), and
+        # the best weights of each member that keeps them.
+        self.best: list[BestEpoch | None] = _best_epochs(members)
+        self._best_weights: list[dict | None] = [
+            members.resumed_best_weights(m) if _keeps_best(members.member_config(m)) else None
+            for m in range(members.n_members)]
+        self._stopped_early: str | None = None  # why, once the run stopped early
+        # Whether each step's β goes into the histories and StepsEvent.beta: a β steered to a
+        # target rate, or scheduled.
+        self.logs_beta = (self.rate_control is not None
+                          or Schedule.of(members.member_config(0), 1).has_kl)
         self._position: tuple[int, int, int] | None = None  # (step, epochs done, batch in epoch)
+        self._boundary: tuple[int, int, int] | None = None  # set during on_epoch_end hooks
         self._eval_seconds = self._timeline_seconds = 0.0
         LoopControl.__init__(self)
 
@@ -115,12 +130,25 @@ class Loop(LoopControl):
 
     def resume_state(self, m: int = 0) -> ResumeState | None:
         """What continuing member m needs, once run() has ended with it not failed."""
-        if self._position is None or self.errors[m] is not None or self.dataset is None:
+        return self._state_at(m, self._position)
+
+    def epoch_end_state(self, m: int = 0) -> ResumeState | None:
+        """In an `on_epoch_end` hook: what continuing member m from the end of that epoch
+        needs (a workspace's epoch checkpoints); None outside the hook or for a failed member."""
+        return self._state_at(m, self._boundary)
+
+    def _state_at(self, m: int, position: tuple[int, int, int] | None) -> ResumeState | None:
+        if position is None or self.errors[m] is not None or self.dataset is None:
             return None
-        state = self.members.resume_state(m, self._position, self.dataset)
+        state = self.members.resume_state(m, position, self.dataset)
         ctrl = self.rate_control.member_state(m) if self.rate_control is not None else None
         if state is not None and ctrl is not None:
             state = replace(state, rate_control=ctrl.to_dict())
+        best = self.best[m]
+        if state is not None and best is not None:
+            state = replace(state, best=best.to_dict() if best.epoch else None,
+                            weights=self.members.weights(m)
+                            if _keeps_best(self.members.member_config(m)) else None)
         return state
 
     # -- running ---------------------------------------------------------------------------------
@@ -142,12 +170,31 @@ class Loop(LoopControl):
         results = []
         for m, h in enumerate(self.histories):
             member_state = "failed" if self.errors[m] is not None else state
-            results.append(TrainResult(member_state, self.members.result_model(m), h,
-                                       h.last_metrics, self.errors[m], seconds,
-                                       self._eval_seconds, self._timeline_seconds))
+            model, metrics, note = self.kept(m)
+            results.append(TrainResult(member_state, model, h, metrics, self.errors[m], seconds,
+                                       self._eval_seconds, self._timeline_seconds,
+                                       note=self._stopped_early or note))
         result = LoopResult(state, self.config, tuple(results), error, seconds)
         self._emit("on_train_end", result)
         return result
+
+    def kept(self, m: int) -> tuple[LatentModel, EvalMetrics | None, str | None]:
+        """(model, test metrics, note) member m's run keeps: the best epoch's weights and
+        metrics for a run that keeps its best epoch (once one was evaluated), else its model as
+        it is now (after the loop: the result model itself) and its last epoch's metrics. A
+        checkpoint written while training should hold this model."""
+        h = self.histories[m]
+        best, weights = self.best[m], self._best_weights[m]
+        if best is None or weights is None or not best.epoch:
+            return self.members.result_model(m), h.last_metrics, None
+        model = self.members.member_model(m)
+        model.load_state_dict(weights)
+        metrics = next((e.metrics for e in reversed(h.epochs) if e.epoch == best.epoch),
+                       h.last_metrics)
+        last = h.epochs[-1].epoch if h.epochs else 0
+        note = (f"kept epoch {best.epoch}, the best {best.what} ({best.value:.4g})"
+                if best.epoch != last or len(h) != best.step else None)
+        return model, metrics, note
 
     def _run(self) -> tuple[str, str | None]:
         cfg = self.config
@@ -180,6 +227,12 @@ class Loop(LoopControl):
         ctrl = self.rate_control
         if ctrl is not None:
             mem.set_betas(ctrl.betas)
+        # Schedules (schedules.py): β's factor and the learning rate as functions of the step,
+        # set before each step; a run without them never touches β or the optimizer here.
+        sched = Schedule.of(mem.member_config(0), n_batches)
+        kl_sched, lr_sched = sched.has_kl, sched.has_lr
+        base_betas = np.array([mem.member_config(m).beta for m in range(M)], dtype=np.float64)
+        betas = base_betas
         flush = self._make_flush(n_batches, total_steps, rate)
         rec = self.timeline_recorder
         if rec is not None:
@@ -198,6 +251,11 @@ class Loop(LoopControl):
                     self._position = (step, epoch - 1, i)
                     flush(pending_from, step, epoch, i)
                     return "stopped", None
+                if lr_sched:
+                    mem.set_lr(sched.lr_at(step))
+                if kl_sched:
+                    betas = base_betas * sched.kl_factor(step)
+                    mem.set_betas(betas)
                 losses, broken = mem.step(xb, yb if conditional else None)  # (3, M)
                 if broken:
                     # The steps so far reach observers before the failure.
@@ -213,6 +271,9 @@ class Loop(LoopControl):
                     mem.set_betas(ctrl.update(losses[2], active))
                     for m in np.flatnonzero(active).tolist():
                         histories[m].append(losses[1, m], losses[2, m], losses[0, m], used[m])
+                elif kl_sched:  # the scheduled β of the step, logged for the plots
+                    for m in np.flatnonzero(active).tolist():
+                        histories[m].append(losses[1, m], losses[2, m], losses[0, m], betas[m])
                 elif one is not None:
                     one.append(losses[1, 0], losses[2, 0], losses[0, 0])
                 else:
@@ -241,10 +302,28 @@ class Loop(LoopControl):
             for m, met in enumerate(metrics):
                 if met is not None:
                     histories[m].add_epoch(epoch, step, met)
+                    best = self.best[m]
+                    if best is not None and best.update(epoch, step, monitored_value(met)) \
+                            and _keeps_best(mem.member_config(m)):
+                        self._best_weights[m] = mem.weights(m)
+            # An epoch boundary, as a stop before the next epoch's first batch would see it: the
+            # next shuffle is not drawn yet (epoch_batches draws it), so a resume state taken
+            # in the hook continues exactly from here.
+            mem.boundary_reached()
+            self._boundary = (step, epoch, 0)
             self._emit("on_epoch_end", EpochEvent(epoch, step, tuple(metrics), t_eval - t_epoch,
                                                   time.perf_counter() - t_eval))
+            self._boundary = None
             if rec is not None:
                 self._record(rec.record_epoch_end, mem.live_model(0), epoch, step, metrics[0])
+            due = [b.should_stop(epoch) for m, b in enumerate(self.best)
+                   if b is not None and active[m]]
+            if due and all(due) and epoch < cfg.epochs:
+                self._stopped_early = next(b for b in self.best if b is not None).stop_message(
+                    epoch) if M == 1 else f"stopped early after epoch {epoch}"
+                self._position = (step, epoch, 0)
+                mem.boundary_reached()
+                return "finished", None
         self._position = (step, cfg.epochs, 0)
         mem.boundary_reached()
         return "finished", None
@@ -289,8 +368,30 @@ class Loop(LoopControl):
                 first, arrays[0], arrays[1], arrays[2], epoch, step_in_epoch, n_batches,
                 total_steps, rate.per_second(step), self.active,
                 tuple(len(h) for h in histories),
-                beta=arrays[3] if self.rate_control is not None else None))
+                beta=arrays[3] if self.logs_beta else None))
         return flush
+
+
+def _keeps_best(config) -> bool:
+    return getattr(config, "keep", "last") == "best"
+
+
+def _best_epochs(members: Members) -> list[BestEpoch | None]:
+    """Each member's best epoch, tracked when it keeps its best epoch or stops early (None
+    otherwise), continuing a resumed member's where it stopped."""
+    out: list[BestEpoch | None] = []
+    for m in range(members.n_members):
+        cfg = members.member_config(m)
+        patience = int(getattr(cfg, "early_stop", 0))
+        if not (_keeps_best(cfg) or patience):
+            out.append(None)
+            continue
+        what = "test -ELBO" if get_kind(cfg.kind).variational else "test BCE"
+        start = members.resumed_state(m)
+        out.append(BestEpoch.from_dict(start.best, patience, what)
+                   if start is not None and start.best is not None
+                   else BestEpoch(patience, what=what))
+    return out
 
 
 def _rate_control(members: Members) -> RateControl | None:
@@ -394,9 +495,14 @@ class Trainer(Loop):
         older file without optimizer state, another dataset, another device).
         """
         stored = ckpt.train_config
+        # Continued past the epochs it was planned for, a run's cosine decay or KL cycles keep
+        # the span they had: the learning rate stays at its minimum, β at full weight.
+        span = schedule_span(stored)
         try:
             config = replace(stored, epochs=int(epochs),
-                             device=device if device is not None else stored.device)
+                             device=device if device is not None else stored.device,
+                             schedule_epochs=stored.schedule_epochs
+                             if span is None or span == int(epochs) else span)
         except ValueError as e:
             raise ResumeError(str(e)) from None
         if dataset is None:

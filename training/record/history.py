@@ -48,6 +48,12 @@ class History:
         self._buf[:, self.n] = (recon, kl, total, beta)
         self.n += 1
 
+    def truncate(self, steps: int, epochs: int) -> None:
+        """Keep the first `steps` steps and the records of epochs up to `epochs` (a run
+        continued from an earlier checkpoint than its log reaches)."""
+        self.n = min(self.n, max(int(steps), 0))
+        self.epochs = [e for e in self.epochs if e.epoch <= epochs]
+
     def add_epoch(self, epoch: int, step: int, metrics: EvalMetrics) -> None:
         self.epochs.append(EpochRecord(epoch, step, metrics))
 

@@ -48,6 +48,8 @@ register_command("timeline", "write a run's training timeline as an animated GIF
                  "sheet", "latent_explorer.training.cli.commands.timeline")
 register_command("map", "write a 2-D map (PCA, UMAP or t-SNE) of a checkpoint's test codes "
                  "as a PNG scatter or an .npz", "latent_explorer.training.cli.commands.map")
+register_command("runs", "list the runs of the workspace (their state, epoch, step and "
+                 "latest checkpoint)", "latent_explorer.training.cli.commands.runs")
 register_command("restyle", "re-render image files as every class with a CVAE (one row per image)",
                  "latent_explorer.training.cli.commands.restyle")
 

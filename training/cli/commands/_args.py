@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
+from pathlib import Path
 
 from latent_explorer.training.data.sources import list_sources, source_names
 
@@ -90,5 +92,98 @@ def load_data(args: argparse.Namespace):
     return load_dataset(args.dataset or "auto", args.data_dir, notify=notify)
 
 
-__all__ = ["_hidden", "_label", "_nonneg_float", "_positive_float", "_positive_int", "_seed",
-           "add_data_arguments", "load_data", "notify"]
+def _ratio(s: str) -> float:
+    """A proportion in (0, 1]."""
+    v = _positive_float(s)
+    if v > 1:
+        raise argparse.ArgumentTypeError(f"must be a proportion > 0 and <= 1, got {s}")
+    return v
+
+
+def add_schedule_arguments(p: argparse.ArgumentParser, mark=lambda v: v,
+                           best: bool = True) -> None:
+    """The schedule options (training/engine/schedules.py): the KL weight's warm-up or cycles,
+    the learning rate's schedule and warm-up, and (`best`) the best epoch and early stopping.
+    `mark(default)` marks the defaults (train's --resume tells typed options apart by it)."""
+    from latent_explorer.training.engine.schedules import DEFAULT_KL_RATIO, KEEP_CHOICES, LR_SCHEDULES
+
+    g = p.add_argument_group("schedules")
+    g.add_argument("--kl-warmup", type=_nonneg_float, default=mark(0.0), metavar="EPOCHS",
+                   help="KL warm-up: beta is multiplied by a factor that rises linearly from 0 "
+                        "at the first step to 1 after EPOCHS epochs (fractions allowed) "
+                        "(default: 0, none)")
+    g.add_argument("--kl-cycles", type=_positive_int, default=mark(0), metavar="M",
+                   help="cyclical KL annealing (Fu et al. 2019): the run's steps are split into "
+                        "M cycles, and within each the factor on beta rises linearly from 0 over "
+                        "the first --kl-ratio of the cycle, then stays 1; not with --kl-warmup "
+                        "or --target-rate (default: none)")
+    g.add_argument("--kl-ratio", type=_ratio, default=mark(DEFAULT_KL_RATIO), metavar="R",
+                   help="with --kl-cycles: the proportion of each cycle over which the factor "
+                        "rises (default: %(default)s)")
+    g.add_argument("--lr-schedule", choices=LR_SCHEDULES, default=mark(LR_SCHEDULES[0]),
+                   help="constant: --lr throughout (the course's); cosine: from --lr down to "
+                        "--lr-min over the run's epochs, after any --lr-warmup (a run continued "
+                        "past them stays at --lr-min) (default: %(default)s)")
+    g.add_argument("--lr-min", type=_nonneg_float, default=mark(0.0), metavar="LR",
+                   help="with --lr-schedule cosine: the learning rate the run ends at "
+                        "(default: 0)")
+    g.add_argument("--lr-warmup", type=_nonneg_float, default=mark(0.0), metavar="EPOCHS",
+                   help="learning-rate warm-up: the rate rises linearly to --lr over the first "
+                        "EPOCHS epochs, with either schedule (default: 0, none)")
+    if not best:
+        return
+    g.add_argument("--keep", choices=KEEP_CHOICES, default=mark(KEEP_CHOICES[0]),
+                   help="the weights the run keeps and saves: last, the last epoch's; best, "
+                        "the epoch's with the lowest test -ELBO (an AE's: test BCE), with that "
+                        "epoch's test metrics; the last epoch's weights are saved too, so "
+                        "--resume continues from them exactly (default: %(default)s)")
+    g.add_argument("--early-stop", type=_positive_int, default=mark(0), metavar="PATIENCE",
+                   help="end the run as finished once PATIENCE epochs pass without a lower "
+                        "test -ELBO, saying so (default: none, train every epoch)")
+
+
+def schedule_option_problems(args: argparse.Namespace, typed) -> list[str]:
+    """Options that only apply with another one (`typed(name)`: whether the user gave it)."""
+    p = []
+    if typed("kl_ratio") and not getattr(args, "kl_cycles", 0):
+        p.append("--kl-ratio applies with --kl-cycles")
+    if typed("lr_min") and getattr(args, "lr_schedule", "constant") != "cosine":
+        p.append("--lr-min applies with --lr-schedule cosine")
+    return p
+
+
+__all__ = ["_hidden", "_label", "_nonneg_float", "_positive_float", "_positive_int", "_ratio",
+           "_seed", "add_data_arguments", "add_schedule_arguments", "load_data", "notify",
+           "schedule_option_problems"]
+
+
+def add_workspace_argument(parser: argparse.ArgumentParser) -> None:
+    """--workspace DIR, on every command."""
+    parser.add_argument("--workspace", metavar="DIR", default=None,
+                        help="the folder of runs: every run is written there from its first "
+                             "step, and a run's folder or name can stand for its checkpoint "
+                             "(default: $LATENT_EXPLORER_WORKSPACE, else runs/ in the user's "
+                             "data folder)")
+
+
+def workspace_of(args: argparse.Namespace):
+    """The Workspace of --workspace (made if missing); a CliError when it cannot be used."""
+    from latent_explorer.training.cli.main import CliError
+    from latent_explorer.training.record.workspace import WorkspaceError, open_workspace
+
+    try:
+        ws = open_workspace(getattr(args, "workspace", None))
+    except WorkspaceError as e:
+        raise CliError(str(e)) from None
+    if not os.access(ws.root, os.W_OK | os.X_OK):
+        raise CliError(f"workspace {ws.root} is not writable")
+    return ws
+
+
+def run_folder_arg(value: str, ws) -> "Path | None":
+    """The run folder `value` names (a folder with run.json, or a run folder's name in the
+    workspace), else None (a checkpoint file)."""
+    p = Path(value)
+    if p.is_file():
+        return None
+    return ws.find(value)

@@ -18,15 +18,19 @@ from latent_explorer.training.cli.main import CliError
 RUN_OPTIONS = (("model", "kind"), ("arch", "arch"), ("beta", "beta"), ("nz", "nz"), ("hidden", "hidden"),
                ("batch_size", "batch_size"), ("lr", "lr"), ("seed", "seed"),
                ("target_rate", "target_rate"), ("prior", "prior"),
-               ("pseudo_inputs", "pseudo_inputs"))
+               ("pseudo_inputs", "pseudo_inputs"), ("kl_warmup", "kl_warmup"),
+               ("kl_cycles", "kl_cycles"), ("kl_ratio", "kl_ratio"),
+               ("lr_schedule", "lr_schedule"), ("lr_min", "lr_min"),
+               ("lr_warmup", "lr_warmup"), ("keep", "keep"), ("early_stop", "early_stop"))
 
 
 def add_resume_arguments(p: argparse.ArgumentParser) -> None:
     """--resume FILE and --allow-other-dataset."""
-    p.add_argument("--resume", metavar="FILE", default=None,
-                   help="continue the run saved in FILE to --epochs in total, exactly where it "
-                        "stopped (its model, hyper-parameters, data and random state) "
-                        "(default: none, a new run)")
+    p.add_argument("--resume", metavar="FILE|RUN", default=None,
+                   help="continue the run saved in FILE, or the run in a workspace folder (its "
+                        "path or name: it continues in that folder, from its latest checkpoint), "
+                        "to --epochs in total, exactly where it stopped (its model, "
+                        "hyper-parameters, data and random state) (default: none, a new run)")
     p.add_argument("--allow-other-dataset", action="store_true",
                    help="with --resume: continue on --dataset/--data-dir even though the run "
                         "was trained on other data (not exact)")
@@ -62,10 +66,10 @@ def run_resume(args: argparse.Namespace, observers: Sequence = ()) -> int:
     from latent_explorer.training.engine.resume import ResumeError
     from latent_explorer.training.data.sources import load_dataset
 
-    out = Path(args.out)
-    if out.is_dir():
+    out = Path(args.out) if args.out is not None else None
+    if out is not None and out.is_dir():
         raise CliError(f"--out {out} is a folder; give a file name")
-    if not out.parent.exists():
+    if out is not None and not out.parent.exists():
         raise CliError(f"--out {out}: folder {out.parent} does not exist")
     epochs = getattr(args, "epochs", None)
     if epochs is None:
@@ -97,12 +101,17 @@ def run_resume(args: argparse.Namespace, observers: Sequence = ()) -> int:
           f"{start.step:,}) to {epochs} epochs on {trainer.dataset.description} "
           f"({trainer.device})", file=sys.stderr)
     result = trainer.run()
+    if result.note:  # stopped early, or kept an earlier epoch's weights
+        notify(result.note)
     if result.state == "failed":
         raise CliError(f"training failed: {result.error}")
     if result.state == "finished":
         assert result.metrics is not None  # a finished run was tested
         print(f"test: {result.metrics.summary()}")
-    save_checkpoint(out, checkpoint_of(trainer, result, name=ckpt.name))
     exact = "" if start.exact else ", not exact: see the notes"
-    print(f"saved {out} ({result.seconds:.1f} s{exact})")
+    if out is not None:
+        save_checkpoint(out, checkpoint_of(trainer, result, name=ckpt.name))
+        print(f"saved {out} ({result.seconds:.1f} s{exact})")
+    elif exact:
+        print(f"continued{exact}", file=sys.stderr)
     return 0

@@ -20,7 +20,8 @@ from latent_explorer.models.priors import DEFAULT_PRIOR, DEFAULT_PSEUDO_INPUTS, 
 from latent_explorer.models.registry import list_kinds
 from latent_explorer.training.cli.main import CliError
 from latent_explorer.training.cli.commands._args import _hidden, _positive_float, _positive_int, add_data_arguments
-from latent_explorer.training.cli.commands._args import load_data
+from latent_explorer.training.cli.commands._args import load_data, workspace_of
+from latent_explorer.training.cli.commands._args import add_schedule_arguments, schedule_option_problems
 
 DEFAULT_BETAS = "0,1e-4,1e-3,1e-2,0.1,1,10"
 
@@ -76,6 +77,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="folder for the checkpoints and reports")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     add_data_arguments(parser, None, "auto")
+    add_schedule_arguments(parser, best=False)  # every member the same schedule
 
 
 def run(args: argparse.Namespace) -> int:
@@ -101,6 +103,10 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(str(e)) from None
     if args.iw < 0:
         raise CliError(f"--iw must be 0 or more, got {args.iw}")
+    bad_options = schedule_option_problems(  # typed: other than its default
+        args, lambda name: getattr(args, name) != SweepConfig.__dataclass_fields__[name].default)
+    if bad_options:
+        raise CliError("; ".join(bad_options))
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise CliError(f"--out {out} is a file; give a folder")
@@ -112,7 +118,10 @@ def run(args: argparse.Namespace) -> int:
                           batch_size=args.batch_size, lr=args.lr, device=args.device,
                           dataset=args.dataset or "auto", data_dir=args.data_dir,
                           target_rates=rates, arch=args.arch, prior=args.prior,
-                          pseudo_inputs=args.pseudo_inputs)
+                          pseudo_inputs=args.pseudo_inputs, kl_warmup=args.kl_warmup,
+                          kl_cycles=args.kl_cycles, kl_ratio=args.kl_ratio,
+                          lr_schedule=args.lr_schedule, lr_min=args.lr_min,
+                          lr_warmup=args.lr_warmup)
     except ValueError as e:
         raise CliError(str(e)) from None
     settings = None
@@ -133,15 +142,21 @@ def run(args: argparse.Namespace) -> int:
     members = cfg.members()
     targets = [cfg.member_config(m).target_rate for m in range(cfg.n_members)]
     labels = [member_label(v, s, len(seeds), t) for (v, s), t in zip(members, targets)]
+    from latent_explorer.training.record.workspace import RunWriter
+
+    ws = workspace_of(args)
+    group = out.resolve().name
+    writers = [RunWriter(ws, f"{group} {labels[m]}", member=m, group=group,
+                         dataset=dataset.name) for m in range(len(members))]
     try:
         if settings is not None:
             from latent_explorer.training.engine.ray_sweep import RaySweepTrainer
 
             trainer: RaySweepTrainer | SweepTrainer
-            trainer = RaySweepTrainer(cfg, dataset, [LoopProgress(args.quiet, labels)],
+            trainer = RaySweepTrainer(cfg, dataset, [LoopProgress(args.quiet, labels), *writers],
                                       settings=settings)
         else:
-            trainer = SweepTrainer(cfg, dataset, [LoopProgress(args.quiet, labels)])
+            trainer = SweepTrainer(cfg, dataset, [LoopProgress(args.quiet, labels), *writers])
     except ValueError as e:  # e.g. an unknown or missing device
         raise CliError(str(e)) from None
     where = (f"Ray {'cluster at ' + args.address if args.address else 'embedded local cluster'}"
@@ -150,6 +165,11 @@ def run(args: argparse.Namespace) -> int:
           f"{cfg.axis_name}s x {len(seeds)} seeds) on {dataset.description} ({where})",
           file=sys.stderr)
     result = trainer.run()
+    problems = {w.write_error for w in writers if w.write_error}
+    for problem in sorted(problems):
+        print(f"warning: {problem}", file=sys.stderr)
+    if writers and writers[0].folder is not None and not problems:
+        print(f"runs: {len(writers)} member folders in {ws.root}", file=sys.stderr)
     if result.state == "failed":
         raise CliError(f"sweep failed: {result.error}")
     out.mkdir(exist_ok=True)
@@ -157,7 +177,6 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_judge:
         judge = get_judge(dataset, notify=lambda m: print(f"note: {m}", file=sys.stderr))
         print(judge.summary(), file=sys.stderr)
-    group = out.resolve().name
     rows = []
     # A member trained to a target rate reports the β it ended with.
     final_betas = [value if targets[m] is None else _final_beta(res.history, cfg.betas[0])

@@ -20,16 +20,22 @@ from latent_explorer.models.priors import DEFAULT_PRIOR, DEFAULT_PSEUDO_INPUTS, 
 from latent_explorer.models.registry import get_kind, kind_names, list_kinds
 from latent_explorer.training.cli.main import CliError
 from latent_explorer.training.cli.commands.resume import RUN_OPTIONS, add_resume_arguments, run_resume
+from latent_explorer.training.record.names import config_name
 from latent_explorer.training.cli.commands._args import (
+    run_folder_arg,
+    workspace_of,
     _hidden,
     _nonneg_float,
     _positive_float,
     _positive_int,
     _seed,
     add_data_arguments,
+    add_schedule_arguments,
+    schedule_option_problems,
     load_data,
 )
 from latent_explorer.training.data.sources import default_epochs, get_source
+from latent_explorer.training.engine.schedules import describe as describe_schedules
 
 
 def _epochs_help() -> str:
@@ -108,12 +114,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--compile", action="store_true",
                    help="train through autograd with a torch.compile'd loss "
                         "(slow start; usually slower than the default hand-written step)")
-    p.add_argument("--out", required=True, help="checkpoint file to write (.safetensors)")
+    p.add_argument("--out", default=None,
+                   help="also write the final checkpoint to this file (.safetensors) (default: "
+                        "none; the run is written into the workspace from its first step)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--timings", action="store_true",
                    help="print where the process's time went (start-up, data, training, test "
                         "evaluation, timeline, save) as a last line on stderr")
     add_data_arguments(p, _default("auto"), "auto; with --resume: the run's own")
+    add_schedule_arguments(p, _default)
     add_resume_arguments(p)
 
 
@@ -121,8 +130,29 @@ def _count(n: int, noun: str) -> str:
     return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
-def _resume(args: argparse.Namespace) -> int:
-    """`train --resume`: options not typed are the run's; run_resume does the rest."""
+def check_out(value: str | None) -> Path | None:
+    """--out as a path whose folder exists (None when not given)."""
+    if value is None:
+        return None
+    out = Path(value)
+    if out.is_dir():
+        raise CliError(f"--out {out} is a folder; give a file name")
+    if not out.parent.exists():
+        raise CliError(f"--out {out}: folder {out.parent} does not exist")
+    return out
+
+
+def report_writer(writer) -> None:
+    """Where the run was written, or why it could not be (training went on regardless)."""
+    if writer.write_error:
+        print(f"warning: {writer.write_error}", file=sys.stderr)
+    elif writer.folder is not None:
+        print(f"run: {writer.folder}", file=sys.stderr)
+
+
+def _resume(args: argparse.Namespace, ws) -> int:
+    """`train --resume`: options not typed are the run's; run_resume does the rest. A run
+    folder (or its name in the workspace) continues in that folder: the same run."""
     if args.compile:
         raise CliError("--compile cannot be combined with --resume: a resumed run keeps its "
                        "training engine")
@@ -132,7 +162,30 @@ def _resume(args: argparse.Namespace) -> int:
     for name in [opt for opt, _ in RUN_OPTIONS] + list(RESUME_FROM_FILE):
         if not _typed(args, name):
             setattr(resumed, name, None)
-    return run_resume(resumed, [LoopProgress(args.quiet)])
+    from latent_explorer.training.record.workspace import RunWriter, read_run
+
+    folder = run_folder_arg(args.resume, ws)
+    if folder is not None:
+        rec = read_run(folder)
+        if rec.problem:
+            raise CliError(f"{folder}: {rec.problem}")
+        if rec.checkpoint_path is None or not rec.checkpoint_path.is_file():
+            raise CliError(f"{folder}: the run has no checkpoint yet: it cannot be continued")
+        resumed.resume = str(rec.checkpoint_path)
+        writer = RunWriter(ws, rec.name, folder=folder, group=rec.group, dataset=rec.dataset)
+    else:
+        from latent_explorer.training.record.checkpoint import load_checkpoint
+
+        name = Path(args.resume).stem
+        try:
+            name = load_checkpoint(args.resume).name or name
+        except Exception:  # noqa: BLE001 - run_resume reports an unreadable file in one line
+            pass
+        writer = RunWriter(ws, name)
+    try:
+        return run_resume(resumed, [LoopProgress(args.quiet), writer])
+    finally:
+        report_writer(writer)
 
 
 def _timings_line(started: float, t_data: tuple[float, float], t_trained: float,
@@ -147,7 +200,8 @@ def _timings_line(started: float, t_data: tuple[float, float], t_trained: float,
 
 
 def run(args: argparse.Namespace) -> int:
-    """Train (or continue a run), print the test metrics and save the checkpoint."""
+    """Train (or continue a run) into the workspace, print the test metrics, and save the
+    checkpoint to --out when given."""
     if getattr(args, "threads", None):
         import torch
 
@@ -158,20 +212,22 @@ def run(args: argparse.Namespace) -> int:
     from latent_explorer.training.engine.loop import TrainConfig, Trainer
     from latent_explorer.training.record.timeline import TimelineRecorder
 
+    from latent_explorer.training.record.workspace import RunWriter
+
+    ws = workspace_of(args)
     if getattr(args, "resume", None):
-        return _resume(args)
+        return _resume(args, ws)
     if args.model is None:
         raise CliError("--model is required (or --resume FILE to continue a saved run)")
     if getattr(args, "allow_other_dataset", False):
         raise CliError("--allow-other-dataset only applies with --resume FILE")
+    problems = schedule_option_problems(args, lambda name: _typed(args, name))
+    if problems:
+        raise CliError("; ".join(problems))
     for name in vars(args):
         setattr(args, name, _plain(getattr(args, name)))
 
-    out = Path(args.out)
-    if out.is_dir():
-        raise CliError(f"--out {out} is a folder; give a file name")
-    if not out.parent.exists():
-        raise CliError(f"--out {out}: folder {out.parent} does not exist")
+    out = check_out(args.out)
     try:
         # Checked before any data is loaded (a download can take a while); the epochs that
         # follow the dataset are filled in once it is loaded.
@@ -181,13 +237,19 @@ def run(args: argparse.Namespace) -> int:
                           device=args.device, dataset=args.dataset or "auto",
                           data_dir=args.data_dir, compile=args.compile, arch=args.arch,
                           target_rate=args.target_rate, prior=args.prior,
-                          pseudo_inputs=args.pseudo_inputs)
+                          pseudo_inputs=args.pseudo_inputs, kl_warmup=args.kl_warmup,
+                          kl_cycles=args.kl_cycles, kl_ratio=args.kl_ratio,
+                          lr_schedule=args.lr_schedule, lr_min=args.lr_min,
+                          lr_warmup=args.lr_warmup, keep=args.keep, early_stop=args.early_stop)
         t_data0 = time.perf_counter()
         ds = load_data(args)
         t_data = (t_data0, time.perf_counter())
         if args.epochs is None:
             cfg = dataclasses.replace(cfg, epochs=default_epochs(len(ds.train), cfg.batch_size))
-        trainer = Trainer(cfg, ds, [LoopProgress(args.quiet)], timeline=TimelineRecorder())
+        writer = RunWriter(ws, out.stem if out is not None else config_name(cfg),
+                           dataset=ds.name)
+        trainer = Trainer(cfg, ds, [LoopProgress(args.quiet), writer],
+                          timeline=TimelineRecorder())
     except ValueError as e:
         raise CliError(str(e)) from None
     steps = cfg.epochs * batches_per_epoch(len(ds.train), cfg.batch_size)
@@ -195,18 +257,23 @@ def run(args: argparse.Namespace) -> int:
                      + ([] if cfg.prior == DEFAULT_PRIOR else [
                          f"{get_prior(cfg.prior).label}, K = {cfg.pseudo_inputs}"]))
     arch = f" ({arch})" if arch else ""
+    schedules = describe_schedules(cfg)
     print(f"training {get_kind(cfg.kind).label}{arch} for {_count(cfg.epochs, 'epoch')} "
-          f"({_count(steps, 'step')}) on {ds.description} ({trainer.device})", file=sys.stderr)
+          f"({_count(steps, 'step')}) on {ds.description} ({trainer.device})"
+          + (f"; {schedules}" if schedules else ""), file=sys.stderr)
     result = trainer.run()
+    if result.note:  # stopped early, or kept an earlier epoch's weights
+        print(f"note: {result.note}", file=sys.stderr)
     t_trained = time.perf_counter()
+    report_writer(writer)
     if result.state == "failed":
         raise CliError(f"training failed: {result.error}")
     if result.state == "finished":
         assert result.metrics is not None  # a finished run was tested
         print(f"test: {result.metrics.summary()}")
-    # With the timeline and what continuing the run needs (`train --resume`).
-    save_checkpoint(out, checkpoint_of(trainer, result, name=out.stem))
-    print(f"saved {out} ({result.seconds:.1f} s)")
+    if out is not None:  # with the timeline and what continuing needs (`train --resume`)
+        save_checkpoint(out, checkpoint_of(trainer, result, name=out.stem))
+        print(f"saved {out} ({result.seconds:.1f} s)")
     if args.timings:
         print(_timings_line(process_start(), t_data, t_trained, time.perf_counter(), result),
               file=sys.stderr)
