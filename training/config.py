@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from latent_explorer.models.architectures import DEFAULT_ARCH, arch_names, get_arch
 from latent_explorer.models.priors import DEFAULT_PRIOR, DEFAULT_PSEUDO_INPUTS, prior_problems
 from latent_explorer.models.registry import get_kind, kind_names
+from latent_explorer.training.engine.schedules import DEFAULT_KL_RATIO, KEEP_CHOICES, schedule_problems
 
 if TYPE_CHECKING:
     from latent_explorer.models.autoencoders import ModelConfig
@@ -48,6 +49,19 @@ class TrainConfig:
     # written before priors existed have neither and load as the course's N(0, I).
     prior: str = DEFAULT_PRIOR
     pseudo_inputs: int = DEFAULT_PSEUDO_INPUTS
+    # Schedules (training/engine/schedules.py); the defaults are the course's constant β and
+    # learning rate, and files written before schedules existed load with them.
+    kl_warmup: float = 0.0  # epochs over which β's factor rises linearly from 0 to 1
+    kl_cycles: int = 0  # cyclical KL annealing (Fu et al. 2019): cycles over the run
+    kl_ratio: float = DEFAULT_KL_RATIO  # of each cycle, the proportion spent rising
+    lr_schedule: str = "constant"  # 'constant' or 'cosine' (decay to lr_min over the run)
+    lr_min: float = 0.0  # the cosine's final learning rate
+    lr_warmup: float = 0.0  # epochs of linear learning-rate warm-up
+    # The epochs the run-long schedules (cosine, KL cycles) span; None: `epochs`. Set when a
+    # run is continued past the epochs it was planned for, so its schedule does not jump.
+    schedule_epochs: int | None = None
+    keep: str = "last"  # the run's weights: the last epoch's, or 'best' (lowest test -ELBO)
+    early_stop: int = 0  # end the run after this many epochs without a better test -ELBO
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
@@ -76,6 +90,18 @@ class TrainConfig:
                          "variational model)")
         p += shape_problems(self.nz, self.hidden, self.epochs, self.batch_size, self.lr)
         p += prior_problems(self.prior, self.kind, self.pseudo_inputs)
+        variational = self.kind in names and get_kind(self.kind).variational
+        p += schedule_problems(variational, get_kind(self.kind).label if self.kind in names
+                               else self.kind, self.target_rate, self.kl_warmup, self.kl_cycles,
+                               self.kl_ratio, self.lr_schedule, self.lr, self.lr_min,
+                               self.lr_warmup)
+        if self.keep not in KEEP_CHOICES:
+            p.append(f"keep must be {' or '.join(KEEP_CHOICES)}, got {self.keep!r}")
+        if not (isinstance(self.early_stop, int) and self.early_stop >= 0):
+            p.append(f"early stop must be a whole number of epochs >= 0, got {self.early_stop}")
+        if self.schedule_epochs is not None and not (isinstance(self.schedule_epochs, int)
+                                                     and self.schedule_epochs >= 1):
+            p.append(f"schedule epochs must be at least 1, got {self.schedule_epochs}")
         if not (isinstance(self.seed, int) and 0 <= self.seed < 2**63):
             p.append(f"seed must be a whole number between 0 and 2^63-1, got {self.seed}")
         if self.precision not in ("auto", "fp32", "bf16"):
@@ -105,6 +131,9 @@ class TrainConfig:
         d["hidden"] = list(self.hidden)
         if self.prior == DEFAULT_PRIOR:  # the course's prior: files as before priors existed
             del d["prior"], d["pseudo_inputs"]
+        for name in SCHEDULE_FIELDS:  # no schedule: files as before schedules existed
+            if d[name] == _DEFAULTS[name]:
+                del d[name]
         return d
 
     @classmethod
@@ -116,6 +145,13 @@ class TrainConfig:
 
 
 
+
+
+# The schedule settings (training/engine/schedules.py): stored only when they differ from
+# these defaults.
+SCHEDULE_FIELDS = ("kl_warmup", "kl_cycles", "kl_ratio", "lr_schedule", "lr_min", "lr_warmup",
+                   "schedule_epochs", "keep", "early_stop")
+_DEFAULTS = {name: TrainConfig.__dataclass_fields__[name].default for name in SCHEDULE_FIELDS}
 
 
 def speed_family(arch: str, prior: str) -> str:
@@ -215,5 +251,5 @@ def parse_seeds(text: str) -> tuple[int, ...]:
     return tuple(out)
 
 
-__all__ = ["SweepListError", "TrainConfig", "parse_address", "parse_betas", "parse_rates",
-           "parse_seeds", "shape_problems"]
+__all__ = ["SCHEDULE_FIELDS", "SweepListError", "TrainConfig", "parse_address", "parse_betas",
+           "parse_rates", "parse_seeds", "shape_problems"]

@@ -75,8 +75,23 @@ class Members:
         raise NotImplementedError
 
     def set_betas(self, betas: np.ndarray) -> None:
-        """The KL weight of every member from the next step on (training to a target rate)."""
+        """The KL weight of every member from the next step on (training to a target rate, or
+        a KL schedule)."""
         raise NotImplementedError
+
+    def set_lr(self, lr: float) -> None:
+        """Adam's learning rate of every member from the next step on (a learning-rate
+        schedule)."""
+        raise NotImplementedError
+
+    def weights(self, m: int) -> dict[str, torch.Tensor]:
+        """A copy of member m's current weights, keyed like its model's state_dict."""
+        raise NotImplementedError
+
+    def resumed_best_weights(self, m: int) -> dict[str, torch.Tensor] | None:
+        """The weights of the best epoch member m continues with (a run that keeps its best
+        epoch, continued: its checkpoint's weights); None otherwise."""
+        return None
 
     def resumed_state(self, m: int) -> ResumeState | None:
         """The state member m continues from (None: it starts afresh)."""
@@ -153,6 +168,12 @@ class SingleMember(Members):
         if resume is not None and len(self.history) != resume.step:
             raise ValueError(f"the history has {len(self.history)} steps but the resume state "
                              f"{resume.step}")
+        self._best_weights: dict | None = None
+        if resume is not None and resume.weights is not None:
+            # A run that keeps its best epoch holds that epoch's weights; it trains on from its
+            # last ones, kept in the resume state.
+            self._best_weights = _copy_weights(self.model)
+            self.model.load_state_dict(resume.weights)
         # Kept after the run: resume_state() reads Adam's moments.
         self.optimizer: fast_step.FlatAdam | torch.optim.Optimizer | None = None
         self.bf16 = config.precision == "bf16"
@@ -252,6 +273,20 @@ class SingleMember(Members):
     def set_betas(self, betas: np.ndarray) -> None:
         assert self._step_fn is not None  # start() made it
         self._step_fn.beta = float(betas[0])
+
+    def set_lr(self, lr: float) -> None:
+        opt = self.optimizer
+        if isinstance(opt, fast_step.FlatAdam):
+            opt.lr = float(lr)
+        elif opt is not None:
+            for group in opt.param_groups:
+                group["lr"] = float(lr)
+
+    def weights(self, m: int) -> dict[str, torch.Tensor]:
+        return _copy_weights(self.model)
+
+    def resumed_best_weights(self, m: int) -> dict[str, torch.Tensor] | None:
+        return self._best_weights
 
     def resumed_state(self, m: int) -> ResumeState | None:
         return self.resumed_from

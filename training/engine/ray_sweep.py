@@ -413,8 +413,8 @@ class RaySweepTrainer:
             assert self.dataset is not None  # _run loaded it before the trials started
             spe = batches_per_epoch(len(self.dataset.train), self.config.batch_size)
             in_epoch = (first + n - 1) % spe + 1
-            beta = grid[3] if any(c.target_rate is not None for c in self.member_configs) \
-                else None
+            beta = grid[3] if any(c.target_rate is not None or c.kl_warmup or c.kl_cycles
+                                  for c in self.member_configs) else None
             self._emit("on_steps", StepsEvent(
                 first, grid[0], grid[1], grid[2], epoch, in_epoch, spe, spe * self.config.epochs,
                 0.0, self.active, tuple(member_steps), beta=beta))

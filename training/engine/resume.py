@@ -32,7 +32,10 @@ if TYPE_CHECKING:
 RESUME_VERSION = 1
 PREFIX = "resume."
 # Config fields that must not change when a run continues (epochs, device, engine may).
-FIXED_FIELDS = ("kind", "beta", "nz", "hidden", "batch_size", "lr", "seed", "target_rate")
+FIXED_FIELDS = ("kind", "beta", "nz", "hidden", "batch_size", "lr", "seed", "target_rate",
+                "kl_warmup", "kl_cycles", "kl_ratio", "lr_schedule", "lr_min", "lr_warmup",
+                "keep", "early_stop")
+WEIGHTS_PREFIX = PREFIX + "weights."
 
 
 class ResumeError(Exception):
@@ -77,6 +80,12 @@ class ResumeState:
     # The β controller of a run trained to a target rate (RateControlState.to_dict()); None
     # when β is fixed.
     rate_control: dict | None = None
+    # A run that keeps its best epoch (TrainConfig.keep 'best') or stops early: the best epoch
+    # so far (schedules.BestEpoch.to_dict()); None otherwise.
+    best: dict | None = None
+    # A run that keeps its best epoch: the weights training continues from (the last ones; the
+    # checkpoint's own weights are the best epoch's), keyed like the model's state_dict.
+    weights: dict[str, Tensor] | None = None
 
     @property
     def exact(self) -> bool:
@@ -172,6 +181,11 @@ def plan_resume(stored: "TrainConfig", config: "TrainConfig", model: "LatentMode
         if old != new:
             raise ResumeError(f"the run was trained with {name.replace('_', ' ')} {_show(old)}; "
                               f"it cannot continue with {_show(new)}")
+    from latent_explorer.training.engine.schedules import schedule_span
+
+    if schedule_span(stored) != schedule_span(config):
+        raise ResumeError(f"the run's schedules span {schedule_span(stored)} epochs; they "
+                          f"cannot span {schedule_span(config)} when it continues")
     spe = batches_per_epoch(len(dataset.train), config.batch_size)
     done = resume.epochs_done if resume is not None else (
         history.epochs[-1].epoch if history.epochs else 0)
@@ -215,6 +229,12 @@ def plan_resume(stored: "TrainConfig", config: "TrainConfig", model: "LatentMode
                           f"{spe}")
     if not same_data:
         state = replace(state, batch_in_epoch=0, epoch_generator_state=None, steps_per_epoch=spe)
+    if resume.weights is not None:
+        own = model.state_dict()
+        if set(resume.weights) != set(own) or any(
+                resume.weights[k].shape != own[k].shape for k in own):
+            raise ResumeError("the resume state's weights do not fit the run's model; the file "
+                              "is inconsistent")
     if resume.generator_device != device_type:
         notices.append(f"the random state was saved on {resume.generator_device} and cannot be "
                        f"used on {device_type}: new random draws from here on")
@@ -257,6 +277,10 @@ def resume_to_tensors(state: ResumeState) -> tuple[dict[str, Tensor], dict[str, 
             "adam": opt}
     if state.rate_control is not None:
         meta["rate_control"] = state.rate_control
+    if state.best is not None:
+        meta["best"] = state.best
+    if state.weights is not None:
+        t.update({WEIGHTS_PREFIX[len(PREFIX):] + k: v for k, v in state.weights.items()})
     return ({PREFIX + k: v.detach().cpu().contiguous() for k, v in t.items()},
             {"resume": json.dumps(meta)})
 
@@ -287,6 +311,15 @@ def resume_from_tensors(tensors: dict[str, Tensor], meta: dict[str, str]) -> Res
         from latent_explorer.training.engine.rate_control import RateControlState
 
         rate = RateControlState.from_dict(rate).to_dict()  # ValueError when malformed
+    best = info.get("best")
+    if best is not None:
+        from latent_explorer.training.engine.schedules import BestEpoch
+
+        best = BestEpoch.from_dict(best).to_dict()  # ValueError when malformed
+    weights = {k[len(WEIGHTS_PREFIX):]: v for k, v in tensors.items()
+               if k.startswith(WEIGHTS_PREFIX)} or None
+    if weights is not None and not all(torch.isfinite(v).all() for v in weights.values()):
+        raise ValueError("the weights to continue from hold NaN or Inf")
     opt = None
     if info.get("adam") is not None:
         a = info["adam"]
@@ -305,7 +338,7 @@ def resume_from_tensors(tensors: dict[str, Tensor], meta: dict[str, str]) -> Res
                        epoch_generator_state=gen("epoch_generator"),
                        generator_device=str(info.get("generator_device", "cpu")), optimizer=opt,
                        data_fingerprint=str(info.get("data_fingerprint", "")),
-                       rate_control=rate)
+                       rate_control=rate, best=best, weights=weights)
 
 
 __all__ = ["OptimizerState", "ResumeError", "ResumeState", "dataset_fingerprint",

@@ -112,6 +112,13 @@ class SequentialMembers(Members):
         for m, s in enumerate(self.singles):
             s.set_betas(betas[m:m + 1])
 
+    def set_lr(self, lr: float) -> None:
+        for s in self.singles:
+            s.set_lr(lr)
+
+    def weights(self, m: int) -> dict[str, torch.Tensor]:
+        return self.singles[m].weights(0)
+
     def boundary_reached(self) -> None:
         for s in self.singles:
             s.boundary_reached()

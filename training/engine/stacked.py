@@ -191,6 +191,13 @@ class StackedMembers(Members):
         for g in self.groups.groups:
             g.step_fn.betas.copy_(torch.as_tensor(betas[g.start:g.stop], dtype=torch.float32))
 
+    def set_lr(self, lr: float) -> None:
+        assert self.adam is not None  # start() made it
+        self.adam.lr = float(lr)
+
+    def weights(self, m: int) -> dict[str, torch.Tensor]:
+        return self.model.member_state_dict(m)
+
     def boundary_reached(self) -> None:
         self._epoch_states = []
 

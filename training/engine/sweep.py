@@ -22,10 +22,15 @@ from latent_explorer.training.data.datasets import Dataset
 from latent_explorer.training.engine.device import pick_device
 from latent_explorer.training.engine.events import LoopResult, Observer
 from latent_explorer.training.engine.loop import Loop, TrainConfig
+from latent_explorer.training.engine.schedules import DEFAULT_KL_RATIO, schedule_problems
 from latent_explorer.training.engine.sequential import SequentialMembers
 from latent_explorer.training.engine.stacked import StackedMembers
 
 MAX_MEMBERS = 64
+# The schedules a sweep's members share (a sweep keeps every member's last weights, and trains
+# each to the end: no best epoch or early stopping).
+SWEEP_SCHEDULE_FIELDS = ("kl_warmup", "kl_cycles", "kl_ratio", "lr_schedule", "lr_min",
+                         "lr_warmup")
 # The course's grid: 0 (an AE in disguise), then 1e-4 … 10 in steps of 10x.
 COURSE_BETAS = (0.0, 1e-4, 1e-3, 1e-2, 0.1, 1.0, 10.0)
 
@@ -55,6 +60,13 @@ class SweepConfig:
     arch: str = DEFAULT_ARCH
     prior: str = DEFAULT_PRIOR  # models/priors.py, as the architecture
     pseudo_inputs: int = DEFAULT_PSEUDO_INPUTS
+    # Every member's schedules (TrainConfig's fields of the same names; schedules.py).
+    kl_warmup: float = 0.0
+    kl_cycles: int = 0
+    kl_ratio: float = DEFAULT_KL_RATIO
+    lr_schedule: str = "constant"
+    lr_min: float = 0.0
+    lr_warmup: float = 0.0
 
     def __post_init__(self) -> None:
         # JSON round trips turn tuples into lists; normalise so configs compare equal.
@@ -107,6 +119,15 @@ class SweepConfig:
             p.append(f"{len(self.values)} {self.axis_name}s x {len(self.seeds)} seeds = {n} "
                      f"members; at most {MAX_MEMBERS}")
         p += prior_problems(self.prior, self.kind, self.pseudo_inputs)
+        try:
+            kind = get_kind(self.kind)
+        except ValueError:
+            kind = None
+        p += schedule_problems(kind is None or kind.variational,
+                               kind.label if kind is not None else self.kind,
+                               self.target_rates[0] if self.target_rates else None,
+                               self.kl_warmup, self.kl_cycles, self.kl_ratio, self.lr_schedule,
+                               self.lr, self.lr_min, self.lr_warmup)
         return p + shape_problems(self.nz, self.hidden, self.epochs, self.batch_size, self.lr)
 
     @property
@@ -140,7 +161,8 @@ class SweepConfig:
                            epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
                            seed=seed, device=self.device, dataset=self.dataset,
                            data_dir=self.data_dir, target_rate=target, arch=self.arch,
-                           prior=self.prior, pseudo_inputs=self.pseudo_inputs)
+                           prior=self.prior, pseudo_inputs=self.pseudo_inputs,
+                           **{f: getattr(self, f) for f in SWEEP_SCHEDULE_FIELDS})
 
     def to_dict(self) -> dict:
         d = {"kind": self.kind, "betas": list(self.betas), "seeds": list(self.seeds),
@@ -153,6 +175,9 @@ class SweepConfig:
             d["arch"] = self.arch
         if self.prior != DEFAULT_PRIOR:
             d["prior"], d["pseudo_inputs"] = self.prior, self.pseudo_inputs
+        for f in SWEEP_SCHEDULE_FIELDS:  # only a schedule that differs from the defaults
+            if getattr(self, f) != SweepConfig.__dataclass_fields__[f].default:
+                d[f] = getattr(self, f)
         return d
 
     @classmethod
