@@ -372,6 +372,8 @@ class Job(QObject):
                     run.timeline = e.timeline
                 run.resume = e.resume
                 yield from self.set_state(run, RunState(result.state))
+                if result.note:  # stopped early, or kept an earlier epoch's weights
+                    yield run, MessagePosted(f"{run.name}: {result.note}")
                 yield run, e
             case TrainingEnded(result=None, error=error):  # the loop never trained
                 for run in runs:

@@ -224,7 +224,8 @@ class RunSession(QObject):
         ckpt = checkpoint_from_run(run)
         h = run.history
         ckpt.model = copy.deepcopy(run.model)
-        ckpt.history = History.from_arrays(h.recon, h.kl, h.total, epochs=h.epochs)
+        ckpt.history = History.from_arrays(h.recon, h.kl, h.total, epochs=h.epochs,
+                                           beta=h.beta)  # a steered or scheduled β's steps
         if run.timeline is not None:
             ckpt.timeline = replace(run.timeline, snapshots=list(run.timeline.snapshots))
         try:

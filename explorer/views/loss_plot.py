@@ -533,7 +533,7 @@ class LossPlot(QWidget):
     def _beta_plot(self) -> pg.PlotItem:
         """The fourth plot, β per step, made when the first run that steers its β arrives."""
         if self.beta_plot is None:
-            p = self.graphics.addPlot(row=0, col=len(CHANNELS), title="β (steered to a target rate)",
+            p = self.graphics.addPlot(row=0, col=len(CHANNELS), title="β per step",
                                       axisItems={"left": _LogLabelAxis("left")})
             p.setLabel("bottom", "step")
             p.setLogMode(y=True)

@@ -34,6 +34,7 @@ from latent_explorer.models.priors import DEFAULT_PRIOR, DEFAULT_PSEUDO_INPUTS, 
 from latent_explorer.explorer.views.time_estimate import SpeedBook
 from latent_explorer.explorer.widgets.beta_control import BetaControl, parse_beta
 from latent_explorer.explorer.widgets.prior_control import PriorControl
+from latent_explorer.explorer.widgets.schedule_control import SCHEDULE_DEFAULTS, ScheduleControl
 from latent_explorer.models.registry import get_kind, list_kinds
 from latent_explorer.training.data.sources import default_epochs, list_sources
 
@@ -45,7 +46,8 @@ _FOLDER_PREFIX = "folder:"
 DEFAULTS = {"kind": "vae", "arch": DEFAULT_ARCH, "prior": DEFAULT_PRIOR,
             "pseudo_inputs": DEFAULT_PSEUDO_INPUTS, "beta": 0.005, "nz": 32, "epochs": None, "batch_size": 64, "lr": 1e-3,
             "seed": 0, "dataset": "auto", "data_dir": None,
-            "target_rate": None}  # epochs None: follow the dataset; target_rate None: β fixed
+            "target_rate": None,  # epochs None: follow the dataset; target_rate None: β fixed
+            **SCHEDULE_DEFAULTS}  # no schedule: the course's constant β and learning rate
 COURSE_BETAS_TEXT = "0, 1e-4, 1e-3, 1e-2, 0.1, 1, 10"  # the course's grid (training.engine.sweep)
 SWEEP_DEFAULTS = {"sweep": False, "betas": COURSE_BETAS_TEXT, "sweep_seeds": "0",
                   "run_on": "local", "ray_address": ""}
@@ -177,6 +179,7 @@ class TrainingForm(QWidget):
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
         self.seed.setToolTip("Same seed, same data order and initial weights: runs are repeatable")
+        self.schedule = ScheduleControl()  # KL and learning-rate schedules, best epoch: collapsed
         self.sweep = QCheckBox("Sweep β: train a list of βs at once")
         self.sweep.setToolTip("Train every β of a list (and every seed of a list) at once, and "
                               "compare them on the Sweep tab's rate–distortion plane")
@@ -269,6 +272,7 @@ class TrainingForm(QWidget):
         form.addRow("&Batch size", self.batch_size)
         form.addRow("&Learning rate", self.lr)
         form.addRow("S&eed", self.seed)
+        form.addRow(self.schedule)
 
         self.message = QLabel()
         self.message.setWordWrap(True)
@@ -302,6 +306,9 @@ class TrainingForm(QWidget):
             edit.textEdited.connect(self._on_any_text_edited)
             edit.returnPressed.connect(self.request_train)
         self.beta.slider.valueChanged.connect(lambda _v: self._on_any_text_edited())
+        self.schedule.changed.connect(self._on_any_text_edited)
+        for edit in self.schedule.edits:
+            edit.returnPressed.connect(self.request_train)
         self.target_rate.textChanged.connect(self._on_target_rate_text_changed)
         self.run_on.currentIndexChanged.connect(lambda _i: self._update_run_on())
         self.ray_address.textEdited.connect(self._on_any_text_edited)
@@ -320,7 +327,8 @@ class TrainingForm(QWidget):
         return {"kind": self.kind.currentData(), "arch": self.arch.currentData(), "beta": beta, "nz": self.nz.value(),
                 "epochs": self.epochs.value(), "batch_size": self.batch_size.value(), "lr": lr,
                 "seed": self.seed.value(), "dataset": source, "data_dir": data_dir,
-                "target_rate": target, "prior": prior, "pseudo_inputs": k}
+                "target_rate": target, "prior": prior, "pseudo_inputs": k,
+                **self.schedule.value()}
 
     @property
     def is_sweep(self) -> bool:
@@ -343,7 +351,8 @@ class TrainingForm(QWidget):
         return {"kind": v["kind"], "betas": betas, "seeds": seeds, "nz": v["nz"],
                 "epochs": v["epochs"], "batch_size": v["batch_size"], "lr": v["lr"],
                 "dataset": v["dataset"], "data_dir": v["data_dir"], "arch": v["arch"],
-                "prior": v["prior"], "pseudo_inputs": v["pseudo_inputs"]}
+                "prior": v["prior"], "pseudo_inputs": v["pseudo_inputs"],
+                **self.schedule.sweep_value()}
 
     def sweep_executor(self) -> dict:
         """Where the sweep trains: {'engine': 'local' or 'ray', 'address': 'host:port' or None}."""
@@ -370,6 +379,7 @@ class TrainingForm(QWidget):
         source, data_dir = _split_source(self.dataset.currentData())
         if source == "folder" and not data_dir:
             p.append("choose the folder (idx files or image sub-folders)")
+        p += [why for _, why in self.schedule.field_problems()]
         if not p:
             v = self.sweep_values()
             try:
@@ -402,7 +412,7 @@ class TrainingForm(QWidget):
         _, why = parse_lr(self.lr.text())
         if why:
             out.append((self.lr, why))
-        return out
+        return out + self.schedule.field_problems()
 
     def invalid_fields(self) -> list[QWidget]:
         """The fields marked invalid (red border, the reason as their tooltip)."""
@@ -411,7 +421,7 @@ class TrainingForm(QWidget):
     @property
     def _checked_fields(self) -> tuple[QWidget, ...]:
         return (self.beta.edit, self.lr, self.betas, self.sweep_seeds, self.target_rate,
-                self.ray_address)
+                self.ray_address, *self.schedule.edits)
 
     def _mark_fields(self) -> list[str]:
         """Mark each field with a problem (and clear the others); the problems' reasons."""
@@ -438,9 +448,12 @@ class TrainingForm(QWidget):
             _, why = parse_target_rate(self.target_rate.text())
             if why:
                 p.append(why)
-        _, why = parse_lr(self.lr.text())
+        lr, why = parse_lr(self.lr.text())
         if why:
             p.append(why)
+        kind = get_kind(self.kind.currentData())
+        target = parse_target_rate(self.target_rate.text())[0] if kind.variational else None
+        p += self.schedule.problems(kind.label, target, lr)
         source, data_dir = _split_source(self.dataset.currentData())
         if source == "folder" and not data_dir:
             p.append("choose the folder (idx files or image sub-folders)")
@@ -487,6 +500,7 @@ class TrainingForm(QWidget):
         self.run_on.setCurrentIndex(max(0, self.run_on.findData(sv["run_on"])))
         self.ray_address.setText(sv["ray_address"])
         self.sweep.setChecked(sv["sweep"])
+        self.schedule.set_value(v)
         self._update_epochs()
         self._update_beta_enabled()
         self.show_message("")
@@ -643,6 +657,8 @@ class TrainingForm(QWidget):
         self.sweep.setToolTip("An AE has no β to sweep" if is_ae else
                               "Train every β of a list (and every seed of a list) at once")
         sweep = self.is_sweep
+        self.schedule.set_variational(not is_ae)
+        self.schedule.set_sweep(sweep)
         f = self._form
         f.setRowVisible(self.beta, not sweep)
         f.setRowVisible(self.target_rate, not sweep)
