@@ -51,7 +51,7 @@ def test_an_address_that_is_not_host_port_is_refused(bad):
 
 def test_an_unreachable_address_is_one_line_after_one_bounded_probe(monkeypatch):
     # One connection attempt with a timeout of a few seconds, not ray.init's minute of retries
-    # (how long the refusal takes: benchmarks/control_latency.py).
+    # (how long the refusal takes: benchmarks/refusal_latency.py).
     probes = []
     connect = socket.create_connection
 
@@ -191,7 +191,7 @@ def test_stop_acts_on_the_whole_ray_sweep_and_keeps_the_weights(cluster, small_d
     rec = StopAfterFirstEpoch()
     trainer = RaySweepTrainer(sweep_config(epochs=50), small_dataset, [rec],
                               settings=RaySettings(cpus_per_trial=1))
-    result = trainer.run()  # how soon it stops: benchmarks/control_latency.py
+    result = trainer.run()  # how soon it stops: benchmarks/control_latency.py --ray
     assert result.state == "stopped"
     for r in result.results:  # every member stopped early, its weights kept
         assert r.state == "stopped" and 1 <= len(r.history) < 50 * 10
