@@ -33,7 +33,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator, TextIO
 
 from latent_explorer.training.engine.events import Observer
 from latent_explorer.training.record.names import file_stem
@@ -455,7 +455,7 @@ class RunWriter(Observer):
         self.dataset = dataset
         self.folder = folder
         self.lock: RunLock | None = None
-        self.loop = None
+        self.loop: Any = None  # what on_train_start hands over: a Loop, or the Ray sweep's driver
         self.state = "training"
         self.epoch = self.step = 0
         self.checkpoint: str | None = None
@@ -464,7 +464,7 @@ class RunWriter(Observer):
         self.created = _now()
         self._buffer: list[str] = []
         self._last_flush = self._last_beat = self._last_ckpt = 0.0
-        self._metrics = None
+        self._metrics: TextIO | None = None
         self._stop_control = threading.Event()
         self._control_thread: threading.Thread | None = None
         self._lock = threading.Lock()  # the run file is written from the loop and control thread
@@ -528,7 +528,7 @@ class RunWriter(Observer):
 
     def on_epoch_end(self, event: "EpochEvent") -> None:
         ev = event.for_member(self.member)
-        if ev is None or self._metrics is None:
+        if ev is None or ev.metrics[0] is None or self._metrics is None:  # None: it had failed
             return
         self._buffer.append(json.dumps({"t": "epoch", "epoch": ev.epoch, "step": ev.step,
                                         "metrics": ev.metrics[0].to_dict()},
