@@ -250,3 +250,45 @@ def test_inconsistent_resume_state_is_refused(mnist600, finished_ckpt, tmp_path)
     with pytest.raises(ResumeError, match="history has 20 steps"):
         Trainer.from_checkpoint(load_checkpoint(_tamper(finished_ckpt, tmp_path, other_step)), 3,
                                 mnist600)
+
+
+# -- schedules (training.engine.schedules) -------------------------------------------------------
+SCHEDULED = dict(kl_warmup=2.5, lr_schedule="cosine", lr_min=1e-4, lr_warmup=0.5, keep="best")
+
+
+@pytest.mark.parametrize("engine", ["fast", "autograd"])
+@pytest.mark.parametrize("stop", [13, 20], ids=["mid-warmup", "epoch-end"])
+def test_a_run_stopped_mid_schedule_continues_exactly(mnist600, tmp_path, engine, stop):
+    # A 4-epoch run with a 2.5-epoch KL warm-up, LR warm-up and cosine decay, keeping its best
+    # epoch: stopped (mid-warm-up, or at the end of epoch 2), saved, loaded and continued.
+    cfg = train_config(RESUME, engine=engine, **SCHEDULED)
+    full_t, full = straight(cfg, mnist600)
+    _, first, ck = stop_save_load(cfg, mnist600, tmp_path, stop)
+    assert first.state == "stopped" and len(first.history) == stop
+    assert ck.train_config == cfg and ck.history.has_beta and ck.resume.weights is not None
+    trainer = Trainer.from_checkpoint(ck, 4, mnist600, notify_interval=0)
+    assert trainer.resumed_from.exact and trainer.config.schedule_epochs is None
+    result = trainer.run()
+    assert result.state == "finished"
+    assert_same_run(full_t, full, trainer, result)  # the kept weights, history, timeline
+    for p, q in zip(full_t.model.parameters(), trainer.model.parameters()):
+        assert torch.equal(p, q)  # and the last weights
+    assert result.metrics == full.metrics
+
+
+def test_resume_weights_that_do_not_fit_or_are_not_finite_are_refused(mnist600, tmp_path):
+    _, _, ck = stop_save_load(train_config(RESUME, **SCHEDULED), mnist600, tmp_path, 13)
+    path = tmp_path / "run-13.safetensors"
+
+    def nan(m, t):
+        t["resume.weights.decoder.0.bias"] = torch.full_like(t["resume.weights.decoder.0.bias"],
+                                                             float("nan"))
+
+    with pytest.raises(CheckpointError, match="resume state.*NaN"):
+        load_checkpoint(_tamper(path, tmp_path, nan))
+
+    def drop(m, t):
+        del t["resume.weights.decoder.0.bias"]
+
+    with pytest.raises(ResumeError, match="weights do not fit"):
+        Trainer.from_checkpoint(load_checkpoint(_tamper(path, tmp_path, drop)), 4, mnist600)

@@ -110,3 +110,47 @@ def test_typed_options_that_match_the_run_are_accepted(two_epochs, tmp_path, cap
                      "--model", "vae", "--batch-size", 256, "--quiet", "--out", out)
     assert rc == 0, err
     assert len(load_checkpoint(out).history) == 54
+
+
+def test_a_warmed_up_run_resumed_equals_one_straight_run(tmp_path, capsys):
+    # Warm-ups end by themselves: a 2-epoch run continued to 4 is the 4-epoch run.
+    warm = ("--kl-warmup", "3", "--lr-warmup", "0.5")
+    two, resumed = tmp_path / "two.safetensors", tmp_path / "resumed.safetensors"
+    straight = tmp_path / "straight.safetensors"
+    assert cli(capsys, "train", *SMALL, *warm, "--epochs", 2, "--out", two)[0] == 0
+    rc, _, err = cli(capsys, "train", "--resume", two, "--epochs", 4, "--quiet", "--out", resumed)
+    assert rc == 0, err
+    assert cli(capsys, "train", *SMALL, *warm, "--epochs", 4, "--out", straight)[0] == 0
+    a, b = load_checkpoint(resumed), load_checkpoint(straight)
+    assert a.train_config.kl_warmup == 3.0 and a.train_config.schedule_epochs is None
+    sa, sb = a.model.state_dict(), b.model.state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sb)
+    assert (a.history.total == b.history.total).all() and (a.history.beta == b.history.beta).all()
+    # A typed schedule option that differs from the run's is refused in one line.
+    rc, _, err = cli(capsys, "train", "--resume", two, "--epochs", 3, "--kl-warmup", 2, "--out",
+                     tmp_path / "x.safetensors")
+    assert "--kl-warmup 2 (the run has 3)" in one_line_error(rc, err)
+
+
+def test_a_stopped_cosine_run_resumed_equals_one_straight_run(tmp_path, capsys):
+    # Stopped mid-run (the window's Stop, or a workspace's epoch checkpoint), continued by
+    # `train --resume` to its epochs: the uninterrupted `train` run, bit for bit.
+    from helpers import stop_save_load, train_config
+    from latent_explorer.training.data.sources import load_dataset
+
+    cfg = train_config(dataset="mnist-sample", batch_size=256, epochs=3, nz=4, hidden=(16,),
+                       seed=3, kl_warmup=1.5, lr_schedule="cosine", lr_warmup=0.5)
+    _, first, ck = stop_save_load(cfg, load_dataset("mnist-sample"), tmp_path, 25)
+    assert first.state == "stopped" and ck.resume.batch_in_epoch == 7
+    resumed, whole = tmp_path / "resumed.safetensors", tmp_path / "whole.safetensors"
+    rc, _, err = cli(capsys, "train", "--resume", tmp_path / "run-25.safetensors", "--epochs", 3,
+                     "--quiet", "--out", resumed)
+    assert rc == 0, err
+    assert "note:" not in err
+    rc, _, err = cli(capsys, "train", *SMALL, "--epochs", 3, "--kl-warmup", 1.5,
+                     "--lr-schedule", "cosine", "--lr-warmup", 0.5, "--out", whole)
+    assert rc == 0, err
+    a, b = load_checkpoint(resumed), load_checkpoint(whole)
+    sa, sb = a.model.state_dict(), b.model.state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sb)
+    assert (a.history.total == b.history.total).all() and (a.history.beta == b.history.beta).all()
