@@ -2,11 +2,11 @@
 traversal, hover and zoom thumbnails, and lasso selection.
 
 PCA is drawn at once; UMAP and t-SNE are fitted in a background thread (explorer/session/
-map_runner.py) with a progress bar and Cancel, the previous map staying until the new one is
-ready. Fitted maps are kept in memory per run, method, parameters and codes (so per training
-snapshot) and, for a saved run, in a `.maps.npz` file beside its checkpoint
-(training/explore/latent_methods.py), so reopening is instant; a cached map's transform (for
-placing drawings) is rebuilt in the background.
+map_runner.py) with a busy bar, a line saying what the fit is doing and for how long, and
+Cancel, the previous map staying until the new one is ready. Fitted maps are kept in memory
+per run, method, parameters and codes (so per training snapshot) and, for a saved run, in a
+`.maps.npz` file beside its checkpoint (training/explore/latent_methods.py), so reopening is
+instant; a cached map's transform (for placing drawings) is rebuilt in the background.
 
 "Replay training" swaps the live map for the run's timeline: the 1,000 fixed test codes as the
 model placed them at each snapshot, aligned from one snapshot to the next
@@ -15,13 +15,14 @@ model placed them at each snapshot, aligned from one snapshot to the next
 
 from __future__ import annotations
 
+import time
 from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
 import torch
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -29,6 +30,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QGridLayout,
     QGroupBox,
+    QHBoxLayout,
     QLabel,
     QProgressBar,
     QPushButton,
@@ -181,12 +183,32 @@ class LatentMapPanel(Panel):
         self.seed_box.setToolTip("Random seed of UMAP / t-SNE")
         self.apply_button = QPushButton("Apply")
         self.apply_button.setToolTip("Compute the map with these parameters")
+        # While a map is fitted: a busy bar, what the fit is doing in words, the seconds so far
+        # and Cancel, on a row of their own (the methods row leaves a bar too little room for
+        # "UMAP: compiling numba code …"). The bar only shows that work goes on (indeterminate
+        # until the method can say how far it is); the words are the label's.
         self.progress = QProgressBar()
-        self.progress.setRange(0, 1000)
-        self.progress.setTextVisible(True)
-        self.progress.setVisible(False)
+        self.progress.setRange(0, 0)
+        self.progress.setTextVisible(False)
+        self.progress.setFixedWidth(self.fontMetrics().horizontalAdvance("M") * 8)
+        self.progress.setAccessibleName("Map fit under way")
+        self.fit_status = QLabel()
+        self.fit_status.setWordWrap(True)
+        self.fit_status.setAccessibleName("What the map fit is doing")
         self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setVisible(False)
+        self.busy_row = QWidget()
+        busy = QHBoxLayout(self.busy_row)
+        busy.setContentsMargins(0, 0, 0, 0)
+        busy.addWidget(self.progress)
+        busy.addWidget(self.fit_status, 1)
+        busy.addWidget(self.cancel_button)
+        self.busy_row.setVisible(False)
+        self._fit_what = ""
+        self._fit_started = 0.0
+        self._busy_timer = QTimer(self)  # the seconds so far, once a second while fitting
+        self._busy_timer.setObjectName("map fit elapsed")
+        self._busy_timer.setInterval(1000)
+        self._busy_timer.timeout.connect(self._show_fit_status)
         self.method_status = QLabel()
         self.method_status.setWordWrap(True)
         self.lasso_button = QPushButton("Lasso")
@@ -262,11 +284,11 @@ class LatentMapPanel(Panel):
         methods = row("Map:", self.method_box, "neighbours", self.neighbors_box, "min dist",
                       self.min_dist_box, "perplexity", self.perplexity_box, "seed",
                       self.seed_box, self.apply_button, stretch=False)
-        methods.addWidget(self.progress, 1)
-        methods.addWidget(self.cancel_button)
+        methods.addStretch(1)
         methods.addWidget(self.lasso_button)
         methods.addWidget(self.thumbs_check)
         layout.addLayout(methods)
+        layout.addWidget(self.busy_row)
         layout.addWidget(self.method_status)
         self.replay_check = QCheckBox("Replay training")
         self.replay_check.setToolTip("Show how the clusters formed: the fixed test codes at each "
@@ -401,11 +423,19 @@ class LatentMapPanel(Panel):
         self.runner.fit(self._codes_np, method, params)
 
     def _show_progress(self, on: bool) -> None:
-        self.progress.setVisible(on)
-        self.cancel_button.setVisible(on)
+        self.busy_row.setVisible(on)
         if on:
-            self.progress.setValue(0)
-            self.progress.setFormat("starting…")
+            self.progress.setRange(0, 0)  # busy, how far unknown yet
+            self._fit_what = "starting…"
+            self._fit_started = time.monotonic()
+            self._show_fit_status()
+            self._busy_timer.start()
+        else:
+            self._busy_timer.stop()
+
+    def _show_fit_status(self) -> None:
+        self.fit_status.setText(lm.busy_text(self._fit_what,
+                                             time.monotonic() - self._fit_started))
 
     def _set_fitted(self, fitted: lm.FittedMap) -> None:
         self.fitted = fitted
@@ -434,8 +464,13 @@ class LatentMapPanel(Panel):
         self.runner.cancel()
 
     def _on_runner_progressed(self, fraction: float, text: str) -> None:
-        self.progress.setValue(int(fraction * 1000))
-        self.progress.setFormat(f"{text} – %p%")
+        if fraction > 0:  # the method says how far it is (UMAP's layout epochs, t-SNE's steps)
+            self.progress.setRange(0, 1000)
+            self.progress.setValue(int(fraction * 1000))
+        else:  # compiling, finding neighbours: busy, no measure of how far
+            self.progress.setRange(0, 0)
+        self._fit_what = text
+        self._show_fit_status()
 
     def _on_runner_fitted(self, fitted: lm.FittedMap) -> None:
         target, self._fitting_for = self._fitting_for, None
@@ -471,6 +506,7 @@ class LatentMapPanel(Panel):
             self._update_param_boxes()
 
     def shutdown(self) -> None:
+        self._busy_timer.stop()
         self.runner.shutdown()
 
     def _update_scatter(self) -> None:

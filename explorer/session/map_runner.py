@@ -89,8 +89,10 @@ class _Worker(QObject):
 
 
 def _one_numba_thread() -> None:
-    """numba's parallel loops (pynndescent) in this thread use one core: the other is the GUI's."""
+    """numba's parallel loops (pynndescent) in this thread use one core: the other is the GUI's.
+    numba's compile cache goes to the user's cache folder: set before numba is imported."""
     try:
+        lm.use_numba_cache()
         import numba
 
         numba.set_num_threads(1)

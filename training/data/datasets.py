@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Iterator, Mapping, Sequence
 
 import numpy as np
-import platformdirs
 import torch
 from torch import Tensor
+
+from latent_explorer.training.data.cache_folder import cache_dir
 
 SAMPLE_SEED = 1234
 SAMPLE_TEST = 500
@@ -208,18 +209,7 @@ def load_mnist_sample() -> Dataset:
 
 
 # -- downloads ---------------------------------------------------------------------------------
-def cache_dir() -> Path:
-    """Per-user cache folder, as each OS expects (platformdirs); LATENT_EXPLORER_CACHE overrides it.
-
-    Linux: $XDG_CACHE_HOME/latent-explorer (~/.cache/...); macOS: ~/Library/Caches/...;
-    Windows: %LOCALAPPDATA%/latent-explorer/Cache.
-    """
-    env = os.environ.get("LATENT_EXPLORER_CACHE")
-    if env:
-        return Path(env)
-    return Path(platformdirs.user_cache_dir("latent-explorer", appauthor=False))
-
-
+# cache_dir(): training/data/cache_folder.py (torch-free, so the map code reads it too).
 def _is_cached(folder: Path, files: Mapping[str, str]) -> bool:
     return folder.is_dir() and all((folder / f).exists() for f in files)
 

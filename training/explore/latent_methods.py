@@ -16,6 +16,8 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import sys
+import threading
 import time
 import warnings
 from dataclasses import dataclass, field, replace
@@ -155,6 +157,22 @@ def fit_map(codes: np.ndarray, method: str = "pca", params: MapParams | None = N
     return fitted
 
 
+def fit_start_text(method: str, n: int) -> str:
+    """The line `main.py map` prints on stderr before a slow (background) method's fit."""
+    note = f" ({UMAP_FIRST_TIME})" if method == "umap" and not umap_is_compiled() else ""
+    return f"fitting {get_map_method(method).label} to {n:,} codes{note}..."
+
+
+def fit_done_text(method: str, seconds: float) -> str:
+    """The line that follows it: how long the fit took."""
+    return f"fitted {get_map_method(method).label} in {seconds:.1f} s"
+
+
+def busy_text(what: str, elapsed_s: float) -> str:
+    """A running fit's status in the window: what it is doing, and for how long so far."""
+    return f"{what} · {elapsed_s:.0f} s so far"
+
+
 # -- PCA ---------------------------------------------------------------------------------------
 def _fit_pca(codes: np.ndarray, params: MapParams, progress: Progress, should_stop: ShouldStop) -> FittedMap:
     """Exact PCA (eigenvectors of the nz×nz Gram matrix, as panel_math.latent_map)."""
@@ -198,12 +216,87 @@ class _TqdmProgress(io.TextIOBase):
         pass
 
 
+# -- numba's compile cache ---------------------------------------------------------------------
+# UMAP and pynndescent are numba code compiled at their first use in a process: ~50-140 s on two
+# busy cores for the first UMAP ever, and, as umap-learn marks few of its functions cache=True,
+# still ~60 s in every later process. Kept on disk (numba's cache), a later process loads it
+# in seconds.
+NUMBA_CACHE_SUBDIR = "numba"
+UMAP_FIRST_TIME = "the first time compiles numba code, about a minute; later runs reuse the cache"
+_umap_lock = threading.Lock()
+_umap_fitted_here = False  # a UMAP was fitted in this process: its code is compiled
+
+
+def numba_cache_dir() -> Path:
+    """Where numba keeps compiled code: $NUMBA_CACHE_DIR when set, else numba/ in the project's
+    cache folder (training/data/cache_folder.py: $LATENT_EXPLORER_CACHE or the user's cache)."""
+    env = os.environ.get("NUMBA_CACHE_DIR")
+    if env:
+        return Path(env)
+    from latent_explorer.training.data.cache_folder import cache_dir
+
+    return cache_dir() / NUMBA_CACHE_SUBDIR
+
+
+def use_numba_cache() -> Path:
+    """Point numba's on-disk cache at `numba_cache_dir()` (a NUMBA_CACHE_DIR the user set stays):
+    the environment for a numba not imported yet, its config for one already imported."""
+    path = numba_cache_dir()
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(path))
+    config = getattr(sys.modules.get("numba"), "config", None)
+    if config is not None and not getattr(config, "CACHE_DIR", ""):
+        config.CACHE_DIR = os.environ["NUMBA_CACHE_DIR"]
+    return path
+
+
+def umap_is_compiled() -> bool:
+    """Whether a UMAP fit starts without compiling: one ran in this process, or numba's cache
+    holds umap's code (numba names its folders there after the package: umap_<hash>)."""
+    if _umap_fitted_here:
+        return True
+    try:
+        return any(d.name.startswith("umap_") and any(d.glob("*.nbi"))
+                   for d in numba_cache_dir().iterdir() if d.is_dir())
+    except OSError:
+        return False
+
+
+def _cache_jitted(packages: tuple[str, ...] = ("umap", "pynndescent")) -> int:
+    """Have numba keep on disk what it compiles for these packages' module-level functions:
+    those not marked cache=True start caching as if they were (numba's `enable_caching`, what
+    cache=True calls). How many were switched; nothing at all where numba's internals differ."""
+    try:
+        from numba.core.caching import NullCache
+        from numba.core.dispatcher import Dispatcher
+    except Exception:  # noqa: BLE001 - another numba: it still works, uncached
+        return 0
+    n = 0
+    for name, module in list(sys.modules.items()):
+        if module is None or name.split(".")[0] not in packages:
+            continue
+        for value in list(vars(module).values()):
+            if isinstance(value, Dispatcher) and isinstance(getattr(value, "_cache", None),
+                                                            NullCache):
+                try:
+                    value.enable_caching()
+                    n += 1
+                except Exception:  # noqa: BLE001 - this one compiles each time, as before
+                    pass
+    return n
+
+
 def _import_umap():
-    """umap-learn, imported once: heavy (numba, pynndescent), so only when a UMAP is asked for.
+    """umap-learn, imported once: heavy (numba, pynndescent), so only when a UMAP is asked for,
+    with numba's cache in the user's cache folder (set before numba is imported).
     Its import warns that TensorFlow (for ParametricUMAP, unused here) is missing: not ours to say."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=ImportWarning)
-        import umap
+    with _umap_lock:
+        first = "umap" not in sys.modules
+        use_numba_cache()
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=ImportWarning)
+            import umap
+        if first:
+            _cache_jitted()
     return umap
 
 
@@ -214,8 +307,17 @@ def _umap_model(params: MapParams, n: int, **kw):
                      random_state=params.seed, n_jobs=1, **kw)  # n_jobs=1: leave a core to the GUI
 
 
+def umap_start_text() -> str:
+    """What a UMAP fit says it does before its layout epochs, in the window and the CLI."""
+    if umap_is_compiled():
+        return "UMAP: loading its compiled code and finding neighbours"
+    return ("UMAP: compiling numba code (the first time only, about a minute; later runs reuse "
+            "the cache), then finding neighbours")
+
+
 def _fit_umap(codes: np.ndarray, params: MapParams, progress: Progress, should_stop: ShouldStop) -> FittedMap:
-    progress(0.0, "UMAP: finding neighbours (the first UMAP also compiles, ~30 s)")
+    global _umap_fitted_here
+    progress(0.0, umap_start_text())
     if should_stop():
         raise MapCancelled()
     bar = {"disable": False, "file": _TqdmProgress(progress, should_stop, 0.3),
@@ -227,6 +329,7 @@ def _fit_umap(codes: np.ndarray, params: MapParams, progress: Progress, should_s
     model.tqdm_kwds = {"disable": True}
     progress(0.99, "UMAP: warming its transform")
     model.transform(codes[:1])  # the first transform compiles; the Draw tab's star comes warm
+    _umap_fitted_here = True
     return FittedMap("umap", params, coords, "", axis_labels=("UMAP 1", "UMAP 2"),
                      placer=lambda q: model.transform(q))
 

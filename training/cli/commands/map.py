@@ -76,9 +76,14 @@ def run(args: argparse.Namespace) -> int:
         if sys.stderr.isatty():
             print(f"\r{what} ({f:.0%})\033[K", end="", file=sys.stderr, flush=True)
 
+    slow = lm.get_map_method(args.method).background
+    if slow:  # say what the wait is for: UMAP's first fit compiles for about a minute
+        print(lm.fit_start_text(args.method, n), file=sys.stderr, flush=True)
     fitted = lm.fit_map(codes, args.method, params, progress=progress)
     if sys.stderr.isatty():
         print(file=sys.stderr)
+    if slow:
+        print(lm.fit_done_text(args.method, fitted.seconds), file=sys.stderr, flush=True)
     label = lm.get_map_method(args.method).label
     if out.suffix.lower() == ".npz":
         np.savez(out, codes=codes, coords=fitted.coords, labels=enc.labels.astype(np.int64))
