@@ -7,6 +7,8 @@ which step that was (`step_selected`: the Training tab puts a marker there on th
 Following: while a run trains, the strip shows the newest snapshot as it arrives, until the
 user moves the slider; moving it to the end, or pressing "Follow", follows again. Play steps
 through the snapshots with a timer, which stops at the end, on hide and in `stop()`.
+The caption under the images is two lines high whatever it says (ElidedLabel), so the loss
+plots above never move when it gets longer.
 No torch here: training.record.timeline's pictures are numpy.
 """
 
@@ -26,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from latent_explorer.explorer.session.throttle import LazyThrottled
+from latent_explorer.explorer.widgets.elided_label import ElidedLabel
 from latent_explorer.explorer.widgets.image_view import ImageView
 
 if TYPE_CHECKING:
@@ -68,8 +71,7 @@ class TimelineView(QWidget):
         self.step_label = QLabel()
         self.step_label.setMinimumWidth(self.fontMetrics().horizontalAdvance("step 000,000 · "
                                                                              "epoch 000.00"))
-        self.caption = QLabel()
-        self.caption.setWordWrap(True)
+        self.caption = ElidedLabel(lines=2)  # fixed height: the plots above never jump
         self.view = ImageView(min_height=0)
         line = self.fontMetrics().height()
         self.view.set_height_range(5 * line, 11 * line)
