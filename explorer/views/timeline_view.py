@@ -6,7 +6,9 @@ which step that was (`step_selected`: the Training tab puts a marker there on th
 
 Following: while a run trains, the strip shows the newest snapshot as it arrives, until the
 user moves the slider; moving it to the end, or pressing "Follow", follows again. Play steps
-through the snapshots with a timer, which stops at the end, on hide and in `stop()`.
+through the snapshots with a timer: from the first when the newest is shown (following stops
+meanwhile), else from the one shown; it takes in the snapshots recorded as it plays, and at
+the newest it stops and follows again. The timer also stops on hide and in `stop()`.
 The caption under the images is two lines high whatever it says (ElidedLabel), so the loss
 plots above never move when it gets longer.
 No torch here: training.record.timeline's pictures are numpy.
@@ -147,10 +149,17 @@ class TimelineView(QWidget):
         self._set_slider(i)
 
     def play(self) -> None:
-        """Step through the snapshots; from the first when the last one is shown."""
+        """Step through the snapshots: from the first when the slider's last one is shown (the
+        newest the user has seen), else from the one shown."""
         if self.count < 2:
+            self.play_button.setChecked(False)
             return
-        if self.index >= self.count - 1:
+        # While a run trains the strip is redrawn at most every LIVE_REFRESH_MS, so the slider
+        # may end before the newest snapshots. Judged by the count instead, the last one shown
+        # was not "the newest", and Play crept along behind the run as following does.
+        from_start = self.index >= self.slider.maximum()
+        self._extend_range()
+        if from_start:
             self._set_slider(0)
         self._set_following(False)
         self._timer.start()
@@ -179,6 +188,15 @@ class TimelineView(QWidget):
         finally:
             self._setting = False
         self._draw()
+
+    def _extend_range(self) -> None:
+        """The slider reaches the newest snapshot (recorded since the last redraw)."""
+        if self.slider.maximum() < self.count - 1:
+            self._setting = True
+            try:
+                self.slider.setMaximum(self.count - 1)
+            finally:
+                self._setting = False
 
     def _refresh(self) -> None:
         """Range, enabled state and the snapshot shown, after the run or its timeline changed."""
@@ -243,6 +261,7 @@ class TimelineView(QWidget):
 
     @Slot()
     def _on_timer_timeout(self) -> None:
+        self._extend_range()  # snapshots recorded while playing are played too
         if self.index >= self.count - 1:
             self.pause()
             self._set_following(True)  # played to the newest: go on with it
