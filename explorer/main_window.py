@@ -60,6 +60,9 @@ class MainWindow(QMainWindow):
         self._load_panels = load_panels
         self._closed = False
         self._painted = False
+        # The form as it was when each of its runs was queued (run id -> stored_values()): kept
+        # as the next launch's form once one of them trains to the end (`_remember_form`).
+        self._form_of_run: dict[int, dict] = {}
         self._device_text = "…"
         self._progress_timer = QTimer(self, singleShot=True, interval=PROGRESS_INTERVAL_MS)
         self._progress_timer.timeout.connect(self._update_progress)
@@ -184,14 +187,18 @@ class MainWindow(QMainWindow):
     # -- commands (menus, buttons, shortcuts) -----------------------------------------------------
     @Slot(dict)
     def _on_form_train_requested(self, values: dict) -> None:
-        self.start_run(values)
+        form = self.form.stored_values()
+        if (run := self.start_run(values)) is not None:
+            self._form_of_run[run.id] = form
 
     def start_run(self, values: dict) -> Run | None:
         return self.commands.start(values)
 
     @Slot(dict)
     def _on_form_sweep_requested(self, values: dict) -> None:
-        self.start_sweep(values)
+        form = self.form.stored_values()
+        for run in self.start_sweep(values):
+            self._form_of_run[run.id] = form
 
     def start_sweep(self, values: dict) -> list[Run]:
         """Queue a β sweep of the form's sweep values; its first member is selected."""
@@ -306,6 +313,16 @@ class MainWindow(QMainWindow):
             case TrainingEnded():
                 self._update_progress()
                 self._remember_speed(run)
+                self._remember_form(run)
+
+    def _remember_form(self, run: Run) -> None:
+        """The next launch's form: the form a run was started from, once that run has trained
+        to its end. A run that failed (a dataset that would not download) or was stopped (200
+        epochs typed by mistake) leaves the remembered form as it was; so does closing the
+        window, whatever the form says then."""
+        form = self._form_of_run.pop(run.id, None)
+        if form is not None and run.state == "finished":
+            self.settings.save_form_values(form)
 
     def _remember_speed(self, run: Run) -> None:
         """Keep this machine's speed (the session's measure) for the form's estimate: a single
@@ -395,8 +412,7 @@ class MainWindow(QMainWindow):
             return True
         self._closed = True
         self._progress_timer.stop()
-        self.settings.save_window(self)
-        self.settings.save_form_values(self.form.stored_values())
+        self.settings.save_window(self)  # the form was saved when its last run finished
         self.settings.sync()
         clean = self.session.shutdown(CLOSE_TIMEOUT_MS) if self.session is not None else True
         self.panel_host.shutdown()

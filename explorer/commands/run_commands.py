@@ -60,7 +60,8 @@ class RunCommands:
             w.form.show_message(f"Cannot train: {e}.")
             self._status(f"Cannot train: {e}", 8000)
             return None
-        w.settings.save_form_values(w.form.stored_values())
+        # The form is remembered for the next launch once this run has trained to its end
+        # (MainWindow._remember_form), not now: a dataset that fails to load must not stick.
         run = w.session.start(config)
         w.run_table.select_run(run)
         if run.state == "queued":
@@ -87,8 +88,7 @@ class RunCommands:
             w.form.show_message(f"Cannot train the sweep: {e}.")
             self._status(f"Cannot train the sweep: {e}", 8000)
             return []
-        w.settings.save_form_values(w.form.stored_values())
-        runs = w.session.start_sweep(config, ray=ray)
+        runs = w.session.start_sweep(config, ray=ray)  # remembered as for a run, once trained
         w.run_table.select_run(runs[0])
         queued = " (queued: it starts when the run training now ends)" \
             if runs[0].state == "queued" else ""
