@@ -537,3 +537,31 @@ def test_the_loss_plot_draws_the_scheduled_beta(qtbot, small_dataset):
     # β = 0 at the first step has no logarithm: a gap on the log axis; then β·t/10, then β.
     assert np.isnan(y[0]) and y[5] == pytest.approx(0.0025) and y[-1] == pytest.approx(0.005)
     assert plot.beta_plot.titleLabel.text == "β per step"
+
+
+def test_a_workspaces_epoch_checkpoints_keep_the_best_epoch_too(tmp_path, capsys, monkeypatch):
+    from latent_explorer.training.record import checkpoint as ckmod
+    from latent_explorer.training.record import workspace as wsmod
+
+    monkeypatch.setattr(wsmod, "CHECKPOINT_INTERVAL_S", 0.0)  # a checkpoint at every epoch end
+    monkeypatch.setattr(SingleMember, "evaluate", Scripted([9.0, 8.0, 8.5, 8.6]))
+    saved = {}
+    save = ckmod.save_checkpoint
+
+    def keep_a_copy(path, ck):  # the workspace deletes each epoch's file once the next is saved
+        saved[path.name] = ({k: v.clone() for k, v in ck.model.state_dict().items()},
+                            ck.metrics, ck.resume)
+        return save(path, ck)
+
+    monkeypatch.setattr(ckmod, "save_checkpoint", keep_a_copy)
+    rc, _, err = _cli(capsys, "train", "--model", "vae", "--nz", 2, "--hidden", 8, "--epochs", 4,
+                      "--dataset", "mnist-sample", "--keep", "best", "--quiet",
+                      "--workspace", tmp_path / "ws")
+    assert rc == 0, err
+    best = saved["final.safetensors"][0]
+    for name in ("epoch-0002.safetensors", "epoch-0003.safetensors", "epoch-0004.safetensors"):
+        weights, metrics, resume = saved[name]
+        assert metrics.neg_elbo == 8.0 and resume.best["epoch"] == 2, name
+        assert all(torch.equal(weights[k], best[k]) for k in best), name  # epoch 2's weights
+    assert all(torch.equal(saved["epoch-0004.safetensors"][2].weights[k], v)
+               for k, v in saved["final.safetensors"][2].weights.items())

@@ -605,6 +605,10 @@ class RunWriter(Observer):
             else:
                 model, history = loop.member_model(m), loop.histories[m]
                 metrics = history.last_metrics
+                if getattr(self._config(), "keep", "last") == "best":
+                    # The weights the run keeps (its best epoch's); the resume state holds the
+                    # last ones it continues from.
+                    model, metrics, _ = loop.kept(m)
             rec = getattr(loop, "timeline_recorder", None) if m == 0 else None
             ckpt = Checkpoint(model, self._config(), history, metrics, name=self.name,
                               dataset=self.dataset, state=state, group=self.group,
