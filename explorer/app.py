@@ -74,6 +74,18 @@ def create_app(argv: list[str] | None = None):
     return app
 
 
+def _open_workspace():
+    """The user's workspace ($LATENT_EXPLORER_WORKSPACE or the data folder); None, said on
+    stderr, when it cannot be used: the window still opens, with runs kept in memory."""
+    from latent_explorer.training.record.workspace import WorkspaceError, open_workspace
+
+    try:
+        return open_workspace()
+    except WorkspaceError as e:
+        print(f"warning: {e}; runs are kept in memory only", file=sys.stderr)
+        return None
+
+
 def run_app(argv: list[str] | None = None) -> int:
     """Open the main window and run the event loop until it closes (exit 2 if it cannot open)."""
     from latent_explorer.explorer.system_check import exit_if_gui_cannot_start
@@ -86,7 +98,7 @@ def run_app(argv: list[str] | None = None) -> int:
     app = create_app(argv)
     from latent_explorer.explorer.main_window import MainWindow
 
-    window = MainWindow()
+    window = MainWindow(workspace=_open_workspace())
     probe = os.environ.get("LATENT_EXPLORER_STARTUP_PROBE") == "1"
 
     def on_first_paint() -> None:

@@ -28,6 +28,7 @@ from latent_explorer.explorer.commands.run_commands import RunCommands
 from latent_explorer.explorer.views.runs_dock import RunsPanel
 from latent_explorer.explorer.views.training_form import TrainingForm
 from latent_explorer.explorer.views.training_monitor import TrainingMonitor
+from latent_explorer.explorer.widgets.page_scroll import PageScroll
 from latent_explorer.explorer.window_settings import APPLICATION, ORGANIZATION, WindowSettings
 
 if TYPE_CHECKING:
@@ -49,8 +50,11 @@ class MainWindow(QMainWindow):
     selected_run_changed = Signal(object)  # Run or None
 
     def __init__(self, settings: QSettings | None = None, load_panels: bool = True,
-                 datasets: DatasetCache | None = None) -> None:
+                 datasets: DatasetCache | None = None, workspace=None) -> None:
+        """`workspace`: the folder of runs (a training.record.workspace.Workspace) the session
+        writes every run into and lists and follows at launch; None keeps runs in memory."""
         super().__init__()
+        self.workspace = workspace
         self.setWindowTitle(APPLICATION)
         self.settings = WindowSettings(settings)
         self.dialogs = Dialogs(self)  # tests replace it: no modal dialog ever blocks them
@@ -66,6 +70,8 @@ class MainWindow(QMainWindow):
         self._device_text = "…"
         self._progress_timer = QTimer(self, singleShot=True, interval=PROGRESS_INTERVAL_MS)
         self._progress_timer.timeout.connect(self._update_progress)
+        self._room_timer = QTimer(self, singleShot=True, interval=0)  # once layouts settled
+        self._room_timer.timeout.connect(self._make_room_for_tab)
 
         self.monitor = TrainingMonitor()
         self.tabs = QTabWidget(documentMode=True)
@@ -76,8 +82,10 @@ class MainWindow(QMainWindow):
         self.form = TrainingForm()
         scroll = QScrollArea(widgetResizable=True, frameShape=QScrollArea.Shape.NoFrame)
         scroll.setWidget(self.form)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(self.form.sizeHint().width() + 8)  # never cut the fields off
+        # As narrow as the form's fields allow, beside a vertical scroll bar: a short window
+        # scrolls the form up and down, and never needs to scroll it sideways.
+        scroll.setMinimumWidth(self.form.minimumSizeHint().width()
+                               + scroll.verticalScrollBar().sizeHint().width())
         self.form_dock = self._dock("New run", "form_dock", scroll, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.runs_panel = RunsPanel()
         self.runs_dock = self._dock("Runs", "runs_dock", self.runs_panel,
@@ -113,6 +121,8 @@ class MainWindow(QMainWindow):
         p.save_sweep_button.clicked.connect(lambda: self.save_selected_sweep())
         p.open_button.clicked.connect(lambda: self.open_checkpoint())
         p.remove_button.clicked.connect(self.remove_selected)
+        self.tabs.currentChanged.connect(lambda _i: self._room_timer.start())
+        self._watch_page(self.monitor)
 
         self.settings.restore_window(self, self.runs_dock)
         if (values := self.settings.form_values()) is not None:
@@ -128,6 +138,38 @@ class MainWindow(QMainWindow):
                          | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
         self.addDockWidget(area, dock)
         return dock
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._room_timer.start()
+
+    def _watch_page(self, tab) -> None:
+        """Make room again when a tab's page needs more (a notice or a caption appeared)."""
+        page = getattr(tab, "page", None)
+        if isinstance(page, PageScroll):
+            page.needed_changed.connect(self._room_timer.start)
+
+    def _make_room_for_tab(self) -> None:
+        """Let the tab in front show whole: the room it lacks comes from the docks, down to
+        their minimum (as the window does for any tab's minimum); past that, the tab scrolls."""
+        scroll = getattr(self.tabs.currentWidget(), "page", None)
+        if not isinstance(scroll, PageScroll) or not self.isVisible():
+            return
+        need = scroll.needed_size()
+        lacks = need.width() - scroll.width()
+        dock = self.form_dock
+        if lacks > 0 and dock.isVisible() and not dock.isFloating():
+            spare = dock.width() - dock.minimumSizeHint().width()
+            if spare > 0:
+                self.resizeDocks([dock], [dock.width() - min(lacks, spare)],
+                                 Qt.Orientation.Horizontal)
+        lacks = need.height() - scroll.height()
+        dock = self.runs_dock
+        if lacks > 0 and dock.isVisible() and not dock.isFloating():
+            spare = dock.height() - dock.minimumSizeHint().height()
+            if spare > 0:
+                self.resizeDocks([dock], [dock.height() - min(lacks, spare)],
+                                 Qt.Orientation.Vertical)
 
     def paintEvent(self, event) -> None:
         super().paintEvent(event)
@@ -161,7 +203,7 @@ class MainWindow(QMainWindow):
         from latent_explorer.training.engine.device import describe_device, pick_device
 
         limit_gui_thread_torch()  # so training threads get the cores: see worker_threads.py
-        self.session = s = RunSession(self._datasets, self)
+        self.session = s = RunSession(self._datasets, self, workspace=self.workspace)
         s.run_added.connect(self._on_run_added)
         s.run_changed.connect(self._on_run_changed)
         s.run_removed.connect(self._on_run_removed)
@@ -175,13 +217,17 @@ class MainWindow(QMainWindow):
         self.device_label.setText(f"Device: {self._device_text}")
         if self._load_panels:
             self.panel_host.create_registered()
+            for panel in self.panels:
+                self._watch_page(panel)
         self.is_ready = True
+        self._room_timer.start()  # the new tabs may need room the docks can give
         self.statusBar().showMessage("Ready", 3000)
         self._update_selection_views()
         self.ready.emit()
 
     def add_panel(self, panel: Panel) -> None:
         self.panel_host.add(panel)
+        self._watch_page(panel)
         self._update_panels()
 
     # -- commands (menus, buttons, shortcuts) -----------------------------------------------------
@@ -361,6 +407,8 @@ class MainWindow(QMainWindow):
     # -- selection --------------------------------------------------------------------------------
     @Slot(object)
     def _on_selection_changed(self, run: Run | None) -> None:
+        if run is not None and self.session is not None and run.folder is not None:
+            self.session.ensure_loaded(run)  # a listed workspace run: its weights, when shown
         self.loss_plot.set_highlighted(run.id if run else None)
         self.monitor.set_selected_run(run)
         self._update_selection_views()

@@ -32,7 +32,6 @@ from typing import Iterable
 
 import numpy as np
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Qt, Signal, Slot
-from tqdm import tqdm
 
 from latent_explorer.explorer.session.datasets import DatasetCache
 from latent_explorer.explorer.session.job_events import (
@@ -52,7 +51,7 @@ from latent_explorer.explorer.session.job_events import (
 from latent_explorer.explorer.session.worker_threads import prepare_worker_thread
 from latent_explorer.training.data.datasets import DataError, Dataset
 from latent_explorer.training.engine.device import describe_device
-from latent_explorer.training.engine.eta import EtaEstimator, evaluations_left
+from latent_explorer.training.engine.eta import EtaEstimator, eta_text, evaluations_left
 from latent_explorer.training.engine.events import LoopResult, Observer, SnapshotEvent
 from latent_explorer.training.engine.loop import Loop, TrainConfig, Trainer
 from latent_explorer.training.engine.sweep import SweepConfig, SweepTrainer
@@ -75,7 +74,8 @@ class Progress:
     """Where a running job is, for its progress bar, its tooltip and the status bar alike.
 
     `steps_per_second` and `eta_seconds` are the run's smoothed figures (training/engine/eta.py):
-    training time only, pauses excluded, the remaining epochs' evaluations included.
+    training time only, pauses excluded, the remaining epochs' evaluations included;
+    `eta_unsure` while that estimate is rough (the first epoch, a speed that is changing).
     """
 
     epoch: int
@@ -84,6 +84,7 @@ class Progress:
     total_steps: int
     steps_per_second: float
     eta_seconds: float
+    eta_unsure: bool = False
 
     @classmethod
     def of(cls, ev: StepsEvent, epochs: int, speed: EtaEstimator | None = None) -> "Progress":
@@ -93,7 +94,8 @@ class Progress:
             return cls(ev.epoch, epochs, step, ev.total_steps, ev.steps_per_second,
                        ev.eta_seconds)
         eta = speed.eta_seconds(ev.total_steps - step, evaluations_left(ev.epoch, epochs))
-        return cls(ev.epoch, epochs, step, ev.total_steps, speed.steps_per_second, eta)
+        return cls(ev.epoch, epochs, step, ev.total_steps, speed.steps_per_second, eta,
+                   speed.is_unsure)
 
     def stopped(self) -> "Progress":
         """The same place, no longer moving (no rate, no ETA)."""
@@ -105,9 +107,9 @@ class Progress:
 
     @property
     def eta_text(self) -> str:
-        """'03:30' (tqdm's format), '--' while unknown: the one ETA every view shows."""
-        eta = self.eta_seconds
-        return "--" if not np.isfinite(eta) else tqdm.format_interval(round(eta))
+        """'03:30' (tqdm's format), 'about 4 min (unsure)' while rough, '--' while unknown: the
+        one ETA every view shows (training.engine.eta.eta_text)."""
+        return eta_text(self.eta_seconds, self.eta_unsure)
 
     def text(self, short: bool = False) -> str:
         if short:
@@ -146,22 +148,25 @@ class TrainingWorker(QObject, Observer):
         self._recon_idx: np.ndarray | None = None
         self._last_recon = 0.0
         self._last_weights = -WEIGHTS_INTERVAL_S  # monotonic time of the last WeightsSnapshot
+        # Observers besides this worker: the workspace's run writers (set before the job starts)
+        self.observers: list[Observer] = []
 
     def _make_loop(self, dataset: Dataset) -> Loop:
         """The loop to run, observed by this worker (called under the control lock)."""
+        observers = [self, *self.observers]
         if self._prepared is not None:
-            self._prepared.observers.append(self)
+            self._prepared.observers.extend(observers)
             return self._prepared
         if isinstance(self.config, SweepConfig) and self._ray is not None:
             from latent_explorer.training.engine.ray_sweep import RaySweepTrainer
 
-            return RaySweepTrainer(self.config, dataset, observers=[self],
+            return RaySweepTrainer(self.config, dataset, observers=observers,
                                    notify_interval=STEPS_INTERVAL_S, settings=self._ray)
         if isinstance(self.config, SweepConfig):
-            return SweepTrainer(self.config, dataset, observers=[self],
+            return SweepTrainer(self.config, dataset, observers=observers,
                                 notify_interval=STEPS_INTERVAL_S)
-        return Trainer(self.config, dataset, observers=[self], notify_interval=STEPS_INTERVAL_S,
-                       timeline=TimelineRecorder())
+        return Trainer(self.config, dataset, observers=observers,
+                       notify_interval=STEPS_INTERVAL_S, timeline=TimelineRecorder())
 
     def _weights_due(self, final: bool = False) -> bool:
         """Whether to copy the weights for the panels at this epoch end (WEIGHTS_INTERVAL_S).

@@ -55,6 +55,11 @@ from latent_explorer.training.engine.resume import ResumeError
 from latent_explorer.training.record.run import Run, RunState
 from latent_explorer.training.data.sources import dataset_candidates
 from latent_explorer.training.engine.sweep import SweepConfig
+from latent_explorer.training.record.checkpoint import CheckpointError
+from latent_explorer.training.record.workspace import (RunRecord, RunWriter, Workspace,
+                                                       WorkspaceError, apply_record, read_run)
+from latent_explorer.training.record.workspace import request as request_run
+from latent_explorer.explorer.session.workspace_watch import Scan, WorkspaceWatcher
 
 CHECKPOINT_SUFFIX = ".safetensors"
 SHUTDOWN_MIN_MS = 100  # the least any one thread is waited for on close, whatever is left
@@ -90,9 +95,17 @@ class RunSession(QObject):
     judge_status = Signal(str)  # the judge of sample quality: training, ready (its accuracy)
 
     def __init__(self, datasets: DatasetCache | None = None, parent: QObject | None = None,
-                 score: bool = True) -> None:
-        """`score`: measure ended runs' IW bound and sample quality in the background."""
+                 score: bool = True, workspace: Workspace | None = None) -> None:
+        """`score`: measure ended runs' IW bound and sample quality in the background.
+        `workspace`: the folder of runs every run is written into from its first step, and
+        whose runs (from earlier sessions and other processes) this session lists and follows."""
         super().__init__(parent)
+        self.workspace = workspace
+        self.watcher: WorkspaceWatcher | None = None
+        self._by_folder: dict[Path, Run] = {}  # the workspace's runs this session lists
+        self._own: set[Path] = set()  # folders this session's jobs write (never read back)
+        self._metrics_reads: dict[Path, MetricsFeed] = {}  # followed runs of other processes
+        self.trash: list[tuple[Run, Path]] = []  # removed runs and where they went (undo)
         self.datasets = datasets or DatasetCache()
         self.queue = JobQueue(self)
         self.runs: list[Run] = []
@@ -111,6 +124,10 @@ class RunSession(QObject):
             self.scorer.status.connect(self._on_scorer_status)
         self.queue.event.connect(self._on_queue_event)
         self.queue.job_finished.connect(self._on_job_finished)
+        if workspace is not None:
+            self.watcher = WorkspaceWatcher(workspace, self)
+            self.watcher.scanned.connect(self._on_workspace_scanned)
+            self.watcher.start()
 
     # -- queries ---------------------------------------------------------------------------------
     def usable_runs(self) -> list[Run]:
@@ -171,7 +188,9 @@ class RunSession(QObject):
         return f"{name} ({n})"
 
     def unsaved_runs(self) -> list[Run]:
-        return [r for r in self.runs if r.model is not None and not r.saved and not r.is_active]
+        """Runs whose weights exist only in memory (a run in the workspace is on disk)."""
+        return [r for r in self.runs if r.model is not None and not r.saved and not r.is_active
+                and r.folder is None]
 
     # -- runs ------------------------------------------------------------------------------------
     def add(self, run: Run) -> Run:
@@ -183,8 +202,10 @@ class RunSession(QObject):
         """A new run of `config`, queued (it trains at once when nothing else does)."""
         run = Run(name=name, config=config)
         run.name = name or run.default_name()
+        job = TrainingJob(run, self.datasets)
+        job.worker.observers.extend(self._writers([run]))
         self.add(run)
-        self.queue.submit(TrainingJob(run, self.datasets))
+        self.queue.submit(job)
         return run
 
     def start_sweep(self, config: SweepConfig, ray=None) -> list[Run]:
@@ -196,9 +217,11 @@ class RunSession(QObject):
         runs = [Run(name=member_run_name(value, seed, config.by_rate),
                     config=config.member_config(m), group=group)
                 for m, (value, seed) in enumerate(config.members())]
+        job = SweepJob(runs, config, self.datasets, ray=ray)
+        job.worker.observers.extend(self._writers(runs))
         for run in runs:
             self.add(run)
-        self.queue.submit(SweepJob(runs, config, self.datasets, ray=ray))
+        self.queue.submit(job)
         return runs
 
     def sweep_members(self, run: Run | None) -> list[Run]:
@@ -241,7 +264,9 @@ class RunSession(QObject):
         where = (f"epoch {start.epochs_done + 1}, batch {start.batch_in_epoch}"
                  if start.batch_in_epoch else f"the end of epoch {start.epochs_done}")
         how = "; ".join(start.notices) if start.notices else "exactly where it stopped"
-        job = self.queue.submit(ContinueJob(run, self.datasets, trainer))
+        job = ContinueJob(run, self.datasets, trainer)
+        job.worker.observers.extend(self._writers([run], continuing=True))
+        job = self.queue.submit(job)
         self.message.emit(f"{run.name}: continuing from {where} to {epochs} epochs ({how})",
                           20000 if start.notices else 8000)
         self.run_changed.emit(run)
@@ -277,11 +302,14 @@ class RunSession(QObject):
             self.run_changed.emit(run)
 
     def remove(self, run: Run) -> None:
-        """Take a run out (stopping its job first): its late events are dropped."""
+        """Take a run out (stopping its job first): its late events are dropped. A run in the
+        workspace moves to the workspace's trash (`undo_remove` brings it back)."""
         if run not in self.runs:
             return
         if run.is_active:
             self.stop(run)
+        if run.folder is not None and self.workspace is not None and not run.is_active:
+            self._trash(run)
         self.runs.remove(run)
         self.reconstructions.pop(run.id, None)
         self.progress.pop(run.id, None)
@@ -289,10 +317,16 @@ class RunSession(QObject):
         self.run_removed.emit(run)
 
     def pause(self, run: Run) -> None:
-        self.queue.pause(run)
+        if self._is_external(run):
+            self._request(run, "pause")
+        else:
+            self.queue.pause(run)
 
     def resume(self, run: Run) -> None:
-        self.queue.resume(run)
+        if self._is_external(run):
+            self._request(run, "resume")
+        else:
+            self.queue.resume(run)
 
     def toggle_pause(self, run: Run) -> None:
         if run.state == RunState.RUNNING:
@@ -301,7 +335,10 @@ class RunSession(QObject):
             self.resume(run)
 
     def stop(self, run: Run) -> None:
-        self.queue.stop(run)
+        if self._is_external(run):
+            self._request(run, "stop")
+        else:
+            self.queue.stop(run)
 
     def shutdown(self, timeout_ms: int = 2000) -> bool:
         """Stop every thread of this session within `timeout_ms` in all. True if all ended.
@@ -318,6 +355,8 @@ class RunSession(QObject):
         def left() -> int:
             return max(SHUTDOWN_MIN_MS, int((deadline - time.monotonic()) * 1000))
 
+        if self.watcher is not None:
+            self.watcher.close(left() / 1000)
         if self.scorer is not None:
             self.scorer.request_stop()  # it stops while the jobs do
         clean = self.queue.shutdown(left())
@@ -331,6 +370,169 @@ class RunSession(QObject):
             clean = loader.wait(left()) and clean
         self._loaders.clear()
         return clean
+
+    # -- the workspace -------------------------------------------------------------------------
+    def _writers(self, runs: list[Run], continuing: bool = False) -> list[RunWriter]:
+        """A RunWriter per run (member m of the job), each into its own run folder, made here
+        in the GUI thread so the run knows its folder before it trains; [] without a workspace
+        or when it cannot be written (the run trains anyway, and the status bar says why)."""
+        ws = self.workspace
+        if ws is None:
+            return []
+        writers = []
+        for m, run in enumerate(runs):
+            try:
+                if not (continuing and run.folder is not None):
+                    run.folder = ws.new_run_folder(run.name)
+            except (OSError, WorkspaceError) as e:
+                self.message.emit(f"{run.name}: not written into the workspace: {e}", 15000)
+                continue
+            self._own.add(run.folder)
+            self._by_folder[run.folder] = run
+            dataset = run.dataset.name if run.dataset is not None else ""
+            writers.append(RunWriter(ws, run.name, member=m, group=run.group,
+                                     folder=run.folder, dataset=dataset))
+        return writers
+
+    def _is_external(self, run: Run) -> bool:
+        """A run written by another process (a terminal's `train`, a sweep, a Ray trial)."""
+        return run.folder is not None and run.folder not in self._own
+
+    def _request(self, run: Run, what: str) -> None:
+        try:
+            request_run(run.folder, what)
+        except OSError as e:
+            self.message.emit(f"{run.name}: cannot ask its process to {what}: {e}", 10000)
+            return
+        self.message.emit(f"{run.name}: asked its process to {what} (it acts between batches)",
+                          6000)
+
+    def _trash(self, run: Run) -> None:
+        try:
+            where = self.workspace.trash(run.folder)
+        except OSError as e:
+            self.message.emit(f"{run.name}: could not move it to the trash: {e}", 10000)
+            return
+        self._by_folder.pop(run.folder, None)
+        self.trash.append((run, where))
+        if self.watcher is not None:
+            self.watcher.unfollow(run.folder)
+
+    def undo_remove(self) -> Run | None:
+        """Bring the last removed workspace run back from the trash (None when there is none)."""
+        while self.trash:
+            run, where = self.trash.pop()
+            try:
+                run.folder = self.workspace.restore(where)
+            except (OSError, WorkspaceError) as e:
+                self.message.emit(f"{run.name}: cannot restore it: {e}", 10000)
+                continue
+            self._by_folder[run.folder] = run
+            self.add(run)
+            return run
+        return None
+
+    def empty_trash(self) -> int:
+        """Delete the workspace's trash for good; how many runs it held."""
+        if self.workspace is None:
+            return 0
+        self.trash.clear()
+        return self.workspace.empty_trash()
+
+    def ensure_loaded(self, run: Run) -> bool:
+        """Load a listed workspace run's latest checkpoint (weights, history, timeline) when it
+        is first shown; its data loads in the background. False when there is nothing to load
+        yet or it cannot be read (the run says why)."""
+        if run.model is not None or run.folder is None or run.is_active:
+            return run.model is not None
+        rec = read_run(run.folder)
+        path = rec.checkpoint_path
+        if path is None:
+            return False
+        try:
+            ckpt = load_checkpoint(path)
+        except (CheckpointError, OSError) as e:
+            run.error = f"its checkpoint cannot be read: {e}"
+            self.run_changed.emit(run)
+            return False
+        run.model, run.timeline, run.resume = ckpt.model, ckpt.timeline, ckpt.resume
+        run.metrics = ckpt.metrics
+        if len(ckpt.history) >= len(run.history):
+            run.history = ckpt.history
+        run.path, run.saved = path, True
+        self._load_dataset(run, ckpt.dataset)
+        self.run_changed.emit(run)
+        return True
+
+    def _load_dataset(self, run: Run, dataset_name: str) -> None:
+        loader = DatasetLoader(self.datasets, dataset_candidates(run.config, dataset_name),
+                               token=run)
+        loader.loaded.connect(self._on_loader_loaded)
+        self._loaders.append(loader)
+        loader.start()
+
+    @Slot(object)
+    def _on_workspace_scanned(self, scan: Scan) -> None:
+        if self._closed:
+            return
+        for rec in scan.records:
+            if rec.folder in self._own:
+                continue  # this session writes it: its job's events are the truth
+            run = self._by_folder.get(rec.folder)
+            if run is None:
+                run = self._run_of_record(rec)
+                if run is None:
+                    continue
+                self._by_folder[rec.folder] = run
+                self.add(run)
+            else:
+                self._update_from_record(run, rec)
+            if rec.state in ("training", "paused") and self.watcher is not None:
+                self.watcher.follow(rec.folder)
+        for folder, lines in scan.metrics.items():
+            run = self._by_folder.get(folder)
+            if run is not None and folder not in self._own:
+                self._apply_metrics(run, lines)
+
+    def _run_of_record(self, rec: RunRecord) -> Run | None:
+        """A listed run of the workspace: its name, config and state; weights load on demand."""
+        try:
+            config = TrainConfig.from_dict(rec.config) if rec.config else None
+        except (TypeError, ValueError, KeyError):
+            config = None
+        if config is None:  # unreadable: listed, failed, with the reason
+            config = TrainConfig()
+            rec.problem = rec.problem or "run.json has no readable config"
+        run = Run(name=self.unique_name(rec.name or rec.folder.name), config=config,
+                  group=rec.group, folder=rec.folder, saved=True)
+        self._update_from_record(run, rec, announce=False)
+        return run
+
+    def _update_from_record(self, run: Run, rec: RunRecord, announce: bool = True) -> None:
+        state = _RUN_STATES.get(rec.state, RunState.FAILED)
+        error = rec.problem or rec.error
+        if rec.problem is not None:
+            state = RunState.FAILED
+        elif state == RunState.INTERRUPTED:
+            error = (f"interrupted at epoch {rec.epoch}: its process ended mid-run; Continue "
+                     "resumes it exactly from its last epoch checkpoint")
+        changed = (run.state, run.error) != (state, error)
+        run.state, run.error = state, error
+        if not run.is_active and run.model is not None and rec.checkpoint_path is not None \
+                and rec.checkpoint_path != run.path:
+            run.model = None  # it trained on elsewhere: load the newer weights when shown
+            self.ensure_loaded(run)
+        if changed and announce:
+            self.run_changed.emit(run)
+
+    def _apply_metrics(self, run: Run, lines: list[dict]) -> None:
+        """New metrics of a run another process trains: into its history, and out as the
+        loop's own events, so its curves grow like a local run's."""
+        feed = self._metrics_reads.setdefault(run.folder, MetricsFeed())
+        for ev in feed.events(run.history, lines, run.config):
+            self.run_event.emit(run, ev)
+        if feed.epoch_changed:
+            self.run_changed.emit(run)
 
     # -- events ----------------------------------------------------------------------------------
     @Slot(object)
@@ -349,7 +551,7 @@ class RunSession(QObject):
                 speed = self.speeds.get(run.id)
                 if speed is None:
                     speed = self.speeds[run.id] = EtaEstimator()
-                speed.add_steps(ev.n_steps, ev.steps_per_second)
+                speed.add_steps(ev.n_steps, ev.steps_per_second, ev.steps_per_epoch)
                 self.progress[run.id] = Progress.of(ev, run.config.epochs, speed)
             case EpochEvent(eval_seconds=eval_seconds) if run.id in self.speeds:
                 self.speeds[run.id].add_epoch(eval_seconds)
@@ -411,6 +613,45 @@ class RunSession(QObject):
     def _on_scorer_status(self, text: str) -> None:
         self.message.emit(text, 8000)
         self.judge_status.emit(text)
+
+
+_RUN_STATES = {"training": RunState.RUNNING, "paused": RunState.PAUSED,
+               "finished": RunState.FINISHED, "stopped": RunState.STOPPED,
+               "failed": RunState.FAILED, "interrupted": RunState.INTERRUPTED}
+
+
+class MetricsFeed:
+    """Turns a followed run's metrics records into its history and the loop's events."""
+
+    def __init__(self) -> None:
+        self.epoch_changed = False
+
+    def events(self, history: History, lines: list[dict], config: TrainConfig) -> list:
+        """Apply `lines` to `history`; the events that draw what changed: one StepsEvent for
+        all new steps (from the earliest a continued run redid) and one EpochEvent a new epoch."""
+        from latent_explorer.training.engine.events import EpochEvent as LoopEpochEvent
+        from latent_explorer.training.engine.events import StepsEvent as LoopStepsEvent
+        from latent_explorer.training.metrics.evaluate import EvalMetrics
+
+        low = len(history)
+        epochs_before = len(history.epochs)
+        epoch = 0
+        for rec in lines:
+            apply_record(history, rec, EvalMetrics)
+            low = min(low, len(history))
+            epoch = int(rec.get("epoch", epoch) or epoch)
+        out: list = []
+        if len(history) > low:
+            sl = slice(low, len(history))
+            beta = history.beta[sl][None].copy() if history.has_beta else None
+            out.append(LoopStepsEvent(low, history.recon[sl][None].copy(),
+                                      history.kl[sl][None].copy(), history.total[sl][None].copy(),
+                                      epoch, 0, 0, 0, 0.0, beta=beta))
+        new_epochs = history.epochs[min(epochs_before, len(history.epochs)):]
+        for e in new_epochs:
+            out.append(LoopEpochEvent(e.epoch, e.step, (e.metrics,), 0.0, 0.0))
+        self.epoch_changed = bool(new_epochs)
+        return out
 
 
 def _ended_message(run: Run) -> str:

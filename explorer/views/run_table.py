@@ -13,10 +13,11 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QRect, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QPainter, QPixmap, QIcon
+from PySide6.QtGui import QBrush, QColor, QIcon, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
+    QFrame,
     QHeaderView,
     QStyle,
     QStyledItemDelegate,
@@ -225,6 +226,8 @@ class RunTableModel(QAbstractTableModel):
             v = run.measures.get("quality")
             return f"{v:.0%}" if v is not None else ""
         if col == COL_FILE:
+            if run.folder is not None:  # in the workspace: on disk from its first step
+                return run.folder.name
             if run.model is None:
                 return ""
             return run.path.name if run.saved and run.path else "unsaved"
@@ -283,8 +286,16 @@ class ProgressDelegate(QStyledItemDelegate):
         style.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter, widget)
 
 
+FROZEN_COLUMNS = (COL_SHOW, COL_NAME)  # stay in view while the others scroll sideways
+
+
 class RunTable(QTableView):
-    """The run list view: single selection, rename in place (F2 or double-click)."""
+    """The run list view: single selection, rename in place (F2 or double-click).
+
+    Show and Name stay put while the other columns scroll sideways, as in Qt's "Frozen Column"
+    example: a second view over the same model and selection (`frozen`) shows just those
+    columns, laid over the table's left edge; widths, rows and scrolling are kept in step.
+    """
 
     selected_run_changed = Signal(object)  # Run or None
 
@@ -315,6 +326,11 @@ class RunTable(QTableView):
         # File is last and stretches over what is left; below this it scrolls sideways.
         h.setMinimumSectionSize(fm.horizontalAdvance("Show") + 12)
         self.setColumnWidth(COL_PROGRESS, fm.horizontalAdvance("epoch 10/10 · step 9,380/9,380"))
+        # Rows as tall as the text needs (the style's default is half as tall again): more
+        # runs in view on a small screen.
+        self.verticalHeader().setDefaultSectionSize(fm.height() + 8)
+        self.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.frozen = self._frozen_view()
         self.selectionModel().selectionChanged.connect(self._on_selection_changed)
 
     def selected_run(self) -> Run | None:
@@ -331,3 +347,95 @@ class RunTable(QTableView):
 
     def _on_selection_changed(self, *_args) -> None:
         self.selected_run_changed.emit(self.selected_run())
+
+    # -- the frozen columns ------------------------------------------------------------------------
+    def _frozen_view(self) -> QTableView:
+        f = QTableView(self)
+        f.setObjectName("frozen run columns")
+        f.setModel(self.model())
+        f.setSelectionModel(self.selectionModel())
+        f.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        f.setSelectionBehavior(self.selectionBehavior())
+        f.setSelectionMode(self.selectionMode())
+        f.setEditTriggers(self.editTriggers())
+        f.setAlternatingRowColors(True)
+        f.setWordWrap(False)
+        f.setFrameShape(QFrame.Shape.NoFrame)
+        f.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        f.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        f.verticalHeader().hide()
+        f.verticalHeader().setDefaultSectionSize(self.verticalHeader().defaultSectionSize())
+        f.horizontalHeader().setStretchLastSection(False)
+        f.horizontalHeader().setMinimumSectionSize(self.horizontalHeader().minimumSectionSize())
+        for col in range(self.model().columnCount()):
+            f.setColumnHidden(col, col not in FROZEN_COLUMNS)
+        for col in FROZEN_COLUMNS:
+            f.setColumnWidth(col, self.columnWidth(col))
+        self.viewport().stackUnder(f)
+        # A line between the frozen columns and those scrolling under them.
+        self._frozen_edge = QFrame(self)
+        self._frozen_edge.setFrameShape(QFrame.Shape.VLine)
+        self._frozen_edge.setFrameShadow(QFrame.Shadow.Plain)
+        self._frozen_edge.setForegroundRole(QPalette.ColorRole.Mid)
+        self._frozen_edge.setFixedWidth(1)
+        self.horizontalHeader().sectionResized.connect(self._on_section_resized)
+        f.horizontalHeader().sectionResized.connect(self._on_frozen_section_resized)
+        f.verticalScrollBar().valueChanged.connect(self.verticalScrollBar().setValue)
+        self.verticalScrollBar().valueChanged.connect(f.verticalScrollBar().setValue)
+        f.show()
+        return f
+
+    def frozen_width(self) -> int:
+        return sum(self.columnWidth(c) for c in FROZEN_COLUMNS if not self.isColumnHidden(c))
+
+    def _update_frozen_geometry(self) -> None:
+        vp = self.viewport().geometry()
+        header = self.horizontalHeader()
+        width = min(self.frozen_width(), vp.width())
+        self.frozen.horizontalHeader().setFixedHeight(header.height())
+        self.frozen.setGeometry(vp.left(), header.geometry().top(), width,
+                                vp.bottom() - header.geometry().top() + 1)
+        self._frozen_edge.setGeometry(vp.left() + width - 1, header.geometry().top(), 1,
+                                      self.frozen.height())
+        self._frozen_edge.raise_()
+
+    def _on_section_resized(self, col: int, _old: int, new: int) -> None:
+        if col in FROZEN_COLUMNS and self.frozen.columnWidth(col) != new:
+            self.frozen.setColumnWidth(col, new)
+        self._update_frozen_geometry()
+
+    def _on_frozen_section_resized(self, col: int, _old: int, new: int) -> None:
+        if self.columnWidth(col) != new:
+            self.setColumnWidth(col, new)  # the user widened Name on the frozen header
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._update_frozen_geometry()
+
+    def updateGeometries(self) -> None:
+        super().updateGeometries()
+        if hasattr(self, "frozen"):
+            self._update_frozen_geometry()
+
+    def edit(self, index, trigger=QAbstractItemView.EditTrigger.AllEditTriggers, event=None):
+        """Rename in the frozen view, which lies over the table's own Name cells."""
+        if index.isValid() and index.column() in FROZEN_COLUMNS and hasattr(self, "frozen"):
+            if trigger in (QAbstractItemView.EditTrigger.AllEditTriggers,
+                           QAbstractItemView.EditTrigger.EditKeyPressed):
+                self.frozen.edit(index)
+                return self.frozen.state() == QAbstractItemView.State.EditingState
+            return False
+        return super().edit(index, trigger, event)
+
+    def scrollTo(self, index, hint=QAbstractItemView.ScrollHint.EnsureVisible) -> None:
+        """Rows scroll into view; a frozen cell never scrolls the columns sideways, and another
+        is brought out from under the frozen ones."""
+        bar = self.horizontalScrollBar()
+        before = bar.value()
+        super().scrollTo(index, hint)
+        if not index.isValid() or index.column() in FROZEN_COLUMNS:
+            bar.setValue(before)
+            return
+        hidden = self.frozen_width() - self.columnViewportPosition(index.column())
+        if hidden > 0:
+            bar.setValue(bar.value() - hidden)

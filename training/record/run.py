@@ -33,6 +33,7 @@ class Run:
     error: str | None = None
     dataset: Dataset | None = None  # in memory, shared between runs on the same data
     path: Path | None = None  # where it was last saved or loaded from
+    folder: Path | None = None  # its run folder in the workspace (written from its first step)
     saved: bool = False  # False while the weights exist only in memory
     group: str = ""  # the sweep this run is a member of ('' for a single run)
     notices: list[str] = field(default_factory=list)  # one-line remarks (e.g. from loading)

@@ -18,6 +18,9 @@ class RunState(str, Enum):
     FINISHED = "finished"
     STOPPED = "stopped"
     FAILED = "failed"
+    # Its writer (another process, or this window before a crash) died mid-run: its last epoch
+    # checkpoint is on disk and Continue resumes it exactly (training.record.workspace).
+    INTERRUPTED = "interrupted"
 
     def __str__(self) -> str:
         return self.value

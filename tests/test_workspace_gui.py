@@ -1,0 +1,126 @@
+"""The window and the workspace: runs on disk are listed at launch, loaded when shown, and
+runs that other processes train are watched live."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import FakeDialogs, click_train, fill_form, wait_ended
+
+from latent_explorer.training.cli.main import run_cli
+from latent_explorer.training.record.workspace import Workspace, read_run
+
+ROOT = Path(__file__).resolve().parents[1]
+WAIT_MS = 60_000
+
+
+def open_window(qtbot, settings, datasets, ws: Workspace):
+    from latent_explorer.explorer.main_window import MainWindow
+
+    w = MainWindow(settings=settings, load_panels=False, datasets=datasets, workspace=ws)
+    qtbot.addWidget(w)
+    w.dialogs = FakeDialogs()
+    w.show()
+    w.finish_startup()
+    return w
+
+
+def names(w) -> list[str]:
+    m = w.run_model
+    return [m.data(m.index(r, 1)) for r in range(m.rowCount())]
+
+
+def test_runs_from_earlier_sessions_are_listed_and_load_when_selected(qtbot, settings, datasets,
+                                                                      tmp_path, capsys):
+    ws = Workspace(tmp_path / "ws")
+    assert run_cli(["train", "--model", "vae", "--nz", "2", "--hidden", "8", "--epochs", "2",
+                    "--dataset", "mnist-sample", "--quiet", "--workspace", str(ws.root)]) == 0
+    w = open_window(qtbot, settings, datasets, ws)
+    try:
+        qtbot.waitUntil(lambda: names(w) == ["VAE β=0.005 nz=2"], timeout=WAIT_MS)
+        (run,) = w.runs
+        assert run.state == "finished" and run.model is None  # listed from its run file alone
+        w.run_table.select_run(run)
+        assert run.model is not None and len(run.history) == 142  # loaded when shown
+        qtbot.waitUntil(lambda: run.dataset is not None, timeout=WAIT_MS)
+        assert run in w.usable_runs()
+        assert w.session.unsaved_runs() == []  # on disk: nothing to ask about on quit
+    finally:
+        w.shutdown()
+
+
+def test_a_run_trained_in_the_window_is_on_disk_and_back_after_relaunch(qtbot, settings,
+                                                                         datasets, tmp_path):
+    ws = Workspace(tmp_path / "ws")
+    w = open_window(qtbot, settings, datasets, ws)
+    try:
+        fill_form(w, nz=2, epochs=2)
+        run = click_train(qtbot, w)
+        assert run.folder is not None and run.folder.parent == ws.root
+        wait_ended(qtbot, w, run)
+        assert run.state == "finished" and w.session.unsaved_runs() == []
+    finally:
+        w.shutdown()
+    rec = read_run(run.folder)
+    assert (rec.state, rec.epoch, rec.step) == ("finished", 2, 20)
+    again = open_window(qtbot, settings, datasets, ws)
+    try:
+        qtbot.waitUntil(lambda: len(again.runs) == 1, timeout=WAIT_MS)
+        assert again.runs[0].name == run.name and again.runs[0].state == "finished"
+    finally:
+        again.shutdown()
+
+
+def test_removing_a_workspace_run_moves_it_to_the_trash_and_undo_brings_it_back(
+        qtbot, settings, datasets, tmp_path):
+    ws = Workspace(tmp_path / "ws")
+    assert run_cli(["train", "--model", "ae", "--nz", "2", "--hidden", "8", "--epochs", "1",
+                    "--dataset", "mnist-sample", "--quiet", "--workspace", str(ws.root)]) == 0
+    w = open_window(qtbot, settings, datasets, ws)
+    try:
+        qtbot.waitUntil(lambda: len(w.runs) == 1, timeout=WAIT_MS)
+        run = w.runs[0]
+        w.session.remove(run)
+        assert w.runs == [] and ws.runs() == [] and len(ws.trashed()) == 1
+        assert w.session.undo_remove() is run
+        assert w.runs == [run] and [r.name for r in ws.runs()] == ["AE nz=2"]
+    finally:
+        w.shutdown()
+
+
+@pytest.mark.slow
+def test_a_train_started_in_a_terminal_is_watched_live_and_stopped_from_the_window(
+        qtbot, settings, datasets, tmp_path):
+    ws = Workspace(tmp_path / "ws")
+    w = open_window(qtbot, settings, datasets, ws)
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "main.py"), "train", "--model", "vae", "--nz", "2",
+         "--hidden", "8", "--epochs", "100000", "--dataset", "mnist-sample", "--quiet",
+         "--threads", "1", "--workspace", str(ws.root)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "LATENT_EXPLORER_CHECKPOINT_INTERVAL_S": "0"})
+    try:
+        qtbot.waitUntil(lambda: len(w.runs) == 1, timeout=WAIT_MS)
+        run = w.runs[0]
+        assert run.state == "running"
+        qtbot.waitUntil(lambda: len(run.history) > 200, timeout=WAIT_MS)  # its curves grow
+        qtbot.waitUntil(lambda: bool(run.history.epochs), timeout=WAIT_MS)
+        seen = len(run.history)
+        qtbot.waitUntil(lambda: len(run.history) > seen + 100, timeout=WAIT_MS)
+        w.loss_plot.flush()
+        assert w.loss_plot.step_count(run.id) >= seen + 100  # drawn, not only read
+        assert w.loss_plot.marker_count(run.id) >= 1  # its test metrics per epoch too
+        x, _y = w.loss_plot.curve_data(run.id)
+        assert len(x) >= seen
+        w.run_table.select_run(run)
+        w.stop_selected()  # through the run's control file: the process ends as stopped
+        assert proc.wait(60) == 0
+        qtbot.waitUntil(lambda: run.state == "stopped", timeout=WAIT_MS)
+    finally:
+        proc.kill()
+        proc.stderr.close()
+        w.shutdown()
