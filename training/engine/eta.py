@@ -5,10 +5,17 @@ of training (training/engine/loop.py excludes pauses from it). That figure swing
 the GIL, another process on a 2-core machine, the loop's 5 s window starting again. An ETA of
 `steps left / latest rate` swung by minutes within seconds (issue 21: 03:30 → 15:35 → 01:43 →
 11:09 in 40 s). `EtaEstimator` keeps the training seconds and the steps of the recent past,
-each decayed with a time constant of `time_constant_s` seconds of training, and their ratio is
-the time per step: a one-second stall moves it by a few per cent, a lasting change of speed (a
-sweep member failing, the machine getting busy) is followed within a minute and a half. It is a ratio of sums, not an average of rates, so
+each decayed with a time constant of `time_constant_s` seconds of training (or one epoch's
+training time where epochs are shorter, though never under MIN_TIME_CONSTANT_S), and their ratio
+is the time per step: a one-second stall moves it by a few per cent, a lasting change of speed (a
+sweep member failing, the machine getting busy) is followed within three epochs, and within a
+minute and a half however long the epochs. It is a ratio of sums, not an average of rates, so
 slow and fast chunks count for the steps they trained and the ETA is unbiased.
+
+The ETA says when it is unsure (`is_unsure`, `eta_text`: "about 4 min (unsure)"): before the first
+epoch has ended (the speed is settling, no evaluation was timed yet), and while the speed of the
+last quarter time constant differs from the smoothed one by more than UNSURE_SPREAD (the speed is
+changing, or swings too much to tell).
 
 No wall clock is read here, so a pause, however long, changes nothing. The ETA also counts what
 evaluation after each remaining epoch costs (the mean of the evaluations so far), which steps/s
@@ -19,7 +26,11 @@ from __future__ import annotations
 
 import math
 
-TIME_CONSTANT_S = 20.0  # seconds of training over which the speed is averaged
+TIME_CONSTANT_S = 20.0  # seconds of training over which the speed is averaged (at most)
+TIME_CONSTANT_EPOCHS = 1.0  # ... or over this many epochs' training time, where that is shorter
+MIN_TIME_CONSTANT_S = 5.0  # ... but never over less training time than this (tiny epochs)
+FAST_SHARE = 0.25  # the recent speed's time constant, as a share of the smoothed speed's
+UNSURE_SPREAD = 0.2  # recent and smoothed time per step further apart than this: unsure
 
 
 class EtaEstimator:
@@ -29,19 +40,48 @@ class EtaEstimator:
         self.time_constant_s = float(time_constant_s)
         self._seconds = 0.0  # recent training seconds, decayed
         self._steps = 0.0  # the steps trained in them, decayed alike
+        self._fast_seconds = 0.0  # the same over a quarter of the time constant: the speed now
+        self._fast_steps = 0.0
+        self.steps_per_epoch = 0  # 0: unknown (the time constant is then time_constant_s)
         self._eval_seconds = 0.0
         self._evals = 0
         self.training_seconds = 0.0  # training time seen so far (sum over chunks)
 
-    def add_steps(self, steps: int, steps_per_second: float) -> None:
-        """`steps` more steps, trained at `steps_per_second` (the loop's figure, pauses excluded)."""
+    def add_steps(self, steps: int, steps_per_second: float, steps_per_epoch: int = 0) -> None:
+        """`steps` more steps, trained at `steps_per_second` (the loop's figure, pauses excluded);
+        `steps_per_epoch`, when given, lets the average follow short epochs (`time_constant`)."""
+        if steps_per_epoch and steps_per_epoch > 0:
+            self.steps_per_epoch = int(steps_per_epoch)
         if steps <= 0 or not (math.isfinite(steps_per_second) and steps_per_second > 0):
             return
         seconds = steps / steps_per_second
         self.training_seconds += seconds
-        decay = math.exp(-seconds / self.time_constant_s)  # older chunks fade as training goes on
+        tc = self.time_constant
+        decay = math.exp(-seconds / tc)  # older chunks fade as training goes on
         self._seconds = self._seconds * decay + seconds
         self._steps = self._steps * decay + steps
+        fast = math.exp(-seconds / (tc * FAST_SHARE))
+        self._fast_seconds = self._fast_seconds * fast + seconds
+        self._fast_steps = self._fast_steps * fast + steps
+
+    @property
+    def time_constant(self) -> float:
+        """The training seconds the speed is averaged over: `time_constant_s`, or one epoch's
+        training time (at the speed so far) where that is shorter, never under MIN_TIME_CONSTANT_S."""
+        spp = self._seconds_per_step
+        if not self.steps_per_epoch or math.isnan(spp):
+            return self.time_constant_s
+        epoch_s = TIME_CONSTANT_EPOCHS * self.steps_per_epoch * spp
+        return min(self.time_constant_s, max(MIN_TIME_CONSTANT_S, epoch_s))
+
+    @property
+    def is_unsure(self) -> bool:
+        """Whether the ETA is a rough guess: no epoch has ended yet, or the speed of late differs
+        from the smoothed one by more than UNSURE_SPREAD (it is changing, or too noisy to tell)."""
+        if not self._evals or self._steps <= 0 or self._fast_steps <= 0:
+            return True
+        recent = self._fast_seconds / self._fast_steps
+        return abs(recent / self._seconds_per_step - 1) > UNSURE_SPREAD
 
     @property
     def _seconds_per_step(self) -> float:
@@ -73,10 +113,35 @@ class EtaEstimator:
                 + max(0, evaluations_left) * self.eval_seconds)
 
 
+def rough_duration(seconds: float) -> str:
+    """A duration as a person says it when unsure: '40 s', '3 min', '1 h 20 min'."""
+    s = max(0.0, float(seconds))
+    if s < 60:  # to the next 10 s
+        return f"{max(1, math.ceil(s / 10)) * 10} s"
+    minutes = round(s / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    h, m = divmod(minutes, 60)
+    return f"{h} h {m} min" if m else f"{h} h"
+
+
+def eta_text(seconds: float, unsure: bool = False) -> str:
+    """The one ETA every view shows: '03:30' (tqdm's format), 'about 4 min (unsure)' while the
+    estimate is rough (`EtaEstimator.is_unsure`), '--' while it is unknown."""
+    if not math.isfinite(seconds):
+        return "--"
+    if unsure:
+        return f"about {rough_duration(seconds)} (unsure)"
+    from tqdm import tqdm
+
+    return tqdm.format_interval(round(seconds))
+
+
 def evaluations_left(epoch: int, epochs: int) -> int:
     """Epoch-end evaluations still ahead while the loop is in `epoch` (1-based) of `epochs`:
     this epoch's own (its steps may all be done, its evaluation is not) and the later ones'."""
     return max(0, epochs - epoch + 1)
 
 
-__all__ = ["TIME_CONSTANT_S", "EtaEstimator", "evaluations_left"]
+__all__ = ["MIN_TIME_CONSTANT_S", "TIME_CONSTANT_EPOCHS", "TIME_CONSTANT_S", "UNSURE_SPREAD",
+           "EtaEstimator", "eta_text", "evaluations_left", "rough_duration"]
