@@ -124,3 +124,52 @@ def test_a_train_started_in_a_terminal_is_watched_live_and_stopped_from_the_wind
         proc.kill()
         proc.stderr.close()
         w.shutdown()
+
+
+@pytest.mark.slow
+def test_an_interrupted_run_continues_from_the_window_in_its_own_folder(qtbot, settings,
+                                                                        tmp_path, monkeypatch):
+    import signal
+    import time
+
+    from latent_explorer.explorer.session.datasets import DatasetCache
+    from latent_explorer.explorer.session.session import RunSession
+
+    # scoring would train the sample's judge first (seconds, and not what is tested here)
+    monkeypatch.setattr(RunSession, "_score", lambda self, run: None)
+
+    datasets = DatasetCache()  # the real bundled sample: the run continues on its own data
+
+    ws = Workspace(tmp_path / "ws")
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "main.py"), "train", "--model", "vae", "--nz", "2",
+         "--hidden", "8", "--epochs", "100000", "--dataset", "mnist-sample", "--quiet",
+         "--threads", "1", "--workspace", str(ws.root)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, "LATENT_EXPLORER_CHECKPOINT_INTERVAL_S": "0"})
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # another process writes: poll its run file
+            recs = ws.runs()
+            if recs and recs[0].epoch >= 2 and recs[0].checkpoint:
+                break
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+    finally:
+        proc.kill()
+    w = open_window(qtbot, settings, datasets, ws)
+    try:
+        qtbot.waitUntil(lambda: len(w.runs) == 1, timeout=WAIT_MS)
+        run = w.runs[0]
+        assert run.state == "interrupted" and "Continue resumes it exactly" in run.error
+        w.run_table.select_run(run)
+        qtbot.waitUntil(lambda: run.dataset is not None, timeout=WAIT_MS)
+        epochs_done = run.resume.epochs_done
+        assert w.continue_selected(epochs_done + 2) is run, w.statusBar().currentMessage()
+        wait_ended(qtbot, w, run)
+        assert run.state == "finished" and run.folder == ws.runs()[0].folder
+        rec = read_run(run.folder)
+        assert (rec.state, rec.epoch) == ("finished", epochs_done + 2)  # the same run, on disk
+    finally:
+        w.shutdown()

@@ -169,6 +169,8 @@ class RunSession(QObject):
             return "the window is closing"
         if run.is_active:
             return f"{run.name} is still training"
+        if run.model is None and run.folder is not None:
+            self.ensure_loaded(run)  # a listed workspace run: its latest checkpoint
         if run.model is None:
             return f"{run.name} has no model to continue"
         if run.state == RunState.FAILED:
