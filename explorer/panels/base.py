@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from latent_explorer.explorer.widgets.page_scroll import PageScroll
 from latent_explorer.training.explore.render import save_png
 from latent_explorer.training.record.run import Run
 
@@ -68,7 +69,9 @@ class Panel(QWidget):
         self._stack.addWidget(self.content)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self._stack)
+        # A window too small for this tab scrolls it rather than grow past the screen.
+        self.page = PageScroll(self._stack)
+        layout.addWidget(self.page)
         self.save_button = QPushButton("Save PNG…")
         self.save_button.setToolTip("Save this panel's image as a PNG file")
         self.save_button.clicked.connect(self._on_save_clicked)

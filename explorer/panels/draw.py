@@ -144,7 +144,7 @@ class DrawPanel(Panel):
         self.fit_label.setWordWrap(True)
         self.fit_label.setStyleSheet("color: #e8a33c;")
 
-        self.code_plot = _bar_plot(110)
+        self.code_plot = _bar_plot(80)  # the middle column's least height fits a laptop's tab
         # Relabel once the view box has its new width: the widget's own Resize event comes
         # before its layout, when the view box still had the old (often wider) width, and
         # labels spaced for that overlapped into one unreadable line.
@@ -187,10 +187,10 @@ class DrawPanel(Panel):
 
         self.cvae_box = QWidget()
         self.guess_label = QLabel()
-        self.restyle_view = ImageView(min_height=60)
+        self.restyle_view = ImageView(min_height=48)
         self.restyle_caption = QLabel()
         self.restyle_caption.setWordWrap(True)
-        self.score_plot = _bar_plot(70)
+        self.score_plot = _bar_plot(56)
         self.score_plot.setYRange(0, 1)
         self.score_plot.enableAutoRange(y=False)
         self.score_bars = pg.BarGraphItem(x=[], height=[], width=0.7, brush=pg.mkBrush("#4c9be8"))

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWi
 from latent_explorer.explorer.views.loss_plot import LossPlot
 from latent_explorer.explorer.views.recon_strip import ReconStrip
 from latent_explorer.explorer.views.timeline_view import TimelineView
+from latent_explorer.explorer.widgets.page_scroll import PageScroll
 
 if TYPE_CHECKING:
     from latent_explorer.training.record.run import Run
@@ -33,15 +34,22 @@ class TrainingMonitor(QWidget):
         self.notice_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.notice_close = QPushButton("Dismiss")
         bar = QHBoxLayout(self.notice)
+        bar.setContentsMargins(6, 3, 6, 3)
         bar.addWidget(self.notice_label, 1)
         bar.addWidget(self.notice_close)
         self.notice.hide()
         self.notice_close.clicked.connect(self.notice.hide)
-        layout = QVBoxLayout(self)
+        body = QWidget()
+        layout = QVBoxLayout(body)
         layout.addWidget(self.notice)
         layout.addWidget(self.loss_plot, 1)
         layout.addWidget(self.recon_strip)
         layout.addWidget(self.timeline)
+        # A window too small for the tab scrolls it rather than grow past the screen.
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        self.page = PageScroll(body)
+        outer.addWidget(self.page)
 
     def show_notice(self, text: str) -> None:
         self.notice_label.setText(text)
