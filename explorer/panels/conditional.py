@@ -15,7 +15,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from latent_explorer.explorer.panels.base import Panel, row, run_caption
+from latent_explorer.explorer.panels.base import Panel, run_caption
+from latent_explorer.explorer.widgets.flow_layout import flow
 from latent_explorer.explorer.widgets.image_view import ImageView
 from latent_explorer.explorer.widgets.sampling_controls import SamplingControls
 from latent_explorer.training.explore import panel_math as explore
@@ -50,7 +51,8 @@ class ConditionalPanel(Panel):
         self.view = ImageView(min_height=240)
 
         layout = QVBoxLayout(self.content)
-        layout.addLayout(row(self.one_digit, self.all_classes, self.sampling, self.save_button))
+        # One line where the tab is wide enough, two where it is not.
+        layout.addLayout(flow(self.one_digit, self.all_classes, self.sampling, self.save_button))
         layout.addLayout(self.digit_row)
         layout.addWidget(self.caption)
         layout.addWidget(self.view, 1)

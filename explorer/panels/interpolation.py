@@ -27,6 +27,7 @@ from latent_explorer.explorer.panels.base import (
     run_caption,
 )
 from latent_explorer.explorer.widgets.compare_box import CompareBox
+from latent_explorer.explorer.widgets.flow_layout import flow, group
 from latent_explorer.explorer.widgets.image_view import ImageView
 from latent_explorer.training.explore import drawing
 from latent_explorer.training.explore import panel_math as explore
@@ -91,24 +92,28 @@ class InterpolationPanel(Panel):
         self.scrub_view.setMaximumWidth(260)
 
         layout = QVBoxLayout(self.content)
-        layout.addLayout(row("Start: class", self.start_digit, self.start_another, "   End: class",
-                             self.end_digit, self.end_another, "   Steps", self.steps, self.method,
-                             self.mix_label))
-        layout.addLayout(row(self.compare, self.save_button))
+        # The settings wrap onto more lines in a narrow tab; the scrubber sits beside the
+        # strips rather than below them, so the tab fits a laptop's height.
+        layout.addLayout(flow(group("Start: class", self.start_digit, self.start_another),
+                              group("End: class", self.end_digit, self.end_another),
+                              group("Steps", self.steps), self.method, self.mix_label,
+                              self.compare, self.save_button))
         layout.addLayout(row("Test images — a click sets the", self.click_start, self.click_end,
                              self.other_images))
         layout.addWidget(self.gallery, 1)
+        strips = QVBoxLayout()
         for cap, view in zip(self.captions, self.views):
             cap.setWordWrap(True)
-            layout.addWidget(cap)
-            layout.addWidget(view, 1)
+            strips.addWidget(cap)
+            strips.addWidget(view, 1)
         scrub_box = QVBoxLayout()
         scrub_box.addLayout(row("Scrub", self.scrub, self.scrub_label, stretch=False))
-        scrub_box.addStretch(1)
+        scrub_box.addWidget(self.scrub_view, 1)
+        self.scrub.setMinimumWidth(120)
         bottom = row(stretch=False)
-        bottom.addLayout(scrub_box, 1)
-        bottom.addWidget(self.scrub_view)
-        layout.addLayout(bottom, 1)
+        bottom.addLayout(strips, 1)
+        bottom.addLayout(scrub_box)
+        layout.addLayout(bottom, 2)
 
         # Latest value wins while dragging: decode once per event-loop turn, the newest t.
         self._scrub_later = qthrottled(self._update_scrub, timeout=0, leading=False, parent=self)

@@ -47,6 +47,7 @@ from superqt.utils import qthrottled
 from latent_explorer.explorer.panels.base import (INTERPOLATION_END, INTERPOLATION_START, TAB10, TRAVERSAL_START,
                                   Panel, row, run_caption)
 from latent_explorer.explorer.session.map_runner import MapRunner, shared_maps
+from latent_explorer.explorer.widgets.flow_layout import flow, group
 from latent_explorer.explorer.widgets.image_view import ImageView
 from latent_explorer.training.explore import drawing
 from latent_explorer.training.explore import latent_methods as lm
@@ -281,12 +282,11 @@ class LatentMapPanel(Panel):
         top.addWidget(self.caption, 1)
         top.addWidget(self.save_button)
         layout.addLayout(top)
-        methods = row("Map:", self.method_box, "neighbours", self.neighbors_box, "min dist",
-                      self.min_dist_box, "perplexity", self.perplexity_box, "seed",
-                      self.seed_box, self.apply_button, stretch=False)
-        methods.addStretch(1)
-        methods.addWidget(self.lasso_button)
-        methods.addWidget(self.thumbs_check)
+        # One line where the tab is wide enough, more where it is not.
+        methods = flow(group("Map:", self.method_box), group("neighbours", self.neighbors_box),
+                       group("min dist", self.min_dist_box),
+                       group("perplexity", self.perplexity_box), group("seed", self.seed_box),
+                       self.apply_button, self.lasso_button, self.thumbs_check)
         layout.addLayout(methods)
         layout.addWidget(self.busy_row)
         layout.addWidget(self.method_status)

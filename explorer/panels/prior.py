@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtWidgets import QComboBox, QGridLayout, QLabel, QVBoxLayout, QWidget
 
-from latent_explorer.explorer.panels.base import Panel, row, run_caption
+from latent_explorer.explorer.panels.base import Panel, run_caption
 from latent_explorer.explorer.widgets.compare_box import CompareBox
+from latent_explorer.explorer.widgets.flow_layout import flow
 from latent_explorer.explorer.widgets.image_view import ImageView
 from latent_explorer.explorer.widgets.sampling_controls import SamplingControls
 from latent_explorer.training.explore import panel_math as explore
@@ -46,8 +47,8 @@ class PriorPanel(Panel):
         grid.setRowStretch(1, 1)
 
         layout = QVBoxLayout(self.content)
-        layout.addLayout(row(self.sampling, self.label))
-        layout.addLayout(row(self.compare, self.save_button))
+        # One line where the tab is wide enough, more where it is not.
+        layout.addLayout(flow(self.sampling, self.label, self.compare, self.save_button))
         layout.addLayout(grid, 1)
 
         self.sampling.changed.connect(self._update_grids)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtWidgets import QCheckBox, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
-from latent_explorer.explorer.panels.base import Panel, row, run_caption
+from latent_explorer.explorer.panels.base import Panel, run_caption
 from latent_explorer.explorer.widgets.compare_box import CompareBox
+from latent_explorer.explorer.widgets.flow_layout import flow, group
 from latent_explorer.explorer.widgets.image_view import PAD, ImageView
 from latent_explorer.training.explore import panel_math as explore
 from latent_explorer.training.record.run import Run
@@ -37,8 +38,9 @@ class ReconstructionsPanel(Panel):
         self.view = ImageView(min_height=160)
 
         layout = QVBoxLayout(self.content)
-        layout.addLayout(row("Images", self.count, self.random, self.reshuffle, self.compare,
-                             self.save_button))
+        # One line where the tab is wide enough, more where it is not.
+        layout.addLayout(flow(group("Images", self.count), self.random, self.reshuffle,
+                              self.compare, self.save_button))
         layout.addWidget(self.caption)
         layout.addWidget(self.view, 1)
 

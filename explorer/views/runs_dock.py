@@ -6,9 +6,12 @@ from html import escape
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
 
 from latent_explorer.explorer.views.run_table import RunTable, RunTableModel
+from latent_explorer.explorer.widgets.flow_layout import FlowLayout
+
+MIN_ROWS = 2  # the run list's least height, in rows
 
 if TYPE_CHECKING:
     from latent_explorer.training.record.run import Run
@@ -43,13 +46,16 @@ class RunsPanel(QWidget):
         super().__init__(parent)
         self.model = RunTableModel(self)
         self.table = RunTable(self.model)
-        # Room for three runs without scrolling: the classic β comparison (0, 0.005, 10).
+        # Room for two runs at the least (a short screen gives the tabs the height); the window
+        # first opens it taller where the screen has room.
         t = self.table
         t.setMinimumHeight(t.horizontalHeader().sizeHint().height()
-                           + 3 * t.verticalHeader().defaultSectionSize()
+                           + MIN_ROWS * t.verticalHeader().defaultSectionSize()
                            + t.horizontalScrollBar().sizeHint().height() + 2 * t.frameWidth())
         self.details = QLabel()
         self.details.setWordWrap(True)
+        # Two lines' room, so that a longer line never pushes the buttons out of the dock.
+        self.details.setMinimumHeight(2 * self.details.fontMetrics().lineSpacing())
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.pause_button = QPushButton("&Pause")
         self.stop_button = QPushButton("St&op")
@@ -65,11 +71,12 @@ class RunsPanel(QWidget):
         self.save_button.setToolTip("Save the selected run as a checkpoint file (Ctrl+S)")
         self.open_button.setToolTip("Load a checkpoint file as a run (Ctrl+O)")
         self.remove_button.setToolTip("Remove the selected run from the list (Delete)")
-        buttons = QHBoxLayout()
+        buttons = FlowLayout()  # a second row of buttons rather than a wider window
         for b in self.buttons:
             buttons.addWidget(b)
-        buttons.addStretch(1)
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 2, 4, 4)
+        layout.setSpacing(4)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.details)
         layout.addLayout(buttons)
