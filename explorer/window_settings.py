@@ -5,11 +5,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings, Qt
+from PySide6.QtCore import QByteArray, QPoint, QRect, QSettings, QSize, Qt
 from PySide6.QtWidgets import QMainWindow
 
 ORGANIZATION = "LatentExplorer"
 APPLICATION = "Latent Explorer"
+FIRST_SIZE = QSize(1540, 900)  # the first launch's size, where the screen has room for it
+FRAME_ROOM = QSize(16, 48)  # left for the window manager's frame and title bar
+
+
+def first_size(available: QSize, minimum: QSize, preferred: QSize = FIRST_SIZE) -> QSize:
+    """The window's size at first launch: `preferred`, within the screen's available size
+    (less room for the frame), but never below the window's minimum."""
+    return preferred.boundedTo(available - FRAME_ROOM).expandedTo(minimum)
 
 
 class WindowSettings:
@@ -31,11 +39,15 @@ class WindowSettings:
         s = self.qsettings
         geometry = s.value("window/geometry")
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
-            window.restoreGeometry(geometry)
+            window.restoreGeometry(geometry)  # Qt moves it onto a screen it fits
         else:
-            window.resize(1400, 900)
+            screen = window.screen().availableGeometry()
+            size = first_size(screen.size(), window.minimumSizeHint())
+            window.resize(size)
+            window.move(screen.center() - QRect(QPoint(0, 0), size).center())
             # First launch: the plots get the height, the run list about a quarter of it.
-            window.resizeDocks([runs_dock], [230], Qt.Orientation.Vertical)
+            runs = max(runs_dock.minimumSizeHint().height(), min(230, size.height() // 4))
+            window.resizeDocks([runs_dock], [runs], Qt.Orientation.Vertical)
         state = s.value("window/state")
         if isinstance(state, QByteArray) and not state.isEmpty():
             window.restoreState(state)
