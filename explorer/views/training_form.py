@@ -138,6 +138,10 @@ class TrainingForm(QWidget):
             self.dataset.setItemData(self.dataset.count() - 1, src.description,
                                      Qt.ItemDataRole.ToolTipRole)
         self.dataset.addItem(FOLDER_ITEM, _CHOOSE_FOLDER)
+        # As wide as the form, not as its longest entry (the folder item): the list shows it all.
+        self.dataset.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.dataset.setMinimumContentsLength(20)
         self.dataset.setToolTip("Where the images come from; a folder holds the four MNIST-format "
                                 "idx files (gzip or not), or one sub-folder of PNG/JPEG images "
                                 "per class")
@@ -242,6 +246,8 @@ class TrainingForm(QWidget):
 
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        # A narrow dock puts a field that does not fit beside its label under it instead.
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         form.addRow("&Model", self.kind)
         form.addRow("&Architecture", self.arch)
         self._prior_label = QLabel("&Prior")
