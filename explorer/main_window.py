@@ -71,6 +71,8 @@ class MainWindow(QMainWindow):
         self._progress_timer = QTimer(self, singleShot=True, interval=PROGRESS_INTERVAL_MS)
         self._progress_timer.timeout.connect(self._update_progress)
         self._room_timer = QTimer(self, singleShot=True, interval=0)  # once layouts settled
+        self._panels_timer = QTimer(self, singleShot=True, interval=0)  # runs added: once
+        self._panels_timer.timeout.connect(self._update_panels)
         self._room_timer.timeout.connect(self._make_room_for_tab)
 
         self.monitor = TrainingMonitor()
@@ -317,11 +319,20 @@ class MainWindow(QMainWindow):
     def _on_run_added(self, run: Run) -> None:
         color = run_color(run.id - 1)
         self.run_model.add_run(run, color)
-        self.monitor.add_run(run, color)
-        self._update_panels()
+        if _listed_only(run):  # curves once it has a history; panels once for a burst of runs
+            self._panels_timer.start()
+        else:
+            self.monitor.add_run(run, color)
+            self._update_panels()
+
+    def _plot(self, run: Run) -> None:
+        """Curves for a run that has a history now (it was only listed until shown)."""
+        if not self.loss_plot.has_run(run.id) and not _listed_only(run):
+            self.monitor.add_run(run, run_color(run.id - 1))
 
     @Slot(object)
     def _on_run_changed(self, run: Run) -> None:
+        self._plot(run)
         self.run_model.refresh(run)
         self.loss_plot.rename_run(run.id, run.name)
         selected = self.selected_run()
@@ -342,6 +353,7 @@ class MainWindow(QMainWindow):
         from latent_explorer.explorer.session.job_events import (DatasetLoaded, ReconstructionsReady, StepsEvent,
                                          TrainingEnded, TrainingStarted)
 
+        self._plot(run)
         self.monitor.on_run_event(run, ev)
         match ev:
             case StepsEvent():
@@ -469,3 +481,9 @@ class MainWindow(QMainWindow):
             self.run_model.refresh(run)
         self.menu_actions.update(self.selected_run(), closed=True)
         return clean
+
+
+def _listed_only(run: Run) -> bool:
+    """A workspace run listed from its run file: no weights, no history, not training here."""
+    return (run.folder is not None and run.model is None and len(run.history) == 0
+            and not run.history.epochs and not run.is_active)

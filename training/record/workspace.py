@@ -508,7 +508,7 @@ class RunWriter(Observer):
         ev = event.for_member(self.member)
         if ev is None or self._metrics is None:
             return
-        rec = {"t": "steps", "first": ev.first_step, "epoch": ev.epoch,
+        rec = {"t": "steps", "first": ev.first_step, "epoch": ev.epoch, "w": round(_now(), 3),
                "recon": _finite(ev.recon[0]), "kl": _finite(ev.kl[0]),
                "total": _finite(ev.total[0])}
         if ev.beta is not None:
