@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QPoint, QRect, QSettings, QSize, Qt
+from PySide6.QtCore import QByteArray, QSettings, QSize, Qt
 from PySide6.QtWidgets import QMainWindow
 
 ORGANIZATION = "LatentExplorer"
@@ -44,7 +44,10 @@ class WindowSettings:
             screen = window.screen().availableGeometry()
             size = first_size(screen.size(), window.minimumSizeHint())
             window.resize(size)
-            window.move(screen.center() - QRect(QPoint(0, 0), size).center())
+            # Centred with its frame (move() places the frame's corner), so none of it is off.
+            spare = screen.size() - size - FRAME_ROOM
+            window.move(screen.x() + max(0, spare.width() // 2),
+                        screen.y() + max(0, spare.height() // 2))
             # First launch: the plots get the height, the run list about a quarter of it.
             runs = max(runs_dock.minimumSizeHint().height(), min(230, size.height() // 4))
             window.resizeDocks([runs_dock], [runs], Qt.Orientation.Vertical)
