@@ -8,11 +8,18 @@
 The first trains two short VAEs (β = 0 and 10) on the bundled sample to completion, starts a
 third (β = 0.005) and grabs the window while that one trains, so the plot overlays three runs.
 
-`--every-tab DIR` opens the window at its first-launch size (1540×900, no remembered
-settings) on the 'auto' dataset, as a new user would (so the fallback notice shows), trains a
-CVAE, a VAE and a 3-member sweep, starts a long VAE, draws a 7 on the Draw tab and saves every
-tab with the CVAE selected (tab<i>_<name>.png), then the Training and Reconstructions tabs with
-the training run selected (live_*.png): what issue 21's layout checks look at.
+`--every-tab DIR` opens the window at its first-launch size (1540×900 where the screen has
+room, else what fits the screen; no remembered settings) on the 'auto' dataset, as a new user
+would (so the fallback notice shows), trains a CVAE, a VAE and a 3-member sweep, starts a long
+VAE, draws a 7 on the Draw tab and saves every tab with the CVAE selected (tab<i>_<name>.png),
+then the Training and Reconstructions tabs with the training run selected (live_*.png): what
+issue 21's layout checks look at.
+
+`--size WxH` resizes the window to that size first (e.g. 1280x720, a laptop's screen), and
+`--screen` grabs the whole screen rather than the window, to see what lies off it:
+
+    xvfb-run -a -s "-screen 0 1366x768x24" .venv/bin/python tools/window_screenshot.py \
+        --every-tab /tmp/tabs --screen
 """
 
 from __future__ import annotations
@@ -46,7 +53,15 @@ def _draw_seven(panel) -> None:
     c.end_stroke()
 
 
-def every_tab(w, out: Path) -> None:
+def _grab(w, path: Path, screen: bool) -> None:
+    """The window, or the whole screen it is on (what a user sees, off-screen parts cut)."""
+    if screen:
+        w.screen().grabWindow(0).save(str(path))
+    else:
+        w.grab().save(str(path))
+
+
+def every_tab(w, out: Path, screen: bool = False) -> None:
     """The default-size window, every tab (see the module docstring)."""
     out.mkdir(parents=True, exist_ok=True)
     base = {"kind": "cvae", "nz": 32, "epochs": 3, "batch_size": 64, "lr": 1e-3, "seed": 0,
@@ -69,19 +84,25 @@ def every_tab(w, out: Path) -> None:
             _draw_seven(panel)
             _wait(800)
         name = w.tabs.tabText(i).lower().replace(" ", "_")
-        w.grab().save(str(out / f"tab{i}_{name}.png"))
+        _grab(w, out / f"tab{i}_{name}.png", screen)
     w.run_table.select_run(live)
     for i, name in ((0, "training"), (1, "reconstructions")):
         w.tabs.setCurrentIndex(i)
         _wait(700)
-        w.grab().save(str(out / f"live_{name}.png"))
+        _grab(w, out / f"live_{name}.png", screen)
     print(f"saved {w.tabs.count() + 2} screenshots of the {w.width()}×{w.height()} window "
           f"to {out}")
 
 
 def main(argv: list[str]) -> int:
     dark = "--dark" in argv  # check the window under a dark palette
-    argv = [a for a in argv if a != "--dark"]
+    screen = "--screen" in argv
+    argv = [a for a in argv if a not in ("--dark", "--screen")]
+    size = None
+    if "--size" in argv:
+        i = argv.index("--size")
+        size = tuple(int(v) for v in argv[i + 1].lower().split("x"))
+        argv = argv[:i] + argv[i + 2:]
     tabs_dir = None
     if "--every-tab" in argv:
         i = argv.index("--every-tab")
@@ -113,12 +134,14 @@ def main(argv: list[str]) -> int:
     from latent_explorer.explorer.main_window import MainWindow
 
     w = MainWindow(settings=settings)
-    if tabs_dir is None:
+    if size is not None:
+        w.resize(*size)
+    elif tabs_dir is None:
         w.resize(1560, 940)
     w.show()
     w.finish_startup()
     if tabs_dir is not None:
-        every_tab(w, tabs_dir)
+        every_tab(w, tabs_dir, screen)
         w.shutdown()
         w.close()
         return 0
@@ -133,7 +156,7 @@ def main(argv: list[str]) -> int:
     w.loss_plot.flush()
     app.processEvents()
     out.parent.mkdir(parents=True, exist_ok=True)
-    w.grab().save(str(out))
+    _grab(w, out, screen)
     print(f"saved {out}")
     w.shutdown()
     w.close()
