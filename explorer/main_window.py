@@ -50,11 +50,14 @@ class MainWindow(QMainWindow):
     selected_run_changed = Signal(object)  # Run or None
 
     def __init__(self, settings: QSettings | None = None, load_panels: bool = True,
-                 datasets: DatasetCache | None = None, workspace=None) -> None:
-        """`workspace`: the folder of runs (a training.record.workspace.Workspace) the session
+                 datasets: DatasetCache | None = None, workspace=None,
+                 score: bool = True) -> None:
+        """`score`: measure ended runs in the background (tests turn it off where the
+        judge's training would only cost time). `workspace`: the folder of runs (a training.record.workspace.Workspace) the session
         writes every run into and lists and follows at launch; None keeps runs in memory."""
         super().__init__()
         self.workspace = workspace
+        self._score = score  # measure ended runs' IW bound and sample quality (RunSession)
         self.setWindowTitle(APPLICATION)
         self.settings = WindowSettings(settings)
         self.dialogs = Dialogs(self)  # tests replace it: no modal dialog ever blocks them
@@ -205,7 +208,8 @@ class MainWindow(QMainWindow):
         from latent_explorer.training.engine.device import describe_device, pick_device
 
         limit_gui_thread_torch()  # so training threads get the cores: see worker_threads.py
-        self.session = s = RunSession(self._datasets, self, workspace=self.workspace)
+        self.session = s = RunSession(self._datasets, self, workspace=self.workspace,
+                                       score=self._score)
         s.run_added.connect(self._on_run_added)
         s.run_changed.connect(self._on_run_changed)
         s.run_removed.connect(self._on_run_removed)

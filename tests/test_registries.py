@@ -68,7 +68,7 @@ def test_every_registry_is_a_registry():
     assert [f.name for f in sources.list_folder_formats()] == ["idx", "image-folder"]
     assert isinstance(commands.COMMANDS, Registry) and isinstance(panels.PANELS, Registry)
     assert commands.COMMANDS.names() == ("train", "eval", "sample", "sweep", "encode",
-                                         "timeline", "map", "restyle")
+                                         "timeline", "map", "runs", "restyle")
     for registry, register, entry in [
         (kinds.MODEL_KINDS, kinds.register_kind, kinds.get_kind("ae")),
         (sources.DATA_SOURCES, sources.register_source, sources.get_source("mnist")),

@@ -18,10 +18,11 @@ ROOT = Path(__file__).resolve().parents[1]
 WAIT_MS = 60_000
 
 
-def open_window(qtbot, settings, datasets, ws: Workspace):
+def open_window(qtbot, settings, datasets, ws: Workspace, score: bool = True):
     from latent_explorer.explorer.main_window import MainWindow
 
-    w = MainWindow(settings=settings, load_panels=False, datasets=datasets, workspace=ws)
+    w = MainWindow(settings=settings, load_panels=False, datasets=datasets, workspace=ws,
+                   score=score)
     qtbot.addWidget(w)
     w.dialogs = FakeDialogs()
     w.show()
@@ -128,15 +129,11 @@ def test_a_train_started_in_a_terminal_is_watched_live_and_stopped_from_the_wind
 
 @pytest.mark.slow
 def test_an_interrupted_run_continues_from_the_window_in_its_own_folder(qtbot, settings,
-                                                                        tmp_path, monkeypatch):
+                                                                        tmp_path):
     import signal
     import time
 
     from latent_explorer.explorer.session.datasets import DatasetCache
-    from latent_explorer.explorer.session.session import RunSession
-
-    # scoring would train the sample's judge first (seconds, and not what is tested here)
-    monkeypatch.setattr(RunSession, "_score", lambda self, run: None)
 
     datasets = DatasetCache()  # the real bundled sample: the run continues on its own data
 
@@ -158,7 +155,8 @@ def test_an_interrupted_run_continues_from_the_window_in_its_own_folder(qtbot, s
         proc.wait(30)
     finally:
         proc.kill()
-    w = open_window(qtbot, settings, datasets, ws)
+    # no scoring: it would train the sample's judge first (seconds, not what is tested here)
+    w = open_window(qtbot, settings, datasets, ws, score=False)
     try:
         qtbot.waitUntil(lambda: len(w.runs) == 1, timeout=WAIT_MS)
         run = w.runs[0]
