@@ -75,12 +75,18 @@ def create_app(argv: list[str] | None = None):
 
 
 def _open_workspace():
-    """The user's workspace ($LATENT_EXPLORER_WORKSPACE or the data folder); None, said on
-    stderr, when it cannot be used: the window still opens, with runs kept in memory."""
-    from latent_explorer.training.record.workspace import WorkspaceError, open_workspace
+    """The workspace: $LATENT_EXPLORER_WORKSPACE, else the one opened last, else the user's
+    data folder; None, said on stderr, when it cannot be used: the window still opens, with
+    runs kept in memory."""
+    from pathlib import Path
 
+    from latent_explorer.explorer.window_settings import WindowSettings
+    from latent_explorer.training.record.workspace import ENV, WorkspaceError, open_workspace
+
+    recent = [] if os.environ.get(ENV) else WindowSettings().recent_workspaces()
+    folder = next((f for f in recent if Path(f).is_dir()), None)
     try:
-        return open_workspace()
+        return open_workspace(folder)
     except WorkspaceError as e:
         print(f"warning: {e}; runs are kept in memory only", file=sys.stderr)
         return None

@@ -34,6 +34,21 @@ class WindowSettings:
     def remember_dir(self, path: str | Path) -> None:
         self.qsettings.setValue("files/last_dir", str(Path(path).parent))
 
+    # -- workspaces ------------------------------------------------------------------------------
+    RECENT_WORKSPACES = 8
+
+    def recent_workspaces(self) -> list[str]:
+        """Workspace folders opened before, the latest first."""
+        value = self.qsettings.value("workspace/recent", [])
+        if isinstance(value, str):
+            value = [value]
+        return [str(v) for v in (value or []) if str(v)][: self.RECENT_WORKSPACES]
+
+    def remember_workspace(self, folder: str | Path) -> None:
+        folder = str(folder)
+        recent = [folder] + [f for f in self.recent_workspaces() if f != folder]
+        self.qsettings.setValue("workspace/recent", recent[: self.RECENT_WORKSPACES])
+
     # -- window ----------------------------------------------------------------------------------
     def restore_window(self, window: QMainWindow, runs_dock) -> None:
         s = self.qsettings

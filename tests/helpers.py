@@ -94,6 +94,9 @@ class FakeDialogs:
     def folder_path(self, title: str, directory: str = "") -> str | None:
         return self.path
 
+    def workspace_folder(self, directory: str) -> str | None:
+        return self.path
+
     def ask_epochs(self, current: int, minimum: int) -> int | None:
         self.asked_epochs.append((current, minimum))
         return self.epochs

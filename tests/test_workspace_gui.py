@@ -171,3 +171,56 @@ def test_an_interrupted_run_continues_from_the_window_in_its_own_folder(qtbot, s
         assert (rec.state, rec.epoch) == ("finished", epochs_done + 2)  # the same run, on disk
     finally:
         w.shutdown()
+
+
+def test_the_workspace_menu_opens_another_folder_and_undo_and_empty_trash_work(
+        qtbot, settings, datasets, tmp_path):
+    first, second = Workspace(tmp_path / "one"), Workspace(tmp_path / "two")
+    for ws, kind in ((first, "ae"), (second, "vae")):
+        assert run_cli(["train", "--model", kind, "--nz", "2", "--hidden", "8", "--epochs", "1",
+                        "--dataset", "mnist-sample", "--quiet", "--workspace",
+                        str(ws.root)]) == 0
+    w = open_window(qtbot, settings, datasets, first)
+    try:
+        qtbot.waitUntil(lambda: names(w) == ["AE nz=2"], timeout=WAIT_MS)
+        w.dialogs.path = str(second.root)  # what the folder dialog answers
+        w.menu_actions.open_workspace.trigger()
+        qtbot.waitUntil(lambda: names(w) == ["VAE β=0.005 nz=2"], timeout=WAIT_MS)
+        assert str(second.root) in w.windowTitle()
+        assert w.settings.recent_workspaces()[0] == str(second.root)
+        w.run_table.select_run(w.runs[0])
+        w.menu_actions.remove.trigger()
+        assert names(w) == [] and len(second.trashed()) == 1
+        assert "trash" in w.statusBar().currentMessage()
+        w.menu_actions.undo_remove.trigger()
+        assert names(w) == ["VAE β=0.005 nz=2"] and second.trashed() == []
+        w.menu_actions.remove.trigger()
+        w.dialogs.answer = False  # Empty trash asks first; refused: nothing is deleted
+        w.menu_actions.empty_trash.trigger()
+        assert len(second.trashed()) == 1
+        w.dialogs.answer = True
+        w.menu_actions.empty_trash.trigger()
+        assert second.trashed() == [] and second.runs() == []
+    finally:
+        w.shutdown()
+
+
+def test_a_confirmation_defaults_to_the_safe_answer(qtbot):
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
+
+    from latent_explorer.explorer.commands.dialogs import Dialogs
+
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    defaults = []
+
+    def press_enter():
+        box = QApplication.activeModalWidget()
+        assert isinstance(box, QMessageBox)
+        defaults.append(box.defaultButton().text())
+        box.defaultButton().click()  # what Enter does
+
+    QTimer.singleShot(0, press_enter)
+    assert Dialogs(parent).confirm("Quit", "Quit anyway?") is False
+    assert defaults and "No" in defaults[0]

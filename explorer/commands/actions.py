@@ -14,6 +14,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from latent_explorer.training.record.run_state import RunState
 
 if TYPE_CHECKING:
+    from latent_explorer.explorer.window_settings import WindowSettings
     from PySide6.QtWidgets import QDockWidget, QMenuBar
 
     from latent_explorer.explorer.views.runs_dock import RunsPanel
@@ -31,6 +32,7 @@ class ActionsWindow(Protocol):
     form_dock: QDockWidget
     runs_dock: QDockWidget
     session: RunSession | None
+    settings: WindowSettings
 
     def addAction(self, action: QAction) -> None: ...
     def removeAction(self, action: QAction) -> None: ...
@@ -45,6 +47,9 @@ class ActionsWindow(Protocol):
     def rename_selected(self) -> None: ...
     def remove_selected(self) -> None: ...
     def show_about(self) -> None: ...
+    def open_workspace(self, folder: str | None = None) -> bool: ...
+    def undo_remove(self) -> object: ...
+    def empty_trash(self) -> int: ...
 
 
 class WindowActions:
@@ -74,6 +79,13 @@ class WindowActions:
         self.export = action("&Export…", w.export_selected, "Ctrl+E",
                              "Export the selected run's losses (CSV) or the plots (PNG)")
         self.quit = action("&Quit", w.close, QKeySequence.StandardKey.Quit)
+        self.open_workspace = action("Open &workspace…", w.open_workspace, "Ctrl+Shift+O",
+                                     "Show the runs of another folder of runs (every run is "
+                                     "written there from its first step)")
+        self.undo_remove = action("&Undo remove", w.undo_remove, QKeySequence.StandardKey.Undo,
+                                  "Bring the last removed run back from the workspace's trash")
+        self.empty_trash = action("Empty &trash…", w.empty_trash, None,
+                                  "Delete the runs in the workspace's trash for good")
         self.train = action("&Train", w.form.request_train, "Ctrl+Return",
                             "Start a run with the form's settings")
         self.pause = action("&Pause", w.toggle_pause, "Ctrl+P", "Pause or resume the selected run")
@@ -96,7 +108,14 @@ class WindowActions:
         file_menu = bar.addMenu("&File")
         file_menu.addActions([self.open, self.save, self.save_sweep, self.export])
         file_menu.addSeparator()
+        file_menu.addAction(self.open_workspace)
+        self.recent_menu = file_menu.addMenu("Open &recent workspace")
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        file_menu.addAction(self.empty_trash)
+        file_menu.addSeparator()
         file_menu.addAction(self.quit)
+        edit_menu = bar.addMenu("&Edit")
+        edit_menu.addAction(self.undo_remove)
         run_menu = bar.addMenu("&Run")
         run_menu.addActions([self.train, self.pause, self.stop, self.continue_])
         run_menu.addSeparator()
@@ -105,6 +124,17 @@ class WindowActions:
         view_menu.addAction(w.form_dock.toggleViewAction())
         view_menu.addAction(w.runs_dock.toggleViewAction())
         bar.addMenu("&Help").addAction(self.about)
+
+    def _fill_recent(self) -> None:
+        """The recent workspaces, the latest first (rebuilt each time the menu opens)."""
+        w = self.window
+        self.recent_menu.clear()
+        recent = w.settings.recent_workspaces()
+        for folder in recent:
+            a = self.recent_menu.addAction(folder)
+            a.triggered.connect(lambda _c=False, f=folder: w.open_workspace(f))
+        if not recent:
+            self.recent_menu.addAction("(none yet)").setEnabled(False)
 
     def update(self, run: Run | None, closed: bool = False) -> None:
         p = self.window.runs_panel

@@ -46,7 +46,15 @@ class Dialogs:
         return int(value) if ok else None
 
     def confirm(self, title: str, text: str) -> bool:
-        return QMessageBox.question(self.parent, title, text) == QMessageBox.StandardButton.Yes
+        """Yes or No, No the default: Enter never removes, quits or deletes by accident."""
+        buttons = QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No
+        return QMessageBox.question(self.parent, title, text, buttons,
+                                    QMessageBox.StandardButton.No) == QMessageBox.StandardButton.Yes
+
+    def workspace_folder(self, directory: str) -> str | None:
+        """A folder to use as the workspace of runs; None: cancelled."""
+        path = QFileDialog.getExistingDirectory(self.parent, "Open workspace", directory)
+        return path or None
 
     def confirm_close(self, active: list, unsaved: list) -> bool:
         lines = []

@@ -312,6 +312,10 @@ class RunSession(QObject):
             self.stop(run)
         if run.folder is not None and self.workspace is not None and not run.is_active:
             self._trash(run)
+        self._take_out(run)
+
+    def _take_out(self, run: Run) -> None:
+        """Out of the session's list (its files, if any, stay where they are)."""
         self.runs.remove(run)
         self.reconstructions.pop(run.id, None)
         self.progress.pop(run.id, None)
@@ -419,6 +423,23 @@ class RunSession(QObject):
         self.trash.append((run, where))
         if self.watcher is not None:
             self.watcher.unfollow(run.folder)
+
+    def set_workspace(self, workspace: Workspace) -> None:
+        """List and follow `workspace` instead: the old one's runs leave the list (they stay
+        on disk), but for runs this window still trains, which write on where they began."""
+        if self.watcher is not None:
+            self.watcher.close()
+            self.watcher.scanned.disconnect(self._on_workspace_scanned)
+        for run in list(self.runs):
+            if run.folder is not None and not (run.is_active and run.folder in self._own):
+                self._by_folder.pop(run.folder, None)
+                self._metrics_reads.pop(run.folder, None)
+                self._take_out(run)
+        self.trash.clear()
+        self.workspace = workspace
+        self.watcher = WorkspaceWatcher(workspace, self)
+        self.watcher.scanned.connect(self._on_workspace_scanned)
+        self.watcher.start()
 
     def undo_remove(self) -> Run | None:
         """Bring the last removed workspace run back from the trash (None when there is none)."""
