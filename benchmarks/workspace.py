@@ -120,7 +120,7 @@ def watch_delay(seconds: float) -> None:
 
 def many_runs(n: int) -> None:
     import numpy as np
-    from PySide6.QtCore import QTimer
+    from PySide6.QtCore import Qt, QTimer
 
     from latent_explorer.explorer.main_window import MainWindow
     from latent_explorer.training.config import TrainConfig
@@ -171,7 +171,8 @@ def many_runs(n: int) -> None:
         while time.perf_counter() < t_end:
             bar.setValue((k * 37) % max(bar.maximum(), 1))
             if table.isSortingEnabled() and k % 20 == 0:
-                table.sortByColumn((k // 20) % table.model().columnCount(), 0)
+                table.sortByColumn((k // 20) % table.model().columnCount(),
+                                  Qt.SortOrder.AscendingOrder)
             k += 1
             _spin(app, 0.02)
         timer.stop()

@@ -94,6 +94,24 @@ class RunTableModel(QAbstractTableModel):
         else:
             self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
 
+    # -- sorting and filtering (the math is Qt-free: run_sort_key, run_matches) ----------------
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """Order the rows by `column` (a click on its header); runs added later go last.
+        Selection and editors follow their runs (persistent indexes)."""
+        self.layoutAboutToBeChanged.emit()
+        old = list(self.runs)
+        key = lambda r: run_sort_key(r, column, self)  # noqa: E731
+        present = [r for r in old if not _missing(key(r))]
+        missing = [r for r in old if _missing(key(r))]
+        present.sort(key=key, reverse=order == Qt.SortOrder.DescendingOrder)
+        self.runs = present + missing  # runs without the value stay last either way
+        row_of = {id(r): i for i, r in enumerate(self.runs)}
+        for idx in self.persistentIndexList():
+            if idx.isValid():
+                r = old[idx.row()]
+                self.changePersistentIndex(idx, self.index(row_of[id(r)], idx.column()))
+        self.layoutChanged.emit()
+
     def set_progress(self, run: Run, progress: Progress | None) -> None:
         if progress is None:
             self.progress.pop(run.id, None)
@@ -253,6 +271,53 @@ class RunTableModel(QAbstractTableModel):
         return icon
 
 
+_MISSING = (1,)
+
+
+def _missing(key) -> bool:
+    return key == _MISSING
+
+
+def run_sort_key(run: Run, column: int, model: RunTableModel | None = None):
+    """What the run list sorts `run` by in `column`: numbers as numbers, text without case;
+    `_MISSING` where the run has no value (sorted last)."""
+    m, measures = run.metrics, run.measures
+    numeric = {
+        COL_BETA: run.beta if run.is_variational else None, COL_NZ: run.config.nz,
+        COL_EPOCHS: run.epochs_done, COL_PROGRESS: run.epochs_done,
+        COL_BCE: m.bce if m else None, COL_ELBO: m.neg_elbo if m else None,
+        COL_KL: m.kl if m else None, COL_IW: measures.get("iw_bound"),
+        COL_QUALITY: measures.get("quality"),
+        COL_SHOW: int(model.visible.get(run.id, True)) if model is not None else None,
+    }
+    if column in numeric:
+        v = numeric[column]
+        return _MISSING if v is None else (0, float(v))
+    text = {COL_NAME: run.name, COL_GROUP: run.group, COL_KIND: run.model_label,
+            COL_STATE: str(run.state)}.get(column)
+    if text is None and model is not None:
+        text = model.data(model.index(model.row_of(run), column))
+    return _MISSING if not text else (0, str(text).casefold())
+
+
+def run_words(run: Run) -> str:
+    """What the run list's filter matches: name, kind, architecture, prior, dataset, state,
+    sweep and β, lower-case."""
+    c = run.config
+    words = [run.name, run.model_label, c.kind, getattr(c, "arch", ""), getattr(c, "prior", ""),
+             run.dataset.name if run.dataset is not None else c.dataset, str(run.state),
+             run.group, f"β={run.beta:g} beta={run.beta:g}" if run.is_variational else "",
+             f"nz={c.nz}"]
+    return " ".join(w for w in words if w).casefold()
+
+
+def run_matches(run: Run, text: str) -> bool:
+    """Whether `run` shows under the filter `text`: every word of it appears (β=0.01, conv,
+    interrupted, the sweep's name...); an empty filter shows every run."""
+    hay = run_words(run)
+    return all(word in hay for word in text.casefold().split())
+
+
 class ProgressDelegate(QStyledItemDelegate):
     """Draws an active job's progress as a bar with epoch, step, steps/s and ETA."""
 
@@ -332,6 +397,36 @@ class RunTable(QTableView):
         self.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.frozen = self._frozen_view()
         self.selectionModel().selectionChanged.connect(self._on_selection_changed)
+        self.setSortingEnabled(True)
+        h.setSortIndicatorShown(False)  # until the user sorts: the order runs were added
+        h.sortIndicatorChanged.connect(lambda *_: h.setSortIndicatorShown(True))
+        self.filter_text = ""
+        self._any_hidden = False
+        for signal in (model.rowsInserted, model.layoutChanged, model.dataChanged,
+                       model.modelReset):
+            signal.connect(self._apply_filter)
+
+    def set_filter(self, text: str) -> None:
+        """Show only the runs every word of `text` matches (run_matches)."""
+        self.filter_text = text
+        self._apply_filter()
+
+    def shown_runs(self) -> list[Run]:
+        """The runs the list shows now, top to bottom."""
+        return [r for i, r in enumerate(self.run_model.runs) if not self.isRowHidden(i)]
+
+    def _apply_filter(self, *_args) -> None:
+        text = self.filter_text
+        if not text and not self._any_hidden:
+            return  # no filter: nothing to do on each progress update
+        any_hidden = False
+        for row, run in enumerate(self.run_model.runs):
+            hide = bool(text) and not run_matches(run, text)
+            any_hidden |= hide
+            if self.isRowHidden(row) != hide:
+                self.setRowHidden(row, hide)
+                self.frozen.setRowHidden(row, hide)
+        self._any_hidden = any_hidden
 
     def selected_run(self) -> Run | None:
         rows = self.selectionModel().selectedRows()

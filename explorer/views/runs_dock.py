@@ -6,7 +6,7 @@ from html import escape
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
 from latent_explorer.explorer.views.run_table import RunTable, RunTableModel
 from latent_explorer.explorer.widgets.flow_layout import FlowLayout
@@ -52,6 +52,13 @@ class RunsPanel(QWidget):
         t.setMinimumHeight(t.horizontalHeader().sizeHint().height()
                            + MIN_ROWS * t.verticalHeader().defaultSectionSize()
                            + t.horizontalScrollBar().sizeHint().height() + 2 * t.frameWidth())
+        self.filter = QLineEdit()
+        self.filter.setPlaceholderText("Filter runs: words such as vae conv beta=0.01 finished")
+        self.filter.setClearButtonEnabled(True)
+        self.filter.setToolTip("Show only the runs whose name, kind, architecture, prior, "
+                               "dataset, state, sweep or β contain every word typed. Click a "
+                               "column's header to sort by it.")
+        self.filter.textChanged.connect(self.table.set_filter)
         self.details = QLabel()
         self.details.setWordWrap(True)
         # Two lines' room, so that a longer line never pushes the buttons out of the dock.
@@ -72,6 +79,8 @@ class RunsPanel(QWidget):
         self.open_button.setToolTip("Load a checkpoint file as a run (Ctrl+O)")
         self.remove_button.setToolTip("Remove the selected run from the list (Delete)")
         buttons = FlowLayout()  # a second row of buttons rather than a wider window
+        self.filter.setMinimumWidth(self.filter.fontMetrics().horizontalAdvance("x" * 24))
+        buttons.addWidget(self.filter)  # beside the buttons: no row of its own on a low screen
         for b in self.buttons:
             buttons.addWidget(b)
         layout = QVBoxLayout(self)
