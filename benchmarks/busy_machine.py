@@ -30,11 +30,17 @@ FASHION = Path("/usr/share/datasets/fashion-mnist")
 RUNNER = """
 import os, sys
 import latent_explorer
-if sys.argv[1] == "spin":
+if sys.argv[1] != "passive":
     os.environ.pop("OMP_WAIT_POLICY", None)
+if sys.argv[1].startswith("spin"):  # spin<N>: libgomp's default policy, N spins before sleeping
+    count = sys.argv[1][4:]
+    if count:
+        os.environ["GOMP_SPINCOUNT"] = count
 from latent_explorer.main import main
 sys.exit(main(sys.argv[2:]))
 """
+LABELS = {"spin": "OpenMP spin-wait (torch's default)",
+          "passive": "OMP_WAIT_POLICY=PASSIVE (latent_explorer's default)"}
 BUSY = "while True: pass"
 
 
@@ -57,12 +63,16 @@ def main() -> None:
     ap.add_argument("--data-dir", type=Path, default=FASHION if FASHION.is_dir() else None)
     ap.add_argument("--sample", action="store_true", help="the bundled sample, even with Fashion")
     ap.add_argument("--threads", type=int, default=0, help="pass --threads N to train")
+    ap.add_argument("--policies", default="spin,passive",
+                    help="comma-separated: spin (torch's default), passive (the package's), "
+                         "spin<N> (libgomp's default with GOMP_SPINCOUNT=N)")
     args = ap.parse_args()
     if args.sample:
         args.data_dir = None
     data_args = (["--data-dir", str(args.data_dir)] if args.data_dir
                  else ["--dataset", "mnist-sample"])
     extra = ["--threads", str(args.threads)] if args.threads else []
+    policies = [x.strip() for x in args.policies.split(",") if x.strip()]
     data = args.data_dir or "the bundled sample (dataset-fashion-mnist gives the full-scale one)"
     print(f"data: {data}; {os.cpu_count()} CPUs; {args.busy} busy processes when loaded")
     times: dict[tuple[str, str], list[float]] = {}
@@ -73,7 +83,7 @@ def main() -> None:
                 busy = [subprocess.Popen([sys.executable, "-c", BUSY])
                         for _ in range(args.busy if load == "loaded" else 0)]
                 try:
-                    for policy in ("spin", "passive"):
+                    for policy in policies:
                         t = train_once(policy, data_args, out, extra)
                         times.setdefault((policy, load), []).append(t)
                         print(f"  round {r + 1}: {policy:7s} {load:6s} {t:6.2f} s", flush=True)
@@ -82,16 +92,18 @@ def main() -> None:
                         p.kill()
                         p.wait()
     print("median seconds of one epoch's steps (and loaded / quiet):")
-    for policy in ("spin", "passive"):
+    for policy in policies:
         q = statistics.median(times[(policy, "quiet")])
         lo = statistics.median(times[(policy, "loaded")])
-        label = "OpenMP spin-wait (torch's default)" if policy == "spin" else \
-            "OMP_WAIT_POLICY=PASSIVE (latent_explorer's default)"
+        label = LABELS.get(policy, f"GOMP_SPINCOUNT={policy[4:]}")
         print(f"  {label:52s} quiet {q:6.2f} s, loaded {lo:6.2f} s: {lo / q:.2f}x "
               f"(target <= 2.2x)")
-    qs = statistics.median(times[("spin", "quiet")])
-    qp = statistics.median(times[("passive", "quiet")])
-    print(f"quiet machine, passive against spin: {qp / qs:.2f}x (1.00 = no loss)")
+    if "spin" in policies:
+        qs = statistics.median(times[("spin", "quiet")])
+        for policy in policies:
+            if policy != "spin":
+                qp = statistics.median(times[(policy, "quiet")])
+                print(f"quiet machine, {policy} against spin: {qp / qs:.2f}x (1.00 = no loss)")
 
 
 if __name__ == "__main__":

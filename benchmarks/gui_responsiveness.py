@@ -229,8 +229,26 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sweep", action="store_true",
                    help="also train the course's 7-member β sweep from the window and report "
                         "its event-loop lateness (same p99 target as a single run)")
+    p.add_argument("--busy", type=int, default=0, metavar="N",
+                   help="run N busy processes beside it all (a user's busy laptop; compare "
+                        "with a run without)")
     p.add_argument("--headless-only", type=int, metavar="THREADS", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.busy and not args.headless_only:
+        busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+                for _ in range(args.busy)]
+        print(f"{args.busy} busy processes run beside the whole measurement")
+        try:
+            rest = list(argv if argv is not None else sys.argv[1:])
+            for i, a in enumerate(rest):
+                if a.startswith("--busy"):
+                    del rest[i:i + (1 if "=" in a else 2)]
+                    break
+            return main(rest)
+        finally:
+            for b in busy:
+                b.kill()
+                b.wait()
     if args.headless_only:
         import torch
 
