@@ -224,3 +224,28 @@ def test_a_confirmation_defaults_to_the_safe_answer(qtbot):
     QTimer.singleShot(0, press_enter)
     assert Dialogs(parent).confirm("Quit", "Quit anyway?") is False
     assert defaults and "No" in defaults[0]
+
+
+def test_a_full_disk_says_so_in_one_line_and_the_run_still_trains(qtbot, settings, datasets,
+                                                                  tmp_path, monkeypatch):
+    import errno
+
+    from latent_explorer.training.record import workspace as wsmod
+
+    ws = Workspace(tmp_path / "ws")
+    w = open_window(qtbot, settings, datasets, ws)
+    try:
+        fill_form(w, nz=2, epochs=1)
+
+        def full(path, obj):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(wsmod, "write_json_atomic", full)
+        run = click_train(qtbot, w)
+        wait_ended(qtbot, w, run)
+        assert run.state == "finished" and run.model is not None  # trained all the same
+        notes = [n for n in run.notices if "the disk is full" in n]
+        assert len(notes) == 1 and "\n" not in notes[0]
+        assert run in w.session.unsaved_runs()  # so quitting asks before losing it
+    finally:
+        w.shutdown()

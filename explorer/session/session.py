@@ -190,9 +190,10 @@ class RunSession(QObject):
         return f"{name} ({n})"
 
     def unsaved_runs(self) -> list[Run]:
-        """Runs whose weights exist only in memory (a run in the workspace is on disk)."""
+        """Runs whose weights exist only in memory (a run in the workspace is on disk, unless
+        writing it failed)."""
         return [r for r in self.runs if r.model is not None and not r.saved and not r.is_active
-                and r.folder is None]
+                and (r.folder is None or any("cannot write the run" in n for n in r.notices))]
 
     # -- runs ------------------------------------------------------------------------------------
     def add(self, run: Run) -> Run:
@@ -200,17 +201,19 @@ class RunSession(QObject):
         self.run_added.emit(run)
         return run
 
-    def start(self, config: TrainConfig, name: str = "") -> Run:
-        """A new run of `config`, queued (it trains at once when nothing else does)."""
+    def start(self, config: TrainConfig, name: str = "", threads: int | None = None) -> Run:
+        """A new run of `config`, queued (it trains at once when nothing else does), on
+        `threads` CPU threads (None: the workers' default, worker_threads.py)."""
         run = Run(name=name, config=config)
         run.name = name or run.default_name()
         job = TrainingJob(run, self.datasets)
+        job.worker.torch_threads = threads
         job.worker.observers.extend(self._writers([run]))
         self.add(run)
         self.queue.submit(job)
         return run
 
-    def start_sweep(self, config: SweepConfig, ray=None) -> list[Run]:
+    def start_sweep(self, config: SweepConfig, ray=None, threads: int | None = None) -> list[Run]:
         """One run per member of `config` (their `group` names the sweep), queued as one job
         that trains them all at once (here, or on Ray with `ray`, a RaySettings); runs[m] is
         member m of `config.members()`."""
@@ -220,6 +223,7 @@ class RunSession(QObject):
                     config=config.member_config(m), group=group)
                 for m, (value, seed) in enumerate(config.members())]
         job = SweepJob(runs, config, self.datasets, ray=ray)
+        job.worker.torch_threads = threads  # its loop's thread here (Ray trials set their own)
         job.worker.observers.extend(self._writers(runs))
         for run in runs:
             self.add(run)
@@ -399,6 +403,20 @@ class RunSession(QObject):
             writers.append(RunWriter(ws, run.name, member=m, group=run.group,
                                      folder=run.folder, dataset=dataset))
         return writers
+
+    def _tell_write_error(self, run: Run) -> None:
+        """A run that could not be written into the workspace (a full disk, a read-only
+        folder) says so in one line; it trained on, and its weights are still in memory."""
+        job = self.queue.job_for(run)
+        writers = [o for o in (job.worker.observers if job is not None else [])
+                   if isinstance(o, RunWriter) and o.folder == run.folder]
+        for w in writers:
+            if w.write_error:
+                line = f"{w.write_error}: save it with Save run as…"
+                if line not in run.notices:
+                    run.notices.append(line)
+                run.saved = False
+                self.message.emit(f"{run.name}: {line}", 20000)
 
     def _is_external(self, run: Run) -> bool:
         """A run written by another process (a terminal's `train`, a sweep, a Ray trial)."""
@@ -593,6 +611,7 @@ class RunSession(QObject):
                 if run.id in self.progress:
                     self.progress[run.id] = self.progress[run.id].stopped()
                 self.message.emit(_ended_message(run), 20000 if run.error else 10000)
+                self._tell_write_error(run)
                 self._score(run)
         self.run_event.emit(run, ev)
         if isinstance(ev, (StateChanged, EpochEvent, TrainingEnded, DatasetLoaded,
