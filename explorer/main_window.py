@@ -118,6 +118,8 @@ class MainWindow(QMainWindow):
         self.panel_host.failed.connect(lambda text: self.statusBar().showMessage(text, 10000))
         self.panel_host.tab_requested.connect(self.tabs.setCurrentWidget)
         self.panel_host.run_requested.connect(self._on_panel_run_requested)
+        self.panel_host.export_requested.connect(lambda panel: self.export_panel_data(panel))
+        self.monitor.hint_dismissed.connect(self.settings.dismiss_first_run_hint)
         self.form.sweep_requested.connect(self._on_form_sweep_requested)
         p.pause_button.clicked.connect(self.toggle_pause)
         p.stop_button.clicked.connect(self.stop_selected)
@@ -134,6 +136,8 @@ class MainWindow(QMainWindow):
             self.form.set_values(values)
         self.form.set_speeds(*self.settings.speeds())
         self.loss_plot.set_smoothing(self.settings.smoothing(self.loss_plot.smoothing))
+        if self.settings.first_run_hint_due():
+            self.monitor.show_first_run_hint()
         self._update_selection_views()
 
     def _dock(self, title: str, name: str, widget, area) -> QDockWidget:
@@ -205,7 +209,8 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Loading torch…")
         from latent_explorer.explorer.session.session import RunSession
         from latent_explorer.explorer.session.worker_threads import limit_gui_thread_torch
-        from latent_explorer.training.engine.device import describe_device, pick_device
+        from latent_explorer.training.engine.device import (describe_device, device_choices,
+                                                            pick_device)
 
         limit_gui_thread_torch()  # so training threads get the cores: see worker_threads.py
         self.session = s = RunSession(self._datasets, self, workspace=self.workspace,
@@ -221,6 +226,7 @@ class MainWindow(QMainWindow):
         except Exception as e:  # noqa: BLE001 - a broken driver must not stop the app
             self._device_text = f"unknown ({e})"
         self.device_label.setText(f"Device: {self._device_text}")
+        self.form.set_devices(device_choices())  # the form offered 'auto' and the CPU until now
         if self._load_panels:
             self.panel_host.create_registered()
             for panel in self.panels:
@@ -287,6 +293,10 @@ class MainWindow(QMainWindow):
 
     def export_selected(self, path: str | None = None) -> Path | None:
         return self.commands.export(self.selected_run(), path)
+
+    def export_panel_data(self, panel: Panel, path: str | None = None) -> Path | None:
+        """Write what a tab shows as data (its Export button): samples, codes, the map."""
+        return self.commands.export_data(panel, path)
 
     def remove_selected(self) -> None:
         run = self.selected_run()
@@ -369,6 +379,24 @@ class MainWindow(QMainWindow):
 
     def show_about(self) -> None:
         self.dialogs.show_about(self.about_text())
+
+    def open_user_guide(self) -> bool:
+        """Help → User guide: the checkout's docs/user-guide.md, else the online guide."""
+        from latent_explorer.explorer.commands.help import user_guide_url
+
+        url = user_guide_url()
+        if not self.dialogs.open_url(url):
+            self.statusBar().showMessage(f"Could not open {url.toDisplayString()}", 10000)
+            return False
+        return True
+
+    def show_shortcuts(self) -> None:
+        """Help → Keyboard shortcuts: every action that has a key, read from the actions."""
+        from PySide6.QtGui import QAction
+
+        from latent_explorer.explorer.commands.help import shortcut_rows
+
+        self.dialogs.show_shortcuts(shortcut_rows(self.findChildren(QAction)))
 
     # -- session events (GUI thread) --------------------------------------------------------------
     @Slot(object)
@@ -514,7 +542,9 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         """Confirm, stop the jobs (request stop, disconnect, quit, bounded wait), then close."""
         if not self._closed and self.session is not None:
-            active = [r for r in self.session.runs if r.is_active]
+            # runs other processes train go on after the window closes: not asked about
+            active = [r for r in self.session.runs if r.is_active
+                      and self.session.job_for(r) is not None]
             unsaved = self.session.unsaved_runs()
             if (active or unsaved) and not self.dialogs.confirm_close(active, unsaved):
                 event.ignore()

@@ -254,3 +254,15 @@ def test_a_killed_train_is_interrupted_and_continues_to_the_uninterrupted_weight
         assert torch.equal(resumed[k], v), k
     h = history_from_records(read_all(folder))  # the log reads as one run: redone steps once
     np.testing.assert_array_equal(h.total, straight.history.total)
+
+
+def test_a_lock_held_on_another_host_is_taken_over_once_the_heartbeat_is_stale(tmp_path):
+    (tmp_path / wsmod.LOCK_FILE).write_text(json.dumps({"host": "elsewhere", "pid": 1}))
+    run = {"format": 1, "name": "r", "state": "training", "host": "elsewhere", "pid": 1,
+           "heartbeat": time.time()}
+    (tmp_path / wsmod.RUN_FILE).write_text(json.dumps(run))
+    with pytest.raises(WorkspaceError, match="being written by another process"):
+        RunLock(tmp_path).acquire()  # its heartbeat is fresh: that writer may be alive
+    run["heartbeat"] = time.time() - 2 * wsmod.STALE_AFTER_S
+    (tmp_path / wsmod.RUN_FILE).write_text(json.dumps(run))
+    RunLock(tmp_path).acquire()  # stale: a continue on this machine may take it over

@@ -428,10 +428,16 @@ class RunLock:
         return f"pid {d.get('pid', '?')} on {d.get('host', '?')}"
 
     def _stale(self) -> bool:
+        """Its holder is gone: its process has ended (this host), or (another host, whose
+        processes cannot be asked) the run's heartbeat is older than STALE_AFTER_S."""
         d = self._holder_dict()
         if not d:  # half-written by a process that died at once, or garbage
             return True
-        return process_alive(str(d.get("host", "")), int(d.get("pid", 0) or 0)) is False
+        alive = process_alive(str(d.get("host", "")), int(d.get("pid", 0) or 0))
+        if alive is not None:
+            return not alive
+        rec = read_run(self.path.parent)
+        return _now() - rec.heartbeat > STALE_AFTER_S
 
     def release(self) -> None:
         if self.held:
