@@ -81,6 +81,10 @@ class FakeDialogs:
         self.confirms: list[tuple[str, str]] = []  # (title, text) of every yes/no question
         self.answer = True  # the answer to them
         self.asked_epochs: list[tuple[int, int]] = []
+        self.asked_data: list[tuple[str, str, str]] = []  # (title, suggested, filter) of exports
+        self.urls: list = []  # every QUrl the window asked to open (Help → User guide)
+        self.url_opens = True  # whether opening them works
+        self.shortcut_lists: list[list] = []  # the rows of every Help → Keyboard shortcuts
 
     def open_path(self, directory: str = "") -> str | None:
         return self.path
@@ -90,6 +94,17 @@ class FakeDialogs:
 
     def export_path(self, suggested: str) -> str | None:
         return self.path
+
+    def data_path(self, title: str, suggested: str, file_filter: str) -> str | None:
+        self.asked_data.append((title, suggested, file_filter))
+        return self.path
+
+    def open_url(self, url) -> bool:
+        self.urls.append(url)
+        return self.url_opens
+
+    def show_shortcuts(self, rows: list) -> None:
+        self.shortcut_lists.append(list(rows))
 
     def folder_path(self, title: str, directory: str = "") -> str | None:
         return self.path

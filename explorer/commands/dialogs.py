@@ -6,6 +6,10 @@ sets `window.dialogs = FakeDialogs(...)` and no test ever blocks on a modal dial
 
 from __future__ import annotations
 
+import re
+
+from PySide6.QtCore import QUrl
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QWidget
 
 CHECKPOINT_FILTER = "Latent Explorer checkpoints (*.safetensors);;All files (*)"
@@ -36,6 +40,28 @@ class Dialogs:
     def export_path(self, suggested: str) -> str | None:
         path, _ = QFileDialog.getSaveFileName(self.parent, "Export", suggested, EXPORT_FILTER)
         return path or None
+
+    def data_path(self, title: str, suggested: str, file_filter: str) -> str | None:
+        """A file to export a tab's data to (samples, codes); a name typed without a suffix
+        gets the chosen filter's. None: cancelled."""
+        path, chosen = QFileDialog.getSaveFileName(self.parent, title, suggested, file_filter)
+        if path and "." not in path.rsplit("/", 1)[-1]:
+            m = re.search(r"\(\*(\.\w+)", chosen or "")
+            path += m.group(1) if m else ""
+        return path or None
+
+    def open_url(self, url: QUrl) -> bool:
+        """Open a file (the user guide) or a web page in the desktop's own viewer."""
+        return QDesktopServices.openUrl(url)
+
+    def show_shortcuts(self, rows: list) -> None:
+        """The keyboard shortcuts (explorer.commands.help.shortcut_rows), in a window of their
+        own that stays open beside the main one."""
+        from latent_explorer.explorer.commands.help import ShortcutsDialog
+
+        dialog = ShortcutsDialog(rows, self.parent)
+        dialog.show()
+        dialog.raise_()
 
     def ask_epochs(self, current: int, minimum: int) -> int | None:
         """The total epochs to continue a run to (at least `minimum`); None: cancelled."""

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from PySide6.QtWidgets import QStatusBar
 
     from latent_explorer.explorer.commands.dialogs import Dialogs
+    from latent_explorer.explorer.panels.base import Panel
     from latent_explorer.explorer.views.loss_plot import LossPlot
     from latent_explorer.explorer.views.run_table import RunTable
     from latent_explorer.explorer.session.session import RunSession
@@ -62,7 +63,8 @@ class RunCommands:
             return None
         # The form is remembered for the next launch once this run has trained to its end
         # (MainWindow._remember_form), not now: a dataset that fails to load must not stick.
-        run = w.session.start(config)
+        # Its CPU threads are the training thread's to set, not the run's (0: torch's default).
+        run = w.session.start(config, threads=values.get("threads") or None)
         w.run_table.select_run(run)
         if run.state == "queued":
             self._status(f"{run.name} queued: it starts when the run training now ends (one run "
@@ -77,6 +79,7 @@ class RunCommands:
         w.finish_startup()
         values = dict(values)
         engine, address = values.pop("engine", "local"), values.pop("address", None)
+        threads = values.pop("threads", None) or None  # the training thread's, as for a run
         try:
             config = SweepConfig(**values)
             ray = None
@@ -88,7 +91,7 @@ class RunCommands:
             w.form.show_message(f"Cannot train the sweep: {e}.")
             self._status(f"Cannot train the sweep: {e}", 8000)
             return []
-        runs = w.session.start_sweep(config, ray=ray)  # remembered as for a run, once trained
+        runs = w.session.start_sweep(config, ray=ray, threads=threads)  # remembered once trained
         w.run_table.select_run(runs[0])
         queued = " (queued: it starts when the run training now ends)" \
             if runs[0].state == "queued" else ""
@@ -196,6 +199,32 @@ class RunCommands:
             self._fail("Cannot export", f"Could not export to {p}: {e}")
             return None
         self._status(f"Exported {run.name} to {p}", 6000)
+        return p
+
+    def export_data(self, panel: Panel, path: str | None = None) -> Path | None:
+        """Write what `panel` shows as data (samples, codes and map coordinates) to a file the
+        user names; its suffix picks the format (training/explore/export.py). A bad path is
+        said in the status bar and a message box; nothing else changes."""
+        from latent_explorer.training.explore.export import ExportError, with_default_suffix
+
+        w = self.window
+        if not panel.can_export_data():
+            self._status(f"{panel.title}: nothing to export yet (select a trained run)", 5000)
+            return None
+        suggested = str(Path(w.settings.last_dir) / panel.default_data_file_name())
+        path = path or w.dialogs.data_path(f"Export {panel.title.lower()}", suggested,
+                                           panel.data_filter)
+        if not path:
+            return None
+        p = with_default_suffix(path, panel.data_suffixes[0])
+        try:
+            what = panel.export_data(p)
+        except Exception as e:  # noqa: BLE001 - a bad name, disk full, no permission: say so
+            where = "" if isinstance(e, ExportError) else f" to {p}"  # it names the file
+            self._fail("Cannot export", f"Could not export{where}: {e}")
+            return None
+        w.settings.remember_dir(p)
+        self._status(f"Exported {what} to {p}", 8000)
         return p
 
     def may_remove(self, run: Run) -> bool:

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from latent_explorer.explorer.widgets.page_scroll import PageScroll
 from latent_explorer.training.explore.render import save_png
+from latent_explorer.training.record.names import file_stem
 from latent_explorer.training.record.run import Run
 
 PNG_SCALE = 4  # exported PNGs: 28-pixel digits upscaled ×4 (nearest), like the CLI's ×2 grids
@@ -54,6 +55,13 @@ class Panel(QWidget):
     sent = Signal(str, object)
     run_requested = Signal(object)  # Run: ask the window to select it (the run list follows)
     follows_training = False  # True: set_runs gets every run, and calls repeat as runs progress
+    # Data out: a panel that writes its data as arrays or a table (training/explore/export.py)
+    # names the suffixes it writes (the first is the default), its file dialog's filter, and
+    # implements `export_data`. Its Export button emits `data_export_requested`: the window asks
+    # for the file through its dialogs and says in the status bar how it went.
+    data_export_requested = Signal()
+    data_suffixes: tuple[str, ...] = ()
+    data_filter = ""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -138,6 +146,29 @@ class Panel(QWidget):
     def default_file_name(self) -> str:
         name = self.title.lower().replace(" ", "_").replace("-", "_")
         return f"{name}.png"
+
+    # -- data out (arrays and tables) ----------------------------------------------------------
+    def make_export_button(self, text: str, tip: str) -> QPushButton:
+        """The panel's Export button: it asks the window to export (data_export_requested)."""
+        button = QPushButton(text)
+        button.setToolTip(tip)
+        button.clicked.connect(lambda _checked=False: self.data_export_requested.emit())
+        return button
+
+    def can_export_data(self) -> bool:
+        """Whether the panel shows data `export_data` can write now."""
+        return False
+
+    def default_data_file_name(self) -> str:
+        """The name the export dialog suggests (the run's name and what the panel shows)."""
+        what = self.title.lower().replace(" ", "_").replace("-", "_")
+        stem = f"{file_stem(self.run.name)}-{what}" if self.run is not None else what
+        return stem + (self.data_suffixes[0] if self.data_suffixes else "")
+
+    def export_data(self, path: str | Path) -> str:
+        """Write the shown data to `path` (its suffix picks the format); returns what was
+        written, in words. training.explore.export.ExportError or OSError: not written."""
+        raise NotImplementedError(f"{self.title} exports no data")
 
     def save_png(self, path: str | Path) -> Path | None:
         grid = self.export_grid()

@@ -15,11 +15,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from latent_explorer.explorer.panels.base import Panel, run_caption
+from latent_explorer.explorer.panels.base import PNG_SCALE, Panel, run_caption
 from latent_explorer.explorer.widgets.flow_layout import flow
 from latent_explorer.explorer.widgets.image_view import ImageView
 from latent_explorer.explorer.widgets.sampling_controls import SamplingControls
 from latent_explorer.training.explore import panel_math as explore
+from latent_explorer.training.explore.export import SAMPLE_SUFFIXES, write_samples
 from latent_explorer.training.record.run import Run
 
 
@@ -28,10 +29,13 @@ class ConditionalPanel(Panel):
 
     title = "Conditional"
     needs_data = False
+    data_suffixes = SAMPLE_SUFFIXES
+    data_filter = "NumPy array, float32 N×28×28 in [0, 1] (*.npy);;PNG grid (*.png)"
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.grid: np.ndarray | None = None
+        self.samples: np.ndarray | None = None  # the shown (N, 28, 28) images, row-major
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # digit keys
 
         self.one_digit = QRadioButton("One digit")
@@ -52,7 +56,11 @@ class ConditionalPanel(Panel):
 
         layout = QVBoxLayout(self.content)
         # One line where the tab is wide enough, two where it is not.
-        layout.addLayout(flow(self.one_digit, self.all_classes, self.sampling, self.save_button))
+        self.export_button = self.make_export_button(
+            "Export samples…", "Write the shown samples as a float32 .npy array (N×28×28, in "
+            "[0, 1], row-major as shown) or as a PNG grid")
+        layout.addLayout(flow(self.one_digit, self.all_classes, self.sampling, self.save_button,
+                              self.export_button))
         layout.addLayout(self.digit_row)
         layout.addWidget(self.caption)
         layout.addWidget(self.view, 1)
@@ -122,6 +130,7 @@ class ConditionalPanel(Panel):
 
     def _clear(self) -> None:
         self.grid = None
+        self.samples = None
         self.view.clear_images()
         self.caption.clear()
 
@@ -133,11 +142,13 @@ class ConditionalPanel(Panel):
         names = self.run.class_names
         if self.one_digit.isChecked():
             images = explore.digit_grid(model, self.digit, k, t, seed)
+            self.samples = images
             self.grid = self.view.set_images(images, ncols=k)
             self.view.set_labels([])
             what = f"{k}×{k} samples of class {names[self.digit]}"
         else:
             images = explore.class_grid(model, k, t, seed)
+            self.samples = images
             self.grid = self.view.set_images(images, ncols=k)
             self.view.set_labels([])
             what = (f"one row per class ({names[0]} at the top … {names[-1]} at the bottom) × {k} "
@@ -146,3 +157,12 @@ class ConditionalPanel(Panel):
 
     def export_grid(self) -> np.ndarray | None:
         return self.grid
+
+    def can_export_data(self) -> bool:
+        return self.samples is not None
+
+    def export_data(self, path) -> str:
+        """The shown samples, as the CLI's `sample` writes them (a PNG: the grid as shown)."""
+        images = self.samples
+        write_samples(path, images, ncols=self.k.value(), scale=PNG_SCALE)
+        return f"{len(images)} conditional samples of {self.run.name}"

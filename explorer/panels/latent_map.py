@@ -50,6 +50,7 @@ from latent_explorer.explorer.session.map_runner import MapRunner, shared_maps
 from latent_explorer.explorer.widgets.flow_layout import flow, group
 from latent_explorer.explorer.widgets.image_view import ImageView
 from latent_explorer.training.explore import drawing
+from latent_explorer.training.explore.export import MAP_SUFFIXES, MapExport, write_map
 from latent_explorer.training.explore import latent_methods as lm
 from latent_explorer.training.explore import panel_math as explore
 from latent_explorer.training.explore.render import make_grid
@@ -98,6 +99,10 @@ class LatentMapPanel(Panel):
     """Scatter of PCA-projected posterior means coloured by label; hover, click, walk, traverse."""
 
     title = "Latent map"
+    data_suffixes = MAP_SUFFIXES
+    data_filter = ("NumPy arrays: codes, log σ, coords, labels, selected (*.npz);;"
+                   "CSV table: index, label, x, y, z0…, selected (*.csv);;"
+                   "NumPy record array, the CSV's columns (*.npy)")
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -281,6 +286,10 @@ class LatentMapPanel(Panel):
         top = row(stretch=False)
         top.addWidget(self.caption, 1)
         top.addWidget(self.save_button)
+        self.export_button = self.make_export_button(
+            "Export…", "Write the test images' codes (μ and log σ), their labels, their place "
+            "on this map and the lasso selection as NumPy arrays (.npz, .npy) or a CSV table")
+        top.addWidget(self.export_button)
         layout.addLayout(top)
         # One line where the tab is wide enough, more where it is not.
         methods = flow(group("Map:", self.method_box), group("neighbours", self.neighbors_box),
@@ -979,6 +988,26 @@ class LatentMapPanel(Panel):
             return None
         images = np.concatenate([self.preview_images, self.traversal_image])
         return make_grid(images, ncols=len(images))
+
+    def map_export(self) -> MapExport | None:
+        """The shown map's points: the test images' codes, labels and map coordinates, and the
+        last lasso selection's indices (None: no map yet)."""
+        if self.encoded is None or self.coords is None:
+            return None
+        enc = self.encoded
+        sigmas = enc.log_sigmas.numpy() if enc.log_sigmas is not None else None
+        selected = self.selections[-1] if self.selections else None
+        return MapExport(self._codes_np, self.coords, enc.labels, sigmas, selected)
+
+    def can_export_data(self) -> bool:
+        return self.map_export() is not None
+
+    def export_data(self, path) -> str:
+        data = self.map_export()
+        write_map(path, data)
+        label = lm.get_map_method(self.fitted.method).label
+        picked = f", {len(data.selected):,} selected" if data.selected is not None else ""
+        return f"{len(data.codes):,} codes of {self.run.name} with their {label} map{picked}"
 
     def save_png(self, path: str | Path) -> Path | None:
         """The map as drawn (a plot, not an image grid)."""

@@ -6,12 +6,13 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtWidgets import QComboBox, QGridLayout, QLabel, QVBoxLayout, QWidget
 
-from latent_explorer.explorer.panels.base import Panel, run_caption
+from latent_explorer.explorer.panels.base import PNG_SCALE, Panel, run_caption
 from latent_explorer.explorer.widgets.compare_box import CompareBox
 from latent_explorer.explorer.widgets.flow_layout import flow
 from latent_explorer.explorer.widgets.image_view import ImageView
 from latent_explorer.explorer.widgets.sampling_controls import SamplingControls
 from latent_explorer.training.explore import panel_math as explore
+from latent_explorer.training.explore.export import SAMPLE_SUFFIXES, write_samples
 from latent_explorer.training.explore.render import side_by_side
 from latent_explorer.training.record.run import Run
 
@@ -24,10 +25,13 @@ class PriorPanel(Panel):
 
     title = "Prior samples"
     needs_data = False
+    data_suffixes = SAMPLE_SUFFIXES
+    data_filter = "NumPy array, float32 N×28×28 in [0, 1] (*.npy);;PNG grid (*.png)"
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.grids: list[np.ndarray] = []
+        self.samples: list[np.ndarray] = []  # each shown grid's (k·k, 28, 28) images
         self.sampling = SamplingControls(k=4)
         s = self.sampling
         self.k, self.seed, self.resample = s.k, s.seed, s.resample
@@ -48,7 +52,11 @@ class PriorPanel(Panel):
 
         layout = QVBoxLayout(self.content)
         # One line where the tab is wide enough, more where it is not.
-        layout.addLayout(flow(self.sampling, self.label, self.compare, self.save_button))
+        self.export_button = self.make_export_button(
+            "Export samples…", "Write the selected run's samples as a float32 .npy array "
+            "(N×28×28, in [0, 1]) or as a PNG grid")
+        layout.addLayout(flow(self.sampling, self.label, self.compare, self.save_button,
+                              self.export_button))
         layout.addLayout(grid, 1)
 
         self.sampling.changed.connect(self._update_grids)
@@ -79,6 +87,7 @@ class PriorPanel(Panel):
 
     def _clear(self) -> None:
         self.grids = []
+        self.samples = []
         for v, c in zip(self.views, self.captions):
             v.clear_images()
             c.clear()
@@ -97,6 +106,7 @@ class PriorPanel(Panel):
         k, seed, t = self.k.value(), self.seed.value(), self.temperature_value
         self.label.setVisible(any(r.is_conditional for r in runs))
         self.grids = []
+        self.samples = []
         for j, (view, caption) in enumerate(zip(self.views, self.captions)):
             visible = j < len(runs)
             view.setVisible(visible)
@@ -105,6 +115,7 @@ class PriorPanel(Panel):
                 continue
             r = runs[j]
             images = explore.prior_grid(r.model, k, t, seed, self.label.currentData())
+            self.samples.append(images)
             self.grids.append(view.set_images(images, ncols=k))
             text = (run_caption(r) + f": {k}×{k} decodings of "
                     f"{explore.prior_description(r.model, t)}, seed {seed}.")
@@ -114,3 +125,12 @@ class PriorPanel(Panel):
 
     def export_grid(self) -> np.ndarray | None:
         return side_by_side(self.grids) if self.grids else None
+
+    def can_export_data(self) -> bool:
+        return bool(self.samples)
+
+    def export_data(self, path) -> str:
+        """The selected run's samples (the left grid), as the CLI's `sample` writes them."""
+        images = self.samples[0]
+        write_samples(path, images, ncols=self.k.value(), scale=PNG_SCALE)
+        return f"{len(images)} prior samples of {self.run.name}"

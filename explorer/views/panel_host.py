@@ -31,6 +31,7 @@ class PanelHost(QObject):
     failed = Signal(str)  # a one-line message: a panel raised
     tab_requested = Signal(object)  # a panel to bring to the front (it was sent an image)
     run_requested = Signal(object)  # Run: a panel asked for it to be selected
+    export_requested = Signal(object)  # Panel: its Export button asks to write its data
 
     def __init__(self, tabs: QTabWidget, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -77,6 +78,7 @@ class PanelHost(QObject):
         self.tabs.addTab(panel, panel.title)
         panel.sent.connect(partial(self.send, panel))
         panel.run_requested.connect(self.run_requested)
+        panel.data_export_requested.connect(partial(self.export_requested.emit, panel))
         if panel.follows_training:
             self.call(panel, "set_runs", self._all)
             self.call(panel, "set_run", self._selected_any)

@@ -10,12 +10,16 @@ from latent_explorer.training.cli.commands._args import (_nonneg_float, _positiv
                                          add_data_arguments, load_data, notify)
 from latent_explorer.training.cli.main import CliError
 
-OUT_SUFFIXES = (".png", ".npz")
+# training.explore.export's MAP_SUFFIXES and .png, written out: building the parser imports no
+# numpy.
+OUT_SUFFIXES = (".png", ".npz", ".npy", ".csv")
 DESCRIPTION = (
     "Encode the test split (posterior means) with a checkpoint and place the codes in 2-D by "
     "PCA (instant, global variance), UMAP or t-SNE (neighbourhoods; tens of seconds for "
     "10,000 codes). --out map.npz writes codes (N×nz float32), coords (N×2 float32) and "
-    "labels (N int64); --out map.png a scatter coloured by label.")
+    "labels (N int64); map.csv one row per test image (index,label,x,y,z0..z(nz-1),selected); "
+    "map.npy the same columns as one record array; map.png a scatter coloured by label. The "
+    "Latent map tab's Export… writes the same files.")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -26,7 +30,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--method", default="pca", help="how to map: pca, umap or tsne (default: pca)")
     p.add_argument("--n", type=_positive_int, default=None, metavar="N",
                    help="map the first N test images (default: all of them)")
-    p.add_argument("--out", required=True, help="map.png (scatter) or map.npz (arrays)")
+    p.add_argument("--out", required=True,
+                   help="map.png (scatter), map.npz (arrays), map.csv (table) or map.npy "
+                        "(record array)")
     p.add_argument("--neighbors", type=_positive_int, default=15, help="UMAP: n_neighbors")
     p.add_argument("--min-dist", type=_nonneg_float, default=0.1, help="UMAP: min_dist")
     p.add_argument("--perplexity", type=_positive_float, default=30.0, help="t-SNE: perplexity")
@@ -50,11 +56,14 @@ def run(args: argparse.Namespace) -> int:
     from latent_explorer.training.explore.panel_math import encode_split
     from latent_explorer.training.record.checkpoint import load_checkpoint
 
+    from latent_explorer.training.explore.export import (ExportError, MapExport, check_out_path,
+                                                         write_map)
+
     out = Path(args.out)
-    if out.suffix.lower() not in OUT_SUFFIXES:
-        raise CliError(f"--out must end in .png or .npz, got {out.name}")
-    if out.is_dir() or not out.parent.exists():
-        raise CliError(f"--out {out}: give a file in an existing folder")
+    try:
+        check_out_path(out, OUT_SUFFIXES)  # before the work: the same checks as the window's
+    except ExportError as e:
+        raise CliError(f"--out {e}") from None
     ckpt = load_checkpoint(args.file)
     for line in ckpt.notices:
         notify(line)
@@ -85,8 +94,8 @@ def run(args: argparse.Namespace) -> int:
     if slow:
         print(lm.fit_done_text(args.method, fitted.seconds), file=sys.stderr, flush=True)
     label = lm.get_map_method(args.method).label
-    if out.suffix.lower() == ".npz":
-        np.savez(out, codes=codes, coords=fitted.coords, labels=enc.labels.astype(np.int64))
+    if out.suffix.lower() != ".png":
+        write_map(out, MapExport(codes, fitted.coords, enc.labels.astype(np.int64)))
     else:
         save_scatter_png(out, fitted.coords, enc.labels, ds.class_names,
                          f"{label} of {n:,} test codes ({Path(args.file).name})",

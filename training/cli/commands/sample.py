@@ -25,15 +25,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the samples."""
-    import numpy as np
     import torch
 
+    from latent_explorer.training.explore.export import (SAMPLE_SUFFIXES, ExportError,
+                                                         check_out_path, write_samples)
+    from latent_explorer.training.explore.render import to_numpy_images
     from latent_explorer.training.record.checkpoint import load_checkpoint
-    from latent_explorer.training.explore.render import make_grid, save_png, to_numpy_images
 
     out = Path(args.out)
-    if out.suffix.lower() not in (".png", ".npy"):
-        raise CliError(f"--out must end in .png or .npy, got {out.name}")
+    try:
+        check_out_path(out, SAMPLE_SUFFIXES)  # before the work: the same checks as the window's
+    except ExportError as e:
+        raise CliError(f"--out {e}") from None
     ckpt = load_checkpoint(args.file)
     for line in ckpt.notices:
         notify(line)
@@ -47,9 +50,6 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"--label must be between 0 and {last} for this model, got {args.label}")
     g = torch.Generator().manual_seed(args.seed)
     images = to_numpy_images(model.sample(args.n, args.label, args.temperature, g))
-    if out.suffix.lower() == ".npy":
-        np.save(out, images.astype(np.float32))
-    else:
-        save_png(make_grid(images), out, scale=2)
+    write_samples(out, images, scale=2)  # .npy: float32 N×28×28; .png: a grid, ×2
     print(f"wrote {args.n} samples to {out}")
     return 0
