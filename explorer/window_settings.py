@@ -1,4 +1,5 @@
-"""What the window remembers between launches (QSettings): geometry, docks, form, smoothing."""
+"""What the window remembers between launches (QSettings): geometry, docks, form, smoothing,
+and whether the first launch's hint was dismissed."""
 
 from __future__ import annotations
 
@@ -25,6 +26,18 @@ class WindowSettings:
 
     def __init__(self, settings: QSettings | None = None) -> None:
         self.qsettings = settings or QSettings(ORGANIZATION, APPLICATION)
+        # Nothing remembered yet: the very first launch (read before anything is written).
+        self.first_launch = not self.qsettings.allKeys()
+
+    # -- the first launch's hint -----------------------------------------------------------------
+    def first_run_hint_due(self) -> bool:
+        """Whether to show the Training tab's hint for a new user: on the very first launch
+        only, and never once it was dismissed."""
+        return self.first_launch and not _true(self.qsettings.value("help/hint_dismissed"))
+
+    def dismiss_first_run_hint(self) -> None:
+        self.qsettings.setValue("help/hint_dismissed", True)
+        self.qsettings.sync()
 
     # -- files -----------------------------------------------------------------------------------
     @property
@@ -138,3 +151,8 @@ class WindowSettings:
 
     def sync(self) -> None:
         self.qsettings.sync()
+
+
+def _true(value) -> bool:
+    """A remembered flag: QSettings' INI files give back booleans as the text 'true'."""
+    return value is True or str(value).lower() in ("true", "1")

@@ -47,6 +47,8 @@ class ActionsWindow(Protocol):
     def rename_selected(self) -> None: ...
     def remove_selected(self) -> None: ...
     def show_about(self) -> None: ...
+    def open_user_guide(self) -> object: ...
+    def show_shortcuts(self) -> object: ...
     def open_workspace(self, folder: str | None = None) -> bool: ...
     def undo_remove(self) -> object: ...
     def empty_trash(self) -> int: ...
@@ -98,10 +100,17 @@ class WindowActions:
         self.remove = action("&Remove", w.remove_selected, QKeySequence.StandardKey.Delete)
         # Delete and F2 belong to the run list: line edits in the form keep their own keys.
         table = w.runs_panel.table
+        if not table.accessibleName():
+            table.setAccessibleName("Run list")  # where Help → Keyboard shortcuts says they work
         for a in (self.rename, self.remove):
             a.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             w.removeAction(a)
             table.addAction(a)
+        self.user_guide = action("&User guide", w.open_user_guide,
+                                 QKeySequence.StandardKey.HelpContents,
+                                 "Open the user guide: the window, each tab, sweeps, timelines")
+        self.shortcuts = action("&Keyboard shortcuts", w.show_shortcuts, "Ctrl+/",
+                                "List every command that has a key, with its key")
         self.about = action("&About Latent Explorer", w.show_about)
 
         bar = w.menuBar()
@@ -123,7 +132,10 @@ class WindowActions:
         view_menu = bar.addMenu("&View")
         view_menu.addAction(w.form_dock.toggleViewAction())
         view_menu.addAction(w.runs_dock.toggleViewAction())
-        bar.addMenu("&Help").addAction(self.about)
+        help_menu = bar.addMenu("&Help")
+        help_menu.addActions([self.user_guide, self.shortcuts])
+        help_menu.addSeparator()
+        help_menu.addAction(self.about)
 
     def _fill_recent(self) -> None:
         """The recent workspaces, the latest first (rebuilt each time the menu opens)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from latent_explorer.explorer.views.loss_plot import LossPlot
@@ -16,9 +16,19 @@ from latent_explorer.explorer.widgets.page_scroll import PageScroll
 if TYPE_CHECKING:
     from latent_explorer.training.record.run import Run
 
+# Shown above the plots on the very first launch, until dismissed (explorer/window_settings.py).
+FIRST_RUN_HINT = (
+    "<b>New here?</b> Pick a model and press <b>Train</b> (the form on the left); its losses "
+    "are drawn here as it learns, and the run list below follows every run. From the end of "
+    "its first epoch the other tabs explore it: reconstructions, samples from the prior, "
+    "interpolations, a map of its latent space and your own drawings. "
+    "<b>Help → User guide</b> (F1) explains the rest.")
+
 
 class TrainingMonitor(QWidget):
     """Draws runs' losses and reconstructions; the window forwards it the session's events."""
+
+    hint_dismissed = Signal()  # the user closed the first launch's hint
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -39,8 +49,23 @@ class TrainingMonitor(QWidget):
         bar.addWidget(self.notice_close)
         self.notice.hide()
         self.notice_close.clicked.connect(self.notice.hide)
+        # A new user's first launch: what to do first, until dismissed (then never again).
+        self.hint = QWidget()
+        self.hint.setStyleSheet("background: #e3effa; color: #0b3558; border-radius: 3px;")
+        self.hint_label = QLabel(FIRST_RUN_HINT)
+        self.hint_label.setWordWrap(True)
+        self.hint_label.setAccessibleName("First-run hint")
+        self.hint_close = QPushButton("Got it")
+        self.hint_close.setToolTip("Hide this hint (it is not shown again)")
+        hint_bar = QHBoxLayout(self.hint)
+        hint_bar.setContentsMargins(6, 3, 6, 3)
+        hint_bar.addWidget(self.hint_label, 1)
+        hint_bar.addWidget(self.hint_close)
+        self.hint.hide()
+        self.hint_close.clicked.connect(self._on_hint_close_clicked)
         body = QWidget()
         layout = QVBoxLayout(body)
+        layout.addWidget(self.hint)
         layout.addWidget(self.notice)
         layout.addWidget(self.loss_plot, 1)
         layout.addWidget(self.recon_strip)
@@ -50,6 +75,13 @@ class TrainingMonitor(QWidget):
         outer.setContentsMargins(0, 0, 0, 0)
         self.page = PageScroll(body)
         outer.addWidget(self.page)
+
+    def show_first_run_hint(self) -> None:
+        self.hint.show()
+
+    def _on_hint_close_clicked(self) -> None:
+        self.hint.hide()
+        self.hint_dismissed.emit()
 
     def show_notice(self, text: str) -> None:
         self.notice_label.setText(text)
