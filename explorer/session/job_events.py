@@ -38,9 +38,11 @@ class DatasetLoaded:
 
 @dataclass(frozen=True)
 class TrainingStarted:
-    """The loop began, on this device (a description such as 'CPU (2 threads)')."""
+    """The loop began, on this device (a description such as 'CPU (2 threads)'), its thread
+    using `threads` CPU threads for torch (0: not known)."""
 
     device: str
+    threads: int = 0
 
 
 @dataclass(frozen=True, eq=False)

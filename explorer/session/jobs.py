@@ -31,6 +31,7 @@ from dataclasses import dataclass, replace
 from typing import Iterable
 
 import numpy as np
+import torch
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Qt, Signal, Slot
 
 from latent_explorer.explorer.session.datasets import DatasetCache
@@ -150,6 +151,10 @@ class TrainingWorker(QObject, Observer):
         self._last_weights = -WEIGHTS_INTERVAL_S  # monotonic time of the last WeightsSnapshot
         # Observers besides this worker: the workspace's run writers (set before the job starts)
         self.observers: list[Observer] = []
+        # The CPU threads torch uses in this worker's thread (the form's "CPU threads"; set
+        # before the job starts). None: WORKER_TORCH_THREADS or torch's default.
+        self.torch_threads: int | None = None
+        self._threads_given = 0
 
     def _make_loop(self, dataset: Dataset) -> Loop:
         """The loop to run, observed by this worker (called under the control lock)."""
@@ -219,7 +224,9 @@ class TrainingWorker(QObject, Observer):
             self.finished.emit()
 
     def _run(self) -> None:
-        prepare_worker_thread()
+        prepare_worker_thread(self.torch_threads)
+        # What the loop is given (a sweep's step splits them into groups of one each).
+        self._threads_given = torch.get_num_threads()
         cfg = self.config
         ds = self._dataset or self._datasets.get(
             cfg.dataset, cfg.data_dir, notify=lambda m: self.event.emit(MessagePosted(m)))
@@ -238,7 +245,11 @@ class TrainingWorker(QObject, Observer):
 
     # -- Observer hooks (called by the loop, in the worker thread) -------------------------------
     def on_train_start(self, loop: Loop) -> None:
-        self.event.emit(TrainingStarted(describe_device(loop.device)))
+        device = describe_device(loop.device)
+        threads = self._threads_given
+        if loop.device.type == "cpu":
+            device += f" ({threads} thread{'s' if threads != 1 else ''})"
+        self.event.emit(TrainingStarted(device, threads))
         if loop.n_members == 1:  # a sweep's members all start as noise: nothing to compare
             self._emit_reconstructions(loop, "before training")
 

@@ -46,10 +46,11 @@ def limit_gui_thread_torch() -> None:
     torch.set_num_threads(GUI_TORCH_THREADS)
 
 
-def prepare_worker_thread() -> None:
-    """In a training thread, before its first torch op: lower its priority, set its threads."""
+def prepare_worker_thread(threads: int | None = None) -> None:
+    """In a training thread, before its first torch op: lower its priority, set its threads:
+    `threads` (the form's "CPU threads"), else WORKER_TORCH_THREADS, else torch's default."""
     lower_worker_priority()  # first: the OpenMP team torch starts next inherits it
-    torch.set_num_threads(WORKER_TORCH_THREADS or DEFAULT_TORCH_THREADS)
+    torch.set_num_threads(threads or WORKER_TORCH_THREADS or DEFAULT_TORCH_THREADS)
 
 
 def lower_worker_priority() -> None:

@@ -11,6 +11,7 @@ it hands plain values to the window, which builds the engine's TrainConfig.
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal, Slot
@@ -47,6 +48,7 @@ DEFAULTS = {"kind": "vae", "arch": DEFAULT_ARCH, "prior": DEFAULT_PRIOR,
             "pseudo_inputs": DEFAULT_PSEUDO_INPUTS, "beta": 0.005, "nz": 32, "epochs": None, "batch_size": 64, "lr": 1e-3,
             "seed": 0, "dataset": "auto", "data_dir": None,
             "target_rate": None,  # epochs None: follow the dataset; target_rate None: β fixed
+            "device": "auto", "threads": 0,  # threads 0: torch's default, one per core
             **SCHEDULE_DEFAULTS}  # no schedule: the course's constant β and learning rate
 COURSE_BETAS_TEXT = "0, 1e-4, 1e-3, 1e-2, 0.1, 1, 10"  # the course's grid (training.engine.sweep)
 SWEEP_DEFAULTS = {"sweep": False, "betas": COURSE_BETAS_TEXT, "sweep_seeds": "0",
@@ -69,6 +71,7 @@ def config_from_values(values: dict):
     from latent_explorer.training.engine.loop import TrainConfig  # torch: only once the window is up
 
     kw = dict(values)
+    kw.pop("threads", None)  # the training thread's setting, not the run's (see TrainingForm)
     if kw.get("epochs") is None:
         raise ValueError("choose the number of epochs")
     if not get_kind(kw["kind"]).variational or kw.get("beta") is None:
@@ -184,6 +187,20 @@ class TrainingForm(QWidget):
         self.seed.setRange(0, 2**31 - 1)
         self.seed.setToolTip("Same seed, same data order and initial weights: runs are repeatable")
         self.schedule = ScheduleControl()  # KL and learning-rate schedules, best epoch: collapsed
+        # Where and on how many CPU threads to train. The devices are torch's to say, and torch
+        # loads after the window shows: 'auto' and the CPU until then (set_devices).
+        self.device = QComboBox()
+        self.device.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.device.setMinimumContentsLength(10)  # a GPU's long name does not widen the form
+        self._wanted_device = "auto"  # the value set or chosen, kept until it is listed
+        self.set_devices([("cpu", "CPU")])
+        self.cpu_threads = QSpinBox()
+        self.cpu_threads.setRange(0, max(os.cpu_count() or 1, 1))
+        self.cpu_threads.setSpecialValueText("automatic")
+        self.cpu_threads.setToolTip("How many CPU threads torch trains with; automatic (0) is "
+                                    "torch's default, one per core. Fewer leave cores for "
+                                    "other work")
         self.sweep = QCheckBox("Sweep β: train a list of βs at once")
         self.sweep.setToolTip("Train every β of a list (and every seed of a list) at once, and "
                               "compare them on the Sweep tab's rate–distortion plane")
@@ -241,7 +258,8 @@ class TrainingForm(QWidget):
         for w, name in ((self.kind, "Model"), (self.arch, "Architecture"),
                         (self.dataset, "Dataset"), (self.nz, "nz"),
                         (self.epochs, "Epochs"), (self.batch_size, "Batch size"),
-                        (self.lr, "Learning rate"), (self.seed, "Seed")):
+                        (self.lr, "Learning rate"), (self.seed, "Seed"),
+                        (self.device, "Device"), (self.cpu_threads, "CPU threads")):
             w.setAccessibleName(name)
 
         form = QFormLayout()
@@ -278,6 +296,8 @@ class TrainingForm(QWidget):
         form.addRow("&Batch size", self.batch_size)
         form.addRow("&Learning rate", self.lr)
         form.addRow("S&eed", self.seed)
+        form.addRow("Dev&ice", self.device)
+        form.addRow("&CPU threads", self.cpu_threads)
         form.addRow(self.schedule)
 
         self.message = QLabel()
@@ -318,6 +338,7 @@ class TrainingForm(QWidget):
         self.target_rate.textChanged.connect(self._on_target_rate_text_changed)
         self.run_on.currentIndexChanged.connect(lambda _i: self._update_run_on())
         self.ray_address.textEdited.connect(self._on_any_text_edited)
+        self.device.activated.connect(self._on_device_activated)
         for edit in (self.betas, self.sweep_seeds):
             edit.textChanged.connect(lambda _text: self._update_estimate())
 
@@ -334,6 +355,7 @@ class TrainingForm(QWidget):
                 "epochs": self.epochs.value(), "batch_size": self.batch_size.value(), "lr": lr,
                 "seed": self.seed.value(), "dataset": source, "data_dir": data_dir,
                 "target_rate": target, "prior": prior, "pseudo_inputs": k,
+                "device": self.device.currentData(), "threads": self.cpu_threads.value(),
                 **self.schedule.value()}
 
     @property
@@ -358,13 +380,15 @@ class TrainingForm(QWidget):
                 "epochs": v["epochs"], "batch_size": v["batch_size"], "lr": v["lr"],
                 "dataset": v["dataset"], "data_dir": v["data_dir"], "arch": v["arch"],
                 "prior": v["prior"], "pseudo_inputs": v["pseudo_inputs"],
-                **self.schedule.sweep_value()}
+                "device": v["device"], **self.schedule.sweep_value()}
 
     def sweep_executor(self) -> dict:
-        """Where the sweep trains: {'engine': 'local' or 'ray', 'address': 'host:port' or None}."""
+        """Where the sweep trains: {'engine': 'local' or 'ray', 'address': 'host:port' or None,
+        'threads': the CPU threads of its training thread here, 0 for torch's default}."""
         engine = self.run_on.currentData()
         address = self.ray_address.text().strip() if engine == "ray" else ""
-        return {"engine": engine, "address": address or None}
+        return {"engine": engine, "address": address or None,
+                "threads": self.cpu_threads.value()}
 
     def sweep_problems(self) -> list[str]:
         """Why the sweep's values cannot train (empty when they can)."""
@@ -476,12 +500,15 @@ class TrainingForm(QWidget):
         self._update_prior_enabled()
         beta, _ = parse_beta(str(v["beta"]))
         self.beta.set_value(beta if beta is not None else DEFAULTS["beta"])
-        for spin, key in ((self.nz, "nz"), (self.batch_size, "batch_size"), (self.seed, "seed")):
+        for spin, key in ((self.nz, "nz"), (self.batch_size, "batch_size"), (self.seed, "seed"),
+                          (self.cpu_threads, "threads")):
             try:
                 n = int(v[key])
             except (TypeError, ValueError):
                 n = DEFAULTS[key]
             spin.setValue(n if spin.minimum() <= n <= spin.maximum() else DEFAULTS[key])
+        self._wanted_device = str(v["device"])
+        self._select_device()
         lr, _ = parse_lr(str(v["lr"]))
         self.lr.setText(f"{lr if lr is not None else DEFAULTS['lr']:g}")
         target, _ = parse_target_rate(str(v["target_rate"] or ""))
@@ -522,6 +549,33 @@ class TrainingForm(QWidget):
             self.dataset.setItemData(i, folder, Qt.ItemDataRole.ToolTipRole)
         self.dataset.setCurrentIndex(i)
         self._last_dataset_index = i
+
+    def set_devices(self, devices: list[tuple[str, str]]) -> None:
+        """The devices to offer besides 'auto', as (name, label) pairs: ('cpu', 'CPU'),
+        ('cuda', 'CUDA (its name)'), … (training.engine.device.device_choices). The value set
+        or chosen before stays chosen if listed, else 'auto'."""
+        self.device.blockSignals(True)
+        self.device.clear()
+        self.device.addItem("auto", "auto")
+        best = next((label for name, label in devices if name != "cpu"), "the CPU")
+        self.device.setItemData(0, f"The best there is here ({best}): CUDA, else Apple MPS, "
+                                "else the CPU", Qt.ItemDataRole.ToolTipRole)
+        for name, label in devices:
+            self.device.addItem(label, name)
+        self.device.blockSignals(False)
+        self._select_device()
+
+    def _select_device(self) -> None:
+        i = self.device.findData(self._wanted_device)
+        self.device.setCurrentIndex(i if i >= 0 else 0)
+        self.device.setToolTip("Where to train: 'auto' picks CUDA, else Apple MPS, else the CPU"
+                               if i < 0 or self._wanted_device == "auto" else
+                               f"Train on {self.device.currentText()}")
+
+    @Slot(int)
+    def _on_device_activated(self, index: int) -> None:
+        self._wanted_device = self.device.itemData(index)
+        self._select_device()
 
     def show_message(self, text: str, error: bool = True) -> None:
         """An inline message under the form (red for errors); empty hides it."""

@@ -29,6 +29,23 @@ def pick_device(requested: str | None = "auto") -> torch.device:
     return dev
 
 
+def device_choices() -> list[tuple[str, str]]:
+    """The devices a run can train on here, as (name for `pick_device`, label) pairs: the CPU
+    always, then each CUDA device and Apple's MPS where torch says they are available."""
+    out = [("cpu", "CPU")]
+    try:
+        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        for i in range(n):
+            name = "cuda" if n == 1 else f"cuda:{i}"
+            out.append((name, describe_device(torch.device("cuda", i))))
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            out.append(("mps", "MPS"))
+    except Exception:  # noqa: BLE001 - a broken driver: the CPU still trains
+        pass
+    return out
+
+
 def describe_device(dev: torch.device) -> str:
     """A short label for status bars: 'CPU', 'CUDA (name)', 'MPS'."""
     if dev.type == "cuda":
