@@ -22,7 +22,7 @@ import threading
 from dataclasses import dataclass
 
 import torch
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 
 from latent_explorer.explorer.session.worker_threads import lower_worker_priority
 from latent_explorer.models.autoencoders import LatentModel
@@ -68,6 +68,11 @@ class ScoreWorker(QObject):
                 return False
             self._idle.wait(0.2)  # wakes on set(); the timeout only re-checks the stop flag
         return not self._stop.is_set()
+
+    @Slot()
+    def release(self) -> None:
+        """The scorer is shutting down: back to the GUI thread, and end this one."""
+        _release(self)
 
     @Slot(object)
     def score(self, req: ScoreRequest) -> None:
@@ -126,12 +131,24 @@ class ScoreWorker(QObject):
         return judge
 
 
+def _release(worker: QObject) -> None:
+    """In the worker's thread, its last act: back to the GUI thread, then end the thread.
+
+    Destroyed in its own thread (deleteLater on the thread's `finished`), the Python object's
+    destructor waits for the GIL while holding Qt's connection lock, and a GUI thread that
+    holds the GIL and connects a signal meanwhile deadlocks (explorer/session/jobs.py)."""
+    thread = QThread.currentThread()
+    worker.moveToThread(QCoreApplication.instance().thread())
+    thread.quit()
+
+
 class RunScorer(QObject):
     """Owns the scorer's thread (started at the first request) and hands results back."""
 
     scored = Signal(int, object, dict)  # run id, token, measures (GUI thread)
     status = Signal(str)
     _requested = Signal(object)  # ScoreRequest, to the worker's thread
+    _released = Signal()  # to the worker's thread: go back to the GUI thread and end it
 
     def __init__(self, iw_k: int = DEFAULT_IW_K, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -176,7 +193,7 @@ class RunScorer(QObject):
         self._requested.connect(worker.score)  # queued: the worker lives in the thread
         worker.scored.connect(self._on_worker_scored)
         worker.status.connect(self._on_worker_status)
-        thread.finished.connect(worker.deleteLater)
+        self._released.connect(worker.release)  # queued: its last call in its thread
         self._thread, self._worker = thread, worker
         thread.start()
 
@@ -197,6 +214,11 @@ class RunScorer(QObject):
             self._idle.clear()
         else:
             self._idle.set()
+
+    @property
+    def worker(self) -> ScoreWorker | None:
+        """The worker, from its first request until shutdown."""
+        return self._worker
 
     @property
     def is_running(self) -> bool:
@@ -223,10 +245,14 @@ class RunScorer(QObject):
                 sig.disconnect(slot)
             except (RuntimeError, TypeError):
                 pass
-        self._thread.quit()
+        self._released.emit()  # after the request it is on, if any: it stops at its next check
         done = self._thread.wait(timeout_ms)
+        if not done:
+            self._thread.quit()  # it never reached the release: quit its loop at least
+            done = self._thread.wait(100)
         if done:
             self._thread.deleteLater()
+            self._worker = None  # dropped here, in the GUI thread, where it now lives
         return done
 
 
