@@ -47,7 +47,7 @@ register_command("encode", "write the posterior codes (μ, log σ) of image file
 register_command("timeline", "write a run's training timeline as an animated GIF or a contact "
                  "sheet", "latent_explorer.training.cli.commands.timeline")
 register_command("map", "write a 2-D map (PCA, UMAP or t-SNE) of a checkpoint's test codes "
-                 "as a PNG scatter or an .npz", "latent_explorer.training.cli.commands.map")
+                 "as a PNG scatter, or its numbers as .npz, .npy or .csv", "latent_explorer.training.cli.commands.map")
 register_command("runs", "list the runs of the workspace (their state, epoch, step and "
                  "latest checkpoint)", "latent_explorer.training.cli.commands.runs")
 register_command("restyle", "re-render image files as every class with a CVAE (one row per image)",
