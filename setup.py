@@ -14,5 +14,8 @@ FOLDERS = ("models", "training", "explorer")  # each installs as latent_explorer
 packages = [PACKAGE] + [f"{PACKAGE}.{name}"
                         for name in find_packages(include=[f"{f}*" for f in FOLDERS])]
 package_dir = {PACKAGE: PACKAGE, **{f"{PACKAGE}.{f}": f for f in FOLDERS}}
+# The user guide travels with the code (Help → User guide opens the installed copy).
+packages.append(f"{PACKAGE}.docs")
+package_dir[f"{PACKAGE}.docs"] = "docs"
 
-setup(packages=packages, package_dir=package_dir)
+setup(packages=packages, package_dir=package_dir)  # package data: pyproject.toml

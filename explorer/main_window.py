@@ -381,10 +381,14 @@ class MainWindow(QMainWindow):
         self.dialogs.show_about(self.about_text())
 
     def open_user_guide(self) -> bool:
-        """Help → User guide: the checkout's docs/user-guide.md, else the online guide."""
+        """Help → User guide: docs/user-guide.md, installed with the package."""
         from latent_explorer.explorer.commands.help import user_guide_url
 
         url = user_guide_url()
+        if url is None:
+            self.dialogs.show_error("User guide", "This copy of Latent Explorer was installed "
+                                    "without its user guide (docs/user-guide.md).")
+            return False
         if not self.dialogs.open_url(url):
             self.statusBar().showMessage(f"Could not open {url.toDisplayString()}", 10000)
             return False

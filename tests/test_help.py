@@ -10,7 +10,7 @@ from PySide6.QtCore import QUrl
 from PySide6.QtGui import QAction, QKeySequence
 
 from helpers import LEFT, make_window
-from latent_explorer.explorer.commands.help import (USER_GUIDE_URL, ShortcutsDialog, plain,
+from latent_explorer.explorer.commands.help import (ShortcutsDialog, plain,
                                                     shortcut_rows, user_guide_url)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,8 +35,8 @@ def test_the_user_guide_opens_the_checkouts_file(window):
         QKeySequence.StandardKey.HelpContents)
 
 
-def test_without_a_checkout_the_guide_is_online(tmp_path):
-    assert user_guide_url(tmp_path) == QUrl(USER_GUIDE_URL)  # no docs/ there
+def test_a_copy_without_docs_has_no_guide_to_open(tmp_path):
+    assert user_guide_url(tmp_path) is None  # no docs/ there
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "user-guide.md").write_text("# User guide\n")
     assert user_guide_url(tmp_path) == QUrl.fromLocalFile(str(tmp_path / "docs" / "user-guide.md"))

@@ -27,7 +27,7 @@ def wheel(tmp_path_factory) -> Path:
     tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True,
                              check=True).stdout.decode().split("\0")
     for rel in filter(None, tracked):
-        if rel.startswith(("tests/", "benchmarks/", "docs/")) or not (ROOT / rel).is_file():
+        if rel.startswith(("tests/", "benchmarks/")) or not (ROOT / rel).is_file():
             continue
         (src / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / rel, src / rel)
@@ -52,6 +52,9 @@ def test_the_wheel_installs_latent_explorer_alone(wheel: Path) -> None:
             assert f"latent_explorer/{rel}" in names, rel
     assert "latent_explorer/training/data/mnist_5k.npz" in names  # the bundled digits
     assert "latent_explorer/__main__.py" in names
+    # Help → User guide opens the installed copy: explorer/commands/help.py's parents[2]
+    assert "latent_explorer/docs/user-guide.md" in names
+    assert "latent_explorer/explorer/commands/help.py" in names
     meta = next(n for n in names if n.endswith(".dist-info/METADATA"))
     text = zipfile.ZipFile(wheel).read(meta).decode()
     assert "License-Expression: MIT" in text

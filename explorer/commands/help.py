@@ -2,7 +2,7 @@
 actions define them.
 
 The user guide is docs/user-guide.md beside the package in a source checkout (the file the
-repository's README links to), else the project's online documentation (USER_GUIDE_URL). The
+repository's README links to; a wheel installs it inside the package). The
 shortcuts are read from the QActions themselves, so the list can never disagree with the keys.
 """
 
@@ -28,21 +28,21 @@ from PySide6.QtWidgets import (
 
 # The online user guide, for an installed package (a wheel carries no docs/): the one place
 # the address is written.
-USER_GUIDE_URL = "https://github.com/latent-explorer/latent-explorer/blob/main/docs/user-guide.md"
-# The checkout's top folder: explorer/ (this package's folder) sits in it, beside docs/.
-CHECKOUT = Path(__file__).resolve().parent.parent.parent
+# The folder above explorer/: the checkout's top, where docs/ is; in a wheel the package
+# folder latent_explorer/, where setup.py installs docs/ too. The guide opens offline either way.
+ROOT = Path(__file__).resolve().parents[2]
 
 
-def user_guide_file(root: Path = CHECKOUT) -> Path | None:
-    """docs/user-guide.md of a source checkout at `root`, None where there is none."""
+def user_guide_file(root: Path = ROOT) -> Path | None:
+    """docs/user-guide.md under `root`; None where this copy has none."""
     path = root / "docs" / "user-guide.md"
     return path if path.is_file() else None
 
 
-def user_guide_url(root: Path = CHECKOUT) -> QUrl:
-    """The local user guide's file URL in a source checkout, else the online one."""
+def user_guide_url(root: Path = ROOT) -> QUrl | None:
+    """The user guide's file URL; None when this copy has no guide."""
     path = user_guide_file(root)
-    return QUrl.fromLocalFile(str(path)) if path is not None else QUrl(USER_GUIDE_URL)
+    return QUrl.fromLocalFile(str(path)) if path is not None else None
 
 
 @dataclass(frozen=True)
