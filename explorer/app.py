@@ -102,7 +102,10 @@ def run_app(argv: list[str] | None = None) -> int:
     from PySide6.QtCore import QTimer
 
     app = create_app(argv)
+    from latent_explorer.explorer.gc_guard import GarbageCollector
     from latent_explorer.explorer.main_window import MainWindow
+
+    GarbageCollector(app)  # cycles collected in the GUI thread only (the app owns it)
 
     window = MainWindow(workspace=_open_workspace())
     probe = os.environ.get("LATENT_EXPLORER_STARTUP_PROBE") == "1"

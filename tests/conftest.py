@@ -178,6 +178,27 @@ def window(qtbot, settings, datasets):
         assert job.is_finished
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _garbage_collected_between_tests():
+    """As the app does (explorer/gc_guard.py): no automatic collection, which could destroy Qt
+    objects in a worker thread or inside a Qt call and hang; collections happen between tests."""
+    import gc
+
+    was = gc.isenabled()
+    gc.disable()
+    yield
+    if was:
+        gc.enable()
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage_after_the_test():
+    yield
+    from latent_explorer.explorer.gc_guard import collect_if_due
+
+    collect_if_due()
+
+
 @pytest.fixture(autouse=True)
 def _no_dangling_threads_or_timers(monkeypatch):
     """Fail a test that leaves a QThread running or a repeating QTimer ticking (as napari does).
