@@ -407,6 +407,8 @@ class MainWindow(QMainWindow):
     def _on_run_added(self, run: Run) -> None:
         color = run_color(run.id - 1)
         self.run_model.add_run(run, color)
+        if self.selected_run() is None:
+            self.runs_panel.update_details(None)  # "select a run", no longer "no runs yet"
         if _listed_only(run):  # curves once it has a history; panels once for a burst of runs
             self._panels_timer.start()
         else:

@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import FakeDialogs, click_train, fill_form, wait_ended
+from helpers import FakeDialogs, cell, click_train, fill_form, wait_ended
 
+from latent_explorer.explorer.views.run_table import COL_EPOCHS
 from latent_explorer.training.cli.main import run_cli
 from latent_explorer.training.record.workspace import Workspace, read_run
 
@@ -45,6 +46,8 @@ def test_runs_from_earlier_sessions_are_listed_and_load_when_selected(qtbot, set
         qtbot.waitUntil(lambda: names(w) == ["VAE β=0.005 nz=2"], timeout=WAIT_MS)
         (run,) = w.runs
         assert run.state == "finished" and run.model is None  # listed from its run file alone
+        assert cell(w, run, COL_EPOCHS) == "2/2"  # how far it got, from the run file
+        assert "Select a run" in w.details.text()
         w.run_table.select_run(run)
         assert run.model is not None and len(run.history) == 142  # loaded when shown
         qtbot.waitUntil(lambda: run.dataset is not None, timeout=WAIT_MS)

@@ -557,8 +557,8 @@ class RunSession(QObject):
         elif state == RunState.INTERRUPTED:
             error = (f"interrupted at epoch {rec.epoch}: its process ended mid-run; Continue "
                      "resumes it exactly from its last epoch checkpoint")
-        changed = (run.state, run.error) != (state, error)
-        run.state, run.error = state, error
+        changed = (run.state, run.error, run.epochs_on_disk) != (state, error, rec.epoch)
+        run.state, run.error, run.epochs_on_disk = state, error, rec.epoch
         if not run.is_active and run.model is not None and rec.checkpoint_path is not None \
                 and rec.checkpoint_path != run.path:
             run.model = None  # it trained on elsewhere: load the newer weights when shown

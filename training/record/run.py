@@ -34,6 +34,9 @@ class Run:
     dataset: Dataset | None = None  # in memory, shared between runs on the same data
     path: Path | None = None  # where it was last saved or loaded from
     folder: Path | None = None  # its run folder in the workspace (written from its first step)
+    # Epochs its run file says it completed: a run listed from the workspace, its history
+    # not read yet, still shows how far it got.
+    epochs_on_disk: int = 0
     saved: bool = False  # False while the weights exist only in memory
     group: str = ""  # the sweep this run is a member of ('' for a single run)
     notices: list[str] = field(default_factory=list)  # one-line remarks (e.g. from loading)
@@ -94,7 +97,8 @@ class Run:
 
     @property
     def epochs_done(self) -> int:
-        return self.history.epochs[-1].epoch if self.history.epochs else 0
+        done = self.history.epochs[-1].epoch if self.history.epochs else 0
+        return max(done, self.epochs_on_disk)
 
     @property
     def is_usable(self) -> bool:
