@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import threading
 
-from PySide6.QtCore import QObject, QThread, Qt, Signal, Slot
+from PySide6.QtCore import QObject, QThread, Signal, Slot
 
+from latent_explorer.explorer.session.worker_thread import WorkerThread
 from latent_explorer.training.data.datasets import DataError, Dataset
 from latent_explorer.training.data.sources import load_dataset
 
@@ -43,7 +44,7 @@ class DatasetLoader(QObject):
     """Loads one dataset in a QThread (for opened checkpoints); never raises, reports instead."""
 
     loaded = Signal(object, object, str)  # token, Dataset or None, a status message ('' if none)
-    finished = Signal()
+    finished = Signal()  # always last: it moves back to the GUI thread and its thread quits
 
     def __init__(self, datasets: DatasetCache, candidates: list[tuple[str, str | None]],
                  fallback: str = "mnist-sample", token: object = None) -> None:
@@ -53,6 +54,7 @@ class DatasetLoader(QObject):
         self._candidates = candidates
         self._fallback = fallback
         self.thread: QThread | None = None
+        self._worker_thread: WorkerThread | None = None
 
     @Slot()
     def run(self) -> None:
@@ -78,28 +80,15 @@ class DatasetLoader(QObject):
         self.finished.emit()
 
     def start(self) -> None:
-        thread = QThread()
-        thread.setObjectName("dataset loader")
-        self.thread = thread
-        self.moveToThread(thread)
-        thread.started.connect(self.run)
-        self.finished.connect(thread.quit, Qt.ConnectionType.DirectConnection)
-        thread.finished.connect(thread.deleteLater)
-        thread.start()
+        """Load in its own thread (explorer/session/worker_thread.py)."""
+        wt = WorkerThread(self, "dataset loader", self.finished, work=self.run)
+        self._worker_thread, self.thread = wt, wt.thread
+        wt.start()
 
     @property
     def is_finished(self) -> bool:
-        try:
-            return self.thread is None or self.thread.isFinished()
-        except RuntimeError:  # deleted after it finished
-            return True
+        return self._worker_thread is None or self._worker_thread.is_finished
 
     def wait(self, ms: int) -> bool:
         """quit() and a bounded wait(); True when the thread is finished."""
-        if self.is_finished:
-            return True
-        try:
-            self.thread.quit()
-            return self.thread.wait(ms)
-        except RuntimeError:
-            return True
+        return self._worker_thread is None or self._worker_thread.wait(ms)
