@@ -11,9 +11,10 @@ tab supersedes the last one's), and reports `placed(token, xy, seconds)` or `pla
 parameters and the codes they map, so a training snapshot has its own) and the map each run is
 shown on now (`shown_changed(run_id)`).
 
-Threads: one QThread per job: `started` runs the work; the worker moves itself back to the GUI
-thread and its `ended` quits the thread; the runner drops both (in the GUI thread) once the
-thread has finished. Never terminate(), never a Python QObject destroyed in a worker thread.
+Threads: one QThread per job (explorer/session/worker_thread.py): `started` runs the work; the
+worker's `ended` moves it back to the GUI thread and quits the thread; the runner drops the
+worker (in the GUI thread) once the thread has finished. Never terminate(), never a Python
+QObject destroyed in a worker thread.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ import time
 from collections import OrderedDict
 
 import numpy as np
-from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
+from latent_explorer.explorer.session.worker_thread import WorkerThread
 from latent_explorer.explorer.session.worker_threads import lower_worker_priority
 from latent_explorer.training.explore import latent_methods as lm
 
@@ -40,7 +42,7 @@ class _Worker(QObject):
     done = Signal(int, object)  # FittedMap, or (xy, seconds) for a placement
     failed = Signal(int, str)
     cancelled = Signal(int)
-    ended = Signal()
+    ended = Signal()  # always last: back to the GUI thread, and the thread quits (WorkerThread)
 
     def __init__(self, job_id: int, job: str, codes: np.ndarray, method: str, params: lm.MapParams,
                  fitted: lm.FittedMap | None, stop: threading.Event,
@@ -80,11 +82,6 @@ class _Worker(QObject):
                 self.cancelled.emit(self.job_id)
             else:
                 self.done.emit(self.job_id, result)
-        # Back to the GUI thread before the thread ends: this Python object is then destroyed
-        # there when the runner drops it. Destroyed in the worker thread (deleteLater), its
-        # destructor waits for the GIL while holding Qt's connection lock, and a GUI thread
-        # that holds the GIL and connects a signal meanwhile (a new pyqtgraph plot) deadlocks.
-        self.moveToThread(QCoreApplication.instance().thread())
         self.ended.emit()
 
 
@@ -98,35 +95,6 @@ def _one_numba_thread() -> None:
         numba.set_num_threads(1)
     except Exception:  # noqa: BLE001 - no numba (PCA only) or a threading layer that refuses
         pass
-
-
-class _Job:
-    """A worker and its thread, kept referenced until the thread has finished."""
-
-    def __init__(self, worker: _Worker) -> None:
-        self.worker = worker
-        self.thread = QThread()
-        self.thread.setObjectName(f"map-{worker.job}")
-        worker.moveToThread(self.thread)
-        self.thread.started.connect(worker.run)
-        # Direct: quit() is thread-safe, and a queued call would wait for the GUI thread, which
-        # may be blocked in shutdown() waiting for this very thread.
-        worker.ended.connect(self.thread.quit, Qt.ConnectionType.DirectConnection)
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def is_running(self) -> bool:
-        try:
-            return self.thread.isRunning()
-        except RuntimeError:
-            return False
-
-    def wait(self, ms: int) -> bool:
-        try:
-            return self.thread.wait(ms)
-        except RuntimeError:
-            return True
 
 
 class MapRunner(QObject):
@@ -147,7 +115,7 @@ class MapRunner(QObject):
         self._place_id: int | None = None
         self._place_token: object = None
         self._pending_place: tuple | None = None
-        self._jobs: list[_Job] = []  # started jobs, kept referenced until their thread ends
+        self._jobs: list[WorkerThread] = []  # started jobs, kept referenced until they end
         self._closed = False
 
     @property
@@ -163,12 +131,13 @@ class MapRunner(QObject):
         self._start_fit("warm", codes, fitted.method, fitted.params, fitted)
 
     def _start(self, worker: _Worker) -> None:
-        self._jobs = [j for j in self._jobs if j.is_running()]
-        worker.progressed.connect(self._on_worker_progressed)
-        worker.done.connect(self._on_worker_done)
-        worker.failed.connect(self._on_worker_failed)
-        worker.cancelled.connect(self._on_worker_cancelled)
-        j = _Job(worker)
+        self._jobs = [j for j in self._jobs if j.is_running]
+        j = WorkerThread(worker, f"map-{worker.job}", worker.ended, work=worker.run,
+                         request_stop=worker._stop.set)
+        j.connect(worker.progressed, self._on_worker_progressed)
+        j.connect(worker.done, self._on_worker_done)
+        j.connect(worker.failed, self._on_worker_failed)
+        j.connect(worker.cancelled, self._on_worker_cancelled)
         self._jobs.append(j)
         j.start()
 
@@ -241,7 +210,7 @@ class MapRunner(QObject):
 
     @property
     def is_running(self) -> bool:
-        return any(j.is_running() for j in self._jobs)
+        return any(j.is_running for j in self._jobs)
 
     def shutdown(self, timeout_ms: int = 2000) -> bool:
         """Cancel, drop late results, wait for the threads (bounded); True when all ended."""
@@ -252,7 +221,7 @@ class MapRunner(QObject):
         ok = True
         for j in list(self._jobs):
             left = max(1, int((deadline - time.monotonic()) * 1000))
-            ok = j.wait(left) and ok
+            ok = j.stop(left) and ok
         return ok
 
 
