@@ -4,10 +4,10 @@ Queue policy: the machine this app targets has few cores and one training loop a
 them busy, so jobs run one after another. A new job waits in state "queued"; cancelling a
 queued job just takes it out of the queue ("stopped", no model). A paused job keeps its slot.
 
-Threading (superqt's `new_worker_qthread` shape): each job has one worker, moved to its own
-`QThread`; `thread.started` runs the work; the worker moves itself back to the GUI thread and
-its `finished` quits the thread (the worker is then dropped with its job, in the GUI thread);
-the thread's `finished` `deleteLater`s the thread. The worker is the
+Threading (superqt's `new_worker_qthread` shape, explorer/session/worker_thread.py): each job
+has one worker, moved to its own `QThread`; `thread.started` runs the work; the worker's
+`finished` moves it back to the GUI thread and quits the thread (the worker is then dropped with
+its job, in the GUI thread); the thread's `finished` `deleteLater`s the thread. The worker is the
 engine's observer: the loop calls its hooks in the worker thread and it emits each as one
 frozen event (explorer/session/job_events.py) through its single `event` signal, which Qt queues to the
 GUI thread. There the job applies the event to its run(s) and re-emits it as `event(run, ev)`;
@@ -32,7 +32,7 @@ from typing import Iterable
 
 import numpy as np
 import torch
-from PySide6.QtCore import QCoreApplication, QObject, QThread, Qt, Signal, Slot
+from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from latent_explorer.explorer.session.datasets import DatasetCache
 from latent_explorer.explorer.session.job_events import (
@@ -49,6 +49,7 @@ from latent_explorer.explorer.session.job_events import (
     TrainingStarted,
     WeightsSnapshot,
 )
+from latent_explorer.explorer.session.worker_thread import WorkerThread
 from latent_explorer.explorer.session.worker_threads import prepare_worker_thread
 from latent_explorer.training.data.datasets import DataError, Dataset
 from latent_explorer.training.engine.device import describe_device
@@ -129,7 +130,7 @@ class TrainingWorker(QObject, Observer):
     """
 
     event = Signal(object)  # a job event (explorer/session/job_events.py); arrays in it are copies
-    finished = Signal()  # always last: the thread can quit
+    finished = Signal()  # always last: back to the GUI thread, and the thread quits (WorkerThread)
 
     def __init__(self, config: TrainConfig | SweepConfig, datasets: DatasetCache,
                  dataset: Dataset | None = None, loop: Loop | None = None, ray=None) -> None:
@@ -216,11 +217,8 @@ class TrainingWorker(QObject, Observer):
             msg = str(e) if isinstance(e, (DataError, ValueError)) else f"{type(e).__name__}: {e}"
             self.event.emit(TrainingEnded(None, msg or type(e).__name__))
         finally:
-            # Back to the GUI thread before the thread ends, and destroyed there when its job
-            # is dropped: destroyed in this thread (deleteLater), the Python object's destructor
-            # waits for the GIL while holding Qt's connection lock, and a GUI thread that holds
-            # the GIL and connects a signal meanwhile deadlocks (see map_runner.py).
-            self.moveToThread(QCoreApplication.instance().thread())
+            # WorkerThread moves this worker back to the GUI thread, where it is destroyed when
+            # its job is dropped (explorer/session/worker_thread.py says why), then quits.
             self.finished.emit()
 
     def _run(self) -> None:
@@ -337,6 +335,7 @@ class Job(QObject):
         self.runs = list(runs)
         self.worker = worker
         self.thread: QThread | None = None
+        self._worker_thread: WorkerThread | None = None
         self.is_finished = False
         self._cleaned_up = False  # after disconnect_worker: late events are dropped
         worker.event.connect(self._on_worker_event)  # queued: this object lives in the GUI thread
@@ -431,20 +430,14 @@ class Job(QObject):
     # -- control (GUI thread) --------------------------------------------------------------------
     def start(self) -> None:
         """Move the worker to a new thread and run it."""
-        thread = QThread()
-        thread.setObjectName(f"job for {self.runs[0].name}")
-        self.thread = thread
         w = self.worker
-        w.moveToThread(thread)
-        thread.started.connect(w.run)
-        # Direct: quit() is thread-safe, and it reaches the thread even while the GUI thread is
-        # blocked in wait() on close.
-        w.finished.connect(thread.quit, Qt.ConnectionType.DirectConnection)
-        thread.finished.connect(self._on_thread_finished)
-        thread.finished.connect(thread.deleteLater)
+        wt = WorkerThread(w, f"job for {self.runs[0].name}", w.finished, work=w.run,
+                          request_stop=w.request_stop)
+        self._worker_thread, self.thread = wt, wt.thread
+        wt.thread.finished.connect(self._on_thread_finished)
         for run in self.runs:
             self._emit(self.set_state(run, RunState.RUNNING))
-        thread.start()
+        wt.start()
 
     def pause(self) -> None:
         if self.state == RunState.RUNNING:
@@ -489,13 +482,9 @@ class Job(QObject):
 
     def wait(self, ms: int) -> bool:
         """quit() and a bounded wait(); True when the thread is finished. Never terminate()."""
-        if self.thread is None or self.is_finished:
+        if self._worker_thread is None or self.is_finished:
             return True
-        try:
-            self.thread.quit()
-            done = self.thread.wait(ms)
-        except RuntimeError:  # the C++ QThread is already deleted: it had finished
-            return True
+        done = self._worker_thread.wait(ms)
         if done:
             self.is_finished = True
         return done
