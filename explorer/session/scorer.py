@@ -9,8 +9,12 @@ share of prior samples it reads as real digits. Each part comes back as it is re
 (`scored(run_id, token, measures)`): the bound within a second or two, the quality once the
 judge exists. Nothing here runs in the GUI thread.
 
-Closing: `shutdown()` sets a stop flag (the judge's training and the bound's chunks check it),
-quits the thread and waits, bounded. Never terminate().
+Threads: one long-lived worker on a WorkerThread (explorer/session/worker_thread.py) with no
+start-up work: requests reach it as queued signals, in order. Closing: `shutdown()` sets a stop
+flag (the judge's training and the bound's chunks check it), disconnects, and queues `release`
+behind the request under way: the worker's `ended` then moves it back to the GUI thread and
+quits the thread. It waits, bounded, before any quit(): a quit first would end the thread's
+event loop before the queued release, leaving the worker in a dead thread. Never terminate().
 
 This module imports torch: the window imports it only after it is visible.
 """
@@ -22,8 +26,9 @@ import threading
 from dataclasses import dataclass
 
 import torch
-from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
+from latent_explorer.explorer.session.worker_thread import WorkerThread
 from latent_explorer.explorer.session.worker_threads import lower_worker_priority
 from latent_explorer.models.autoencoders import LatentModel
 from latent_explorer.training.data.datasets import Dataset, Split
@@ -51,6 +56,7 @@ class ScoreWorker(QObject):
 
     scored = Signal(int, object, dict)  # run id, token, measures (a part of them)
     status = Signal(str)  # a line about the judge (training, ready, failed)
+    ended = Signal()  # its last act: back to the GUI thread, and the thread quits (WorkerThread)
 
     def __init__(self, iw_k: int, stop: threading.Event,
                  idle: threading.Event | None = None) -> None:
@@ -72,7 +78,7 @@ class ScoreWorker(QObject):
     @Slot()
     def release(self) -> None:
         """The scorer is shutting down: back to the GUI thread, and end this one."""
-        _release(self)
+        self.ended.emit()
 
     @Slot(object)
     def score(self, req: ScoreRequest) -> None:
@@ -131,17 +137,6 @@ class ScoreWorker(QObject):
         return judge
 
 
-def _release(worker: QObject) -> None:
-    """In the worker's thread, its last act: back to the GUI thread, then end the thread.
-
-    Destroyed in its own thread (deleteLater on the thread's `finished`), the Python object's
-    destructor waits for the GIL while holding Qt's connection lock, and a GUI thread that
-    holds the GIL and connects a signal meanwhile deadlocks (explorer/session/jobs.py)."""
-    thread = QThread.currentThread()
-    worker.moveToThread(QCoreApplication.instance().thread())
-    thread.quit()
-
-
 class RunScorer(QObject):
     """Owns the scorer's thread (started at the first request) and hands results back."""
 
@@ -160,7 +155,7 @@ class RunScorer(QObject):
         # waiting does. Set while no training job runs (the session says so).
         self._idle = threading.Event()
         self._idle.set()
-        self._thread: QThread | None = None
+        self._thread: WorkerThread | None = None
         self._worker: ScoreWorker | None = None
         self._closed = False
 
@@ -186,16 +181,15 @@ class RunScorer(QObject):
     def _ensure_thread(self) -> None:
         if self._thread is not None:
             return
-        thread = QThread()
-        thread.setObjectName("scorer")
         worker = ScoreWorker(self.iw_k, self._stop, self._idle)
-        worker.moveToThread(thread)
-        self._requested.connect(worker.score)  # queued: the worker lives in the thread
-        worker.scored.connect(self._on_worker_scored)
-        worker.status.connect(self._on_worker_status)
+        # No `work` and no stop(): see the module docstring (shutdown waits before it quits).
+        wt = WorkerThread(worker, "scorer", worker.ended)
+        wt.connect(self._requested, worker.score)  # queued: the worker lives in the thread
+        wt.connect(worker.scored, self._on_worker_scored)
+        wt.connect(worker.status, self._on_worker_status)
         self._released.connect(worker.release)  # queued: its last call in its thread
-        self._thread, self._worker = thread, worker
-        thread.start()
+        self._thread, self._worker = wt, worker
+        wt.start()
 
     @Slot(int, object, dict)
     def _on_worker_scored(self, run_id: int, token: int, measures: dict) -> None:
@@ -222,10 +216,7 @@ class RunScorer(QObject):
 
     @property
     def is_running(self) -> bool:
-        try:
-            return self._thread is not None and self._thread.isRunning()
-        except RuntimeError:
-            return False
+        return self._thread is not None and self._thread.is_running
 
     def request_stop(self) -> None:
         """Ask the worker to stop at its next check, without waiting (see `shutdown`)."""
@@ -236,22 +227,18 @@ class RunScorer(QObject):
     def shutdown(self, timeout_ms: int = 2000) -> bool:
         """Stop, disconnect, quit, bounded wait; True when the thread has ended."""
         self.request_stop()
-        if self._thread is None:
+        wt = self._thread
+        if wt is None:
             return True
-        for sig, slot in ((self._requested, self._worker.score),
-                          (self._worker.scored, self._on_worker_scored),
-                          (self._worker.status, self._on_worker_status)):
-            try:
-                sig.disconnect(slot)
-            except (RuntimeError, TypeError):
-                pass
+        wt.disconnect()
         self._released.emit()  # after the request it is on, if any: it stops at its next check
-        done = self._thread.wait(timeout_ms)
+        try:  # no quit() yet: it would end the event loop before the queued release
+            done = wt.is_finished or wt.thread.wait(timeout_ms)
+        except RuntimeError:  # the C++ QThread is deleted: it had finished
+            done = True
         if not done:
-            self._thread.quit()  # it never reached the release: quit its loop at least
-            done = self._thread.wait(100)
+            done = wt.wait(100)  # it never reached the release: quit its loop at least
         if done:
-            self._thread.deleteLater()
             self._worker = None  # dropped here, in the GUI thread, where it now lives
         return done
 
