@@ -266,3 +266,14 @@ def test_a_lock_held_on_another_host_is_taken_over_once_the_heartbeat_is_stale(t
     run["heartbeat"] = time.time() - 2 * wsmod.STALE_AFTER_S
     (tmp_path / wsmod.RUN_FILE).write_text(json.dumps(run))
     RunLock(tmp_path).acquire()  # stale: a continue on this machine may take it over
+
+
+def test_a_run_file_naming_a_vanished_checkpoint_falls_back_to_the_newest_there(tmp_path):
+    folder = tmp_path / "run"
+    (folder / wsmod.CHECKPOINTS).mkdir(parents=True)
+    for name in ("epoch-0009.safetensors", "epoch-0012.safetensors"):
+        (folder / wsmod.CHECKPOINTS / name).write_bytes(b"x")
+    (folder / wsmod.RUN_FILE).write_text(json.dumps({
+        "format": 1, "name": "r", "state": "finished",
+        "checkpoint": "checkpoints/epoch-0013.safetensors"}))
+    assert read_run(folder).checkpoint == "checkpoints/epoch-0012.safetensors"

@@ -211,11 +211,22 @@ def read_run(folder: str | os.PathLike, now: float | None = None) -> RunRecord:
             error=d.get("error"))
     except (TypeError, ValueError) as e:
         return RunRecord(folder, name=folder.name, problem=f"run.json has a bad field ({e})")
+    if rec.checkpoint and not (folder / rec.checkpoint).is_file():
+        rec.checkpoint = latest_checkpoint(folder)  # an older writer, or a file removed by hand
     if rec.state not in STATES:
         rec.problem = f"run.json has an unknown state {rec.state!r}"
     elif rec.state in ("training", "paused") and writer_gone(rec, now):
         rec.state = "interrupted"
     return rec
+
+
+def latest_checkpoint(folder: Path) -> str | None:
+    """The newest checkpoint in a run folder (final, else the highest epoch), relative."""
+    ckpts = folder / CHECKPOINTS
+    if (ckpts / "final.safetensors").is_file():
+        return f"{CHECKPOINTS}/final.safetensors"
+    epochs = sorted(ckpts.glob("epoch-*.safetensors")) if ckpts.is_dir() else []
+    return f"{CHECKPOINTS}/{epochs[-1].name}" if epochs else None
 
 
 def writer_gone(rec: RunRecord, now: float | None = None) -> bool:
@@ -625,6 +636,9 @@ class RunWriter(Observer):
             return
         previous, self.checkpoint = self.checkpoint, f"{CHECKPOINTS}/{file_name}"
         if previous and previous != self.checkpoint and "epoch-" in previous:
+            # The run file names the new one before the old one goes: killed in between, it
+            # still names a file that exists (benchmarks/kill_resume.py found this).
+            self._write_run_file()
             with contextlib.suppress(OSError):
                 (self.folder / previous).unlink()  # keep the latest and the final
 
