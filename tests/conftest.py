@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # OpenMP threads spin-wait between ops by default: beside other busy processes two torch threads
@@ -14,6 +15,12 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # Downloads (which tests never make) would land in a throw-away folder, not the user's cache.
 os.environ["LATENT_EXPLORER_CACHE"] = tempfile.mkdtemp(prefix="latent-explorer-test-cache-")
+# numba's compiled code (pynndescent's, which a map thread's import pulls in, and UMAP's: tens of
+# seconds to compile) is kept between test sessions in the checkout's build/ (gitignored), not
+# in the throw-away cache above: the first session compiles it, later ones load it. A
+# NUMBA_CACHE_DIR set by the user wins (latent_methods.use_numba_cache keeps it too).
+os.environ.setdefault("NUMBA_CACHE_DIR",
+                      str(Path(__file__).resolve().parents[1] / "build" / "numba-cache"))
 # Runs that tests train are written into a throw-away workspace, never the user's data folder.
 os.environ["LATENT_EXPLORER_WORKSPACE"] = tempfile.mkdtemp(prefix="latent-explorer-test-runs-")
 
