@@ -29,8 +29,10 @@ FASHION = Path("/usr/share/datasets/fashion-mnist")
 # out of the environment before torch loads, as it was before the package set it.
 RUNNER = """
 import os, sys
-import latent_explorer
-if sys.argv[1] != "passive":
+if sys.argv[1] == "passive":
+    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+import latent_explorer  # "auto": the package chooses by how busy the machine is
+if sys.argv[1].startswith("spin"):
     os.environ.pop("OMP_WAIT_POLICY", None)
 if sys.argv[1].startswith("spin"):  # spin<N>: libgomp's default policy, N spins before sleeping
     count = sys.argv[1][4:]
@@ -40,7 +42,8 @@ from latent_explorer.main import main
 sys.exit(main(sys.argv[2:]))
 """
 LABELS = {"spin": "OpenMP spin-wait (torch's default)",
-          "passive": "OMP_WAIT_POLICY=PASSIVE (latent_explorer's default)"}
+          "passive": "OMP_WAIT_POLICY=PASSIVE always",
+          "auto": "latent_explorer's choice (passive when busy)"}
 BUSY = "while True: pass"
 
 
@@ -63,8 +66,9 @@ def main() -> None:
     ap.add_argument("--data-dir", type=Path, default=FASHION if FASHION.is_dir() else None)
     ap.add_argument("--sample", action="store_true", help="the bundled sample, even with Fashion")
     ap.add_argument("--threads", type=int, default=0, help="pass --threads N to train")
-    ap.add_argument("--policies", default="spin,passive",
-                    help="comma-separated: spin (torch's default), passive (the package's), "
+    ap.add_argument("--policies", default="spin,passive,auto",
+                    help="comma-separated: spin (torch's default), passive (always), auto (the "
+                         "package's choice by the machine's load), "
                          "spin<N> (libgomp's default with GOMP_SPINCOUNT=N)")
     args = ap.parse_args()
     if args.sample:

@@ -6,11 +6,9 @@ One import package over the project's folders: `latent_explorer.models` (torch m
 the checkout; this folder holds only what sits above them (the entry point).
 """
 
-import os as _os
+from latent_explorer.cpu_policy import choose_wait_policy as _choose_wait_policy
 
-# torch's OpenMP threads spin-wait between ops. Beside two busy processes a one-epoch train ran
-# 2.7-7.5x slower where a fair share of 2 cores is 2x; waiting passively gives the core back
-# (benchmarks/busy_machine.py). OpenMP reads this once, when torch loads: every entry point
+# Before anything imports torch (OpenMP reads it once): passive waits when the machine is busy,
+# spinning (fastest) when it is quiet; a user's own OMP_WAIT_POLICY wins. Every entry point
 # (the window, the CLI, Ray workers, which inherit the environment) imports this package first.
-# A user's own setting wins.
-_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+_choose_wait_policy()

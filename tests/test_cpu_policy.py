@@ -1,4 +1,4 @@
-"""Training leaves idle cores to other programs: passive OpenMP waits, a thread count to set."""
+"""Training leaves busy cores to other programs: passive OpenMP waits when busy, --threads."""
 
 from __future__ import annotations
 
@@ -12,20 +12,58 @@ import torch
 from latent_explorer.training.cli.main import run_cli
 
 
+@pytest.mark.parametrize("others, cpus, busy", [(0, 2, False), (1, 2, True), (2, 2, True),
+                                                 (1, 8, False), (4, 8, True)])
+def test_the_machine_is_busy_when_others_want_half_the_cores(others, cpus, busy):
+    from latent_explorer.cpu_policy import machine_is_busy
+
+    assert machine_is_busy(cpus, others=others) is busy
+
+
+def test_a_machine_that_cannot_say_counts_as_quiet(monkeypatch):
+    from latent_explorer import cpu_policy
+
+    monkeypatch.setattr(cpu_policy, "others_running", lambda samples=5: None)  # not Linux
+    assert cpu_policy.machine_is_busy(2) is False
+
+
+def test_runnable_tasks_are_read_from_the_kernel():
+    from latent_explorer.cpu_policy import others_running
+
+    n = others_running()
+    if sys.platform.startswith("linux"):  # /proc/loadavg: "0.50 0.40 0.30 running/total pid"
+        assert isinstance(n, int) and n >= 0
+    else:
+        assert n is None
+
+
+@pytest.mark.parametrize("user, busy, expected", [(None, True, "PASSIVE"), (None, False, None),
+                                                  ("ACTIVE", True, "ACTIVE")])
+def test_passive_waits_only_when_busy_and_the_user_said_nothing(monkeypatch, user, busy,
+                                                                 expected):
+    from latent_explorer import cpu_policy
+
+    monkeypatch.setattr(cpu_policy, "machine_is_busy", lambda: busy)
+    env = {} if user is None else {"OMP_WAIT_POLICY": user}
+    assert cpu_policy.choose_wait_policy(env) == expected
+    assert env.get("OMP_WAIT_POLICY") == expected
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("env_value, expected", [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
-def test_the_package_asks_openmp_to_wait_passively_unless_the_user_said(env_value, expected):
+def test_the_policy_is_chosen_before_torch_loads():
     env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-    if env_value is not None:
-        env["OMP_WAIT_POLICY"] = env_value
     code = ("import os, sys\n"
             "import latent_explorer.training\n"
             "assert 'torch' not in sys.modules  # set before torch loads, or OpenMP ignores it\n"
-            "print(os.environ['OMP_WAIT_POLICY'])\n")
+            "from latent_explorer.cpu_policy import machine_is_busy\n"
+            "print(os.environ.get('OMP_WAIT_POLICY'))\n")
     r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                        timeout=60)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.strip() == expected
+    assert r.stdout.strip() in ("PASSIVE", "None")
+    user = subprocess.run([sys.executable, "-c", code], env={**env, "OMP_WAIT_POLICY": "ACTIVE"},
+                          capture_output=True, text=True, timeout=60)
+    assert user.stdout.strip() == "ACTIVE"  # the user's own setting wins
 
 
 def test_train_threads_sets_torchs_thread_count(tmp_path, capsys):
