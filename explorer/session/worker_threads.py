@@ -53,15 +53,27 @@ def prepare_worker_thread(threads: int | None = None) -> None:
     torch.set_num_threads(threads or WORKER_TORCH_THREADS or DEFAULT_TORCH_THREADS)
 
 
+def worker_nice(busy: bool | None = None) -> int:
+    """How much nicer than the GUI a worker runs: WORKER_NICE on a quiet machine; 0 while other
+    programs keep the cores busy, where a nicer worker lost half its speed to them (one
+    Fashion-MNIST epoch in the window beside two busy processes: 43 steps/s at nice 5, 85 at
+    nice 0; the GUI's p99 lateness 38 and 50 ms; benchmarks/gui_responsiveness.py --busy 2)."""
+    from latent_explorer.cpu_policy import machine_is_busy
+
+    busy = machine_is_busy() if busy is None else busy
+    return 0 if busy else WORKER_NICE
+
+
 def lower_worker_priority() -> None:
     """Make the calling worker thread, and the threads it starts later, yield to the GUI."""
-    if WORKER_NICE <= 0:
+    nice = worker_nice()
+    if nice <= 0:
         return
     if sys.platform.startswith("linux"):
         tid = threading.get_native_id()
         try:
             now = os.getpriority(os.PRIO_PROCESS, tid)
-            os.setpriority(os.PRIO_PROCESS, tid, min(19, now + WORKER_NICE))
+            os.setpriority(os.PRIO_PROCESS, tid, min(19, now + nice))
         except OSError:  # not allowed here: train at normal priority
             pass
     else:
