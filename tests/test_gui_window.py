@@ -381,6 +381,10 @@ def test_training_threads_run_nicer_than_the_gui_thread(qtbot, window, monkeypat
         return real_on_epoch_end(self, event)
 
     monkeypatch.setattr(jobs.TrainingWorker, "on_epoch_end", on_epoch_end)
+    from latent_explorer import cpu_policy
+
+    # a quiet machine (on a busy one the worker keeps normal priority: test_worker_nice.py)
+    monkeypatch.setattr(cpu_policy, "machine_is_busy", lambda: False)
     fill_form(window, epochs=1)
     run = click_train(qtbot, window)
     wait_ended(qtbot, window, run)
