@@ -24,7 +24,7 @@ run: $(STAMP)
 
 # OMP_WAIT_POLICY=PASSIVE: torch's OpenMP threads give the core back instead of spinning, so
 # the suite holds on a busy machine (tests/conftest.py sets it too, for a bare pytest).
-PYTEST = QT_QPA_PLATFORM=offscreen OMP_WAIT_POLICY=PASSIVE $(PY) -m pytest -q
+PYTEST = QT_QPA_PLATFORM=offscreen OMP_WAIT_POLICY=PASSIVE $(PY) -m pytest -q -n 2 --dist loadscope
 
 # Everything: the linters, then every test.
 test: lint
