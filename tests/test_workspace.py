@@ -152,9 +152,10 @@ def test_stop_through_the_control_file_acts_between_batches(tmp_path, small_data
     t.start()
     assert started.wait(60)
     request(writer.folder, "pause")
-    deadline = time.monotonic() + 30
-    while not trainer.is_waiting and time.monotonic() < deadline:
-        time.sleep(0.01)  # the loop reaches a batch boundary on its own thread
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (
+            trainer.is_waiting and read_run(writer.folder).state == "paused"):
+        time.sleep(0.01)  # the loop and the writer's control thread act on their own threads
     assert trainer.is_waiting and read_run(writer.folder).state == "paused"
     request(writer.folder, "stop")
     t.join(60)
