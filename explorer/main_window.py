@@ -311,53 +311,15 @@ class MainWindow(QMainWindow):
                     f"{run.name} moved to the workspace's trash (Edit → Undo remove brings it "
                     "back)", 8000)
 
-    # -- the workspace ------------------------------------------------------------------------
+    # -- the workspace (commands/run_commands.py does the work) ---------------------------------
     def open_workspace(self, folder: str | None = None) -> bool:
-        """Show the runs of another workspace folder (asked for when None); False if not."""
-        from latent_explorer.training.record.workspace import WorkspaceError, open_workspace
-
-        if folder is None:
-            start = str(self.workspace.root) if self.workspace is not None else ""
-            folder = self.dialogs.workspace_folder(start)
-            if not folder:
-                return False
-        try:
-            ws = open_workspace(folder)
-        except WorkspaceError as e:
-            self.dialogs.show_error("Cannot open the workspace", str(e))
-            return False
-        self.workspace = ws
-        self.settings.remember_workspace(ws.root)
-        if self.session is not None:
-            self.session.set_workspace(ws)
-        self._show_workspace()
-        return True
-
-    def _show_workspace(self) -> None:
-        where = f" — {self.workspace.root}" if self.workspace is not None else ""
-        self.setWindowTitle(f"{APPLICATION}{where}")
+        return self.commands.open_workspace(folder)
 
     def undo_remove(self) -> Run | None:
-        run = self.session.undo_remove() if self.session is not None else None
-        if run is not None:
-            self.run_table.select_run(run)
-            self.statusBar().showMessage(f"{run.name} is back from the trash", 6000)
-        return run
+        return self.commands.undo_remove()
 
     def empty_trash(self) -> int:
-        ws = self.workspace
-        if ws is None or self.session is None:
-            return 0
-        n = len(ws.trashed())
-        if n == 0:
-            self.statusBar().showMessage("The workspace's trash is empty", 5000)
-            return 0
-        if not self.dialogs.confirm("Empty trash", f"Delete the {n} run(s) in the workspace's "
-                                    "trash for good? This cannot be undone."):
-            return 0
-        done = self.session.empty_trash()
-        self.statusBar().showMessage(f"Deleted {done} run(s) for good", 6000)
-        return done
+        return self.commands.empty_trash()
 
     def rename_selected(self) -> None:
         if (run := self.selected_run()) is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from latent_explorer.explorer.window_settings import APPLICATION
 from latent_explorer.training.record.names import file_stem
 
 if TYPE_CHECKING:
@@ -286,3 +287,54 @@ class RunCommands:
         self._status(f"Saved the {len(saved)} members of {run.group} to {target}", 8000)
         return saved
 
+    # -- the workspace ----------------------------------------------------------------------------
+    def open_workspace(self, folder: str | None = None) -> bool:
+        """Show the runs of another workspace folder (asked for when None); False if not."""
+        w = self.window
+        from latent_explorer.training.record.workspace import WorkspaceError, open_workspace
+
+        if folder is None:
+            start = str(w.workspace.root) if w.workspace is not None else ""
+            folder = w.dialogs.workspace_folder(start)
+            if not folder:
+                return False
+        try:
+            ws = open_workspace(folder)
+        except WorkspaceError as e:
+            w.dialogs.show_error("Cannot open the workspace", str(e))
+            return False
+        w.workspace = ws
+        w.settings.remember_workspace(ws.root)
+        if w.session is not None:
+            w.session.set_workspace(ws)
+        self._show_workspace()
+        return True
+
+    def _show_workspace(self) -> None:
+        w = self.window
+        where = f" — {w.workspace.root}" if w.workspace is not None else ""
+        w.setWindowTitle(f"{APPLICATION}{where}")
+
+    def undo_remove(self) -> Run | None:
+        w = self.window
+        run = w.session.undo_remove() if w.session is not None else None
+        if run is not None:
+            w.run_table.select_run(run)
+            w.statusBar().showMessage(f"{run.name} is back from the trash", 6000)
+        return run
+
+    def empty_trash(self) -> int:
+        w = self.window
+        ws = w.workspace
+        if ws is None or w.session is None:
+            return 0
+        n = len(ws.trashed())
+        if n == 0:
+            w.statusBar().showMessage("The workspace's trash is empty", 5000)
+            return 0
+        if not w.dialogs.confirm("Empty trash", f"Delete the {n} run(s) in the workspace's "
+                                 "trash for good? This cannot be undone."):
+            return 0
+        done = w.session.empty_trash()
+        w.statusBar().showMessage(f"Deleted {done} run(s) for good", 6000)
+        return done
