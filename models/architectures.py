@@ -90,13 +90,14 @@ DEFAULT_ARCH = "mlp"  # the course's, and what files written before architecture
 
 MLP_ARCH = register_arch(Architecture(
     "mlp", "MLP",
-    "the course's fully connected layers: 784 → 256 → 64 → z and back (sizes: --hidden)",
+    "the course's fully connected layers: C·H·W (784) → 256 → 64 → z and back (sizes: --hidden)",
     # The kind's own factory builds it: the course MLP, unless a kind names another.
     factory="latent_explorer.models.autoencoders:build_kind_model"))
 CONV_ARCH = register_arch(Architecture(
     "conv", "Conv",
-    "convolutions: 4×4 stride-2 conv 32, 64 channels (28 → 14 → 7), a dense layer to z, "
-    "and the mirror image in transposed convolutions",
+    "convolutions: 4×4 stride-2 stages, 32, 64, ... channels, as many as the size needs "
+    "(28 → 7, 32 → 4, 64 → 4), a dense layer to z, and the mirror image in transposed "
+    "convolutions",
     factory="latent_explorer.models.conv:ConvLatentModel", engines=("autograd",), precision="bf16",
     stacked=False))
 

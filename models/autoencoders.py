@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from latent_explorer.models.architectures import DEFAULT_ARCH, Architecture, get_arch
 from latent_explorer.models.latent_priors import gaussian_kl
+from latent_explorer.models.likelihoods import DEFAULT_LIKELIHOOD, Likelihood, get_likelihood
 from latent_explorer.models.priors import DEFAULT_PRIOR, DEFAULT_PSEUDO_INPUTS, PriorSpec, get_prior, prior_problems
 from latent_explorer.models.registry import ModelKind, get_kind, kind_names
 
@@ -39,17 +40,23 @@ class ModelConfig:
     kind: str = "vae"
     nz: int = 32
     hidden: tuple[int, ...] = (256, 64)
-    image_shape: tuple[int, int] = (28, 28)
+    # (C, H, W) of one image; files written before colour existed hold (H, W): grey.
+    image_shape: tuple[int, ...] = (1, 28, 28)
     n_classes: int = 10
     beta: float = 0.005
     arch: str = DEFAULT_ARCH  # models/architectures.py; configs written before it are 'mlp'
     # p(z), models/priors.py; configs written before priors existed are the course's N(0, I).
     prior: str = DEFAULT_PRIOR
     pseudo_inputs: int = DEFAULT_PSEUDO_INPUTS  # the VampPrior's K (unused by N(0, I))
+    # The conv architecture's channels per stride-2 stage; empty: as its image size needs.
+    conv_widths: tuple[int, ...] = ()
+    # p(x|z), models/likelihoods.py; files written before likelihoods existed are Bernoulli.
+    likelihood: str = DEFAULT_LIKELIHOOD
 
     def __post_init__(self) -> None:
         get_kind(self.kind)  # ValueError naming the choices
         get_arch(self.arch)
+        get_likelihood(self.likelihood)
         problems = prior_problems(self.prior, self.kind, self.pseudo_inputs)
         if problems:
             raise ValueError("; ".join(problems))
@@ -61,11 +68,32 @@ class ModelConfig:
             raise ValueError(f"beta must be a finite number >= 0, got {self.beta}")
         # JSON round trips turn tuples into lists; normalise so configs compare equal.
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
-        object.__setattr__(self, "image_shape", tuple(int(s) for s in self.image_shape))
+        object.__setattr__(self, "conv_widths", tuple(int(w) for w in self.conv_widths))
+        shape = tuple(int(s) for s in self.image_shape)
+        if len(shape) == 2:  # (H, W): a file written before colour existed, grey
+            shape = (1, *shape)
+        if len(shape) != 3 or min(shape) < 1:
+            raise ValueError(f"image shape must be (channels, height, width), got {shape}")
+        object.__setattr__(self, "image_shape", shape)
 
     @property
     def n_pixels(self) -> int:
-        return self.image_shape[0] * self.image_shape[1]
+        """Values per image, C·H·W (784 for a 28×28 grey digit)."""
+        c, h, w = self.image_shape
+        return c * h * w
+
+    @property
+    def channels(self) -> int:
+        return self.image_shape[0]
+
+    @property
+    def likelihood_spec(self) -> Likelihood:
+        return get_likelihood(self.likelihood)
+
+    @property
+    def decoder_outputs(self) -> int:
+        """The decoder's outputs per image: the likelihood's parameters for every value."""
+        return self.likelihood_spec.params_per_value * self.n_pixels
 
     @property
     def model_kind(self) -> ModelKind:
@@ -93,6 +121,12 @@ class ModelConfig:
         d["image_shape"] = list(self.image_shape)
         if self.prior == DEFAULT_PRIOR:  # the course's prior: files as before priors existed
             del d["prior"], d["pseudo_inputs"]
+        if self.likelihood == DEFAULT_LIKELIHOOD:  # files as before likelihoods existed
+            del d["likelihood"]
+        if not self.conv_widths:
+            del d["conv_widths"]
+        else:
+            d["conv_widths"] = list(self.conv_widths)
         return d
 
     @classmethod
@@ -155,6 +189,9 @@ class LatentModel(nn.Module):
         self.config = config
         self._build(config)
         self.reset_parameters(generator)
+        # p(x|z) (models/likelihoods.py): the Bernoulli holds no parameters, so the course's
+        # files are as they were; a Gaussian's learned σ is the head's own parameter.
+        self.likelihood = config.likelihood_spec.build()
         # p(z) (models/priors.py): N(0, I) holds no parameters, so the course's files and
         # initialisation are as they were; a VampPrior's pseudo-inputs come last.
         self.prior = config.prior_spec.build(config)
@@ -174,7 +211,7 @@ class LatentModel(nn.Module):
         hand-written step in training/engine/fast_step.py reads them)."""
         cond = self.n_conditions
         self.encoder = _mlp([config.n_pixels + cond, *config.hidden, self.encoder_outputs])
-        self.decoder = _mlp([config.nz + cond, *reversed(config.hidden), config.n_pixels])
+        self.decoder = _mlp([config.nz + cond, *reversed(config.hidden), config.decoder_outputs])
 
     def _encode_net(self, x: Tensor, one_hot: Tensor | None) -> Tensor:
         """The encoder's output (n, encoder_outputs) for images x (n, ...) and their one-hot."""
@@ -184,7 +221,7 @@ class LatentModel(nn.Module):
         return self.encoder(h)
 
     def _decode_net(self, z: Tensor, one_hot: Tensor | None) -> Tensor:
-        """Decoder logits (n, n_pixels) for codes z (n, nz) and their one-hot."""
+        """Decoder output (n, decoder_outputs) for codes z (n, nz) and their one-hot."""
         if one_hot is not None:
             z = torch.cat([z, one_hot], dim=1)
         return self.decoder(z)
@@ -236,12 +273,28 @@ class LatentModel(nn.Module):
         return Posterior(mean, log_sigma)
 
     def decode_logits(self, z: Tensor, y: Tensor | int | None = None) -> Tensor:
-        """Pre-sigmoid decoder output, shape (n, n_pixels)."""
+        """The decoder's raw output, (n, decoder_outputs): the likelihood's parameters (the
+        Bernoulli's logits: pre-sigmoid, one per value)."""
         return self._decode_net(z, self._one_hot(y, z.shape[0]))
 
+    def log_px(self, out: Tensor, x: Tensor) -> Tensor:
+        """log p(x|z) in nats per image, (n,), for decoder output `out` and images x in [0, 1]
+        (any shape with the batch first)."""
+        if self.config.likelihood == DEFAULT_LIKELIHOOD:  # the course's, on its fast CPU kernels
+            return bce_with_logits_rows(out, self._flat(x)).neg_()
+        return self.likelihood.log_prob(out, self._flat(x))
+
+    def recon_error(self, out: Tensor, x: Tensor) -> Tensor:
+        """−log p(x|z) per value, (n,): the course's per-pixel mean BCE for the Bernoulli."""
+        return self.log_px(out, x).neg_().div_(self.config.n_pixels)
+
+    def mean_image(self, out: Tensor) -> Tensor:
+        """The likelihood's mean for decoder output `out`: images in [0, 1], (n, C, H, W)."""
+        return self.likelihood.mean(out).reshape(-1, *self.config.image_shape)
+
     def decode(self, z: Tensor, y: Tensor | int | None = None) -> Tensor:
-        """Images in [0, 1], shape (n, H, W)."""
-        return torch.sigmoid(self.decode_logits(z, y)).view(-1, *self.config.image_shape)
+        """Images in [0, 1] (the likelihood's mean), shape (n, C, H, W)."""
+        return self.mean_image(self.decode_logits(z, y))
 
     def forward(
         self, x: Tensor, y: Tensor | None = None, generator: torch.Generator | None = None
@@ -260,15 +313,19 @@ class LatentModel(nn.Module):
         beta: float | None = None,
         generator: torch.Generator | None = None,
     ) -> LossParts:
-        """BCE (mean over pixels and batch) + β·KL (summed over z, mean over batch)."""
+        """−log p(x|z) (the course's BCE: mean over values and batch) + β·KL (summed over z, mean
+        over batch). β is per value, as the course's 0.005 on a per-pixel mean BCE."""
         beta = self.config.beta if beta is None else beta
         post = self.encode(x, y)  # the steps of forward(), keeping z for a sampled KL
         z = post.mean
         if post.log_sigma is not None:
             z = z + torch.exp(post.log_sigma) * self._noise(tuple(z.shape), generator)
         logits = self.decode_logits(z, y)
-        # From logits: no log(0) when the sigmoid saturates.
-        recon = F.binary_cross_entropy_with_logits(logits, self._flat(x))
+        if self.config.likelihood == DEFAULT_LIKELIHOOD:
+            # From logits: no log(0) when the sigmoid saturates; torch's fused kernel.
+            recon = F.binary_cross_entropy_with_logits(logits, self._flat(x))
+        else:
+            recon = self.recon_error(logits.float(), x).mean()
         if post.log_sigma is None:
             kl = recon.new_zeros(())
         else:

@@ -1,11 +1,16 @@
 """The `conv` architecture: strided convolutions in, transposed convolutions out.
 
-    encoder  1×28×28 → conv 4×4/2 → 32×14×14 → ReLU → conv 4×4/2 → 64×7×7 → ReLU → flatten
+    encoder  C×28×28 → conv 4×4/2 → 32×14×14 → ReLU → conv 4×4/2 → 64×7×7 → ReLU → flatten
              (3,136) [+ one-hot] → dense 256 → ReLU → μ (AE) or μ, log σ (VAE, CVAE)
     decoder  z [+ one-hot] → dense 256 → ReLU → 3,136 → ReLU → 64×7×7 → transposed conv 4×4/2
-             → 32×14×14 → ReLU → transposed conv 4×4/2 → 1×28×28 logits
+             → 32×14×14 → ReLU → transposed conv 4×4/2 → P·C×28×28 (the likelihood's P
+             parameters per value: the Bernoulli's logits, or a logistic's mean and log-scale)
 
-A 4×4 kernel at stride 2 with padding 1 halves 28 → 14 → 7 exactly, and its transpose doubles
+As many stride-2 stages as the size needs (`stages`): each halves the side while it is above 7
+and even, so 28 → 14 → 7 (2 stages), 32 → 16 → 8 → 4 (3), 64 → 32 → 16 → 8 → 4 (4). Channels
+double per stage from 32 (capped at 256), or are the config's `conv_widths`.
+
+A 4×4 kernel at stride 2 with padding 1 halves an even side exactly, and its transpose doubles
 it back with every output pixel covered by the same number of kernel taps (no checkerboard
 from uneven overlap, which 3×3 at stride 2 has). The CVAE's label enters the dense layers, as
 the MLP's does, not as 10 constant image channels: the same information at 1/30 of the first
@@ -26,7 +31,8 @@ from torch import Tensor, nn
 
 from latent_explorer.models.autoencoders import LatentModel, ModelConfig
 
-CHANNELS = (32, 64)  # after the first and the second convolution
+CHANNELS = (32, 64)  # after the first and the second convolution at 28×28
+FIRST_WIDTH, MAX_WIDTH, SMALLEST_SIDE = 32, 256, 7
 KERNEL, STRIDE, PADDING = 4, 2, 1
 
 
@@ -57,6 +63,30 @@ def _dense(sizes: list[int], relu_last: bool) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+def stages(height: int, width: int) -> int:
+    """Stride-2 stages for an image: halve while both sides are even and above 7."""
+    n = 0
+    while height > SMALLEST_SIDE and width > SMALLEST_SIDE and height % 2 == 0 and width % 2 == 0:
+        height, width, n = height // 2, width // 2, n + 1
+    return n
+
+
+def default_widths(n_stages: int) -> tuple[int, ...]:
+    """32, 64, 128, 256, 256, ...: the channels after each stage."""
+    return tuple(min(FIRST_WIDTH * 2 ** i, MAX_WIDTH) for i in range(n_stages))
+
+
+def _convs(widths: list[int], transpose: bool) -> nn.Sequential:
+    """Conv (or transposed conv) 4×4/2 layers between `widths`, ReLU between them (none after
+    the last of a decoder; one after the last of an encoder)."""
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+        layers.append((nn.ConvTranspose2d if transpose else nn.Conv2d)(a, b, KERNEL, STRIDE, PADDING))
+        if not transpose or i < len(widths) - 2:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
 class ConvLatentModel(LatentModel):
     """AE, VAE or CVAE (the config's kind) with convolutional encoder and decoder.
 
@@ -67,27 +97,27 @@ class ConvLatentModel(LatentModel):
     """
 
     def _build(self, config: ModelConfig) -> None:
-        h, w = config.image_shape
-        if h % 4 or w % 4:
-            raise ValueError(f"the conv architecture needs image sides divisible by 4, got {h}×{w}")
-        c1, c2 = CHANNELS
-        self._grid = (c2, h // 4, w // 4)  # 64×7×7 for 28×28
-        flat = c2 * (h // 4) * (w // 4)
+        c, h, w = config.image_shape
+        n = stages(h, w)
+        if n == 0:
+            raise ValueError(f"the conv architecture needs even image sides above 7, got {h}×{w}")
+        widths = config.conv_widths or default_widths(n)
+        if len(widths) != n:
+            raise ValueError(f"{h}×{w} images take {n} conv stages, but {len(widths)} widths "
+                             f"were given ({', '.join(map(str, widths))})")
+        side_h, side_w = h >> n, w >> n
+        self._grid = (widths[-1], side_h, side_w)  # 64×7×7 for 28×28
+        flat = widths[-1] * side_h * side_w
         cond = self.n_conditions
-        self.encoder_conv = nn.Sequential(
-            nn.Conv2d(1, c1, KERNEL, STRIDE, PADDING), nn.ReLU(),
-            nn.Conv2d(c1, c2, KERNEL, STRIDE, PADDING), nn.ReLU(),
-        )
+        out_channels = c * config.likelihood_spec.params_per_value
+        self.encoder_conv = _convs([c, *widths], transpose=False)
         # The dense layers between the feature map and z are the config's hidden sizes, as the
         # MLP's are (256, 64 by default); the label joins the first of them both ways.
         self.encoder_dense = _dense([flat + cond, *config.hidden, self.encoder_outputs],
                                     relu_last=False)
         self.decoder_dense = _dense([config.nz + cond, *reversed(config.hidden), flat],
                                     relu_last=True)
-        self.decoder_conv = nn.Sequential(
-            nn.ConvTranspose2d(c2, c1, KERNEL, STRIDE, PADDING), nn.ReLU(),
-            nn.ConvTranspose2d(c1, 1, KERNEL, STRIDE, PADDING),
-        )
+        self.decoder_conv = _convs([*reversed(widths), out_channels], transpose=True)
         self.bf16_training = config.architecture.precision == "bf16"
 
     @torch.no_grad()
@@ -108,7 +138,7 @@ class ConvLatentModel(LatentModel):
 
     def _encode_net(self, x: Tensor, one_hot: Tensor | None) -> Tensor:
         n = x.shape[0]
-        img = x.reshape(n, 1, *self.config.image_shape)
+        img = x.reshape(n, *self.config.image_shape)
         with self._autocast(img.device):
             h = self.encoder_conv(img).flatten(1)
             if one_hot is not None:
@@ -125,4 +155,4 @@ class ConvLatentModel(LatentModel):
         return logits.float()
 
 
-__all__ = ["CHANNELS", "ConvLatentModel", "native_bf16"]
+__all__ = ["CHANNELS", "ConvLatentModel", "default_widths", "native_bf16", "stages"]

@@ -13,12 +13,14 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from latent_explorer.models.architectures import DEFAULT_ARCH, arch_names, get_arch
+from latent_explorer.models.likelihoods import DEFAULT_LIKELIHOOD, likelihood_names
 from latent_explorer.models.priors import DEFAULT_PRIOR, DEFAULT_PSEUDO_INPUTS, prior_problems
 from latent_explorer.models.registry import get_kind, kind_names
 from latent_explorer.training.engine.schedules import DEFAULT_KL_RATIO, KEEP_CHOICES, schedule_problems
 
 if TYPE_CHECKING:
     from latent_explorer.models.autoencoders import ModelConfig
+    from latent_explorer.training.data.datasets import Dataset
 
 
 @dataclass(frozen=True)
@@ -62,9 +64,20 @@ class TrainConfig:
     schedule_epochs: int | None = None
     keep: str = "last"  # the run's weights: the last epoch's, or 'best' (lowest test -ELBO)
     early_stop: int = 0  # end the run after this many epochs without a better test -ELBO
+    # p(x|z) (models/likelihoods.py); None: the dataset's own (Bernoulli for the MNIST family
+    # and sprites, the discretised logistic for 8-bit colour photographs).
+    likelihood: str | None = None
+    # The conv architecture's channels per stride-2 stage; empty: 32, 64, ... as the image
+    # size needs (models/conv.py).
+    conv_widths: tuple[int, ...] = ()
+    # An image folder's images: resized and centre-cropped to image_size × image_size, and
+    # converted to 1 (grey) or 3 (RGB) channels; None: as the files are.
+    image_size: int | None = None
+    image_channels: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        object.__setattr__(self, "conv_widths", tuple(int(w) for w in self.conv_widths))
         problems = self.problems()
         if problems:
             raise ValueError("; ".join(problems))
@@ -95,6 +108,17 @@ class TrainConfig:
                                else self.kind, self.target_rate, self.kl_warmup, self.kl_cycles,
                                self.kl_ratio, self.lr_schedule, self.lr, self.lr_min,
                                self.lr_warmup)
+        if self.likelihood is not None and self.likelihood not in likelihood_names():
+            p.append(f"unknown likelihood {self.likelihood!r} (choose "
+                     f"{', '.join(likelihood_names())})")
+        if any(w < 1 for w in self.conv_widths):
+            p.append(f"conv widths must be positive, got {self.conv_widths}")
+        if self.image_size is not None and not (isinstance(self.image_size, int)
+                                                and 4 <= self.image_size <= 1024):
+            p.append(f"image size must be a whole number of pixels from 4 to 1024, got "
+                     f"{self.image_size}")
+        if self.image_channels not in (None, 1, 3):
+            p.append(f"image channels must be 1 (grey) or 3 (colour), got {self.image_channels}")
         if self.keep not in KEEP_CHOICES:
             p.append(f"keep must be {' or '.join(KEEP_CHOICES)}, got {self.keep!r}")
         if not (isinstance(self.early_stop, int) and self.early_stop >= 0):
@@ -118,20 +142,27 @@ class TrainConfig:
                      "architecture")
         return p
 
-    def model_config(self, n_classes: int = 10) -> ModelConfig:
-        """The model this config trains, for a dataset of `n_classes` classes."""
+    def model_config(self, n_classes: int = 10, image_shape: tuple[int, ...] = (1, 28, 28),
+                     likelihood: str | None = None) -> ModelConfig:
+        """The model this config trains, for a dataset of `n_classes` classes and images of
+        `image_shape` (C, H, W) whose own likelihood is `likelihood` (this config's, when it
+        names one, wins)."""
         from latent_explorer.models.autoencoders import ModelConfig  # torch: only when a model is wanted
 
         return ModelConfig(kind=self.kind, nz=self.nz, hidden=self.hidden, n_classes=n_classes,
+                           image_shape=tuple(image_shape),
                            beta=self.beta if get_kind(self.kind).variational else 0.0,
-                           arch=self.arch, prior=self.prior, pseudo_inputs=self.pseudo_inputs)
+                           arch=self.arch, prior=self.prior, pseudo_inputs=self.pseudo_inputs,
+                           likelihood=self.likelihood or likelihood or DEFAULT_LIKELIHOOD,
+                           conv_widths=self.conv_widths)
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["hidden"] = list(self.hidden)
         if self.prior == DEFAULT_PRIOR:  # the course's prior: files as before priors existed
             del d["prior"], d["pseudo_inputs"]
-        for name in SCHEDULE_FIELDS:  # no schedule: files as before schedules existed
+        d["conv_widths"] = list(self.conv_widths)
+        for name in SCHEDULE_FIELDS + IMAGE_FIELDS:  # files as before these existed
             if d[name] == _DEFAULTS[name]:
                 del d[name]
         return d
@@ -151,7 +182,21 @@ class TrainConfig:
 # these defaults.
 SCHEDULE_FIELDS = ("kl_warmup", "kl_cycles", "kl_ratio", "lr_schedule", "lr_min", "lr_warmup",
                    "schedule_epochs", "keep", "early_stop")
-_DEFAULTS = {name: TrainConfig.__dataclass_fields__[name].default for name in SCHEDULE_FIELDS}
+# The image and likelihood settings: stored only when set.
+IMAGE_FIELDS = ("likelihood", "conv_widths", "image_size", "image_channels")
+_DEFAULTS = {name: TrainConfig.__dataclass_fields__[name].default
+             for name in SCHEDULE_FIELDS + IMAGE_FIELDS}
+_DEFAULTS["conv_widths"] = []
+
+
+def data_shape(dataset: "Dataset | None") -> dict[str, Any]:
+    """What a model takes from its dataset, as keyword arguments of `TrainConfig.model_config`
+    and `seeded_model`: its classes, image shape and default likelihood (the bundled digits'
+    when there is no dataset yet)."""
+    if dataset is None:
+        return {"n_classes": 10, "image_shape": (1, 28, 28), "likelihood": None}
+    return {"n_classes": dataset.n_classes, "image_shape": dataset.image_shape,
+            "likelihood": dataset.likelihood}
 
 
 def speed_family(arch: str, prior: str) -> str:
@@ -251,5 +296,5 @@ def parse_seeds(text: str) -> tuple[int, ...]:
     return tuple(out)
 
 
-__all__ = ["SCHEDULE_FIELDS", "SweepListError", "TrainConfig", "parse_address", "parse_betas",
+__all__ = ["IMAGE_FIELDS", "SCHEDULE_FIELDS", "data_shape", "SweepListError", "TrainConfig", "parse_address", "parse_betas",
            "parse_rates", "parse_seeds", "shape_problems"]

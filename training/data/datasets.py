@@ -16,6 +16,7 @@ import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
+import dataclasses
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -43,19 +44,42 @@ class DataError(Exception):
 
 @dataclass(frozen=True)
 class Split:
-    """One split: images (N, 28, 28) uint8 and labels (N,) int64, on one device."""
+    """One split on one device: images (N, C, H, W) uint8, labels (N,) int64 and, for a
+    dataset whose generative factors are known (sprites), their values (N, F) float32.
+
+    Images given as (N, H, W) are grey: they are stored as (N, 1, H, W).
+    """
 
     images: Tensor
     labels: Tensor
+    factors: Tensor | None = None
+
+    def __post_init__(self) -> None:
+        if self.images.ndim == 3:
+            object.__setattr__(self, "images", self.images.unsqueeze(1))
+        if self.images.ndim != 4:
+            raise ValueError(f"images must be (N, C, H, W), got {tuple(self.images.shape)}")
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
 
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of one image."""
+        c, h, w = self.images.shape[1:]
+        return int(c), int(h), int(w)
+
     def to(self, device: torch.device | str) -> "Split":
-        return Split(self.images.to(device), self.labels.to(device))
+        return Split(self.images.to(device), self.labels.to(device),
+                     None if self.factors is None else self.factors.to(device))
+
+    def subset(self, index: Tensor | slice) -> "Split":
+        """The images (and labels, factors) at `index`."""
+        return Split(self.images[index], self.labels[index],
+                     None if self.factors is None else self.factors[index])
 
     def float_images(self, index: Tensor | slice | None = None) -> Tensor:
-        """Images scaled to [0, 1] as float32, (n, 28, 28)."""
+        """Images scaled to [0, 1] as float32, (n, C, H, W)."""
         imgs = self.images if index is None else self.images[index]
         return imgs.float().div_(255.0)
 
@@ -69,14 +93,24 @@ class Dataset:
     test: Split
     description: str
     class_names: tuple[str, ...] = DIGITS
+    # The generative factors' names, one per column of each split's `factors` (sprites: shape,
+    # scale, orientation, x, y); empty when they are unknown.
+    factor_names: tuple[str, ...] = ()
+    # The likelihood its source trains with by default (models/likelihoods.py): the course's
+    # Bernoulli for binary-ish images, a discretised one for 8-bit colour photographs.
+    likelihood: str = "bernoulli"
 
     @property
     def n_classes(self) -> int:
         return len(self.class_names)
 
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of one image."""
+        return self.train.image_shape
+
     def to(self, device: torch.device | str) -> "Dataset":
-        return Dataset(self.name, self.train.to(device), self.test.to(device), self.description,
-                       self.class_names)
+        return dataclasses.replace(self, train=self.train.to(device), test=self.test.to(device))
 
 
 # -- idx files ---------------------------------------------------------------------------------
@@ -149,8 +183,9 @@ def _idx_candidates(folder: Path, stem: str) -> list[Path]:
 
 def _split_from_arrays(images: np.ndarray, labels: np.ndarray, where: str,
                        n_classes: int = 10) -> Split:
-    if images.ndim != 3 or images.shape[1:] != (28, 28):
-        raise DataError(f"{where}: images are {'x'.join(map(str, images.shape[1:]))}, expected 28x28")
+    if images.ndim not in (3, 4) or min(images.shape[1:]) < 1:
+        raise DataError(f"{where}: images are {'x'.join(map(str, images.shape[1:]))}, "
+                        "expected H x W (grey) or C x H x W")
     if labels.ndim != 1 or labels.shape[0] != images.shape[0]:
         raise DataError(f"{where}: {labels.shape[0]} labels for {images.shape[0]} images")
     if labels.size and int(labels.max()) >= n_classes:
@@ -282,7 +317,7 @@ def iterate_batches(
     shuffle: bool = True,
     drop_last: bool = False,
 ) -> Iterator[tuple[Tensor, Tensor]]:
-    """(float images in [0,1] of shape (b, 784), labels) by shuffled index slices."""
+    """(float images in [0,1] flattened to (b, C·H·W), labels) by shuffled index slices."""
     n = len(split)
     if shuffle:
         gen_dev = generator.device if generator is not None else torch.device("cpu")

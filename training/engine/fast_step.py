@@ -38,6 +38,8 @@ def supports(model: nn.Module) -> bool:
         return False
     if not model.config.prior_spec.closed_form:  # its KL's gradient is autograd's to take
         return False
+    if model.config.likelihood != "bernoulli":  # the hand-written backward is the BCE's
+        return False
     for seq in (model.encoder, model.decoder):
         mods = list(seq)
         if not mods or not isinstance(mods[-1], nn.Linear):

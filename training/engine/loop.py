@@ -25,7 +25,7 @@ import torch
 
 from latent_explorer.models.autoencoders import LatentModel
 from latent_explorer.models.registry import get_kind
-from latent_explorer.training.config import TrainConfig  # defined there, re-exported here for older imports
+from latent_explorer.training.config import TrainConfig, data_shape  # defined there, re-exported here for older imports
 from latent_explorer.training.data.datasets import Dataset, batches_per_epoch
 from latent_explorer.training.data.sources import load_dataset, source_names
 from latent_explorer.training.engine.control import LoopControl
@@ -446,7 +446,7 @@ class Trainer(Loop):
         timeline: TimelineRecorder | None = None,
     ) -> None:
         member = SingleMember(config, pick_device(config.device), model, history, resume,
-                              n_classes=dataset.n_classes if dataset is not None else 10)
+                              **data_shape(dataset))
         super().__init__(config, member, dataset, observers, notify_interval, timeline=timeline)
 
     @property

@@ -24,7 +24,7 @@ import torch
 
 from latent_explorer.models import build_model
 from latent_explorer.models.autoencoders import LatentModel
-from latent_explorer.training.config import TrainConfig
+from latent_explorer.training.config import TrainConfig, data_shape
 from latent_explorer.training.data.datasets import DataError, Dataset, Split, batches_per_epoch, iterate_batches
 from latent_explorer.training.engine import fast_step
 from latent_explorer.training.engine.resume import (
@@ -143,10 +143,25 @@ class Members:
         """Models into training mode at an epoch's start (evaluation switches them out)."""
 
 
-def seeded_model(config: TrainConfig, n_classes: int) -> LatentModel:
-    """A fresh model of `config`, initialised from its seed: a single run and its sweep member
-    start from the same weights."""
-    return build_model(config.model_config(n_classes), torch.Generator().manual_seed(config.seed))
+def check_fits(mc, dataset: Dataset) -> None:
+    """DataError when a given model (a loaded file's) cannot take `dataset`'s images or labels."""
+    if mc.image_shape != dataset.image_shape:
+        shown = ["×".join(map(str, s)) for s in (dataset.image_shape, mc.image_shape)]
+        raise DataError(f"{dataset.name}: its images are {shown[0]}, but the model was built "
+                        f"for {shown[1]}")
+    if mc.is_conditional and mc.n_classes != dataset.n_classes:
+        raise DataError(f"{dataset.name}: {dataset.n_classes} classes, but the model "
+                        f"was built for {mc.n_classes}")
+
+
+def seeded_model(config: TrainConfig, n_classes: int = 10,
+                 image_shape: tuple[int, ...] = (1, 28, 28),
+                 likelihood: str | None = None) -> LatentModel:
+    """A fresh model of `config` for a dataset's classes, image shape and likelihood
+    (`training.config.data_shape`), initialised from its seed: a single run and its sweep
+    member start from the same weights."""
+    return build_model(config.model_config(n_classes, image_shape, likelihood),
+                       torch.Generator().manual_seed(config.seed))
 
 
 class SingleMember(Members):
@@ -156,12 +171,14 @@ class SingleMember(Members):
 
     def __init__(self, config: TrainConfig, device: torch.device, model: LatentModel | None = None,
                  history: History | None = None, resume: ResumeState | None = None,
-                 n_classes: int = 10) -> None:
+                 n_classes: int = 10, image_shape: tuple[int, ...] = (1, 28, 28),
+                 likelihood: str | None = None) -> None:
         self.config = config
         self.device = device
         self.generator = torch.Generator(device=device).manual_seed(config.seed)
         self._built_here = model is None
-        self.model = (model if model is not None else seeded_model(config, n_classes)).to(device)
+        self.model = (model if model is not None
+                      else seeded_model(config, n_classes, image_shape, likelihood)).to(device)
         self.history = history if history is not None else History()
         self.histories = [self.history]
         self.resumed_from = resume
@@ -194,13 +211,13 @@ class SingleMember(Members):
             where = self.config.data_dir or dataset.name
             raise DataError(f"{where}: a {mc.model_kind.label} needs at least 2 classes, "
                             f"this dataset has {dataset.n_classes}")
-        if mc.n_classes != dataset.n_classes:
-            if self._built_here:
-                self.model = seeded_model(self.config, dataset.n_classes).to(self.device)
-                self.engine = "fast" if self._wants_fast() else "autograd"
-            elif mc.is_conditional:
-                raise DataError(f"{dataset.name}: {dataset.n_classes} classes, but the model "
-                                f"was built for {mc.n_classes}")
+        wanted = self.config.model_config(**data_shape(dataset))
+        if self._built_here and (mc.n_classes, mc.image_shape, mc.likelihood) != (
+                wanted.n_classes, wanted.image_shape, wanted.likelihood):
+            self.model = seeded_model(self.config, **data_shape(dataset)).to(self.device)
+            self.engine = "fast" if self._wants_fast() else "autograd"
+        elif not self._built_here:
+            check_fits(mc, dataset)
         if self._built_here and self.resumed_from is None:
             # A prior that starts from the data (a VampPrior's pseudo-inputs: training images),
             # drawn from a generator of its own so the run's shuffle and ε are unchanged.

@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 from latent_explorer.models.autoencoders import LatentModel
-from latent_explorer.training.config import parse_address
+from latent_explorer.training.config import data_shape, parse_address
 from latent_explorer.training.data.datasets import Dataset, batches_per_epoch
 from latent_explorer.training.engine.events import (EpochEvent, LoopResult, MemberFailedEvent, Observer,
                                     StepsEvent, TrainResult, all_failed_message, check_hooks,
@@ -129,7 +129,7 @@ def _trial(params: dict, dataset: Dataset | None = None) -> None:
     members = list(params["members"])
     configs = [cfg.member_config(m) for m in members]
     stacked = sweep_members(configs, torch.device("cpu"), workers=min(cpus, len(members)),
-                            n_classes=dataset.n_classes, order_seed=cfg.members()[0][1])
+                            **data_shape(dataset), order_seed=cfg.members()[0][1])
     ckpt = tune.get_checkpoint()
     if ckpt is not None:  # a restart after a failure: continue exactly from the last epoch
         with ckpt.as_directory() as d:
@@ -278,7 +278,7 @@ class RaySweepTrainer:
     def member_model(self, m: int) -> LatentModel:
         model = self._models.get(m)
         if model is None:
-            model = seeded_model(self.member_configs[m], self._n_classes())
+            model = seeded_model(self.member_configs[m], **data_shape(self.dataset))
         return model
 
     def resume_state(self, m: int) -> ResumeState | None:
@@ -290,9 +290,6 @@ class RaySweepTrainer:
                 return _member_resume(self._states[k], members.index(m), self.member_configs[m],
                                       self.dataset)
         return None
-
-    def _n_classes(self) -> int:
-        return self.dataset.n_classes if self.dataset is not None else 10
 
     def _emit(self, hook: str, arg) -> None:
         for obs in self.observers:
@@ -433,10 +430,9 @@ class RaySweepTrainer:
         """A trial's checkpoint: its members' histories and models, as of its last report."""
         self._states[k] = state
         members = self._trial_of.get(k, [])
-        n_classes = self._n_classes()
         for j, m in enumerate(members):
             self.histories[m] = history_from_state(state, j)
-            model = seeded_model(self.member_configs[m], n_classes)
+            model = seeded_model(self.member_configs[m], **data_shape(self.dataset))
             names = [name for name, _ in model.named_parameters()]
             model.load_state_dict({name: p[j] for name, p in zip(names, state["params"])},
                                   strict=False)

@@ -36,11 +36,13 @@ class SequentialMembers(Members):
     engine = "sequential"
 
     def __init__(self, configs: Sequence[TrainConfig], device: torch.device,
-                 n_classes: int = 10, order_seed: int | None = None) -> None:
+                 n_classes: int = 10, order_seed: int | None = None,
+                 image_shape: tuple[int, ...] = (1, 28, 28), likelihood: str | None = None) -> None:
         self.configs = tuple(configs)
         self.n_members = len(self.configs)
         self.device = device
-        self.singles = [SingleMember(c, device, n_classes=n_classes) for c in self.configs]
+        self.singles = [SingleMember(c, device, n_classes=n_classes, image_shape=image_shape,
+                                     likelihood=likelihood) for c in self.configs]
         self.histories = [s.history for s in self.singles]
         # The minibatch order: the first seed's single run's, or (a Ray trial without that
         # seed) a shadow generator's that makes the draws a member of `order_seed` would make.

@@ -25,7 +25,7 @@ import torch
 
 from latent_explorer.models import build_model
 from latent_explorer.models.autoencoders import LatentModel
-from latent_explorer.training.config import TrainConfig
+from latent_explorer.training.config import TrainConfig, data_shape
 from latent_explorer.training.data.datasets import DataError, Dataset, Split, batches_per_epoch, iterate_batches
 from latent_explorer.training.engine.fast_step import FlatAdam
 from latent_explorer.training.engine.members import (EVAL_BATCH, Batches, Members, histories_state,
@@ -42,6 +42,7 @@ class StackedMembers(Members):
 
     def __init__(self, configs: Sequence[TrainConfig], device: torch.device,
                  workers: int | None = None, n_classes: int = 10,
+                 image_shape: tuple[int, ...] = (1, 28, 28), likelihood: str | None = None,
                  order_seed: int | None = None) -> None:
         from latent_explorer.training.record.history import History
 
@@ -64,7 +65,8 @@ class StackedMembers(Members):
         # Threads, each training a group of whole members (CPU); one group elsewhere.
         self.workers = workers if workers is not None else (
             min(torch.get_num_threads(), self.n_members) if device.type == "cpu" else 1)
-        self.model = self._build(n_classes)
+        self.model = self._build({"n_classes": n_classes, "image_shape": image_shape,
+                                  "likelihood": likelihood})
         self.histories = [History() for _ in range(self.n_members)]
         self.groups: MemberGroups | None = None
         self.adam: FlatAdam | None = None
@@ -74,9 +76,10 @@ class StackedMembers(Members):
         self._generators: list[torch.Generator] = []
         self._fingerprint: str | None = None
 
-    def _build(self, n_classes: int) -> StackedModel:
-        """Every member initialised as its single run's model, stacked."""
-        return StackedModel.from_models([seeded_model(c, n_classes) for c in self.configs],
+    def _build(self, data: dict) -> StackedModel:
+        """Every member initialised as its single run's model (for the dataset's classes,
+        image shape and likelihood, `training.config.data_shape`), stacked."""
+        return StackedModel.from_models([seeded_model(c, **data) for c in self.configs],
                                         self.device)
 
     @property
@@ -88,8 +91,11 @@ class StackedMembers(Members):
             where = self.configs[0].data_dir or dataset.name
             raise DataError(f"{where}: a {self.model.config.model_kind.label} needs at least 2 "
                             f"classes, this dataset has {dataset.n_classes}")
-        if self.model.config.n_classes != dataset.n_classes:  # the data was loaded only now
-            self.model = self._build(dataset.n_classes)
+        mc = self.model.config
+        data = data_shape(dataset)
+        wanted = self.configs[0].model_config(**data)
+        if (mc.n_classes, mc.image_shape) != (wanted.n_classes, wanted.image_shape):
+            self.model = self._build(data)  # the data was loaded only now
 
     def start(self, lr: float) -> None:
         self.adam = FlatAdam(self.model.params, lr=lr)
@@ -98,10 +104,11 @@ class StackedMembers(Members):
         self._generators = [self._generator_of(m) for m in range(self.n_members)]
         if self.order_seed != self.seeds[0]:
             self._shadow = torch.Generator(device=self.device).manual_seed(self.order_seed)
-        n_classes = self.model.config.n_classes
+        mc = self.model.config
         # Evaluation models whose weights are views of the members' slices: no copies.
         self._eval_models = [
-            self.model.member_view(m, build_model(c.model_config(n_classes)).to(self.device))
+            self.model.member_view(m, build_model(c.model_config(
+                mc.n_classes, mc.image_shape, mc.likelihood)).to(self.device))
             for m, c in enumerate(self.configs)]
         if self._pending is not None:
             self._apply_state(self._pending)

@@ -17,7 +17,7 @@ from latent_explorer.models.architectures import DEFAULT_ARCH, arch_names, get_a
 from latent_explorer.models.priors import DEFAULT_PRIOR, DEFAULT_PSEUDO_INPUTS, get_prior, prior_problems
 from latent_explorer.models.registry import get_kind, list_kinds
 from latent_explorer.training.config import SweepListError, parse_betas, parse_seeds
-from latent_explorer.training.config import shape_problems
+from latent_explorer.training.config import data_shape, shape_problems
 from latent_explorer.training.data.datasets import Dataset
 from latent_explorer.training.engine.device import pick_device
 from latent_explorer.training.engine.events import LoopResult, Observer
@@ -31,6 +31,9 @@ MAX_MEMBERS = 64
 # each to the end: no best epoch or early stopping).
 SWEEP_SCHEDULE_FIELDS = ("kl_warmup", "kl_cycles", "kl_ratio", "lr_schedule", "lr_min",
                          "lr_warmup")
+# The likelihood, conv widths and image options every member shares (TrainConfig's fields).
+SWEEP_IMAGE_FIELDS = ("likelihood", "conv_widths", "image_size", "image_channels")
+SWEEP_SHARED_FIELDS = SWEEP_SCHEDULE_FIELDS + SWEEP_IMAGE_FIELDS
 # The course's grid: 0 (an AE in disguise), then 1e-4 … 10 in steps of 10x.
 COURSE_BETAS = (0.0, 1e-4, 1e-3, 1e-2, 0.1, 1.0, 10.0)
 
@@ -67,6 +70,11 @@ class SweepConfig:
     lr_schedule: str = "constant"
     lr_min: float = 0.0
     lr_warmup: float = 0.0
+    # Every member's likelihood, conv widths and image options (TrainConfig's fields).
+    likelihood: str | None = None
+    conv_widths: tuple[int, ...] = ()
+    image_size: int | None = None
+    image_channels: int | None = None
 
     def __post_init__(self) -> None:
         # JSON round trips turn tuples into lists; normalise so configs compare equal.
@@ -75,6 +83,7 @@ class SweepConfig:
                            tuple(_as_float(t) for t in self.target_rates))
         object.__setattr__(self, "seeds", tuple(self.seeds))
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        object.__setattr__(self, "conv_widths", tuple(int(w) for w in self.conv_widths))
         problems = self.problems()
         if problems:
             raise ValueError("; ".join(problems))
@@ -162,7 +171,7 @@ class SweepConfig:
                            seed=seed, device=self.device, dataset=self.dataset,
                            data_dir=self.data_dir, target_rate=target, arch=self.arch,
                            prior=self.prior, pseudo_inputs=self.pseudo_inputs,
-                           **{f: getattr(self, f) for f in SWEEP_SCHEDULE_FIELDS})
+                           **{f: getattr(self, f) for f in SWEEP_SHARED_FIELDS})
 
     def to_dict(self) -> dict:
         d = {"kind": self.kind, "betas": list(self.betas), "seeds": list(self.seeds),
@@ -175,9 +184,10 @@ class SweepConfig:
             d["arch"] = self.arch
         if self.prior != DEFAULT_PRIOR:
             d["prior"], d["pseudo_inputs"] = self.prior, self.pseudo_inputs
-        for f in SWEEP_SCHEDULE_FIELDS:  # only a schedule that differs from the defaults
+        for f in SWEEP_SHARED_FIELDS:  # only what differs from the defaults
             if getattr(self, f) != SweepConfig.__dataclass_fields__[f].default:
-                d[f] = getattr(self, f)
+                v = getattr(self, f)
+                d[f] = list(v) if isinstance(v, tuple) else v
         return d
 
     @classmethod
@@ -233,7 +243,7 @@ class SweepTrainer(Loop):
     ) -> None:
         configs = [config.member_config(m) for m in range(config.n_members)]
         members = sweep_members(configs, pick_device(config.device), workers,
-                                n_classes=dataset.n_classes if dataset is not None else 10)
+                                **data_shape(dataset))
         super().__init__(config, members, dataset, observers, notify_interval)
         self.grid = config.members()  # (β, seed) of each member
 
@@ -250,13 +260,16 @@ class SweepTrainer(Loop):
 
 def sweep_members(configs: Sequence[TrainConfig], device, workers: int | None = None,
                   n_classes: int = 10, order_seed: int | None = None,
+                  image_shape: tuple[int, ...] = (1, 28, 28), likelihood: str | None = None,
                   ) -> StackedMembers | SequentialMembers:
     """The strategy for a sweep's members: stacked where their architecture can be stacked
     (models/architectures.py `stacked`) and their prior has an analytic KL, else one after
     another."""
-    if get_arch(configs[0].arch).stacked and get_prior(configs[0].prior).closed_form:
-        return StackedMembers(configs, device, workers, n_classes=n_classes, order_seed=order_seed)
-    return SequentialMembers(configs, device, n_classes=n_classes, order_seed=order_seed)
+    data = {"n_classes": n_classes, "image_shape": image_shape, "likelihood": likelihood}
+    bernoulli = (configs[0].likelihood or likelihood or "bernoulli") == "bernoulli"
+    if get_arch(configs[0].arch).stacked and get_prior(configs[0].prior).closed_form and bernoulli:
+        return StackedMembers(configs, device, workers, order_seed=order_seed, **data)
+    return SequentialMembers(configs, device, order_seed=order_seed, **data)
 
 
 def train_sweep(config: SweepConfig, dataset: Dataset | None = None,

@@ -21,10 +21,10 @@ from typing import Iterator
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from latent_explorer.models.autoencoders import LatentModel, Posterior, gaussian_kl
+from latent_explorer.training.explore.render import to_numpy_images
 
 SIZE = 28  # the output field
 BOX = 20  # the box the ink's bounding box is scaled to fit
@@ -180,7 +180,7 @@ def load_image(path: str | Path) -> np.ndarray:
 
 
 def load_array(path: str | Path) -> np.ndarray:
-    """A .npy input: one H×W image, or an N×28×28 stack (as `sample --out x.npy` writes)."""
+    """A .npy input: one H×W image, or an N×28×28 or N×1×28×28 stack (`sample --out x.npy`)."""
     path = Path(path)
     try:
         a = np.load(path, allow_pickle=False)
@@ -193,9 +193,12 @@ def load_array(path: str | Path) -> np.ndarray:
         raise DrawingError(f"{path}: expected a numeric array, got {getattr(a, 'dtype', type(a))}")
     if a.ndim == 2 and min(a.shape) >= 1:
         return a
+    if a.ndim == 4 and a.shape[1] == 1:  # (N, 1, H, W), as `sample --out x.npy` writes
+        a = a[:, 0]
     if a.ndim == 3 and a.shape[1:] == (SIZE, SIZE) and a.shape[0] >= 1:
         return a
-    raise DrawingError(f"{path}: expected an H×W image or an N×28×28 stack, got shape {a.shape}")
+    raise DrawingError(f"{path}: expected an H×W image or an N×28×28 (or N×1×28×28) stack, "
+                       f"got shape {a.shape}")
 
 
 def read_inputs(path: str | Path, raw: bool = False) -> list[np.ndarray]:
@@ -252,14 +255,18 @@ def _eval_mode(model: LatentModel) -> Iterator[None]:
 
 
 def _batch(model: LatentModel, x: np.ndarray | Tensor) -> Tensor:
-    """(n, n_pixels) float on the model's device from one 28×28 image or a stack of them."""
+    """(n, n_pixels) float on the model's device from one image or a stack of them: (C, H, W)
+    or (n, C, H, W); for grey images also (H, W) and (n, H, W); or flat rows of C·H·W."""
     t = x if isinstance(x, Tensor) else torch.as_tensor(np.asarray(x, dtype=np.float32))
     n_pix = model.config.n_pixels
-    shape = tuple(model.config.image_shape)
-    ok = ((t.dim() >= 2 and tuple(t.shape[-2:]) == shape and t.dim() <= 3)
-          or (t.dim() == 2 and t.shape[1] == n_pix) or (t.dim() == 1 and t.numel() == n_pix))
+    c, h, w = model.config.image_shape
+    dims = tuple(t.shape)
+    ok = ((dims[-3:] == (c, h, w) and t.dim() <= 4)
+          or (c == 1 and dims[-2:] == (h, w) and t.dim() <= 3)
+          or (t.dim() == 2 and dims[1] == n_pix) or (t.dim() == 1 and t.numel() == n_pix))
     if not ok or t.numel() == 0:
-        raise DrawingError(f"expected 28×28 images, got shape {tuple(t.shape)}")
+        want = f"{h}×{w}" if c == 1 else f"{c}×{h}×{w}"
+        raise DrawingError(f"expected {want} images, got shape {dims}")
     return t.reshape(-1, n_pix).to(model.device, torch.get_default_dtype())
 
 
@@ -281,9 +288,6 @@ def _require_cvae(model: LatentModel, what: str) -> None:
         raise DrawingError(f"{what} needs a CVAE; this is a {model.config.kind.upper()}")
 
 
-def _bce_sum(logits: Tensor, x: Tensor) -> Tensor:
-    """Summed binary cross-entropy per row, in nats: −log p(x | z) of a Bernoulli decoder."""
-    return F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(dim=1)
 
 
 def _label_scores(model: LatentModel, x: Tensor, method: str, k: int, seed: int,
@@ -307,7 +311,7 @@ def _label_scores(model: LatentModel, x: Tensor, method: str, k: int, seed: int,
     logits = model.decode_logits(post.mean, y)
     kl = gaussian_kl(post.mean.float(), post.log_sigma.float())
     if method == "mean":
-        score = -_bce_sum(logits, xr).float() - kl
+        score = model.log_px(logits, xr).float() - kl
     else:
         # Common random numbers: the same k fixed-seed ε for every image and label, so score
         # differences between labels come from the labels, not from different noise.
@@ -315,8 +319,8 @@ def _label_scores(model: LatentModel, x: Tensor, method: str, k: int, seed: int,
         eps = torch.randn((k, 1, model.config.nz), generator=gen).to(x.device, post.mean.dtype)
         sigma = torch.exp(post.log_sigma)
         z = post.mean.unsqueeze(0) + sigma.unsqueeze(0) * eps  # (k, n·C, nz)
-        log_px = -_bce_sum(model.decode_logits(z.reshape(-1, z.shape[-1]), y.repeat(k)),
-                           xr.repeat(k, 1)).float().view(k, -1)
+        log_px = model.log_px(model.decode_logits(z.reshape(-1, z.shape[-1]), y.repeat(k)),
+                              xr.repeat(k, 1)).float().view(k, -1)
         if method == "elbo":
             score = log_px.mean(dim=0) - kl
             if errors is not None:
@@ -381,7 +385,7 @@ def classify(model: LatentModel, x28: np.ndarray | Tensor, method: str = "mean",
     """The CVAE's guess for one image and the ELBO score (nats) of each label; see classify_batch."""
     best, scores = classify_batch(model, x28, method, k, seed)
     if len(best) != 1:
-        raise DrawingError(f"classify takes one 28×28 image, got {len(best)}")
+        raise DrawingError(f"classify takes one image, got {len(best)}")
     return int(best[0]), scores[0]
 
 
@@ -417,25 +421,26 @@ def encode_image(model: LatentModel, x28: np.ndarray | Tensor, label=None) -> Po
 
 
 def reconstruction_errors(model: LatentModel, x: np.ndarray | Tensor, label=None) -> np.ndarray:
-    """Per-pixel BCE of decode(posterior mean) for each image (n,): the run list's test BCE."""
+    """−log p(x|z) per value of decode(posterior mean) for each image (n,) (per-pixel BCE for
+    the Bernoulli): the run list's test BCE."""
     with _eval_mode(model):
         xb = _batch(model, x)
         y = _resolve_labels(model, xb, label)
-        logits = model.decode_logits(model.encode(xb, y).mean, y)
-        bce = F.binary_cross_entropy_with_logits(logits, xb, reduction="none").mean(dim=1)
-    return bce.double().cpu().numpy()
+        out = model.decode_logits(model.encode(xb, y).mean, y)
+        errors = model.recon_error(out, xb)
+    return errors.double().cpu().numpy()
 
 
 def reconstruction_error(model: LatentModel, x28: np.ndarray | Tensor, label: int | None = None) -> float:
     """Per-pixel BCE of one image's posterior-mean reconstruction (a CVAE: label or its guess)."""
     e = reconstruction_errors(model, x28, label)
     if len(e) != 1:
-        raise DrawingError(f"reconstruction_error takes one 28×28 image, got {len(e)}")
+        raise DrawingError(f"reconstruction_error takes one image, got {len(e)}")
     return float(e[0])
 
 
 def restyle_batch(model: LatentModel, x: np.ndarray | Tensor, label=None) -> np.ndarray:
-    """(n, classes, 28, 28) in [0, 1]: each image's z (posterior mean with its label, or the
+    """(n, classes, H, W[, 3]) display arrays in [0, 1]: each image's z (posterior mean with its label, or the
     model's guess) decoded with every class label, so the style stays and the class changes."""
     _require_cvae(model, "restyling")
     c = model.config.n_classes
@@ -444,14 +449,15 @@ def restyle_batch(model: LatentModel, x: np.ndarray | Tensor, label=None) -> np.
         y = _resolve_labels(model, xb, label)
         z = model.encode(xb, y).mean
         out = model.decode(z.repeat_interleave(c, dim=0), torch.arange(c, device=z.device).repeat(len(z)))
-    return out.float().cpu().numpy().reshape(len(z), c, *model.config.image_shape)
+    shown = to_numpy_images(out)
+    return shown.reshape(len(z), c, *shown.shape[1:])
 
 
 def restyle(model: LatentModel, x28: np.ndarray | Tensor, label: int | None = None) -> np.ndarray:
-    """(classes, 28, 28): one image's style decoded as every class; see restyle_batch."""
+    """(classes, H, W[, 3]): one image's style decoded as every class; see restyle_batch."""
     out = restyle_batch(model, x28, label)
     if len(out) != 1:
-        raise DrawingError(f"restyle takes one 28×28 image, got {len(out)}")
+        raise DrawingError(f"restyle takes one image, got {len(out)}")
     return out[0]
 
 
@@ -480,15 +486,15 @@ def fits(error: float, test_bce: float | None, factor: float = MISFIT_FACTOR) ->
 class DrawingAnalysis:
     """What the model makes of one 28×28 input; the CVAE-only fields are None otherwise."""
 
-    image: np.ndarray  # (28, 28) the input
+    image: np.ndarray  # (H, W) grey or (H, W, 3) colour: the input
     mean: np.ndarray  # (nz,) posterior mean (the code)
     log_sigma: np.ndarray | None  # (nz,) VAE/CVAE
-    reconstruction: np.ndarray  # (28, 28) decode(mean)
-    error: float  # per-pixel BCE of the reconstruction
+    reconstruction: np.ndarray  # as image: decode(mean), the likelihood's mean
+    error: float  # −log p(x|z) per value (per-pixel BCE) of the reconstruction
     label: int | None  # the label it was encoded with (CVAE): given, else the guess
     guess: int | None  # the CVAE's best label by ELBO
     scores: np.ndarray | None  # (classes,) ELBO in nats per label
-    restyled: np.ndarray | None  # (classes, 28, 28) the same z decoded with every label
+    restyled: np.ndarray | None  # (classes, H, W[, 3]) the same z decoded with every label
 
 
 def analyse(model: LatentModel, x28: np.ndarray | Tensor, label: int | None = None,
@@ -502,8 +508,7 @@ def analyse(model: LatentModel, x28: np.ndarray | Tensor, label: int | None = No
     with _eval_mode(model):
         x = _batch(model, x28)
         if x.shape[0] != 1:
-            raise DrawingError(f"analyse takes one 28×28 image, got {x.shape[0]}")
-        shape = model.config.image_shape
+            raise DrawingError(f"analyse takes one image, got {x.shape[0]}")
         if not model.config.is_conditional:
             if label is not None:
                 raise DrawingError(f"a {model.config.kind.upper()} takes no class label")
@@ -522,12 +527,12 @@ def analyse(model: LatentModel, x28: np.ndarray | Tensor, label: int | None = No
             logits = logits_all[used : used + 1]
             c = model.config.n_classes
             styles = model.decode(mean.expand(c, -1), torch.arange(c, device=x.device))
-            restyled = styles.float().cpu().numpy()
+            restyled = to_numpy_images(styles)
             scores = scores_t[0].double().cpu().numpy()
-        error = float(F.binary_cross_entropy_with_logits(logits, x))
-        recon = torch.sigmoid(logits).float().cpu().numpy().reshape(shape)
+        error = float(model.recon_error(logits, x)[0])
+        recon = to_numpy_images(model.mean_image(logits))[0]
     return DrawingAnalysis(
-        image=x.float().cpu().numpy().reshape(shape), mean=mean.float().cpu().numpy(),
+        image=to_numpy_images(x, model.config.image_shape)[0], mean=mean.float().cpu().numpy(),
         log_sigma=None if log_sigma is None else log_sigma[0].float().cpu().numpy(),
         reconstruction=recon, error=error, label=used, guess=guess, scores=scores,
         restyled=restyled)

@@ -5,7 +5,7 @@ samples, Conditional, Latent map), so a file exported from either reads the same
 follows the file name's suffix; `check_out_path` says, in one sentence, why a path cannot be
 written (a suffix it does not know, a folder, a folder that does not exist) before any work.
 
-- Samples: `.npy` float32 (N, 28, 28) in [0, 1]; `.png` a grid of them (`render.make_grid`).
+- Samples: `.npy` float32 (N, C, H, W) in [0, 1]; `.png` a grid of them (`render.make_grid`).
 - A latent map (`MapExport`): `.npz` named arrays — codes (N×K float32 posterior means μ),
   coords (N×2 float32), labels (N int64), and where there are any, log_sigma (N×K float32,
   VAE/CVAE) and selected (M int64: the indices of a lasso selection); `.csv` one row per point
@@ -56,14 +56,16 @@ def _either(suffixes: tuple[str, ...]) -> str:
 # -- samples ---------------------------------------------------------------------------------------
 def write_samples(path: str | Path, images: np.ndarray, ncols: int | None = None,
                   scale: int = 2) -> Path:
-    """Write (N, 28, 28) images in [0, 1]: .npy as float32, .png as a grid of `ncols` columns
-    (about square when None) upscaled `scale` times."""
+    """Write images in [0, 1] (as models give them, (N, C, H, W), or display arrays (N, H, W)
+    grey / (N, H, W, 3) colour): .npy as float32 (N, C, H, W), .png as a grid of `ncols`
+    columns (about square when None) upscaled `scale` times, in colour when they are."""
     from latent_explorer.training.explore.render import make_grid, save_png, to_numpy_images
 
     p = check_out_path(path, SAMPLE_SUFFIXES)
     a = to_numpy_images(images)
     if p.suffix.lower() == ".npy":
-        np.save(p, a.astype(np.float32))
+        chw = a[:, None] if a.ndim == 3 else a.transpose(0, 3, 1, 2)
+        np.save(p, np.ascontiguousarray(chw, dtype=np.float32))
     else:
         save_png(make_grid(a, ncols=ncols), p, scale=scale)
     return p

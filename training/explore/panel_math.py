@@ -39,7 +39,7 @@ def _label_arg(model: LatentModel, labels: Tensor | int | None, n: int) -> Tenso
 
 
 def split_images(split: Split, index: Tensor | np.ndarray | list[int] | slice) -> tuple[Tensor, Tensor]:
-    """Float images in [0, 1] (n, 28, 28) and their labels for `index` into a Split."""
+    """Float images in [0, 1] (n, C, H, W) and their labels for `index` into a Split."""
     if not isinstance(index, slice):
         index = torch.as_tensor(np.asarray(index, dtype=np.int64))
     return split.float_images(index), split.labels[index]
@@ -70,9 +70,9 @@ def pick_example(labels: Tensor | np.ndarray, label: int, seed: int = 0,
 class Reconstructions:
     """Inputs, their posterior-mean reconstructions and the mean per-pixel BCE of each."""
 
-    originals: np.ndarray  # (n, H, W) in [0, 1]
-    reconstructions: np.ndarray  # (n, H, W) in [0, 1]
-    errors: np.ndarray  # (n,) per-pixel BCE, the metric evaluate() reports
+    originals: np.ndarray  # (n, H, W) grey or (n, H, W, 3) colour, in [0, 1]
+    reconstructions: np.ndarray  # as originals: the likelihood's mean
+    errors: np.ndarray  # (n,) −log p(x|z) per value (per-pixel BCE), as evaluate() reports
 
 
 @torch.no_grad()
@@ -80,11 +80,11 @@ def reconstruct(model: LatentModel, images: Tensor, labels: Tensor | None = None
     """decode(posterior mean) of each image (the true label for a CVAE); deterministic."""
     x = images.to(model.device).float().reshape(images.shape[0], -1)
     y = _label_arg(model, labels, x.shape[0])
-    logits = model.decode_logits(model.encode(x, y).mean, y)
-    bce = F.binary_cross_entropy_with_logits(logits, x, reduction="none").mean(dim=1)
+    out = model.decode_logits(model.encode(x, y).mean, y)
+    errors = model.recon_error(out, x)
     shape = (-1, *model.config.image_shape)
-    return Reconstructions(to_numpy_images(x.view(shape)), to_numpy_images(torch.sigmoid(logits).view(shape)),
-                           bce.cpu().numpy())
+    return Reconstructions(to_numpy_images(x.view(shape)), to_numpy_images(model.mean_image(out)),
+                           errors.cpu().numpy())
 
 
 # -- generation --------------------------------------------------------------------------------

@@ -7,9 +7,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
-from latent_explorer.models.autoencoders import LatentModel, bce_with_logits_rows
+from latent_explorer.models.autoencoders import LatentModel
 
 
 @dataclass(frozen=True)
@@ -67,7 +66,7 @@ def sampled_recon(model: LatentModel, post, x: "torch.Tensor", y, generator) -> 
     """−log p(x|z) per image (n,), float64, for one z = μ + σ·ε per image with ε drawn from
     `generator` exactly as `model(x, y, generator)` draws it: the ELBO's Monte-Carlo term."""
     z = post.mean + torch.exp(post.log_sigma) * model._noise(tuple(post.mean.shape), generator)
-    return bce_with_logits_rows(model.decode_logits(z, y), x).double()
+    return model.log_px(model.decode_logits(z, y), x).neg_().double()
 
 
 def _paired_se(first: "torch.Tensor", second: "torch.Tensor") -> float:
@@ -98,7 +97,8 @@ def require_finite(metrics: EvalMetrics, what: str) -> EvalMetrics:
 
 @torch.no_grad()
 def evaluate(model: LatentModel, split, batch_size: int = 1000) -> EvalMetrics:
-    """Metrics on a Split (images uint8 N×28×28, labels), in eval mode, on the model's device."""
+    """Metrics on a Split (images uint8 (N, C, H, W), labels), in eval mode, on the model's
+    device. `bce` is −log p(x|z) per value (the course's BCE per pixel for the Bernoulli)."""
     was_training = model.training
     model.eval()
     dev = model.device
@@ -113,7 +113,7 @@ def evaluate(model: LatentModel, split, batch_size: int = 1000) -> EvalMetrics:
         x = split.images[i : i + batch_size].to(dev).float().div_(255).flatten(1)
         y = split.labels[i : i + batch_size].to(dev) if model.config.is_conditional else None
         post = model.encode(x, y)
-        bce_sum += bce_with_logits_rows(model.decode_logits(post.mean, y), x).double().sum().item()
+        bce_sum -= model.log_px(model.decode_logits(post.mean, y), x).double().sum().item()
         if post.log_sigma is not None:
             # The ELBO's Monte-Carlo term: the same ε `model(x, y, gen)` would draw, from the
             # posterior already encoded (one encoder pass, not two).
@@ -235,8 +235,7 @@ def iw_bound_estimate(model: LatentModel, split, k: int, batch_size: int = 1000,
         z = post.mean + sigma * eps  # (k, b, nz)
         yk = y.repeat(k) if y is not None else None
         logits = model.decode_logits(z.reshape(k * b, nz), yk)
-        log_px_z = -F.binary_cross_entropy_with_logits(
-            logits, x.repeat(k, 1), reduction="none").sum(1).view(k, b)
+        log_px_z = model.log_px(logits, x.repeat(k, 1)).view(k, b)
         log_pz = model.log_prior(z)  # (k, b): −½(‖z‖² + nz·log 2π) for N(0, I)
         log_qz = -0.5 * (eps.pow(2).sum(2) + nz * _LOG_2PI) - post.log_sigma.sum(1)
         log_w = (log_px_z + log_pz - log_qz).double()  # (k, b)

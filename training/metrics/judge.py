@@ -34,7 +34,7 @@ from latent_explorer.models.autoencoders import LatentModel
 from latent_explorer.training.data.datasets import Dataset, cache_dir, iterate_batches
 
 JUDGE_FORMAT = "latent-explorer-judge"
-JUDGE_VERSION = 1  # bump when the network or its training changes: old caches are retrained
+JUDGE_VERSION = 2  # 2: any image shape (channels in, adaptive pooling). Bump when the network or its training changes: old caches are retrained
 CONFIDENCE = 0.9  # a sample "is read as" a class when the judge gives that class at least this
 APPEARS_SHARE = 0.01  # a class appears when at least this share of samples is read as it
 JUDGE_EPOCHS = 4  # for up to 10,000 training images; larger splits need fewer passes
@@ -43,11 +43,14 @@ JUDGE_BATCH = 64
 JUDGE_LR = 2e-3
 
 
-def make_judge_net(n_classes: int = 10, generator: torch.Generator | None = None) -> nn.Sequential:
-    """Two 3×3 conv layers (16, 32 channels) with max-pooling, then 64 hidden units."""
+def make_judge_net(n_classes: int = 10, generator: torch.Generator | None = None,
+                   channels: int = 1) -> nn.Sequential:
+    """Two 3×3 conv layers (16, 32 channels) with max-pooling, pooled to 7×7 (28×28 digits
+    are 7×7 there already; 32×32 and 64×64 images are averaged down), then 64 hidden units."""
     net = nn.Sequential(
-        nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(channels, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.AdaptiveAvgPool2d(7),
         nn.Flatten(), nn.Linear(32 * 7 * 7, 64), nn.ReLU(), nn.Linear(64, n_classes),
     )
     with torch.no_grad():  # the layers' default init, drawn from `generator` (no global seed)
@@ -72,19 +75,25 @@ class Judge:
     data_hash: str
     from_cache: bool = False
     seconds: float = 0.0  # training time (0 when loaded from the cache)
+    image_shape: tuple[int, int, int] = (1, 28, 28)
+    # The share of the real test images read as their own class with confidence ≥ 0.9: the
+    # ceiling a model's samples can reach on the quality measure.
+    real_quality: float = math.nan
 
     @torch.no_grad()
     def probabilities(self, images: Tensor, batch_size: int = 2000) -> Tensor:
-        """Class probabilities (n, classes) for images in [0, 1], any shape with n first."""
+        """Class probabilities (n, classes) for images in [0, 1], (n, C, H, W) or flat rows."""
         dev = next(self.net.parameters()).device
-        x = images.detach().reshape(-1, 1, 28, 28).float()
+        x = images.detach().reshape(-1, *self.image_shape).float()
         out = [torch.softmax(self.net(x[i:i + batch_size].to(dev)), 1).cpu()
                for i in range(0, x.shape[0], batch_size)]
         return torch.cat(out) if out else torch.empty(0, len(self.class_names))
 
     def summary(self) -> str:
         src = "cached" if self.from_cache else f"trained in {self.seconds:.1f} s"
-        return f"judge for {self.dataset}: test accuracy {self.test_accuracy:.1%} ({src})"
+        ceiling = ("" if math.isnan(self.real_quality)
+                   else f", real test images judged real: {self.real_quality:.1%}")
+        return f"judge for {self.dataset}: test accuracy {self.test_accuracy:.1%}{ceiling} ({src})"
 
 
 def default_epochs(dataset: Dataset) -> int:
@@ -110,14 +119,18 @@ def judge_path(dataset: Dataset, root: Path | None = None, epochs: int | None = 
 
 
 @torch.no_grad()
-def _accuracy(net: nn.Module, split, batch_size: int = 2000) -> float:
+def _accuracy(net: nn.Module, split, batch_size: int = 2000) -> tuple[float, float]:
+    """Test accuracy, and the share read as its own class with confidence ≥ CONFIDENCE."""
     net.eval()
     dev = next(net.parameters()).device
-    right = 0
+    right = sure = 0
     for i in range(0, len(split), batch_size):
-        x = split.images[i:i + batch_size].to(dev).float().div_(255).view(-1, 1, 28, 28)
-        right += int((net(x).argmax(1) == split.labels[i:i + batch_size].to(dev)).sum())
-    return right / len(split) if len(split) else math.nan
+        x = split.images[i:i + batch_size].to(dev).float().div_(255)
+        top, reading = torch.softmax(net(x), 1).max(1)
+        hit = reading == split.labels[i:i + batch_size].to(dev)
+        right += int(hit.sum())
+        sure += int((hit & (top >= CONFIDENCE)).sum())
+    return (right / len(split), sure / len(split)) if len(split) else (math.nan, math.nan)
 
 
 class JudgeCancelled(Exception):
@@ -132,7 +145,8 @@ def train_judge(dataset: Dataset, epochs: int | None = None, seed: int = 0,
     epochs = epochs or default_epochs(dataset)
     t0 = time.perf_counter()
     gen = torch.Generator().manual_seed(seed)
-    net = make_judge_net(len(dataset.class_names), gen).to(device)
+    shape = dataset.image_shape
+    net = make_judge_net(len(dataset.class_names), gen, shape[0]).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=JUDGE_LR)
     train = dataset.train.to(device)
     batch_gen = torch.Generator(device=device).manual_seed(seed)
@@ -143,15 +157,15 @@ def train_judge(dataset: Dataset, epochs: int | None = None, seed: int = 0,
         for x, y in iterate_batches(train, JUDGE_BATCH, batch_gen):
             if should_stop is not None and should_stop():
                 raise JudgeCancelled(f"training the judge of {dataset.name} was stopped")
-            loss = F.cross_entropy(net(x.view(-1, 1, 28, 28)), y)
+            loss = F.cross_entropy(net(x.view(-1, *shape)), y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
-    acc = _accuracy(net, dataset.test)
+    acc, real = _accuracy(net, dataset.test)
     net.eval()
     return Judge(net, dataset.name, acc, tuple(dataset.class_names),
-                 data_hash(dataset, epochs, seed), False, time.perf_counter() - t0)
+                 data_hash(dataset, epochs, seed), False, time.perf_counter() - t0, shape, real)
 
 
 def save_judge(path: str | os.PathLike, judge: Judge) -> Path:
@@ -160,7 +174,9 @@ def save_judge(path: str | os.PathLike, judge: Judge) -> Path:
     tensors = {k: v.detach().cpu().contiguous() for k, v in judge.net.state_dict().items()}
     meta = {"format": JUDGE_FORMAT, "version": str(JUDGE_VERSION), "dataset": judge.dataset,
             "test_accuracy": repr(judge.test_accuracy), "data_hash": judge.data_hash,
-            "class_names": json.dumps(list(judge.class_names))}
+            "class_names": json.dumps(list(judge.class_names)),
+            "image_shape": json.dumps(list(judge.image_shape)),
+            "real_quality": repr(judge.real_quality)}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
     try:
@@ -181,7 +197,8 @@ def load_judge(path: str | os.PathLike, device: torch.device | str = "cpu") -> J
         if meta.get("format") != JUDGE_FORMAT or meta.get("version") != str(JUDGE_VERSION):
             return None
         class_names = tuple(json.loads(meta["class_names"]))
-        net = make_judge_net(len(class_names))
+        c, h, w = (int(v) for v in json.loads(meta["image_shape"]))
+        net = make_judge_net(len(class_names), channels=c)
         net.load_state_dict(st_load(raw), strict=True)
         if not all(torch.isfinite(p).all() for p in net.parameters()):
             return None
@@ -189,7 +206,8 @@ def load_judge(path: str | os.PathLike, device: torch.device | str = "cpu") -> J
     except Exception:  # noqa: BLE001 - any defect in a cache file means: train again
         return None
     return Judge(net.to(device).eval(), meta.get("dataset", ""), acc, class_names,
-                 meta.get("data_hash", ""), from_cache=True)
+                 meta.get("data_hash", ""), from_cache=True, image_shape=(c, h, w),
+                 real_quality=float(meta.get("real_quality", "nan")))
 
 
 def get_judge(dataset: Dataset, root: Path | None = None, epochs: int | None = None,
@@ -256,7 +274,7 @@ class JudgeScore:
 
 def judge_samples(judge: Judge, images: Tensor,
                   asked_labels: Tensor | None = None) -> JudgeScore:
-    """Score images in [0, 1] (n, 28, 28) or (n, 784); `asked_labels` (n,) for a CVAE's."""
+    """Score images in [0, 1] (n, C, H, W) or flat rows; `asked_labels` (n,) for a CVAE's."""
     probs = judge.probabilities(images)
     n = probs.shape[0]
     if n == 0:

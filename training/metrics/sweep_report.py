@@ -176,11 +176,12 @@ def comparison_grid(models: Sequence[LatentModel], test_split, n_images: int = 8
     a first row holds the originals. A [0, 1] array from `training.explore.render.make_grid`."""
     x = test_split.images[:n_images].float().div(255)
     y = test_split.labels[:n_images]
-    blank = torch.full((1, 28, 28), 0.5)
+    shape = tuple(x.shape[1:])
+    blank = torch.full((1, *shape), 0.5)
     nz = {m.config.nz for m in models}
     z_by_nz = {k: torch.randn((n_samples, k), generator=torch.Generator().manual_seed(seed))
                for k in nz}
-    cells = [x, blank, torch.full((n_samples, 28, 28), 0.5)]
+    cells = [x, blank, torch.full((n_samples, *shape), 0.5)]
     for m in models:
         was = m.training
         m.eval()

@@ -30,7 +30,7 @@ from latent_explorer.models.autoencoders import LatentModel
 from latent_explorer.training.data.datasets import Split
 from latent_explorer.training.metrics.evaluate import EvalMetrics
 from latent_explorer.training.explore.panel_math import RECON_COUNT, Encoded, fixed_test_indices, latent_map, pick_indices
-from latent_explorer.training.explore.render import make_grid, to_uint8
+from latent_explorer.training.explore.render import make_grid, stack_grids, to_uint8
 
 MAX_SNAPSHOTS = 100  # per timeline, whatever the run's length (see snapshot_schedule)
 EPOCH_SHARE = 0.75  # at most this share of the budget goes to epoch ends (a 60-epoch run: all)
@@ -146,7 +146,7 @@ class Timeline:
     """A run's snapshots, oldest first, with the fixed inputs they were made from."""
 
     image_indices: np.ndarray  # (n,) int64 indices into the test split
-    originals: np.ndarray  # (n, H, W) uint8
+    originals: np.ndarray  # (n, C, H, W) uint8 (files written before colour: (n, H, W))
     image_labels: np.ndarray  # (n,) int64
     sample_z: np.ndarray  # (m, nz) float32
     sample_labels: np.ndarray | None  # (m,) int64 for a CVAE, else None
@@ -424,7 +424,7 @@ PREFIX = "timeline."
 def timeline_to_tensors(tl: Timeline) -> tuple[dict[str, Tensor], dict[str, str]]:
     """The tensors (all under 'timeline.') and the metadata entry that store `tl`."""
     s = tl.snapshots
-    h, w = tl.originals.shape[1:] if tl.originals.ndim == 3 else (28, 28)
+    shape = tuple(tl.originals.shape[1:]) if tl.originals.ndim >= 3 else (1, 28, 28)
     n, m, k = len(tl.image_indices), len(tl.sample_z), len(tl.code_indices)
 
     def stack(arrays: list[np.ndarray], shape: tuple[int, ...], dtype) -> Tensor:
@@ -441,8 +441,8 @@ def timeline_to_tensors(tl: Timeline) -> tuple[dict[str, Tensor], dict[str, str]
         "steps": torch.tensor([x.step for x in s], dtype=torch.int64),
         "epochs": torch.tensor([x.epoch for x in s], dtype=torch.float64),
         "epoch_end": torch.tensor([x.at_epoch_end for x in s], dtype=torch.uint8),
-        "reconstructions": stack([x.reconstructions for x in s], (n, h, w), np.uint8),
-        "samples": stack([x.samples for x in s], (m, h, w), np.uint8),
+        "reconstructions": stack([x.reconstructions for x in s], (n, *shape), np.uint8),
+        "samples": stack([x.samples for x in s], (m, *shape), np.uint8),
         "coords": stack([x.coords for x in s], (k, 2), np.float16),
         "explained": stack([x.explained for x in s], (2,), np.float32),
     }
@@ -474,12 +474,14 @@ def timeline_from_tensors(tensors: dict[str, Tensor], meta: dict[str, str]) -> T
                                         get("explained"))
     originals, img_idx, sample_z, code_idx = (get("originals"), get("image_indices"),
                                               get("sample_z"), get("code_indices"))
+    if originals.ndim == 3:  # written before colour: grey (n, H, W) images, one channel added
+        originals, recs, samples = originals[:, None], recs[:, :, None], samples[:, :, None]
     metrics = info.get("metrics", [])
     n_snap = len(steps)
     if not (len(epochs) == len(ends) == len(recs) == len(samples) == len(coords)
             == len(explained) == len(metrics) == n_snap):
         raise ValueError("timeline arrays disagree on the number of snapshots")
-    if (recs.ndim != 4 or recs.shape[1:] != originals.shape or samples.ndim != 4
+    if (recs.ndim != 5 or recs.shape[1:] != originals.shape or samples.ndim != 5
             or samples.shape[1] != len(sample_z) or coords.shape[1:] != (len(code_idx), 2)
             or explained.shape[1:] != (2,) or originals.shape[0] != len(img_idx)):
         raise ValueError("timeline arrays have inconsistent shapes")
@@ -515,14 +517,7 @@ def snapshot_grid(tl: Timeline, index: int) -> np.ndarray:
     top = make_grid(np.concatenate([tl.originals, snap.reconstructions]).astype(np.float32) / 255,
                     ncols=cols)
     bottom = make_grid(snap.samples.astype(np.float32) / 255, ncols=cols)
-    gap = np.ones((2, max(top.shape[1], bottom.shape[1])), np.float32)  # white: samples below
-    return np.concatenate([_pad_width(top, gap.shape[1]), gap, _pad_width(bottom, gap.shape[1])])
-
-
-def _pad_width(grid: np.ndarray, width: int) -> np.ndarray:
-    out = np.full((grid.shape[0], width), 0.5, np.float32)
-    out[:, : grid.shape[1]] = grid
-    return out
+    return stack_grids([top, bottom], gap=2, pad_value=1.0)  # a white gap: samples below
 
 
 def pick_snapshots(tl: Timeline, steps: Sequence[int] | None = None, count: int = 8) -> list[int]:
@@ -548,7 +543,8 @@ def _with_caption(grid: np.ndarray, text: str, scale: int):
     img = img.repeat(scale, axis=0).repeat(scale, axis=1)
     font = ImageFont.load_default()
     band = 14 + 2 * scale
-    out = Image.new("L", (img.shape[1], img.shape[0] + band), 255)
+    mode = "RGB" if img.ndim == 3 else "L"
+    out = Image.new(mode, (img.shape[1], img.shape[0] + band), "white")
     out.paste(Image.fromarray(img), (0, band))
     ImageDraw.Draw(out).text((4, (band - 10) // 2), text, fill=0, font=font)
     return out
@@ -581,7 +577,8 @@ def write_contact_sheet(tl: Timeline, path: str | Path, indices: Sequence[int],
              for i in indices]
     gap = 4 * scale
     width = max(t.width for t in tiles)
-    sheet = Image.new("L", (width, sum(t.height for t in tiles) + gap * (len(tiles) - 1)), 255)
+    sheet = Image.new(tiles[0].mode, (width, sum(t.height for t in tiles) + gap * (len(tiles) - 1)),
+                      "white")
     y = 0
     for t in tiles:
         sheet.paste(t, (0, y))

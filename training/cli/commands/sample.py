@@ -20,7 +20,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--temperature", type=_positive_float, default=1.0,
                    help="T: the prior's standard deviation")
     p.add_argument("--seed", type=_seed, default=0, help="seeds the prior draws")
-    p.add_argument("--out", required=True, help="OUT.png (grid) or OUT.npy (float32 N×28×28)")
+    p.add_argument("--out", required=True, help="OUT.png (grid, in colour for colour models) or OUT.npy (float32 N×C×H×W)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,6 +50,6 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"--label must be between 0 and {last} for this model, got {args.label}")
     g = torch.Generator().manual_seed(args.seed)
     images = to_numpy_images(model.sample(args.n, args.label, args.temperature, g))
-    write_samples(out, images, scale=2)  # .npy: float32 N×28×28; .png: a grid, ×2
+    write_samples(out, images, scale=2)  # .npy: float32 N×C×H×W; .png: a grid, ×2
     print(f"wrote {args.n} samples to {out}")
     return 0
