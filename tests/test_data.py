@@ -167,11 +167,13 @@ def test_load_idx_folder_reads_gz_and_plain_files(tmp_path):
     ds = load_idx_folder(folder)
     assert ds.name == "digits"
     assert len(ds.train) == 30 and len(ds.test) == 12
-    assert ds.train.images.dtype == torch.uint8 and ds.train.images.shape == (30, 28, 28)
+    # grey: one channel, (N, 1, 28, 28)
+    assert ds.train.images.dtype == torch.uint8 and ds.train.images.shape == (30, 1, 28, 28)
+    assert ds.image_shape == (1, 28, 28)
     assert ds.train.labels.dtype == torch.int64
-    assert np.array_equal(ds.train.images.numpy(), arrays["train-images-idx3-ubyte"])
+    assert np.array_equal(ds.train.images.numpy()[:, 0], arrays["train-images-idx3-ubyte"])
     assert np.array_equal(ds.train.labels.numpy(), arrays["train-labels-idx1-ubyte"])
-    assert np.array_equal(ds.test.images.numpy(), arrays["t10k-images-idx3-ubyte"])
+    assert np.array_equal(ds.test.images.numpy()[:, 0], arrays["t10k-images-idx3-ubyte"])
     assert np.array_equal(ds.test.labels.numpy(), arrays["t10k-labels-idx1-ubyte"])
     assert "30" in ds.description and "12" in ds.description
     # load_dataset takes the folder by data_dir or as the source itself
@@ -180,12 +182,12 @@ def test_load_idx_folder_reads_gz_and_plain_files(tmp_path):
 
 
 def test_load_idx_folder_images_not_28x28(tmp_path):
+    """Any size loads now (models take the dataset's image shape), as it is."""
     folder = tmp_path / "small"
-    make_idx_folder(folder, size=20)
-    with pytest.raises(DataError) as e:
-        load_idx_folder(folder)
-    msg = str(e.value)
-    assert "train-images-idx3-ubyte" in msg and "28x28" in msg and "20x20" in msg
+    arrays = make_idx_folder(folder, size=20)
+    ds = load_idx_folder(folder)
+    assert ds.image_shape == (1, 20, 20) and ds.test.images.shape == (12, 1, 20, 20)
+    assert np.array_equal(ds.train.images.numpy()[:, 0], arrays["train-images-idx3-ubyte"])
 
 
 def test_load_idx_folder_label_count_mismatch(tmp_path):
@@ -232,7 +234,7 @@ def test_mnist_sample_split(sample_dataset):
     ds = sample_dataset
     assert ds.name == "mnist-sample"
     assert len(ds.train) == 4500 and len(ds.test) == 500
-    assert ds.train.images.shape == (4500, 28, 28) and ds.train.images.dtype == torch.uint8
+    assert ds.train.images.shape == (4500, 1, 28, 28) and ds.train.images.dtype == torch.uint8
     assert ds.test.labels.dtype == torch.int64
     assert set(ds.test.labels.tolist()) == set(range(10))
     assert set(ds.train.labels.tolist()) == set(range(10))
@@ -247,7 +249,7 @@ def test_mnist_sample_shuffle_is_fixed_and_disjoint(sample_dataset):
         raw_images, raw_labels = z["images"], z["labels"]
     order = np.random.default_rng(data.SAMPLE_SEED).permutation(len(raw_images))
     assert not np.array_equal(order[:500], np.arange(500))  # really shuffled
-    assert np.array_equal(sample_dataset.test.images.numpy(), raw_images[order[:500]])
+    assert np.array_equal(sample_dataset.test.images.numpy()[:, 0], raw_images[order[:500]])
     assert np.array_equal(sample_dataset.train.labels.numpy(), raw_labels[order[500:]])
 
 
@@ -412,7 +414,7 @@ def test_iterate_batches_scales_real_images(small_dataset):
     assert xb.shape == (64, 784) and yb.shape == (64,)
     assert float(xb.max()) == 1.0 and float(xb.min()) == 0.0
     f = small_dataset.train.float_images(slice(0, 2))
-    assert f.shape == (2, 28, 28) and f.dtype == torch.float32 and float(f.max()) <= 1.0
+    assert f.shape == (2, 1, 28, 28) and f.dtype == torch.float32 and float(f.max()) <= 1.0
 
 
 def test_cache_dir_follows_the_override_then_the_platform(tmp_path, monkeypatch):

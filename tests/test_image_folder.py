@@ -27,13 +27,14 @@ def draw(size: tuple[int, int], bg: int, ink: int, box: tuple[int, int, int, int
 
 
 def make_folder(root: Path, counts: dict[str, int], bg: int = 0, ink: int = 255,
-                suffix: str = ".png") -> Path:
-    """Class folders of small images; image i of a class has its bar at a class- and i-dependent place."""
+                suffix: str = ".png", size: tuple[int, int] | None = None) -> Path:
+    """Class folders of small images; image i of a class has its bar at a class- and i-dependent
+    place. Their (width, height) is `size`, else all different, none 28x28."""
     root.mkdir(parents=True, exist_ok=True)
     for c, (name, n) in enumerate(counts.items()):
         (root / name).mkdir()
         for i in range(n):
-            w, h = 20 + 7 * i, 24 + 5 * c  # any size, none 28x28
+            w, h = size or (20 + 7 * i, 24 + 5 * c)
             x = 2 + (i * 3) % (w - 6)
             a = draw((w, h), bg, ink, (x, 2, x + 4, h - 2 - c))
             Image.fromarray(a, "L").save(root / name / f"img{i:03d}{suffix}")
@@ -41,7 +42,8 @@ def make_folder(root: Path, counts: dict[str, int], bg: int = 0, ink: int = 255,
 
 
 def test_layout_labels_and_split(tmp_path):
-    folder = make_folder(tmp_path / "shapes", {"zeta": 7, "alpha": 12, "mid": 2})
+    # 40x40, so every bar is at its own place (x = 2 + 3 i) and every image different
+    folder = make_folder(tmp_path / "shapes", {"zeta": 7, "alpha": 12, "mid": 2}, size=(40, 40))
     (folder / "alpha" / "nested").mkdir()
     Image.fromarray(draw((30, 30), 0, 255, (5, 5, 9, 25)), "L").save(
         folder / "alpha" / "nested" / "deep.JPG")
@@ -52,8 +54,11 @@ def test_layout_labels_and_split(tmp_path):
     ds = load_dataset(data_dir=folder)
     assert ds.name == "shapes"
     assert ds.class_names == ("alpha", "mid", "zeta") and ds.n_classes == 3
+    # the 30x30 JPEG is resized to the others' 40x40
+    assert ds.image_shape == (1, 40, 40)
+    assert "2 sizes: made the most common, 40x40 (21 of 22)" in ds.description
     for split in (ds.train, ds.test):
-        assert split.images.dtype == torch.uint8 and split.images.shape[1:] == (28, 28)
+        assert split.images.dtype == torch.uint8 and split.images.shape[1:] == (1, 40, 40)
         assert split.labels.dtype == torch.int64
     counts = {"alpha": 13, "mid": 2, "zeta": 7}
     test_counts = {"alpha": 2, "mid": 1, "zeta": 1}  # a sixth, rounded, at least one
@@ -71,26 +76,37 @@ def test_layout_labels_and_split(tmp_path):
     assert torch.equal(load_dataset(str(folder)).train.labels, ds.train.labels)
 
 
-def test_aspect_ratio_is_kept_and_dark_on_light_is_inverted(tmp_path):
+def test_image_size_resizes_the_shorter_side_then_crops_the_centre(tmp_path):
     folder = tmp_path / "paper"
     (folder / "sq").mkdir(parents=True)
     (folder / "bar").mkdir()
-    # 60x30 white pages, a black 30x30 square in the middle: it becomes 14x14, centred,
-    # with the padding above and below as the background
+    # 60x30 white pages with a black 10x10 square in the middle and a black bar at the far
+    # left (cropped away); 30x60 pages with a bar across the middle and a mark at the top
     for i in range(2):
-        Image.fromarray(draw((60, 30), 255, 0, (15, 0, 45, 30)), "L").save(folder / "sq" / f"{i}.png")
-        Image.fromarray(draw((30, 60), 250, 10, (9, 0, 21, 60)), "L").save(folder / "bar" / f"{i}.png")
-    ds = load_image_folder(folder)
-    assert "inverted" in ds.description
-    imgs = torch.cat([ds.train.images, ds.test.images]).numpy()
+        page = draw((60, 30), 255, 0, (25, 10, 35, 20))
+        page[:, :4] = 0
+        Image.fromarray(page, "L").save(folder / "sq" / f"{i}.png")
+        tall = draw((30, 60), 250, 10, (0, 27, 30, 33))
+        tall[:5] = 10
+        Image.fromarray(tall, "L").save(folder / "bar" / f"{i}.png")
+    ds = load_image_folder(folder, image_size=28)
+    assert ds.image_shape == (1, 28, 28) and "inverted" in ds.description
+    assert "resized and centre-cropped to 28x28" in ds.description
+    imgs = torch.cat([ds.train.images, ds.test.images]).numpy()[:, 0].astype(int)
     labels = torch.cat([ds.train.labels, ds.test.labels]).numpy()
-    sq = imgs[labels == ds.class_names.index("sq")][0].astype(int)
-    assert sq[:6].max() <= 10 and sq[-6:].max() <= 10  # padding: dark background, not stretched
-    assert sq[9:19, 9:19].min() >= 240  # the square: bright ink now
-    assert sq[:, :5].max() <= 10  # the page's margins: dark
-    bar = imgs[labels == ds.class_names.index("bar")][0].astype(int)
-    assert bar[:, :6].max() <= 20 and bar[:, -6:].max() <= 20  # padded left and right
-    assert bar[:, 13:16].min() >= 200
+    # 60x30 -> 56x28, columns 14-41 kept: the square (25-35 -> 23.3-32.7) is 9-10 px at the
+    # centre, bright ink now; the bar at the far left is gone; the margins dark
+    sq = imgs[labels == ds.class_names.index("sq")][0]
+    assert sq[11:17, 11:17].min() >= 240
+    assert sq[:, :7].max() <= 10 and sq[:7].max() <= 10 and sq[-7:].max() <= 10
+    # 30x60 -> 28x56, rows 14-41 kept: the bar (rows 27-33 -> 25.2-30.8) across the middle
+    bar = imgs[labels == ds.class_names.index("bar")][0]
+    assert bar[12:16].min() >= 200 and bar[:8].max() <= 20 and bar[-8:].max() <= 20
+    # the same as PIL's own Resize + CenterCrop of the page, inverted
+    with Image.open(folder / "sq" / "0.png") as im:
+        want = 255 - np.asarray(im.resize((56, 28), Image.Resampling.LANCZOS).crop((14, 0, 42, 28)),
+                                dtype=int)
+    assert np.abs(sq - want).max() <= 1
 
 
 def test_polarity_is_decided_for_the_whole_dataset(tmp_path):
@@ -100,7 +116,7 @@ def test_polarity_is_decided_for_the_whole_dataset(tmp_path):
     ds = load_image_folder(folder)
     assert "inverted" not in ds.description
     imgs = torch.cat([ds.train.images, ds.test.images]).numpy()
-    corners = imgs[:, 0, 0]
+    corners = imgs[:, 0, 0, 0]
     assert sorted(corners.tolist()).count(255) == 1  # only the odd one has a light border
     assert (corners == 0).sum() == len(imgs) - 1
 
@@ -123,8 +139,9 @@ def test_colour_jpeg_transparent_png_and_16_bit_png(tmp_path):
     (folder / "d").mkdir()  # a second class (a folder needs 2): the same two light pages
     for name in ("clear.png", "deep.png"):
         (folder / "d" / name).write_bytes((folder / "c" / name).read_bytes())
-    ds = load_image_folder(folder)
-    imgs = torch.cat([ds.train.images, ds.test.images]).numpy().astype(int)
+    ds = load_image_folder(folder, channels=1)  # grey: PIL's "L" of the red page
+    assert ds.image_shape == (1, 40, 40)  # all 40x40: kept at their size
+    imgs = torch.cat([ds.train.images, ds.test.images]).numpy()[:, 0].astype(int)
     # the light pages (transparent = white paper, 16-bit white) outvote the red one: inverted
     assert "inverted" in ds.description
     assert len(imgs) == 5
@@ -135,7 +152,65 @@ def test_colour_jpeg_transparent_png_and_16_bit_png(tmp_path):
     red = [img for img in imgs if img[14, 14] < 230][0]
     # red (luma 0.299 * 200 = 60) inverted to about 195; its white bar inverted to about 0
     assert 180 <= red[2, 2] <= 210 and red[14, 14] <= 40
+    # left as they are, one image in colour makes them all RGB, and colour is never inverted
+    rgb = load_image_folder(folder)
+    assert rgb.image_shape == (3, 40, 40) and "inverted" not in rgb.description
+    imgs = torch.cat([rgb.train.images, rgb.test.images]).numpy().astype(int)
+    red = [img for img in imgs if img[1, 2, 2] < 50]
+    assert len(red) == 1 and abs(red[0][0, 2, 2] - 200) <= 8 and red[0][:, 14, 14].min() >= 230
+    white_paper = [img for img in imgs if img[1, 2, 2] >= 250]
+    assert len(white_paper) == 4 and all(img[:, 14, 14].max() <= 5 for img in white_paper)
 
+
+def test_colour_and_grey_images_keep_their_size_and_pixels(tmp_path):
+    """Lossless PNGs of one size come back exactly: RGB as (3, H, W), grey as (1, H, W)."""
+    rng = np.random.default_rng(0)
+    colour = {c: [rng.integers(0, 256, (16, 24, 3), dtype=np.uint8) for _ in range(3)] for c in "ab"}
+    for c, arrays in colour.items():
+        (tmp_path / "rgb" / c).mkdir(parents=True)
+        for i, a in enumerate(arrays):
+            Image.fromarray(a, "RGB").save(tmp_path / "rgb" / c / f"{i}.png")
+    ds = load_image_folder(tmp_path / "rgb")
+    assert ds.image_shape == (3, 16, 24) and "24x16 RGB" in ds.description
+    assert "sizes" not in ds.description and "inverted" not in ds.description
+    got = {bytes(img) for img in torch.cat([ds.train.images, ds.test.images]).numpy()}
+    assert got == {bytes(a.transpose(2, 0, 1).copy()) for arrays in colour.values() for a in arrays}
+    # grey PNGs: one channel; asked for 3, the grey copied into each
+    grey = [rng.integers(0, 120, (12, 10), dtype=np.uint8) for _ in range(4)]
+    for i, a in enumerate(grey):
+        (tmp_path / "grey" / "ab"[i % 2]).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(a, "L").save(tmp_path / "grey" / "ab"[i % 2] / f"{i}.png")
+    g = load_image_folder(tmp_path / "grey")
+    assert g.image_shape == (1, 12, 10) and "10x12 grey" in g.description
+    imgs = torch.cat([g.train.images, g.test.images]).numpy()
+    assert {bytes(x[0]) for x in imgs} == {bytes(a) for a in grey}
+    g3 = load_dataset(data_dir=tmp_path / "grey", channels=3)
+    assert g3.image_shape == (3, 12, 10)
+    assert torch.equal(g3.train.images[:, 0], g.train.images[:, 0])
+    assert torch.equal(g3.train.images[:, 2], g.train.images[:, 0])
+
+
+def test_mixed_sizes_become_the_most_common_one(tmp_path):
+    sizes = {"a": [(30, 20), (30, 20), (50, 50)], "b": [(30, 20), (60, 40), (12, 8)]}
+    for c, whs in sizes.items():
+        (tmp_path / "m" / c).mkdir(parents=True)
+        for i, (w, h) in enumerate(whs):
+            a = np.zeros((h, w, 3), np.uint8)
+            a[..., 1] = 200  # green pages
+            a[h // 4: 3 * h // 4, w // 4: 3 * w // 4] = (250, 0, 0)  # a red middle
+            Image.fromarray(a, "RGB").save(tmp_path / "m" / c / f"{i}.png")
+    ds = load_dataset(data_dir=tmp_path / "m")
+    assert ds.image_shape == (3, 20, 30)
+    assert "4 sizes: made the most common, 30x20 (3 of 6)" in ds.description
+    imgs = torch.cat([ds.train.images, ds.test.images]).numpy().astype(int)
+    for img in imgs:  # every page, resized or cropped, still red in the middle, green outside
+        assert img[0, 10, 15] >= 200 and img[1, 10, 15] <= 40
+        assert img[1, 0, 0] >= 160 and img[0, 0, 0] <= 40
+    # the 50x50 page: resized to 30x30, rows 5-24 kept: green top and bottom rows
+    square = load_image_folder(tmp_path / "m", image_size=10)
+    assert square.image_shape == (3, 10, 10) and "centre-cropped to 10x10" in square.description
+    with pytest.raises(DataError, match="channels must be 1"):
+        load_image_folder(tmp_path / "m", channels=2)
 
 # -- bad folders ------------------------------------------------------------------------------
 def test_images_without_class_folders(tmp_path):
@@ -224,7 +299,7 @@ def test_a_cvae_needs_two_classes_at_train_start(tmp_path, small_dataset):
 
 
 def test_models_get_the_folders_number_of_classes(tmp_path, capsys):
-    folder = make_folder(tmp_path / "three", {"a": 6, "b": 6, "c": 6})
+    folder = make_folder(tmp_path / "three", {"a": 6, "b": 6, "c": 6}, size=(28, 28))
     out = tmp_path / "c.safetensors"
     rc = run_cli(["train", "--model", "cvae", "--data-dir", str(folder), "--epochs", "1",
                   "--nz", "4", "--hidden", "16", "--batch-size", "8", "--device", "cpu",
@@ -237,7 +312,7 @@ def test_models_get_the_folders_number_of_classes(tmp_path, capsys):
     capsys.readouterr()
     assert run_cli(["sample", str(out), "--n", "2", "--label", "2",
                     "--out", str(tmp_path / "s.npy")]) == 0
-    assert np.load(tmp_path / "s.npy").shape == (2, 28, 28)
+    assert np.load(tmp_path / "s.npy").shape == (2, 1, 28, 28)
     capsys.readouterr()
     assert run_cli(["sample", str(out), "--n", "2", "--label", "3",
                     "--out", str(tmp_path / "t.npy")]) == 2

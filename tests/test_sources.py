@@ -56,12 +56,16 @@ def tiny_idx_files(seed: int = 0) -> dict[str, tuple[np.ndarray, bytes]]:
 def test_every_source_is_listed_once_in_order():
     names = source_names()
     assert names[:5] == ("auto", "mnist-sample", "mnist", "fashion-mnist", "kmnist")
+    assert names[5:] == ("sprites", "sprites-colour", "cifar10", "svhn", "celeba")
     assert [s.name for s in list_sources()] == list(names)
     assert len(set(names)) == len(names)
     for s in list_sources():
         assert get_source(s.name) is s
         assert s.label and s.description and "\n" not in s.description
-        assert s.n_classes == len(s.class_names) >= 2
+        # CelebA's faces carry no class: one, 'face' (only AE and VAE models train on it)
+        assert s.n_classes == len(s.class_names) >= (1 if s.name == "celeba" else 2)
+        assert s.image_shape is None or len(s.image_shape) == 3
+        assert s.likelihood in ("bernoulli", "logistic")
     assert training.data.SOURCES == names  # the old name still works
     assert training.data.load_dataset is load_dataset and training.data.Dataset is Dataset
 
@@ -157,7 +161,7 @@ def test_kmnist_loads_from_a_seeded_cache(tmp_path, monkeypatch):
     ds = load_dataset("kmnist", allow_download=False)
     assert ds.name == "kmnist" and len(ds.train) == 12 and len(ds.test) == 5
     assert ds.class_names == get_source("kmnist").class_names and ds.n_classes == 10
-    assert np.array_equal(ds.train.images.numpy(), files["train-images-idx3-ubyte.gz"][0])
+    assert np.array_equal(ds.train.images.numpy()[:, 0], files["train-images-idx3-ubyte.gz"][0])
     assert np.array_equal(ds.test.labels.numpy(), files["t10k-labels-idx1-ubyte.gz"][0])
 
 

@@ -29,6 +29,10 @@ FASHION_CLASSES = ("T-shirt", "Trouser", "Pullover", "Dress", "Coat",
                    "Sandal", "Shirt", "Sneaker", "Bag", "Boot")
 # Romanised hiragana as torchvision's KMNIST names them (rois-codh/kmnist, kmnist_classmap.csv).
 KMNIST_CLASSES = ("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo")
+SPRITE_CLASSES = ("square", "ellipse", "heart")  # dSprites' shapes, in its order
+# CIFAR-10's batches.meta label_names (torchvision's CIFAR10.classes)
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
+                   "dog", "frog", "horse", "ship", "truck")
 
 # The course budget: ~4,500 Adam steps at batch 64 give recognisable digits (issue 10), and
 # full MNIST wants ~20 epochs. MAX_EPOCHS: a tiny folder would need thousands of epochs, each
@@ -53,6 +57,11 @@ class DataSource:
     class_names: tuple[str, ...]
     downloads: bool  # fetched from the internet on first use
     n_train: int | None  # images in the training split (None: unknown until loaded)
+    # The likelihood a model of it trains with by default (models/likelihoods.py): Bernoulli
+    # for binary-ish images, the discretised logistic for 8-bit colour photographs.
+    likelihood: str = "bernoulli"
+    # (C, H, W) of its images, for the form to show before loading (None: unknown until loaded).
+    image_shape: tuple[int, int, int] | None = None
 
     @property
     def n_classes(self) -> int:
@@ -67,8 +76,14 @@ class FolderFormat:
     label: str  # what it holds, short: for messages, the GUI and the README
     description: str  # one line (README table, help)
     detect: Callable[[Path], bool]  # does this folder look like this format?
-    load: Callable[..., "Dataset"]  # load(folder, notify=None) -> Dataset
+    load: Callable[..., "Dataset"]  # load(folder, notify=None[, image_size, channels]) -> Dataset
     classes: str = ""  # where its class names come from, in words (README table)
+    # Whether `load` takes image_size= and channels= and shapes the images as it reads them
+    # (from the originals: better than resizing the loaded images, which other formats get).
+    shapes_images: bool = False
+    # Fewer classes are refused: a folder of one class is a mistake (issue 21), unless the
+    # format has no labels to give (CelebA's faces: one class).
+    min_classes: int = 2
 
 
 DATA_SOURCES: Registry[DataSource] = Registry("dataset")
@@ -112,35 +127,55 @@ def load_dataset(
     data_dir: str | Path | None = None,
     notify: Callable[[str], None] | None = None,
     allow_download: bool = True,
+    image_size: int | None = None,
+    channels: int | None = None,
 ) -> Dataset:
-    """A dataset by source name, or from a folder (`data_dir`, or a folder path as `source`)."""
+    """A dataset by source name, or from a folder (`data_dir`, or a folder path as `source`).
+
+    `image_size` N makes every image N x N (shorter side resized to N, then centre-cropped)
+    and `channels` 1 grey or 3 RGB; None keeps what the source gives.
+    """
     if data_dir is not None:
-        return load_folder(data_dir, notify)
+        return load_folder(data_dir, notify, image_size=image_size, channels=channels)
     if source not in DATA_SOURCES:
         from latent_explorer.training.data.datasets import DataError
 
         p = Path(source).expanduser()
         if p.is_dir():
-            return load_folder(p, notify)
+            return load_folder(p, notify, image_size=image_size, channels=channels)
         raise DataError(f"unknown dataset {source!r}; choose one of "
                         f"{', '.join(source_names())} or a folder")
-    return get_source(source).load(notify=notify, allow_download=allow_download)
+    ds = get_source(source).load(notify=notify, allow_download=allow_download)
+    return _shaped(ds, image_size, channels)
 
 
-def _check_trainable(ds: "Dataset", folder: Path) -> "Dataset":
-    """`ds` if a model can learn from it: 2 classes or more, train and test images both."""
+def _shaped(ds: "Dataset", image_size: int | None, channels: int | None) -> "Dataset":
+    """`ds` with its images made image_size x image_size and `channels` deep, where asked."""
+    if image_size is None and channels is None:
+        return ds
+    from latent_explorer.training.data.resize import shape_dataset
+
+    return shape_dataset(ds, image_size, channels)
+
+
+def _check_trainable(ds: "Dataset", folder: Path, min_classes: int = 2) -> "Dataset":
+    """`ds` if a model can learn from it: 2 classes or more (or `min_classes`), train and
+    test images both."""
     from latent_explorer.training.data.datasets import DataError
 
-    if ds.n_classes < 2:
-        raise DataError(f"{folder}: needs at least 2 classes to train on, found {ds.n_classes}")
+    if ds.n_classes < min_classes:
+        raise DataError(f"{folder}: needs at least {min_classes} classes to train on, "
+                        f"found {ds.n_classes}")
     if len(ds.train) == 0 or len(ds.test) == 0:
         which = "training" if len(ds.train) == 0 else "test"
         raise DataError(f"{folder}: no {which} images")
     return ds
 
 
-def load_folder(folder: str | Path, notify: Callable[[str], None] | None = None) -> Dataset:
-    """A dataset folder in the first registered format that recognises it (idx, then images)."""
+def load_folder(folder: str | Path, notify: Callable[[str], None] | None = None,
+                image_size: int | None = None, channels: int | None = None) -> Dataset:
+    """A dataset folder in the first registered format that recognises it (idx, CelebA,
+    then images), its images shaped as `load_dataset` says."""
     from latent_explorer.training.data.datasets import DataError
 
     folder = Path(folder).expanduser()
@@ -149,7 +184,11 @@ def load_folder(folder: str | Path, notify: Callable[[str], None] | None = None)
     formats = list_folder_formats()
     for fmt in formats:
         if fmt.detect(folder):
-            return _check_trainable(fmt.load(folder, notify=notify), folder)
+            if fmt.shapes_images:
+                ds = fmt.load(folder, notify=notify, image_size=image_size, channels=channels)
+            else:
+                ds = _shaped(fmt.load(folder, notify=notify), image_size, channels)
+            return _check_trainable(ds, folder, fmt.min_classes)
     raise DataError(f"{folder}: dataset files not found: expected "
                     + " or ".join(f.label for f in formats))
 
@@ -242,10 +281,42 @@ def _is_image_folder(folder: Path) -> bool:
     return looks_like_image_folder(folder)
 
 
-def _load_image_folder(folder: Path, notify: Callable[[str], None] | None = None) -> "Dataset":
+def _load_image_folder(folder: Path, notify: Callable[[str], None] | None = None,
+                       image_size: int | None = None, channels: int | None = None) -> "Dataset":
     from latent_explorer.training.data.image_folder import load_image_folder
 
-    return load_image_folder(folder)
+    return load_image_folder(folder, image_size=image_size, channels=channels)
+
+
+def _is_celeba_folder(folder: Path) -> bool:
+    from latent_explorer.training.data.colour_sources import looks_like_celeba
+
+    return looks_like_celeba(folder)
+
+
+def _load_celeba_folder(folder: Path, notify: Callable[[str], None] | None = None,
+                        image_size: int | None = None, channels: int | None = None) -> "Dataset":
+    from latent_explorer.training.data.colour_sources import load_celeba_folder
+
+    return load_celeba_folder(folder, image_size=image_size, channels=channels, notify=notify)
+
+
+def _sprites(colour: bool) -> Callable[..., "Dataset"]:
+    def load(notify: Callable[[str], None] | None = None, allow_download: bool = True) -> "Dataset":
+        from latent_explorer.training.data.sprites import load_sprites
+
+        return load_sprites(colour=colour, notify=notify)
+
+    return load
+
+
+def _colour(name: str) -> Callable[..., "Dataset"]:
+    def load(notify: Callable[[str], None] | None = None, allow_download: bool = True) -> "Dataset":
+        from latent_explorer.training.data import colour_sources
+
+        return colour_sources.LOADERS[name](allow_download=allow_download, notify=notify)
+
+    return load
 
 
 # -- the registry ------------------------------------------------------------------------------
@@ -253,12 +324,12 @@ register_source(DataSource(
     "auto", "auto: MNIST, else the bundled sample",
     "full MNIST when it is cached or can be downloaded; otherwise the bundled sample, "
     "with a one-line notice saying so",
-    load_auto, DIGITS, downloads=True, n_train=None))
+    load_auto, DIGITS, downloads=True, n_train=None, image_shape=(1, 28, 28)))
 register_source(DataSource(
     "mnist-sample", "mnist-sample: 5,000 bundled digits",
     "5,000 real MNIST digits shipped inside the package (`training/data/datasets/mnist_5k.npz`); "
     "fixed-seed shuffle into 4,500 train / 500 test. Works offline.",
-    _load_sample, DIGITS, downloads=False, n_train=4500))
+    _load_sample, DIGITS, downloads=False, n_train=4500, image_shape=(1, 28, 28)))
 register_source(DataSource(
     "mnist", "mnist: 70,000 digits (downloaded once)",
     "full MNIST (60,000 / 10,000), downloaded on first use",
@@ -270,7 +341,7 @@ register_source(DataSource(
         "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
         "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
     }),
-    DIGITS, downloads=True, n_train=60_000))
+    DIGITS, downloads=True, n_train=60_000, image_shape=(1, 28, 28)))
 register_source(DataSource(
     "fashion-mnist", "fashion-mnist: 70,000 clothes (downloaded once)",
     "full Fashion-MNIST (60,000 / 10,000), downloaded on first use",
@@ -280,7 +351,7 @@ register_source(DataSource(
         "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
         "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
     }, FASHION_CLASSES),
-    FASHION_CLASSES, downloads=True, n_train=60_000))
+    FASHION_CLASSES, downloads=True, n_train=60_000, image_shape=(1, 28, 28)))
 register_source(DataSource(
     "kmnist", "kmnist: 70,000 cursive hiragana (downloaded once)",
     "Kuzushiji-MNIST (60,000 / 10,000): ten hiragana in classical cursive script, "
@@ -292,7 +363,39 @@ register_source(DataSource(
         "t10k-images-idx3-ubyte.gz": "5c965bf0a639b31b8f53240b1b52f4d7",
         "t10k-labels-idx1-ubyte.gz": "7320c461ea6c1c855c0b718fb2a4b134",
     }, KMNIST_CLASSES),
-    KMNIST_CLASSES, downloads=True, n_train=60_000))
+    KMNIST_CLASSES, downloads=True, n_train=60_000, image_shape=(1, 28, 28)))
+# sprites: 12,000 train images, 188 steps an epoch at batch 64: default_epochs gives the course's
+# 4,500 steps in 24 epochs (about 2 minutes of the course MLP on 2 cores; sprites.py).
+register_source(DataSource(
+    "sprites", "Sprites (dSprites factors, 64x64)",
+    "dSprites' factor grid (3 shapes x 6 scales x 40 orientations x 32 x 32 positions) drawn "
+    "here as binary 64x64 images: 12,000 train / 2,000 test, each with its factor values; "
+    "the class is the shape. Works offline.",
+    _sprites(False), SPRITE_CLASSES, downloads=False, n_train=12_000, image_shape=(1, 64, 64)))
+register_source(DataSource(
+    "sprites-colour", "Sprites in colour (dSprites factors + hue, 64x64)",
+    "the sprites, each in one of six saturated hues on black (a sixth factor, hue): "
+    "12,000 train / 2,000 test 64x64 RGB images. Works offline.",
+    _sprites(True), SPRITE_CLASSES, downloads=False, n_train=12_000, image_shape=(3, 64, 64)))
+register_source(DataSource(
+    "cifar10", "cifar10: 60,000 colour photos, 32x32 (downloaded once)",
+    "CIFAR-10 (50,000 / 10,000 RGB 32x32 photographs in ten classes), downloaded on first use "
+    "by torchvision (checksummed); trains with the discretised logistic likelihood",
+    _colour("cifar10"), CIFAR10_CLASSES, downloads=True, n_train=50_000,
+    likelihood="logistic", image_shape=(3, 32, 32)))
+register_source(DataSource(
+    "svhn", "svhn: 99,289 house-number digits, 32x32 colour (downloaded once)",
+    "Street View House Numbers (73,257 / 26,032 RGB 32x32 crops of one digit each), "
+    "downloaded on first use by torchvision (checksummed); discretised logistic likelihood",
+    _colour("svhn"), DIGITS, downloads=True, n_train=73_257,
+    likelihood="logistic", image_shape=(3, 32, 32)))
+register_source(DataSource(
+    "celeba", "celeba: faces, 64x64 colour (from your folder)",
+    "CelebA's aligned faces, centre-cropped to 148 px and resized to 64x64 (the usual VAE "
+    "preprocessing), one class; read once from the folder given with --data-dir (holding "
+    "img_align_celeba/), then from the cache",
+    _colour("celeba"), ("face",), downloads=False, n_train=None,
+    likelihood="logistic", image_shape=(3, 64, 64)))
 
 register_folder_format(FolderFormat(
     "idx", "the four MNIST idx files",
@@ -301,11 +404,20 @@ register_folder_format(FolderFormat(
     "e.g. `/usr/share/datasets/fashion-mnist`",
     _is_idx_folder, _load_idx_folder, classes="0–9"))
 register_folder_format(FolderFormat(
+    "celeba", "CelebA's img_align_celeba folder",
+    "CelebA's aligned faces: a folder holding `img_align_celeba/` (or its JPEGs) and, "
+    "optionally, `list_eval_partition.txt` for the official split (else 9:1 by a fixed seed); "
+    "centre-cropped to 148 px and resized to 64×64 RGB, kept in the cache as .npz",
+    _is_celeba_folder, _load_celeba_folder, classes="one: face", shapes_images=True,
+    min_classes=1))
+register_folder_format(FolderFormat(
     "image-folder", "one sub-folder per class of PNG/JPEG images",
-    "one sub-folder per class holding PNG or JPEG images of any size (torchvision's "
-    "`ImageFolder` layout); made 28×28 grayscale (aspect ratio kept, inverted when dark on light), "
+    "one sub-folder per class holding PNG or JPEG images (torchvision's `ImageFolder` layout); "
+    "kept at their size and in colour when they share one size (else the most common size, the "
+    "others resized and centre-cropped); grey images inverted when dark on light; "
     "split 5:1 into train / test with a fixed seed",
-    _is_image_folder, _load_image_folder, classes="the sub-folders' names, sorted"))
+    _is_image_folder, _load_image_folder, classes="the sub-folders' names, sorted",
+    shapes_images=True))
 
 
 __all__ = [
