@@ -228,3 +228,37 @@ def test_dataset_candidates(tmp_path):
     assert dataset_candidates(TrainConfig(dataset="kmnist"), "kmnist") == [("kmnist", None)]
     assert dataset_candidates(TrainConfig(dataset="mnist"), "") == [("mnist", None)]
     assert dataset_candidates(TrainConfig(dataset="mnist"), "mnist-small") == [("mnist", None)]
+
+
+# -- image size and depth asked of any source -------------------------------------------------
+def test_a_named_source_is_resized_and_recoloured_when_asked(sample_dataset):
+    ds = load_dataset("mnist-sample", image_size=32, channels=3)
+    assert ds.image_shape == (3, 32, 32) and len(ds.train) == len(sample_dataset.train)
+    assert "made 3x32x32" in ds.description and ds.class_names == sample_dataset.class_names
+    img = ds.test.images[0].float()
+    assert torch.equal(ds.test.images[0, 0], ds.test.images[0, 2])  # grey copied to RGB
+    # 28 -> 32 keeps the ink where it was, scaled: the centre of mass moves by 32/28
+    src = sample_dataset.test.images[0, 0].float()
+
+    def com(a):
+        rows = torch.arange(a.shape[0], dtype=torch.float32) + 0.5
+        return float((a.sum(1) * rows).sum() / a.sum())
+
+    assert abs(com(img[0]) - com(src) * 32 / 28) < 0.3
+    assert load_dataset("mnist-sample").image_shape == (1, 28, 28)  # nothing asked: as it is
+    back = load_dataset("mnist-sample", channels=1, image_size=28)
+    assert torch.equal(back.train.images, sample_dataset.train.images)
+    with pytest.raises(DataError, match="image size must be at least 1"):
+        load_dataset("mnist-sample", image_size=0)
+
+
+def test_rgb_to_grey_is_pils_luma():
+    from PIL import Image
+
+    from latent_explorer.training.data.resize import to_channels
+
+    rgb = np.random.default_rng(0).integers(0, 256, (2, 3, 5, 7), dtype=np.uint8)
+    grey = to_channels(torch.from_numpy(rgb), 1).numpy()
+    for i in range(2):
+        want = np.asarray(Image.fromarray(rgb[i].transpose(1, 2, 0), "RGB").convert("L"))
+        assert np.abs(grey[i, 0].astype(int) - want).max() <= 1

@@ -54,7 +54,8 @@ def fetch(name: str, root: Path) -> None:
 
     The only place that touches the network; tests replace it.
     """
-    import torchvision.datasets as tvd  # lazily: torchvision is heavy and only needed here
+    # lazily: torchvision is heavy and only needed here (it ships no type hints)
+    import torchvision.datasets as tvd  # type: ignore[import-untyped]
 
     if name == "cifar10":
         for train in (True, False):
@@ -150,7 +151,8 @@ def load_cifar10(allow_download: bool = True, notify: Notify = None) -> Dataset:
 
 # -- SVHN --------------------------------------------------------------------------------------
 def _svhn_split(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    import scipy.io  # scikit-learn's dependency; torchvision's SVHN reads it the same way
+    # scikit-learn's dependency; torchvision's SVHN reads the file the same way
+    import scipy.io  # type: ignore[import-untyped]
 
     try:
         mat = scipy.io.loadmat(str(path))

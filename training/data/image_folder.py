@@ -70,9 +70,6 @@ def _open_error(path: Path, e: Exception) -> DataError:
     return DataError(f"{path}: cannot read as an image ({e})")
 
 
-_READ_ERRORS: tuple[type[BaseException], ...] = (OSError, ValueError, SyntaxError)
-
-
 def _size(path: Path) -> tuple[int, int]:
     """(width, height) as the image will be shown (EXIF orientation applied), from its header."""
     from PIL import Image
@@ -83,7 +80,7 @@ def _size(path: Path) -> tuple[int, int]:
             # EXIF orientations 5-8 turn the picture a quarter: width and height swap.
             if im.getexif().get(0x0112, 1) in (5, 6, 7, 8):
                 w, h = h, w
-    except (*_READ_ERRORS, Image.DecompressionBombError) as e:
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
         raise _open_error(path, e) from None
     return w, h
 
@@ -115,7 +112,7 @@ def read_rgb(path: Path, size: tuple[int, int] | None = None) -> np.ndarray:
                 left, top = (new_w - size[0]) // 2, (new_h - size[1]) // 2
                 rgb = rgb.crop((left, top, left + size[0], top + size[1]))
             return np.asarray(rgb, dtype=np.uint8)
-    except (*_READ_ERRORS, Image.DecompressionBombError) as e:
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
         raise _open_error(path, e) from None
 
 

@@ -195,7 +195,7 @@ def _arrays(n_train: int, n_test: int, seed: int, colour: bool,
     if n_train + n_test >= CACHE_FROM:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.stem + ".part.npz")
-        np.savez_compressed(tmp, **arrays)
+        np.savez_compressed(tmp, **arrays)  # type: ignore[arg-type]  # numpy's stub: allow_pickle
         tmp.replace(path)  # atomic: a half-written cache is never read
         if notify:
             notify(f"Generated {n_train + n_test:,} sprites in {took:.1f} s; cached in {path}")
