@@ -1,4 +1,5 @@
-"""Datasets: the bundled sample, IDX files, image folders and the source registry.
+"""Datasets: the bundled sample, IDX files, image folders, sprites, colour photographs and the
+source registry.
 
 `from training.data import load_dataset, Dataset` keeps working as it did when this was one
 module: the names load on first use, so the loaders (datasets.py, image_folder.py) never
@@ -19,6 +20,10 @@ _EXPORTS = {
     "load_mnist_sample": "latent_explorer.training.data.datasets",
     "load_idx_folder": "latent_explorer.training.data.datasets",
     "load_image_folder": "latent_explorer.training.data.image_folder",
+    "load_sprites": "latent_explorer.training.data.sprites",
+    "load_cifar10": "latent_explorer.training.data.colour_sources",
+    "load_svhn": "latent_explorer.training.data.colour_sources",
+    "load_celeba_folder": "latent_explorer.training.data.colour_sources",
     "load_dataset": "latent_explorer.training.data.sources",
     "list_sources": "latent_explorer.training.data.sources",
     "source_names": "latent_explorer.training.data.sources",
