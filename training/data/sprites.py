@@ -25,7 +25,9 @@ Default size (`N_TRAIN` / `N_TEST` = 12,000 / 2,000, distinct grid points): 188 
 epoch, so the course budget (COURSE_STEPS, training/data/sources.py) is 24 epochs. Measured on
 this project's 2-core machine (load about 2 from other work; /tmp/epoch_time.py in the report):
 one epoch of the course VAE widened to 4,096 inputs (4096-256-64-2x32, Adam, batch 64, 2 torch
-threads) takes about 4.5 s, so a default run trains in about 2 minutes. Generating the 14,000
+threads) takes about 4.5 s, so a default run trains in about 2 minutes (the app's own
+`train --model vae --dataset sprites --epochs 1`, with its progress bar and test pass, took 14 s
+for the epoch with other work on both cores: 5-6 minutes at worst). Generating the 14,000
 images takes 0.6-1.0 s; from CACHE_FROM images on, they are kept as .npz in the cache folder
 (one file per size, seed and colour), smaller sets are drawn again each time.
 """
