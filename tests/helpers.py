@@ -85,11 +85,16 @@ class FakeDialogs:
         self.urls: list = []  # every QUrl the window asked to open (Help → User guide)
         self.url_opens = True  # whether opening them works
         self.shortcut_lists: list[list] = []  # the rows of every Help → Keyboard shortcuts
+        self.asked_images = 0  # how often an image file was asked for (the Draw tab's Load)
 
     def open_path(self, directory: str = "") -> str | None:
         return self.path
 
     def save_path(self, suggested: str) -> str | None:
+        return self.path
+
+    def image_path(self, directory: str = "") -> str | None:
+        self.asked_images += 1
         return self.path
 
     def export_path(self, suggested: str) -> str | None:

@@ -88,7 +88,7 @@ def test_a_real_test_digit_lands_near_its_own_code_with_neighbours(qtbot, runs, 
     i = 7
     x, y = explore.split_images(test, [i])
     p = make_draw(qtbot, all_runs, run)
-    p.canvas.set_image(enlarged(x[0].numpy()))
+    p.canvas.set_image(enlarged(x[0, 0].numpy()))
     wait_drawn(qtbot, p)
     encoded = explore.encode_split(run.model, test)
     m = explore.latent_map(encoded)
@@ -138,7 +138,7 @@ def test_an_ae_hides_sigma_and_a_non_cvae_the_cvae_parts(qtbot, runs, all_runs, 
 # -- input from files and the clipboard ---------------------------------------------------------
 def test_load_and_paste_put_an_image_on_the_canvas(qtbot, runs, all_runs, tmp_path):
     run = runs["vae"]
-    digit = explore.split_images(run.dataset.test, [3])[0][0].numpy()
+    digit = explore.split_images(run.dataset.test, [3])[0][0, 0].numpy()
     png = tmp_path / "digit.png"
     Image.fromarray(255 - enlarged(digit)).save(png)  # dark ink on white, as a scan
     p = make_draw(qtbot, all_runs, run)
@@ -193,7 +193,7 @@ def test_send_to_reaches_the_interpolation_and_latent_map_tabs(qtbot, host, runs
     strip = interp.views[0].grid
     np.testing.assert_allclose(grid_cell(strip, 0, 11), x, atol=1e-6)  # the last image: the drawing
     assert "end your drawing (read as" in interp.captions[0].text() and interp.y1 == guess
-    start = explore.split_images(run.dataset.test, [interp.i0])[0][0].numpy()
+    start = explore.split_images(run.dataset.test, [interp.i0])[0][0, 0].numpy()
     np.testing.assert_allclose(grid_cell(strip, 0, 0), start, atol=1e-6)  # the start is untouched
     tabs.setCurrentWidget(draw)
     draw.send_actions[INTERPOLATION_START].trigger()
@@ -201,7 +201,7 @@ def test_send_to_reaches_the_interpolation_and_latent_map_tabs(qtbot, host, runs
     np.testing.assert_allclose(grid_cell(interp.views[0].grid, 0, 0), x, atol=1e-6)
     interp.set_endpoints(i0=5)  # a test image again: the test-index path is intact
     np.testing.assert_allclose(grid_cell(interp.views[0].grid, 0, 0),
-                               explore.split_images(run.dataset.test, [5])[0][0].numpy(), atol=1e-6)
+                               explore.split_images(run.dataset.test, [5])[0][0, 0].numpy(), atol=1e-6)
     assert "start image #5" in interp.captions[0].text()
 
     tabs.setCurrentWidget(draw)

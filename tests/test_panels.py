@@ -122,8 +122,8 @@ def test_reconstructions_use_the_posterior_mean(qtbot, runs, all_runs):
     np.testing.assert_array_equal(p.view.grid, first)  # no sampling: two renders are identical
     x, y = explore.split_images(run.dataset.test, np.arange(8))
     expected = run.model.decode(run.model.encode(x).mean).detach().numpy()
-    np.testing.assert_allclose(grid_cell(first, 1, 3), expected[3], atol=1e-6)
-    np.testing.assert_allclose(grid_cell(first, 0, 3), x[3].numpy(), atol=1e-6)
+    np.testing.assert_allclose(grid_cell(first, 1, 3), expected[3, 0], atol=1e-6)  # (C, H, W)
+    np.testing.assert_allclose(grid_cell(first, 0, 3), x[3, 0].numpy(), atol=1e-6)
     errors = p.view.label_texts()
     assert len(errors) == 8 and errors[0] == f"{p.results[0][1].errors[0]:.3f}"
 
@@ -219,8 +219,8 @@ def test_interpolation_strip_endpoints_and_methods(qtbot, runs, all_runs):
     strip = p.views[0].grid
     assert strip.shape == grid_shape(1, 7)
     x, _ = explore.split_images(run.dataset.test, [3, 9])
-    np.testing.assert_allclose(grid_cell(strip, 0, 0), x[0].numpy(), atol=1e-6)
-    np.testing.assert_allclose(grid_cell(strip, 0, 6), x[1].numpy(), atol=1e-6)
+    np.testing.assert_allclose(grid_cell(strip, 0, 0), x[0, 0].numpy(), atol=1e-6)
+    np.testing.assert_allclose(grid_cell(strip, 0, 6), x[1, 0].numpy(), atol=1e-6)
     ends = explore.decode(run.model, run.model.encode(x).mean)
     np.testing.assert_allclose(grid_cell(strip, 0, 1), ends[0], atol=1e-5)
     np.testing.assert_allclose(grid_cell(strip, 0, 5), ends[1], atol=1e-5)
@@ -263,7 +263,7 @@ def test_interpolation_gallery_click_sets_start_then_end(qtbot, runs, all_runs):
     click(7, Qt.MouseButton.RightButton)
     assert p.i1 == int(p.gallery_indices[7])
     x, _ = explore.split_images(run.dataset.test, [p.i0, p.i1])
-    np.testing.assert_allclose(grid_cell(p.views[0].grid, 0, 0), x[0].numpy(), atol=1e-6)
+    np.testing.assert_allclose(grid_cell(p.views[0].grid, 0, 0), x[0, 0].numpy(), atol=1e-6)
 
 
 def test_interpolation_compares_two_runs_on_the_same_pair(qtbot, runs, all_runs):
@@ -344,7 +344,7 @@ def test_latent_map_hover_previews_a_point_then_restores_the_chosen_one(qtbot, r
 
     qtbot.waitUntil(hovers_point_11)
     imgs, _ = explore.split_images(run.dataset.test, [p.hovered])
-    np.testing.assert_allclose(grid_cell(p.preview.grid, 0, 0), imgs[0].numpy(), atol=1e-6)
+    np.testing.assert_allclose(grid_cell(p.preview.grid, 0, 0), imgs[0, 0].numpy(), atol=1e-6)
     assert "Hovering" in p.preview_caption.text()
     # The empty spot of the plot farthest from every point.
     (x0, x1), (y0, y1) = vb.viewRange()
@@ -384,7 +384,7 @@ def test_latent_map_click_point_or_empty_space_and_traverse(qtbot, runs, all_run
     assert p.selected == i
     torch.testing.assert_close(p.z, p.encoded.means[i])
     imgs, _ = explore.split_images(run.dataset.test, [i])
-    np.testing.assert_allclose(p.preview_images[0], imgs[0].numpy(), atol=1e-6)
+    np.testing.assert_allclose(p.preview_images[0], imgs[0, 0].numpy(), atol=1e-6)
     np.testing.assert_allclose(p.preview_images[1], explore.reconstruct(run.model, imgs).reconstructions[0],
                                atol=1e-6)
     # Empty space far from every point: decode mean + x·pc1 + y·pc2.
@@ -423,7 +423,7 @@ def test_changing_the_selected_run_updates_every_panel(qtbot, runs, all_runs):
             continue
         p.set_run(runs["cvae"])
         if isinstance(p, DrawPanel):  # it shows nothing until something is drawn
-            digit = explore.split_images(p.run.dataset.test, [0])[0][0].numpy()
+            digit = explore.split_images(p.run.dataset.test, [0])[0][0, 0].numpy()
             p.canvas.set_image(np.kron(digit, np.ones((8, 8))))
             qtbot.waitUntil(lambda: p.export_grid() is not None)
         before = images(p)

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QWidget
 
 CHECKPOINT_FILTER = "Latent Explorer checkpoints (*.safetensors);;All files (*)"
 EXPORT_FILTER = "Loss history (*.csv);;Plot image (*.png)"
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff);;All files (*)"
 
 
 class Dialogs:
@@ -25,6 +26,13 @@ class Dialogs:
     def open_path(self, directory: str = "") -> str | None:
         path, _ = QFileDialog.getOpenFileName(self.parent, "Open checkpoint", directory,
                                               CHECKPOINT_FILTER)
+        return path or None
+
+    def image_path(self, directory: str = "") -> str | None:
+        """An image file to read (the Draw tab's input for a model of colour or other-size
+        images); None: cancelled."""
+        path, _ = QFileDialog.getOpenFileName(self.parent, "Load an image", directory,
+                                              IMAGE_FILTER)
         return path or None
 
     def save_path(self, suggested: str) -> str | None:

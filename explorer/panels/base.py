@@ -35,7 +35,7 @@ from latent_explorer.training.explore.render import save_png
 from latent_explorer.training.record.names import file_stem
 from latent_explorer.training.record.run import Run
 
-PNG_SCALE = 4  # exported PNGs: 28-pixel digits upscaled ×4 (nearest), like the CLI's ×2 grids
+PNG_SCALE = 4  # exported PNGs: images upscaled ×4 (nearest), like the CLI's ×2 grids
 # Where a panel can send an image ("Send to…"): the target names panels `accept`.
 INTERPOLATION_START = "interpolation start"
 INTERPOLATION_END = "interpolation end"
@@ -50,8 +50,9 @@ class Panel(QWidget):
 
     title = "Panel"
     needs_data = True  # panels that draw test images need run.dataset.test
-    # (target, 28×28 float image in [0, 1]): give this image to the panel that accepts target;
-    # the PanelHost routes it and brings that panel's tab to the front.
+    # (target, float image in [0, 1] as the selected run's model takes it: (C, H, W), or (H, W)
+    # for a grey one such as a 28×28 drawing): give this image to the panel that accepts
+    # target; the PanelHost routes it and brings that panel's tab to the front.
     sent = Signal(str, object)
     run_requested = Signal(object)  # Run: ask the window to select it (the run list follows)
     follows_training = False  # True: set_runs gets every run, and calls repeat as runs progress
@@ -107,7 +108,8 @@ class Panel(QWidget):
         return False
 
     def receive_image(self, target: str, image: np.ndarray) -> None:
-        """Use a 28×28 image in [0, 1] sent from another panel (only for accepted targets)."""
+        """Use an image in [0, 1] sent from another panel (only for accepted targets): the
+        selected run's (C, H, W) (`as_model_image` reads the shapes panels send)."""
         raise NotImplementedError(f"{self.title} takes no images ({target!r})")
 
     def shutdown(self) -> None:
@@ -224,6 +226,61 @@ def not_explorable_reason(run: Run) -> str:
         return (f"{name} was stopped before it trained (it left the queue): there are no "
                 "weights to explore. Start it again with Train.")
     return f"{name} stopped before its first step: its weights are untrained."
+
+
+def image_shape_of(run: Run) -> tuple[int, int, int]:
+    """(C, H, W) of the images `run`'s model takes (a 28×28 digit until it has a model)."""
+    if run.model is not None:
+        return tuple(int(s) for s in run.model.config.image_shape)  # type: ignore[return-value]
+    if run.dataset is not None:
+        return run.dataset.image_shape
+    return (1, 28, 28)
+
+
+def shape_words(shape: tuple[int, ...]) -> str:
+    """'28×28 grey', '64×64 colour': how a (C, H, W) image shape reads."""
+    c, h, w = shape
+    return f"{h}×{w} " + ("grey" if c == 1 else "colour" if c == 3 else f"{c}-channel")
+
+
+def image_words(run: Run) -> str:
+    """'28×28 grey', '64×64 colour': the images `run`'s model takes."""
+    return shape_words(image_shape_of(run))
+
+
+def same_images(a: Run, b: Run) -> bool:
+    """Whether two runs take images of one shape (one's inputs can go through the other)."""
+    return image_shape_of(a) == image_shape_of(b)
+
+
+def error_name(run: Run) -> str:
+    """What the reconstruction error per value is called for `run`'s likelihood: the course's
+    'BCE/pixel' for the Bernoulli, '−log p(x|z)/value' for any other (models/likelihoods.py)."""
+    cfg = run.model.config if run.model is not None else None
+    if cfg is None or getattr(cfg, "likelihood", "bernoulli") == "bernoulli":
+        return "BCE/pixel"
+    return "−log p(x|z)/value"
+
+
+def as_model_image(image: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """A float32 (C, H, W) copy of an image sent between tabs, for a model of `shape`: taken as
+    (C, H, W), flat, (H, W) grey or a display array (H, W, 3). ValueError: another size."""
+    a = np.asarray(image, dtype=np.float32)
+    c, h, w = shape
+    if a.shape == (c, h, w):
+        return a.copy()
+    if a.size == c * h * w and a.ndim <= 2 and (a.ndim == 1 or c == 1):
+        return a.reshape(c, h, w).copy()
+    if c == 3 and a.shape == (h, w, 3):
+        return np.ascontiguousarray(a.transpose(2, 0, 1))
+    raise ValueError(f"an image of shape {a.shape} cannot go through a model of "
+                     f"{shape_words(shape)} images")
+
+
+def samples_filter(shape: tuple[int, ...] | None) -> str:
+    """The export dialog's filter for samples: .npy float32 (N, C, H, W), or a PNG grid."""
+    dims = "N×C×H×W" if shape is None else "N×" + "×".join(str(s) for s in shape)
+    return f"NumPy array, float32 {dims} in [0, 1] (*.npy);;PNG grid (*.png)"
 
 
 def run_caption(run: Run) -> str:

@@ -15,7 +15,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from latent_explorer.explorer.panels.base import PNG_SCALE, Panel, run_caption
+from latent_explorer.explorer.panels.base import (
+    PNG_SCALE,
+    Panel,
+    image_shape_of,
+    run_caption,
+    samples_filter,
+    shape_words,
+)
 from latent_explorer.explorer.widgets.flow_layout import flow
 from latent_explorer.explorer.widgets.image_view import ImageView
 from latent_explorer.explorer.widgets.sampling_controls import SamplingControls
@@ -30,12 +37,16 @@ class ConditionalPanel(Panel):
     title = "Conditional"
     needs_data = False
     data_suffixes = SAMPLE_SUFFIXES
-    data_filter = "NumPy array, float32 N×28×28 in [0, 1] (*.npy);;PNG grid (*.png)"
+
+    @property
+    def data_filter(self) -> str:  # type: ignore[override]
+        """The export dialog's filter, with the selected run's image shape (N×3×64×64…)."""
+        return samples_filter(image_shape_of(self.run) if self.run is not None else None)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.grid: np.ndarray | None = None
-        self.samples: np.ndarray | None = None  # the shown (N, 28, 28) images, row-major
+        self.samples: np.ndarray | None = None  # the shown (N, H, W[, 3]) images, row-major
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # digit keys
 
         self.one_digit = QRadioButton("One digit")
@@ -57,7 +68,7 @@ class ConditionalPanel(Panel):
         layout = QVBoxLayout(self.content)
         # One line where the tab is wide enough, two where it is not.
         self.export_button = self.make_export_button(
-            "Export samples…", "Write the shown samples as a float32 .npy array (N×28×28, in "
+            "Export samples…", "Write the shown samples as a float32 .npy array (N×C×H×W, in "
             "[0, 1], row-major as shown) or as a PNG grid")
         layout.addLayout(flow(self.one_digit, self.all_classes, self.sampling, self.save_button,
                               self.export_button))
@@ -126,6 +137,10 @@ class ConditionalPanel(Panel):
     # -- drawing -----------------------------------------------------------------------------
     def _update_run(self) -> None:
         self._set_class_names(self.run.class_names)
+        shape = image_shape_of(self.run)
+        self.export_button.setToolTip(
+            f"Write the samples as a float32 .npy array (N×{'×'.join(map(str, shape))}: "
+            f"{shape_words(shape)} images in [0, 1]) or as a PNG grid")
         self._update_grid()
 
     def _clear(self) -> None:

@@ -1,7 +1,10 @@
 """Draw a digit and see what the model makes of it, live: reconstruction, code, map, restyles.
 
-The canvas only draws and the math is training/explore/drawing.py's (preprocess, analyse,
-nearest_codes) and training/explore/panel_math.py's (the Latent map tab's projection and traversal order).
+The canvas is for 28×28 grey digit models; any other model (colour, or another size) takes a
+loaded or pasted image instead, fitted to its size by training/explore/drawing.py's fit_image
+(the file dialog is the window's, explorer/commands/dialogs.py). The canvas only draws and the
+math is training/explore/drawing.py's (preprocess, analyse, nearest_codes) and
+training/explore/panel_math.py's (the Latent map tab's projection and traversal order).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QPushButton,
     QSpinBox,
+    QStackedWidget,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -30,8 +34,13 @@ from latent_explorer.explorer.panels.base import (
     TAB10,
     TRAVERSAL_START,
     Panel,
+    error_name,
+    image_shape_of,
+    image_words,
     row,
     run_caption,
+    same_images,
+    shape_words,
 )
 from latent_explorer.explorer.session.map_runner import MapRunner, shared_maps
 from latent_explorer.explorer.widgets.compare_box import CompareBox
@@ -40,12 +49,26 @@ from latent_explorer.explorer.widgets.image_view import PAD, ImageView
 from latent_explorer.training.explore import drawing
 from latent_explorer.training.explore import latent_methods as lm
 from latent_explorer.training.explore import panel_math as explore
-from latent_explorer.training.explore.render import make_grid, stack_grids
+from latent_explorer.training.explore.render import make_grid, stack_grids, to_numpy_images
 from latent_explorer.training.record.run import Run
 
 N_NEIGHBOURS = 5
 EMPTY_TEXT = ("Draw a digit on the canvas with the mouse or a pen, or load or paste an image: "
               "the model's reading of it appears here as you draw.")
+LOAD_TEXT = ("Load an image (or paste one): the model's reading of it appears here. It is "
+             "resized and centre-cropped to the model's image size.")
+DIGIT_SHAPE = (1, 28, 28)  # the canvas draws MNIST-style digits, preprocessed to this
+IMAGES_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff);;All files (*)"
+# What each view says while nothing is drawn (five black boxes said nothing).
+PLACEHOLDERS = {"input": "your input", "recon": "input and its reconstruction",
+                "neighbours": "nearest test images", "restyle": "your input as every class"}
+EMPTY_CAPTIONS = {
+    "recon": "The input and the model's reconstruction of it, with its error, appear here.",
+    "code": "The code (μ per latent dimension, most used first) appears above.",
+    "map": "The star marks the input among the test images' codes on the map above.",
+    "neighbours": "Its nearest test images in latent space appear here.",
+    "restyle": "Its style decoded with every class label appears here.",
+}
 SEND_TARGETS = (("Interpolation: start", INTERPOLATION_START),
                 ("Interpolation: end", INTERPOLATION_END),
                 ("Latent map: traversal start", TRAVERSAL_START))
@@ -101,13 +124,24 @@ class DrawPanel(Panel):
         self._code_labels: list[str] = []  # the labels it draws (every k-th dimension)
         self._score_ticks: tuple | None = None
         self._code_range: tuple[float, float] | None = None  # the code plot's y range
-        self.input_image: np.ndarray | None = None  # the preprocessed 28×28 input
+        # The input as the model takes it: the preprocessed 28×28 drawing, or a loaded image
+        # (C, H, W) for any other model; `input_display` is it as shown, (H, W[, 3]).
+        self.input_image: np.ndarray | None = None
+        self.input_display: np.ndarray | None = None
+        self.loaded_image: np.ndarray | None = None  # a loaded/pasted image, (C, H, W), no canvas
+        self.image_mode = False  # True: the model is not a 28×28 grey one, so no canvas
         self.analyses: list[tuple[Run, drawing.DrawingAnalysis]] = []
         self.neighbours = np.zeros(0, np.int64)
         self.map_position: np.ndarray | None = None  # (2,) the drawing on the map
 
         self.canvas = DrawCanvas()
         self.canvas.setMinimumSize(224, 224)
+        # In place of the canvas for a model of other images: a button and a line saying why.
+        self.load_reason = QLabel()
+        self.load_reason.setWordWrap(True)
+        self.load_image_button = QPushButton("Load an image…")
+        self.load_image_button.setToolTip("Open an image file: it is resized and centre-cropped "
+                                          "to the model's image size")
         self.clear_button = QPushButton("Clear")
         self.undo_button = QPushButton("Undo")
         self.brush = QSpinBox()
@@ -131,6 +165,7 @@ class DrawPanel(Panel):
         self.input_view = ImageView(min_height=90)
         self.input_view.setMaximumSize(160, 160)
         self.input_caption = QLabel("Preprocessed 28×28 input")
+        self.input_caption.setWordWrap(True)
 
         self.caption = QLabel()
         self.caption.setWordWrap(True)
@@ -205,9 +240,23 @@ class DrawPanel(Panel):
         cl.addWidget(self.score_plot)
         cl.addWidget(self.scores_label)
 
+        draw_page = QWidget()
+        dl = QVBoxLayout(draw_page)
+        dl.setContentsMargins(0, 0, 0, 0)
+        dl.addWidget(self.canvas, 1)
+        dl.addLayout(row(self.clear_button, self.undo_button, "Brush", self.brush))
+        self.load_page = QWidget()
+        ll = QVBoxLayout(self.load_page)
+        ll.setContentsMargins(0, 0, 0, 0)
+        ll.addStretch(1)
+        ll.addWidget(self.load_reason)
+        ll.addLayout(row(self.load_image_button))
+        ll.addStretch(1)
+        self.input_stack = QStackedWidget()
+        self.input_stack.addWidget(draw_page)
+        self.input_stack.addWidget(self.load_page)
         left = QVBoxLayout()
-        left.addWidget(self.canvas, 1)
-        left.addLayout(row(self.clear_button, self.undo_button, "Brush", self.brush))
+        left.addWidget(self.input_stack, 1)
         left.addLayout(row(self.load_button, self.paste_button, self.send_button))
         left.addLayout(row(self.input_view, stretch=True))
         left.addWidget(self.input_caption)
@@ -247,26 +296,42 @@ class DrawPanel(Panel):
         self.undo_button.clicked.connect(self.canvas.undo)
         self.brush.valueChanged.connect(self.canvas.set_brush_width)
         self.load_button.clicked.connect(self._on_load_clicked)
+        self.load_image_button.clicked.connect(self._on_load_clicked)
         self.paste_button.clicked.connect(self.paste)
         self.compare.changed.connect(self._on_compare_changed)
+        for view, key in ((self.input_view, "input"), (self.recon_view, "recon"),
+                          (self.neighbour_view, "neighbours"), (self.restyle_view, "restyle")):
+            view.set_placeholder(PLACEHOLDERS[key])
         self._show_empty(EMPTY_TEXT)
 
     # -- input -----------------------------------------------------------------------------
-    # The modal dialog lives in a public method tests can replace, like Panel.ask_save_path.
+    # The modal dialog: the window's (explorer/commands/dialogs.py, which tests fake), or a
+    # QFileDialog of its own outside a window; a public method tests can also replace.
     def ask_image_path(self) -> str | None:
-        path, _ = QFileDialog.getOpenFileName(self, "Load an image", "",
-                                              "Images (*.png *.jpg *.jpeg *.bmp *.gif);;All files (*)")
+        dialogs = getattr(self.window(), "dialogs", None)
+        if dialogs is not None and hasattr(dialogs, "image_path"):
+            return dialogs.image_path()
+        path, _ = QFileDialog.getOpenFileName(self, "Load an image", "", IMAGES_FILTER)
         return path or None
 
     def load_file(self, path: str) -> bool:
-        """Put an image file on the canvas; an unreadable one is said in the panel."""
+        """Put an image file on the canvas, or (a model of other images) fit it to the model
+        and show what it makes of it; an unreadable one is said in the panel."""
         try:
-            self.canvas.set_image(drawing.load_image(path))
+            if self.image_mode:
+                self._use_loaded(drawing.load_fitted_image(path, image_shape_of(self.run)))
+            else:
+                self.canvas.set_image(drawing.load_image(path))
         except drawing.DrawingError as e:
             self.message.setText(str(e))
             self.message.setVisible(True)
             return False
         return True
+
+    def _use_loaded(self, image: np.ndarray) -> None:
+        """A loaded or pasted image, as the model takes it (C, H, W): analyse it now."""
+        self.loaded_image = image
+        self.update_views()
 
     def _on_load_clicked(self) -> None:
         path = self.ask_image_path()
@@ -281,7 +346,10 @@ class DrawPanel(Panel):
             self.message.setVisible(True)
             return False
         try:
-            self.canvas.set_image(qimage_to_array(image))
+            if self.image_mode:
+                self._use_loaded(drawing.fit_image(qimage_to_array(image), image_shape_of(self.run)))
+            else:
+                self.canvas.set_image(qimage_to_array(image))
         except drawing.DrawingError as e:
             self.message.setText(f"The pasted image: {e}")
             self.message.setVisible(True)
@@ -291,7 +359,8 @@ class DrawPanel(Panel):
     def send(self, target: str) -> bool:
         """Send the preprocessed input to another tab (False when nothing is drawn)."""
         if self.input_image is None:
-            self.message.setText("Draw something first: there is nothing to send.")
+            self.message.setText("Load an image first: there is nothing to send." if self.image_mode
+                                 else "Draw something first: there is nothing to send.")
             self.message.setVisible(True)
             return False
         self.sent.emit(target, self.input_image.copy())
@@ -307,13 +376,42 @@ class DrawPanel(Panel):
 
     def _update_run(self) -> None:
         run = self.run
-        self.caption.setText(f"{run_caption(run)}: what it makes of your drawing.")
+        self._set_mode(image_shape_of(run))
+        what = "an image you load" if self.image_mode else "your drawing"
+        self.caption.setText(f"{run_caption(run)}: what it makes of {what}.")
         self.cvae_box.setVisible(run.is_conditional)
         self._code_range = None  # another run: another scale of codes
         self._dirty = True
         if self.isVisible():
             self._codes(refresh=True)
         self.update_views()
+
+    def _set_mode(self, shape: tuple[int, int, int]) -> None:
+        """The canvas for a 28×28 grey model; for any other a Load button and why."""
+        self.image_mode = tuple(shape) != DIGIT_SHAPE
+        self.input_stack.setCurrentWidget(self.load_page if self.image_mode
+                                          else self.input_stack.widget(0))
+        if self.image_mode:
+            self.load_reason.setText(
+                f"Drawing is for 28×28 grey digits; this model takes {shape_words(shape)} "
+                "images: load one instead (or paste one).")
+            self.input_caption.setText(f"The input as the model takes it: {shape_words(shape)}, "
+                                       "resized and centre-cropped")
+            if self.loaded_image is not None and self.loaded_image.shape != tuple(shape):
+                try:  # another model's size: the same picture fitted again
+                    shown = to_numpy_images(self.loaded_image[None])[0]
+                    self.loaded_image = drawing.fit_image(shown, shape)
+                except drawing.DrawingError:
+                    self.loaded_image = None
+        else:
+            self.input_caption.setText("Preprocessed 28×28 input")
+
+    @property
+    def _input_word(self) -> str:
+        return "image" if self.image_mode else "drawing"
+
+    def _empty_text(self) -> str:
+        return LOAD_TEXT if self.image_mode else EMPTY_TEXT
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
@@ -324,14 +422,15 @@ class DrawPanel(Panel):
             self.update_views()
 
     def _clear(self) -> None:
-        self._show_empty(EMPTY_TEXT)
+        self._show_empty(self._empty_text())
         for item in self.scatters:
             item.clear()
         self._scatter_key = None
 
     def shown_runs(self) -> list[Run]:
+        """The selected run and the compared one, if it takes images of the same shape."""
         other = self.compare.other_than(self.run)
-        return [self.run] + ([other] if other is not None else [])
+        return [self.run] + ([other] if other is not None and same_images(self.run, other) else [])
 
     # -- the test codes (the Latent map tab's projection) --------------------------------------
     def _codes(self, refresh: bool = False) -> tuple:
@@ -402,6 +501,7 @@ class DrawPanel(Panel):
     # -- drawing the model's reading -----------------------------------------------------------
     def _show_empty(self, text: str) -> None:
         self.input_image = None
+        self.input_display = None
         self.analyses = []
         self.neighbours = np.zeros(0, np.int64)
         self.map_position = None
@@ -409,10 +509,13 @@ class DrawPanel(Panel):
         self.message.setVisible(True)
         for view in (self.input_view, self.recon_view, self.neighbour_view, self.restyle_view):
             view.clear_images()
-        for label in (self.recon_caption, self.fit_label, self.code_caption, self.map_caption,
-                      self.neighbour_caption, self.guess_label, self.restyle_caption,
-                      self.scores_label):
+        for label in (self.fit_label, self.guess_label, self.scores_label):
             label.clear()
+        # Each view says what it will show: empty black boxes said nothing.
+        for label, key in ((self.recon_caption, "recon"), (self.code_caption, "code"),
+                           (self.map_caption, "map"), (self.neighbour_caption, "neighbours"),
+                           (self.restyle_caption, "restyle")):
+            label.setText(EMPTY_CAPTIONS[key])
         self.code_bars.setOpts(x=[], height=[])
         self.sigma_bars.setData(x=None, y=None)  # pyqtgraph hides an ErrorBarItem without data
         self.score_bars.setOpts(x=[], height=[])
@@ -425,15 +528,22 @@ class DrawPanel(Panel):
         """Preprocess the canvas and show what the shown runs make of it (a hint when empty)."""
         if self.run is None or self.is_showing_hint:
             return
-        try:
-            x = drawing.preprocess(self.canvas.image())
-        except drawing.DrawingError:
-            self._show_empty(EMPTY_TEXT)
-            return
+        if self.image_mode:
+            x = self.loaded_image
+            if x is None:
+                self._show_empty(LOAD_TEXT)
+                return
+        else:
+            try:
+                x = drawing.preprocess(self.canvas.image())
+            except drawing.DrawingError:
+                self._show_empty(EMPTY_TEXT)
+                return
         self.input_image = x
+        self.input_display = to_numpy_images(x[None], image_shape_of(self.run))[0]
         self.message.setVisible(False)
         self.send_button.setEnabled(True)
-        self.input_view.set_images(x[None], ncols=1)
+        self.input_view.set_images(self.input_display[None], ncols=1)
         self.analyses = [(r, drawing.analyse(r.model, x)) for r in self.shown_runs()]
         _, encoded, m, usage = self._codes()
         self._show_reconstructions()
@@ -443,21 +553,25 @@ class DrawPanel(Panel):
             self._show_cvae(self.analyses[0][1])
 
     def _show_reconstructions(self) -> None:
-        images = [self.input_image] + [a.reconstruction for _, a in self.analyses]
+        images = [self.input_display] + [a.reconstruction for _, a in self.analyses]
         self.recon_view.set_images(np.stack(images), ncols=len(images))
-        self.recon_view.set_labels([(PAD + j * (28 + PAD) + 14, PAD + 28, f"{a.error:.3f}")
-                                    for j, (_, a) in enumerate(self.analyses, start=1)])
+        self.recon_view.set_cell_labels([f"{a.error:.3f}" for _, a in self.analyses], first_col=1)
         parts, misfits = [], []
         for r, a in self.analyses:
             ref = self._test_bce(r)
             vs = f" (its test images: {ref:.3f})" if ref is not None else ""
-            parts.append(f"{r.name}: BCE/pixel {a.error:.3f}{vs}")
+            parts.append(f"{r.name}: {error_name(r)} {a.error:.3f}{vs}")
             if not drawing.fits(a.error, ref):
                 misfits.append(f"{r.name} ({a.error / ref:.1f}× its test error)")
-        self.recon_caption.setText("Input, then its reconstruction by " + "; ".join(parts) + ".")
+        other = self.compare.other_than(self.run)
+        skipped = (f" Not compared with <b>{other.name}</b>: it takes {image_words(other)} "
+                   f"images." if other is not None and not same_images(self.run, other) else "")
+        self.recon_caption.setText("Input, then its reconstruction by " + "; ".join(parts) + "."
+                                   + skipped)
+        what = "image" if self.image_mode else "drawing"
         self.fit_label.setText(
-            "This drawing doesn't fit: " + ", ".join(misfits) + " reconstructs it far worse than "
-            "its test digits. It looks like nothing the model learnt." if misfits else "")
+            f"This {what} doesn't fit: " + ", ".join(misfits) + " reconstructs it far worse than "
+            "its test images. It looks like nothing the model learnt." if misfits else "")
         self.fit_label.setVisible(bool(misfits))  # no empty line's height when it fits
 
     @staticmethod
@@ -543,10 +657,9 @@ class DrawPanel(Panel):
         names = self.run.class_names
         labels = [names[int(c)] if int(c) < len(names) else str(int(c)) for c in y]
         self.neighbour_view.set_images(x.numpy(), ncols=len(x))
-        self.neighbour_view.set_labels([(PAD + j * (28 + PAD) + 14, PAD + 28, t)
-                                        for j, t in enumerate(labels)])
+        self.neighbour_view.set_cell_labels(labels)
         self._map_how = how
-        self.map_caption.setText(f"The star: your drawing among {len(coords):,} test codes "
+        self.map_caption.setText(f"The star: your {self._input_word} among {len(coords):,} test codes "
                                  f"(the Latent map tab's {how} map; circles: nearest codes).")
         self.neighbour_caption.setText(f"Its {len(labels)} nearest test images in latent space: "
                                        + ", ".join(labels) + ".")
@@ -568,7 +681,7 @@ class DrawPanel(Panel):
         if shown is None or token != (self.run.id, shown.key, self.analyses[0][1].mean.tobytes()):
             return
         self.map_caption.setText(
-            f"The star: your drawing among {len(shown.coords):,} test codes, placed beside its "
+            f"The star: your {self._input_word} among {len(shown.coords):,} test codes, placed beside its "
             f"nearest codes ({self._map_how}'s transform failed: {message}).")
 
     def _on_placed(self, token, xy: np.ndarray, seconds: float) -> None:
@@ -583,7 +696,7 @@ class DrawPanel(Panel):
         self.placement_seconds = seconds
         self._set_star(self.map_position)
         self.map_caption.setText(
-            f"The star: your drawing among {len(shown.coords):,} test codes, placed by "
+            f"The star: your {self._input_word} among {len(shown.coords):,} test codes, placed by "
             f"{self._map_how}'s transform in {seconds * 1000:.0f} ms (the Latent map tab's map; "
             "circles: nearest codes).")
 
@@ -616,7 +729,7 @@ class DrawPanel(Panel):
         """The input and its reconstructions, and (CVAE) the restyled row below, as one mosaic."""
         if self.input_image is None or not self.analyses:
             return None
-        images = [self.input_image] + [a.reconstruction for _, a in self.analyses]
+        images = [self.input_display] + [a.reconstruction for _, a in self.analyses]
         grids = [make_grid(np.stack(images), ncols=len(images), pad=PAD)]
         a = self.analyses[0][1]
         if a.restyled is not None:

@@ -22,9 +22,13 @@ from latent_explorer.explorer.panels.base import (
     INTERPOLATION_END,
     INTERPOLATION_START,
     Panel,
+    as_model_image,
+    image_shape_of,
+    image_words,
     labeled_slider,
     row,
     run_caption,
+    same_images,
 )
 from latent_explorer.explorer.widgets.compare_box import CompareBox
 from latent_explorer.explorer.widgets.flow_layout import flow, group
@@ -47,7 +51,8 @@ class InterpolationPanel(Panel):
         super().__init__(parent)
         self.i0 = 0
         self.i1 = 1
-        # A 28×28 image (a drawing sent from the Draw tab) used instead of test image i0 / i1.
+        # An image sent from another tab (a drawing, a loaded picture) used instead of test
+        # image i0 / i1: float32 in [0, 1], as the run's model takes it, (C, H, W).
         self.custom: list[np.ndarray | None] = [None, None]
         self._example_seed = 0
         self._gallery_seed = 0
@@ -152,8 +157,9 @@ class InterpolationPanel(Panel):
         self._update_pair()
 
     def set_custom_endpoint(self, which: int, image: np.ndarray) -> None:
-        """Use a 28×28 image in [0, 1] (e.g. a drawing) as the start (0) or end (1) image."""
-        self.custom[which] = np.asarray(image, dtype=np.float32).reshape(28, 28).copy()
+        """Use an image in [0, 1] (e.g. a drawing; as the run's model takes it, (C, H, W), or
+        (H, W) grey) as the start (0) or end (1) image."""
+        self.custom[which] = np.asarray(image, dtype=np.float32).copy()
         self._update_pair()
 
     def accepts(self, target: str) -> bool:
@@ -249,8 +255,10 @@ class InterpolationPanel(Panel):
         self.gallery.set_images(x.numpy(), ncols=GALLERY_COLS)
 
     def shown_runs(self) -> list[Run]:
+        """The selected run and the compared one, if it takes images of the same shape (it
+        encodes the same two images)."""
         other = self.compare.other_than(self.run)
-        return [self.run] + ([other] if other is not None else [])
+        return [self.run] + ([other] if other is not None and same_images(self.run, other) else [])
 
     def _update_pair(self) -> None:
         """Encode the pair with each shown run, then redraw the strips and the scrubber."""
@@ -261,6 +269,13 @@ class InterpolationPanel(Panel):
         x, y = x.clone(), y.clone()
         for j, image in enumerate(self.custom):
             if image is not None:
+                try:
+                    image = as_model_image(image, image_shape_of(self.run))
+                except ValueError as e:  # sent for another run's model: the test image again
+                    self.custom[j] = None
+                    self.captions[0].setText(str(e))
+                    continue
+                self.custom[j] = image
                 x[j] = torch.from_numpy(image)
                 y[j] = self._custom_label(image)
         self._x = x
@@ -281,7 +296,8 @@ class InterpolationPanel(Panel):
     def _endpoint_text(self, which: int, conditional: bool) -> str:
         label = self.y0 if which == 0 else self.y1
         if self.custom[which] is not None:
-            return "your drawing" + (f" (read as {label})" if conditional else "")
+            what = "your drawing" if image_shape_of(self.run) == (1, 28, 28) else "your image"
+            return what + (f" (read as {label})" if conditional else "")
         return f"image #{self.i0 if which == 0 else self.i1} ({label})"
 
     def _update_strips(self) -> None:
@@ -312,8 +328,16 @@ class InterpolationPanel(Panel):
             start = self._endpoint_text(0, r.is_conditional)
             end = self._endpoint_text(1, r.is_conditional)
             caption.setText(f"{run_caption(r)}: start {start}, {steps} {how} decodings from "
-                            f"t = 0 to 1{label}, end {end}.")
+                            f"t = 0 to 1{label}, end {end}.{self._not_compared()}")
         self._update_scrub()
+
+    def _not_compared(self) -> str:
+        """A sentence when the compared run cannot take these images (another shape)."""
+        other = self.compare.other_than(self.run)
+        if other is None or same_images(self.run, other):
+            return ""
+        return (f" Not compared with <b>{other.name}</b>: it takes {image_words(other)} images, "
+                f"these are {image_words(self.run)}.")
 
     def _update_scrub(self) -> None:
         if self.run is None or self.is_showing_hint or not self.pairs:

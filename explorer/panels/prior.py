@@ -6,7 +6,14 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtWidgets import QComboBox, QGridLayout, QLabel, QVBoxLayout, QWidget
 
-from latent_explorer.explorer.panels.base import PNG_SCALE, Panel, run_caption
+from latent_explorer.explorer.panels.base import (
+    PNG_SCALE,
+    Panel,
+    image_shape_of,
+    run_caption,
+    samples_filter,
+    shape_words,
+)
 from latent_explorer.explorer.widgets.compare_box import CompareBox
 from latent_explorer.explorer.widgets.flow_layout import flow
 from latent_explorer.explorer.widgets.image_view import ImageView
@@ -17,7 +24,7 @@ from latent_explorer.training.explore.render import side_by_side
 from latent_explorer.training.record.run import Run
 
 AE_NOTE = ("A plain AE was never asked to fit N(0, I): its codes sit wherever the decoder "
-           "liked them, so most prior samples are not digits.")
+           "liked them, so most prior samples look like none of its training images.")
 
 
 class PriorPanel(Panel):
@@ -26,12 +33,16 @@ class PriorPanel(Panel):
     title = "Prior samples"
     needs_data = False
     data_suffixes = SAMPLE_SUFFIXES
-    data_filter = "NumPy array, float32 N×28×28 in [0, 1] (*.npy);;PNG grid (*.png)"
+
+    @property
+    def data_filter(self) -> str:  # type: ignore[override]
+        """The export dialog's filter, with the selected run's image shape (N×3×64×64…)."""
+        return samples_filter(image_shape_of(self.run) if self.run is not None else None)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.grids: list[np.ndarray] = []
-        self.samples: list[np.ndarray] = []  # each shown grid's (k·k, 28, 28) images
+        self.samples: list[np.ndarray] = []  # each shown grid's (k·k, H, W[, 3]) images
         self.sampling = SamplingControls(k=4)
         s = self.sampling
         self.k, self.seed, self.resample = s.k, s.seed, s.resample
@@ -54,7 +65,7 @@ class PriorPanel(Panel):
         # One line where the tab is wide enough, more where it is not.
         self.export_button = self.make_export_button(
             "Export samples…", "Write the selected run's samples as a float32 .npy array "
-            "(N×28×28, in [0, 1]) or as a PNG grid")
+            "(N×C×H×W, in [0, 1]) or as a PNG grid")
         layout.addLayout(flow(self.sampling, self.label, self.compare, self.save_button,
                               self.export_button))
         layout.addLayout(grid, 1)
@@ -83,6 +94,10 @@ class PriorPanel(Panel):
 
     def _update_run(self) -> None:
         self._set_class_names(self.run.class_names)
+        shape = image_shape_of(self.run)
+        self.export_button.setToolTip(
+            f"Write the samples as a float32 .npy array (N×{'×'.join(map(str, shape))}: "
+            f"{shape_words(shape)} images in [0, 1]) or as a PNG grid")
         self._update_grids()
 
     def _clear(self) -> None:

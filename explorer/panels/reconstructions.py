@@ -5,10 +5,16 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtWidgets import QCheckBox, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
-from latent_explorer.explorer.panels.base import Panel, run_caption
+from latent_explorer.explorer.panels.base import (
+    Panel,
+    error_name,
+    image_words,
+    run_caption,
+    same_images,
+)
 from latent_explorer.explorer.widgets.compare_box import CompareBox
 from latent_explorer.explorer.widgets.flow_layout import flow, group
-from latent_explorer.explorer.widgets.image_view import PAD, ImageView
+from latent_explorer.explorer.widgets.image_view import ImageView
 from latent_explorer.training.explore import panel_math as explore
 from latent_explorer.training.record.run import Run
 
@@ -88,25 +94,31 @@ class ReconstructionsPanel(Panel):
         x, y = explore.split_images(test, self.indices)
         runs = [run]
         other = self.compare.other_than(run)
+        skipped = None
         if other is not None and self.unusable_reason(other) is None:
-            runs.append(other)
+            if same_images(run, other):
+                runs.append(other)
+            else:  # its encoder takes other images than these test images
+                skipped = other
         self.results = [(r, explore.reconstruct(r.model, x, y)) for r in runs]
         n = len(self.indices)
         rows = [self.results[0][1].originals] + [res.reconstructions for _, res in self.results]
         self._grid = self.view.set_images(np.concatenate(rows), ncols=n)
-        # Each reconstruction's BCE, at the bottom of its cell.
-        labels = []
-        for k, (_, res) in enumerate(self.results, start=1):
-            y_bottom = PAD + k * (28 + PAD) + 28
-            labels += [(PAD + j * (28 + PAD) + 14, y_bottom, f"{e:.3f}") for j, e in enumerate(res.errors)]
-        self.view.set_labels(labels)
+        # Each reconstruction's error, at the bottom of its cell (the cells' own size).
+        v = self.view
+        self.view.set_labels([(v.cell_x(j), v.cell_bottom(k), f"{e:.3f}")
+                              for k, (_, res) in enumerate(self.results, start=1)
+                              for j, e in enumerate(res.errors)])
         parts = [f"Top row: {n} random test images." if self.random.isChecked()
                  else f"Top row: the first {n} test images."]
         for k, (r, res) in enumerate(self.results, start=2):
             parts.append(f"Row {k}: decode(posterior mean) by {run_caption(r)}, "
-                         f"mean BCE/pixel {float(res.errors.mean()):.4f}.")
+                         f"mean {error_name(r)} {float(res.errors.mean()):.4f}.")
         if run.is_conditional:
             parts.append(f"The {run.model_kind.label} is given each image's true label.")
+        if skipped is not None:
+            parts.append(f"Not compared with <b>{skipped.name}</b>: it takes "
+                         f"{image_words(skipped)} images, these are {image_words(run)}.")
         self.caption.setText(" ".join(parts))
 
     def export_grid(self) -> np.ndarray | None:

@@ -431,8 +431,8 @@ class SweepPanel(Panel):
 
             self._grid = comparison_grid([r.model for r in members], ds.test)
             self._grid_key = key
-            self.grid_view.set_grid(self._grid)
-            h, w = self._grid.shape
+            self.grid_view.set_grid(self._grid, cell=ds.test.image_shape[1:])
+            h, w = self._grid.shape[:2]  # (H, W) grey or (H, W, 3) colour
             margin = 105  # room for the row labels left of the mosaic
             self.grid_view.view.setRange(xRange=(-margin, w), yRange=(0, h), padding=0.01)
             self._set_row_labels(["test images", *[self._label_of(r) for r in members]])
@@ -442,8 +442,6 @@ class SweepPanel(Panel):
                                   "VampPrior's components).")
 
     def _set_row_labels(self, labels: list[str]) -> None:
-        from latent_explorer.training.metrics.sweep_report import GRID_PAD
-
         while len(self._row_labels) < len(labels):
             t = pg.TextItem(color="#222222", anchor=(1.0, 0.5))
             self.grid_view.view.addItem(t)
@@ -451,7 +449,7 @@ class SweepPanel(Panel):
         for i, t in enumerate(self._row_labels):
             if i < len(labels):
                 t.setText(labels[i])
-                t.setPos(-3, GRID_PAD + i * (28 + GRID_PAD) + 14)
+                t.setPos(-3, self.grid_view.cell_middle(i))  # the cells' own height
                 t.setVisible(True)
             else:
                 t.setVisible(False)
@@ -472,7 +470,8 @@ class SweepPanel(Panel):
         if self._grid is None:
             return None
         return save_labelled_grid(self._grid, ["test images", *[self._label_of(r)
-                                                               for r in self.members]], path)
+                                                               for r in self.members]], path,
+                                  cell=self.grid_view.cell[0])
 
     # -- the table ---------------------------------------------------------------------------------
     def _update_table(self) -> None:

@@ -1,4 +1,5 @@
-"""A small live strip: fixed test images (top row) above the model's reconstructions.
+"""A small live strip: fixed test images (top row) above the model's reconstructions, grey or
+in colour; its height grows with the images' (ImageView.set_height_range).
 
 The worker computes the grid (training.explore.panel_math.reconstruction_grid) at each epoch end or every
 few seconds; this widget only draws it, in the panels' ImageView.
@@ -11,7 +12,7 @@ from PySide6.QtCore import QEvent
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from latent_explorer.explorer.widgets.image_view import ImageView
+from latent_explorer.explorer.widgets.image_view import PAD, ImageView
 
 
 class ReconStrip(QWidget):
@@ -32,10 +33,16 @@ class ReconStrip(QWidget):
         layout.addWidget(self.view)
         self._apply_palette()
 
-    def show_grid(self, run_id: int, grid: np.ndarray, caption: str) -> None:
-        """Draw a grid of a run (float, [0, 1]) with a caption."""
+    def show_grid(self, run_id: int, grid: np.ndarray, caption: str,
+                  cell: tuple[int, int] | None = None) -> None:
+        """Draw a run's grid (float, [0, 1]; grey (H, W) or colour (H, W, 3)) with a caption.
+        `cell`: (H, W) of its images; None: read from the grid, whose two rows (originals above
+        reconstructions, panel_math.reconstruction_grid) are H + PAD each."""
+        if cell is None:
+            h = (grid.shape[0] - PAD) // 2 - PAD
+            cell = (h, h)
         self.run_id = run_id
-        self.view.set_grid(grid)
+        self.view.set_grid(grid, cell=cell)
         self.caption.setText(caption)
 
     def clear(self, hint: str = "") -> None:

@@ -242,7 +242,7 @@ class TimelineView(QWidget):
         snap = tl.snapshots[i]
         if key != self._shown:
             self._shown = key
-            self.view.set_grid(snapshot_grid(tl, i))
+            self.view.set_grid(snapshot_grid(tl, i), cell=tl.originals.shape[-2:])
         self.step_label.setText(f"step {snap.step:,} · epoch {snap.epoch:.2f}")
         self.caption.setText(
             f"{self.run.name} at {snapshot_caption(snap)} (snapshot {i + 1} of {len(tl)}). "

@@ -201,6 +201,74 @@ def load_array(path: str | Path) -> np.ndarray:
                        f"got shape {a.shape}")
 
 
+# -- images for models that are not 28×28 grey digits (colour, or another size) -----------------
+def fit_image(img: np.ndarray, image_shape: tuple[int, ...]) -> np.ndarray:
+    """`img` as a model of `image_shape` (C, H, W) takes it: float32 (C, H, W) in [0, 1].
+
+    For photographs and sprites, not digits (no MNIST recipe): the same rule as the training
+    data's own resizing (training/data/resize.py, torchvision's Resize then CenterCrop): the
+    image is scaled, aspect kept, to cover H×W (PIL's antialiased bilinear), then its centre
+    H×W is kept; RGB becomes grey by PIL's ITU-R 601-2 luma, grey is copied to RGB, and a
+    transparent image is put on black (the datasets' background). `img` is H×W grey, H×W×3
+    RGB or H×W×4 RGBA, uint8 or float in [0, 1] (or 0-255).
+    """
+    from PIL import Image
+
+    c, h, w = (int(s) for s in image_shape)
+    if c not in (1, 3):
+        raise DrawingError(f"a model of {c} channels takes no image files")
+    a = np.asarray(img)
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[:, :, 0]
+    if not (a.ndim == 2 or (a.ndim == 3 and a.shape[2] in (3, 4))) or min(a.shape[:2]) < 1:
+        raise DrawingError(f"expected a grey H×W or an H×W×3/4 colour image, got shape {a.shape}")
+    if a.dtype != np.uint8:
+        f = np.asarray(a, np.float64)
+        if not np.isfinite(f).all():
+            raise DrawingError("the image has NaN or infinite values")
+        if f.size and f.max() > 1.0:
+            f = f / 255.0
+        a = (np.clip(f, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
+    pic = Image.fromarray(a)
+    if pic.mode == "RGBA":
+        black = Image.new("RGBA", pic.size, (0, 0, 0, 255))
+        pic = Image.alpha_composite(black, pic)
+    pic = pic.convert("L" if c == 1 else "RGB")
+    scale = max(w / pic.width, h / pic.height)
+    new_w, new_h = max(w, round(pic.width * scale)), max(h, round(pic.height * scale))
+    if (new_w, new_h) != pic.size:
+        pic = pic.resize((new_w, new_h), Image.Resampling.BILINEAR)
+    top, left = (new_h - h) // 2, (new_w - w) // 2
+    pic = pic.crop((left, top, left + w, top + h))
+    out = np.asarray(pic, np.float32) / 255.0
+    return np.ascontiguousarray(out[None] if c == 1 else out.transpose(2, 0, 1))
+
+
+def load_fitted_image(path: str | Path, image_shape: tuple[int, ...]) -> np.ndarray:
+    """An image file (PNG, JPEG, …) as a model of `image_shape` takes it (`fit_image`): float32
+    (C, H, W) in [0, 1]. Colour is kept (load_image reads digits, in grey); errors name the file."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    path = Path(path)
+    try:
+        with Image.open(path) as pic:
+            pic = ImageOps.exif_transpose(pic)  # phone photos are stored sideways
+            if pic.mode in ("I", "I;16", "I;16B", "I;16L", "F"):  # 16-bit / float grey
+                a = load_image(path)
+            else:
+                has_alpha = "A" in pic.mode or "transparency" in pic.info
+                a = np.asarray(pic.convert("RGBA" if has_alpha else "RGB"))
+    except FileNotFoundError:
+        raise DrawingError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise DrawingError(f"{path}: is a folder, not an image") from None
+    except UnidentifiedImageError:
+        raise DrawingError(f"{path}: not an image file PIL can read") from None
+    except (OSError, ValueError, SyntaxError) as e:  # truncated or corrupt files
+        raise DrawingError(f"{path}: cannot read the image ({e})") from None
+    return fit_image(a, image_shape)
+
+
 def read_inputs(path: str | Path, raw: bool = False) -> list[np.ndarray]:
     """28×28 float32 inputs from an image file or a .npy, preprocessed unless `raw`.
 
@@ -540,7 +608,7 @@ def analyse(model: LatentModel, x28: np.ndarray | Tensor, label: int | None = No
 
 __all__ = [
     "BOX", "CENTRE", "MISFIT_FACTOR", "SCORE_METHODS", "SIZE", "DrawingAnalysis", "DrawingError", "analyse",
-    "classify", "classify_batch", "encode_image", "fits", "ink_image", "label_probabilities",
-    "load_array", "load_image", "nearest_codes", "preprocess", "read_input_files", "read_inputs",
+    "classify", "classify_batch", "encode_image", "fit_image", "fits", "ink_image",
+    "label_probabilities", "load_array", "load_fitted_image", "load_image", "nearest_codes", "preprocess", "read_input_files", "read_inputs",
     "reconstruction_error", "reconstruction_errors", "restyle", "restyle_batch", "to_grey",
 ]
