@@ -199,13 +199,26 @@ def test_a_cache_beside_the_checkpoint_makes_reopening_instant_and_a_corrupt_one
     np.testing.assert_allclose(scatter_points(third), expected, atol=1e-3)  # same seed
 
 
+def gaps(values: np.ndarray, percents: list[float]) -> list[float]:
+    """Near each percentile, the middle of the widest gap between neighbouring values: a lasso
+    edge there leaves every point clearly in or out, whatever pixel the drag rounds it to."""
+    v = np.sort(values)
+    out = []
+    for q in percents:
+        k = int(round(q / 100 * (len(v) - 1)))
+        lo, hi = max(0, k - 5), min(len(v) - 1, k + 5)
+        j = lo + int(np.argmax(np.diff(v[lo : hi + 1])))
+        out.append(float(v[j] + v[j + 1]) / 2)
+    return out
+
+
 def test_lasso_shows_the_selection_and_sends_two_means_to_interpolation(qtbot, vae):
     p = make(qtbot, LatentMapPanel, vae)
     qtbot.mouseClick(p.lasso_button, LEFT)
     assert p.lasso_button.isChecked()
     pts = scatter_points(p)
     labels = vae.dataset.test.labels.numpy()
-    (x0, x1), (y0, y1) = np.percentile(pts[:, 0], [5, 50]), np.percentile(pts[:, 1], [5, 95])
+    (x0, x1), (y0, y1) = gaps(pts[:, 0], [5, 50]), gaps(pts[:, 1], [5, 95])
     box = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
     drag_lasso(p, box)
     inside = lm.points_in_polygon(pts, box)
@@ -225,15 +238,17 @@ def test_lasso_shows_the_selection_and_sends_two_means_to_interpolation(qtbot, v
     mean = explore.decode(vae.model, vae_means(p, inside).mean(0))[0]
     np.testing.assert_allclose(p.selection_mean_view.grid[PAD:PAD + 28, PAD:PAD + 28], mean, atol=1e-5)
     assert not p.send_interp_button.isEnabled()  # one selection: nothing to interpolate
-    (a0, a1) = np.percentile(pts[:, 0], [55, 95])
+    (a0, a1) = gaps(pts[:, 0], [55, 95])
     drag_lasso(p, np.array([[a0, y0], [a1, y0], [a1, y1], [a0, y1]]))
     assert p.send_interp_button.isEnabled()
     sent = []
     p.sent.connect(lambda target, image: sent.append((target, image)))
     qtbot.mouseClick(p.send_interp_button, LEFT)
     assert [t for t, _ in sent] == [INTERPOLATION_START, INTERPOLATION_END]
-    np.testing.assert_allclose(sent[0][1], mean, atol=1e-5)
-    np.testing.assert_allclose(sent[1][1], p.selection_mean_view.grid[PAD:PAD + 28, PAD:PAD + 28],
+    # Sent as the model lays images out: (C, H, W), here (1, 28, 28).
+    assert sent[0][1].shape == sent[1][1].shape == (1, 28, 28)
+    np.testing.assert_allclose(sent[0][1][0], mean, atol=1e-5)
+    np.testing.assert_allclose(sent[1][1][0], p.selection_mean_view.grid[PAD:PAD + 28, PAD:PAD + 28],
                                atol=1e-5)
 
 

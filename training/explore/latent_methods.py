@@ -7,7 +7,9 @@ PCA keeps the global variance and is instant; UMAP (McInnes et al. 2018, umap-le
 codes on two cores. umap-learn and openTSNE are imported inside the fit functions only: the
 window must open before these heavy imports (numba, pynndescent).
 
-A method is one `register_map_method` entry (a `MapMethod`): the picker, the CLI's --method
+A method is one `register_map_method` entry (a `MapMethod`): its parameters as `ParamSpec`s
+(the window builds its controls from them), whether it needs a worker thread, a seed, how a
+cached map's transform is rebuilt and the caption's words. The picker, the CLI's --method
 choices and the benchmark read the registry.
 """
 
@@ -42,30 +44,130 @@ class MapCancelled(Exception):
 
 
 @dataclass(frozen=True)
-class MapParams:
-    """A method's main parameters (each method reads the ones it has) and the seed."""
+class ParamSpec:
+    """One parameter of a map method, as data: the window builds its control from this (label,
+    range, step, tooltip) and the cache key and caption name it, so a method's parameters live
+    in its registry entry only."""
 
-    n_neighbors: int = 15  # UMAP: size of the neighbourhood it keeps
-    min_dist: float = 0.1  # UMAP: how tightly it packs points
-    perplexity: float = 30.0  # t-SNE: effective number of neighbours
-    seed: int = 0
+    name: str  # the key in MapParams, e.g. "n_neighbors"
+    label: str  # the control's label in the window, e.g. "neighbours"
+    kind: type  # int or float: the control (a spin box of either) and the value's type
+    default: float
+    low: float
+    high: float
+    tooltip: str
+    step: float = 1.0  # a float control's single step (an int's is 1)
+    decimals: int = 2  # a float control's decimals; values are rounded to 4 places
+
+    def coerce(self, value: Any) -> int | float:
+        """The value as this parameter's type (a float rounded to 4 places, as the control
+        shows it: the cache key of 0.1 and of 0.1000000001 must be one)."""
+        return int(value) if self.kind is int else round(float(value), 4)
+
+
+_NO_VALUE: Any = object()
+
+
+class MapParams:
+    """Parameter values by name (`ParamSpec.name`) and the seed; immutable and hashable.
+
+    A method reads the values its specs name (`params.get`, or `params.perplexity`); a value
+    not given is the spec's default, so `MapParams()` is every method's defaults.
+    """
+
+    __slots__ = ("seed", "_values")
+    seed: int
+    _values: dict[str, Any]
+
+    def __init__(self, seed: int = 0, **values: Any) -> None:
+        object.__setattr__(self, "seed", int(seed))
+        object.__setattr__(self, "_values", dict(sorted(values.items())))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("MapParams is immutable: make a new one")
+
+    @property
+    def values(self) -> dict[str, Any]:
+        """The values given (not the defaults), by name."""
+        return dict(self._values)
+
+    def get(self, name: str, default: Any = _NO_VALUE) -> Any:
+        """The value of `name`: the one given, else `default`, else the default of a registered
+        spec of that name; KeyError when there is none."""
+        if name in self._values:
+            return self._values[name]
+        if default is not _NO_VALUE:
+            return default
+        spec = _spec_named(name)
+        if spec is None:
+            raise KeyError(f"no map parameter {name!r}")
+        return spec.default
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            return self.get(name)
+        except KeyError:
+            raise AttributeError(f"no map parameter {name!r}") from None
 
     def used_by(self, method: str) -> dict[str, Any]:
-        """The parameters `method` uses (its cache key and caption)."""
-        names = get_map_method(method).params
-        return {k: getattr(self, k) for k in (*names, "seed") if method != "pca" or k != "seed"}
+        """The parameters `method` reads, each as its type, and the seed unless it is
+        deterministic: its cache key and caption."""
+        m = get_map_method(method)
+        used: dict[str, Any] = {s.name: s.coerce(self._values.get(s.name, s.default)) for s in m.params}
+        if not m.deterministic:
+            used["seed"] = self.seed
+        return used
+
+    def _key(self) -> tuple:
+        return (self.seed, tuple(self._values.items()))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, MapParams) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k}={v!r}" for k, v in self._values.items())
+        return f"MapParams(seed={self.seed}{', ' if inner else ''}{inner})"
+
+
+Placer = Callable[[np.ndarray], np.ndarray]
 
 
 @dataclass(frozen=True)
 class MapMethod:
-    """One way to draw codes in 2-D: what it keeps, what it costs, how it fits."""
+    """One way to draw codes in 2-D: what it keeps, its parameters, what it costs, how it fits.
+
+    Everything the window, the CLI and the cache need to know of a method is here, so a new
+    method is one `register_map_method` call.
+    """
 
     name: str
     label: str
     keeps: str  # one line for the picker's tooltip and the README
-    params: tuple[str, ...]  # MapParams fields it reads
+    params: tuple[ParamSpec, ...]  # what it reads from MapParams (the window's controls)
     fit: Callable[..., "FittedMap"]  # (codes, params, progress, should_stop) -> FittedMap
-    background: bool  # True: too slow for the GUI thread (a worker fits it)
+    background: bool  # True: too slow for the GUI thread (a worker fits it; its maps are cached)
+    deterministic: bool = False  # True: no seed (the window greys the seed out; keys omit it)
+    # Rebuilds the transform of a map read from the cache: (codes, fitted) -> placer. None:
+    # such a map places new codes by their neighbours' mean (`neighbour_place`) only.
+    warm: Callable[[np.ndarray, "FittedMap"], Placer] | None = None
+    how: str = ""  # the caption's words for how the map was made ("laid out by UMAP (…)")
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.params)
+
+    @property
+    def has_settings(self) -> bool:
+        """Whether anything can be set for it (parameters or a seed): Apply refits it."""
+        return bool(self.params) or not self.deterministic
+
+    def caption_how(self) -> str:
+        return self.how or f"mapped by {self.label}"
 
 
 MAP_METHODS: Registry[MapMethod] = Registry("map method")
@@ -83,6 +185,20 @@ def map_method_names() -> tuple[str, ...]:
     return MAP_METHODS.names()
 
 
+def default_method() -> str:
+    """The first registered method: the map every tab draws itself until another is fitted."""
+    return MAP_METHODS.names()[0]
+
+
+def _spec_named(name: str) -> ParamSpec | None:
+    """The first registered method's spec called `name` (its default), None if none has it."""
+    for m in MAP_METHODS.values():
+        for spec in m.params:
+            if spec.name == name:
+                return spec
+    return None
+
+
 @dataclass(eq=False)
 class FittedMap:
     """Codes placed in 2-D by `method`, and how to place new codes on the same map.
@@ -90,6 +206,9 @@ class FittedMap:
     `placer(z) -> (n, 2)` is the method's own transform (PCA's projection, UMAP's `transform`,
     openTSNE's `TSNEEmbedding.transform`); None for a map read from a cache file until
     `warm_placer` has rebuilt it (`place` then uses the neighbours' mean meanwhile).
+    `inverse(xy) -> (n, nz)` is an exact way back from the map to codes where the method has
+    one (PCA: the mean plus x·pc1 + y·pc2); without it `to_latent` takes the distance-weighted
+    mean code of the nearest map points.
     """
 
     method: str
@@ -100,6 +219,7 @@ class FittedMap:
     axis_labels: tuple[str, str] = ("1", "2")
     placer: Callable[[np.ndarray], np.ndarray] | None = field(default=None, repr=False)
     from_cache: bool = False
+    inverse: Callable[[np.ndarray], np.ndarray] | None = field(default=None, repr=False)
 
     @property
     def key(self) -> str:
@@ -114,6 +234,14 @@ class FittedMap:
         if codes is None:
             raise ValueError("a map read from a cache needs the codes to place points on it")
         return neighbour_place(codes, self.coords, z)
+
+    def to_latent(self, xy: np.ndarray, codes: np.ndarray) -> np.ndarray:
+        """(n, nz) codes for map points xy (n, 2): the exact inverse, else the weighted mean
+        code of the nearest points on the map."""
+        xy = np.asarray(xy, np.float32).reshape(-1, 2)
+        if self.inverse is not None:
+            return np.asarray(self.inverse(xy), np.float32).reshape(len(xy), -1)
+        return neighbour_place(self.coords, codes, xy)
 
 
 def neighbour_place(codes: np.ndarray, coords: np.ndarray, z: np.ndarray, k: int = 10) -> np.ndarray:
@@ -147,9 +275,11 @@ def fit_map(codes: np.ndarray, method: str = "pca", params: MapParams | None = N
     """Map `codes` (N, nz) to 2-D with `method`; MapCancelled when `should_stop()` turns true."""
     params = params or MapParams()
     codes = np.ascontiguousarray(np.asarray(codes, np.float32))
-    if codes.ndim != 2 or len(codes) < 2:
-        raise ValueError(f"need at least 2 codes of shape (N, nz), got {codes.shape}")
     m = get_map_method(method)
+    if codes.ndim != 2 or (len(codes) < 2 and m.background):  # an instant method takes any N
+        raise ValueError(f"need at least 2 codes of shape (N, nz), got {codes.shape}")
+    # The fit sees each of its parameters, as its type, its own default where none was given.
+    params = MapParams(params.seed, **{s.name: s.coerce(params.get(s.name, s.default)) for s in m.params})
     t0 = time.perf_counter()
     fitted = m.fit(codes, params, progress or (lambda f, s: None), should_stop or (lambda: False))
     fitted.seconds = time.perf_counter() - t0
@@ -175,23 +305,24 @@ def busy_text(what: str, elapsed_s: float) -> str:
 
 # -- PCA ---------------------------------------------------------------------------------------
 def _fit_pca(codes: np.ndarray, params: MapParams, progress: Progress, should_stop: ShouldStop) -> FittedMap:
-    """Exact PCA (eigenvectors of the nz×nz Gram matrix, as panel_math.latent_map)."""
-    z = codes.astype(np.float64)
-    center = z.mean(0)
-    zc = z - center
-    evals, evecs = np.linalg.eigh(zc.T @ zc)
-    k = min(2, z.shape[1])
-    comps = np.zeros((z.shape[1], 2))
-    v = evecs[:, ::-1][:, :k]
-    sign = np.sign(v[np.abs(v).argmax(0), np.arange(k)])
-    sign[sign == 0] = 1
-    comps[:, :k] = v * sign
-    var = np.clip(evals[::-1], 0, None)
-    ex = var[:2] / var.sum() * 100 if var.sum() > 0 else np.zeros(2)
-    c32, m32 = comps.astype(np.float32), center.astype(np.float32)
-    return FittedMap("pca", params, (zc @ comps).astype(np.float32), "",
+    """Exact PCA: panel_math.latent_map's (eigenvectors of the nz×nz Gram matrix), so the
+    window's map and this one are the same numbers; its inverse is mean + x·pc1 + y·pc2."""
+    import torch
+
+    from latent_explorer.training.explore.panel_math import Encoded, latent_map
+
+    m = latent_map(Encoded(torch.from_numpy(codes), None, np.zeros(len(codes), np.int64)))
+    ex = m.explained * 100
+    c32, m32 = m.components.numpy(), m.center.numpy()
+    return FittedMap("pca", params, m.coords, "",
                      axis_labels=(f"PC 1 ({ex[0]:.0f}% of variance)", f"PC 2 ({ex[1]:.0f}%)"),
-                     placer=lambda q: (q - m32) @ c32)
+                     placer=lambda q: (np.asarray(q, np.float32) - m32) @ c32,
+                     inverse=lambda xy: m32 + np.asarray(xy, np.float32) @ c32.T)
+
+
+def _warm_pca(codes: np.ndarray, fitted: FittedMap) -> Placer:
+    return _fit_pca(np.asarray(codes, np.float32), fitted.params, lambda f, s: None,
+                    lambda: False).placer  # type: ignore[return-value]
 
 
 # -- UMAP --------------------------------------------------------------------------------------
@@ -412,27 +543,34 @@ def _warm_tsne(codes: np.ndarray, fitted: FittedMap) -> Callable[[np.ndarray], n
     return _tsne_placer(emb)
 
 
-_WARMERS = {"umap": _warm_umap, "tsne": _warm_tsne}
-
-
 def warm_placer(codes: np.ndarray, fitted: FittedMap) -> FittedMap:
-    """`fitted` with its method's transform ready (rebuilt for a map read from a cache)."""
-    if fitted.placer is not None:
+    """`fitted` with its method's transform ready (rebuilt for a map read from a cache by the
+    method's `warm`; unchanged when it has none)."""
+    warm = get_map_method(fitted.method).warm
+    if fitted.placer is not None or warm is None:
         return fitted
-    if fitted.method == "pca":
-        return replace(fitted, placer=fit_map(codes, "pca").placer)
-    return replace(fitted, placer=_WARMERS[fitted.method](np.asarray(codes, np.float32), fitted))
+    return replace(fitted, placer=warm(np.asarray(codes, np.float32), fitted))
 
 
 register_map_method(MapMethod(
     "pca", "PCA", "global variance: distances along the two main directions; instant",
-    (), _fit_pca, background=False))
+    (), _fit_pca, background=False, deterministic=True, warm=_warm_pca,
+    how="projected on their 2 principal directions (PCA)"))
 register_map_method(MapMethod(
     "umap", "UMAP", "neighbourhoods and some global layout (umap-learn); ~35 s for 10,000 codes",
-    ("n_neighbors", "min_dist"), _fit_umap, background=True))
+    (ParamSpec("n_neighbors", "neighbours", int, 15, 2, 200,
+               "UMAP n_neighbors: how large a neighbourhood it keeps"),
+     ParamSpec("min_dist", "min dist", float, 0.1, 0.0, 1.0,
+               "UMAP min_dist: how tightly it packs points", step=0.05)),
+    _fit_umap, background=True, warm=_warm_umap,
+    how="laid out by UMAP (neighbourhoods kept; distances between clusters mean little)"))
 register_map_method(MapMethod(
     "tsne", "t-SNE", "local neighbourhoods; cluster sizes and gaps mean little (openTSNE); "
-    "~30 s for 10,000 codes", ("perplexity",), _fit_tsne, background=True))
+    "~30 s for 10,000 codes",
+    (ParamSpec("perplexity", "perplexity", float, 30.0, 2.0, 200.0,
+               "t-SNE perplexity: the effective number of neighbours"),),
+    _fit_tsne, background=True, warm=_warm_tsne,
+    how="laid out by t-SNE (neighbourhoods kept; cluster sizes and gaps mean little)"))
 
 
 # -- quality -----------------------------------------------------------------------------------
@@ -530,7 +668,7 @@ def write_cached_map(checkpoint: str | os.PathLike, fitted: FittedMap) -> Path |
 
 
 __all__ = ["CACHE_SUFFIX", "MAP_METHODS", "TRUSTWORTHINESS_K", "FittedMap", "MapCancelled",
-           "MapMethod", "MapParams", "cache_path", "class_counts", "codes_fingerprint",
-           "fit_map", "get_map_method", "map_key", "map_method_names", "neighbour_place",
+           "MapMethod", "MapParams", "ParamSpec", "cache_path", "class_counts", "codes_fingerprint",
+           "default_method", "fit_map", "get_map_method", "map_key", "map_method_names", "neighbour_place",
            "points_in_polygon", "read_cached_map", "register_map_method", "trustworthiness",
            "warm_placer", "write_cached_map"]
