@@ -568,9 +568,8 @@ class DrawPanel(Panel):
                    f"images." if other is not None and not same_images(self.run, other) else "")
         self.recon_caption.setText("Input, then its reconstruction by " + "; ".join(parts) + "."
                                    + skipped)
-        what = "image" if self.image_mode else "drawing"
         self.fit_label.setText(
-            f"This {what} doesn't fit: " + ", ".join(misfits) + " reconstructs it far worse than "
+            f"This {self._input_word} doesn't fit: " + ", ".join(misfits) + " reconstructs it far worse than "
             "its test images. It looks like nothing the model learnt." if misfits else "")
         self.fit_label.setVisible(bool(misfits))  # no empty line's height when it fits
 
@@ -709,7 +708,7 @@ class DrawPanel(Panel):
         self.guess_label.setText(f"The model thinks it is: <b>{names[a.guess]}</b> "
                                  f"(p = {probs[a.guess]:.2f})")
         self.restyle_view.set_images(a.restyled, ncols=len(a.restyled))
-        self.restyle_caption.setText(f"Your drawing's style as every class: its code (read as "
+        self.restyle_caption.setText(f"Your {self._input_word}'s style as every class: its code (read as "
                                      f"{names[a.label]}) decoded with each label.")
         pos = np.arange(len(probs), dtype=float)
         self.score_bars.setOpts(x=pos, height=probs, width=0.7)
@@ -720,7 +719,7 @@ class DrawPanel(Panel):
             self.score_plot.setXRange(-0.6, len(pos) - 0.4, padding=0)
             self.score_plot.enableAutoRange(x=False)
         # A no-break space inside each pair: the line wraps between classes, never in one.
-        self.scores_label.setText("p(label | drawing), from each label's log p(x|μ,y) − KL: "
+        self.scores_label.setText(f"p(label | {self._input_word}), from each label's log p(x|μ,y) − KL: "
                                   + "  ".join(f"{names[i]}\u00a0{p:.2f}"
                                               for i, p in enumerate(probs)))
 

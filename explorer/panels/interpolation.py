@@ -317,7 +317,8 @@ class InterpolationPanel(Panel):
             r = runs[j]
             pair = self.pairs.get(r.id) or explore.encode_pair(r.model, x0, x1, self.y0, self.y1)
             self.pairs[r.id] = pair
-            strip = explore.interpolation_strip(r.model, pair, x0, x1, steps, method,
+            # As one-image batches (1, C, H, W): a lone (3, H, W) would read as 3 grey images.
+            strip = explore.interpolation_strip(r.model, pair, x0[None], x1[None], steps, method,
                                                 mix and r.is_conditional)
             self.strips.append(view.set_images(strip, ncols=len(strip)))
             how = "spherical (slerp)" if method == "slerp" else "linear"

@@ -71,9 +71,10 @@ class ImageView(pg.GraphicsView):
 
     def _apply_heights(self) -> None:
         s = self.size_scale
-        self.setMinimumHeight(int(round(self._min_height * s)))
         if self._preferred_height is not None:
             self.setMaximumHeight(int(round(self._preferred_height * s)))
+        # Never past a maximum the owner set (the Draw tab's small input view).
+        self.setMinimumHeight(min(int(round(self._min_height * s)), self.maximumHeight()))
         self.updateGeometry()
 
     def _set_cell(self, cell: tuple[int, int]) -> None:
