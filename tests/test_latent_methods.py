@@ -35,6 +35,69 @@ def test_every_method_is_registered_with_what_it_keeps():
         assert m.label and m.keeps and m.background == (name != "pca")
 
 
+def test_each_method_carries_its_parameters_and_what_the_window_needs_to_know():
+    for name in lm.map_method_names():
+        m = lm.get_map_method(name)
+        assert m.deterministic == (name == "pca")  # the seed is greyed out for PCA only
+        assert m.warm is not None and m.caption_how()  # a cached map's transform comes back
+        for spec in m.params:
+            assert spec.kind in (int, float) and spec.label and spec.tooltip
+            assert spec.low <= spec.default <= spec.high
+    assert lm.get_map_method("umap").param_names == ("n_neighbors", "min_dist")
+    assert lm.get_map_method("tsne").param_names == ("perplexity",)
+    assert lm.default_method() == "pca" and not lm.get_map_method("pca").background
+
+
+def test_map_params_default_compare_and_key_as_before():
+    p = lm.MapParams()
+    assert (p.n_neighbors, p.min_dist, p.perplexity, p.seed) == (15, 0.1, 30.0, 0)
+    same = lm.MapParams(seed=0, perplexity=30.0, min_dist=0.1, n_neighbors=15)
+    assert p.values == {} and same.values == {"min_dist": 0.1, "n_neighbors": 15, "perplexity": 30.0}
+    assert lm.MapParams(n_neighbors=15, seed=3) == lm.MapParams(seed=3, n_neighbors=15)
+    assert hash(lm.MapParams(n_neighbors=15, seed=3)) == hash(lm.MapParams(seed=3, n_neighbors=15))
+    assert lm.MapParams(seed=1) != lm.MapParams(seed=2)
+    with pytest.raises(AttributeError):
+        p.seed = 4
+    with pytest.raises(AttributeError):
+        _ = p.no_such_parameter
+    # The keys of cache files written before the parameters moved into the registry.
+    assert lm.map_key("umap", p, "k") == "umap_min_dist0p1-n_neighbors15-seed0_k"
+    assert lm.map_key("umap", same, "k") == lm.map_key("umap", p, "k")
+    assert lm.map_key("tsne", lm.MapParams(perplexity=20, seed=1), "k") == "tsne_perplexity20-seed1_k"
+    assert lm.map_key("pca", lm.MapParams(seed=9), "k") == "pca__k"  # deterministic: no seed
+
+
+def test_pca_inverts_exactly_and_a_cached_map_gets_its_transform_back(clustered, tmp_path):
+    pca = lm.fit_map(clustered, "pca")
+    xy = np.array([[0.5, -1.0], [3.0, 2.0]], np.float32)
+    z = pca.to_latent(xy, clustered)
+    np.testing.assert_allclose(pca.place(z), xy, atol=1e-4)  # back onto the same map points
+    # Without an inverse: the distance-weighted mean code of the nearest map points.
+    plain = lm.FittedMap("pca", pca.params, pca.coords, pca.codes_key)
+    np.testing.assert_allclose(plain.to_latent(pca.coords[:1], clustered),
+                               lm.neighbour_place(pca.coords, clustered, pca.coords[:1]))
+    lm.write_cached_map(tmp_path / "r.safetensors", pca)
+    cached = lm.read_cached_map(tmp_path / "r.safetensors", "pca", lm.MapParams(), clustered)
+    assert cached.placer is None
+    warmed = lm.warm_placer(clustered, cached)
+    np.testing.assert_allclose(warmed.place(clustered[:4]), pca.coords[:4], atol=1e-4)
+
+
+def test_a_fit_sees_its_own_parameters_with_their_defaults(clustered, monkeypatch):
+    seen = []
+
+    def fit(codes, params, progress, should_stop):
+        seen.append(params)
+        return lm.FittedMap("t", params, codes[:, :2].copy(), "")
+
+    spec = lm.ParamSpec("steps", "steps", int, 7, 1, 50, "how many")
+    monkeypatch.setitem(lm.MAP_METHODS, "t", lm.MapMethod("t", "T", "a test's", (spec,), fit, True))
+    lm.fit_map(clustered, "t", lm.MapParams(seed=2, perplexity=5))
+    assert seen[-1].values == {"steps": 7} and seen[-1].seed == 2
+    lm.fit_map(clustered, "t", lm.MapParams(steps=12.0))
+    assert seen[-1].get("steps") == 12 and isinstance(seen[-1].steps, int)
+
+
 def test_trustworthiness_is_one_for_the_codes_themselves_and_lower_for_noise(clustered):
     two_d = clustered[:, :2]
     assert lm.trustworthiness(two_d, two_d) == pytest.approx(1.0)

@@ -20,7 +20,7 @@ from latent_explorer.explorer.panels.base import TAB10
 
 PICK_RADIUS_PX = 6
 # A thumbnail's longer side on screen: one image pixel per screen pixel for images of this
-# range of sizes, scaled into it otherwise (a 16×16 sprite is not a speck, a 128×128 photo
+# range of sizes, scaled into it otherwise (a 16×16 sprite is not a speck, a 96×96 photo
 # not a tile that hides its neighbours).
 THUMB_MIN_PX = 24
 THUMB_MAX_PX = 48
