@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 from PySide6.QtCore import QPoint, QPointF, Qt
-from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QPushButton, QTabWidget, QVBoxLayout, QWidget
 
 from helpers import PAD, FakeDialogs, make_draw, make_panel
 from latent_explorer.explorer.panels.base import INTERPOLATION_END, PNG_SCALE
@@ -181,6 +181,9 @@ def test_conditional_grids_of_a_colour_cvae(qtbot, colour, tmp_path):
     run = colour["cvae"]
     p = make_panel(qtbot, ConditionalPanel, [run], run)
     assert not p.is_showing_hint and len(p.digits.buttons()) == 3
+    # The digits' buttons went at once: no 0–9 left drawn over the caption.
+    shown = [b.text() for b in p.findChildren(QPushButton) if b.isCheckable() and b.isVisibleTo(p)]
+    assert shown == ["a", "b", "c"]
     assert p.grid.shape == mosaic_shape(6, 6)
     p.k.setValue(4)
     p.all_classes.setChecked(True)

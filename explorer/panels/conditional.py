@@ -87,6 +87,7 @@ class ConditionalPanel(Panel):
         keep = max(0, self.digits.checkedId())
         for b in self.digits.buttons():
             self.digits.removeButton(b)
+            b.hide()  # gone at once, not when the event loop next deletes it
             b.deleteLater()
         while self.digit_row.count():
             self.digit_row.takeAt(0)
