@@ -27,14 +27,18 @@ base F, weighted by the code's share of importance) and completeness (1 - entrop
 each factor's column, base D, weighted by the factor's share); informativeness is the classifier's
 accuracy on held-out codes (disentanglement_lib's `dci.py`: classification accuracy, not the
 paper's regression error). disentanglement_lib fits sklearn's GradientBoostingClassifier (100
-depth-3 stages, one tree per class per stage): measured here at 65 s for 2,000 codes of a 40-value
-factor, hours for a sprites-sized scoring. The default here is an ExtraTreesClassifier with 10
-trees of depth <= 8 that consider *every* dimension at each split (max_features=None): 0.6-1 s for
-10,000 x 32 codes and 5 sprites factors. The full feature set matters: forests' default of
-sqrt(D) random candidates per split forces splits on noise dimensions whenever the informative
-one is not drawn and gave a perfect copy code completeness ~0.5; the depth limit keeps trees from
-fitting noise in a factor the code does not determine (like GBT's depth-3 trees). `estimator="gbt"`
-runs disentanglement_lib's choice for comparison.
+depth-3 stages, one tree per class per stage): measured here at 262 s for 2,000 codes of the five
+sprites factors (65 s of it the 40-value orientation), far longer at 10,000. The default here is
+an ExtraTreesClassifier with 10 trees of depth <= 8 that consider *every* dimension at each split
+(max_features=None): 0.8-1.1 s for 10,000 x 32 codes and 5 sprites factors on 2 cores (2.2 s
+beside other busy processes). The full feature set matters: forests' default of sqrt(D) random
+candidates per split forces splits on noise dimensions whenever the informative one is not
+drawn, and put half of a 40-value factor's importance on noise dims even for a near-exact copy;
+the depth limit keeps trees from fitting noise in a factor the code does not determine (as GBT's
+depth-3 trees do not). `estimator="gbt"` runs disentanglement_lib's choice for comparison. The
+two importance estimators rank codes alike but give different values
+(benchmarks/disentanglement_scoring.py): compare DCI numbers only between runs scored with the
+same estimator, not with published disentanglement_lib tables.
 """
 
 from __future__ import annotations
