@@ -14,7 +14,7 @@ on N, D and the factors' value counts, not on how disentangled the codes are. Pr
 - dci with the default ExtraTrees importances; with --gbt N, one DCI with disentanglement_lib's
   GradientBoostingClassifier on N codes (minutes: 262 s at N = 2000 on the 2-core dev machine,
   D 0.755 C 0.628 I 0.670 against ExtraTrees' 0.932 0.861 0.710 at N = 10,000: the two
-  estimators rank codes alike but their DCI values are not interchangeable).
+  estimators' DCI values are not interchangeable).
 """
 
 from __future__ import annotations

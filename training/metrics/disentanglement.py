@@ -36,7 +36,7 @@ candidates per split forces splits on noise dimensions whenever the informative 
 drawn, and put half of a 40-value factor's importance on noise dims even for a near-exact copy;
 the depth limit keeps trees from fitting noise in a factor the code does not determine (as GBT's
 depth-3 trees do not). `estimator="gbt"` runs disentanglement_lib's choice for comparison. The
-two importance estimators rank codes alike but give different values
+two importance estimators give different values on the same codes
 (benchmarks/disentanglement_scoring.py): compare DCI numbers only between runs scored with the
 same estimator, not with published disentanglement_lib tables.
 """
