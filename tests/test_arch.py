@@ -63,7 +63,7 @@ def test_conv_models_keep_the_flat_interface(kind):
     assert post.mean.shape == (3, 5)
     assert (post.log_sigma is None) == (kind == "ae")
     assert model.decode_logits(post.mean, y).shape == (3, 784)
-    assert model.decode(post.mean, y).shape == (3, 28, 28)
+    assert model.decode(post.mean, y).shape == (3, 1, 28, 28)
     assert model.encode(x.view(3, 28, 28), y).mean.shape == (3, 5)  # any shape, batch first
     parts = model.loss(x, y)
     assert all(torch.isfinite(p) for p in parts)

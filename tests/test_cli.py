@@ -120,7 +120,7 @@ def test_sample_npy(ckpts, tmp_path, capsys):
     assert rc == 0, err
     assert "wrote 5 samples" in stdout
     a = np.load(out)
-    assert a.dtype == np.float32 and a.shape == (5, 28, 28)
+    assert a.dtype == np.float32 and a.shape == (5, 1, 28, 28)
     assert a.min() >= 0.0 and a.max() <= 1.0
     model = load_checkpoint(ckpts["vae"]).model
     expected = model.sample(5, None, 1.0, torch.Generator().manual_seed(0)).numpy()
@@ -228,7 +228,7 @@ def test_error_messages_name_the_problem(ckpts, tmp_path, capsys):
 def test_main_dispatches_to_the_cli(ckpts, tmp_path, capsys):
     out = tmp_path / "m.npy"
     assert main_mod.main(["sample", str(ckpts["ae"]), "--n", "2", "--out", str(out)]) == 0
-    assert np.load(out).shape == (2, 28, 28)
+    assert np.load(out).shape == (2, 1, 28, 28)
     assert main_mod.main(["eval", str(tmp_path / "none.safetensors")]) == 2
     assert_one_line_error(2, capsys.readouterr().err)
 

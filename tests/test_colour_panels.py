@@ -228,7 +228,7 @@ def test_sweep_grid_in_colour_with_row_labels_on_its_rows(qtbot, tmp_path):
     grid = p.grid_view.grid
     assert grid.shape == mosaic_shape(3, 17)  # originals and one row per member
     assert p.row_label_texts()[0] == "test images" and len(p.row_label_texts()) == 3
-    ys = [t.pos().y() for t in p._row_labels if t.isVisible()]
+    ys = p.row_label_heights()
     assert ys == [PAD + r * 34 + 16 for r in range(3)]
     x, _ = explore.split_images(members[0].dataset.test, [4])
     np.testing.assert_allclose(cell(grid, 0, 4), hwc(x[0]), atol=1e-6)

@@ -106,7 +106,7 @@ def assert_usable(results, data) -> None:
         assert all(bool(torch.isfinite(p).all()) for p in r.model.parameters())
         assert not r.model.training
         rec = r.model.reconstruct(x)
-        assert torch.isfinite(rec).all() and rec.shape == (4, 28, 28)
+        assert torch.isfinite(rec).all() and rec.shape == (4, 1, 28, 28)
 
 
 class BlockedSpy:

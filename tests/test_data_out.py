@@ -1,7 +1,7 @@
 """Data out, not only pictures: the tabs write what they show as arrays and tables.
 
 - Prior samples and Conditional: "Export samples…" writes the shown samples as a float32 .npy
-  (N, 28, 28) in [0, 1], as the CLI's `sample` does, or as a PNG grid.
+  (N, C, H, W) in [0, 1], as the CLI's `sample` does, or as a PNG grid.
 - Latent map: "Export…" writes the test codes (μ, log σ), labels, map coordinates and the lasso
   selection as .npz, .npy (a record array) or .csv (index,label,x,y,z0..zK-1,selected).
 - The writers are Qt-free (training/explore/export.py) and shared with the CLI (`sample`,
@@ -36,8 +36,8 @@ def test_samples_are_written_as_float32_npy_or_a_png_grid(tmp_path):
     images = rng.random((6, 28, 28)).astype(np.float64)  # any float type: stored as float32
     p = write_samples(tmp_path / "s.npy", images)
     a = np.load(p)
-    assert a.dtype == np.float32 and a.shape == (6, 28, 28)
-    np.testing.assert_allclose(a, images, atol=1e-6)
+    assert a.dtype == np.float32 and a.shape == (6, 1, 28, 28)
+    np.testing.assert_allclose(a[:, 0], images, atol=1e-6)
     png = write_samples(tmp_path / "s.png", images, ncols=3, scale=2)
     from PIL import Image
 
@@ -157,9 +157,9 @@ def test_prior_samples_export_as_the_cli_writes_them(qtbot, window, tmp_path):
     w.dialogs.path = str(out)
     qtbot.mouseClick(panel.export_button, LEFT)
     a = np.load(out)
-    assert a.dtype == np.float32 and a.shape == (25, 28, 28)
+    assert a.dtype == np.float32 and a.shape == (25, 1, 28, 28)
     assert 0.0 <= a.min() and a.max() <= 1.0 and a.std() > 0.01
-    np.testing.assert_array_equal(a, panel.samples[0])  # what the tab shows
+    np.testing.assert_array_equal(a[:, 0], panel.samples[0])  # what the tab shows
     title, suggested, file_filter = w.dialogs.asked_data[-1]
     assert suggested.endswith("vae-prior_samples.npy") and "*.npy" in file_filter
     assert str(out) in w.statusBar().currentMessage() and not w.dialogs.errors
@@ -178,8 +178,8 @@ def test_conditional_samples_export_every_class_row(qtbot, window, tmp_path):
     w.dialogs.path = str(tmp_path / "cond")  # typed without a suffix: the .npy default
     qtbot.mouseClick(panel.export_button, LEFT)
     a = np.load(tmp_path / "cond.npy")
-    assert a.dtype == np.float32 and a.shape == (10 * 4, 28, 28)
-    np.testing.assert_array_equal(a, panel.samples)
+    assert a.dtype == np.float32 and a.shape == (10 * 4, 1, 28, 28)
+    np.testing.assert_array_equal(a[:, 0], panel.samples)
 
 
 def test_the_latent_map_exports_codes_coordinates_and_the_selection(qtbot, window, tmp_path):

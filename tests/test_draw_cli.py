@@ -33,7 +33,7 @@ def ckpts(tmp_path_factory, runs):
 def digits(tmp_path_factory, sample_dataset):
     """Four test digits drawn larger as files: dark-on-light PNG, JPEG, RGBA PNG, a .npy stack."""
     folder = tmp_path_factory.mktemp("digits")
-    imgs = sample_dataset.test.images.numpy()
+    imgs = sample_dataset.test.images[:, 0].numpy()
     labels = sample_dataset.test.labels.numpy()
     big = [np.kron(imgs[i], np.ones((6, 6), np.uint8)) for i in range(3)]
     Image.fromarray(255 - big[0]).save(folder / "a.png")

@@ -40,7 +40,7 @@ pytestmark = pytest.mark.numerics  # compares code paths: `make test-numerics`
 @pytest.fixture(scope="module")
 def test_digits(sample_dataset) -> tuple[np.ndarray, np.ndarray]:
     """The bundled sample's 500 test digits (uint8 N×28×28) and labels."""
-    return sample_dataset.test.images.numpy(), sample_dataset.test.labels.numpy()
+    return sample_dataset.test.images[:, 0].numpy(), sample_dataset.test.labels.numpy()
 
 
 def corr(a: np.ndarray, b: np.ndarray) -> float:
@@ -226,8 +226,9 @@ def test_npy_inputs_take_one_image_or_a_stack_of_28x28(tmp_path, test_digits):
 
 
 @pytest.mark.parametrize("array", [np.zeros(5), np.zeros((2, 5, 5)), np.zeros((1, 2, 28, 28)),
+                                   np.zeros((2, 3, 28, 28)),
                                    np.zeros((28, 28, 3)), np.zeros((0, 28, 28))],
-                         ids=["1-D", "stack-of-5x5", "4-D", "colour", "empty-stack"])
+                         ids=["1-D", "stack-of-5x5", "4-D", "4-D-colour", "colour", "empty-stack"])
 def test_wrong_npy_shapes_are_refused(tmp_path, array):
     path = tmp_path / "x.npy"
     np.save(path, array)

@@ -52,7 +52,7 @@ def test_stop_marks_stopped_and_keeps_usable_weights(qtbot, window, small_datase
     assert run.state == "stopped" and cell(window, run, COL_STATE) == "stopped"
     assert run.is_usable and len(run.history) > 0
     rec = run.model.reconstruct(small_dataset.test.float_images(slice(0, 4)))
-    assert rec.shape == (4, 28, 28) and torch.isfinite(rec).all()
+    assert rec.shape == (4, 1, 28, 28) and torch.isfinite(rec).all()
     assert window.runs_panel.save_button.isEnabled()
 
 

@@ -41,7 +41,7 @@ def test_real_digits_score_high_and_noise_low(judge, sample_dataset):
     g = torch.Generator().manual_seed(0)
     noise = judge_samples(judge, torch.rand(500, 28, 28, generator=g))
     assert noise.confident_share < 0.1 and noise.quality == noise.confident_share
-    blurred = judge_samples(judge, test.float_images().mean(0, keepdim=True).expand(50, -1, -1))
+    blurred = judge_samples(judge, test.float_images().mean(0, keepdim=True).expand(50, -1, -1, -1))
     assert blurred.classes_seen <= 1  # the mean digit is at most one class
 
 

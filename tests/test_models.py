@@ -44,7 +44,8 @@ def test_default_config_is_the_course_design():
     cfg = ModelConfig()
     assert cfg.nz == 32
     assert cfg.hidden == (256, 64)
-    assert cfg.image_shape == (28, 28)
+    assert cfg.image_shape == (1, 28, 28)
+    assert cfg.likelihood == "bernoulli"
     assert cfg.n_pixels == 784
     assert cfg.n_classes == 10
 
@@ -79,9 +80,9 @@ def test_decode_applies_sigmoid_to_the_decoder_output(kind):
     y = _label_for(kind, 4)
     h = z if y is None else torch.cat([z, F.one_hot(y, 10).float()], dim=1)
     with torch.no_grad():
-        expected = torch.sigmoid(model.decoder(h)).view(4, 28, 28)
+        expected = torch.sigmoid(model.decoder(h)).view(4, 1, 28, 28)
         out = model.decode(z, y)
-    assert out.shape == (4, 28, 28)
+    assert out.shape == (4, 1, 28, 28)
     torch.testing.assert_close(out, expected)
     assert float(out.min()) >= 0.0 and float(out.max()) <= 1.0
 
@@ -211,7 +212,7 @@ def test_reconstruct_is_the_deterministic_posterior_mean(kind):
     a = model.reconstruct(x, y)
     b = model.reconstruct(x, y)
     assert torch.equal(a, b)
-    assert a.shape == (6, 28, 28)
+    assert a.shape == (6, 1, 28, 28)
     with torch.no_grad():
         expected = model.decode(model.encode(x, y).mean, y)
     torch.testing.assert_close(a, expected)
@@ -235,7 +236,7 @@ def test_sample_is_reproducible_with_the_same_generator_seed(kind):
     a = model.sample(5, label, generator=torch.Generator().manual_seed(42))
     b = model.sample(5, label, generator=torch.Generator().manual_seed(42))
     c = model.sample(5, label, generator=torch.Generator().manual_seed(43))
-    assert a.shape == (5, 28, 28)
+    assert a.shape == (5, 1, 28, 28)
     assert torch.equal(a, b)
     assert not torch.allclose(a, c)
     assert float(a.min()) >= 0 and float(a.max()) <= 1

@@ -65,7 +65,7 @@ def test_every_registry_is_a_registry():
     assert isinstance(sources.DATA_SOURCES, Registry)
     assert isinstance(sources.FOLDER_FORMATS, Registry)
     assert sources.source_names() == sources.DATA_SOURCES.names()
-    assert [f.name for f in sources.list_folder_formats()] == ["idx", "image-folder"]
+    assert [f.name for f in sources.list_folder_formats()] == ["idx", "celeba", "image-folder"]
     assert isinstance(commands.COMMANDS, Registry) and isinstance(panels.PANELS, Registry)
     assert commands.COMMANDS.names() == ("train", "eval", "sample", "sweep", "encode",
                                          "timeline", "map", "runs", "restyle")

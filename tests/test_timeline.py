@@ -166,8 +166,8 @@ def test_snapshot_contents(recorded, small_dataset):
     trainer, _, _ = recorded
     tl = trainer.timeline_recorder.timeline
     snap = tl.snapshots[-1]
-    assert snap.reconstructions.dtype == np.uint8 and snap.reconstructions.shape == (10, 28, 28)
-    assert snap.samples.dtype == np.uint8 and snap.samples.shape == (20, 28, 28)
+    assert snap.reconstructions.dtype == np.uint8 and snap.reconstructions.shape == (10, 1, 28, 28)
+    assert snap.samples.dtype == np.uint8 and snap.samples.shape == (20, 1, 28, 28)
     assert snap.coords.shape == (150, 2) and np.isfinite(snap.coords).all()
     assert 0 < snap.explained.sum() <= 1
     # the final snapshot is the final model's, recomputed independently

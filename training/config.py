@@ -156,6 +156,11 @@ class TrainConfig:
                            likelihood=self.likelihood or likelihood or DEFAULT_LIKELIHOOD,
                            conv_widths=self.conv_widths)
 
+    @property
+    def load_options(self) -> dict[str, Any]:
+        """What `load_dataset` takes besides the source: the image folder's size and channels."""
+        return {"image_size": self.image_size, "channels": self.image_channels}
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d["hidden"] = list(self.hidden)

@@ -457,6 +457,10 @@ class SweepPanel(Panel):
     def row_label_texts(self) -> list[str]:
         return [t.toPlainText() for t in self._row_labels if t.isVisible()]
 
+    def row_label_heights(self) -> list[float]:
+        """Where each shown row label sits (its y in the grid's pixels), top row first."""
+        return [t.pos().y() for t in self._row_labels if t.isVisible()]
+
     def export_grid(self) -> np.ndarray | None:
         return self._grid
 

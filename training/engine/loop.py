@@ -199,7 +199,7 @@ class Loop(LoopControl):
     def _run(self) -> tuple[str, str | None]:
         cfg = self.config
         if self.dataset is None:
-            self.dataset = load_dataset(cfg.dataset, cfg.data_dir)
+            self.dataset = load_dataset(cfg.dataset, cfg.data_dir, **cfg.load_options)
         self.members.fit_dataset(self.dataset)
         data = self.dataset.to(self.device)  # once; batches are index slices of these tensors
         self.members.start(cfg.lr)
@@ -507,7 +507,7 @@ class Trainer(Loop):
             raise ResumeError(str(e)) from None
         if dataset is None:
             source, data_dir = resume_source(ckpt)
-            dataset = load_dataset(source, data_dir, notify=notify)
+            dataset = load_dataset(source, data_dir, notify=notify, **stored.load_options)
         dev = pick_device(config.device)
         plan = plan_resume(stored, config, ckpt.model, ckpt.history, ckpt.resume, dataset, dev,
                            stored_dataset=ckpt.dataset, allow_other_dataset=allow_other_dataset)

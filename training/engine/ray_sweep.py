@@ -324,7 +324,8 @@ class RaySweepTrainer:
         if self.dataset is None:
             from latent_explorer.training.data.sources import load_dataset
 
-            self.dataset = load_dataset(self.config.dataset, self.config.data_dir)
+            self.dataset = load_dataset(self.config.dataset, self.config.data_dir,
+                                        **self.config.load_options)
         started = init_ray(ray, self.settings)
         try:
             cpus = int(ray.cluster_resources().get("CPU", 1))

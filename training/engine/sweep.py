@@ -140,6 +140,11 @@ class SweepConfig:
         return p + shape_problems(self.nz, self.hidden, self.epochs, self.batch_size, self.lr)
 
     @property
+    def load_options(self) -> dict[str, Any]:
+        """What `load_dataset` takes besides the source: the image folder's size and channels."""
+        return {"image_size": self.image_size, "channels": self.image_channels}
+
+    @property
     def by_rate(self) -> bool:
         """Whether the members differ by target rate (else by β)."""
         return bool(self.target_rates)
@@ -265,7 +270,8 @@ def sweep_members(configs: Sequence[TrainConfig], device, workers: int | None = 
     """The strategy for a sweep's members: stacked where their architecture can be stacked
     (models/architectures.py `stacked`) and their prior has an analytic KL, else one after
     another."""
-    data = {"n_classes": n_classes, "image_shape": image_shape, "likelihood": likelihood}
+    data: dict[str, Any] = {"n_classes": n_classes, "image_shape": image_shape,
+                            "likelihood": likelihood}
     bernoulli = (configs[0].likelihood or likelihood or "bernoulli") == "bernoulli"
     if get_arch(configs[0].arch).stacked and get_prior(configs[0].prior).closed_form and bernoulli:
         return StackedMembers(configs, device, workers, order_seed=order_seed, **data)

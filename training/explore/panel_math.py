@@ -223,10 +223,12 @@ def decode_pair_at(model: LatentModel, pair: LatentPair, t: Tensor | np.ndarray 
 
 def interpolation_strip(model: LatentModel, pair: LatentPair, x0: Tensor, x1: Tensor, steps: int = 8,
                         method: str = "linear", mix_label: bool = False) -> np.ndarray:
-    """The start image, `steps` decodings at t = 0…1 (ends included), then the end image."""
+    """The start image, `steps` decodings at t = 0…1 (ends included), then the end image
+    (x0 and x1: one image or a batch of one, in any layout of the model's C·H·W values)."""
     steps = max(2, int(steps))
     mids = decode_pair_at(model, pair, np.linspace(0.0, 1.0, steps), method, mix_label)
-    return np.concatenate([to_numpy_images(x0), mids, to_numpy_images(x1)])
+    shape = model.config.image_shape  # one image (C, H, W), (H, W) or flat: as the model's
+    return np.concatenate([to_numpy_images(x0, shape), mids, to_numpy_images(x1, shape)])
 
 
 # -- latent map ------------------------------------------------------------------------------

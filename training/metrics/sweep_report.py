@@ -225,7 +225,8 @@ def save_labelled_grid(grid: np.ndarray, row_labels: Sequence[str], path: str | 
     font = _font(11 * scale // 2 + 4)
     margin = 10 + max((int(font.getlength(s)) for s in row_labels), default=0)
     top = 24
-    canvas = Image.new("L", (img.shape[1] + margin, img.shape[0] + top), 255)
+    mode = "RGB" if img.ndim == 3 else "L"  # a colour dataset's grid keeps its colours
+    canvas = Image.new(mode, (img.shape[1] + margin, img.shape[0] + top), "white")
     canvas.paste(Image.fromarray(img), (margin, top))
     draw = ImageDraw.Draw(canvas)
     for r, label in enumerate(row_labels):

@@ -80,6 +80,43 @@ def add_data_arguments(parser: argparse.ArgumentParser, default: str | None,
                         "per class of PNG/JPEG images (default: none, use --dataset)")
 
 
+def _widths(s: str) -> tuple[int, ...]:
+    """Channels per conv stage, comma-separated positive whole numbers."""
+    try:
+        v = tuple(int(x) for x in s.split(",") if x.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected channels like 32,64,128, got {s!r}") from None
+    if not v or min(v) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive channels like 32,64,128, got {s!r}")
+    return v
+
+
+def add_image_arguments(p: argparse.ArgumentParser, mark=lambda v: v) -> None:
+    """--likelihood, --conv-widths, --image-size, --channels: how images are modelled and read."""
+    from latent_explorer.models.likelihoods import likelihood_names, list_likelihoods
+
+    p.add_argument("--likelihood", default=None, choices=likelihood_names(),
+                   help="p(x|z), the decoder's distribution; "
+                        + "; ".join(f"{q.name}: {q.description}" for q in list_likelihoods())
+                        + " (default: the dataset's own: bernoulli for digits and sprites, "
+                          "logistic for colour photographs)")
+    p.add_argument("--conv-widths", type=_widths, default=mark(()), metavar="C1,C2,...",
+                   help="with --arch conv: channels after each stride-2 stage, one per stage "
+                        "(default: 32, 64, ... as the image size needs)")
+    p.add_argument("--image-size", type=_positive_int, default=None, metavar="N",
+                   help="with --data-dir of images: resize the shorter side to N and centre-crop "
+                        "to N x N (default: the images' own size)")
+    p.add_argument("--channels", type=int, choices=(1, 3), default=None,
+                   help="with --data-dir of images: 1 converts to grey, 3 to RGB (default: as "
+                        "the files are)")
+
+
+def image_config(args: argparse.Namespace) -> dict:
+    """TrainConfig's image and likelihood fields from the options of add_image_arguments."""
+    return {"likelihood": args.likelihood, "conv_widths": tuple(args.conv_widths or ()),
+            "image_size": args.image_size, "image_channels": args.channels}
+
+
 def notify(message: str) -> None:
     """A data source's notice, as one line on stderr."""
     print(f"note: {message}", file=sys.stderr)
@@ -89,7 +126,9 @@ def load_data(args: argparse.Namespace):
     """The Dataset that --dataset / --data-dir name (DataError if it cannot be had)."""
     from latent_explorer.training.data.sources import load_dataset
 
-    return load_dataset(args.dataset or "auto", args.data_dir, notify=notify)
+    return load_dataset(args.dataset or "auto", args.data_dir, notify=notify,
+                        image_size=getattr(args, "image_size", None),
+                        channels=getattr(args, "channels", None))
 
 
 def _ratio(s: str) -> float:

@@ -39,7 +39,7 @@ def _training_data(ckpt, file: str):
     first: DataError | None = None
     for source, data_dir in dataset_candidates(cfg, ckpt.dataset):
         try:
-            ds = load_dataset(source, data_dir, notify=notify)
+            ds = load_dataset(source, data_dir, notify=notify, **cfg.load_options)
         except DataError as e:
             first = first or e
             continue

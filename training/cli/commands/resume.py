@@ -21,7 +21,8 @@ RUN_OPTIONS = (("model", "kind"), ("arch", "arch"), ("beta", "beta"), ("nz", "nz
                ("pseudo_inputs", "pseudo_inputs"), ("kl_warmup", "kl_warmup"),
                ("kl_cycles", "kl_cycles"), ("kl_ratio", "kl_ratio"),
                ("lr_schedule", "lr_schedule"), ("lr_min", "lr_min"),
-               ("lr_warmup", "lr_warmup"), ("keep", "keep"), ("early_stop", "early_stop"))
+               ("lr_warmup", "lr_warmup"), ("keep", "keep"), ("early_stop", "early_stop"),
+               ("likelihood", "likelihood"), ("conv_widths", "conv_widths"))
 
 
 def add_resume_arguments(p: argparse.ArgumentParser) -> None:
@@ -50,7 +51,7 @@ def resume_conflicts(args: argparse.Namespace, stored) -> list[str]:
         if given is None:
             continue
         have = getattr(stored, field)
-        if (tuple(given) if field == "hidden" else given) != have:
+        if (tuple(given) if field in ("hidden", "conv_widths") else given) != have:
             out.append(f"--{opt.replace('_', '-')} {_shown(given)} (the run has {_shown(have)})")
     return out
 

@@ -21,7 +21,8 @@ from latent_explorer.models.registry import list_kinds
 from latent_explorer.training.cli.main import CliError
 from latent_explorer.training.cli.commands._args import _hidden, _positive_float, _positive_int, add_data_arguments
 from latent_explorer.training.cli.commands._args import load_data, workspace_of
-from latent_explorer.training.cli.commands._args import add_schedule_arguments, schedule_option_problems
+from latent_explorer.training.cli.commands._args import (add_image_arguments, add_schedule_arguments,
+                                                       image_config, schedule_option_problems)
 
 DEFAULT_BETAS = "0,1e-4,1e-3,1e-2,0.1,1,10"
 
@@ -78,6 +79,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     add_data_arguments(parser, None, "auto")
     add_schedule_arguments(parser, best=False)  # every member the same schedule
+    add_image_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -121,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
                           pseudo_inputs=args.pseudo_inputs, kl_warmup=args.kl_warmup,
                           kl_cycles=args.kl_cycles, kl_ratio=args.kl_ratio,
                           lr_schedule=args.lr_schedule, lr_min=args.lr_min,
-                          lr_warmup=args.lr_warmup)
+                          lr_warmup=args.lr_warmup, **image_config(args))
     except ValueError as e:
         raise CliError(str(e)) from None
     settings = None

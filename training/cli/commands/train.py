@@ -30,7 +30,9 @@ from latent_explorer.training.cli.commands._args import (
     _positive_int,
     _seed,
     add_data_arguments,
+    add_image_arguments,
     add_schedule_arguments,
+    image_config,
     schedule_option_problems,
     load_data,
 )
@@ -123,6 +125,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "evaluation, timeline, save) as a last line on stderr")
     add_data_arguments(p, _default("auto"), "auto; with --resume: the run's own")
     add_schedule_arguments(p, _default)
+    add_image_arguments(p, _default)
     add_resume_arguments(p)
 
 
@@ -240,7 +243,8 @@ def run(args: argparse.Namespace) -> int:
                           pseudo_inputs=args.pseudo_inputs, kl_warmup=args.kl_warmup,
                           kl_cycles=args.kl_cycles, kl_ratio=args.kl_ratio,
                           lr_schedule=args.lr_schedule, lr_min=args.lr_min,
-                          lr_warmup=args.lr_warmup, keep=args.keep, early_stop=args.early_stop)
+                          lr_warmup=args.lr_warmup, keep=args.keep, early_stop=args.early_stop,
+                          **image_config(args))
         t_data0 = time.perf_counter()
         ds = load_data(args)
         t_data = (t_data0, time.perf_counter())
