@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from latent_explorer.models.autoencoders import LatentModel
+from latent_explorer.models.likelihoods import bits_per_dim
 
 
 @dataclass(frozen=True)
@@ -25,19 +26,36 @@ class EvalMetrics:
     kl: float | None = None
     n: int = 0
     neg_elbo_se: float | None = None
+    # −ELBO in bits per dimension, for a likelihood of the 8-bit values (the discretised
+    # logistic): comparable with published bits/dim. None for the others (and older files).
+    bits_per_dim: float | None = None
+    likelihood: str = "bernoulli"  # p(x|z): what `bce` is the negative log of, per value
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        if self.bits_per_dim is None:  # files as before likelihoods existed
+            del d["bits_per_dim"]
+        if self.likelihood == "bernoulli":
+            del d["likelihood"]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "EvalMetrics":
-        values: dict[str, Any] = {k: d.get(k) for k in ("bce", "neg_elbo", "kl", "neg_elbo_se")}
-        return cls(**values, n=int(d.get("n", 0)))
+        values: dict[str, Any] = {k: d.get(k) for k in ("bce", "neg_elbo", "kl", "neg_elbo_se",
+                                                        "bits_per_dim")}
+        return cls(**values, n=int(d.get("n", 0)), likelihood=d.get("likelihood") or "bernoulli")
+
+    @property
+    def error_name(self) -> str:
+        """What `bce` is: the course's BCE per pixel, or −log p(x|z) per value."""
+        return "BCE/pixel" if self.likelihood == "bernoulli" else "-log p(x|z)/value"
 
     def summary(self) -> str:
-        s = f"BCE/pixel {self.bce:.4f}"
+        s = f"{self.error_name} {self.bce:.4f}"
         if self.neg_elbo is not None:
             s += f", -ELBO {with_error(self.neg_elbo, self.neg_elbo_se)} nats, KL {self.kl:.1f} nats"
+        if self.bits_per_dim is not None:
+            s += f" ({self.bits_per_dim:.3f} bits/dim)"
         return s
 
 
@@ -124,12 +142,15 @@ def evaluate(model: LatentModel, split, batch_size: int = 1000) -> EvalMetrics:
     pixels = model.config.n_pixels
     if n == 0:
         return EvalMetrics(math.nan, n=0)
+    lik = model.config.likelihood
     if not model.config.is_variational:
-        return EvalMetrics(bce_sum / (n * pixels), n=n)
+        return EvalMetrics(bce_sum / (n * pixels), n=n, likelihood=lik)
     first, second = torch.cat(rec_first), torch.cat(rec_second)
     elbo_rec_sum = float(first.sum())
-    return EvalMetrics(bce_sum / (n * pixels), (elbo_rec_sum + kl_sum) / n, kl_sum / n, n=n,
-                       neg_elbo_se=_paired_se(first, second))
+    neg_elbo = (elbo_rec_sum + kl_sum) / n
+    bpd = bits_per_dim(neg_elbo, pixels) if model.config.likelihood_spec.discrete else None
+    return EvalMetrics(bce_sum / (n * pixels), neg_elbo, kl_sum / n, n=n,
+                       neg_elbo_se=_paired_se(first, second), bits_per_dim=bpd, likelihood=lik)
 
 
 # -- likelihood bounds and the rate–distortion plane -----------------------------------------

@@ -262,8 +262,12 @@ def run(args: argparse.Namespace) -> int:
                          f"{get_prior(cfg.prior).label}, K = {cfg.pseudo_inputs}"]))
     arch = f" ({arch})" if arch else ""
     schedules = describe_schedules(cfg)
+    mc = trainer.model.config
+    beta = (f"; beta {cfg.beta:g} per value = {mc.beta_per_image:.3g} per image "
+            f"({'x'.join(map(str, mc.image_shape))}, {mc.likelihood})"
+            if mc.is_variational and cfg.target_rate is None else "")
     print(f"training {get_kind(cfg.kind).label}{arch} for {_count(cfg.epochs, 'epoch')} "
-          f"({_count(steps, 'step')}) on {ds.description} ({trainer.device})"
+          f"({_count(steps, 'step')}) on {ds.description} ({trainer.device})" + beta
           + (f"; {schedules}" if schedules else ""), file=sys.stderr)
     result = trainer.run()
     if result.note:  # stopped early, or kept an earlier epoch's weights
