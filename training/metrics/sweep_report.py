@@ -61,16 +61,48 @@ class SummaryRow:
     quality_se: float | None = None
     # Trained to a target rate: the target (nats); `beta` is then the β it ended with.
     target_rate: float | None = None
+    # β × C·H·W: the weight of the KL against a whole image's reconstruction term, the β of
+    # papers that sum the likelihood over pixels (Higgins et al.'s β); None when not known.
+    beta_per_image: float | None = None
+    # −ELBO in bits per dimension, for a likelihood of the 8-bit values (EvalMetrics).
+    bits_per_dim: float | None = None
+    # Against the dataset's known generative factors (sprites): MIG and DCI disentanglement of
+    # the test codes (training/metrics/disentanglement.py); None without factors.
+    mig: float | None = None
+    dci_disentanglement: float | None = None
+
+
+def disentanglement_scores(model: LatentModel, test_split, max_points: int = 10_000,
+                           seed: int = 0) -> tuple[float | None, float | None]:
+    """(MIG, DCI disentanglement) of the posterior means of up to `max_points` test images
+    against the split's factors; (None, None) when it has none (or too few images to score)."""
+    from latent_explorer.training.metrics import disentanglement as dis
+
+    factors = getattr(test_split, "factors", None)
+    if factors is None or len(test_split) < 6:
+        return None, None
+    index = dis.sample_index(len(test_split), max_points, seed)
+    values = factors[index].cpu().numpy().astype(np.float64)
+    labels = test_split.labels[index] if model.config.is_conditional else None
+    codes = dis.codes_of(model, test_split.images[index], labels)
+    m = dis.mig(codes, values)
+    d = dis.dci(codes, values, seed=seed)
+    return (None if math.isnan(m.score) else m.score), d.disentanglement
 
 
 def summary_row(model: LatentModel, beta: float, seed: int, state: str,
                 metrics: EvalMetrics | None, test_split, iw_k: int = DEFAULT_IW_K,
                 judge: Judge | None = None, quality_n: int = 1000, checkpoint: str = "",
-                error: str | None = None, target_rate: float | None = None) -> SummaryRow:
-    """Measure one member: R–D and active dimensions, the IW bound (k = iw_k) and the judge."""
+                error: str | None = None, target_rate: float | None = None,
+                factors: bool = True) -> SummaryRow:
+    """Measure one member: R–D and active dimensions, the IW bound (k = iw_k), the judge, and
+    (`factors`, when the test split has them) MIG and DCI disentanglement."""
+    beta_img = beta * float(np.prod(model.config.image_shape))
     if metrics is None:  # no epoch finished: nothing was measured on the test split
         return SummaryRow(beta, seed, state, None, None, None, None, None, iw_k, None, None,
-                          None, None, checkpoint, error, target_rate=target_rate)
+                          None, None, checkpoint, error, target_rate=target_rate,
+                          beta_per_image=beta_img)
+    mig_score, dci_d = disentanglement_scores(model, test_split) if factors else (None, None)
     rd = rate_distortion(model, test_split)
     bound = iw_bound_estimate(model, test_split, iw_k) if iw_k > 0 else None
     score = sample_quality(model, judge, n=quality_n) if judge is not None else None
@@ -81,7 +113,9 @@ def summary_row(model: LatentModel, beta: float, seed: int, state: str,
                       score.asked_share if score else None, checkpoint, error,
                       distortion_se=rd.distortion_se, iw_bound_se=bound.se if bound else None,
                       quality_se=score.quality_se if score else None,
-                      target_rate=target_rate)
+                      target_rate=target_rate, beta_per_image=beta_img,
+                      bits_per_dim=metrics.bits_per_dim, mig=mig_score,
+                      dci_disentanglement=dci_d)
 
 
 def best_members(rows: Sequence[SummaryRow]) -> dict[str, int | None]:
@@ -109,7 +143,10 @@ def no_good_quality(rows: Sequence[SummaryRow]) -> float | None:
 CSV_FIELDS = ("beta", "seed", "state", "bce_per_pixel", "rate_nats", "distortion_nats",
               "neg_elbo_nats", "iw_bound_nats", "iw_k", "active_dims", "sample_quality",
               "classes_seen", "asked_label_share", "best", "checkpoint", "error",
-              "distortion_se_nats", "iw_bound_se_nats", "sample_quality_se", "target_rate_nats")
+              "distortion_se_nats", "iw_bound_se_nats", "sample_quality_se", "target_rate_nats",
+              "beta_per_image", "bits_per_dim", "mig", "dci_disentanglement")
+# New columns go at the end: a reader of an older summary.csv by position still reads it, and
+# read_summary_csv reads a missing column as None.
 
 
 def write_summary_csv(path: str | os.PathLike, rows: Sequence[SummaryRow]) -> Path:
@@ -128,8 +165,35 @@ def write_summary_csv(path: str | os.PathLike, rows: Sequence[SummaryRow]) -> Pa
                         _num(r.asked_share, 4), marks, r.checkpoint, r.error or "",
                         _num(r.distortion_se, 4), _num(r.iw_bound_se, 4),
                         _num(r.quality_se, 4),
-                        "" if r.target_rate is None else f"{r.target_rate:g}"])
+                        "" if r.target_rate is None else f"{r.target_rate:g}",
+                        "" if r.beta_per_image is None else f"{r.beta_per_image:g}",
+                        _num(r.bits_per_dim, 4), _num(r.mig, 4),
+                        _num(r.dci_disentanglement, 4)])
     return path
+
+
+def read_summary_csv(path: str | os.PathLike) -> list[SummaryRow]:
+    """The rows of a summary.csv, of this version or an older one: a column the file lacks
+    (or an empty cell) reads as None, so sweeps written before a column existed still load."""
+    def num(row: dict, key: str, cast=float):
+        v = (row.get(key) or "").strip()
+        return cast(v) if v else None
+
+    rows = []
+    with open(path, newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            rows.append(SummaryRow(
+                float(row["beta"]), int(row["seed"]), row.get("state") or "",
+                num(row, "bce_per_pixel"), num(row, "rate_nats"), num(row, "distortion_nats"),
+                num(row, "neg_elbo_nats"), num(row, "iw_bound_nats"),
+                num(row, "iw_k", int) or 0, num(row, "active_dims", int),
+                num(row, "sample_quality"), num(row, "classes_seen", int),
+                num(row, "asked_label_share"), row.get("checkpoint") or "",
+                row.get("error") or None, num(row, "distortion_se_nats"),
+                num(row, "iw_bound_se_nats"), num(row, "sample_quality_se"),
+                num(row, "target_rate_nats"), num(row, "beta_per_image"),
+                num(row, "bits_per_dim"), num(row, "mig"), num(row, "dci_disentanglement")))
+    return rows
 
 
 def _num(v: float | None, digits: int = 3) -> str:
@@ -294,6 +358,46 @@ def save_rate_distortion_png(rows: Sequence[SummaryRow], path: str | os.PathLike
     return path
 
 
+def save_mig_png(rows: Sequence[SummaryRow], path: str | os.PathLike, title: str = "") -> Path:
+    """MIG against per-image β (β × C·H·W, log axis): each member a point, the mean over seeds
+    of each β a line, as in Locatello et al. 2019's score-against-β plots. Members at β = 0
+    cannot sit on a log axis and are said in a note; drawn by matplotlib's Agg canvas."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    pts = [(r.beta_per_image, r.mig) for r in rows
+           if r.mig is not None and r.beta_per_image is not None and math.isfinite(r.mig)]
+    shown = [(b, m) for b, m in pts if b > 0]
+    fig = Figure(figsize=(6.5, 4.5), dpi=110)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    if shown:
+        b = np.array([p[0] for p in shown])
+        m = np.array([p[1] for p in shown])
+        ax.scatter(b, m, s=30, zorder=3, color="tab:blue", alpha=0.7, label="members (seeds)")
+        levels = np.unique(b)
+        means = np.array([m[b == v].mean() for v in levels])
+        ax.plot(levels, means, color="tab:orange", lw=1.5, marker="o", ms=4, zorder=4,
+                label="mean over seeds")
+        ax.set_xscale("log")
+        ax.legend(fontsize=8, loc="best")
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("β per image  (β × C·H·W)")
+    ax.set_ylabel("MIG  (disentanglement_lib's discrete MIG)")
+    ax.set_title(title or "MIG against β")
+    note = "posterior means of up to 10,000 test images; 20-bin histograms; gap / H(factor)"
+    if len(shown) < len(pts):
+        note += f"; {len(pts) - len(shown)} member(s) at β = 0 not shown (log axis)"
+    if not pts:
+        note = "no member has a MIG (the dataset has no known factors)"
+    ax.text(0.01, 0.01, note, transform=ax.transAxes, fontsize=7, color="0.4")
+    ax.grid(True, alpha=0.2)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, format="png")
+    return path
+
+
 def _label_clusters(pts, rates: np.ndarray, dists: np.ndarray, n_seeds: int):
     """One label per group of points that would overlap ('β=0.1, 1, 10' for collapsed
     members), at the group's first point."""
@@ -336,6 +440,8 @@ def _nice_levels(lo: float, hi: float, n: int = 6) -> list[float]:
 
 
 __all__ = ["BEST_MEANINGS", "CSV_FIELDS", "DEFAULT_IW_K", "GOOD_QUALITY", "NATS_NOTE", "SummaryRow",
-           "best_members", "no_good_quality", "comparison_grid", "iso_elbo_levels", "member_file_name", "member_file_names", "member_label",
-           "save_labelled_grid", "save_rate_distortion_png", "summary_row",
+           "best_members", "no_good_quality", "comparison_grid", "disentanglement_scores",
+           "iso_elbo_levels", "member_file_name", "member_file_names", "member_label",
+           "read_summary_csv", "save_labelled_grid", "save_mig_png", "save_rate_distortion_png",
+           "summary_row",
            "write_summary_csv"]

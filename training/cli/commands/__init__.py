@@ -50,6 +50,9 @@ register_command("map", "write a 2-D map (PCA, UMAP or t-SNE) of a checkpoint's 
                  "as a PNG scatter, or its numbers as .npz, .npy or .csv", "latent_explorer.training.cli.commands.map")
 register_command("runs", "list the runs of the workspace (their state, epoch, step and "
                  "latest checkpoint)", "latent_explorer.training.cli.commands.runs")
+register_command("vector", "decode an attribute vector (class A minus class B, or a factor's "
+                 "high minus low end) added to an image at several strengths, or an analogy; "
+                 "save it with the run", "latent_explorer.training.cli.commands.vector")
 register_command("restyle", "re-render image files as every class with a CVAE (one row per image)",
                  "latent_explorer.training.cli.commands.restyle")
 

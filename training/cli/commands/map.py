@@ -17,7 +17,8 @@ DESCRIPTION = (
     "Encode the test split (posterior means) with a checkpoint and place the codes in 2-D by "
     "PCA (instant, global variance), UMAP or t-SNE (neighbourhoods; tens of seconds for "
     "10,000 codes). --out map.npz writes codes (N×nz float32), coords (N×2 float32) and "
-    "labels (N int64); map.csv one row per test image (index,label,x,y,z0..z(nz-1),selected); "
+    "labels (N int64), and for a dataset with known generative factors (sprites) factors "
+    "(N×F float32, their values) and factor_names (F strings); map.csv one row per test image (index,label,x,y,z0..z(nz-1),selected); "
     "map.npy the same columns as one record array; map.png a scatter coloured by label. The "
     "Latent map tab's Export… writes the same files.")
 
@@ -46,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     """Encode, map, write."""
     import numpy as np
 
-    from latent_explorer.training.cli.commands.eval import _training_data
+    from latent_explorer.training.cli.commands.eval import _training_data, check_image_shape
     from latent_explorer.training.data.datasets import Split
     from latent_explorer.training.explore import latent_methods as lm
 
@@ -72,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
     mc = ckpt.model.config
     if mc.is_conditional and ds.n_classes != mc.n_classes:
         raise CliError(f"{args.file}: a CVAE of {mc.n_classes} classes cannot encode {ds.name}")
+    check_image_shape(mc, ds, args.file)
     test = ds.test
     n = len(test) if args.n is None else min(args.n, len(test))
     if n < 4:
@@ -94,8 +96,15 @@ def run(args: argparse.Namespace) -> int:
     if slow:
         print(lm.fit_done_text(args.method, fitted.seconds), file=sys.stderr, flush=True)
     label = lm.get_map_method(args.method).label
-    if out.suffix.lower() != ".png":
-        write_map(out, MapExport(codes, fitted.coords, enc.labels.astype(np.int64)))
+    export = MapExport(codes, fitted.coords, enc.labels.astype(np.int64))
+    if out.suffix.lower() == ".npz" and test.factors is not None and ds.factor_names:
+        # The map's arrays plus each point's factor values, so a map can be coloured by them.
+        arrays = export.arrays()
+        arrays["factors"] = test.factors[:n].cpu().numpy().astype(np.float32)
+        arrays["factor_names"] = np.array(ds.factor_names, dtype=str)  # loads without pickle
+        np.savez(out, **arrays)  # type: ignore[arg-type]
+    elif out.suffix.lower() != ".png":
+        write_map(out, export)
     else:
         save_scatter_png(out, fitted.coords, enc.labels, ds.class_names,
                          f"{label} of {n:,} test codes ({Path(args.file).name})",

@@ -5,7 +5,9 @@
           [--iw K] [--no-judge] --out DIR
 
 writes DIR/<kind>-beta<β>-seed<s>.safetensors per member, DIR/summary.csv,
-DIR/rate-distortion.png and DIR/grid.png, with one progress bar for the whole sweep.
+DIR/rate-distortion.png and DIR/grid.png, with one progress bar for the whole sweep; for a
+dataset with known generative factors (sprites) also each member's MIG and DCI disentanglement
+in summary.csv and DIR/mig_vs_beta.png.
 """
 
 from __future__ import annotations
@@ -92,7 +94,8 @@ def run(args: argparse.Namespace) -> int:
     from latent_explorer.training.metrics.sweep_report import (BEST_MEANINGS, GOOD_QUALITY, NATS_NOTE, best_members,
                                                no_good_quality, comparison_grid,
                                        member_file_names, member_label, save_labelled_grid,
-                                       save_rate_distortion_png, summary_row, write_summary_csv)
+                                       save_mig_png, save_rate_distortion_png, summary_row,
+                                       write_summary_csv)
 
     try:
         rates = parse_rates(args.target_rates) if args.target_rates is not None else ()
@@ -195,10 +198,13 @@ def run(args: argparse.Namespace) -> int:
                                 iw_k=args.iw, judge=judge, checkpoint=name, error=res.error,
                                 target_rate=target))
     write_summary_csv(out / "summary.csv", rows)
-    save_rate_distortion_png(rows, out / "rate-distortion.png",
-                             title=f"{cfg.kind.upper()} {'target-rate' if rates else 'β'} "
-                                   f"sweep on {dataset.name}",
+    sweep_title = f"{cfg.kind.upper()} {'target-rate' if rates else 'β'} sweep on {dataset.name}"
+    save_rate_distortion_png(rows, out / "rate-distortion.png", title=sweep_title,
                              n_seeds=len(seeds))
+    pictures = "rate-distortion.png and grid.png"
+    if any(r.mig is not None for r in rows):  # the dataset has factors (sprites)
+        save_mig_png(rows, out / "mig_vs_beta.png", title=f"MIG of the {sweep_title}")
+        pictures = "rate-distortion.png, mig_vs_beta.png and grid.png"
     grid = comparison_grid([r.model for r in result.results], dataset.test)
     save_labelled_grid(grid, ["test images", *labels], out / "grid.png")
     _print_table(rows, labels, args.iw)
@@ -211,11 +217,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"sample quality: no member's samples are good (the best, {poor:.0%}, is under "
               f"{GOOD_QUALITY:.0%}): none is marked best")
     print(f"nats: {NATS_NOTE}")
+    if any(r.mig is not None for r in rows):
+        from latent_explorer.training.cli.commands.eval import CONVENTION
+
+        print(f"MIG, DCI: against {', '.join(dataset.factor_names)}; {CONVENTION}")
     failed = [labels[i] for i, r in enumerate(result.results) if r.state == "failed"]
     if failed:
         print(f"note: {len(failed)} member(s) failed and kept their last good weights: "
               f"{', '.join(failed)}", file=sys.stderr)
-    print(f"wrote {len(rows)} checkpoints, summary.csv, rate-distortion.png and grid.png to "
+    print(f"wrote {len(rows)} checkpoints, summary.csv, {pictures} to "
           f"{out} ({result.seconds:.1f} s of training, sweep {result.state})")
     return 0
 
@@ -238,6 +248,12 @@ def _print_table(rows, labels: list[str], iw_k: int) -> None:
     head = f"{'member':>14} {'BCE/px':>7} {'rate':>7} {'dist.':>7} {'-ELBO':>7} {'±MC':>5}"
     head += f" {'IW k=' + str(iw_k):>8} {'±MC':>5}" if iw_k else ""
     head += f" {'quality':>7} {'±':>4} {'active z':>8}"
+    # β per image beside the member's β; bits/dim for 8-bit likelihoods; MIG and DCI's
+    # disentanglement for datasets with known factors (columns only where some row has them).
+    bpd = any(r.bits_per_dim is not None for r in rows)
+    dis = any(r.mig is not None for r in rows)
+    head += f" {'β/image':>8}" + (f" {'bits/dim':>8}" if bpd else "")
+    head += f" {'MIG':>6} {'DCI-D':>6}" if dis else ""
     print(head)
     for lab, r in zip(labels, rows):
         line = (f"{lab:>14} {f(r.bce, 4):>7} {f(r.rate):>7} {f(r.distortion):>7} "
@@ -246,6 +262,9 @@ def _print_table(rows, labels: list[str], iw_k: int) -> None:
         q = "-" if r.quality is None else f"{r.quality:.0%}"
         qse = "" if r.quality_se is None else f"±{r.quality_se:.0%}"
         line += f" {q:>7} {qse:>4} {'-' if r.active_dims is None else r.active_dims:>8}"
+        line += f" {'-' if r.beta_per_image is None else format(r.beta_per_image, '.3g'):>8}"
+        line += f" {f(r.bits_per_dim, 3):>8}" if bpd else ""
+        line += f" {f(r.mig, 3):>6} {f(r.dci_disentanglement, 3):>6}" if dis else ""
         print(line + ("" if r.state == "finished" else f"  ({r.state})"))
 
 
