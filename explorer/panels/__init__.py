@@ -28,9 +28,9 @@ register_panel("prior", "latent_explorer.explorer.panels.prior:PriorPanel")
 register_panel("conditional", "latent_explorer.explorer.panels.conditional:ConditionalPanel")
 register_panel("interpolation", "latent_explorer.explorer.panels.interpolation:InterpolationPanel")
 register_panel("latent-map", "latent_explorer.explorer.panels.latent_map:LatentMapPanel")
-register_panel("directions", "latent_explorer.explorer.panels.directions:DirectionsPanel")
 register_panel("draw", "latent_explorer.explorer.panels.draw:DrawPanel")
 register_panel("sweep", "latent_explorer.explorer.panels.sweep:SweepPanel")
+register_panel("factors", "latent_explorer.explorer.panels.factors:FactorsPanel")
 
 
 __all__ = ["PANELS", "Panel", "create_panels", "register_panel"]

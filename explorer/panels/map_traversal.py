@@ -4,11 +4,18 @@ code the panel decodes live.
 The sliders own the code `z` they edit (a torch tensor); `edited` says it changed. Slider
 positions map linearly onto each dimension's range from training/explore/panel_math.py's
 `dimension_usage` (low … high over SLIDER_STEPS steps).
+
+Once the run's latent dimensions are scored against its dataset's factors (the Factors tab's
+background scorer, explorer/session/disentangle_runner.py), each slider is named by what its
+dimension encodes ("z7 ≈ x, MI 1.80 nats"); before that, and for data without factors or
+labels, it is plain "z7" with its usage. The run is the one `run_of()` gives: by default the
+`run` of the panel these sliders sit in.
 """
 
 from __future__ import annotations
 
 from functools import partial
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import torch
@@ -24,7 +31,14 @@ from PySide6.QtWidgets import (
 )
 
 from latent_explorer.explorer.panels.base import row
+from latent_explorer.explorer.session.disentangle_runner import (
+    FactorScores,
+    shared_factor_scores,
+)
 from latent_explorer.training.explore import panel_math as explore
+
+if TYPE_CHECKING:
+    from latent_explorer.training.record.run import Run
 
 MAX_SLIDERS = 32  # the most-used dimensions get a slider; the rest keep their value
 SLIDER_STEPS = 200
@@ -36,8 +50,12 @@ class TraversalSliders(QWidget):
 
     edited = Signal()  # a slider moved: `z` changed
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None,
+                 run_of: Callable[[], Run | None] | None = None) -> None:
+        """`run_of`: the run whose dimensions the sliders move (None: the enclosing panel's)."""
         super().__init__(parent)
+        self._run_of = run_of
+        self.factor_scores: FactorScores | None = None  # what the labels name, when scored
         self.usage: explore.DimensionUsage | None = None
         self.z: torch.Tensor | None = None
         self.sliders: list[QSlider] = []
@@ -61,6 +79,25 @@ class TraversalSliders(QWidget):
         layout.addLayout(row("<b>Traversal</b>", self.reset_button))
         layout.addWidget(self.caption)
         layout.addWidget(self.scroll, 1)
+        self._store = shared_factor_scores()
+        self._store.changed.connect(self._on_scores_changed)
+
+    def run(self) -> Run | None:
+        """The run the sliders belong to: `run_of()`, else the nearest enclosing panel's."""
+        if self._run_of is not None:
+            return self._run_of()
+        w = self.parentWidget()
+        while w is not None:
+            run = getattr(w, "run", None)
+            if run is not None and not callable(run):
+                return run
+            w = w.parentWidget()
+        return None
+
+    def _on_scores_changed(self, run_id: int) -> None:
+        run = self.run()
+        if self.usage is not None and run is not None and run.id == run_id:
+            self._label_sliders()
 
     def set_usage(self, usage: explore.DimensionUsage) -> None:
         """One slider per shown dimension, most used first; sliders are reused across runs."""
@@ -86,11 +123,21 @@ class TraversalSliders(QWidget):
     def _label_sliders(self) -> None:
         u = self.usage
         unused_dims = explore.unused_dimensions(u)
+        scores = self._store.scores(self.run())
+        if scores is not None and len(scores.labels) != len(u.usage):
+            scores = None  # scored for other weights of another size: not these dimensions
+        self.factor_scores = scores
         for d, label, s in zip(self.slider_dims, self.slider_labels, self.sliders):
             unused = bool(unused_dims[d])
-            label.setText(f"z{d}  {u.measure} {u.usage[d]:.2f}" + (" (unused)" if unused else ""))
+            use = f"{u.measure} {u.usage[d]:.2f}" + (" (unused)" if unused else "")
+            named = scores.labels[d].text if scores is not None else ""
+            label.setText(named or f"z{d}  {use}")
             label.setEnabled(not unused)
-            s.setToolTip(f"z{d} from {u.low[d]:.2f} to {u.high[d]:.2f}")
+            tip = f"z{d} from {u.low[d]:.2f} to {u.high[d]:.2f}"
+            if named:
+                tip += f"; {use}; {scores.mig_text()}"  # type: ignore[union-attr]
+            s.setToolTip(tip)
+            label.setToolTip(tip)
         nz = len(u.usage)
         k = len(self.slider_dims)
         shown = f"the {k} most used of {nz}" if nz > k else f"all {nz}"

@@ -7,11 +7,16 @@ Three views of the members of the selected run's sweep (`run.group`):
   selects that member (every tab follows);
 - the comparison grid (`sweep_report.comparison_grid`): one row per member, the same test
   images' reconstructions, then decodings of the same prior codes;
-- a table of the figures, the best sample quality and the best bound marked.
+- a table of the figures, the best sample quality and the best bound marked;
+- beside the plane, MIG (disentanglement_lib's, explorer/session/disentangle_runner.py) against
+  β per image (β × C·H·W, the scale the β-VAE papers' disentanglement curves use): one point
+  per member, a line through the mean over seeds at each β; a sentence instead when the
+  dataset has no known factors or class labels to score against.
 
 It follows training (`follows_training`): the window gives it every run and calls it again at
 every epoch end, so the plane moves while the sweep trains. The IW bound and sample quality
-come from the background scorer (run.measures) once the sweep has ended.
+come from the background scorer (run.measures) once the sweep has ended; MIG from the Factors
+tab's scorer (the shared store), as each member is scored.
 """
 
 from __future__ import annotations
@@ -38,7 +43,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from latent_explorer.explorer.panels.base import Panel, row
+from latent_explorer.explorer.panels.base import Panel, image_shape_of, row
+from latent_explorer.explorer.session.disentangle_runner import (
+    factor_source,
+    shared_factor_scores,
+)
 from latent_explorer.explorer.session.scorer_text import IW_K, IW_TOOLTIP, NATS_LINE, QUALITY_TOOLTIP
 from latent_explorer.explorer.widgets.image_view import ImageView
 from latent_explorer.training.record.run import Run
@@ -50,6 +59,7 @@ COL_QUALITY, COL_BOUND = 8, 7
 BEST_BRUSH = QColor("#d9f2d9")
 POINT_COLOR = "#1f77b4"
 SELECTED_COLOR = "#d62728"
+MEAN_COLOR = "#555555"
 SWEEP_HINT = ("<b>{name}</b> is a single run, not a member of a β sweep.<br><br>To find the "
               "best β, tick <b>Sweep β</b> in the <i>New run</i> form (VAE or CVAE), give a "
               "list of βs (or fill it from a log grid) and press <b>Train sweep</b>: every β "
@@ -110,6 +120,34 @@ class SweepPanel(Panel):
         pl.addWidget(self.plot, 1)
         pl.addLayout(row(self.log_axes, self.save_plane_button))
 
+        # -- MIG against β, beside the plane --
+        self.mig_plot = pg.PlotWidget(background="w")
+        self.mig_plot.setMinimumSize(200, 160)
+        mp = self.mig_plot.getPlotItem()
+        mp.showGrid(x=True, y=True, alpha=0.15)
+        mp.setMenuEnabled(False)
+        mp.hideButtons()
+        mp.setLabel("bottom", "β per image  (β × C·H·W)")
+        mp.setLabel("left", "MIG")
+        self.mig_mean_curve = pg.PlotDataItem(pen=pg.mkPen(MEAN_COLOR, width=2))
+        mp.addItem(self.mig_mean_curve)
+        self.mig_scatter = pg.ScatterPlotItem(size=9, pen=pg.mkPen("w", width=1))
+        self.mig_scatter.setZValue(10)
+        self.mig_scatter.sigClicked.connect(self._on_mig_clicked)
+        mp.addItem(self.mig_scatter)
+        self.mig_caption = QLabel()
+        self.mig_caption.setWordWrap(True)
+        self.mig_caption.setTextFormat(Qt.TextFormat.RichText)
+        self._mig_points: list[tuple[Run, float, float]] = []
+        self._mig_means: list[tuple[float, float]] = []
+        mig_box = QWidget()
+        ml = QVBoxLayout(mig_box)
+        ml.setContentsMargins(0, 0, 0, 0)
+        ml.addWidget(self.mig_plot, 1)
+        ml.addWidget(self.mig_caption)
+        self.factor_scores = shared_factor_scores()
+        self.factor_scores.changed.connect(self._on_factor_scores_changed)
+
         # -- the grid --
         self.grid_view = ImageView(min_height=120, background=pg.mkColor(255, 255, 255))
         self._row_labels: list[pg.TextItem] = []
@@ -155,9 +193,11 @@ class SweepPanel(Panel):
 
         top = QSplitter(Qt.Orientation.Horizontal)
         top.addWidget(plane_box)
+        top.addWidget(mig_box)
         top.addWidget(grid_box)
-        top.setStretchFactor(0, 1)
+        top.setStretchFactor(0, 2)
         top.setStretchFactor(1, 1)
+        top.setStretchFactor(2, 2)
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(top)
         split.addWidget(table_box)
@@ -181,6 +221,7 @@ class SweepPanel(Panel):
         self.members = [r for r in self.runs if r.group == run.group] or [run]
         self._update_header()
         self._update_plane()
+        self._update_mig()
         self._update_grid()
         self._update_table()
 
@@ -188,6 +229,9 @@ class SweepPanel(Panel):
         self.members = []
         self._points = []
         self.scatter.setData([])
+        self._mig_points, self._mig_means = [], []
+        self.mig_scatter.setData([])
+        self.mig_mean_curve.setData([], [])
 
     # -- what tests and tools read ---------------------------------------------------------------
     def points(self) -> list[tuple[Run, float, float]]:
@@ -412,6 +456,76 @@ class SweepPanel(Panel):
             i = points[0].data()
             if i is not None and 0 <= i < len(self._points):
                 self.run_requested.emit(self._points[i][0])
+
+    # -- MIG against β -----------------------------------------------------------------------------
+    def mig_points(self) -> list[tuple[Run, float, float]]:
+        """The MIG plot's points: (member, β per image, MIG), as plotted."""
+        return list(self._mig_points)
+
+    def mig_means(self) -> list[tuple[float, float]]:
+        """The mean line: (β per image, mean MIG over the seeds scored at it), β ascending."""
+        return list(self._mig_means)
+
+    @staticmethod
+    def beta_per_image(run: Run) -> float:
+        """β on the per-image scale: the per-value β times C·H·W of the run's images."""
+        c, h, w = image_shape_of(run)
+        return float(run.beta) * c * h * w
+
+    def _on_factor_scores_changed(self, run_id: int) -> None:
+        if any(r.id == run_id for r in self.members) and not self.is_showing_hint:
+            self._update_mig()
+
+    def _update_mig(self) -> None:
+        members = self.members
+        ds = next((r.dataset for r in members if r.dataset is not None), None)
+        source = factor_source(ds)
+        if source is None:
+            self._mig_points, self._mig_means = [], []
+            self.mig_scatter.setData([])
+            self.mig_mean_curve.setData([], [])
+            self.mig_plot.setVisible(False)
+            self.mig_caption.setText(
+                "MIG against β: the data is still loading." if ds is None else
+                f"MIG against β: {escape(ds.name)} has no known generative factors and no class "
+                "labels, so the latent dimensions cannot be scored (the sprites sources can).")
+            return
+        self.mig_plot.setVisible(True)
+        pts = []
+        for r in members:
+            s = self.factor_scores.scores(r)
+            if s is not None and math.isfinite(s.score):
+                pts.append((r, self.beta_per_image(r), float(s.score)))
+        self._mig_points = pts
+        by_beta: dict[float, list[float]] = {}
+        for _r, b, v in pts:
+            by_beta.setdefault(b, []).append(v)
+        self._mig_means = [(b, float(np.mean(vs))) for b, vs in sorted(by_beta.items())]
+        # A log β axis (the axis only: the data go in as log10, as on the plane) unless a β is 0.
+        log = bool(pts) and all(b > 0 for _r, b, _v in pts)
+        self.mig_plot.getPlotItem().getAxis("bottom").setLogMode(log)
+
+        def tx(b: float) -> float:
+            return math.log10(b) if log else b
+
+        spots = [{"pos": (tx(b), v), "data": i, "size": 12 if r is self.run else 9,
+                  "brush": pg.mkBrush(SELECTED_COLOR if r is self.run else POINT_COLOR)}
+                 for i, (r, b, v) in enumerate(pts)]
+        self.mig_scatter.setData(spots)
+        self.mig_mean_curve.setData([tx(b) for b, _ in self._mig_means],
+                                    [v for _, v in self._mig_means])
+        against = ("the class label" if source.kind == "labels"
+                   else ", ".join(escape(n) for n in source.names))
+        scored = f"{len(pts)} of {len(members)} members scored" if len(pts) < len(members) \
+            else "one point per member, the line through the mean over seeds"
+        self.mig_caption.setText(f"<small>MIG (disentanglement_lib) against {against}: "
+                                 f"{scored}.</small>")
+
+    def _on_mig_clicked(self, _item, points, _ev=None) -> None:
+        if len(points):
+            i = points[0].data()
+            if i is not None and 0 <= i < len(self._mig_points):
+                self.run_requested.emit(self._mig_points[i][0])
 
     # -- the grid ----------------------------------------------------------------------------------
     def _update_grid(self) -> None:

@@ -10,6 +10,7 @@ a checkbox per row that shows or hides the run's curves. No torch at import.
 from __future__ import annotations
 
 import math
+import sys
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QRect, Qt, Signal
@@ -174,7 +175,8 @@ class RunTableModel(QAbstractTableModel):
             if col == COL_PROGRESS and run.id in self.progress:
                 return self.progress_text(run)
             if col == COL_NAME:
-                return run.name
+                factors = factor_tooltip(run)
+                return run.name + (f"\n{factors}" if factors else "")
             if col == COL_KIND:
                 return run.model_label
             target = getattr(run.config, "target_rate", None)
@@ -298,6 +300,15 @@ def run_sort_key(run: Run, column: int, model: RunTableModel | None = None):
     if text is None and model is not None:
         text = model.data(model.index(model.row_of(run), column))
     return _MISSING if not text else (0, str(text).casefold())
+
+
+def factor_tooltip(run: Run) -> str:
+    """'MIG 0.21 (disentanglement_lib)' and the most informative dims, once the Factors tab's
+    scorer has scored the run's weights ('' before, and for data without factors or labels).
+    The scorer's module is asked only once loaded: until then nothing is scored (no torch)."""
+    mod = sys.modules.get("latent_explorer.explorer.session.disentangle_runner")
+    scores = mod.known_scores(run) if mod is not None else None
+    return scores.tooltip() if scores is not None else ""
 
 
 def run_words(run: Run) -> str:
