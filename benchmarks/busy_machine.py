@@ -31,6 +31,8 @@ RUNNER = """
 import os, sys
 if sys.argv[1] == "passive":
     os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+if sys.argv[1] == "auto-all-threads":  # the package's wait policy, torch's threads when busy
+    os.environ["LATENT_EXPLORER_BUSY_THREADS"] = "0"
 import latent_explorer  # "auto": the package chooses by how busy the machine is
 if sys.argv[1].startswith("spin"):
     os.environ.pop("OMP_WAIT_POLICY", None)
@@ -43,7 +45,8 @@ sys.exit(main(sys.argv[2:]))
 """
 LABELS = {"spin": "OpenMP spin-wait (torch's default)",
           "passive": "OMP_WAIT_POLICY=PASSIVE always",
-          "auto": "latent_explorer's choice (passive when busy)"}
+          "auto": "latent_explorer's choice (passive, 1 thread when busy)",
+          "auto-all-threads": "passive when busy, torch's thread count"}
 BUSY = "while True: pass"
 
 
@@ -66,7 +69,7 @@ def main() -> None:
     ap.add_argument("--data-dir", type=Path, default=FASHION if FASHION.is_dir() else None)
     ap.add_argument("--sample", action="store_true", help="the bundled sample, even with Fashion")
     ap.add_argument("--threads", type=int, default=0, help="pass --threads N to train")
-    ap.add_argument("--policies", default="spin,passive,auto",
+    ap.add_argument("--policies", default="spin,passive,auto,auto-all-threads",
                     help="comma-separated: spin (torch's default), passive (always), auto (the "
                          "package's choice by the machine's load), "
                          "spin<N> (libgomp's default with GOMP_SPINCOUNT=N)")

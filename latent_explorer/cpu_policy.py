@@ -15,6 +15,7 @@ import os
 import time
 
 SAMPLES = 5
+BUSY_THREADS = 1
 SAMPLE_GAP_S = 0.004
 
 
@@ -41,6 +42,21 @@ def machine_is_busy(cpus: int | None = None, others: int | None = None) -> bool:
     return others is not None and others >= max(1, cpus // 2)
 
 
+def training_threads(environ=os.environ, busy: bool | None = None) -> int | None:
+    """Torch threads for a training run: None (torch's default, one per core) on a quiet
+    machine; BUSY_THREADS (1) while other programs keep the cores busy. Two threads meet at a
+    barrier after every small op, and on a shared core one waits for the other to be scheduled
+    again; one thread never waits for a sibling (benchmarks/busy_machine.py, policy "auto"
+    against "auto-all-threads"). LATENT_EXPLORER_BUSY_THREADS=<n> overrides the busy count
+    (0: torch's default), for benchmarking."""
+    value = environ.get("LATENT_EXPLORER_BUSY_THREADS", "").strip()
+    count = int(value) if value.isdigit() else BUSY_THREADS
+    if count <= 0:
+        return None
+    busy = machine_is_busy() if busy is None else busy
+    return count if busy else None
+
+
 def choose_wait_policy(environ=os.environ) -> str | None:
     """Set OMP_WAIT_POLICY=PASSIVE in `environ` when the machine is busy and the user set no
     policy; the policy in force afterwards (None: OpenMP's default, spinning)."""
@@ -49,4 +65,5 @@ def choose_wait_policy(environ=os.environ) -> str | None:
     return environ.get("OMP_WAIT_POLICY")
 
 
-__all__ = ["choose_wait_policy", "machine_is_busy", "others_running"]
+__all__ = ["BUSY_THREADS", "choose_wait_policy", "machine_is_busy", "others_running",
+           "training_threads"]

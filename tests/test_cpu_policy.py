@@ -49,6 +49,38 @@ def test_passive_waits_only_when_busy_and_the_user_said_nothing(monkeypatch, use
     assert env.get("OMP_WAIT_POLICY") == expected
 
 
+@pytest.mark.parametrize("env, busy, expected", [({}, True, 1), ({}, False, None),
+                                                 ({"LATENT_EXPLORER_BUSY_THREADS": "0"}, True, None),
+                                                 ({"LATENT_EXPLORER_BUSY_THREADS": "2"}, True, 2)])
+def test_training_takes_one_thread_only_while_the_machine_is_busy(env, busy, expected):
+    from latent_explorer.cpu_policy import training_threads
+
+    assert training_threads(env, busy=busy) == expected
+
+
+def test_the_window_trains_on_one_thread_when_busy_unless_the_form_says(monkeypatch):
+    import torch
+
+    from latent_explorer import cpu_policy
+    from latent_explorer.explorer.session import worker_threads
+
+    before = torch.get_num_threads()
+    monkeypatch.setattr(worker_threads, "lower_worker_priority", lambda: None)
+    monkeypatch.setattr(worker_threads, "WORKER_TORCH_THREADS", None)
+    monkeypatch.setattr(worker_threads, "DEFAULT_TORCH_THREADS", 2)  # the suite runs on 1
+    monkeypatch.setattr(cpu_policy, "machine_is_busy", lambda: True)
+    try:
+        worker_threads.prepare_worker_thread()
+        assert torch.get_num_threads() == 1
+        worker_threads.prepare_worker_thread(threads=3)
+        assert torch.get_num_threads() == 3
+        monkeypatch.setattr(cpu_policy, "machine_is_busy", lambda: False)
+        worker_threads.prepare_worker_thread()
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
 @pytest.mark.slow
 def test_the_policy_is_chosen_before_torch_loads():
     env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}

@@ -48,9 +48,14 @@ def limit_gui_thread_torch() -> None:
 
 def prepare_worker_thread(threads: int | None = None) -> None:
     """In a training thread, before its first torch op: lower its priority, set its threads:
-    `threads` (the form's "CPU threads"), else WORKER_TORCH_THREADS, else torch's default."""
+    `threads` (the form's "CPU threads"), else WORKER_TORCH_THREADS, else one while other
+    programs keep the cores busy (latent_explorer.cpu_policy.training_threads), else torch's
+    default."""
+    from latent_explorer.cpu_policy import training_threads
+
     lower_worker_priority()  # first: the OpenMP team torch starts next inherits it
-    torch.set_num_threads(threads or WORKER_TORCH_THREADS or DEFAULT_TORCH_THREADS)
+    torch.set_num_threads(threads or WORKER_TORCH_THREADS or training_threads()
+                          or DEFAULT_TORCH_THREADS)
 
 
 def worker_nice(busy: bool | None = None) -> int:

@@ -111,8 +111,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=_default("auto"),
                    help="auto, cpu, cuda or mps (with --resume: the run's own)")
     p.add_argument("--threads", type=_positive_int, default=None,
-                   help="CPU threads for torch (default: torch's, one per core); fewer leaves "
-                        "cores to other programs")
+                   help="CPU threads for torch (default: torch's, one per core, or one when "
+                        "other programs keep the cores busy); fewer leaves cores to others")
     p.add_argument("--compile", action="store_true",
                    help="train through autograd with a torch.compile'd loss "
                         "(slow start; usually slower than the default hand-written step)")
@@ -205,10 +205,13 @@ def _timings_line(started: float, t_data: tuple[float, float], t_trained: float,
 def run(args: argparse.Namespace) -> int:
     """Train (or continue a run) into the workspace, print the test metrics, and save the
     checkpoint to --out when given."""
-    if getattr(args, "threads", None):
+    from latent_explorer.cpu_policy import training_threads
+
+    threads = getattr(args, "threads", None) or training_threads()  # one when the CPU is busy
+    if threads:
         import torch
 
-        torch.set_num_threads(args.threads)
+        torch.set_num_threads(threads)
     from latent_explorer.training.record.checkpoint import checkpoint_of, save_checkpoint
     from latent_explorer.training.data.datasets import batches_per_epoch
     from latent_explorer.training.cli.progress import LoopProgress
