@@ -361,7 +361,7 @@ def test_principal_sliders_show_their_share_of_variance_and_move_the_code(qtbot,
     with qtbot.waitSignal(p.view.updated, timeout=WAIT):
         p.set_sigma(0, 2.0)
         p.set_sigma(2, -1.5)
-    assert p.values[0].text() == "+2.0σ" and p.values[2].text() == "-1.5σ"
+    assert p.values[0].text() == "+2.0σ" and p.values[2].text() == "−1.5σ"
     z = codes[panel.image_index]
     moved = z + 2.0 * pcs.std[0] * pcs.directions[0] - 1.5 * pcs.std[2] * pcs.directions[2]
     np.testing.assert_allclose(panel.principal_code(), moved, atol=1e-5)
@@ -395,3 +395,27 @@ def test_codes_are_made_off_the_gui_thread_and_reused_for_the_same_weights(qtbot
     assert panel.is_showing_hint and panel.codes is None
     panel.set_run(run)  # the same weights: at once, from the last codes made
     assert panel.codes is first and not panel.maker.is_busy and threads == [False]
+    # Newer weights (a training run's next snapshot): encoded again, the class vector remade.
+    torch.manual_seed(1)
+    run.model = build_model(run.model.config).eval()
+    with qtbot.waitSignal(panel.maker.ready, timeout=WAIT):
+        panel.set_run(run)
+    assert threads == [False, False]
+    codes, labels = codes_of(run), digits.test.labels.numpy()
+    np.testing.assert_allclose(panel.codes.codes, codes, atol=1e-5)
+    want, _, _ = balanced_expectation(codes, labels, panel.attribute.class_a.currentData(), None)
+    np.testing.assert_allclose(panel.vector.vector, want, atol=1e-5)
+
+
+def test_another_run_starts_from_its_own_image_and_classes(qtbot, digits, colour):
+    first, second = make_run(digits), make_run(colour, arch="conv", nz=4)
+    panel = open_panel(qtbot, first)
+    panel.set_image(150)
+    choose(panel.attribute.class_a, 9)
+    with qtbot.waitSignal(panel.maker.ready, timeout=WAIT):
+        panel.set_run(second)  # 60 test images of classes r, g, b
+    assert panel.image_index == 59 and panel.image_spin.value() == 59
+    box = panel.attribute.class_a
+    assert [box.itemText(i) for i in range(box.count())] == ["r", "g", "b"]
+    assert panel.vector.dim == 4 and panel.vector.source.startswith("class r vs rest")
+    assert panel.principal.shown == 4

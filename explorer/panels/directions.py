@@ -165,6 +165,7 @@ class DirectionsPanel(Panel):
         self.image_spin.setRange(0, n - 1)
         self.image_spin.setValue(min(self.image_index, n - 1))
         self.image_spin.blockSignals(False)
+        self.image_index = self.image_spin.value()  # a smaller test split: within it
         for spin in (self.analogy.a_index, self.analogy.b_index, self.analogy.c_index):
             spin.blockSignals(True)
             spin.setRange(0, n - 1)

@@ -229,7 +229,7 @@ class PrincipalPage(QWidget):
         self.edited.emit()
 
     def _on_slider_changed(self, k: int, value: int) -> None:
-        self.values[k].setText(f"{value / PC_STEPS:+.1f}σ")
+        self.values[k].setText(f"{value / PC_STEPS:+.1f}σ".replace("-", "−"))
         self.edited.emit()
 
 
