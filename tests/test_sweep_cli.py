@@ -143,3 +143,37 @@ def test_a_sweep_over_target_rates_names_members_by_rate_and_reports_their_beta(
 def test_ray_options_without_the_ray_engine_are_refused(tmp_path):
     with pytest.raises(CliError, match="--engine ray"):
         sweep_cmd.run(small(tmp_path / "x", "--address", "127.0.0.1:6379"))
+
+
+def test_a_sprites_sweep_reports_mig_dci_and_beta_per_image(tmp_path, monkeypatch, capsys):
+    """Two members on 600/300 sprites: summary.csv's new columns hold each member's MIG and DCI
+    disentanglement (as scored on its saved checkpoint's test codes) and β × C·H·W, and
+    mig_vs_beta.png is written beside the rate-distortion plane."""
+    from latent_explorer.training.data.sprites import load_sprites
+    from latent_explorer.training.metrics import disentanglement as dis
+    from latent_explorer.training.metrics.sweep_report import read_summary_csv
+
+    ds = load_sprites(n_train=600, n_test=300)
+    monkeypatch.setattr(sweep_cmd, "load_data", lambda args: ds)
+    out = tmp_path / "sprites"
+    args = parse("--model", "vae", "--betas", "1e-4,1e-3", "--epochs", "1", "--nz", "4",
+                 "--hidden", "32", "--dataset", "sprites", "--device", "cpu", "--iw", "0",
+                 "--no-judge", "--quiet", "--out", str(out))
+    assert sweep_cmd.run(args) == 0
+    rows = list(csv.DictReader((out / "summary.csv").read_text(encoding="utf-8").splitlines()))
+    assert [r["beta_per_image"] for r in rows] == ["0.4096", "4.096"]  # β × 1·64·64
+    assert all(r["bits_per_dim"] == "" for r in rows)  # Bernoulli: no bits/dim
+    factors = ds.test.factors.numpy()
+    for r in rows:
+        model = load_checkpoint(out / r["checkpoint"]).model
+        codes = dis.codes_of(model, ds.test.images)
+        assert float(r["mig"]) == pytest.approx(dis.mig(codes, factors).score, abs=6e-5)
+        assert float(r["dci_disentanglement"]) == pytest.approx(
+            dis.dci(codes, factors).disentanglement, abs=6e-5)
+    back = read_summary_csv(out / "summary.csv")
+    assert [b.mig for b in back] == [float(r["mig"]) for r in rows]
+    with Image.open(out / "mig_vs_beta.png") as im:
+        assert im.format == "PNG" and im.width > 300
+    printed = capsys.readouterr().out
+    assert "MIG" in printed.splitlines()[0] and "β/image" in printed.splitlines()[0]
+    assert "mig_vs_beta.png" in printed and "20-bin histograms" in printed

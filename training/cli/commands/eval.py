@@ -168,6 +168,8 @@ def run(args: argparse.Namespace) -> int:
     from latent_explorer.training.engine.device import pick_device
     from latent_explorer.training.metrics.evaluate import evaluate, require_finite
 
+    if args.all and not args.factors:
+        raise CliError("--all applies with --factors")
     try:
         device = pick_device(args.device)
     except ValueError as e:
@@ -186,8 +188,6 @@ def run(args: argparse.Namespace) -> int:
     check_image_shape(mc, ds, args.file)
     if args.iw < 0:
         raise CliError(f"--iw must be 0 or more, got {args.iw}")
-    if args.all and not args.factors:
-        raise CliError("--all applies with --factors")
     if args.factors:
         factors_of(ds)  # before the metrics: a dataset with nothing to measure is one line
     extra = args.iw > 0 or args.binarize or args.quality
