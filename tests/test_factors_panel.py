@@ -250,3 +250,60 @@ def test_sweep_tab_says_when_there_is_nothing_to_score(qtbot):
     assert not panel.is_showing_hint
     assert not panel.mig_plot.isVisibleTo(panel)
     assert "no known generative factors and no class labels" in panel.mig_caption.text()
+
+
+def test_latent_map_sliders_follow_the_scores_of_the_run_they_show(qtbot, sprites):
+    """In the Latent map tab the sliders find their run through the panel they sit in."""
+    from latent_explorer.explorer.panels.latent_map import LatentMapPanel
+
+    run = copy_run(sprites, seed=4)
+    panel = make_panel(qtbot, LatentMapPanel, [run], run, show=True)
+    qtbot.waitUntil(lambda: panel.usage is not None)
+    sliders = panel.traversal
+    assert sliders.run() is run
+    k = sliders.slider_dims.index(X_DIM)
+    assert "≈" not in sliders.slider_labels[k].text()
+    src = factor_source(sprites)
+    other = copy_run(sprites, seed=5)  # another run's scores leave these labels alone
+    shared_factor_scores().put(other, score_codes(expected_codes(other), src.values, src.names))
+    assert "≈" not in sliders.slider_labels[k].text()
+    scores = score_codes(expected_codes(run), src.values, src.names)
+    shared_factor_scores().put(run, scores)
+    assert sliders.slider_labels[k].text() == scores.labels[X_DIM].text
+    assert sliders.factor_scores is scores
+
+
+def test_the_window_scores_an_ended_run_and_closes_cleanly(qtbot, settings, datasets, sprites):
+    from PySide6.QtCore import Qt
+
+    from helpers import cell, make_window
+    from latent_explorer.explorer.views.run_table import COL_NAME
+
+    w = make_window(qtbot, settings, datasets, load_panels=True)
+    panel = next(p for p in w.panels if isinstance(p, FactorsPanel))
+    run = copy_run(sprites, seed=6)
+    w.session.add(run)  # as a loaded checkpoint is: ended, with its data
+    qtbot.waitUntil(lambda: shared_factor_scores().scores(run) is not None, timeout=60_000)
+    want = mig(expected_codes(run), factor_source(sprites).values).score
+    assert f"MIG {want:.2f} (disentanglement_lib)" in cell(w, run, COL_NAME,
+                                                          Qt.ItemDataRole.ToolTipRole)
+    assert w.shutdown()
+    assert not panel.runner.is_running
+
+
+def test_a_training_run_is_scored_on_demand_from_its_epoch_end_weights(qtbot, sprites):
+    from PySide6.QtCore import Qt
+
+    run = copy_run(sprites, seed=7)
+    run.state, run.snapshot_epoch = "running", 1
+    panel = make_panel(qtbot, FactorsPanel, [run], run, show=True)
+    assert panel.runner.pending == 0  # a run still training is not queued by itself
+    assert "is training" in panel.status.text()
+    assert panel.score_button.isVisible() and panel.score_button.isEnabled()
+    qtbot.mouseClick(panel.score_button, Qt.MouseButton.LeftButton)  # scored while "training"
+    qtbot.waitUntil(lambda: panel.scores is not None, timeout=60_000)
+    qtbot.waitUntil(lambda: not panel.runner.is_running, timeout=10_000)
+    assert "weights as of epoch 1" in panel.status.text()
+    assert panel.scores.score == pytest.approx(
+        mig(expected_codes(run), factor_source(sprites).values).score)
+    assert not panel.score_button.isEnabled()

@@ -1,8 +1,10 @@
 """The Factors tab: what each latent dimension encodes, against the dataset's known factors.
 
-A heat map of the mutual information (nats) between each latent dimension (rows, sorted by
-their largest MI or grouped by factor: `sorted_dimensions`) and each generative factor
-(columns), every row labelled with the factor it carries most about; beside it MIG overall
+A heat map of the mutual information between each latent dimension (rows, sorted by their
+largest MI or grouped by factor: `sorted_dimensions`) and each generative factor (columns),
+every row labelled with the factor it carries most about; each cell says the MI in nats and is
+coloured by MI / H(factor), the share of the factor's entropy the dimension carries (the
+normalisation MIG uses), so a two-value factor fully captured is as bright as a 32-value one; beside it MIG overall
 and per factor and DCI's disentanglement, completeness and informativeness, with the
 convention they follow in one line underneath (disentanglement_lib's, so the numbers compare
 with its tables).
@@ -113,7 +115,7 @@ class FactorsPanel(Panel):
         self.image.setColorMap(pg.colormap.get(COLOR_MAP))
         pi.addItem(self.image)
         self.colorbar = pg.ColorBarItem(values=(0, 1), colorMap=pg.colormap.get(COLOR_MAP),
-                                        label="MI (nats)", interactive=False, width=14)
+                                        label="MI / H(factor)", interactive=False, width=14)
         self.colorbar.setImageItem(self.image, insert_in=pi)
 
         # -- the scores --
@@ -154,8 +156,9 @@ class FactorsPanel(Panel):
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.plot)
         split.addWidget(scores_box)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 2)
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 1)
+        split.setSizes([560, 480])  # the table's seven columns readable beside the map
         layout = QVBoxLayout(self.content)
         layout.addWidget(self.caption)
         layout.addLayout(row("Rows:", self.order_box, self.score_button, self.save_button))
@@ -209,9 +212,9 @@ class FactorsPanel(Panel):
         return list(self._col_texts)
 
     def heat_map(self) -> np.ndarray | None:
-        """The MI matrix as drawn: (rows, factors) in nats, rows in `rows` order."""
-        img = self.image.image
-        return None if img is None or self.scores is None else np.asarray(img)
+        """The MI matrix as shown: (rows, factors) in nats, rows in `rows` order (the colours
+        are these over each factor's entropy)."""
+        return None if self.scores is None else self.scores.mi[self.rows]
 
     # -- drawing ---------------------------------------------------------------------------------
     def _on_store_changed(self, run_id: int) -> None:
@@ -278,20 +281,23 @@ class FactorsPanel(Panel):
         self.rows = (s.order if self.order == "factor" and len(s.order) == len(mi)
                      else sorted_dimensions(mi, by=self.order))
         shown = mi[self.rows]
-        top = float(max(shown.max(initial=0.0), np.nanmax(s.mig.entropy, initial=0.0), 1e-6))
-        self.image.setImage(shown, levels=(0.0, top), autoLevels=False)
+        entropy = np.asarray(s.mig.entropy, dtype=np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share = np.where(entropy > 0, shown / entropy, 0.0)
+        self.image.setImage(np.clip(share, 0.0, 1.0), levels=(0.0, 1.0), autoLevels=False)
         self.image.setRect(0, 0, shown.shape[1], shown.shape[0])
-        self.colorbar.setLevels((0.0, top))
+        self.colorbar.setLevels((0.0, 1.0))
         self._row_texts = [s.labels[int(d)].short for d in self.rows]
         self._col_texts = list(s.factor_names)
         pi.getAxis("left").setTicks([[(i + 0.5, t) for i, t in enumerate(self._row_texts)]])
         pi.getAxis("bottom").setTicks([[(k + 0.5, t) for k, t in enumerate(self._col_texts)]])
         pi.vb.setRange(xRange=(0, shown.shape[1]), yRange=(0, shown.shape[0]), padding=0.0)
-        self._write_cells(shown, top)
+        self._write_cells(shown, share)
         self._fill_scores(s)
 
-    def _write_cells(self, shown: np.ndarray, top: float) -> None:
-        """Each cell's MI in its middle, light on dark cells (maps up to MAX_CELL_TEXTS cells)."""
+    def _write_cells(self, shown: np.ndarray, share: np.ndarray) -> None:
+        """Each cell's MI in nats in its middle, dark on bright cells (maps up to
+        MAX_CELL_TEXTS cells)."""
         if shown.size > MAX_CELL_TEXTS:
             return
         pi = self.plot.getPlotItem()
@@ -304,15 +310,16 @@ class FactorsPanel(Panel):
             t = self._cell_texts[n]
             v = float(shown[i, k])
             t.setText(f"{v:.2f}")
-            t.setColor("#111111" if v > 0.6 * top else "#f0f0f0")
+            t.setColor("#111111" if share[i, k] > 0.6 else "#f0f0f0")
             t.setPos(k + 0.5, i + 0.5)
             t.setVisible(True)
 
     def _fill_scores(self, s: FactorScores) -> None:
         m, d = s.mig, s.dci
-        per = ", ".join(f"{escape(n)} {_fmt(v)}" for n, v in zip(s.factor_names, m.per_factor))
-        self.mig_label.setText(f"<b>MIG {_fmt(m.score, 3)}</b> (disentanglement_lib)"
-                               + (f" · per factor: {per}" if len(s.factor_names) > 1 else ""))
+        varied = int(np.isfinite(m.per_factor).sum())
+        self.mig_label.setText(f"<b>MIG {_fmt(m.score, 3)}</b> (disentanglement_lib): the mean "
+                               f"of the MIG column over {varied} factor"
+                               f"{'' if varied == 1 else 's'} that vary")
         if d is None:
             self.dci_label.setText(f"DCI: not computed ({escape(s.dci_problem)})")
         else:

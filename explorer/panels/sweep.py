@@ -129,6 +129,7 @@ class SweepPanel(Panel):
         mp.hideButtons()
         mp.setLabel("bottom", "β per image  (β × C·H·W)")
         mp.setLabel("left", "MIG")
+        mp.getAxis("left").enableAutoSIPrefix(False)  # MIG is a fraction: no "×0.001"
         self.mig_mean_curve = pg.PlotDataItem(pen=pg.mkPen(MEAN_COLOR, width=2))
         mp.addItem(self.mig_mean_curve)
         self.mig_scatter = pg.ScatterPlotItem(size=9, pen=pg.mkPen("w", width=1))
@@ -514,6 +515,11 @@ class SweepPanel(Panel):
         self.mig_scatter.setData(spots)
         self.mig_mean_curve.setData([tx(b) for b, _ in self._mig_means],
                                     [v for _, v in self._mig_means])
+        if pts:  # from 0, so a small MIG does not look like a large one
+            xs = [tx(b) for _r, b, _v in pts]
+            self.mig_plot.getPlotItem().vb.setRange(
+                xRange=(min(xs), max(xs)), yRange=(0.0, max(0.05, max(v for *_, v in pts) * 1.15)),
+                padding=0.08)
         against = ("the class label" if source.kind == "labels"
                    else ", ".join(escape(n) for n in source.names))
         scored = f"{len(pts)} of {len(members)} members scored" if len(pts) < len(members) \
