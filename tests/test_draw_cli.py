@@ -79,12 +79,12 @@ def test_restyle_writes_a_row_per_image_as_npy(tmp_path, capsys, ckpts, digits, 
                              "--out", out)
     assert rc == 0
     rows = np.load(out)
-    assert rows.shape == (6, 10, 28, 28) and rows.dtype == np.float32
+    assert rows.shape == (6, 10, 1, 28, 28) and rows.dtype == np.float32
     assert 0.0 <= rows.min() and rows.max() <= 1.0
-    assert "wrote 6×10 restyled digits" in stdout and "stack.npy[2]" in stdout
+    assert "wrote 6×10 restyled images" in stdout and "stack.npy[2]" in stdout
     # The same as the core on the same preprocessed inputs, restyled from the model's guess.
     x = np.stack([preprocess(np.asarray(Image.open(f))) for f in digits["files"][:1]])
-    np.testing.assert_allclose(rows[0], restyle_batch(runs["cvae"].model, x)[0], atol=1e-5)
+    np.testing.assert_allclose(rows[0, :, 0], restyle_batch(runs["cvae"].model, x)[0], atol=1e-5)
 
 
 def test_restyle_with_a_label_and_a_png_grid(tmp_path, capsys, ckpts, digits, runs):
@@ -220,7 +220,7 @@ def test_encode_an_empty_image_in_a_stack_names_it(tmp_path, capsys, ckpts, digi
 
 
 def test_help_documents_the_array_layouts(capsys):
-    for name, needle in (("encode", "[:, 1] is log σ"), ("restyle", "(N images, classes, 28")):
+    for name, needle in (("encode", "[:, 1] is log σ"), ("restyle", "(N images, classes, C, H, W)")):
         parser = CliParser(prog=name)
         COMMANDS[name].add_arguments(parser)
         with pytest.raises(SystemExit):

@@ -68,7 +68,7 @@ def test_every_registry_is_a_registry():
     assert [f.name for f in sources.list_folder_formats()] == ["idx", "celeba", "image-folder"]
     assert isinstance(commands.COMMANDS, Registry) and isinstance(panels.PANELS, Registry)
     assert commands.COMMANDS.names() == ("train", "eval", "sample", "sweep", "encode",
-                                         "timeline", "map", "runs", "restyle")
+                                         "timeline", "map", "runs", "vector", "restyle")
     for registry, register, entry in [
         (kinds.MODEL_KINDS, kinds.register_kind, kinds.get_kind("ae")),
         (sources.DATA_SOURCES, sources.register_source, sources.get_source("mnist")),
@@ -92,5 +92,5 @@ def test_a_new_panel_is_one_entry(qtbot, monkeypatch):
     made = panels.create_panels()
     for p in made:
         qtbot.addWidget(p)
-    assert len(made) == len(panels.PANELS) == 8
+    assert len(made) == len(panels.PANELS) == 10
     assert type(made[-1]) is panels.Panel  # the new entry, last: tabs follow registration order

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 from superqt.utils import qthrottled
 
+from latent_explorer.explorer.panels.directions_targets import DIRECTIONS_IMAGE
 from latent_explorer.explorer.panels.base import (
     INTERPOLATION_END,
     INTERPOLATION_START,
@@ -71,7 +72,8 @@ EMPTY_CAPTIONS = {
 }
 SEND_TARGETS = (("Interpolation: start", INTERPOLATION_START),
                 ("Interpolation: end", INTERPOLATION_END),
-                ("Latent map: traversal start", TRAVERSAL_START))
+                ("Latent map: traversal start", TRAVERSAL_START),
+                ("Directions: image to edit", DIRECTIONS_IMAGE))
 USED_BRUSH, UNUSED_BRUSH = pg.mkBrush("#4c9be8"), pg.mkBrush(110, 110, 110)
 STAR_PX = 26  # the drawing's star on the small map, in screen pixels
 STAR_COLOR = "#ffd400"

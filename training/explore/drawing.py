@@ -307,6 +307,47 @@ def read_input_files(paths: list[str | Path], raw: bool = False) -> tuple[list[s
     return names, np.stack(images) if images else np.zeros((0, SIZE, SIZE), np.float32)
 
 
+def read_model_inputs(image_shape: tuple[int, ...], paths: list[str | Path],
+                      raw: bool = False) -> tuple[list[str], np.ndarray]:
+    """Names and the inputs of many files for a model of `image_shape` (C, H, W): grey 28×28
+    digits the MNIST way (`read_input_files`, (n, 28, 28)); any other model's images fitted to
+    its size and colour (`load_fitted_image`, (n, C, H, W)). A .npy for such a model holds one
+    (C, H, W) image or an (N, C, H, W) stack of its shape, in [0, 1]."""
+    shape = tuple(int(s) for s in image_shape)
+    if shape == (1, SIZE, SIZE):
+        return read_input_files(paths, raw)
+    names: list[str] = []
+    images: list[np.ndarray] = []
+    for path in paths:
+        path = Path(path)
+        if path.suffix.lower() == ".npy":
+            a = load_any_array(path)
+            stack = a[None] if a.shape == shape else a
+            if stack.ndim != 4 or stack.shape[1:] != shape or len(stack) == 0:
+                raise DrawingError(f"{path}: expected a {'×'.join(map(str, shape))} image or an "
+                                   f"N×{'×'.join(map(str, shape))} stack, got shape {a.shape}")
+            got = list(np.clip(stack.astype(np.float32), 0.0, 1.0))
+        else:
+            got = [load_fitted_image(path, shape)]
+        names += [str(path)] if len(got) == 1 else [f"{path}[{i}]" for i in range(len(got))]
+        images += got
+    return names, np.stack(images) if images else np.zeros((0, *shape), np.float32)
+
+
+def load_any_array(path: str | Path) -> np.ndarray:
+    """A numeric .npy array of any shape; DrawingError naming the file otherwise."""
+    path = Path(path)
+    try:
+        a = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise DrawingError(f"{path}: no such file") from None
+    except (OSError, ValueError, EOFError) as e:
+        raise DrawingError(f"{path}: not a readable .npy array ({e})") from None
+    if not isinstance(a, np.ndarray) or not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
+        raise DrawingError(f"{path}: expected a numeric array, got {getattr(a, 'dtype', type(a))}")
+    return a
+
+
 # -- the model's side ---------------------------------------------------------------------------
 @contextmanager
 def _eval_mode(model: LatentModel) -> Iterator[None]:

@@ -8,13 +8,15 @@ from pathlib import Path
 HELP = "write the posterior codes (μ, log σ) of image files, preprocessed like MNIST"
 DESCRIPTION = (
     "Encode image files (PNG/JPEG of any size, dark-on-light or light-on-dark) or .npy arrays "
-    "(an H×W image or an N×28×28 stack) with a checkpoint's encoder. Each image is made "
-    "MNIST-like first: grey, inverted if the background is light, its ink cropped, scaled to "
-    "fit 20×20 and centred by centre of mass in 28×28 (skip that with --raw). "
+    "(an H×W image or an N×28×28 stack) with a checkpoint's encoder. For a 28×28 grey digit "
+    "model each image is made MNIST-like first: grey, inverted if the background is light, its "
+    "ink cropped, scaled to fit 20×20 and centred by centre of mass in 28×28 (skip that with "
+    "--raw). For any other model an image is fitted to its size and colour (scaled to cover, "
+    "centre-cropped), and a .npy holds one C×H×W image or an N×C×H×W stack of its shape. "
     "--out codes.npy writes float32 N×2×nz: [:, 0] is μ and [:, 1] is log σ (an AE, which has "
     "no σ: N×1×nz). --out codes.npz writes named arrays instead: mean (N×nz), log_sigma "
     "(N×nz, VAE/CVAE), label (N, CVAE: the label each image was encoded with), image "
-    "(N×28×28, the preprocessed inputs) and source (the file of each row). A CVAE encodes "
+    "(the preprocessed inputs) and source (the file of each row). A CVAE encodes "
     "with --label, or else with its own guess (the label with the highest ELBO).")
 OUT_SUFFIXES = (".npy", ".npz")
 # What --classify's scores are, by --score (training.explore.drawing.classify_batch's methods).
@@ -55,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     from latent_explorer.training.record.checkpoint import load_checkpoint
     from latent_explorer.training.cli.main import CliError
     from latent_explorer.training.explore.drawing import (classify_batch, classify_with_errors, encode_image,
-                                  read_input_files)
+                                  read_model_inputs)
 
     out = Path(args.out) if args.out else None
     if out is None and not args.classify:
@@ -74,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
             raise CliError(f"--label applies only to a CVAE; {args.file} is a {kind}")
         if args.classify:
             raise CliError(f"--classify needs a CVAE; {args.file} is a {kind}")
-    names, images = read_input_files(args.images, raw=args.raw)
+    names, images = read_model_inputs(model.config.image_shape, args.images, raw=args.raw)
 
     labels = None
     if model.config.is_conditional:

@@ -7,12 +7,13 @@ from pathlib import Path
 
 HELP = "re-render image files as every class with a CVAE (one row per image)"
 DESCRIPTION = (
-    "Encode each image (PNG/JPEG of any size, or .npy: an H×W image or an N×28×28 stack) with "
-    "a CVAE, using --label as its class or else the model's own guess, and decode the same z "
-    "(the posterior mean: the style) with each of the class labels. Images are made MNIST-like "
-    "first, as in `encode` (skip with --raw). --out grid.png writes one row per image and one "
-    "column per class; --out grid.npy writes the float32 array, shape (N images, classes, 28, "
-    "28) in [0, 1].")
+    "Encode each image (PNG/JPEG of any size, or .npy) with a CVAE, using --label as its class "
+    "or else the model's own guess, and decode the same z (the posterior mean: the style) with "
+    "each of the class labels. Images are read as in `encode`: made MNIST-like for a 28×28 grey "
+    "digit model (skip with --raw), fitted to the model's size and colour otherwise. "
+    "--out grid.png writes one row per image and one column per class (in colour for a colour "
+    "model); --out grid.npy writes the float32 array, shape (N images, classes, C, H, W) in "
+    "[0, 1].")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="PNG/JPEG file, or .npy (H×W image or N×28×28 stack)")
     parser.add_argument("--out", required=True,
                         help="OUT.png (grid: a row per image, a column per class) or OUT.npy "
-                             "(float32 N×classes×28×28)")
+                             "(float32 N×classes×C×H×W)")
     parser.add_argument("--label", type=_label, default=None,
                         help="the images' class (default: the model's guess for each)")
     parser.add_argument("--raw", action="store_true",
@@ -38,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
 
     from latent_explorer.training.record.checkpoint import load_checkpoint
     from latent_explorer.training.cli.main import CliError
-    from latent_explorer.training.explore.drawing import classify_batch, read_input_files, restyle_batch
+    from latent_explorer.training.explore.drawing import classify_batch, read_model_inputs, restyle_batch
     from latent_explorer.training.explore.render import make_grid, save_png
 
     out = Path(args.out)
@@ -51,18 +52,19 @@ def run(args: argparse.Namespace) -> int:
     model = load_checkpoint(args.file).model
     if not model.config.is_conditional:
         raise CliError(f"restyle needs a CVAE; {args.file} is a {model.config.kind.upper()}")
-    names, images = read_input_files(args.images, raw=args.raw)
+    names, images = read_model_inputs(model.config.image_shape, args.images, raw=args.raw)
     if args.label is None:
         labels, _ = classify_batch(model, images)
         for name, g in zip(names, labels):
             print(f"{name}: restyled from {g} (the model's guess)")
     else:
         labels = np.full(len(images), args.label)
-    rows = restyle_batch(model, images, labels)  # (N, classes, 28, 28)
+    rows = restyle_batch(model, images, labels)  # (N, classes, H, W[, 3]) to show
     n, c = rows.shape[:2]
-    if out.suffix.lower() == ".npy":
-        np.save(out, rows.astype(np.float32))
+    if out.suffix.lower() == ".npy":  # as models hold images: (N, classes, C, H, W)
+        chw = rows[:, :, None] if rows.ndim == 4 else rows.transpose(0, 1, 4, 2, 3)
+        np.save(out, np.ascontiguousarray(chw, dtype=np.float32))
     else:
         save_png(make_grid(rows.reshape(n * c, *rows.shape[2:]), ncols=c), out, scale=2)
-    print(f"wrote {n}×{c} restyled digits to {out}")
+    print(f"wrote {n}×{c} restyled images to {out}")
     return 0
