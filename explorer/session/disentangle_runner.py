@@ -86,11 +86,26 @@ class FactorSource:
     kind: str
 
 
+_SOURCES: list[tuple[Dataset, FactorSource | None]] = []  # the last few datasets asked about
+_SOURCES_KEPT = 4
+
+
 def factor_source(dataset: Dataset | None) -> FactorSource | None:
     """What `dataset`'s codes are scored against: its known factors, else its class label when
-    it has more than one class in its test split; None when it has neither."""
+    it has more than one class in its test split; None when it has neither. The Factors tab
+    asks for every run at every epoch end: the last few answers are kept (by identity)."""
     if dataset is None or dataset.test is None or len(dataset.test) == 0:
         return None
+    for ds, source in _SOURCES:
+        if ds is dataset:
+            return source
+    source = _factor_source(dataset)
+    _SOURCES.insert(0, (dataset, source))
+    del _SOURCES[_SOURCES_KEPT:]
+    return source
+
+
+def _factor_source(dataset: Dataset) -> FactorSource | None:
     test = dataset.test
     if dataset.factor_names and test.factors is not None:
         values = np.asarray(test.factors.cpu().numpy(), dtype=np.float64)
@@ -405,10 +420,12 @@ class DisentangleRunner(QObject):
         """Queue `run`'s current weights for scoring (a copy of its model); False when it cannot
         be scored or these weights are already scored or queued. `force`: the user asked (a
         run still training is scored from its epoch-end copy, ahead of the queue, at once)."""
-        if self._closed or not self.wants(run, force):
+        if self._closed:
             return False
         known = self.store.entry(run)
         if known is not None and known.state in ("scoring", "done"):
+            return False
+        if not self.wants(run, force):
             return False
         source = factor_source(run.dataset)
         assert source is not None and run.dataset is not None and run.model is not None
