@@ -4,6 +4,7 @@ nothing, and clear refusals. Every Ray process here listens on 127.0.0.1 only.""
 from __future__ import annotations
 
 import csv
+import json
 import os
 import signal
 import socket
@@ -229,13 +230,23 @@ def test_the_cli_trains_on_a_running_head_and_writes_what_local_writes(tmp_path,
                             "--betas", "0,0.005", "--epochs", "1", "--nz", "8", "--hidden",
                             "64,32", "--iw", "0", "--no-judge", "--quiet", "--dataset",
                             "mnist-sample", "--engine", "ray", "--address",
-                            f"127.0.0.1:{port}", "--out", str(out)],
+                            f"127.0.0.1:{port}", "--out", str(out), "--workspace",
+                            str(tmp_path / "ws")],
                            capture_output=True, text=True, timeout=300, cwd=ROOT, env=env)
         assert p.returncode == 0, p.stderr
     finally:
         # Its whole process group at once: a graceful `--block` shutdown takes ~30 s here.
         os.killpg(head.pid, signal.SIGKILL)
         head.wait(30)
+    # Each trial's member is a run in the workspace, written as it trained: finished, with its
+    # epoch checkpoint, as `runs --json` lists them.
+    listed = subprocess.run([sys.executable, str(ROOT / "main.py"), "runs", "--json",
+                             "--workspace", str(tmp_path / "ws")],
+                            capture_output=True, text=True, timeout=60, cwd=ROOT, env=env)
+    assert listed.returncode == 0, listed.stderr
+    runs = [json.loads(line) for line in listed.stdout.splitlines() if line.strip()]
+    assert sorted((r["state"], r["epoch"]) for r in runs) == [("finished", 1), ("finished", 1)]
+    assert all(Path(r["checkpoint"]).is_file() for r in runs)
     # What `sweep` writes locally, and the members a local sweep trains.
     assert sorted(f.name for f in out.iterdir()) == [
         "grid.png", "rate-distortion.png", "summary.csv", "vae-beta0-seed0.safetensors",
