@@ -22,6 +22,7 @@ from latent_explorer.training.cli.commands._args import (_positive_int, _seed, a
 from latent_explorer.training.cli.main import CliError
 
 OUT_SUFFIXES = (".png", ".npy")  # training.explore.export's SAMPLE_SUFFIXES, written out
+ONE_OF = "(default: none; one of --from, --factor, --vector and --analogy is required)"
 MAX_CODES = 10_000  # test images encoded to estimate a vector (as many as the MIG scores)
 
 
@@ -45,24 +46,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--from", dest="from_", metavar="A",
                       help="the class the vector points to: a class name or number (the vector "
-                           "is mean code of A minus that of --to, or of every other class)")
+                           "is mean code of A minus that of --to, or of every other class) "
+                           f"{ONE_OF}")
     what.add_argument("--factor", metavar="NAME",
                       help="a generative factor of the dataset (sprites: shape, scale, "
                            "orientation, x, y[, hue]): the vector goes from images whose value "
-                           "is <= --low to those whose value is >= --high")
-    what.add_argument("--vector", metavar="NAME", help="a vector saved with the run (--save)")
+                           f"is <= --low to those whose value is >= --high {ONE_OF}")
+    what.add_argument("--vector", metavar="NAME", help=f"a vector saved with the run (--save) {ONE_OF}")
     what.add_argument("--analogy", nargs=3, metavar=("A", "B", "C"),
                       help="a : b :: c : ?, answered as decode(c + b - a); each a test image "
                            "index (a number) or a class as its name or class:NAME (its test "
                            "images' mean code; class:3 for a class named 3); writes a, b, c "
-                           "and the answer")
+                           f"and the answer {ONE_OF}")
     p.add_argument("--to", metavar="B", default=None,
                    help="with --from: the class the vector points away from (default: every "
                         "other class)")
     p.add_argument("--low", type=float, default=None, metavar="X",
-                   help="with --factor: the low end (values <= X) (required with --factor)")
+                   help="with --factor: the low end (values <= X) (default: none; required with --factor)")
     p.add_argument("--high", type=float, default=None, metavar="Y",
-                   help="with --factor: the high end (values >= Y) (required with --factor)")
+                   help="with --factor: the high end (values >= Y) (default: none; required with --factor)")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--apply", metavar="IMAGE", default=None,
                        help="apply the vector to this image file (PNG, JPEG, ...), fitted to the "
