@@ -14,7 +14,9 @@ from helpers import CELL, PAD, assert_image, grid_cell, grid_shape, make_panel
 from latent_explorer.explorer.panels import Panel, create_panels
 from latent_explorer.explorer.panels.base import PNG_SCALE, TAB10
 from latent_explorer.explorer.panels.conditional import ConditionalPanel
+from latent_explorer.explorer.panels.directions import DirectionsPanel
 from latent_explorer.explorer.panels.draw import DrawPanel
+from latent_explorer.explorer.panels.factors import FactorsPanel
 from latent_explorer.explorer.panels.interpolation import GALLERY_COLS, InterpolationPanel
 from latent_explorer.explorer.panels.latent_map import LatentMapPanel
 from latent_explorer.explorer.panels.prior import PriorPanel
@@ -29,7 +31,7 @@ def test_create_panels_gives_one_panel_per_view(qtbot):
         qtbot.addWidget(p)
     assert all(isinstance(p, Panel) for p in panels)
     titles = [p.title for p in panels]
-    assert len(set(titles)) == len(titles) == 7
+    assert len(set(titles)) == len(titles) == 9
 
 
 @pytest.mark.parametrize("cls", [ReconstructionsPanel, PriorPanel, ConditionalPanel,
@@ -419,9 +421,11 @@ def test_changing_the_selected_run_updates_every_panel(qtbot, runs, all_runs):
             return p.preview.grid.copy()
         return p.export_grid().copy()
     for p in panels:
-        if isinstance(p, SweepPanel):  # single runs get its hint (tests/test_sweep_gui.py)
+        if isinstance(p, (SweepPanel, FactorsPanel)):  # their own tests (sweep_gui, factors_panel)
             continue
         p.set_run(runs["cvae"])
+        if isinstance(p, DirectionsPanel):  # its strip follows the test codes, encoded off-thread
+            qtbot.waitUntil(lambda: p.export_grid() is not None)
         if isinstance(p, DrawPanel):  # it shows nothing until something is drawn
             digit = explore.split_images(p.run.dataset.test, [0])[0][0, 0].numpy()
             p.canvas.set_image(np.kron(digit, np.ones((8, 8))))
@@ -432,6 +436,10 @@ def test_changing_the_selected_run_updates_every_panel(qtbot, runs, all_runs):
             assert p.is_showing_hint and p.grid is None
             continue
         qtbot.waitUntil(lambda: not p.is_showing_hint)
+        if isinstance(p, DirectionsPanel):
+            qtbot.waitUntil(lambda: p.export_grid() is not None
+                            and p.export_grid().shape == before.shape
+                            and np.abs(p.export_grid() - before).max() > 1e-3)
         after = images(p)
         assert after.shape != before.shape or np.abs(after - before).max() > 1e-3, p.title
         assert "VAE" in (p.caption.text() if hasattr(p, "caption") else p.captions[0].text())
