@@ -13,29 +13,38 @@ from latent_explorer.training.data.sources import load_dataset
 
 
 class DatasetCache:
-    """Datasets loaded once per (source, data_dir) and shared by runs; thread-safe."""
+    """Datasets loaded once per (source, data_dir, image_size, channels) and shared by runs;
+    thread-safe. A folder read at 8×8 grey is another dataset than the same folder as its
+    files are: each has its own entry."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._data: dict[tuple[str, str | None], Dataset] = {}
+        self._data: dict[tuple, Dataset] = {}
 
     @staticmethod
-    def key(source: str, data_dir: str | None) -> tuple[str, str | None]:
-        return (source, os.path.abspath(os.path.expanduser(data_dir)) if data_dir else None)
+    def key(source: str, data_dir: str | None, image_size: int | None = None,
+            channels: int | None = None) -> tuple:
+        """(source, absolute data_dir or None), then the image options when any is set."""
+        k: tuple = (source, os.path.abspath(os.path.expanduser(data_dir)) if data_dir else None)
+        return k if image_size is None and channels is None else (*k, image_size, channels)
 
-    def put(self, source: str, data_dir: str | None, dataset: Dataset) -> None:
+    def put(self, source: str, data_dir: str | None, dataset: Dataset,
+            image_size: int | None = None, channels: int | None = None) -> None:
         with self._lock:
-            self._data[self.key(source, data_dir)] = dataset
+            self._data[self.key(source, data_dir, image_size, channels)] = dataset
 
     def get(self, source: str, data_dir: str | None = None, notify=None,
-            allow_download: bool = True) -> Dataset:
-        """The cached dataset, loading it (in the calling thread) the first time."""
-        k = self.key(source, data_dir)
+            allow_download: bool = True, image_size: int | None = None,
+            channels: int | None = None) -> Dataset:
+        """The cached dataset, loading it (in the calling thread) the first time; `image_size`
+        and `channels` as `load_dataset` takes them (a TrainConfig's `load_options`)."""
+        k = self.key(source, data_dir, image_size, channels)
         # One lock around the load: two jobs on the same data never read it twice.
         with self._lock:
             ds = self._data.get(k)
             if ds is None:
-                ds = load_dataset(source, data_dir, notify=notify, allow_download=allow_download)
+                ds = load_dataset(source, data_dir, notify=notify, allow_download=allow_download,
+                                  image_size=image_size, channels=channels)
                 self._data[k] = ds
             return ds
 

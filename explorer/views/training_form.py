@@ -1,8 +1,15 @@
-"""The training form: model kind, architecture, dataset, β, nz, epochs, batch size, learning rate, seed.
+"""The training form: model kind, architecture, likelihood, dataset (a folder's image size and
+channels), β, nz, epochs, batch size, learning rate, seed.
 
 "Sweep β" mode (VAE/CVAE): the single β and seed give way to a list of βs (typed, or filled
 from a log grid) and a list of seeds; Train then asks for a sweep (`sweep_requested`, with
 the plain values of a training.engine.sweep.SweepConfig) that trains every (β, seed) at once.
+
+The fields come in groups with one job each, which add their rows to this form's one layout
+(so every label lines up): explorer/widgets/model_fields.py (kind, architecture, prior,
+likelihood, conv widths), data_fields.py (dataset, image options), sweep_fields.py (the sweep's
+lists and where it trains), run_fields.py (nz … CPU threads), beta_control.py and
+schedule_control.py. This module wires them: the checks, the time estimate, Train.
 
 Bad values are refused here with an inline message (never an exception). The form is Qt-only:
 it hands plain values to the window, which builds the engine's TrainConfig.
@@ -11,59 +18,38 @@ it hands plain values to the window, which builds the engine's TrainConfig.
 from __future__ import annotations
 
 import math
-import os
-from pathlib import Path
+import sys
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QFileDialog,
-    QFormLayout,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
-    QPushButton,
-    QSpinBox,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QFormLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
-from latent_explorer.models.architectures import DEFAULT_ARCH, list_archs
-from latent_explorer.models.priors import DEFAULT_PRIOR, DEFAULT_PSEUDO_INPUTS, VAMP, prior_problems
+from latent_explorer.explorer.views.step_cost import pixel_scale
 from latent_explorer.explorer.views.time_estimate import SpeedBook
 from latent_explorer.explorer.widgets.beta_control import BetaControl, parse_beta
-from latent_explorer.explorer.widgets.prior_control import PriorControl
+from latent_explorer.explorer.widgets.data_fields import FOLDER_ITEM, DataFields
+from latent_explorer.explorer.widgets.model_fields import ModelFields
+from latent_explorer.explorer.widgets.run_fields import LR_MAX, LR_MIN, RunFields, parse_lr
 from latent_explorer.explorer.widgets.schedule_control import SCHEDULE_DEFAULTS, ScheduleControl
-from latent_explorer.models.registry import get_kind, list_kinds
+from latent_explorer.explorer.widgets.sweep_fields import COURSE_BETAS_TEXT, SWEEP_DEFAULTS, SweepFields
+from latent_explorer.models.architectures import DEFAULT_ARCH
+from latent_explorer.models.priors import DEFAULT_PRIOR, DEFAULT_PSEUDO_INPUTS
+from latent_explorer.models.registry import get_kind
 from latent_explorer.training.data.sources import default_epochs, list_sources
 
-FOLDER_ITEM = "Folder (idx files, or one sub-folder of images per class)…"
 SAMPLE_TRAIN = 4500  # 'auto' offline: the bundled sample's training split
-LR_MIN, LR_MAX = 1e-6, 1e4
-_CHOOSE_FOLDER = "choose-folder"
-_FOLDER_PREFIX = "folder:"
 DEFAULTS = {"kind": "vae", "arch": DEFAULT_ARCH, "prior": DEFAULT_PRIOR,
             "pseudo_inputs": DEFAULT_PSEUDO_INPUTS, "beta": 0.005, "nz": 32, "epochs": None, "batch_size": 64, "lr": 1e-3,
             "seed": 0, "dataset": "auto", "data_dir": None,
             "target_rate": None,  # epochs None: follow the dataset; target_rate None: β fixed
             "device": "auto", "threads": 0,  # threads 0: torch's default, one per core
+            # likelihood None: the dataset's own; conv widths (): as the image size needs;
+            # image size and channels None: a folder's images as the files are
+            "likelihood": None, "conv_widths": (), "image_size": None, "image_channels": None,
             **SCHEDULE_DEFAULTS}  # no schedule: the course's constant β and learning rate
-COURSE_BETAS_TEXT = "0, 1e-4, 1e-3, 1e-2, 0.1, 1, 10"  # the course's grid (training.engine.sweep)
-SWEEP_DEFAULTS = {"sweep": False, "betas": COURSE_BETAS_TEXT, "sweep_seeds": "0",
-                  "run_on": "local", "ray_address": ""}
 ESTIMATE_LINES = 3  # the estimate's height, whatever it says
-INVALID_STYLE = 'QLineEdit[invalid="true"] { border: 2px solid #d62728; border-radius: 2px; }'
-
-
-def _split_source(data: str) -> tuple[str, str | None]:
-    """A dataset combo entry as (source, data_dir); a folder's source is 'folder'."""
-    if data.startswith(_FOLDER_PREFIX):
-        return "folder", data[len(_FOLDER_PREFIX):]
-    if data == _CHOOSE_FOLDER:
-        return "folder", None
-    return data, None
+INVALID_STYLE = ('QLineEdit[invalid="true"], QComboBox[invalid="true"] '
+                 '{ border: 2px solid #d62728; border-radius: 2px; }')
 
 
 def config_from_values(values: dict):
@@ -74,20 +60,11 @@ def config_from_values(values: dict):
     kw.pop("threads", None)  # the training thread's setting, not the run's (see TrainingForm)
     if kw.get("epochs") is None:
         raise ValueError("choose the number of epochs")
+    if kw.get("conv_widths", ()) is None:
+        raise ValueError("the conv widths must be whole numbers of channels, e.g. 32,64,128")
     if not get_kind(kw["kind"]).variational or kw.get("beta") is None:
         kw["beta"] = kw.get("beta") or 0.0
     return TrainConfig(**kw)
-
-
-def _bad_address(address: str) -> str | None:
-    """Why a Ray head address is not host:port (None when it is); torch-free."""
-    from latent_explorer.training.config import parse_address
-
-    try:
-        parse_address(address)
-    except ValueError as e:
-        return str(e)
-    return None
 
 
 def parse_target_rate(text: str) -> tuple[float | None, str | None]:
@@ -104,17 +81,6 @@ def parse_target_rate(text: str) -> tuple[float | None, str | None]:
     return v, None
 
 
-def parse_lr(text: str) -> tuple[float | None, str | None]:
-    """(learning rate, None) or (None, reason)."""
-    try:
-        v = float(text.strip().replace(",", "."))
-    except ValueError:
-        return None, f"learning rate must be a number, got {text.strip()!r}"
-    if not math.isfinite(v) or not LR_MIN <= v <= LR_MAX:
-        return None, f"learning rate must be between {LR_MIN:g} and {LR_MAX:g}, got {text.strip()}"
-    return v, None
-
-
 class TrainingForm(QWidget):
     """Hyper-parameters and the Train button; `train_requested` carries validated values."""
 
@@ -123,39 +89,26 @@ class TrainingForm(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.kind = QComboBox()
-        for k in list_kinds():  # the registry: models/registry.py
-            self.kind.addItem(f"{k.label}: {k.description.split(':')[0]}", k.name)
-            self.kind.setItemData(self.kind.count() - 1, k.description,
-                                  Qt.ItemDataRole.ToolTipRole)
-        self.arch = QComboBox()
-        for a in list_archs():  # the registry: models/architectures.py
-            self.arch.addItem(a.label, a.name)
-            self.arch.setItemData(self.arch.count() - 1, a.description,
-                                  Qt.ItemDataRole.ToolTipRole)
-        self.arch.setToolTip("The encoder and decoder networks, for any model")
-        self.prior = PriorControl()
-        self.dataset = QComboBox()
-        for src in list_sources():  # the registry: training/data/sources.py
-            self.dataset.addItem(src.label, src.name)
-            self.dataset.setItemData(self.dataset.count() - 1, src.description,
-                                     Qt.ItemDataRole.ToolTipRole)
-        self.dataset.addItem(FOLDER_ITEM, _CHOOSE_FOLDER)
-        # As wide as the form, not as its longest entry (the folder item): the list shows it all.
-        self.dataset.setSizeAdjustPolicy(
-            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.dataset.setMinimumContentsLength(20)
-        self.dataset.setToolTip("Where the images come from; a folder holds the four MNIST-format "
-                                "idx files (gzip or not), or one sub-folder of PNG/JPEG images "
-                                "per class")
+        self.model_fields = ModelFields(self)
+        self.data_fields = DataFields(self)
+        self.sweep_fields = SweepFields(self)
+        self.run_fields = RunFields(self)
+        self._make_beta_fields()
+        self.schedule = ScheduleControl()  # KL and learning-rate schedules, best epoch: collapsed
+        self._make_estimate_and_train()
+        self._name_the_fields()
         # Training-split sizes the epochs and the estimate follow (folders: once loaded).
         self._train_sizes: dict[str, int] = {s.name: s.n_train for s in list_sources() if s.n_train}
         self._train_sizes.setdefault("auto", SAMPLE_TRAIN)
         self._epochs_follow = True  # until the user sets the epochs themselves
         self.speeds = SpeedBook()  # measured here, per family of models
         self._field_tips: dict[QWidget, str] = {}  # each checked field's own tooltip
-        self._last_dataset_index = 0
-        self.ask_folder = self._ask_folder_dialog  # tests replace it with the folder to answer
+        self._lay_out()
+        self.set_values(DEFAULTS)
+        self._connect()
+
+    # -- construction ----------------------------------------------------------------------------
+    def _make_beta_fields(self) -> None:
         self.beta = BetaControl()
         self.target_rate = QLineEdit()
         self.target_rate.setPlaceholderText("nats; empty: β stays fixed")
@@ -164,13 +117,12 @@ class TrainingForm(QWidget):
             "controller steers it every step so the KL settles here. Its β is plotted beside "
             "the losses. Empty: β stays fixed")
         self.target_rate.setAccessibleName("Target rate")
-        self.nz = QSpinBox()
-        self.nz.setRange(1, 4096)
-        self.nz.setToolTip("Size of the latent code z")
-        self.epochs = QSpinBox()
-        self.epochs.setRange(1, 10_000)
-        self.epochs.setToolTip("Follows the dataset (the course's ~4,500 steps, at least 20 "
-                               "epochs on large sets) until you change it")
+        self._beta_label = QLabel("&β")
+        self._beta_label.setBuddy(self.beta.edit)
+        self._target_label = QLabel("Target &rate")
+        self._target_label.setBuddy(self.target_rate)
+
+    def _make_estimate_and_train(self) -> None:
         self.estimate = QLabel()
         self.estimate.setAccessibleName("Training estimate")
         self.estimate.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
@@ -179,136 +131,45 @@ class TrainingForm(QWidget):
         # height followed its text in the form layout, whatever its minimum).
         self.estimate.setMinimumHeight(ESTIMATE_LINES * self.estimate.fontMetrics().lineSpacing()
                                        + 2)
-        self.batch_size = QSpinBox()
-        self.batch_size.setRange(1, 65_536)
-        self.lr = QLineEdit()
-        self.lr.setToolTip(f"Adam's learning rate, {LR_MIN:g} to {LR_MAX:g}")
-        self.seed = QSpinBox()
-        self.seed.setRange(0, 2**31 - 1)
-        self.seed.setToolTip("Same seed, same data order and initial weights: runs are repeatable")
-        self.schedule = ScheduleControl()  # KL and learning-rate schedules, best epoch: collapsed
-        # Where and on how many CPU threads to train. The devices are torch's to say, and torch
-        # loads after the window shows: 'auto' and the CPU until then (set_devices).
-        self.device = QComboBox()
-        self.device.setSizeAdjustPolicy(
-            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.device.setMinimumContentsLength(10)  # a GPU's long name does not widen the form
-        self._wanted_device = "auto"  # the value set or chosen, kept until it is listed
-        self.set_devices([("cpu", "CPU")])
-        self.cpu_threads = QSpinBox()
-        self.cpu_threads.setRange(0, max(os.cpu_count() or 1, 1))
-        self.cpu_threads.setSpecialValueText("automatic")
-        self.cpu_threads.setToolTip("How many CPU threads torch trains with; automatic (0) is "
-                                    "torch's default, one per core. Fewer leave cores for "
-                                    "other work")
-        self.sweep = QCheckBox("Sweep β: train a list of βs at once")
-        self.sweep.setToolTip("Train every β of a list (and every seed of a list) at once, and "
-                              "compare them on the Sweep tab's rate–distortion plane")
-        self.betas = QLineEdit()
-        self.betas.setToolTip("Comma-separated βs, each a number >= 0 (the course's grid: "
-                              f"{COURSE_BETAS_TEXT})")
-        self.log_grid_button = QPushButton("log grid…")
-        self.log_grid_button.setCheckable(True)
-        self.log_grid_button.setToolTip("Fill the list with a log grid: from, to, points per "
-                                        "factor of 10 (with 0 first)")
-        self.grid_from = QLineEdit("1e-4")
-        self.grid_to = QLineEdit("10")
-        self.grid_per_decade = QSpinBox()
-        self.grid_per_decade.setRange(1, 10)
-        self.grid_per_decade.setValue(1)
-        self.grid_fill = QPushButton("Fill")
-        self.log_grid = QWidget()
-        g = QHBoxLayout(self.log_grid)
-        g.setContentsMargins(0, 0, 0, 0)
-        for w in (QLabel("from"), self.grid_from, QLabel("to"), self.grid_to,
-                  QLabel("per ×10"), self.grid_per_decade, self.grid_fill):
-            g.addWidget(w)
-        self.log_grid.hide()
-        betas_row = QWidget()
-        b = QHBoxLayout(betas_row)
-        b.setContentsMargins(0, 0, 0, 0)
-        b.addWidget(self.betas, 1)
-        b.addWidget(self.log_grid_button)
-        self._betas_row = betas_row
-        self.sweep_seeds = QLineEdit()
-        self.sweep_seeds.setToolTip("Comma-separated seeds: every β trains once per seed")
-        # Where a sweep trains: here, or as Ray Tune trials on a cluster (an embedded local one
-        # when the address is empty).
-        self.run_on = QComboBox()
-        self.run_on.addItem("this machine", "local")
-        self.run_on.addItem("Ray cluster", "ray")
-        self.run_on.setToolTip("Train the sweep here, or split its members into Ray Tune trials "
-                               "(needs pip install 'latent-explorer[cluster]')")
-        self.ray_address = QLineEdit()
-        self.ray_address.setPlaceholderText("head host:port; empty: a local Ray")
-        self.ray_address.setToolTip("The address of a running Ray cluster's head (ray start "
-                                    "--head prints it); empty starts a Ray on this machine")
-        run_on_row = QWidget()
-        ro = QHBoxLayout(run_on_row)
-        ro.setContentsMargins(0, 0, 0, 0)
-        ro.addWidget(self.run_on)
-        ro.addWidget(self.ray_address, 1)
-        self._run_on_row = run_on_row
-        self.run_on.setAccessibleName("Run on")
-        self.ray_address.setAccessibleName("Ray address")
-        for w, name in ((self.sweep, "Sweep β"), (self.betas, "βs"), (self.sweep_seeds, "Seeds"),
-                        (self.grid_from, "log grid from"), (self.grid_to, "log grid to"),
-                        (self.grid_per_decade, "log grid points per decade")):
-            w.setAccessibleName(name)
-        for w, name in ((self.kind, "Model"), (self.arch, "Architecture"),
-                        (self.dataset, "Dataset"), (self.nz, "nz"),
-                        (self.epochs, "Epochs"), (self.batch_size, "Batch size"),
-                        (self.lr, "Learning rate"), (self.seed, "Seed"),
-                        (self.device, "Device"), (self.cpu_threads, "CPU threads")):
-            w.setAccessibleName(name)
-
-        form = QFormLayout()
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        # A narrow dock puts a field that does not fit beside its label under it instead.
-        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
-        form.addRow("&Model", self.kind)
-        form.addRow("&Architecture", self.arch)
-        self._prior_label = QLabel("&Prior")
-        self._prior_label.setBuddy(self.prior.combo)
-        form.addRow(self._prior_label, self.prior)
-        form.addRow("&Dataset", self.dataset)
-        self._beta_label = QLabel("&β")
-        self._beta_label.setBuddy(self.beta.edit)
-        form.addRow("", self.sweep)
-        form.addRow(self._beta_label, self.beta)
-        self._target_label = QLabel("Target &rate")
-        self._target_label.setBuddy(self.target_rate)
-        form.addRow(self._target_label, self.target_rate)
-        self._betas_label = QLabel("β&s")
-        self._betas_label.setBuddy(self.betas)
-        form.addRow(self._betas_label, betas_row)
-        form.addRow("", self.log_grid)
-        self._seeds_label = QLabel("See&ds")
-        self._seeds_label.setBuddy(self.sweep_seeds)
-        form.addRow(self._seeds_label, self.sweep_seeds)
-        self._run_on_label = QLabel("R&un on")
-        self._run_on_label.setBuddy(self.run_on)
-        form.addRow(self._run_on_label, run_on_row)
-        self._form = form
-        form.addRow("&nz", self.nz)
-        form.addRow("&Epochs", self.epochs)
-        form.addRow("", self.estimate)
-        form.addRow("&Batch size", self.batch_size)
-        form.addRow("&Learning rate", self.lr)
-        form.addRow("S&eed", self.seed)
-        form.addRow("Dev&ice", self.device)
-        form.addRow("&CPU threads", self.cpu_threads)
-        form.addRow(self.schedule)
-
         self.message = QLabel()
         self.message.setWordWrap(True)
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.message.hide()
         self.train_button = QPushButton("&Train")
         self.train_button.setDefault(True)
-        self.train_button.setToolTip("Start a run with these settings (Ctrl+Enter); it queues "
-                                     "behind a run already training")
+        self._train_tip = ("Start a run with these settings (Ctrl+Enter); it queues behind a run "
+                           "already training")
+        self.train_button.setToolTip(self._train_tip)
 
+    def _name_the_fields(self) -> None:
+        """The groups' fields under the names the window, its actions and tests use."""
+        m, d, s, r = self.model_fields, self.data_fields, self.sweep_fields, self.run_fields
+        self.kind, self.arch, self.prior = m.kind, m.arch, m.prior
+        self.likelihood, self.conv_widths = m.likelihood, m.conv_widths
+        self.dataset, self.image_size, self.image_side, self.channels = (
+            d.dataset, d.image_size, d.image_side, d.channels)
+        self.sweep, self.betas, self.sweep_seeds = s.sweep, s.betas, s.sweep_seeds
+        self.log_grid_button, self.log_grid, self.grid_fill = (
+            s.log_grid_button, s.log_grid, s.grid_fill)
+        self.grid_from, self.grid_to, self.grid_per_decade = s.grid_from, s.grid_to, s.grid_per_decade
+        self.run_on, self.ray_address = s.run_on, s.ray_address
+        self.nz, self.epochs, self.batch_size, self.lr = r.nz, r.epochs, r.batch_size, r.lr
+        self.seed, self.device, self.cpu_threads = r.seed, r.device, r.cpu_threads
+
+    def _lay_out(self) -> None:
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        # A narrow dock puts a field that does not fit beside its label under it instead.
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        self._form = form
+        self.model_fields.add_rows(form)
+        self.data_fields.add_rows(form)
+        self.sweep_fields.add_toggle_row(form)
+        form.addRow(self._beta_label, self.beta)
+        form.addRow(self._target_label, self.target_rate)
+        self.sweep_fields.add_list_rows(form)
+        self.run_fields.add_rows(form, self.estimate)
+        form.addRow(self.schedule)
         # Train right under the fields, the message below it: a message never moves the button.
         self.setStyleSheet(INVALID_STYLE)
         layout = QVBoxLayout(self)
@@ -317,18 +178,23 @@ class TrainingForm(QWidget):
         layout.addWidget(self.message)
         layout.addStretch(1)
 
-        self.set_values(DEFAULTS)
-        self.kind.currentIndexChanged.connect(self._on_kind_current_index_changed)
-        self.arch.currentIndexChanged.connect(lambda _i: self._on_model_family_changed())
-        self.prior.changed.connect(self._on_model_family_changed)
+    def _connect(self) -> None:
+        m, d, s = self.model_fields, self.data_fields, self.sweep_fields
+        m.kind_changed.connect(self._on_kind_changed)
+        m.family_changed.connect(self._on_model_family_changed)
+        m.edited.connect(self._on_any_text_edited)
+        d.changed.connect(self._on_data_changed)
+        d.chosen.connect(self._update_epochs)
+        d.note.connect(self.show_message)
+        s.toggled.connect(self._on_sweep_toggled)
+        s.edited.connect(self._on_any_text_edited)
+        s.lists_changed.connect(self._update_estimate)
+        s.message.connect(self.show_message)
         self.epochs.valueChanged.connect(self._on_epochs_value_changed)
         self.batch_size.valueChanged.connect(lambda _v: self._update_epochs())
-        self.dataset.activated.connect(self._on_dataset_activated)
         self.train_button.clicked.connect(self._on_train_button_clicked)
-        self.sweep.toggled.connect(self._on_sweep_toggled)
-        self.log_grid_button.toggled.connect(self.log_grid.setVisible)
-        self.grid_fill.clicked.connect(self._on_grid_fill_clicked)
-        for edit in (self.lr, self.beta.edit, self.betas, self.sweep_seeds, self.target_rate):
+        for edit in (self.lr, self.beta.edit, self.betas, self.sweep_seeds, self.target_rate,
+                     self.conv_widths):
             edit.textEdited.connect(self._on_any_text_edited)
             edit.returnPressed.connect(self.request_train)
         self.beta.slider.valueChanged.connect(lambda _v: self._on_any_text_edited())
@@ -336,103 +202,113 @@ class TrainingForm(QWidget):
         for edit in self.schedule.edits:
             edit.returnPressed.connect(self.request_train)
         self.target_rate.textChanged.connect(self._on_target_rate_text_changed)
-        self.run_on.currentIndexChanged.connect(lambda _i: self._update_run_on())
-        self.ray_address.textEdited.connect(self._on_any_text_edited)
-        self.device.activated.connect(self._on_device_activated)
-        for edit in (self.betas, self.sweep_seeds):
-            edit.textChanged.connect(lambda _text: self._update_estimate())
+
+    # -- the folder dialog: an attribute, so tests answer it instead of a modal dialog -----------
+    @property
+    def ask_folder(self):
+        """What asks the user for a folder (no arguments; the folder, or None)."""
+        return self.data_fields.ask_folder
+
+    @ask_folder.setter
+    def ask_folder(self, ask) -> None:
+        self.data_fields.ask_folder = ask
 
     # -- values ----------------------------------------------------------------------------------
     def values(self) -> dict:
         """The current values as plain Python (invalid text fields come back as None)."""
-        source, data_dir = _split_source(self.dataset.currentData())
         beta, _ = self.beta.value()
-        lr, _ = parse_lr(self.lr.text())
-        variational = get_kind(self.kind.currentData()).variational
+        variational = self.model_fields.is_variational
         target = parse_target_rate(self.target_rate.text())[0] if variational else None
-        prior, k = self.prior.value()
-        return {"kind": self.kind.currentData(), "arch": self.arch.currentData(), "beta": beta, "nz": self.nz.value(),
-                "epochs": self.epochs.value(), "batch_size": self.batch_size.value(), "lr": lr,
-                "seed": self.seed.value(), "dataset": source, "data_dir": data_dir,
-                "target_rate": target, "prior": prior, "pseudo_inputs": k,
-                "device": self.device.currentData(), "threads": self.cpu_threads.value(),
-                **self.schedule.value()}
+        return {**self.model_fields.values(), "beta": beta, **self.run_fields.values(),
+                **self.data_fields.values(), "target_rate": target, **self.schedule.value()}
 
     @property
     def is_sweep(self) -> bool:
         """Whether Train starts a sweep (the box is ticked and the model has a β)."""
-        return self.sweep.isChecked() and get_kind(self.kind.currentData()).variational
+        return self.sweep.isChecked() and self.model_fields.is_variational
 
     def sweep_values(self) -> dict:
         """A SweepConfig's values (betas and seeds as tuples; unreadable lists come back empty)."""
-        from latent_explorer.training.config import SweepListError, parse_betas, parse_seeds
-
         v = self.values()
-        try:
-            betas = parse_betas(self.betas.text())
-        except SweepListError:
-            betas = ()
-        try:
-            seeds = parse_seeds(self.sweep_seeds.text())
-        except SweepListError:
-            seeds = ()
-        return {"kind": v["kind"], "betas": betas, "seeds": seeds, "nz": v["nz"],
-                "epochs": v["epochs"], "batch_size": v["batch_size"], "lr": v["lr"],
-                "dataset": v["dataset"], "data_dir": v["data_dir"], "arch": v["arch"],
-                "prior": v["prior"], "pseudo_inputs": v["pseudo_inputs"],
-                "device": v["device"], **self.schedule.sweep_value()}
+        betas, seeds = self.sweep_fields.lists()
+        shared = ("kind", "nz", "epochs", "batch_size", "lr", "dataset", "data_dir", "arch",
+                  "prior", "pseudo_inputs", "device", "likelihood", "image_size",
+                  "image_channels")
+        return {**{k: v[k] for k in shared}, "betas": betas, "seeds": seeds,
+                "conv_widths": v["conv_widths"] or (), **self.schedule.sweep_value()}
 
     def sweep_executor(self) -> dict:
         """Where the sweep trains: {'engine': 'local' or 'ray', 'address': 'host:port' or None,
         'threads': the CPU threads of its training thread here, 0 for torch's default}."""
-        engine = self.run_on.currentData()
-        address = self.ray_address.text().strip() if engine == "ray" else ""
-        return {"engine": engine, "address": address or None,
-                "threads": self.cpu_threads.value()}
+        return self.sweep_fields.executor(self.cpu_threads.value())
 
-    def sweep_problems(self) -> list[str]:
-        """Why the sweep's values cannot train (empty when they can)."""
-        from latent_explorer.training.engine.sweep import SweepConfig, SweepListError, parse_betas, parse_seeds
+    def stored_values(self) -> dict:
+        """What to remember between launches: the values, epochs None while they follow."""
+        v = self.values()
+        if self._epochs_follow:
+            v["epochs"] = None
+        v.update(self.sweep_fields.stored_values())
+        return v
 
-        p = []
-        address = self.sweep_executor()["address"]
-        if address is not None and _bad_address(address):
-            p.append(_bad_address(address))
-        for parse, edit in ((parse_betas, self.betas), (parse_seeds, self.sweep_seeds)):
-            try:
-                parse(edit.text())
-            except SweepListError as e:
-                p.append(str(e))
-        lr, why = parse_lr(self.lr.text())
-        if why:
-            p.append(why)
-        source, data_dir = _split_source(self.dataset.currentData())
-        if source == "folder" and not data_dir:
-            p.append("choose the folder (idx files or image sub-folders)")
-        p += [why for _, why in self.schedule.field_problems()]
-        if not p:
-            v = self.sweep_values()
-            try:
-                SweepConfig(**v)
-            except ValueError as e:  # its problems(), joined
-                p.append(str(e))
-        return p
+    def set_values(self, values: dict) -> None:
+        """Fill the form; unusable stored values fall back to the defaults."""
+        v = {**DEFAULTS, **{k: x for k, x in values.items() if x is not None}}
+        self.model_fields.set_values(v, DEFAULTS)
+        beta, _ = parse_beta(str(v["beta"]))
+        self.beta.set_value(beta if beta is not None else DEFAULTS["beta"])
+        self.run_fields.set_values(v, DEFAULTS)
+        target, _ = parse_target_rate(str(v["target_rate"] or ""))
+        self.target_rate.setText(f"{target:g}" if target is not None else "")
+        self.data_fields.set_values(v)
+        try:
+            epochs = int(v["epochs"]) if v.get("epochs") is not None else None
+        except (TypeError, ValueError):
+            epochs = None
+        self._epochs_follow = epochs is None or not 1 <= epochs <= self.epochs.maximum()
+        if not self._epochs_follow:
+            self.run_fields.set_epochs(epochs)
+        self.sweep_fields.set_values(values)
+        self.schedule.set_value(v)
+        self._show_data()
+        self._update_epochs()
+        self._update_beta_enabled()
+        self.show_message("")
+        self._mark_fields()
+
+    def set_folder(self, folder: str) -> None:
+        """Use a folder (idx files or image sub-folders) as the dataset."""
+        self.data_fields.set_folder(folder)
+
+    def set_devices(self, devices: list[tuple[str, str]]) -> None:
+        """The devices to offer besides 'auto' (RunFields.set_devices)."""
+        self.run_fields.set_devices(devices)
+
+    def show_message(self, text: str, error: bool = True) -> None:
+        """An inline message under the form (red for errors); empty hides it."""
+        self.message.setText(text)
+        self.message.setVisible(bool(text))
+        color = "#d62728" if error else self.palette().color(QPalette.ColorRole.WindowText).name()
+        self.message.setStyleSheet(f"color: {color};")
+
+    # -- checks ----------------------------------------------------------------------------------
+    def _blocking(self) -> list[tuple[QWidget, str]]:
+        """(field, why) for the model's shape against the data: conv widths the image cannot
+        take, a conditional model on one class. These disable Train until fixed."""
+        out: list[tuple[QWidget, str]] = []
+        m, d = self.model_fields, self.data_fields
+        shape = d.image_shape() if "torch" in sys.modules else None  # counted once torch is up
+        if why := m.widths_problem(shape):
+            out.append((self.conv_widths, why))
+        if why := m.one_class_problem(d.source()[0], d.n_classes()):
+            out.append((self.kind, why))
+        return out
 
     def field_problems(self) -> list[tuple[QWidget, str]]:
-        """(field, why) for each field whose text cannot train, as the user typed it."""
+        """(field, why) for each field whose value cannot train, as the user typed it."""
         out: list[tuple[QWidget, str]] = []
         if self.is_sweep:
-            from latent_explorer.training.config import SweepListError, parse_betas, parse_seeds
-
-            for parse, edit in ((parse_betas, self.betas), (parse_seeds, self.sweep_seeds)):
-                try:
-                    parse(edit.text())
-                except SweepListError as e:
-                    out.append((edit, str(e)))
-            address = self.sweep_executor()["address"]
-            if address is not None and _bad_address(address):
-                out.append((self.ray_address, _bad_address(address)))
-        elif get_kind(self.kind.currentData()).variational:
+            out += self.sweep_fields.field_problems()
+        elif self.model_fields.is_variational:
             _, why = self.beta.value()
             if why:
                 out.append((self.beta.edit, why))
@@ -442,7 +318,43 @@ class TrainingForm(QWidget):
         _, why = parse_lr(self.lr.text())
         if why:
             out.append((self.lr, why))
-        return out + self.schedule.field_problems()
+        return out + self._blocking() + self.schedule.field_problems()
+
+    def sweep_problems(self) -> list[str]:
+        """Why the sweep's values cannot train (empty when they can)."""
+        from latent_explorer.training.engine.sweep import SweepConfig
+
+        p = [why for _, why in self.sweep_fields.field_problems()]
+        lr, why = parse_lr(self.lr.text())
+        if why:
+            p.append(why)
+        p += self.data_fields.problems()
+        p += [why for _, why in self._blocking()]
+        p += [why for _, why in self.schedule.field_problems()]
+        if not p:
+            try:
+                SweepConfig(**self.sweep_values())
+            except ValueError as e:  # its problems(), joined
+                p.append(str(e))
+        return p
+
+    def problems(self) -> list[str]:
+        """Why the current values cannot train (empty when they can)."""
+        if self.is_sweep:
+            return self.sweep_problems()
+        p = []
+        kind = get_kind(self.kind.currentData())
+        if kind.variational:
+            for _, why in (self.beta.value(), parse_target_rate(self.target_rate.text())):
+                if why:
+                    p.append(why)
+        lr, why = parse_lr(self.lr.text())
+        if why:
+            p.append(why)
+        target = parse_target_rate(self.target_rate.text())[0] if kind.variational else None
+        p += self.schedule.problems(kind.label, target, lr)
+        p += [why for _, why in self._blocking()]
+        return p + self.data_fields.problems()
 
     def invalid_fields(self) -> list[QWidget]:
         """The fields marked invalid (red border, the reason as their tooltip)."""
@@ -451,10 +363,11 @@ class TrainingForm(QWidget):
     @property
     def _checked_fields(self) -> tuple[QWidget, ...]:
         return (self.beta.edit, self.lr, self.betas, self.sweep_seeds, self.target_rate,
-                self.ray_address, *self.schedule.edits)
+                self.ray_address, self.conv_widths, self.kind, *self.schedule.edits)
 
     def _mark_fields(self) -> list[str]:
-        """Mark each field with a problem (and clear the others); the problems' reasons."""
+        """Mark each field with a problem (and clear the others); the problems' reasons. Train
+        is disabled while the model cannot take the data (`_blocking`)."""
         bad = dict(self.field_problems())
         for w in self._checked_fields:
             why = bad.get(w)
@@ -464,159 +377,13 @@ class TrainingForm(QWidget):
                 w.style().polish(w)
             tip = self._field_tips.setdefault(w, w.toolTip())
             w.setToolTip(f"{why[0].upper()}{why[1:]}." if why else tip)
+        blocking = [why for _, why in self._blocking()]
+        self.train_button.setEnabled(not blocking)
+        self.train_button.setToolTip(f"Cannot train: {'; '.join(blocking)}." if blocking
+                                     else self._train_tip)
         return list(bad.values())
 
-    def problems(self) -> list[str]:
-        """Why the current values cannot train (empty when they can)."""
-        if self.is_sweep:
-            return self.sweep_problems()
-        p = []
-        if get_kind(self.kind.currentData()).variational:
-            _, why = self.beta.value()
-            if why:
-                p.append(why)
-            _, why = parse_target_rate(self.target_rate.text())
-            if why:
-                p.append(why)
-        lr, why = parse_lr(self.lr.text())
-        if why:
-            p.append(why)
-        kind = get_kind(self.kind.currentData())
-        target = parse_target_rate(self.target_rate.text())[0] if kind.variational else None
-        p += self.schedule.problems(kind.label, target, lr)
-        source, data_dir = _split_source(self.dataset.currentData())
-        if source == "folder" and not data_dir:
-            p.append("choose the folder (idx files or image sub-folders)")
-        return p
-
-    def set_values(self, values: dict) -> None:
-        """Fill the form; unusable stored values fall back to the defaults."""
-        v = {**DEFAULTS, **{k: x for k, x in values.items() if x is not None}}
-        i = self.kind.findData(v["kind"])
-        self.kind.setCurrentIndex(i if i >= 0 else self.kind.findData(DEFAULTS["kind"]))
-        i = self.arch.findData(v["arch"])
-        self.arch.setCurrentIndex(i if i >= 0 else self.arch.findData(DEFAULTS["arch"]))
-        self.prior.set_value(v["prior"], v["pseudo_inputs"])
-        self._update_prior_enabled()
-        beta, _ = parse_beta(str(v["beta"]))
-        self.beta.set_value(beta if beta is not None else DEFAULTS["beta"])
-        for spin, key in ((self.nz, "nz"), (self.batch_size, "batch_size"), (self.seed, "seed"),
-                          (self.cpu_threads, "threads")):
-            try:
-                n = int(v[key])
-            except (TypeError, ValueError):
-                n = DEFAULTS[key]
-            spin.setValue(n if spin.minimum() <= n <= spin.maximum() else DEFAULTS[key])
-        self._wanted_device = str(v["device"])
-        self._select_device()
-        lr, _ = parse_lr(str(v["lr"]))
-        self.lr.setText(f"{lr if lr is not None else DEFAULTS['lr']:g}")
-        target, _ = parse_target_rate(str(v["target_rate"] or ""))
-        self.target_rate.setText(f"{target:g}" if target is not None else "")
-        if v.get("data_dir"):
-            self.set_folder(str(v["data_dir"]))
-        else:
-            i = self.dataset.findData(v["dataset"])
-            self.dataset.setCurrentIndex(max(i, 0))
-        self._last_dataset_index = self.dataset.currentIndex()
-        try:
-            epochs = int(v["epochs"]) if v.get("epochs") is not None else None
-        except (TypeError, ValueError):
-            epochs = None
-        self._epochs_follow = epochs is None or not 1 <= epochs <= self.epochs.maximum()
-        if not self._epochs_follow:
-            self._set_epochs(epochs)
-        sv = {**SWEEP_DEFAULTS, **{k: values[k] for k in SWEEP_DEFAULTS
-                                   if isinstance(values.get(k), type(SWEEP_DEFAULTS[k]))}}
-        self.betas.setText(sv["betas"])
-        self.sweep_seeds.setText(sv["sweep_seeds"])
-        self.run_on.setCurrentIndex(max(0, self.run_on.findData(sv["run_on"])))
-        self.ray_address.setText(sv["ray_address"])
-        self.sweep.setChecked(sv["sweep"])
-        self.schedule.set_value(v)
-        self._update_epochs()
-        self._update_beta_enabled()
-        self.show_message("")
-        self._mark_fields()
-
-    def set_folder(self, folder: str) -> None:
-        """Use a folder of idx files as the dataset (one combo entry for it, updated)."""
-        label = f"folder: {Path(folder).name or folder}"
-        i = self.dataset.findData(_FOLDER_PREFIX + folder)
-        if i < 0:
-            i = self.dataset.count() - 1  # before "Folder of idx files…"
-            self.dataset.insertItem(i, label, _FOLDER_PREFIX + folder)
-            self.dataset.setItemData(i, folder, Qt.ItemDataRole.ToolTipRole)
-        self.dataset.setCurrentIndex(i)
-        self._last_dataset_index = i
-
-    def set_devices(self, devices: list[tuple[str, str]]) -> None:
-        """The devices to offer besides 'auto', as (name, label) pairs: ('cpu', 'CPU'),
-        ('cuda', 'CUDA (its name)'), … (training.engine.device.device_choices). The value set
-        or chosen before stays chosen if listed, else 'auto'."""
-        self.device.blockSignals(True)
-        self.device.clear()
-        self.device.addItem("auto", "auto")
-        best = next((label for name, label in devices if name != "cpu"), "the CPU")
-        self.device.setItemData(0, f"The best there is here ({best}): CUDA, else Apple MPS, "
-                                "else the CPU", Qt.ItemDataRole.ToolTipRole)
-        for name, label in devices:
-            self.device.addItem(label, name)
-        self.device.blockSignals(False)
-        self._select_device()
-
-    def _select_device(self) -> None:
-        i = self.device.findData(self._wanted_device)
-        self.device.setCurrentIndex(i if i >= 0 else 0)
-        self.device.setToolTip("Where to train: 'auto' picks CUDA, else Apple MPS, else the CPU"
-                               if i < 0 or self._wanted_device == "auto" else
-                               f"Train on {self.device.currentText()}")
-
-    @Slot(int)
-    def _on_device_activated(self, index: int) -> None:
-        self._wanted_device = self.device.itemData(index)
-        self._select_device()
-
-    def show_message(self, text: str, error: bool = True) -> None:
-        """An inline message under the form (red for errors); empty hides it."""
-        self.message.setText(text)
-        self.message.setVisible(bool(text))
-        color = "#d62728" if error else self.palette().color(QPalette.ColorRole.WindowText).name()
-        self.message.setStyleSheet(f"color: {color};")
-
-    # -- the folder dialog: an attribute, so tests answer it instead of a modal dialog -----------
-    def _ask_folder_dialog(self) -> str | None:
-        path = QFileDialog.getExistingDirectory(
-            self, "Folder of idx files, or of one sub-folder of images per class")
-        return path or None
-
-    # -- slots -----------------------------------------------------------------------------------
-    @Slot(int)
-    def _on_kind_current_index_changed(self, _index: int) -> None:
-        self._update_beta_enabled()
-        self._update_prior_enabled()
-        self._on_any_text_edited()  # an AE ignores β
-
-    def _on_model_family_changed(self) -> None:
-        self._update_estimate()  # another family trains at another speed
-        self._on_any_text_edited()
-
-    def _update_prior_enabled(self) -> None:
-        """Only a model whose kind can take another prior offers the choice."""
-        kind = self.kind.currentData()
-        why = prior_problems(VAMP.name, kind, DEFAULT_PSEUDO_INPUTS)
-        self.prior.set_kind_allows(not why, why[0] if why else "")
-
-    def stored_values(self) -> dict:
-        """What to remember between launches: the values, epochs None while they follow."""
-        v = self.values()
-        if self._epochs_follow:
-            v["epochs"] = None
-        v.update(sweep=self.sweep.isChecked(), betas=self.betas.text(),
-                 sweep_seeds=self.sweep_seeds.text(), run_on=self.run_on.currentData(),
-                 ray_address=self.ray_address.text().strip())
-        return v
-
+    # -- the time estimate -----------------------------------------------------------------------
     def set_train_size(self, source: str, n_train: int) -> None:
         """The training split of `source` has `n_train` images (learnt once it loaded)."""
         self._train_sizes[source] = int(n_train)
@@ -643,79 +410,104 @@ class TrainingForm(QWidget):
 
     def sweep_member_count(self) -> int:
         """How many members the sweep lists name (0 when a list cannot be read)."""
-        from latent_explorer.training.config import SweepListError, parse_betas, parse_seeds  # no torch
+        return self.sweep_fields.member_count()
 
-        try:
-            return len(parse_betas(self.betas.text())) * len(parse_seeds(self.sweep_seeds.text()))
-        except SweepListError:
-            return 0
-
-    def estimate_seconds(self) -> float | None:
-        """About how long Train would take here (None: no speed measured for this kind of job).
-
-        A single run at the last single run's steps/s; a sweep of M members at the last
-        sweep's model-steps/s shared by M, or, before any sweep was measured, as M single runs
-        one after another (an upper bound: training them at once is faster).
-        """
+    def _steps(self) -> tuple[int, int] | None:
+        """(steps of one model, sweep members or 0); None while the split's size is unknown."""
         n = self._train_size()
         if not n:
             return None
-        steps = -(-n // self.batch_size.value()) * self.epochs.value()
         members = self.sweep_member_count() if self.is_sweep else 0
-        if self.is_sweep and not members:
+        return -(-n // self.batch_size.value()) * self.epochs.value(), members
+
+    def _pixel_scale(self) -> float | None:
+        """A step's cost on the chosen images against a 28×28 digit's (explorer/views/step_cost)."""
+        return pixel_scale(self.arch.currentData(), self.data_fields.image_shape())
+
+    def estimate_seconds(self) -> float | None:
+        """About how long Train would take here (None: no speed measured for this kind of job,
+        or none that says how long a step on these images takes).
+
+        A single run at the last single run's steps/s; a sweep of M members at the last
+        sweep's model-steps/s shared by M, or, before any sweep was measured, as M single runs
+        one after another (an upper bound: training them at once is faster). Measured on
+        28×28 digits: an MLP's step on C×H×W images costs C·H·W / 784 of them (step_cost.py).
+        """
+        counted = self._steps()
+        scale = self._pixel_scale()
+        if counted is None or scale is None or (self.is_sweep and not counted[1]):
             return None
-        return self.speeds.seconds(steps, self.speed_family(), members)
+        seconds = self.speeds.seconds(counted[0], self.speed_family(), counted[1])
+        return seconds * scale if seconds is not None else None
 
     def _train_size(self) -> int | None:
-        data = self.dataset.currentData()
-        return self._train_sizes.get(data[len(_FOLDER_PREFIX):] if data.startswith(_FOLDER_PREFIX)
-                                     else data)
-
-    def _set_epochs(self, n: int) -> None:
-        self.epochs.blockSignals(True)  # not the user's edit
-        self.epochs.setValue(n)
-        self.epochs.blockSignals(False)
+        return self._train_sizes.get(self.data_fields.train_key())
 
     def _update_epochs(self) -> None:
         n = self._train_size()
         if self._epochs_follow and n:
-            self._set_epochs(default_epochs(n, self.batch_size.value()))
+            self.run_fields.set_epochs(default_epochs(n, self.batch_size.value()))
         self._update_estimate()
 
     def _update_estimate(self) -> None:
         """At most ESTIMATE_LINES short lines: the steps, the time here, the dataset's note."""
-        n = self._train_size()
-        if not n:
+        counted = self._steps()
+        if counted is None:
             self.estimate.setText("steps: known once the folder has loaded")
             return
-        steps = -(-n // self.batch_size.value()) * self.epochs.value()
-        members = self.sweep_member_count() if self.is_sweep else 0
+        steps, members = counted
         who = f" × {members} members" if members else ""
-        lines = [f"{steps:,} steps{who} ({n:,} images per epoch)"]
-        seconds = self.estimate_seconds()
+        lines = [f"{steps:,} steps{who} ({self._train_size():,} images per epoch)"]
+        family = self.speed_family()
+        measured = (self.speeds.seconds(steps, family, members)
+                    if members or not self.is_sweep else None)
+        seconds, scale = self.estimate_seconds(), self._pixel_scale()
         if seconds is not None:
             from tqdm import tqdm
 
-            bound = ("at most" if self.speeds.is_upper_bound(self.speed_family(), members)
-                     else "about")
-            lines.append(f"{bound} {tqdm.format_interval(round(seconds))} here")
-        if self.dataset.currentData() == "auto" and n == SAMPLE_TRAIN:
+            bound = "at most" if self.speeds.is_upper_bound(family, members) else "about"
+            line = f"{bound} {tqdm.format_interval(round(seconds))} here"
+            if scale != 1.0:
+                c, h, w = self.data_fields.image_shape() or (1, 28, 28)
+                line += f" ({c}×{h}×{w}: ×{scale:.3g})"
+            lines.append(line)
+        elif measured is not None and scale is None:
+            lines.append("time: the first epoch measures it")
+        if self.dataset.currentData() == "auto" and self._train_size() == SAMPLE_TRAIN:
             lines.append("'auto': the bundled sample until MNIST is downloaded")
         self.estimate.setText("\n".join(lines))
 
+    # -- slots -----------------------------------------------------------------------------------
     @Slot(int)
     def _on_epochs_value_changed(self, _value: int) -> None:
         self._epochs_follow = False  # the user chose: keep it
         self._update_estimate()
 
+    def _on_kind_changed(self) -> None:
+        self._update_beta_enabled()
+        self._on_any_text_edited()  # an AE ignores β; a CVAE needs classes
+
+    def _on_model_family_changed(self) -> None:
+        self._update_estimate()  # another family trains at another speed
+        self._on_any_text_edited()
+
+    def _on_data_changed(self) -> None:
+        self._show_data()
+        self._update_epochs()
+        self._on_any_text_edited()  # the conv widths' stages, a CVAE's classes
+
+    def _show_data(self) -> None:
+        """What the form says of the chosen data before it loads: its own likelihood and the
+        shape β per image is for."""
+        self.model_fields.set_dataset_likelihood(self.data_fields.likelihood())
+        self.beta.set_image_shape(self.data_fields.image_shape())
+
     def _update_beta_enabled(self) -> None:
-        is_ae = not get_kind(self.kind.currentData()).variational
+        is_ae = not self.model_fields.is_variational
         self.beta.setEnabled(not is_ae)
         self._beta_label.setEnabled(not is_ae)
         self.beta.setToolTip("An AE has no KL term: β does not apply" if is_ae else "")
-        self.sweep.setEnabled(not is_ae)
-        self.sweep.setToolTip("An AE has no β to sweep" if is_ae else
-                              "Train every β of a list (and every seed of a list) at once")
+        self.sweep_fields.set_allowed(not is_ae)
         sweep = self.is_sweep
         self.schedule.set_variational(not is_ae)
         self.schedule.set_sweep(sweep)
@@ -725,12 +517,8 @@ class TrainingForm(QWidget):
         self.target_rate.setEnabled(not is_ae)
         self._target_label.setEnabled(not is_ae)
         f.setRowVisible(self.seed, not sweep)
-        f.setRowVisible(self._betas_row, sweep)
-        f.setRowVisible(self.sweep_seeds, sweep)
-        f.setRowVisible(self._run_on_row, sweep)
-        self._update_run_on()
-        f.setRowVisible(self.log_grid, sweep)
-        self.log_grid.setVisible(sweep and self.log_grid_button.isChecked())
+        self.sweep_fields.update_rows(sweep)
+        self._on_any_text_edited()
         self.train_button.setText("&Train sweep" if sweep else "&Train")
         self._update_estimate()  # a sweep's estimate counts its members
 
@@ -739,37 +527,9 @@ class TrainingForm(QWidget):
         self._update_beta_enabled()
         self._on_any_text_edited()  # other fields count now (β, or the lists)
 
-    @Slot()
-    def _on_grid_fill_clicked(self) -> None:
-        self.fill_log_grid()
-
     def fill_log_grid(self) -> bool:
         """Fill the β list from the log grid fields; an inline message when they are wrong."""
-        from latent_explorer.training.engine.sweep import log_grid
-
-        try:
-            low, high = float(self.grid_from.text()), float(self.grid_to.text())
-            values = log_grid(low, high, self.grid_per_decade.value())
-        except ValueError:
-            self.show_message(f"log grid: need numbers 0 < from <= to, got "
-                              f"{self.grid_from.text()!r} and {self.grid_to.text()!r}")
-            return False
-        self.betas.setText(", ".join(f"{v:g}" for v in values))
-        self.show_message("")
-        return True
-
-    @Slot(int)
-    def _on_dataset_activated(self, index: int) -> None:
-        if self.dataset.itemData(index) == _CHOOSE_FOLDER:
-            folder = self.ask_folder()
-            if folder:
-                self.set_folder(folder)
-                self._update_epochs()
-            else:
-                self.dataset.setCurrentIndex(self._last_dataset_index)
-            return
-        self._last_dataset_index = index
-        self._update_epochs()
+        return self.sweep_fields.fill_log_grid()
 
     @Slot()
     def _on_any_text_edited(self) -> None:
@@ -779,10 +539,6 @@ class TrainingForm(QWidget):
             self.show_message("; ".join(reasons))
         elif self.message.isVisible():
             self.show_message("; ".join(self.problems()))
-
-    def _update_run_on(self) -> None:
-        self.ray_address.setEnabled(self.run_on.currentData() == "ray")
-        self._on_any_text_edited()
 
     @Slot(str)
     def _on_target_rate_text_changed(self, text: str) -> None:
@@ -805,3 +561,7 @@ class TrainingForm(QWidget):
             self.sweep_requested.emit({**self.sweep_values(), **self.sweep_executor()})
         else:
             self.train_requested.emit(self.values())
+
+
+__all__ = ["COURSE_BETAS_TEXT", "DEFAULTS", "FOLDER_ITEM", "LR_MAX", "LR_MIN", "SWEEP_DEFAULTS",
+           "TrainingForm", "config_from_values", "parse_lr", "parse_target_rate"]
