@@ -24,15 +24,17 @@ Every process this starts listens on 127.0.0.1; a cluster at `--address` is the 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import socket
 import tempfile
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -66,12 +68,33 @@ class RaySettings:
     address: str | None = None
     cpus_per_trial: int = 1
     max_failures: int = 3  # restarts of a trial from its last checkpoint
+    # Where trials keep the checkpoints a restart starts from: a folder every node of the
+    # cluster sees at the same path (the workspace's .ray/, on shared storage); None: a
+    # temporary folder on the driver, which only a single-machine cluster can read back.
+    storage: str | None = None
 
     def __post_init__(self) -> None:
         if self.cpus_per_trial < 1:
             raise ValueError(f"cpus per trial must be at least 1, got {self.cpus_per_trial}")
         if self.address is not None:
             parse_address(self.address)
+
+
+@contextlib.contextmanager
+def _trial_storage(root: str | None) -> Iterator[tuple[str, str]]:
+    """(storage_path, experiment name) for Tune's trial checkpoints, removed when the sweep
+    ends (the members' own runs and checkpoints are the workspace's): a fresh temporary folder,
+    or a uniquely named experiment under `root`, so sweeps sharing a workspace never meet."""
+    if root is None:
+        with tempfile.TemporaryDirectory(prefix="latent-explorer-ray-") as tmp:
+            yield tmp, "sweep"
+        return
+    Path(root).mkdir(parents=True, exist_ok=True)
+    name = f"sweep-{socket.gethostname()}-{os.getpid()}-{time.time_ns()}"
+    try:
+        yield str(Path(root).resolve()), name
+    finally:
+        shutil.rmtree(Path(root) / name, ignore_errors=True)
 
 
 def check_address(address: str, timeout: float = ADDRESS_TIMEOUT_S) -> None:
@@ -344,13 +367,13 @@ class RaySweepTrainer:
             space = {"trial": tune.grid_search(list(range(len(trials)))),
                      "plan": [list(t) for t in trials], "sweep": self.config.to_dict(),
                      "cpus": per, "control": control_name}
-            with tempfile.TemporaryDirectory(prefix="latent-explorer-ray-") as storage:
+            with _trial_storage(self.settings.storage) as (storage, name):
                 tuner = tune.Tuner(
                     trainable,
                     param_space=space,
                     tune_config=tune.TuneConfig(max_concurrent_trials=len(trials)),
                     run_config=tune.RunConfig(
-                        name="sweep", storage_path=storage, verbose=0,
+                        name=name, storage_path=storage, verbose=0,
                         callbacks=[_Relay(self)],
                         failure_config=tune.FailureConfig(max_failures=self.settings.max_failures),
                         checkpoint_config=tune.CheckpointConfig(num_to_keep=2)))

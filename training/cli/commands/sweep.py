@@ -135,7 +135,10 @@ def run(args: argparse.Namespace) -> int:
                                                import_ray)
 
         try:
-            settings = RaySettings(args.address, args.cpus_per_trial)
+            # Trial checkpoints (what a restarted trial resumes from) in the workspace: on a
+            # cluster of several machines it is the storage every node mounts at one path.
+            settings = RaySettings(args.address, args.cpus_per_trial,
+                                   storage=str(workspace_of(args).root / ".ray"))
             import_ray()
             if args.address:
                 check_address(args.address)  # one line within seconds, before any data loads
