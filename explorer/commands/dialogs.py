@@ -17,6 +17,27 @@ EXPORT_FILTER = "Loss history (*.csv);;Plot image (*.png)"
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff);;All files (*)"
 
 
+# Window managers cut a title longer than the dialog is wide, and an input dialog is only as
+# wide as its field: the title stays one short word, the question is in the body, and the dialog
+# is made at least as wide as its title with room for the title bar's buttons.
+EPOCHS_TITLE = "Continue"
+TITLE_BAR_ROOM = 160  # px: an icon and close/maximise buttons on common window managers
+
+
+def epochs_dialog(parent: QWidget | None, current: int, minimum: int) -> QInputDialog:
+    """The 'continue training to how many epochs?' dialog, not yet shown."""
+    dialog = QInputDialog(parent)
+    dialog.setInputMode(QInputDialog.InputMode.IntInput)
+    dialog.setWindowTitle(EPOCHS_TITLE)
+    dialog.setLabelText(f"Continue training: the run has trained {current} "
+                        f"epoch{'s' if current != 1 else ''}.\nTrain it to a total of (epochs):")
+    dialog.setIntRange(minimum, 100_000)
+    dialog.setIntValue(max(minimum, 2 * current))
+    fm = dialog.fontMetrics()
+    dialog.setMinimumWidth(fm.horizontalAdvance(dialog.windowTitle()) + TITLE_BAR_ROOM)
+    return dialog
+
+
 class Dialogs:
     """The window's modal dialogs; each returns the user's answer (None or False: cancelled)."""
 
@@ -73,11 +94,9 @@ class Dialogs:
 
     def ask_epochs(self, current: int, minimum: int) -> int | None:
         """The total epochs to continue a run to (at least `minimum`); None: cancelled."""
-        value, ok = QInputDialog.getInt(
-            self.parent, "Continue training",
-            f"The run has trained {current} epoch{'s' if current != 1 else ''}.\n"
-            "Train it to a total of (epochs):", max(minimum, 2 * current), minimum, 100_000)
-        return int(value) if ok else None
+        dialog = epochs_dialog(self.parent, current, minimum)
+        ok = dialog.exec() == QInputDialog.DialogCode.Accepted
+        return int(dialog.intValue()) if ok else None
 
     def confirm(self, title: str, text: str) -> bool:
         """Yes or No, No the default: Enter never removes, quits or deletes by accident."""

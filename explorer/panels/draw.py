@@ -70,6 +70,7 @@ EMPTY_CAPTIONS = {
     "neighbours": "Its nearest test images in latent space appear here.",
     "restyle": "Its style decoded with every class label appears here.",
 }
+TOP_PROBABILITIES = 3  # classes named under the probability bars (the tooltip has every one)
 SEND_TARGETS = (("Interpolation: start", INTERPOLATION_START),
                 ("Interpolation: end", INTERPOLATION_END),
                 ("Latent map: traversal start", TRAVERSAL_START),
@@ -720,10 +721,15 @@ class DrawPanel(Panel):
                 [[(float(p), names[i]) for i, p in enumerate(pos)]])
             self.score_plot.setXRange(-0.6, len(pos) - 0.4, padding=0)
             self.score_plot.enableAutoRange(x=False)
-        # A no-break space inside each pair: the line wraps between classes, never in one.
-        self.scores_label.setText(f"p(label | {self._input_word}), from each label's log p(x|μ,y) − KL: "
-                                  + "  ".join(f"{names[i]}\u00a0{p:.2f}"
-                                              for i, p in enumerate(probs)))
+        # The bars show every class; the line names the few likeliest (every class's figure
+        # made a wall of text under the chart) and its tooltip lists them all.
+        order = np.argsort(-probs, kind="stable")
+        top = [i for i in order[:TOP_PROBABILITIES] if probs[i] >= 0.005]
+        self.scores_label.setText(
+            "Likeliest: " + " · ".join(f"{names[i]}\u00a0{probs[i]:.2f}" for i in top))
+        self.scores_label.setToolTip(
+            f"p(label | {self._input_word}), from each label's log p(x|μ,y) − KL:\n"
+            + "\n".join(f"{names[i]}: {p:.3f}" for i, p in enumerate(probs)))
 
     # -- export ------------------------------------------------------------------------------
     def export_grid(self) -> np.ndarray | None:

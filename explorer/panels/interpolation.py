@@ -39,6 +39,10 @@ from latent_explorer.training.explore.render import stack_grids
 from latent_explorer.training.record.run import Run
 
 GALLERY_ROWS, GALLERY_COLS = 2, 16
+SENT_PLACEHOLDER = "sent image"
+# What a strip's caption calls an image sent from another tab (a drawing, a lasso selection's
+# mean, a loaded picture): the tab cannot tell which, so it never says "your drawing".
+SENT_WORDS = "the image sent from another tab"
 SCRUB_STEPS = 1000
 
 
@@ -63,6 +67,10 @@ class InterpolationPanel(Panel):
         self.scrub_images: np.ndarray | None = None
 
         self.start_digit, self.end_digit = QComboBox(), QComboBox()
+        for combo in (self.start_digit, self.end_digit):
+            # An image sent from another tab has no test label: the box shows this, not the
+            # class of the test image it replaced.
+            combo.setPlaceholderText(SENT_PLACEHOLDER)
         self._class_names: tuple[str, ...] = ()
         self._set_class_names(tuple(str(c) for c in range(10)))
         self.start_another = QPushButton("another one")
@@ -244,6 +252,9 @@ class InterpolationPanel(Panel):
             other = np.flatnonzero(labels != labels[0])
             self.i1 = int(other[0]) if len(other) else min(1, len(test) - 1)
             self._update_gallery()
+        elif not self.gallery.has_image:  # cleared while a hint showed: draw it again
+            self._update_gallery()
+        self.compare.set_selected(self.run)
         self.mix_label.setEnabled(self.run.is_conditional)
         self._update_pair()
 
@@ -280,10 +291,13 @@ class InterpolationPanel(Panel):
                 y[j] = self._custom_label(image)
         self._x = x
         self.y0, self.y1 = int(y[0]), int(y[1])
-        for combo, lab, image in ((self.start_digit, self.y0, self.custom[0]),
-                                  (self.end_digit, self.y1, self.custom[1])):
-            if image is None:  # a drawing has no test label to show
-                combo.setCurrentIndex(combo.findData(lab))
+        for combo, another, lab, image in (
+                (self.start_digit, self.start_another, self.y0, self.custom[0]),
+                (self.end_digit, self.end_another, self.y1, self.custom[1])):
+            # A sent image has no test label: the box shows SENT_PLACEHOLDER (index -1), and
+            # "another one" has no class to draw another image of.
+            combo.setCurrentIndex(combo.findData(lab) if image is None else -1)
+            another.setEnabled(image is None)
         self.pairs = {r.id: explore.encode_pair(r.model, x[0], x[1], self.y0, self.y1)
                       for r in self.shown_runs()}
         self._update_strips()
@@ -296,8 +310,7 @@ class InterpolationPanel(Panel):
     def _endpoint_text(self, which: int, conditional: bool) -> str:
         label = self.y0 if which == 0 else self.y1
         if self.custom[which] is not None:
-            what = "your drawing" if image_shape_of(self.run) == (1, 28, 28) else "your image"
-            return what + (f" (read as {label})" if conditional else "")
+            return SENT_WORDS + (f" (read as {label})" if conditional else "")
         return f"image #{self.i0 if which == 0 else self.i1} ({label})"
 
     def _update_strips(self) -> None:

@@ -25,6 +25,7 @@ This module imports torch: the window imports it only after it is visible.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from dataclasses import dataclass, replace
@@ -113,11 +114,40 @@ class Progress:
         one ETA every view shows (training.engine.eta.eta_text)."""
         return eta_text(self.eta_seconds, self.eta_unsure)
 
-    def text(self, short: bool = False) -> str:
+    def text(self, short: bool = False, paused: bool = False) -> str:
+        """Where the run is; `paused`: said first, with no rate or ETA (nothing is moving)."""
+        if paused:
+            if short:
+                return f"paused · epoch {self.epoch}/{self.epochs}"
+            return (f"paused · epoch {self.epoch}/{self.epochs} · "
+                    f"step {self.step:,}/{self.total_steps:,}")
         if short:
             return f"epoch {self.epoch}/{self.epochs} · ETA {self.eta_text}"
         return (f"epoch {self.epoch}/{self.epochs} · step {self.step:,}/{self.total_steps:,} · "
                 f"{self.steps_per_second:,.0f}/s · ETA {self.eta_text}")
+
+
+def never_started(result) -> bool:
+    """Whether a member's result failed before it took a single step (e.g. its Ray cluster
+    could not be reached): its model holds only the weights it was initialised with."""
+    return result.state == RunState.FAILED and len(result.history) == 0
+
+
+# How the engine says a Ray head could not be reached (training.engine.ray_sweep.check_address,
+# behind describe_error's type name when it ended the loop).
+_NO_RAY = re.compile(r"^(?:RayUnavailable: )?(?=no Ray cluster at )")
+
+
+def never_started_text(error: str | None) -> str:
+    """'never started (could not reach the Ray cluster): no Ray cluster at 127.0.0.1:6379: …'
+    for a member that failed before its first step, so it never reads as a run that trained
+    and failed later; the engine's own words follow."""
+    text = (error or "it failed before its first step").strip()
+    if text.startswith("never started"):
+        return text
+    if _NO_RAY.match(text):
+        return "never started (could not reach the Ray cluster): " + _NO_RAY.sub("", text)
+    return f"never started: {text}"
 
 
 class TrainingWorker(QObject, Observer):
@@ -378,6 +408,16 @@ class Job(QObject):
                 if run.state != RunState.FAILED:
                     run.model, run.snapshot_epoch = model, epoch
                     yield run, e
+            case MemberEvent(member=m, event=TrainingEnded(result=result)) if result \
+                    and never_started(result) and runs[m].state != RunState.FAILED:
+                # The loop failed before this member's first step (a Ray cluster that could
+                # not be reached; not a member that failed alone, which said so already): its
+                # weights are the random ones it was made with, nothing to show, save or count.
+                run = runs[m]
+                run.model, run.metrics, run.snapshot_epoch, run.resume = None, None, None, None
+                run.error = never_started_text(result.error)
+                yield from self.set_state(run, RunState.FAILED)
+                yield run, TrainingEnded(None, run.error)
             case MemberEvent(member=m, event=TrainingEnded(result=result) as e) if result:
                 run = runs[m]
                 run.model, run.history, run.metrics = result.model, result.history, result.metrics

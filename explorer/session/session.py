@@ -484,8 +484,8 @@ class RunSession(QObject):
         """Load a listed workspace run's latest checkpoint (weights, history, timeline) when it
         is first shown; its data loads in the background. False when there is nothing to load
         yet or it cannot be read (the run says why)."""
-        if run.model is not None or run.folder is None or run.is_active:
-            return run.model is not None
+        if run.model is not None or run.folder is None or run.is_active or run.folder in self._own:
+            return run.model is not None  # this session's own run: its job's events are the truth
         rec = read_run(run.folder)
         path = rec.checkpoint_path
         if path is None:
@@ -601,8 +601,12 @@ class RunSession(QObject):
             case ReconstructionsReady(grid=grid, caption=caption):
                 self.reconstructions[run.id] = (grid, f"{run.name}: {caption}")
             case MessagePosted(text=text):
-                self.message.emit(text, 15000)
-                if text.startswith(FALLBACK_PREFIX) and not self._fallback_told:
+                # The fallback's notice is long (why, and how to get full MNIST): the status bar
+                # gets its first clause, the Training tab's notice all of it.
+                fallback = text.startswith(FALLBACK_PREFIX)
+                self.message.emit(text.split(":")[0] + " (the Training tab says why)"
+                                  if fallback else text, 15000)
+                if fallback and not self._fallback_told:
                     self._fallback_told = True  # once per session: every 'auto' run says it
                     self.notice.emit(text)
             case StateChanged(state=RunState.RUNNING) if run.measures:

@@ -43,6 +43,9 @@ DOWNSAMPLE_FACTOR = 1.5  # points drawn per pixel column (pyqtgraph's default of
 CHANNELS = ("total", "recon", "kl")
 TITLES = {"total": "Total loss (recon + β·KL)", "recon": "Reconstruction (BCE per pixel)",
           "kl": "KL (nats per image)"}
+# An AE's loss is its reconstruction alone and it has no KL: when one is selected (or the only
+# run), its plots say so rather than draw a KL of 0 under a title that promises β·KL.
+AE_TITLES = {"total": "Reconstruction loss", "kl": "KL — an AE has no KL"}
 # Mid-luminance colours that read on light and dark backgrounds alike.
 RUN_COLORS = ("#e6550d", "#3182bd", "#31a354", "#d62728", "#9467bd", "#17becf", "#bcbd22",
               "#e377c2", "#8c564b", "#7f7f7f")
@@ -93,8 +96,10 @@ def ema_smooth(values: np.ndarray, weight: float, last: float = 0.0,
 class _Series:
     """One run's buffers, smoothed copies and plot items."""
 
-    def __init__(self, run_id: int, name: str, color: str, beta: float) -> None:
+    def __init__(self, run_id: int, name: str, color: str, beta: float,
+                 has_kl: bool = True) -> None:
         self.run_id = run_id
+        self.has_kl = has_kl  # an AE has none: its KL curve and markers are never drawn
         self.name = name
         self.color = color
         self.beta = beta
@@ -175,6 +180,7 @@ class LossPlot(QWidget):
         self._step_lines: dict[str, pg.InfiniteLine] = {}  # the timeline's step, per plot
         self._x = np.arange(1, 1025, dtype=np.float64)  # step numbers, grown with the buffers
         self.beta_plot: pg.PlotItem | None = None  # made when a run steers its β
+        self._titles = dict(TITLES)  # as shown: an AE's when one is in focus (AE_TITLES)
 
         self._slider = QSlider(Qt.Orientation.Horizontal)
         self._slider.setRange(0, 99)
@@ -300,6 +306,10 @@ class LossPlot(QWidget):
     def is_curve_shown(self, run_id: int, channel: str = "total") -> bool:
         return self._series[run_id].smooth_items[channel].isVisible()
 
+    def title(self, channel: str) -> str:
+        """The title shown above a plot ('total', 'recon' or 'kl')."""
+        return self._titles.get(channel, TITLES[channel])
+
     def stop_redrawing(self) -> None:
         """The window is closing: no more redraws (pending steps are drawn once, now)."""
         self.flush()
@@ -340,7 +350,7 @@ class LossPlot(QWidget):
         """Curves for a run, filled from its history (loaded checkpoints arrive with one)."""
         if run.id in self._series:
             return
-        s = _Series(run.id, run.name, color, run.beta)
+        s = _Series(run.id, run.name, color, run.beta, has_kl=run.is_variational)
         for ch in CHANNELS:
             plot = self.plots[ch]
             raw = pg.PlotDataItem(pen=self._pen(color, raw=True), skipFiniteCheck=True)
@@ -356,16 +366,23 @@ class LossPlot(QWidget):
             plot.addItem(raw)
             plot.addItem(smooth)
             plot.addItem(markers)
+            if ch == "kl" and not s.has_kl:
+                for item in (raw, smooth, markers):
+                    item.setVisible(False)
             s.raw_items[ch], s.smooth_items[ch], s.markers[ch] = raw, smooth, markers
         target = getattr(run.config, "target_rate", None)
         if target is not None:
             s.target_rate = float(target)
             s.target_line = pg.InfiniteLine(pos=s.target_rate, angle=0, pen=pg.mkPen(
                 color, width=1, style=Qt.PenStyle.DashLine), label=f"target {target:g}",
-                labelOpts={"position": 0.85, "color": color, "anchors": [(1, 1), (1, 1)]})
+                # pyqtgraph flips between the two anchors by where the line is in the view:
+                # below the line in the upper half, above it in the lower half, so the label
+                # is never cut at the plot's top or bottom edge.
+                labelOpts={"position": 0.85, "color": color, "anchors": [(1, 0), (1, 1)]})
             self.plots["kl"].addItem(s.target_line, ignoreBounds=False)
         self._series[run.id] = s
         self._update_legend()
+        self._update_titles()
         self.set_history(run)
 
     def set_history(self, run: Run) -> None:
@@ -422,6 +439,7 @@ class LossPlot(QWidget):
         if (left := self.raw_run_id) is not None:
             self._mark_dirty(left)  # the only run left now shows its raw steps
         self._update_legend()
+        self._update_titles()
         for ch in CHANNELS:
             for item in (s.raw_items[ch], s.smooth_items[ch], s.markers[ch]):
                 self.plots[ch].removeItem(item)
@@ -436,9 +454,10 @@ class LossPlot(QWidget):
             return
         s.visible = visible
         for ch in CHANNELS:
-            s.raw_items[ch].setVisible(visible and self._raw_wanted(s))
-            s.smooth_items[ch].setVisible(visible)
-            s.markers[ch].setVisible(visible)
+            shown = visible and (ch != "kl" or s.has_kl)  # an AE's KL stays hidden
+            s.raw_items[ch].setVisible(shown and self._raw_wanted(s))
+            s.smooth_items[ch].setVisible(shown)
+            s.markers[ch].setVisible(shown)
         for item in (s.beta_item, s.target_line):
             if item is not None:
                 item.setVisible(visible)
@@ -462,6 +481,7 @@ class LossPlot(QWidget):
         for rid in {old_raw, self.raw_run_id} - {None}:
             self._mark_dirty(rid)  # the raw curves move to the newly selected run
         self._update_legend()
+        self._update_titles()
 
     def legend_entries(self) -> list[str]:
         """The run names the legend lists, in order (the visible runs)."""
@@ -478,6 +498,18 @@ class LossPlot(QWidget):
             parts.append(f"<span style='color:{s.color}'>&#9632;</span>&nbsp;{name}")
         self.legend.setText("&nbsp;&nbsp; ".join(parts))
         self.legend.setVisible(bool(parts))
+
+    def _update_titles(self) -> None:
+        """The plots' titles for the run in focus (the selected one, or the only run): an AE's
+        first plot is its reconstruction loss, and its KL plot says it has none."""
+        focus = self._series.get(self.raw_run_id) if self.raw_run_id is not None else None
+        titles = {**TITLES, **(AE_TITLES if focus is not None and not focus.has_kl else {})}
+        if titles == self._titles:
+            return
+        self._titles = titles
+        fg = self._foreground().name()
+        for ch, p in self.plots.items():
+            p.setTitle(titles[ch], color=fg)
 
     def flush(self) -> None:
         """Redraw everything pending now (the timer does this at most 5 times a second)."""
@@ -580,6 +612,11 @@ class LossPlot(QWidget):
         ev = np.asarray(s.epoch_values, dtype=np.float64).reshape(-1, 3)
         for c, ch in enumerate(CHANNELS):
             raw = s.raw_items[ch]
+            if ch == "kl" and not s.has_kl:  # an AE: no KL to draw (not a flat line at 0)
+                for item in (raw, s.smooth_items[ch], s.markers[ch]):
+                    item.setData([], [])
+                    item.setVisible(False)
+                continue
             if raw_visible:
                 raw.setData(x, s.buf[c, : s.n])
             elif s.raw_drawn:

@@ -257,9 +257,12 @@ class RunTableModel(QAbstractTableModel):
         """'epoch 2/10 · step … · steps/s · ETA' while active; how far it got once ended."""
         p = self.progress.get(run.id)
         if p is None:
-            return "waiting for a free slot" if run.state == "queued" else ""
+            if run.state == "queued":
+                return "waiting for a free slot"
+            n = len(run.history)  # a loaded run: how far its history got, as for the others
+            return f"{run.state} · {n:,} steps" if n and not run.is_active else ""
         if run.is_active:
-            return ("paused · " if run.state == "paused" else "") + p.text(short)
+            return p.text(short, paused=run.state == "paused")  # paused: no ETA
         if short:
             return f"{run.state} · {p.step:,} steps"
         return f"{run.state} · epoch {p.epoch}/{p.epochs} · {p.step:,} steps"
@@ -348,10 +351,7 @@ class ProgressDelegate(QStyledItemDelegate):
         bar.rect = QRect(option.rect.adjusted(2, 2, -2, -2))
         bar.minimum, bar.maximum = 0, 1000
         bar.progress = 0 if math.isnan(p.fraction) else int(p.fraction * 1000)
-        text = self._model.progress_text(run)
-        if option.fontMetrics.horizontalAdvance(text) > option.rect.width() - 8:
-            text = self._model.progress_text(run, short=True)  # the tooltip has it all
-        bar.text = text
+        bar.text = self.bar_text(run, option.fontMetrics, option.rect.width() - 8)
         bar.textVisible = True
         bar.textAlignment = Qt.AlignmentFlag.AlignCenter
         bar.state = QStyle.StateFlag.State_Enabled | QStyle.StateFlag.State_Horizontal
@@ -360,6 +360,14 @@ class ProgressDelegate(QStyledItemDelegate):
         widget = option.widget
         style = widget.style() if widget is not None else QApplication.style()
         style.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter, widget)
+
+    def bar_text(self, run: Run, fm, width: int) -> str:
+        """The bar's text within `width` px: in full, else short (the tooltip has it all), else
+        elided at its end: centred text wider than the bar lost both its ends ('aused · …')."""
+        text = self._model.progress_text(run)
+        if fm.horizontalAdvance(text) > width:
+            text = self._model.progress_text(run, short=True)
+        return fm.elidedText(text, Qt.TextElideMode.ElideRight, width)
 
 
 FROZEN_COLUMNS = (COL_SHOW, COL_NAME)  # stay in view while the others scroll sideways
