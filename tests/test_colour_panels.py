@@ -215,7 +215,7 @@ def test_interpolation_in_colour_with_a_gallery_click_and_a_sent_image(qtbot, co
     sent = run.dataset.test.float_images()[5].numpy()
     p.receive_image(INTERPOLATION_END, sent)
     np.testing.assert_allclose(cell(p.views[0].grid, 0, 11), hwc(sent), atol=1e-6)
-    assert "end your image" in p.captions[0].text()
+    assert "end the image sent from another tab" in p.captions[0].text()
     # …and as a display array (H, W, 3), as a colour view holds it.
     p.receive_image(INTERPOLATION_END, hwc(sent)[::-1].copy())
     np.testing.assert_allclose(cell(p.views[0].grid, 0, 11), hwc(sent)[::-1], atol=1e-6)

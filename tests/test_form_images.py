@@ -280,9 +280,6 @@ def test_a_logistic_colour_folder_trains_and_is_remembered_only_once_it_trained(
     again.close()
 
 
-@pytest.mark.xfail(strict=True, reason="explorer/session/jobs.py loads the run's data without "
-                   "its config's load_options (image size, channels): it must pass "
-                   "**cfg.load_options to DatasetCache.get")
 def test_a_folder_trained_from_the_window_at_8_grey_makes_a_1x8x8_model(window, qtbot, tmp_path):
     folder = colour_folder(tmp_path / "colours")
     fill_form(window, dataset="folder", data_dir=str(folder), image_size=8, image_channels=1,

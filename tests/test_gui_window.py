@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QApplication
 
 from helpers import (LONG, WAIT_MS, cell, click_train, fill_form, make_window, trained_checkpoint,
                      wait_ended, wait_running)
+from latent_explorer.explorer.views.time_estimate import RAY_STARTUP_S
 from latent_explorer.explorer.main_window import MainWindow
 from latent_explorer.explorer.panels.base import Panel
 from latent_explorer.explorer.session import worker_threads
@@ -461,6 +462,10 @@ def test_eta_is_one_smoothed_figure_in_the_cell_its_tooltip_and_the_status_bar(q
     assert not window.progress_label.isVisible()  # nothing left to estimate
 
 
+def mmss(seconds: float) -> str:
+    return f"{int(seconds) // 60:02d}:{int(seconds) % 60:02d}"
+
+
 def test_form_estimate_uses_the_speed_of_its_kind_of_job(qtbot, window):
     f = window.form
     f.set_values({"dataset": "mnist-sample", "batch_size": 64, "epochs": 3})  # 213 steps
@@ -472,6 +477,10 @@ def test_form_estimate_uses_the_speed_of_its_kind_of_job(qtbot, window):
     assert "213 steps × 7 members" in f.estimate.text()
     assert "at most 02:29 here" in f.estimate.text()
     f.set_speeds(10.0, 35.0)  # a sweep trained 35 model-steps/s: 7 members share it
+    assert "about 00:43 here" in f.estimate.text()
+    f.run_on.setCurrentIndex(f.run_on.findData("ray"))  # Ray's start-up comes first
+    assert f"about {mmss(43 + RAY_STARTUP_S)} here" in f.estimate.text()
+    f.run_on.setCurrentIndex(f.run_on.findData("local"))
     assert "about 00:43 here" in f.estimate.text()
     f.sweep.setChecked(False)  # a single run is not estimated with the sweep's speed
     assert "about 00:21 here" in f.estimate.text()

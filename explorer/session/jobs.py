@@ -257,7 +257,8 @@ class TrainingWorker(QObject, Observer):
         self._threads_given = torch.get_num_threads()
         cfg = self.config
         ds = self._dataset or self._datasets.get(
-            cfg.dataset, cfg.data_dir, notify=lambda m: self.event.emit(MessagePosted(m)))
+            cfg.dataset, cfg.data_dir, notify=lambda m: self.event.emit(MessagePosted(m)),
+            **cfg.load_options)
         self._dataset = ds
         self.event.emit(DatasetLoaded(ds))
         with self._lock:

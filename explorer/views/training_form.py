@@ -25,7 +25,7 @@ from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QFormLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
 from latent_explorer.explorer.views.step_cost import pixel_scale
-from latent_explorer.explorer.views.time_estimate import SpeedBook
+from latent_explorer.explorer.views.time_estimate import SpeedBook, startup_seconds
 from latent_explorer.explorer.widgets.beta_control import BetaControl, parse_beta
 from latent_explorer.explorer.widgets.data_fields import FOLDER_ITEM, DataFields
 from latent_explorer.explorer.widgets.model_fields import ModelFields
@@ -432,13 +432,18 @@ class TrainingForm(QWidget):
         sweep's model-steps/s shared by M, or, before any sweep was measured, as M single runs
         one after another (an upper bound: training them at once is faster). Measured on
         28×28 digits: an MLP's step on C×H×W images costs C·H·W / 784 of them (step_cost.py).
+        A sweep on Ray adds Ray's start-up.
         """
         counted = self._steps()
         scale = self._pixel_scale()
         if counted is None or scale is None or (self.is_sweep and not counted[1]):
             return None
         seconds = self.speeds.seconds(counted[0], self.speed_family(), counted[1])
-        return seconds * scale if seconds is not None else None
+        if seconds is None:
+            return None
+        # A Ray sweep first starts Ray and its workers (time_estimate.RAY_STARTUP_S).
+        start = startup_seconds(self.sweep_executor()["engine"]) if self.is_sweep else 0.0
+        return seconds * scale + start
 
     def _train_size(self) -> int | None:
         return self._train_sizes.get(self.data_fields.train_key())

@@ -88,6 +88,8 @@ class SweepFields(QObject):
         self.log_grid_button.toggled.connect(self.log_grid.setVisible)
         self.grid_fill.clicked.connect(lambda: self.fill_log_grid())
         self.run_on.currentIndexChanged.connect(lambda _i: self._update_run_on())
+        # Ray's start-up counts in the estimate: a different executor is a different estimate.
+        self.run_on.currentIndexChanged.connect(lambda _i: self.lists_changed.emit())
         for edit in (self.betas, self.sweep_seeds, self.ray_address):
             edit.textEdited.connect(lambda _t: self.edited.emit())
         for edit in (self.betas, self.sweep_seeds):

@@ -40,7 +40,8 @@ def describe_error(e: BaseException) -> str:
     if isinstance(e, torch.OutOfMemoryError):
         return "out of memory: try a smaller batch size or the CPU device"
     msg = str(e) or type(e).__name__
-    if isinstance(e, TrainingDiverged) or type(e).__module__.startswith("training"):
+    if isinstance(e, TrainingDiverged) or type(e).__module__.startswith(
+            ("latent_explorer.training", "training")):
         return msg
     return f"{type(e).__name__}: {msg}"
 

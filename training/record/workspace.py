@@ -578,7 +578,9 @@ class RunWriter(Observer):
         self.state = res.state if res is not None else result.state
         self.error = (res.error if res is not None else None) or result.error or self.error
         self._flush()
-        if res is not None and res.model is not None:
+        # A member that never took a step (its Ray cluster could not be reached) has only its
+        # initial weights: no final checkpoint, so a relaunch does not list random weights.
+        if res is not None and res.model is not None and len(res.history):
             self._save_checkpoint("final.safetensors", self.state,
                                   self.loop.resume_state(self.member), final=res)
         self._write_run_file()
