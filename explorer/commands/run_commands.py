@@ -62,6 +62,8 @@ class RunCommands:
             w.form.show_message(f"Cannot train: {e}.")
             self._status(f"Cannot train: {e}", 8000)
             return None
+        if not self._download_agreed(config.dataset, config.data_dir):
+            return None
         # The form is remembered for the next launch once this run has trained to its end
         # (MainWindow._remember_form), not now: a dataset that fails to load must not stick.
         # Its CPU threads are the training thread's to set, not the run's (0: torch's default).
@@ -71,6 +73,21 @@ class RunCommands:
             self._status(f"{run.name} queued: it starts when the run training now ends (one run "
                          "trains at a time)", 6000)
         return run
+
+    def _download_agreed(self, source: str, data_dir: str | None) -> bool:
+        """Whether the run may load its data: nothing to download, or the user said yes to
+        what would be fetched (the default answer is No: nothing leaves without a yes)."""
+        from latent_explorer.training.data.sources import download_pending
+
+        pending = None if data_dir else download_pending(source)
+        if pending is None:
+            return True
+        if self.window.dialogs.confirm("Download the dataset?",
+                                       f"Training on it first downloads {pending}. Download it now?"):
+            return True
+        self.window.form.show_message(f"Not started: {source} is not downloaded yet.")
+        self._status(f"Not started: {source} is not downloaded", 6000)
+        return False
 
     def start_sweep(self, values: dict) -> list[Run]:
         """Queue a β sweep (one run per member); values the engine refuses are explained inline."""
@@ -91,6 +108,8 @@ class RunCommands:
         except (TypeError, ValueError) as e:
             w.form.show_message(f"Cannot train the sweep: {e}.")
             self._status(f"Cannot train the sweep: {e}", 8000)
+            return []
+        if not self._download_agreed(config.dataset, config.data_dir):
             return []
         runs = w.session.start_sweep(config, ray=ray, threads=threads)  # remembered once trained
         w.run_table.select_run(runs[0])

@@ -67,6 +67,11 @@ def fetch(name: str, root: Path) -> None:
         raise ValueError(f"no downloader for {name!r}")
 
 
+def required_files(name: str) -> tuple[str, ...]:
+    """The files of `name` (cifar10 or svhn) in its cache folder, once downloaded."""
+    return _required(name)
+
+
 def _required(name: str) -> tuple[str, ...]:
     if name == "cifar10":
         return tuple(f"{CIFAR_DIR}/{f}" for f in CIFAR_FILES)

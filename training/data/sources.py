@@ -62,6 +62,7 @@ class DataSource:
     likelihood: str = "bernoulli"
     # (C, H, W) of its images, for the form to show before loading (None: unknown until loaded).
     image_shape: tuple[int, int, int] | None = None
+    download_mb: float | None = None  # what a download fetches, for the question before it
 
     @property
     def n_classes(self) -> int:
@@ -239,6 +240,30 @@ def idx_download(name: str, mirrors: list[str], md5: Mapping[str, str],
     return load
 
 
+def download_pending(name: str) -> str | None:
+    """What loading source `name` would fetch from the internet first, in a sentence ("cifar10:
+    about 163 MB from its mirrors into ~/.cache/latent-explorer/cifar10"), or None when nothing
+    would be (a source that downloads nothing, or whose files are in the cache already). The
+    window asks before such a load; `auto` is left out: it falls back to the bundled sample and
+    says so."""
+    from latent_explorer.training.data.cache_folder import cache_dir
+
+    src = DATA_SOURCES.get(name)
+    if not src.downloads or name == "auto":
+        return None
+    folder = cache_dir() / name
+    if name in DOWNLOADS:
+        files: tuple[str, ...] = tuple(DOWNLOADS[name][1])
+    else:
+        from latent_explorer.training.data.colour_sources import required_files
+
+        files = required_files(name)
+    if all((folder / f).is_file() for f in files):
+        return None
+    size = f"about {src.download_mb:,.0f} MB" if src.download_mb else "its files"
+    return f"{name}: {size} from the internet into {folder}, once"
+
+
 def load_auto(notify: Callable[[str], None] | None = None, allow_download: bool = True) -> Dataset:
     """Full MNIST when we can have it, else the bundled sample with one notice saying why."""
     from latent_explorer.training.data.datasets import DataError, cache_dir, load_mnist_sample
@@ -341,7 +366,8 @@ register_source(DataSource(
         "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
         "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
     }),
-    DIGITS, downloads=True, n_train=60_000, image_shape=(1, 28, 28)))
+    DIGITS, downloads=True, n_train=60_000, image_shape=(1, 28, 28),
+    download_mb=12))
 register_source(DataSource(
     "fashion-mnist", "fashion-mnist: 70,000 clothes (downloaded once)",
     "full Fashion-MNIST (60,000 / 10,000), downloaded on first use",
@@ -351,7 +377,8 @@ register_source(DataSource(
         "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
         "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
     }, FASHION_CLASSES),
-    FASHION_CLASSES, downloads=True, n_train=60_000, image_shape=(1, 28, 28)))
+    FASHION_CLASSES, downloads=True, n_train=60_000, image_shape=(1, 28, 28),
+    download_mb=31))
 register_source(DataSource(
     "kmnist", "kmnist: 70,000 cursive hiragana (downloaded once)",
     "Kuzushiji-MNIST (60,000 / 10,000): ten hiragana in classical cursive script, "
@@ -363,7 +390,8 @@ register_source(DataSource(
         "t10k-images-idx3-ubyte.gz": "5c965bf0a639b31b8f53240b1b52f4d7",
         "t10k-labels-idx1-ubyte.gz": "7320c461ea6c1c855c0b718fb2a4b134",
     }, KMNIST_CLASSES),
-    KMNIST_CLASSES, downloads=True, n_train=60_000, image_shape=(1, 28, 28)))
+    KMNIST_CLASSES, downloads=True, n_train=60_000, image_shape=(1, 28, 28),
+    download_mb=21))
 # sprites: 12,000 train images, 188 steps an epoch at batch 64: default_epochs gives the course's
 # 4,500 steps in 24 epochs (about 2 minutes of the course MLP on 2 cores; sprites.py).
 register_source(DataSource(
@@ -382,13 +410,13 @@ register_source(DataSource(
     "CIFAR-10 (50,000 / 10,000 RGB 32x32 photographs in ten classes), downloaded on first use "
     "by torchvision (checksummed); trains with the discretised logistic likelihood",
     _colour("cifar10"), CIFAR10_CLASSES, downloads=True, n_train=50_000,
-    likelihood="logistic", image_shape=(3, 32, 32)))
+    likelihood="logistic", image_shape=(3, 32, 32), download_mb=163))
 register_source(DataSource(
     "svhn", "svhn: 99,289 house-number digits, 32x32 colour (downloaded once)",
     "Street View House Numbers (73,257 / 26,032 RGB 32x32 crops of one digit each), "
     "downloaded on first use by torchvision (checksummed); discretised logistic likelihood",
     _colour("svhn"), DIGITS, downloads=True, n_train=73_257,
-    likelihood="logistic", image_shape=(3, 32, 32)))
+    likelihood="logistic", image_shape=(3, 32, 32), download_mb=246))
 register_source(DataSource(
     "celeba", "celeba: faces, 64x64 colour (from your folder)",
     "CelebA's aligned faces, centre-cropped to 148 px and resized to 64x64 (the usual VAE "
