@@ -15,6 +15,10 @@ VAE, draws a 7 on the Draw tab and saves every tab with the CVAE selected (tab<i
 then the Training and Reconstructions tabs with the training run selected (live_*.png): what
 issue 21's layout checks look at.
 
+`--every-tab DIR --select NAME` instead opens the window on the workspace of runs
+(LATENT_EXPLORER_WORKSPACE) and saves every tab with the run whose name holds NAME selected:
+a run trained with `main.py train --workspace DIR` on colour or 64×64 images, say.
+
 `--size WxH` resizes the window to that size first (e.g. 1280x720, a laptop's screen), and
 `--screen` grabs the whole screen rather than the window, to see what lies off it:
 
@@ -94,6 +98,29 @@ def every_tab(w, out: Path, screen: bool = False) -> None:
           f"to {out}")
 
 
+def workspace_tabs(w, out: Path, select: str, screen: bool = False) -> None:
+    """Every tab with the workspace's run whose name holds `select` selected (images of any size
+    and colour: run `train --workspace DIR` first and point LATENT_EXPLORER_WORKSPACE at DIR)."""
+    out.mkdir(parents=True, exist_ok=True)
+    for _ in range(100):  # the workspace is listed from a worker: wait for the run to appear
+        runs = [r for r in w.runs if select in r.name]
+        if runs:
+            break
+        _wait(200)
+    else:
+        raise SystemExit(f"no run named like {select!r} in {[r.name for r in w.runs]}")
+    w.run_table.select_run(runs[-1])
+    _wait(3000)
+    for i in range(w.tabs.count()):
+        w.tabs.setCurrentIndex(i)
+        _wait(2500)
+        name = w.tabs.tabText(i).lower().replace(" ", "_")
+        if name == "factors":  # scored in the background: give the heat map time
+            _wait(15000)
+        _grab(w, out / f"{select.replace(' ', '_')}_tab{i}_{name}.png", screen)
+    print(f"saved {w.tabs.count()} screenshots of the {w.width()}×{w.height()} window to {out}")
+
+
 def main(argv: list[str]) -> int:
     dark = "--dark" in argv  # check the window under a dark palette
     screen = "--screen" in argv
@@ -102,6 +129,11 @@ def main(argv: list[str]) -> int:
     if "--size" in argv:
         i = argv.index("--size")
         size = tuple(int(v) for v in argv[i + 1].lower().split("x"))
+        argv = argv[:i] + argv[i + 2:]
+    select = None
+    if "--select" in argv:
+        i = argv.index("--select")
+        select = argv[i + 1]
         argv = argv[:i] + argv[i + 2:]
     tabs_dir = None
     if "--every-tab" in argv:
@@ -133,13 +165,23 @@ def main(argv: list[str]) -> int:
     settings = QSettings(str(Path(tmp) / "settings.ini"), QSettings.Format.IniFormat)
     from latent_explorer.explorer.main_window import MainWindow
 
-    w = MainWindow(settings=settings)
+    workspace = None
+    if select is not None:
+        from latent_explorer.training.record.workspace import open_workspace
+
+        workspace = open_workspace()
+    w = MainWindow(settings=settings, workspace=workspace)
     if size is not None:
         w.resize(*size)
     elif tabs_dir is None:
         w.resize(1560, 940)
     w.show()
     w.finish_startup()
+    if tabs_dir is not None and select is not None:
+        workspace_tabs(w, tabs_dir, select, screen)
+        w.shutdown()
+        w.close()
+        return 0
     if tabs_dir is not None:
         every_tab(w, tabs_dir, screen)
         w.shutdown()

@@ -111,6 +111,8 @@ class FactorsPanel(Panel):
         pi.vb.invertY(True)  # the first row at the top
         pi.setLabel("bottom", "generative factor")
         pi.setLabel("left", "latent dimension")
+        for side in ("left", "bottom"):  # named ticks: no "(x0.001)" scale in the axis label
+            pi.getAxis(side).enableAutoSIPrefix(False)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image.setColorMap(pg.colormap.get(COLOR_MAP))
         pi.addItem(self.image)
@@ -172,9 +174,12 @@ class FactorsPanel(Panel):
     # -- the contract ----------------------------------------------------------------------------
     def set_runs(self, runs: list[Run]) -> None:
         """Every run (this tab follows training): queue the ended ones that can be scored, and
-        let scoring wait while any run trains."""
+        let scoring wait while a run trains here (not for a run another process trains in the
+        workspace and nobody looks at: that would hold every score back for as long as it
+        trains)."""
         super().set_runs(runs)
-        self.runner.set_training(any(r.is_active for r in runs))
+        # A run another process trains is listed without its model until it is shown.
+        self.runner.set_training(any(r.is_active and r.model is not None for r in runs))
         self.runner.request_all(runs)
 
     def unusable_reason(self, run: Run | None) -> str | None:
