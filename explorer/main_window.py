@@ -25,6 +25,7 @@ from latent_explorer.explorer.views.loss_plot import run_color
 from latent_explorer.explorer.views.panel_host import PanelHost
 from latent_explorer.explorer.views.run_table import COL_NAME
 from latent_explorer.explorer.commands.run_commands import RunCommands
+from latent_explorer.explorer.session.run_memory import RunMemory
 from latent_explorer.explorer.views.runs_dock import RunsPanel
 from latent_explorer.explorer.views.training_form import TrainingForm
 from latent_explorer.explorer.views.training_monitor import TrainingMonitor
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
 
 __all__ = ["APPLICATION", "ORGANIZATION", "MainWindow"]
 CLOSE_TIMEOUT_MS = 2000  # closing never hangs longer than this on a running job
-PROGRESS_INTERVAL_MS = 250  # progress bars refresh 4 times a second
 
 
 class MainWindow(QMainWindow):
@@ -67,12 +67,9 @@ class MainWindow(QMainWindow):
         self._load_panels = load_panels
         self._closed = False
         self._painted = False
-        # The form as it was when each of its runs was queued (run id -> stored_values()): kept
-        # as the next launch's form once one of them trains to the end (`_remember_form`).
-        self._form_of_run: dict[int, dict] = {}
+        # The form a run was started from and this machine's speed, kept for the next launch.
+        self.memory = RunMemory(self.settings, self)
         self._device_text = "…"
-        self._progress_timer = QTimer(self, singleShot=True, interval=PROGRESS_INTERVAL_MS)
-        self._progress_timer.timeout.connect(self._update_progress)
         self._room_timer = QTimer(self, singleShot=True, interval=0)  # once layouts settled
         self._panels_timer = QTimer(self, singleShot=True, interval=0)  # runs added: once
         self._panels_timer.timeout.connect(self._update_panels)
@@ -114,6 +111,8 @@ class MainWindow(QMainWindow):
         p.table.selected_run_changed.connect(self._on_selection_changed)
         p.model.rename_requested.connect(self._on_rename_requested)
         p.model.visibility_toggled.connect(self._on_visibility_toggled)
+        p.model.progress_repainted.connect(self._update_progress_label)
+        self.memory.speeds_changed.connect(self.form.set_speeds)
         self.loss_plot.smoothing_changed.connect(self.settings.save_smoothing)
         self.panel_host.failed.connect(lambda text: self.statusBar().showMessage(text, 10000))
         self.panel_host.tab_requested.connect(self.tabs.setCurrentWidget)
@@ -219,6 +218,8 @@ class MainWindow(QMainWindow):
         s.run_changed.connect(self._on_run_changed)
         s.run_removed.connect(self._on_run_removed)
         s.run_event.connect(self._on_run_event)
+        self.memory.attach(s)
+        self.run_model.set_progress_source(s.progress_of)
         s.message.connect(self.statusBar().showMessage)
         s.notice.connect(self.monitor.show_notice)
         try:
@@ -245,9 +246,9 @@ class MainWindow(QMainWindow):
     # -- commands (menus, buttons, shortcuts) -----------------------------------------------------
     @Slot(dict)
     def _on_form_train_requested(self, values: dict) -> None:
-        form = self.form.stored_values()
+        form = self.form.stored_values()  # as it is now: starting may change it
         if (run := self.start_run(values)) is not None:
-            self._form_of_run[run.id] = form
+            self.memory.remember_form([run], form)
 
     def start_run(self, values: dict) -> Run | None:
         return self.commands.start(values)
@@ -255,8 +256,7 @@ class MainWindow(QMainWindow):
     @Slot(dict)
     def _on_form_sweep_requested(self, values: dict) -> None:
         form = self.form.stored_values()
-        for run in self.start_sweep(values):
-            self._form_of_run[run.id] = form
+        self.memory.remember_form(self.start_sweep(values), form)
 
     def start_sweep(self, values: dict) -> list[Run]:
         """Queue a β sweep of the form's sweep values; its first member is selected."""
@@ -382,8 +382,11 @@ class MainWindow(QMainWindow):
         if not self.loss_plot.has_run(run.id) and not _listed_only(run):
             self.monitor.add_run(run, run_color(run.id - 1))
 
-    @Slot(object)
-    def _on_run_changed(self, run: Run) -> None:
+    @Slot(object, str)
+    def _on_run_changed(self, run: Run, what: str) -> None:
+        if what == "progress":  # several times a second: just the run list's cells
+            self.run_model.progress_changed(run)
+            return
         self._plot(run)
         self.run_model.refresh(run)
         self.loss_plot.rename_run(run.id, run.name)
@@ -402,15 +405,13 @@ class MainWindow(QMainWindow):
 
     @Slot(object, object)
     def _on_run_event(self, run: Run, ev) -> None:
-        from latent_explorer.explorer.session.job_events import (DatasetLoaded, ReconstructionsReady, StepsEvent,
-                                         TrainingEnded, TrainingStarted)
+        from latent_explorer.explorer.session.job_events import (DatasetLoaded,
+                                                                 ReconstructionsReady,
+                                                                 TrainingStarted)
 
         self._plot(run)
         self.monitor.on_run_event(run, ev)
         match ev:
-            case StepsEvent():
-                if not self._progress_timer.isActive():
-                    self._progress_timer.start()
             case ReconstructionsReady():
                 self.monitor.show_reconstructions(self.session.reconstructions,
                                                   self.selected_run(), run)
@@ -420,41 +421,12 @@ class MainWindow(QMainWindow):
                     self._show_dataset(ds)
             case TrainingStarted(device=device):
                 self.device_label.setText(f"Device: {device}")
-            case TrainingEnded():
-                self._update_progress()
-                self._remember_speed(run)
-                self._remember_form(run)
-
-    def _remember_form(self, run: Run) -> None:
-        """The next launch's form: the form a run was started from, once that run has trained
-        to its end. A run that failed (a dataset that would not download) or was stopped (200
-        epochs typed by mistake) leaves the remembered form as it was; so does closing the
-        window, whatever the form says then."""
-        form = self._form_of_run.pop(run.id, None)
-        if form is not None and run.state == "finished":
-            self.settings.save_form_values(form)
-
-    def _remember_speed(self, run: Run) -> None:
-        """Keep this machine's speed (the session's measure) for the form's estimate: a single
-        run's and a sweep's kept apart, per family of models."""
-        m = self.session.measured_speed(run)
-        if m is None:
-            return
-        s = self.settings
-        if m.sweep and (m.settled or s.sweep_speed(m.family) is None):
-            s.save_sweep_speed(m.rate, m.family)
-        elif not m.sweep and (m.settled or s.steps_per_second(m.family) is None):
-            s.save_steps_per_second(m.rate, m.family)
-        self.form.set_speeds(*s.speeds())
 
     @Slot()
     def _update_progress(self) -> None:
-        """Progress bars: a few updates a second is plenty, and each costs GUI time."""
-        for run in self.run_model.runs:
-            p = self.session.progress.get(run.id)
-            if p is not None and self.run_model.progress.get(run.id) is not p:
-                self.run_model.set_progress(run, p)
-        self._update_progress_label()
+        """Repaint the run list's progress cells and the status bar's line now, rather than at
+        the run list's next throttled repaint."""
+        self.run_model.repaint_progress()
 
     def _update_progress_label(self) -> None:
         """The status bar's line: the selected run's progress text while it is active."""
@@ -525,7 +497,6 @@ class MainWindow(QMainWindow):
         if self._closed:
             return True
         self._closed = True
-        self._progress_timer.stop()
         self.settings.save_window(self)  # the form was saved when its last run finished
         self.settings.sync()
         clean = self.session.shutdown(CLOSE_TIMEOUT_MS) if self.session is not None else True

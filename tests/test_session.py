@@ -29,7 +29,7 @@ def ended(session, run):
 def test_start_trains_and_reports_through_the_session(qtbot, session):
     added, changed, events = [], [], []
     session.run_added.connect(added.append)
-    session.run_changed.connect(changed.append)
+    session.run_changed.connect(lambda r, what: changed.append(r))
     session.run_event.connect(lambda r, e: events.append(e))
     run = session.start(train_config())
     assert added == [run] and run.name.startswith("VAE")

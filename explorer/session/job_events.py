@@ -18,15 +18,18 @@ from latent_explorer.models.autoencoders import LatentModel
 from latent_explorer.training.data.datasets import Dataset
 from latent_explorer.training.engine.events import EpochEvent, MemberFailedEvent, StepsEvent, TrainResult
 from latent_explorer.training.engine.resume import ResumeState
+from latent_explorer.training.config import TrainConfig
 from latent_explorer.training.record.run import RunState
 from latent_explorer.training.record.timeline import Snapshot, Timeline
 
 
 @dataclass(frozen=True)
 class StateChanged:
-    """The run moved to `state` (queued, running, paused, finished, stopped, failed)."""
+    """The run moved to `state` (queued, running, paused, finished, stopped, failed);
+    `error`, when given, is why (it becomes the run's error)."""
 
     state: RunState
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,32 @@ class TrainingEnded:
 
 
 @dataclass(frozen=True, eq=False)
+class ResultReady:
+    """The loop's result for this run, told before its final state so that every listener of
+    that state finds the run's weights, history and metrics in place; with the run's timeline
+    and what continuing it needs (None if it cannot)."""
+
+    result: TrainResult
+    timeline: Timeline | None = None
+    resume: ResumeState | None = None
+
+
+@dataclass(frozen=True)
+class WeightsDiscarded:
+    """The run never took a step (e.g. its Ray cluster could not be reached): the weights it
+    was made with are random, nothing to show, save or count."""
+
+
+@dataclass(frozen=True, eq=False)
+class RunConfigured:
+    """The run trains to `config` now (a continued run's new total of epochs), its error as
+    given; also how a job that never trained puts a continued run back as it was."""
+
+    config: TrainConfig
+    error: str | None = None
+
+
+@dataclass(frozen=True, eq=False)
 class MemberEvent:
     """The worker's event about one member of its loop only: `event` is what that member's own
     run is told (ReconstructionsReady, WeightsSnapshot, SnapshotRecorded, TrainingEnded)."""
@@ -111,8 +140,9 @@ class MemberEvent:
 
 JobEvent = Union[StateChanged, DatasetLoaded, TrainingStarted, StepsEvent, EpochEvent,
                  MemberFailedEvent, ReconstructionsReady, SnapshotRecorded, WeightsSnapshot,
-                 MessagePosted, TrainingEnded]
+                 MessagePosted, TrainingEnded, ResultReady, WeightsDiscarded, RunConfigured]
 
 __all__ = ["DatasetLoaded", "EpochEvent", "JobEvent", "MemberEvent", "MemberFailedEvent",
-           "MessagePosted", "ReconstructionsReady", "SnapshotRecorded", "StateChanged",
-           "StepsEvent", "TrainingEnded", "TrainingStarted", "WeightsSnapshot"]
+           "MessagePosted", "ReconstructionsReady", "ResultReady", "RunConfigured",
+           "SnapshotRecorded", "StateChanged", "StepsEvent", "TrainingEnded", "TrainingStarted",
+           "WeightsDiscarded", "WeightsSnapshot"]

@@ -10,8 +10,9 @@ has one worker, moved to its own `QThread`; `thread.started` runs the work; the 
 its job, in the GUI thread); the thread's `finished` `deleteLater`s the thread. The worker is the
 engine's observer: the loop calls its hooks in the worker thread and it emits each as one
 frozen event (explorer/session/job_events.py) through its single `event` signal, which Qt queues to the
-GUI thread. There the job applies the event to its run(s) and re-emits it as `event(run, ev)`;
-the queue forwards that signal as it is. The worker never touches a widget. Pause and stop go
+GUI thread. There the job maps the event onto its run(s) as (run, event) pairs, hands each to
+its owner (the session's one writer of runs, explorer/session/run_owner.py) and re-emits it as
+`event(run, ev)`; the queue forwards that signal as it is. No job writes a Run. The worker never touches a widget. Pause and stop go
 straight to the loop, whose controls are thread-safe Events.
 
 One worker and one `Job` serve every loop: a single run is a loop of one member, a β sweep a
@@ -29,7 +30,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, replace
-from typing import Iterable
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 import torch
@@ -43,13 +44,17 @@ from latent_explorer.explorer.session.job_events import (
     MemberFailedEvent,
     MessagePosted,
     ReconstructionsReady,
+    ResultReady,
+    RunConfigured,
     SnapshotRecorded,
     StateChanged,
     StepsEvent,
     TrainingEnded,
     TrainingStarted,
+    WeightsDiscarded,
     WeightsSnapshot,
 )
+from latent_explorer.explorer.session.run_owner import apply_event
 from latent_explorer.explorer.session.worker_thread import WorkerThread
 from latent_explorer.explorer.session.worker_threads import prepare_worker_thread
 from latent_explorer.training.data.datasets import DataError, Dataset
@@ -354,8 +359,10 @@ class Job(QObject):
 
     `apply` maps each worker event onto the runs, with the one-member events a single run of
     that member would have been told (`for_member(m)`), so the loss plot, the run list and the
-    panels treat sweep members like any run. Control acts on the whole loop: pausing or
-    stopping any member of a sweep pauses or stops the sweep (the window says so).
+    panels treat sweep members like any run. The job never writes a run: each (run, event)
+    pair goes to `owner` (the session's one writer; by default the plain reducer,
+    explorer/session/run_owner.py) before it is told. Control acts on the whole loop: pausing
+    or stopping any member of a sweep pauses or stops the sweep (the window says so).
     """
 
     event = Signal(object, object)  # Run, job event (explorer/session/job_events.py)
@@ -365,78 +372,65 @@ class Job(QObject):
         super().__init__()
         self.runs = list(runs)
         self.worker = worker
+        # Applies a (run, event) pair to the run: the session's, set by the queue at submit.
+        self.owner: Callable[[Run, object], None] = apply_event
         self.thread: QThread | None = None
         self._worker_thread: WorkerThread | None = None
         self.is_finished = False
         self._cleaned_up = False  # after disconnect_worker: late events are dropped
         worker.event.connect(self._on_worker_event)  # queued: this object lives in the GUI thread
 
-    def apply(self, ev) -> Iterable[tuple[Run, object]]:
-        """Update the runs for one worker event; yield (run, event) for listeners."""
+    def apply(self, ev) -> Iterator[tuple[Run, object]]:
+        """The (run, event) pairs one worker event makes, each applied by the owner before it
+        is yielded (the mapping reads the runs as the earlier pairs left them)."""
+        for run, e in self._map(ev):
+            self.owner(run, e)
+            yield run, e
+
+    def _map(self, ev) -> Iterator[tuple[Run, object]]:
+        """What one worker event means for each run (no writes: see `apply`)."""
         runs = self.runs
         match ev:
-            case DatasetLoaded(dataset=ds):
-                for run in runs:
-                    run.dataset = ds
-                    yield run, ev
-            case TrainingStarted() | MessagePosted():
+            case DatasetLoaded() | TrainingStarted() | MessagePosted():
                 for run in runs:
                     yield run, ev
-            case StepsEvent():
+            case StepsEvent() | EpochEvent():
                 for m, run in enumerate(runs):
                     if run.state != RunState.FAILED and (e := ev.for_member(m)) is not None:
-                        yield run, e
-            case EpochEvent():
-                for m, run in enumerate(runs):
-                    if run.state != RunState.FAILED and (e := ev.for_member(m)) is not None:
-                        run.history.add_epoch(e.epoch, e.step, e.metrics[0])
-                        run.metrics = e.metrics[0]
                         yield run, e
             case MemberFailedEvent(member=m, message=message):
                 run = runs[m]
-                run.error = message
-                yield from self.set_state(run, RunState.FAILED)
+                yield from self.set_state(run, RunState.FAILED, message)
                 if len(runs) > 1:
                     yield run, MessagePosted(f"{run.name} ({run.group}) stopped alone: "
                                              f"{message} The other members train on.")
-            case MemberEvent(member=m, event=ReconstructionsReady() as e):
+            case MemberEvent(member=m, event=ReconstructionsReady() | SnapshotRecorded() as e):
                 yield runs[m], e
-            case MemberEvent(member=m, event=SnapshotRecorded(timeline=timeline) as e):
-                runs[m].timeline = timeline
-                yield runs[m], e
-            case MemberEvent(member=m, event=WeightsSnapshot(model=model, epoch=epoch) as e):
-                run = runs[m]
-                if run.state != RunState.FAILED:
-                    run.model, run.snapshot_epoch = model, epoch
-                    yield run, e
+            case MemberEvent(member=m, event=WeightsSnapshot() as e):
+                if runs[m].state != RunState.FAILED:
+                    yield runs[m], e
             case MemberEvent(member=m, event=TrainingEnded(result=result)) if result \
                     and never_started(result) and runs[m].state != RunState.FAILED:
                 # The loop failed before this member's first step (a Ray cluster that could
                 # not be reached; not a member that failed alone, which said so already): its
                 # weights are the random ones it was made with, nothing to show, save or count.
                 run = runs[m]
-                run.model, run.metrics, run.snapshot_epoch, run.resume = None, None, None, None
-                run.error = never_started_text(result.error)
-                yield from self.set_state(run, RunState.FAILED)
-                yield run, TrainingEnded(None, run.error)
+                error = never_started_text(result.error)
+                yield run, WeightsDiscarded()
+                yield from self.set_state(run, RunState.FAILED, error)
+                yield run, TrainingEnded(None, error)
             case MemberEvent(member=m, event=TrainingEnded(result=result) as e) if result:
                 run = runs[m]
-                run.model, run.history, run.metrics = result.model, result.history, result.metrics
-                run.snapshot_epoch = None
-                run.error = result.error
-                if e.timeline is not None:
-                    run.timeline = e.timeline
-                run.resume = e.resume
+                yield run, ResultReady(result, e.timeline, e.resume)
                 yield from self.set_state(run, RunState(result.state))
                 if result.note:  # stopped early, or kept an earlier epoch's weights
                     yield run, MessagePosted(f"{run.name}: {result.note}")
                 yield run, e
             case TrainingEnded(result=None, error=error):  # the loop never trained
                 for run in runs:
-                    run.error = error or run.error
-                    run.snapshot_epoch = None
-                    yield from self.set_state(run, RunState.FAILED if run.error
-                                              else RunState.STOPPED)
+                    failed = bool(error or run.error)
+                    yield from self.set_state(run, RunState.FAILED if failed
+                                              else RunState.STOPPED, error)
                     yield run, ev
             case _:
                 raise TypeError(f"unknown job event {ev!r}")
@@ -455,17 +449,26 @@ class Job(QObject):
         """True while the job is queued or its thread has not finished."""
         return self.is_active or (self.thread is not None and not self.is_finished)
 
-    def set_state(self, run: Run, state: RunState) -> Iterable[tuple[Run, object]]:
-        if run.state != state:
-            run.state = state
-            yield run, StateChanged(state)
+    def set_state(self, run: Run, state: RunState,
+                  error: str | None = None) -> Iterator[tuple[Run, object]]:
+        """StateChanged when `run` is not in `state` yet (or `error` is news)."""
+        if run.state != state or (error is not None and error != run.error):
+            yield run, StateChanged(state, error)
 
     def change_state(self, run: Run, state: RunState) -> None:
         """Move a run to `state`, told to listeners as StateChanged (the only way states change)."""
         self._emit(self.set_state(run, state))
 
+    def queued(self) -> Iterator[tuple[Run, object]]:
+        """What entering the queue does to the runs: each is queued."""
+        for run in self.runs:
+            yield from self.set_state(run, RunState.QUEUED)
+
     def _emit(self, pairs: Iterable[tuple[Run, object]]) -> None:
+        """Apply each pair through the owner, then tell it (one at a time: a pair's mapping
+        may read what the one before it changed)."""
         for run, ev in pairs:
+            self.owner(run, ev)
             self.event.emit(run, ev)
 
     # -- control (GUI thread) --------------------------------------------------------------------
@@ -477,7 +480,7 @@ class Job(QObject):
         self._worker_thread, self.thread = wt, wt.thread
         wt.thread.finished.connect(self._on_thread_finished)
         for run in self.runs:
-            self._emit(self.set_state(run, RunState.RUNNING))
+            self.change_state(run, RunState.RUNNING)
         wt.start()
 
     def pause(self) -> None:
@@ -485,14 +488,14 @@ class Job(QObject):
             self.worker.pause()
             for run in self.runs:
                 if run.state == RunState.RUNNING:
-                    self._emit(self.set_state(run, RunState.PAUSED))
+                    self.change_state(run, RunState.PAUSED)
 
     def resume(self) -> None:
         if self.state == RunState.PAUSED:
             self.worker.resume()
             for run in self.runs:
                 if run.state == RunState.PAUSED:
-                    self._emit(self.set_state(run, RunState.RUNNING))
+                    self.change_state(run, RunState.RUNNING)
 
     def request_stop(self) -> None:
         self.worker.request_stop()
@@ -500,8 +503,8 @@ class Job(QObject):
     def cancel(self) -> None:
         """Take a job that never started out of the queue: its runs end stopped, untrained."""
         for run in self.runs:
-            self._emit(self.set_state(run, RunState.STOPPED))
-            self.event.emit(run, TrainingEnded(None))
+            self.change_state(run, RunState.STOPPED)
+            self._emit([(run, TrainingEnded(None))])
         self.is_finished = True
         self.finished.emit(self)
 
@@ -509,9 +512,9 @@ class Job(QObject):
         """The thread ended without a result: say so rather than hang."""
         for run in self.runs:
             if run.is_active:
-                run.error = run.error or message
-                self._emit(self.set_state(run, RunState.FAILED))
-                self.event.emit(run, TrainingEnded(None, run.error))
+                error = run.error or message
+                self._emit(self.set_state(run, RunState.FAILED, error))
+                self._emit([(run, TrainingEnded(None, error))])
 
     def disconnect_worker(self) -> None:
         """Drop this job's slot on the worker's events (close: no late event reaches widgets)."""
@@ -534,7 +537,7 @@ class Job(QObject):
     @Slot(object)
     def _on_worker_event(self, ev) -> None:
         if not self._cleaned_up:
-            self._emit(self.apply(ev))
+            self._emit(self._map(ev))
 
     @Slot()
     def _on_thread_finished(self) -> None:
@@ -576,15 +579,19 @@ class ContinueJob(TrainingJob):
     def __init__(self, run: Run, datasets: DatasetCache, trainer: Trainer) -> None:
         Job.__init__(self, [run], TrainingWorker(trainer.config, datasets, loop=trainer))
         self._before = (run.state, run.config, run.error)
-        run.config = trainer.config  # its epochs: the new total (progress bars, the run list)
-        run.error = None
+        self._config = trainer.config
 
-    def _restore(self) -> Iterable[tuple[Run, object]]:
-        run = self.run
-        state, run.config, run.error = self._before
-        yield from self.set_state(run, state)
+    def queued(self) -> Iterator[tuple[Run, object]]:
+        # its epochs: the new total (progress bars, the run list); no error while it trains
+        yield self.run, RunConfigured(self._config, None)
+        yield from super().queued()
 
-    def apply(self, ev) -> Iterable[tuple[Run, object]]:
+    def _restore(self) -> Iterator[tuple[Run, object]]:
+        state, config, error = self._before
+        yield self.run, RunConfigured(config, error)
+        yield from self.set_state(self.run, state)
+
+    def _map(self, ev) -> Iterator[tuple[Run, object]]:
         match ev:
             case TrainingEnded(result=None, error=error):
                 run = self.run
@@ -592,16 +599,13 @@ class ContinueJob(TrainingJob):
                 if error:
                     yield run, MessagePosted(f"{run.name}: cannot continue training: {error}")
                 yield run, ev
-            case MemberEvent(event=TrainingEnded() | WeightsSnapshot()):
-                self.run.saved = False  # its weights moved on from the file's
-                yield from super().apply(ev)
             case _:
-                yield from super().apply(ev)
+                yield from super()._map(ev)
 
     def cancel(self) -> None:
         """Taken out of the queue before it started: the run is as it was."""
         self._emit(self._restore())
-        self.event.emit(self.run, TrainingEnded(None))
+        self._emit([(self.run, TrainingEnded(None))])
         self.is_finished = True
         self.finished.emit(self)
 
@@ -612,8 +616,12 @@ class JobQueue(QObject):
     event = Signal(object, object)  # Run, job event: every job's stream, as it is
     job_finished = Signal(object)  # Job, after its thread finished (or when cancelled)
 
-    def __init__(self, parent: QObject | None = None) -> None:
+    def __init__(self, parent: QObject | None = None,
+                 owner: Callable[[Run, object], None] | None = None) -> None:
+        """`owner`: applies each job's (run, event) pairs to the runs (the session's one
+        writer); None: the plain reducer (explorer/session/run_owner.py)."""
         super().__init__(parent)
+        self.owner = owner or apply_event
         self.jobs: list[Job] = []  # queued and running ones; a job leaves when it is over
         self._shutting_down = False
 
@@ -633,9 +641,9 @@ class JobQueue(QObject):
     # -- control ---------------------------------------------------------------------------------
     def submit(self, job: Job) -> Job:
         """Queue a job; it starts at once when nothing else is training."""
+        job.owner = self.owner
         job.event.connect(self.event)
-        for run in job.runs:  # every change of state is an event, this one too
-            job.change_state(run, RunState.QUEUED)
+        job._emit(job.queued())  # every change of state is an event, this one too
         job.finished.connect(self._on_job_finished)
         self.jobs.append(job)
         self._start_next()

@@ -7,9 +7,15 @@ about runs goes through here: `start`, `open`, `save`, `remove`, `pause`/`resume
 `rename`, `continue_run`, `start_sweep`, `shutdown`. Ended VAE/CVAE runs are scored in the
 background (explorer/session/scorer.py): their IW bound and sample quality land in `run.measures`.
 
-Signals: `run_added(run)`, `run_changed(run)` (state, metrics, name, file or dataset changed),
-`run_removed(run)`, `run_event(run, event)` (every job event, after the run was updated; see
-explorer/session/job_events.py), `message(text, timeout_ms)` (a line for the status bar).
+Signals: `run_added(run)`, `run_changed(run, what)` (what changed: 'state', 'metrics', 'name',
+'file', 'dataset', 'model', 'config', 'measures', 'ended', or 'progress' while it trains, several
+times a second), `run_removed(run)`, `run_event(run, event)` (every job event, after the run was
+updated; see explorer/session/job_events.py), `message(text, timeout_ms)` (a line for the
+status bar).
+
+One owner of run state: jobs never write a `Run`. Each job event reaches `_apply`, the one place
+that applies it (explorer/session/run_owner.py) and keeps the session's per-run maps (progress,
+speed, reconstruction strip); the views draw from the runs and those maps on `run_changed`.
 
 This module imports torch (through the jobs): create the session once the window is visible.
 """
@@ -35,10 +41,10 @@ from latent_explorer.explorer.session.job_events import (
     StepsEvent,
     TrainingEnded,
     TrainingStarted,
-    WeightsSnapshot,
 )
 from latent_explorer.explorer.session.jobs import (STEPS_INTERVAL_S, ContinueJob, Job, JobQueue, Progress, SweepJob,
                                    TrainingJob, member_run_name, sweep_group_name)
+from latent_explorer.explorer.session.run_owner import apply_event, changed_by
 from latent_explorer.explorer.session.scorer import RunScorer
 from latent_explorer.training.record.checkpoint import (
     checkpoint_from_run,
@@ -87,7 +93,7 @@ class RunSession(QObject):
     """Runs, their jobs and their data; see the module docstring for the signals."""
 
     run_added = Signal(object)  # Run
-    run_changed = Signal(object)  # Run
+    run_changed = Signal(object, str)  # Run, what changed (see the module docstring)
     run_removed = Signal(object)  # Run
     run_event = Signal(object, object)  # Run, job event
     message = Signal(str, int)  # text, milliseconds to show it (0: until replaced)
@@ -107,7 +113,7 @@ class RunSession(QObject):
         self._metrics_reads: dict[Path, MetricsFeed] = {}  # followed runs of other processes
         self.trash: list[tuple[Run, Path]] = []  # removed runs and where they went (undo)
         self.datasets = datasets or DatasetCache()
-        self.queue = JobQueue(self)
+        self.queue = JobQueue(self, owner=self._apply)
         self.runs: list[Run] = []
         self.reconstructions: dict[int, tuple[np.ndarray, str]] = {}  # run id -> (grid, caption)
         self.progress: dict[int, Progress] = {}  # run id -> where its job is (or ended)
@@ -275,7 +281,7 @@ class RunSession(QObject):
         job = self.queue.submit(job)
         self.message.emit(f"{run.name}: continuing from {where} to {epochs} epochs ({how})",
                           20000 if start.notices else 8000)
-        self.run_changed.emit(run)
+        self.run_changed.emit(run, "config")
         return job
 
     def open(self, path: str | os.PathLike) -> Run:
@@ -298,14 +304,14 @@ class RunSession(QObject):
             p = p.with_name(p.name + CHECKPOINT_SUFFIX)
         save_checkpoint(p, checkpoint_from_run(run))
         run.path, run.saved = p, True
-        self.run_changed.emit(run)
+        self.run_changed.emit(run, "file")
         return p
 
     def rename(self, run: Run, name: str) -> None:
         name = name.strip()
         if name and name != run.name:
             run.name = name
-            self.run_changed.emit(run)
+            self.run_changed.emit(run, "name")
 
     def remove(self, run: Run) -> None:
         """Take a run out (stopping its job first): its late events are dropped. A run in the
@@ -494,7 +500,7 @@ class RunSession(QObject):
             ckpt = load_checkpoint(path)
         except (CheckpointError, OSError) as e:
             run.error = f"its checkpoint cannot be read: {e}"
-            self.run_changed.emit(run)
+            self.run_changed.emit(run, "state")
             return False
         run.model, run.timeline, run.resume = ckpt.model, ckpt.timeline, ckpt.resume
         run.metrics = ckpt.metrics
@@ -502,7 +508,7 @@ class RunSession(QObject):
             run.history = ckpt.history
         run.path, run.saved = path, True
         self._load_dataset(run, ckpt.dataset)
-        self.run_changed.emit(run)
+        self.run_changed.emit(run, "model")
         return True
 
     def _load_dataset(self, run: Run, dataset_name: str) -> None:
@@ -564,7 +570,7 @@ class RunSession(QObject):
             run.model = None  # it trained on elsewhere: load the newer weights when shown
             self.ensure_loaded(run)
         if changed and announce:
-            self.run_changed.emit(run)
+            self.run_changed.emit(run, "state")
 
     def _apply_metrics(self, run: Run, lines: list[dict]) -> None:
         """New metrics of a run another process trains: into its history, and out as the
@@ -573,7 +579,7 @@ class RunSession(QObject):
         for ev in feed.events(run.history, lines, run.config):
             self.run_event.emit(run, ev)
         if feed.epoch_changed:
-            self.run_changed.emit(run)
+            self.run_changed.emit(run, "metrics")
 
     # -- events ----------------------------------------------------------------------------------
     @Slot(object)
@@ -581,12 +587,14 @@ class RunSession(QObject):
         if self.scorer is not None:  # the next queued job, if any, has started by now
             self.scorer.set_training(self.queue.current is not None)
 
-    @Slot(object, object)
-    def _on_queue_event(self, run: Run, ev) -> None:
-        if run not in self.runs:  # removed while it trained: drop its late events
+    def _apply(self, run: Run, ev) -> None:
+        """The one place a job's event changes a run (the queue calls it for every (run,
+        event) pair, in the GUI thread, before the pair is told): the run itself through the
+        reducer, and the session's maps of it. A run removed while it trained still ends (its
+        job reads its state), but the maps forget it."""
+        apply_event(run, ev)
+        if run not in self.runs:
             return
-        if self.scorer is not None and isinstance(ev, StateChanged) and ev.state == RunState.RUNNING:
-            self.scorer.set_training(True)  # scoring waits until the queue is idle again
         match ev:
             case StepsEvent():
                 speed = self.speeds.get(run.id)
@@ -600,6 +608,21 @@ class RunSession(QObject):
                 self.speeds[run.id] = EtaEstimator()  # a new job (continuing too): a new estimate
             case ReconstructionsReady(grid=grid, caption=caption):
                 self.reconstructions[run.id] = (grid, f"{run.name}: {caption}")
+            case TrainingEnded() if run.id in self.progress:
+                self.progress[run.id] = self.progress[run.id].stopped()
+
+    def progress_of(self, run: Run) -> Progress | None:
+        """Where `run`'s job is (or ended), for the run list and the status bar; None if it
+        never trained here."""
+        return self.progress.get(run.id)
+
+    @Slot(object, object)
+    def _on_queue_event(self, run: Run, ev) -> None:
+        if run not in self.runs:  # removed while it trained: drop its late events
+            return
+        if self.scorer is not None and isinstance(ev, StateChanged) and ev.state == RunState.RUNNING:
+            self.scorer.set_training(True)  # scoring waits until the queue is idle again
+        match ev:
             case MessagePosted(text=text):
                 # The fallback's notice is long (why, and how to get full MNIST): the status bar
                 # gets its first clause, the Training tab's notice all of it.
@@ -609,25 +632,21 @@ class RunSession(QObject):
                 if fallback and not self._fallback_told:
                     self._fallback_told = True  # once per session: every 'auto' run says it
                     self.notice.emit(text)
-            case StateChanged(state=RunState.RUNNING) if run.measures:
-                run.measures.clear()  # training again: the figures were of the old weights
             case TrainingEnded():
-                if run.id in self.progress:
-                    self.progress[run.id] = self.progress[run.id].stopped()
                 self.message.emit(_ended_message(run), 20000 if run.error else 10000)
                 self._tell_write_error(run)
                 self._score(run)
         self.run_event.emit(run, ev)
-        if isinstance(ev, (StateChanged, EpochEvent, TrainingEnded, DatasetLoaded,
-                           WeightsSnapshot)):
-            self.run_changed.emit(run)
+        if what := changed_by(ev):
+            self.run_changed.emit(run, what)
 
     @Slot(object, object, str)
     def _on_loader_loaded(self, run: Run, ds, message: str) -> None:
         self._loaders = [x for x in self._loaders if not x.is_finished]
         if self._closed or run not in self.runs:
             return
-        run.dataset = ds
+        if ds is not None:
+            apply_event(run, DatasetLoaded(ds))
         if ds is not None and run.model is not None and run.id not in self.reconstructions:
             # A loaded run never trained here: give it the same strip a training run shows.
             grid = reconstruction_grid(run.model, ds.test, fixed_test_indices(ds.test.labels.numpy()))
@@ -639,7 +658,7 @@ class RunSession(QObject):
             self._score(run)
         text = message or (f"ready on {ds.name}" if ds is not None else "no dataset")
         self.message.emit(f"{run.name}: {text}", 15000 if message else 5000)
-        self.run_changed.emit(run)
+        self.run_changed.emit(run, "dataset")
 
 
     # -- background scores -----------------------------------------------------------------------
@@ -653,7 +672,7 @@ class RunSession(QObject):
         if run is None or self._closed or RunScorer.token(run) != token or run.is_active:
             return  # removed, or its weights changed since: a newer request is on its way
         run.measures.update(measures)
-        self.run_changed.emit(run)
+        self.run_changed.emit(run, "measures")
 
     @Slot(str)
     def _on_scorer_status(self, text: str) -> None:

@@ -4,16 +4,20 @@ metrics, and the IW bound and sample quality once the background scorer has meas
 A sweep's members are added together, so its rows stay together; the Sweep column names it.
 
 A Qt model over the window's list of Run objects, a progress-bar delegate for running jobs and
-a checkbox per row that shows or hides the run's curves. No torch at import.
+a checkbox per row that shows or hides the run's curves. It keeps no copy of a run's state:
+progress comes from its source (the session's `progress_of`) when a cell is drawn, and
+`progress_changed(run)` repaints those cells at most PROGRESS_INTERVAL_MS apart. No torch at
+import.
 """
 
 from __future__ import annotations
 
 import math
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QRect, Qt, Signal
+from PySide6.QtCore import (QAbstractTableModel, QModelIndex, QPersistentModelIndex, QRect, Qt,
+                            QTimer, Signal)
 from PySide6.QtGui import QBrush, QColor, QIcon, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -41,6 +45,11 @@ COL_PROGRESS, COL_BCE, COL_ELBO, COL_KL, COL_IW, COL_QUALITY, COL_FILE = range(8
 STATE_COLORS = {"failed": "#d62728", "running": "#31a354", "paused": "#e6550d",
                 "queued": "#7f7f7f", "stopped": "#9467bd"}
 Index = QModelIndex | QPersistentModelIndex
+PROGRESS_INTERVAL_MS = 250  # progress cells repaint 4 times a second at most
+
+
+def _no_progress(_run: Run) -> Progress | None:
+    return None
 
 
 class RunTableModel(QAbstractTableModel):
@@ -48,14 +57,19 @@ class RunTableModel(QAbstractTableModel):
 
     rename_requested = Signal(object, str)  # Run, new name (the session renames it)
     visibility_toggled = Signal(object, bool)  # Run, visible
+    progress_repainted = Signal()  # the throttled repaint of progress cells just happened
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.runs: list[Run] = []
         self.colors: dict[int, str] = {}
         self.visible: dict[int, bool] = {}
-        self.progress: dict[int, Progress] = {}
+        # Where a run's job is: read when a cell is drawn, never copied (set_progress_source).
+        self.progress_of: Callable[[Run], Progress | None] = _no_progress
         self._swatches: dict[str, QIcon] = {}
+        self._moved: set[int] = set()  # ids of runs whose progress moved since the last repaint
+        self._progress_timer = QTimer(self, singleShot=True, interval=PROGRESS_INTERVAL_MS)
+        self._progress_timer.timeout.connect(self.repaint_progress)
 
     # -- editing the list ------------------------------------------------------------------------
     def add_run(self, run: Run, color: str) -> None:
@@ -74,7 +88,7 @@ class RunTableModel(QAbstractTableModel):
         self.runs.pop(row)
         self.colors.pop(run.id, None)
         self.visible.pop(run.id, None)
-        self.progress.pop(run.id, None)
+        self._moved.discard(run.id)
         self.endRemoveRows()
 
     def row_of(self, run: Run) -> int:
@@ -113,12 +127,29 @@ class RunTableModel(QAbstractTableModel):
                 self.changePersistentIndex(idx, self.index(row_of[id(r)], idx.column()))
         self.layoutChanged.emit()
 
-    def set_progress(self, run: Run, progress: Progress | None) -> None:
-        if progress is None:
-            self.progress.pop(run.id, None)
-        else:
-            self.progress[run.id] = progress
-        self.refresh(run, (COL_PROGRESS, COL_EPOCHS))
+    # -- progress (the session's; a few repaints a second) ---------------------------------------
+    def set_progress_source(self, progress_of: Callable[[Run], Progress | None]) -> None:
+        """Read each run's progress from `progress_of` (the session's) from now on."""
+        self.progress_of = progress_of
+        if self.runs:
+            self.dataChanged.emit(self.index(0, COL_PROGRESS),
+                                  self.index(len(self.runs) - 1, COL_PROGRESS))
+
+    def progress_changed(self, run: Run) -> None:
+        """`run`'s progress moved: its cells repaint within PROGRESS_INTERVAL_MS (every
+        repaint costs GUI time, and steps arrive ten times a second per run)."""
+        self._moved.add(run.id)
+        if not self._progress_timer.isActive():
+            self._progress_timer.start()
+
+    def repaint_progress(self) -> None:
+        """Repaint the progress and epoch cells of the runs that moved, now."""
+        self._progress_timer.stop()
+        moved, self._moved = self._moved, set()
+        for run in self.runs:
+            if run.id in moved:
+                self.refresh(run, (COL_PROGRESS, COL_EPOCHS))
+        self.progress_repainted.emit()
 
     # -- Qt model API ----------------------------------------------------------------------------
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
@@ -172,7 +203,7 @@ class RunTableModel(QAbstractTableModel):
                 return run.error
             if col == COL_FILE and run.path:
                 return str(run.path)
-            if col == COL_PROGRESS and run.id in self.progress:
+            if col == COL_PROGRESS and self.progress_of(run) is not None:
                 return self.progress_text(run)
             if col == COL_NAME:
                 factors = factor_tooltip(run)
@@ -255,7 +286,7 @@ class RunTableModel(QAbstractTableModel):
 
     def progress_text(self, run: Run, short: bool = False) -> str:
         """'epoch 2/10 · step … · steps/s · ETA' while active; how far it got once ended."""
-        p = self.progress.get(run.id)
+        p = self.progress_of(run)
         if p is None:
             if run.state == "queued":
                 return "waiting for a free slot"
@@ -341,7 +372,7 @@ class ProgressDelegate(QStyledItemDelegate):
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
         run = self._model.run_at(index.row())
-        p = self._model.progress.get(run.id) if run is not None else None
+        p = self._model.progress_of(run) if run is not None else None
         if p is None or not run.is_active:  # an ended run: how far it got, as plain text
             super().paint(painter, option, index)
             return

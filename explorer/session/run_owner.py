@@ -1,0 +1,120 @@
+"""How a job's events change a run: the one reducer every job event goes through.
+
+Jobs map their worker's events onto their runs (explorer/session/jobs.py) and never write a
+`Run`; the session hands each (run, event) pair to `apply_event` in the GUI thread, then tells
+its views `run_changed(run, changed_by(event))`. One writer, as napari's `ViewerModel` is for
+its layers (STYLE.md §13, §14): a view draws from the run and never keeps a copy of its state.
+
+Qt-free and torch-free, so tests can drive it with hand-made events.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from latent_explorer.explorer.session.job_events import (
+    DatasetLoaded,
+    EpochEvent,
+    MemberFailedEvent,
+    MessagePosted,
+    ReconstructionsReady,
+    ResultReady,
+    RunConfigured,
+    SnapshotRecorded,
+    StateChanged,
+    StepsEvent,
+    TrainingEnded,
+    TrainingStarted,
+    WeightsDiscarded,
+    WeightsSnapshot,
+)
+from latent_explorer.training.record.history import History
+from latent_explorer.training.record.run import Run, RunState
+
+# What `run_changed` says changed, per event type ("": nothing a view of the run list draws).
+_CHANGED = {StateChanged: "state", DatasetLoaded: "dataset", EpochEvent: "metrics",
+            WeightsSnapshot: "model", TrainingEnded: "ended", StepsEvent: "progress",
+            RunConfigured: "config"}
+
+
+def changed_by(ev: object) -> str:
+    """What `ev` changed of its run, for `run_changed(run, what)` ('' for nothing shown)."""
+    return _CHANGED.get(type(ev), "")
+
+
+def apply_event(run: Run, ev: object) -> None:
+    """Apply one job event to `run` (GUI thread). Events that change nothing pass through."""
+    match ev:
+        case StateChanged(state=state, error=error):
+            if state == RunState.RUNNING and run.measures:
+                run.measures.clear()  # training again: the figures were of the old weights
+            run.state = RunState(state)
+            if error is not None:
+                run.error = error
+            if not run.is_active:
+                run.snapshot_epoch = None  # ended: its model is its own, not an epoch's copy
+        case DatasetLoaded(dataset=ds):
+            run.dataset = ds
+        case StepsEvent():
+            append_steps(run.history, ev)
+        case EpochEvent(epoch=epoch, step=step, metrics=metrics):
+            run.history.add_epoch(epoch, step, metrics[0])
+            run.metrics = metrics[0]
+        case SnapshotRecorded(timeline=timeline):
+            run.timeline = timeline
+        case WeightsSnapshot(model=model, epoch=epoch):
+            run.model, run.snapshot_epoch = model, epoch
+            run.saved = False  # its weights moved on from any file's
+        case ResultReady(result=result, timeline=timeline, resume=resume):
+            run.model, run.metrics, run.error = result.model, result.metrics, result.error
+            if not same_steps(run.history, result.history):
+                run.history = result.history  # e.g. a Ray trial's, never streamed here
+            run.snapshot_epoch = None
+            if timeline is not None:
+                run.timeline = timeline
+            run.resume = resume
+            run.saved = False
+        case WeightsDiscarded():
+            run.model, run.metrics, run.snapshot_epoch, run.resume = None, None, None, None
+        case RunConfigured(config=config, error=error):
+            run.config, run.error = config, error
+        case TrainingEnded():
+            run.snapshot_epoch = None
+        case TrainingStarted() | MessagePosted() | ReconstructionsReady() | MemberFailedEvent():
+            pass
+        case _:
+            raise TypeError(f"unknown job event {ev!r}")
+
+
+def append_steps(history: History, ev: StepsEvent) -> None:
+    """Add a one-member StepsEvent's losses to `history` at their step numbers: the run's one
+    History grows as its loop's does (a continued run that redid steps from an earlier
+    checkpoint drops the steps and epochs it redoes)."""
+    first = ev.first_step
+    if first < len(history):
+        kept = max((e.epoch for e in history.epochs if e.step <= first), default=0)
+        history.truncate(first, kept)
+    n = ev.n_steps
+    history.reserve(first - len(history) + n)
+    while len(history) < first:  # steps never told (not expected): kept in place as NaN
+        history.append(math.nan, math.nan, math.nan)
+    recon, kl, total = ev.recon[0].tolist(), ev.kl[0].tolist(), ev.total[0].tolist()
+    beta = ev.beta[0].tolist() if ev.beta is not None else [math.nan] * n
+    for i in range(n):
+        history.append(recon[i], kl[i], total[i], beta[i])
+
+
+def same_steps(a: History, b: History) -> bool:
+    """Whether two histories hold the same steps and epochs (the run's streamed one and its
+    loop's at the end), NaN equal to NaN."""
+    if len(a) != len(b) or [(e.epoch, e.step) for e in a.epochs] != \
+            [(e.epoch, e.step) for e in b.epochs]:
+        return False
+    return all(np.array_equal(x, y, equal_nan=True)
+               for x, y in ((a.recon, b.recon), (a.kl, b.kl), (a.total, b.total),
+                            (a.beta, b.beta)))
+
+
+__all__ = ["append_steps", "apply_event", "changed_by", "same_steps"]
