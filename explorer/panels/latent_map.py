@@ -5,7 +5,8 @@ The panel wires parts that each do one job: the toolbar with the method and its 
 (map_controls.py, built from the map-method registry in training/explore/latent_methods.py),
 where the chosen map comes from (map_fitting.py: at once, from memory or the `.maps.npz` cache,
 or fitted in the background while the map shown stays), the plot with its legend, marker,
-lasso and images on the map (map_plot.py), the lasso selection (map_selection.py), the chosen
+lasso and images on the map (map_plot.py), the lasso selections A and B (map_selection.py: both
+shown at once, on the map and in their strips), the chosen
 point's preview (map_preview.py), the traversal sliders (map_traversal.py) and the training
 replay (map_replay.py).
 
@@ -37,7 +38,7 @@ from latent_explorer.explorer.panels.map_fitting import MapFitting
 from latent_explorer.explorer.panels.map_plot import MapPlot
 from latent_explorer.explorer.panels.map_preview import PointPreview
 from latent_explorer.explorer.panels.map_replay import ReplayControls
-from latent_explorer.explorer.panels.map_selection import STRIP_MAX, SelectionBox, selection_caption
+from latent_explorer.explorer.panels.map_selection import STRIP_MAX, Selection, SelectionBox
 from latent_explorer.explorer.panels.map_traversal import MAX_SLIDERS, SLIDER_STEPS, TraversalSliders
 from latent_explorer.training.explore import drawing
 from latent_explorer.training.explore import latent_methods as lm
@@ -101,8 +102,7 @@ class LatentMapPanel(Panel):
             c.busy_row, c.progress, c.fit_status, c.cancel_button)
         self.plot, self.viewbox, self.legend, self.scatters = mp.plot, mp.viewbox, mp.legend, mp.scatters
         self.marker, self.selection_marks, self.hover_thumb = mp.marker, mp.selection_marks, mp.hover_thumb
-        self.selection_caption, self.selection_strip = sel.caption, sel.strip
-        self.selection_mean_view, self.send_interp_button = sel.mean_view, sel.send_button
+        self.send_interp_button, self.clear_selection_button = sel.send_button, sel.clear_button
         self.preview, self.traversal_view, self.preview_caption = pv.view, pv.traversal_view, pv.caption
         self.sliders, self.slider_labels = tr.sliders, tr.slider_labels
         self.reset_button, self.traversal_caption = tr.reset_button, tr.caption
@@ -149,6 +149,7 @@ class LatentMapPanel(Panel):
         c.thumbs_check.toggled.connect(self._update_sprites)
         self.fitting.ready.connect(self._set_fitted)
         sel.send_button.clicked.connect(self._on_send_interp_clicked)
+        sel.clear_button.clicked.connect(self._clear_selection)
         tr.edited.connect(self._traversal_later)
         tr.reset_button.clicked.connect(self._on_reset_clicked)
         rp.check.toggled.connect(self._on_replay_check_toggled)
@@ -180,6 +181,21 @@ class LatentMapPanel(Panel):
     def selections(self) -> list[np.ndarray]:
         """The last two lasso selections (indices into the test split)."""
         return self.selection_box.selections
+
+    @property
+    def selection_caption(self) -> QLabel:
+        """The last selection's caption (A's until B is drawn)."""
+        return self.selection_box.caption
+
+    @property
+    def selection_strip(self):
+        """The last selection's strip of images (an ImageView)."""
+        return self.selection_box.strip
+
+    @property
+    def selection_mean_view(self):
+        """The last selection's decoded mean (an ImageView)."""
+        return self.selection_box.mean_view
 
     @property
     def selection_mean(self) -> np.ndarray | None:
@@ -231,8 +247,7 @@ class LatentMapPanel(Panel):
         self._codes_key = lm.codes_fingerprint(self._codes_np)
         # The default method is instant: drawn now, the chosen one replaces it when ready.
         self.fitted = lm.fit_map(self._codes_np, lm.default_method())
-        self.selection_box.clear()
-        self.viewbox.lasso_curve.setData([], [])
+        self._clear_selection()
         self._update_scatter()
         self.traversal.set_usage(self.usage)
         self.select_point(0 if len(self.map.coords) else None)
@@ -439,20 +454,27 @@ class LatentMapPanel(Panel):
         self.select_polygon(polygon)
 
     def select_polygon(self, polygon: np.ndarray) -> np.ndarray:
-        """Select the points inside `polygon` (map coordinates); returns their indices."""
+        """Select the points inside `polygon` (map coordinates): the new selection B, the one
+        before it A, both drawn on the map and in their strips. Returns their indices."""
+        polygon = np.asarray(polygon, np.float64).reshape(-1, 2)
         idx = np.flatnonzero(lm.points_in_polygon(self.coords, polygon))
-        self.selection_box.add(idx)
-        if not len(idx):
-            self.map_plot.set_selection(None)
-            self.selection_box.show_empty("The lasso caught no points.")
-            return idx
-        self.map_plot.set_selection(self.coords[idx])
-        names = self.run.dataset.class_names
-        counts = lm.class_counts(self.encoded.labels[idx], max(len(names), 1))
-        self.selection_box.show_selection(
-            self._test_images(idx[:STRIP_MAX])[0], self._decode_mean(idx),
-            selection_caption(len(idx), counts, names, self.selection_box.which))
+        sel = Selection(idx, polygon)
+        if len(idx):
+            names = tuple(self.run.dataset.class_names)
+            sel.images = self._test_images(idx[:STRIP_MAX])[0]
+            sel.mean = self._decode_mean(idx)
+            sel.counts = lm.class_counts(self.encoded.labels[idx], max(len(names), 1))
+            sel.names = names
+        self.selection_box.add(sel)
+        self._draw_selections()
         return idx
+
+    def _draw_selections(self) -> None:
+        """Selections A and B on the shown map: their outlines, letters and points."""
+        coords = self.coords
+        self.map_plot.set_selections(
+            [(s.polygon, coords[s.indices] if coords is not None else np.zeros((0, 2)))
+             for s in self.selection_box.items])
 
     def _clear_selection(self) -> None:
         self.selection_box.clear()
@@ -496,6 +518,7 @@ class LatentMapPanel(Panel):
                 return
             self._live_marker = self.map_plot.marker_xy()
             self.marker.clear()
+            self.map_plot.set_selections([])  # drawn on the live map, not on the snapshots
             self.hovered = None
             self.map_plot.hide_hover_thumbnail()
             self._update_sprites()
@@ -510,6 +533,7 @@ class LatentMapPanel(Panel):
         self._update_scatter()
         self._update_sprites()
         self.map_plot.set_marker(self._live_marker)
+        self._draw_selections()
 
     def _on_replay_slider_value_changed(self, value: int) -> None:
         if self.is_replaying:

@@ -1,6 +1,7 @@
 """The Latent map tab's plot: points coloured by class, their legend above the plot (never over
-points), the chosen point's marker, a lasso, and images drawn on the map (the hovered point's,
-and one per point when zoomed in).
+points), the chosen point's marker, the lasso being drawn and the two kept selections (A and B:
+each an outline labelled with its letter and rings on its points, in its own colour), and
+images drawn on the map (the hovered point's, and one per point when zoomed in).
 
 It draws only: what to draw comes from the panel (explorer/panels/latent_map.py). Images are
 display arrays (training/explore/render.py `to_numpy_images`): (n, H, W) grey or (n, H, W, 3)
@@ -17,6 +18,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from latent_explorer.explorer.panels.base import TAB10
+from latent_explorer.explorer.panels.map_selection import (SELECTION_COLORS, SELECTION_NAMES,
+                                                           SELECTION_SYMBOLS)
 
 PICK_RADIUS_PX = 6
 # A thumbnail's longer side on screen: one image pixel per screen pixel for images of this
@@ -26,6 +29,7 @@ THUMB_MIN_PX = 24
 THUMB_MAX_PX = 48
 HOVER_SCALE = 2  # the hovered point's image is this many thumbnails big
 FRAME_PADDING = 0.05  # the view frames the points with this fraction of their extent around
+DRAWING_COLOR = "#e8e8e8"  # the lasso while it is drawn (it takes A's or B's colour when done)
 
 
 def thumb_px(image_hw: tuple[int, int]) -> tuple[float, float]:
@@ -38,7 +42,8 @@ def thumb_px(image_hw: tuple[int, int]) -> tuple[float, float]:
 
 class LassoViewBox(pg.ViewBox):
     """A ViewBox that, in lasso mode, turns a left-button drag into a polygon in view
-    coordinates (`lasso_finished`) instead of panning."""
+    coordinates (`lasso_finished`) instead of panning. `lasso_curve` is the path while it is
+    drawn; when the button is let go it goes, and the map draws the selection's outline."""
 
     lasso_finished = Signal(object)  # (M, 2) float array
 
@@ -46,7 +51,8 @@ class LassoViewBox(pg.ViewBox):
         super().__init__(*args, **kwargs)
         self.lasso_mode = False
         self._path: list[tuple[float, float]] = []
-        self.lasso_curve = pg.PlotCurveItem(pen=pg.mkPen("#ffd866", width=1.5))
+        self.lasso_curve = pg.PlotCurveItem(pen=pg.mkPen(DRAWING_COLOR, width=1.5,
+                                                          style=Qt.PenStyle.DashLine))
         self.lasso_curve.setZValue(20)
         self.addItem(self.lasso_curve, ignoreBounds=True)
 
@@ -65,6 +71,7 @@ class LassoViewBox(pg.ViewBox):
         if ev.isFinish():
             poly = np.array(self._path, np.float64)
             self._path = []
+            self.lasso_curve.setData([], [])
             self.lasso_finished.emit(poly)
 
 
@@ -97,9 +104,27 @@ class MapPlot(QWidget):
         self.marker = pg.ScatterPlotItem(size=18, symbol="x", pen=pg.mkPen("w", width=2),
                                          brush=pg.mkBrush("w"))
         self.plot.addItem(self.marker)
-        self.selection_marks = pg.ScatterPlotItem(size=9, pen=pg.mkPen("#ffd866", width=1.2),
-                                                  brush=None)
-        self.plot.addItem(self.selection_marks)
+        # Selections A and B: rings (A) or squares (B) on their points, an outline each and
+        # its letter at the outline's top, all in the selection's colour.
+        self.selection_marks: list[pg.ScatterPlotItem] = []
+        self.outlines: list[pg.PlotCurveItem] = []
+        self.outline_labels: list[pg.TextItem] = []
+        for name, color, symbol in zip(SELECTION_NAMES, SELECTION_COLORS, SELECTION_SYMBOLS):
+            marks = pg.ScatterPlotItem(size=9, symbol=symbol, pen=pg.mkPen(color, width=1.2),
+                                       brush=None)
+            marks.setZValue(15)
+            self.plot.addItem(marks)
+            self.selection_marks.append(marks)
+            outline = pg.PlotCurveItem(pen=pg.mkPen(color, width=2))
+            outline.setZValue(20)
+            self.plot.addItem(outline, ignoreBounds=True)
+            self.outlines.append(outline)
+            label = pg.TextItem(name, color=color, anchor=(0.5, 1.0),
+                                fill=pg.mkBrush(0, 0, 0, 150))
+            label.setZValue(21)
+            label.setVisible(False)
+            self.plot.addItem(label, ignoreBounds=True)
+            self.outline_labels.append(label)
         self.hover_thumb = pg.ImageItem(axisOrder="row-major", levels=(0, 1))
         self.hover_thumb.setZValue(30)
         self.hover_thumb.setVisible(False)
@@ -171,15 +196,51 @@ class MapPlot(QWidget):
         x, y = self.marker.getData()
         return np.column_stack([x, y]) if x is not None and len(x) else None
 
-    def set_selection(self, xy: np.ndarray | None) -> None:
-        if xy is None or not len(xy):
-            self.selection_marks.clear()
-        else:
-            self.selection_marks.setData(pos=xy)
+    def set_selections(self, selections: list[tuple[np.ndarray | None, np.ndarray]]) -> None:
+        """Draw up to two selections, A first: each (polygon (M, 2) in map coordinates or None,
+        its points (n, 2)). Letters without a selection are cleared."""
+        for i, (marks, outline, label) in enumerate(zip(self.selection_marks, self.outlines,
+                                                        self.outline_labels)):
+            polygon, xy = selections[i] if i < len(selections) else (None, None)
+            if xy is None or not len(xy):
+                marks.clear()
+            else:
+                marks.setData(pos=np.asarray(xy, np.float64).reshape(-1, 2))
+            if polygon is None or not len(polygon):
+                outline.setData([], [])
+                label.setVisible(False)
+                continue
+            poly = np.asarray(polygon, np.float64).reshape(-1, 2)
+            closed = np.vstack([poly, poly[:1]])
+            outline.setData(closed[:, 0], closed[:, 1])
+            top = poly[int(np.argmax(poly[:, 1]))]  # the letter above the outline's top
+            label.setPos(float(top[0]), float(top[1]))
+            label.setVisible(True)
+
+    def selection_outlines(self) -> list[np.ndarray | None]:
+        """A's and B's outlines as drawn, each closed (M + 1, 2), None where none is drawn."""
+        out: list[np.ndarray | None] = []
+        for outline in self.outlines:
+            x, y = outline.getData()
+            out.append(np.column_stack([x, y]) if x is not None and len(x) else None)
+        return out
+
+    def selection_points(self) -> list[np.ndarray]:
+        """A's and B's marked points as drawn, each (n, 2) (n = 0 where none)."""
+        out = []
+        for marks in self.selection_marks:
+            x, y = marks.getData()
+            out.append(np.column_stack([x, y]) if x is not None and len(x) else np.zeros((0, 2)))
+        return out
+
+    def selection_labels(self) -> list[str]:
+        """The letters shown beside the outlines, A first."""
+        return [lab.toPlainText() for lab in self.outline_labels if lab.isVisible()]
 
     def clear_lasso(self) -> None:
+        """No lasso being drawn and no selection on the map."""
         self.viewbox.lasso_curve.setData([], [])
-        self.selection_marks.clear()
+        self.set_selections([])
 
     # -- looking up points -----------------------------------------------------------------------
     def pick_radius(self) -> tuple[float, float]:
