@@ -13,6 +13,12 @@ Three views of the members of the selected run's sweep (`run.group`):
   per member, a line through the mean over seeds at each β; a sentence instead when the
   dataset has no known factors or class labels to score against.
 
+A member that never took a step (its Ray cluster could not be reached, its data could not
+load: `never_started`) has no weights: the header counts it apart from members that failed
+later and kept their last good weights, with the reason, and the grid leaves it out. The table
+and "Save table CSV…" carry the CLI's summary.csv columns (β per image, bits/dim, MIG from the
+Factors tab's scores when known).
+
 It follows training (`follows_training`): the window gives it every run and calls it again at
 every epoch end, so the plane moves while the sweep trains. The IW bound and sample quality
 come from the background scorer (run.measures) once the sweep has ended; MIG from the Factors
@@ -50,8 +56,10 @@ from latent_explorer.explorer.session.disentangle_runner import (
 )
 from latent_explorer.explorer.session.scorer_text import IW_K, IW_TOOLTIP, NATS_LINE, QUALITY_TOOLTIP
 from latent_explorer.explorer.widgets.image_view import ImageView
-from latent_explorer.training.record.run import Run
+from latent_explorer.training.record.run import Run, RunState
 
+NONE = "—"  # a figure that is not there (not measured, or nothing to measure)
+HEADER_ERROR_CHARS = 240  # a never-started member's reason in the header; the tooltip has all
 LOG_FLOOR = 0.01  # nats: log axes show a collapsed member's rate (≈ 0) at this floor
 TABLE_COLUMNS = ("β", "seed", "state", "test BCE/px", "rate", "distortion", "−ELBO",
                  f"IW bound (k={IW_K})", "sample quality", "active dims")
@@ -68,6 +76,43 @@ SWEEP_HINT = ("<b>{name}</b> is a single run, not a member of a β sweep.<br><br
 
 def _fmt(v, digits: int = 1) -> str:
     return "" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:.{digits}f}"
+
+
+def never_started(run: Run) -> bool:
+    """Whether a member failed before it took a single step (a Ray cluster that could not be
+    reached, data that could not load): no weights and no history. The run-side twin of
+    explorer/session/jobs.py `never_started`, which reads a loop's result."""
+    return RunState(run.state) == RunState.FAILED and run.model is None and not len(run.history)
+
+
+def never_started_reasons(runs: list[Run]) -> str:
+    """'2 never started (could not reach the Ray cluster): no Ray cluster at …': how many
+    members never started and why, each distinct reason once (jobs.never_started_text already
+    begins the error with 'never started', so it is not said twice)."""
+    reasons: list[str] = []
+    for r in runs:
+        text = (r.error or "").strip()
+        rest = text[len("never started"):] if text.startswith("never started") else \
+            (": " + text if text else "")
+        if rest not in reasons:
+            reasons.append(rest)
+    n = len(runs)
+    if len(reasons) == 1:
+        return f"{n} never started{reasons[0]}"
+    return f"{n} never started: " + "; ".join(_bare(r) for r in reasons if r.strip())
+
+
+def _bare(reason: str) -> str:
+    """': dataset x not found' -> 'dataset x not found'; ' (could not reach the Ray cluster):
+    no Ray…' -> 'could not reach the Ray cluster: no Ray…' (one of several reasons)."""
+    r = reason.removeprefix(":").strip()
+    if r.startswith("(") and "):" in r:
+        r = r[1:].replace("):", ":", 1)
+    return r
+
+
+def _shorten(text: str, limit: int = HEADER_ERROR_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 class SweepPanel(Panel):
@@ -247,7 +292,12 @@ class SweepPanel(Panel):
         return None
 
     def summary_rows(self):
-        """The table's rows as training.metrics.sweep_report.SummaryRow, in member order."""
+        """The table's rows as training.metrics.sweep_report.SummaryRow, in member order, with
+        the CLI's summary.csv columns filled where the app knows them: β per image (β × C·H·W
+        of the member's model, as sweep_report.summary_row), bits/dim (EvalMetrics), and MIG
+        and DCI disentanglement from the Factors tab's scores of the member's current weights
+        when it was scored against known generative factors (the CLI scores factors only, so
+        a score against class labels is not written as the factors' MIG)."""
         from latent_explorer.training.metrics.evaluate import RateDistortion
         from latent_explorer.training.metrics.sweep_report import SummaryRow
 
@@ -258,12 +308,39 @@ class SweepPanel(Panel):
             if m is not None and m.neg_elbo is not None:
                 rd = RateDistortion.from_metrics(m)
                 rate, dist = rd.rate, rd.distortion
+            mig, dci_d = self._factor_figures(r)
             rows.append(SummaryRow(
                 r.beta, r.config.seed, str(r.state), m.bce if m else None, rate, dist,
                 m.neg_elbo if m else None, ms.get("iw_bound"), int(ms.get("iw_k", IW_K)),
                 ms.get("active_dims"), ms.get("quality"), ms.get("classes_seen"),
-                ms.get("asked_share"), r.path.name if r.saved and r.path else "", r.error))
+                ms.get("asked_share"), r.path.name if r.saved and r.path else "", r.error,
+                target_rate=getattr(r.config, "target_rate", None),
+                beta_per_image=self._beta_per_image_of_model(r),
+                bits_per_dim=m.bits_per_dim if m is not None else None,
+                mig=mig, dci_disentanglement=dci_d))
         return rows
+
+    @staticmethod
+    def _beta_per_image_of_model(run: Run) -> float | None:
+        """β × C·H·W of the member's model (of its data before it has one); None when neither
+        is known (a 28×28 guess would put a wrong figure in the file)."""
+        if run.model is not None:
+            shape = tuple(int(s) for s in run.model.config.image_shape)
+        elif run.dataset is not None:
+            shape = tuple(run.dataset.image_shape)
+        else:
+            return None
+        return float(run.beta) * float(np.prod(shape))
+
+    def _factor_figures(self, run: Run) -> tuple[float | None, float | None]:
+        """(MIG, DCI disentanglement) of `run`'s current weights against known factors, from
+        the shared scores; (None, None) when not scored, or scored against class labels."""
+        s = self.factor_scores.scores(run) if run.model is not None else None
+        if s is None or s.kind != "factors":
+            return None, None
+        mig = s.score if math.isfinite(s.score) else None
+        dci_d = s.dci.disentanglement if s.dci is not None else None
+        return mig, (dci_d if dci_d is not None and math.isfinite(dci_d) else None)
 
     def best(self) -> dict[str, Run | None]:
         """The members with the best sample quality and the best bound (None: not measured)."""
@@ -535,15 +612,18 @@ class SweepPanel(Panel):
 
     # -- the grid ----------------------------------------------------------------------------------
     def _update_grid(self) -> None:
-        members = self.members
+        members = self.grid_members()
         ready = [r for r in members if r.model is not None and not r.is_active]
         ds = next((r.dataset for r in members if r.dataset is not None), None)
-        if len(ready) < len(members) or ds is None or len(ds.test) == 0:
+        if not members or len(ready) < len(members) or ds is None or len(ds.test) == 0:
             self._grid, self._grid_key = None, None
             self.grid_view.clear_images()
             self._set_row_labels([])
-            self.grid_caption.setText("The comparison grid appears when the sweep has ended "
-                                      "(one row per β: reconstructions, then prior samples).")
+            self.grid_caption.setText(
+                "No member took a step: there are no weights to compare (the header says why)."
+                if self.members and not members else
+                "The comparison grid appears when the sweep has ended (one row per β: "
+                "reconstructions, then prior samples).")
             return
         key = tuple((r.id, id(r.model)) for r in members)
         if key != self._grid_key:
@@ -560,6 +640,11 @@ class SweepPanel(Panel):
                                   "(top row: the originals). Right: each β decoding the same 8 "
                                   "prior codes (z ~ N(0, I), or the same noise in a "
                                   "VampPrior's components).")
+
+    def grid_members(self) -> list[Run]:
+        """The members with a row in the comparison grid: all but those that never started
+        (they have no weights to decode with)."""
+        return [r for r in self.members if not never_started(r)]
 
     def _set_row_labels(self, labels: list[str]) -> None:
         while len(self._row_labels) < len(labels):
@@ -594,7 +679,7 @@ class SweepPanel(Panel):
         if self._grid is None:
             return None
         return save_labelled_grid(self._grid, ["test images", *[self._label_of(r)
-                                                               for r in self.members]], path,
+                                                               for r in self.grid_members()]], path,
                                   cell=self.grid_view.cell[0])
 
     # -- the table ---------------------------------------------------------------------------------
@@ -608,13 +693,13 @@ class SweepPanel(Panel):
         bold = QFont(t.font())
         bold.setBold(True)
         for i, (r, s) in enumerate(zip(self.members, rows)):
-            quality = "" if s.quality is None else f"{s.quality:.0%}"
+            quality = NONE if s.quality is None else f"{s.quality:.0%}"
             bound = _fmt(s.iw_bound)
             if best["quality"] is r:
                 quality += "  ★ best quality"
             if best["bound"] is r:
                 bound += "  ★ best bound"
-            state = s.state + (" ⚠" if s.error else "")
+            state = ("never started" if never_started(r) else s.state) + (" ⚠" if s.error else "")
             cells = (f"{s.beta:g}", str(s.seed), state, _fmt(s.bce, 4), _fmt(s.rate),
                      _fmt(s.distortion), _fmt(s.neg_elbo), bound, quality,
                      "" if s.active_dims is None else str(s.active_dims))
@@ -652,7 +737,9 @@ class SweepPanel(Panel):
         members = self.members
         run = self.run
         active = sum(r.is_active for r in members)
-        failed = sum(r.state == "failed" for r in members)
+        never = [r for r in members if never_started(r)]
+        failed = sum(RunState(r.state) == RunState.FAILED and not never_started(r)
+                     for r in members)
         ds = next((r.dataset for r in members if r.dataset is not None), None)
         parts = [f"<b>{escape(run.group)}</b>: {len(members)} members "
                  f"({run.model_label}, nz = {run.config.nz}, {run.config.epochs} epochs"
@@ -661,6 +748,9 @@ class SweepPanel(Panel):
             epoch = max((r.epochs_done for r in members), default=0)
             parts.append(f"training: epoch {epoch}/{run.config.epochs} — the points move at "
                          "every epoch end")
+        if never:
+            why = never_started_reasons(never)
+            parts.append(f"<span style='color:#d62728'>{escape(_shorten(why))}</span>")
         if failed:
             parts.append(f"<span style='color:#d62728'>{failed} failed (kept their last good "
                          "weights)</span>")
@@ -668,10 +758,12 @@ class SweepPanel(Panel):
                     if "judge_accuracy" in r.measures), None)
         if acc is not None:
             parts.append(f"judge of sample quality: {acc:.1%} test accuracy")
-        elif not active:
+        elif not active and any(r.model is not None for r in members):
+            # Only while something will be scored: with no member's weights, nothing will.
             parts.append("judge of sample quality: training… (the quality column fills in "
                          "when it is ready)")
         self.header.setText(" · ".join(parts))
+        self.header.setToolTip(never_started_reasons(never) if never else "")
 
     # -- exports -------------------------------------------------------------------------------
     def save_plane_png(self, path: str | Path) -> Path | None:
@@ -716,4 +808,4 @@ class SweepPanel(Panel):
             self.save_csv(path if path.lower().endswith(".csv") else path + ".csv")
 
 
-__all__ = ["SweepPanel"]
+__all__ = ["NONE", "SweepPanel", "never_started", "never_started_reasons"]
