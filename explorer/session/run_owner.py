@@ -1,8 +1,9 @@
-"""How a job's events change a run: the one reducer every job event goes through.
+"""How events change a run: the one reducer the jobs' events and the workspace reader's go through.
 
 Jobs map their worker's events onto their runs (explorer/session/jobs.py) and never write a
 `Run`; the session hands each (run, event) pair to `apply_event` in the GUI thread, then tells
-its views `run_changed(run, changed_by(event))`. One writer, as napari's `ViewerModel` is for
+its views `run_changed(run, changed_by(event))`. What the workspace reader finds of a run
+another process trains (`RecordRead`, `CheckpointRead`) goes in the same way. One writer, as napari's `ViewerModel` is for
 its layers (STYLE.md §13, §14): a view draws from the run and never keeps a copy of its state.
 
 Qt-free and torch-free, so tests can drive it with hand-made events.
@@ -11,6 +12,8 @@ Qt-free and torch-free, so tests can drive it with hand-made events.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -32,6 +35,28 @@ from latent_explorer.explorer.session.job_events import (
 )
 from latent_explorer.training.record.history import History
 from latent_explorer.training.record.run import Run, RunState
+
+@dataclass(frozen=True)
+class RecordRead:
+    """A run's file in the workspace says where it is: its state, why it ended (None: no
+    problem) and the epochs it completed; `stale_weights`: it trained on elsewhere, so the
+    weights in memory are older than its newest checkpoint's."""
+
+    state: RunState
+    error: str | None
+    epochs_on_disk: int
+    stale_weights: bool = False
+
+
+@dataclass(frozen=True, eq=False)
+class CheckpointRead:
+    """A listed run's checkpoint was read from `path` (a training.record.checkpoint
+    Checkpoint): its weights, timeline, resume state, metrics and, when it holds no fewer
+    steps than the run has, its history."""
+
+    checkpoint: object
+    path: Path
+
 
 # What `run_changed` says changed, per event type ("": nothing a view of the run list draws).
 _CHANGED = {StateChanged: "state", DatasetLoaded: "dataset", EpochEvent: "metrics",
@@ -82,6 +107,16 @@ def apply_event(run: Run, ev: object) -> None:
             run.config, run.error = config, error
         case TrainingEnded():
             run.snapshot_epoch = None
+        case RecordRead(state=state, error=error, epochs_on_disk=epochs, stale_weights=stale):
+            run.state, run.error, run.epochs_on_disk = RunState(state), error, epochs
+            if stale:
+                run.model = None  # load the newer weights when shown
+        case CheckpointRead(checkpoint=ckpt, path=path):
+            run.model, run.timeline, run.resume = ckpt.model, ckpt.timeline, ckpt.resume
+            run.metrics = ckpt.metrics
+            if len(ckpt.history) >= len(run.history):
+                run.history = ckpt.history
+            run.path, run.saved = path, True
         case TrainingStarted() | MessagePosted() | ReconstructionsReady() | MemberFailedEvent():
             pass
         case _:
@@ -117,4 +152,4 @@ def same_steps(a: History, b: History) -> bool:
                             (a.beta, b.beta)))
 
 
-__all__ = ["append_steps", "apply_event", "changed_by", "same_steps"]
+__all__ = ["CheckpointRead", "RecordRead", "append_steps", "apply_event", "changed_by", "same_steps"]

@@ -44,7 +44,8 @@ from latent_explorer.explorer.session.job_events import (
 )
 from latent_explorer.explorer.session.jobs import (STEPS_INTERVAL_S, ContinueJob, Job, JobQueue, Progress, SweepJob,
                                    TrainingJob, member_run_name, sweep_group_name)
-from latent_explorer.explorer.session.run_owner import apply_event, changed_by
+from latent_explorer.explorer.session.run_owner import (CheckpointRead, RecordRead, apply_event,
+                                                       changed_by)
 from latent_explorer.explorer.session.scorer import RunScorer
 from latent_explorer.training.record.checkpoint import (
     checkpoint_from_run,
@@ -502,11 +503,7 @@ class RunSession(QObject):
             run.error = f"its checkpoint cannot be read: {e}"
             self.run_changed.emit(run, "state")
             return False
-        run.model, run.timeline, run.resume = ckpt.model, ckpt.timeline, ckpt.resume
-        run.metrics = ckpt.metrics
-        if len(ckpt.history) >= len(run.history):
-            run.history = ckpt.history
-        run.path, run.saved = path, True
+        apply_event(run, CheckpointRead(ckpt, path))
         self._load_dataset(run, ckpt.dataset)
         self.run_changed.emit(run, "model")
         return True
@@ -564,10 +561,11 @@ class RunSession(QObject):
             error = (f"interrupted at epoch {rec.epoch}: its process ended mid-run; Continue "
                      "resumes it exactly from its last epoch checkpoint")
         changed = (run.state, run.error, run.epochs_on_disk) != (state, error, rec.epoch)
-        run.state, run.error, run.epochs_on_disk = state, error, rec.epoch
-        if not run.is_active and run.model is not None and rec.checkpoint_path is not None \
-                and rec.checkpoint_path != run.path:
-            run.model = None  # it trained on elsewhere: load the newer weights when shown
+        # It trained on elsewhere: the weights in memory are older than its newest checkpoint.
+        stale = (not state.is_active and run.model is not None
+                 and rec.checkpoint_path is not None and rec.checkpoint_path != run.path)
+        apply_event(run, RecordRead(state, error, rec.epoch, stale))
+        if stale:
             self.ensure_loaded(run)
         if changed and announce:
             self.run_changed.emit(run, "state")
