@@ -12,7 +12,10 @@ import time
 
 import numpy as np
 import torch
-from PySide6.QtCore import QPoint, Qt
+import pyqtgraph as pg
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QApplication
 
 from latent_explorer.explorer.widgets.image_view import PAD
 from latent_explorer.training.data.datasets import Dataset
@@ -20,6 +23,7 @@ from latent_explorer.training.engine.loop import TrainConfig, Trainer, TrainingO
 from latent_explorer.training.engine.sweep import SweepConfig
 from latent_explorer.training.record.checkpoint import (Checkpoint, checkpoint_of, load_checkpoint,
                                                         save_checkpoint)
+from latent_explorer.training.record.run import Run
 from latent_explorer.training.record.timeline import TimelineRecorder
 
 LEFT = Qt.MouseButton.LeftButton
@@ -317,3 +321,73 @@ def assert_same_run(a_trainer, a, b_trainer, b) -> None:
     for x, y in zip(ta.snapshots, tb.snapshots):
         assert np.array_equal(x.reconstructions, y.reconstructions)
         assert np.array_equal(x.samples, y.samples) and np.array_equal(x.coords, y.coords)
+
+
+# -- the Latent map: panels, points and lasso drags as a user makes them ----------------------
+def make(qtbot, cls, run):
+    panel = cls()
+    qtbot.addWidget(panel)
+    panel.resize(1100, 750)
+    panel.show()
+    qtbot.waitExposed(panel)
+    panel.set_runs([run])
+    panel.set_run(run)
+    return panel
+
+
+def fresh(run: Run, **changes) -> Run:
+    """The same weights as a new run (its own id: nothing of it is in memory yet)."""
+    return Run(run.name, run.config, run.model, run.history, state="finished",
+               dataset=run.dataset, **changes)
+
+
+def scatter_points(panel) -> np.ndarray:
+    """Every drawn point, by label, as the user sees them."""
+    labels = panel.run.dataset.test.labels.numpy()
+    pts = np.zeros((len(labels), 2), np.float32)
+    for c, item in enumerate(panel.scatters):
+        if len(item.data):
+            pts[labels == c] = np.c_[item.data["x"], item.data["y"]]
+    return pts
+
+
+def send_mouse(widget, kind, local: QPointF, button, buttons) -> None:
+    ev = QMouseEvent(kind, local, widget.mapToGlobal(local), button, buttons,
+                     Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, ev)
+
+
+def to_pixel(panel, x: float, y: float) -> QPointF:
+    vb = panel.plot.getViewBox()
+    return QPointF(panel.plot.mapFromScene(vb.mapViewToScene(QPointF(x, y))))
+
+
+def drag_lasso(panel, polygon: np.ndarray) -> None:
+    """Press, move along the polygon with the button held, release: a lasso on the map.
+
+    pyqtgraph drops mouse moves that come faster than its `mouseRateLimit` (100 a second), as
+    a hand's do not; the moves sent here at once all count with the limit off meanwhile."""
+    vp = panel.plot.viewport()
+    px = [to_pixel(panel, float(x), float(y)) for x, y in polygon]
+    limit = pg.getConfigOption("mouseRateLimit")
+    pg.setConfigOption("mouseRateLimit", -1)
+    try:
+        send_mouse(vp, QEvent.Type.MouseButtonPress, px[0], LEFT, LEFT)
+        for p in px[1:] + px[:1]:
+            send_mouse(vp, QEvent.Type.MouseMove, p, Qt.MouseButton.NoButton, LEFT)
+        send_mouse(vp, QEvent.Type.MouseButtonRelease, px[0], LEFT, Qt.MouseButton.NoButton)
+    finally:
+        pg.setConfigOption("mouseRateLimit", limit)
+
+
+def gaps(values: np.ndarray, percents: list[float]) -> list[float]:
+    """Near each percentile, the middle of the widest gap between neighbouring values: a lasso
+    edge there leaves every point clearly in or out, whatever pixel the drag rounds it to."""
+    v = np.sort(values)
+    out = []
+    for q in percents:
+        k = int(round(q / 100 * (len(v) - 1)))
+        lo, hi = max(0, k - 5), min(len(v) - 1, k + 5)
+        j = lo + int(np.argmax(np.diff(v[lo : hi + 1])))
+        out.append(float(v[j] + v[j + 1]) / 2)
+    return out

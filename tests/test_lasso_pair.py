@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from helpers import LEFT
+from helpers import LEFT, drag_lasso, fresh, gaps, make, scatter_points
 from latent_explorer.explorer.panels.directions_targets import DIRECTIONS_LASSO
 from latent_explorer.explorer.panels.latent_map import LatentMapPanel
 from latent_explorer.explorer.panels.map_selection import SELECTION_COLORS, STRIP_MAX, STRIP_ROWS
@@ -16,7 +16,6 @@ from latent_explorer.explorer.widgets.image_view import PAD
 from latent_explorer.training.explore import latent_methods as lm
 from latent_explorer.training.explore import panel_math as explore
 from latent_explorer.training.explore.render import make_grid, to_numpy_images
-from test_latent_map_methods_gui import drag_lasso, fresh, gaps, make, scatter_points
 
 
 @pytest.fixture

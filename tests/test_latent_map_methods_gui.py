@@ -6,13 +6,11 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 import numpy as np
-import pyqtgraph as pg
 import pytest
-from PySide6.QtCore import QEvent, QObject, QPointF, Qt, Signal
-from PySide6.QtGui import QMouseEvent
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
 
-from helpers import LEFT, draw_seven
+from helpers import (LEFT, drag_lasso, draw_seven, fresh, gaps, make, scatter_points, send_mouse,
+                     to_pixel)
 from latent_explorer.explorer.panels.base import INTERPOLATION_END, INTERPOLATION_START
 from latent_explorer.explorer.panels.draw import DrawPanel
 from latent_explorer.explorer.panels.latent_map import LatentMapPanel
@@ -39,64 +37,8 @@ def fitting(qtbot, runner):
     assert blocker.args == [""], f"the map could not be made: {blocker.args[0]}"
 
 
-def make(qtbot, cls, run):
-    panel = cls()
-    qtbot.addWidget(panel)
-    panel.resize(1100, 750)
-    panel.show()
-    qtbot.waitExposed(panel)
-    panel.set_runs([run])
-    panel.set_run(run)
-    return panel
-
-
-def fresh(run: Run, **changes) -> Run:
-    """The same weights as a new run (its own id: nothing of it is in memory yet)."""
-    return Run(run.name, run.config, run.model, run.history, state="finished",
-               dataset=run.dataset, **changes)
-
-
 def choose(panel: LatentMapPanel, method: str) -> None:
     panel.method_box.setCurrentIndex(panel.method_box.findData(method))
-
-
-def scatter_points(panel) -> np.ndarray:
-    """Every drawn point, by label, as the user sees them."""
-    labels = panel.run.dataset.test.labels.numpy()
-    pts = np.zeros((len(labels), 2), np.float32)
-    for c, item in enumerate(panel.scatters):
-        if len(item.data):
-            pts[labels == c] = np.c_[item.data["x"], item.data["y"]]
-    return pts
-
-
-def send_mouse(widget, kind, local: QPointF, button, buttons) -> None:
-    ev = QMouseEvent(kind, local, widget.mapToGlobal(local), button, buttons,
-                     Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(widget, ev)
-
-
-def to_pixel(panel, x: float, y: float) -> QPointF:
-    vb = panel.plot.getViewBox()
-    return QPointF(panel.plot.mapFromScene(vb.mapViewToScene(QPointF(x, y))))
-
-
-def drag_lasso(panel, polygon: np.ndarray) -> None:
-    """Press, move along the polygon with the button held, release: a lasso on the map.
-
-    pyqtgraph drops mouse moves that come faster than its `mouseRateLimit` (100 a second), as
-    a hand's do not; the moves sent here at once all count with the limit off meanwhile."""
-    vp = panel.plot.viewport()
-    px = [to_pixel(panel, float(x), float(y)) for x, y in polygon]
-    limit = pg.getConfigOption("mouseRateLimit")
-    pg.setConfigOption("mouseRateLimit", -1)
-    try:
-        send_mouse(vp, QEvent.Type.MouseButtonPress, px[0], LEFT, LEFT)
-        for p in px[1:] + px[:1]:
-            send_mouse(vp, QEvent.Type.MouseMove, p, Qt.MouseButton.NoButton, LEFT)
-        send_mouse(vp, QEvent.Type.MouseButtonRelease, px[0], LEFT, Qt.MouseButton.NoButton)
-    finally:
-        pg.setConfigOption("mouseRateLimit", limit)
 
 
 @pytest.fixture
@@ -197,19 +139,6 @@ def test_a_cache_beside_the_checkpoint_makes_reopening_instant_and_a_corrupt_one
         assert third.progress.isVisible()
     assert "computed in" in third.method_status.text()
     np.testing.assert_allclose(scatter_points(third), expected, atol=1e-3)  # same seed
-
-
-def gaps(values: np.ndarray, percents: list[float]) -> list[float]:
-    """Near each percentile, the middle of the widest gap between neighbouring values: a lasso
-    edge there leaves every point clearly in or out, whatever pixel the drag rounds it to."""
-    v = np.sort(values)
-    out = []
-    for q in percents:
-        k = int(round(q / 100 * (len(v) - 1)))
-        lo, hi = max(0, k - 5), min(len(v) - 1, k + 5)
-        j = lo + int(np.argmax(np.diff(v[lo : hi + 1])))
-        out.append(float(v[j] + v[j + 1]) / 2)
-    return out
 
 
 def test_lasso_shows_the_selection_and_sends_two_means_to_interpolation(qtbot, vae):

@@ -195,8 +195,8 @@ def test_a_loaded_run_says_how_far_it_trained_and_a_paused_one_shows_no_eta(qtbo
     qtbot.waitUntil(lambda: run.id in w.session.progress, timeout=WAIT_MS)
     w.toggle_pause()
     qtbot.waitUntil(lambda: w.session.job_for(run).worker.is_paused, timeout=WAIT_MS)
-    w._update_progress()  # the window's progress tick (a timer), now
     assert run.state == "paused"
+    qtbot.waitUntil(lambda: w.run_model.progress_text(run).startswith("paused"), timeout=WAIT_MS)
     text = w.run_model.progress_text(run)
     p = w.session.progress[run.id]
     assert text == f"paused · epoch {p.epoch}/2000 · step {p.step:,}/20,000"  # no rate, no ETA
@@ -244,8 +244,7 @@ def test_the_target_label_stays_inside_the_kl_plot(qtbot, quick):
     vb = plot.plots["kl"].getViewBox()
     vb.autoRange(padding=0)  # the line at the very top edge of the view
     qtbot.wait(20)
-    line = plot._series[run.id].target_line
-    label = line.label
+    label = plot.target_label(run.id)
     assert label.toPlainText() == "target 20"
     box, rect = vb.sceneBoundingRect(), label.sceneBoundingRect()
     # Inside the view box (half a pixel for float rounding): no longer cut at its top edge.

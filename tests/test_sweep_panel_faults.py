@@ -86,7 +86,7 @@ def test_members_that_never_started_are_counted_apart_with_their_reason(qtbot, r
     assert [p.table.item(i, 2).text() for i in range(2)] == ["never started ⚠"] * 2
     assert p.table.item(4, 2).text() == "failed ⚠"
     # The grid: a row per member with weights, none for those that never started.
-    assert p.row_label_texts() == ["test images", *[p._label_of(r) for r in (*trained, diverged)]]
+    assert p.row_label_texts() == ["test images", *[p.label_of(r) for r in (*trained, diverged)]]
     assert p.grid is not None and p.grid.shape[0] == 2 + (1 + 3) * 30
 
 

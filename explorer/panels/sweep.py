@@ -360,7 +360,7 @@ class SweepPanel(Panel):
     def _ty(self, v: float) -> float:
         return math.log10(max(v, LOG_FLOOR)) if self.log_axes.isChecked() else v
 
-    def _label_of(self, run: Run) -> str:
+    def label_of(self, run: Run) -> str:
         n_seeds = len({r.config.seed for r in self.members})
         target = getattr(run.config, "target_rate", None)
         head = f"R={target:g}" if target is not None else f"β={run.beta:g}"
@@ -449,7 +449,7 @@ class SweepPanel(Panel):
                 groups.append([i])
         out = []
         for g in groups:
-            names = [self._label_of(pts[i][0]) for i in g]
+            names = [self.label_of(pts[i][0]) for i in g]
             text = names[0] + "".join(", " + n.removeprefix("β=").removeprefix("R=")
                                       for n in names[1:])
             out.append(((float(xs[g[0]]), float(ys[g[0]])), text))
@@ -635,7 +635,7 @@ class SweepPanel(Panel):
             h, w = self._grid.shape[:2]  # (H, W) grey or (H, W, 3) colour
             margin = 105  # room for the row labels left of the mosaic
             self.grid_view.view.setRange(xRange=(-margin, w), yRange=(0, h), padding=0.01)
-            self._set_row_labels(["test images", *[self._label_of(r) for r in members]])
+            self._set_row_labels(["test images", *[self.label_of(r) for r in members]])
         self.grid_caption.setText("Left: the same 8 test images reconstructed by each β "
                                   "(top row: the originals). Right: each β decoding the same 8 "
                                   "prior codes (z ~ N(0, I), or the same noise in a "
@@ -678,7 +678,7 @@ class SweepPanel(Panel):
 
         if self._grid is None:
             return None
-        return save_labelled_grid(self._grid, ["test images", *[self._label_of(r)
+        return save_labelled_grid(self._grid, ["test images", *[self.label_of(r)
                                                                for r in self.grid_members()]], path,
                                   cell=self.grid_view.cell[0])
 
@@ -720,7 +720,7 @@ class SweepPanel(Panel):
         lines = []
         for key in ("quality", "bound"):
             r = best[key]
-            who = f"<b>{escape(self._label_of(r))}</b>" if r is not None else "not measured yet"
+            who = f"<b>{escape(self.label_of(r))}</b>" if r is not None else "not measured yet"
             if key == "quality" and poor is not None:
                 lines.append(f"Sample quality: <b>no member's samples are good</b> (the best is "
                              f"{poor:.0%}; below {GOOD_QUALITY:.0%} none is crowned)")

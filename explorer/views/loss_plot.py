@@ -255,6 +255,12 @@ class LossPlot(QWidget):
     def set_smoothing(self, weight: float) -> None:
         self._slider.setValue(int(round(min(max(weight, 0.0), 0.99) * 100)))
 
+    def target_label(self, run_id: int):
+        """The text item that names a run's target rate on the KL plot (None without one)."""
+        s = self._series.get(run_id)
+        line = getattr(s, "target_line", None) if s is not None else None
+        return line.label if line is not None else None
+
     def step_count(self, run_id: int) -> int:
         s = self._series.get(run_id)
         return 0 if s is None else s.n
