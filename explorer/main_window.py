@@ -384,8 +384,10 @@ class MainWindow(QMainWindow):
 
     @Slot(object, str)
     def _on_run_changed(self, run: Run, what: str) -> None:
-        if what == "progress":  # several times a second: just the run list's cells
-            self.run_model.progress_changed(run)
+        if what == "progress":  # several times a second: the run list's cells (throttled) and
+            self.run_model.progress_changed(run)  # the status bar's line, as the cell reads
+            if run is self.selected_run():
+                self._update_progress_label()
             return
         self._plot(run)
         self.run_model.refresh(run)

@@ -90,6 +90,17 @@ class MeasuredSpeed:
     settled: bool
 
 
+@dataclass
+class LiveState:
+    """What the session keeps of one run besides the run: where its job is, its smoothed
+    speed and ETA (training/engine/eta.py; kept after it ended, for the form's estimate) and its
+    latest reconstruction strip (grid, caption)."""
+
+    progress: Progress | None = None
+    speed: EtaEstimator | None = None
+    strip: tuple[np.ndarray, str] | None = None
+
+
 class RunSession(QObject):
     """Runs, their jobs and their data; see the module docstring for the signals."""
 
@@ -116,11 +127,8 @@ class RunSession(QObject):
         self.datasets = datasets or DatasetCache()
         self.queue = JobQueue(self, owner=self._apply)
         self.runs: list[Run] = []
-        self.reconstructions: dict[int, tuple[np.ndarray, str]] = {}  # run id -> (grid, caption)
-        self.progress: dict[int, Progress] = {}  # run id -> where its job is (or ended)
-        # run id -> its smoothed speed and ETA while it trains (training/engine/eta.py); kept after it
-        # ended, for the speed the form's estimate learns (`speed_of`).
-        self.speeds: dict[int, EtaEstimator] = {}
+        # What the session knows of each run beyond the run itself: one record per run id.
+        self._live: dict[int, LiveState] = {}
         self._loaders: list[DatasetLoader] = []
         self._closed = False
         self._fallback_told = False
@@ -144,7 +152,7 @@ class RunSession(QObject):
 
     def speed_of(self, run: Run) -> float:
         """`run`'s smoothed training speed in steps/s (sweep steps for a member), 0.0 if unknown."""
-        speed = self.speeds.get(run.id)
+        speed = self._speed(run)
         return speed.steps_per_second if speed is not None else 0.0
 
     def measured_speed(self, run: Run) -> MeasuredSpeed | None:
@@ -154,7 +162,7 @@ class RunSession(QObject):
         rate = self.speed_of(run)
         if rate <= 0:
             return None
-        speed = self.speeds.get(run.id)
+        speed = self._speed(run)
         sweep = bool(run.group)
         if sweep:
             rate *= len(self.sweep_members(run)) or 1
@@ -328,9 +336,7 @@ class RunSession(QObject):
     def _take_out(self, run: Run) -> None:
         """Out of the session's list (its files, if any, stay where they are)."""
         self.runs.remove(run)
-        self.reconstructions.pop(run.id, None)
-        self.progress.pop(run.id, None)
-        self.speeds.pop(run.id, None)
+        self._live.pop(run.id, None)
         self.run_removed.emit(run)
 
     def pause(self, run: Run) -> None:
@@ -595,24 +601,42 @@ class RunSession(QObject):
             return
         match ev:
             case StepsEvent():
-                speed = self.speeds.get(run.id)
-                if speed is None:
-                    speed = self.speeds[run.id] = EtaEstimator()
-                speed.add_steps(ev.n_steps, ev.steps_per_second, ev.steps_per_epoch)
-                self.progress[run.id] = Progress.of(ev, run.config.epochs, speed)
-            case EpochEvent(eval_seconds=eval_seconds) if run.id in self.speeds:
-                self.speeds[run.id].add_epoch(eval_seconds)
+                live = self._live_of(run)
+                if live.speed is None:
+                    live.speed = EtaEstimator()
+                live.speed.add_steps(ev.n_steps, ev.steps_per_second, ev.steps_per_epoch)
+                live.progress = Progress.of(ev, run.config.epochs, live.speed)
+            case EpochEvent(eval_seconds=eval_seconds) if self._speed(run) is not None:
+                self._live_of(run).speed.add_epoch(eval_seconds)
             case TrainingStarted():
-                self.speeds[run.id] = EtaEstimator()  # a new job (continuing too): a new estimate
+                self._live_of(run).speed = EtaEstimator()  # a new job (continuing too): anew
             case ReconstructionsReady(grid=grid, caption=caption):
-                self.reconstructions[run.id] = (grid, f"{run.name}: {caption}")
-            case TrainingEnded() if run.id in self.progress:
-                self.progress[run.id] = self.progress[run.id].stopped()
+                self._live_of(run).strip = (grid, f"{run.name}: {caption}")
+            case TrainingEnded() if (p := self.progress_of(run)) is not None:
+                self._live_of(run).progress = p.stopped()
+
+    def _live_of(self, run: Run) -> LiveState:
+        return self._live.setdefault(run.id, LiveState())
+
+    def _speed(self, run: Run) -> EtaEstimator | None:
+        live = self._live.get(run.id)
+        return live.speed if live is not None else None
 
     def progress_of(self, run: Run) -> Progress | None:
         """Where `run`'s job is (or ended), for the run list and the status bar; None if it
         never trained here."""
-        return self.progress.get(run.id)
+        live = self._live.get(run.id)
+        return live.progress if live is not None else None
+
+    @property
+    def progress(self) -> dict[int, Progress]:
+        """Run id -> where its job is (or ended): a snapshot of `progress_of` for every run."""
+        return {i: x.progress for i, x in self._live.items() if x.progress is not None}
+
+    @property
+    def reconstructions(self) -> dict[int, tuple[np.ndarray, str]]:
+        """Run id -> its latest reconstruction strip (grid, caption): a snapshot."""
+        return {i: x.strip for i, x in self._live.items() if x.strip is not None}
 
     @Slot(object, object)
     def _on_queue_event(self, run: Run, ev) -> None:
@@ -645,11 +669,11 @@ class RunSession(QObject):
             return
         if ds is not None:
             apply_event(run, DatasetLoaded(ds))
-        if ds is not None and run.model is not None and run.id not in self.reconstructions:
+        if ds is not None and run.model is not None and self._live_of(run).strip is None:
             # A loaded run never trained here: give it the same strip a training run shows.
             grid = reconstruction_grid(run.model, ds.test, fixed_test_indices(ds.test.labels.numpy()))
             where = run.path.name if run.path else "file"
-            self.reconstructions[run.id] = (grid, f"{run.name}: as loaded from {where}")
+            self._live_of(run).strip = (grid, f"{run.name}: as loaded from {where}")
             self.run_event.emit(run, ReconstructionsReady(grid, f"as loaded from {where}"))
         if ds is not None:
             self.run_event.emit(run, DatasetLoaded(ds))
