@@ -289,3 +289,23 @@ def test_a_folder_trained_from_the_window_at_8_grey_makes_a_1x8x8_model(window, 
     assert run.state == "finished", run.error
     assert (run.config.image_size, run.config.image_channels) == (8, 1)
     assert tuple(run.model.config.image_shape) == (1, 8, 8)
+
+
+def test_a_listed_run_gets_its_data_at_the_size_and_channels_it_trained_on(qtbot, tmp_path):
+    """A workspace run (or an opened file) reads its folder as its config says, 8×8 grey here,
+    not as the files are: its model takes 1×8×8 images."""
+    from latent_explorer.explorer.session.datasets import DatasetLoader
+    from latent_explorer.training.config import TrainConfig
+    from latent_explorer.training.record.run import Run
+
+    folder = colour_folder(tmp_path / "colours")
+    cfg = TrainConfig(kind="vae", epochs=1, dataset="folder", data_dir=str(folder),
+                      image_size=8, image_channels=1)
+    run = Run("listed", cfg)
+    loader = DatasetLoader(DatasetCache(), [("folder", str(folder))], token=run)
+    got = []
+    loader.loaded.connect(lambda token, ds, note: got.append((token, ds, note)))
+    loader.run()  # in this thread: what its worker thread does
+    token, ds, note = got[0]
+    assert token is run and ds is not None, note
+    assert ds.image_shape == (1, 8, 8)

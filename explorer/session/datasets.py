@@ -62,6 +62,10 @@ class DatasetLoader(QObject):
         self._datasets = datasets
         self._candidates = candidates
         self._fallback = fallback
+        # A run's images as it trained on them: an image folder (or a source) read at the size
+        # and channels its config names (`TrainConfig.load_options`; the token is the run).
+        config = getattr(token, "config", None)
+        self._options: dict = dict(getattr(config, "load_options", None) or {})
         self.thread: QThread | None = None
         self._worker_thread: WorkerThread | None = None
 
@@ -74,7 +78,7 @@ class DatasetLoader(QObject):
             for source, data_dir in self._candidates:
                 try:
                     ds = self._datasets.get(source, data_dir, notify=notes.append,
-                                            allow_download=False)
+                                            allow_download=False, **self._options)
                     break
                 except (DataError, OSError, ValueError) as e:
                     notes.append(str(e))
