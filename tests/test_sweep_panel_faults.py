@@ -28,7 +28,7 @@ from latent_explorer.training.config import TrainConfig
 from latent_explorer.training.data.datasets import Dataset
 from latent_explorer.training.engine.events import TrainResult
 from latent_explorer.training.metrics.disentanglement import codes_of, mig
-from latent_explorer.training.metrics.evaluate import evaluate
+from latent_explorer.training.metrics.evaluate import EvalMetrics, evaluate
 from latent_explorer.training.metrics.sweep_report import CSV_FIELDS, read_summary_csv, summary_row
 from latent_explorer.training.record.history import History
 from latent_explorer.training.record.run import Run
@@ -169,3 +169,65 @@ def test_save_table_writes_the_clis_columns(qtbot, sprites, tmp_path):
     assert rows[2].beta_per_image == pytest.approx(0.2 * pixels)
     assert rows[2].bits_per_dim is None and rows[2].mig is None and rows[2].bce is None
     assert rows[2].error.startswith("never started")
+
+
+# -- the rate–distortion plane's labels (issue 35: "−ELBO 10…" cut at the plot's edge) ----------
+# (β, KL, −ELBO) of three members: a β sweep's spread, and a tight cluster high in rate and
+# distortion whose top diagonal comes in at the right edge (where "−ELBO 20…" was cut).
+SPREAD = ((10.0, 2.0, 203.0), (0.1, 21.0, 151.0), (0.0, 63.0, 118.0))
+CORNER = ((0.01, 90.0, 185.0), (0.005, 95.0, 192.0), (0.0, 100.0, 200.0))
+
+
+def plane_members(runs, figures=SPREAD) -> list[Run]:
+    """Three members of one sweep with the given test figures."""
+    vae = runs["vae"]
+    out = []
+    for beta, kl, neg_elbo in figures:
+        cfg = TrainConfig(kind="vae", nz=vae.config.nz, hidden=vae.config.hidden, beta=beta,
+                          epochs=1)
+        metrics = EvalMetrics(0.2, neg_elbo, kl, n=len(vae.dataset.test))
+        out.append(Run(f"b{beta:g}", cfg, vae.model, vae.history, state="finished",
+                       metrics=metrics, dataset=vae.dataset, group="plane"))
+    return out
+
+
+@pytest.mark.parametrize("figures", [SPREAD, CORNER], ids=["spread", "corner"])
+def test_elbo_labels_sit_whole_inside_the_plane(qtbot, runs, figures):
+    members = plane_members(runs, figures)
+    p = make_panel(qtbot, SweepPanel, members, members[0])
+    p.resize(900, 700)
+    qtbot.waitUntil(lambda: len(p.iso_label_boxes()) > 0)
+    qtbot.waitExposed(p)
+
+    def outside() -> list:
+        view = p.plane_box().adjusted(-1, -1, 1, 1)
+        return [(text, box) for text, box in p.iso_label_boxes() if not view.contains(box)]
+
+    # Labels are placed once the view has its range and size (pyqtgraph's next layout pass).
+    qtbot.waitUntil(lambda: not outside(), timeout=3000)
+    assert all(text.startswith("−ELBO ") for text, _ in p.iso_label_boxes())
+
+
+@pytest.mark.parametrize("figures", [SPREAD, CORNER], ids=["spread", "corner"])
+def test_the_clis_plane_keeps_its_labels_inside_the_axes(tmp_path, runs, monkeypatch, figures):
+    import matplotlib.figure
+
+    from latent_explorer.training.metrics.sweep_report import save_rate_distortion_png
+
+    rows = [summary_row(r.model, r.config.beta, 0, "finished", r.metrics, r.dataset.test,
+                        iw_k=0) for r in plane_members(runs, figures)]
+    figs = []
+    save = matplotlib.figure.Figure.savefig
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig",
+                        lambda fig, *a, **k: (figs.append(fig), save(fig, *a, **k))[1])
+    save_rate_distortion_png(rows, tmp_path / "rd.png")
+    fig = figs[0]
+    ax = fig.axes[0]
+    renderer = fig.canvas.get_renderer()
+    inside = ax.get_window_extent(renderer).expanded(1.01, 1.01)
+    elbo = [t for t in ax.texts if t.get_text().startswith("−ELBO")]
+    assert elbo, "no −ELBO label drawn"
+    for t in elbo:
+        e = t.get_window_extent(renderer)
+        assert (inside.x0 <= e.x0 and e.x1 <= inside.x1
+                and inside.y0 <= e.y0 and e.y1 <= inside.y1), t.get_text()

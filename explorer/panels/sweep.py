@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -401,7 +401,9 @@ class SweepPanel(Panel):
             t.setOpacity(0.35)
             pi.addItem(t)
             self._trails.append(t)
-            lab = pg.TextItem(color="#222222", anchor=(-0.1, 1.0))
+            # On a light fill: a −ELBO label or a diagonal under it cannot garble it.
+            lab = pg.TextItem(color="#222222", anchor=(-0.1, 1.0),
+                              fill=pg.mkBrush(255, 255, 255, 215))
             lab.setZValue(11)
             pi.addItem(lab)
             self._labels.append(lab)
@@ -484,6 +486,27 @@ class SweepPanel(Panel):
         """The plane's point labels as shown."""
         return [t.toPlainText() for t in self._labels if t.isVisible()]
 
+    def iso_label_boxes(self) -> list[tuple[str, QRectF]]:
+        """Each shown −ELBO label and where it is drawn on screen (scene coordinates): its
+        anchor point, then its text's pixel size around it (a TextItem ignores the view's
+        scaling, so its own bounding rect says nothing about the screen)."""
+        vb = self.plot.getPlotItem().vb
+        out = []
+        for t in self._iso_labels:
+            if not t.isVisible():
+                continue
+            at = vb.mapViewToScene(t.pos())
+            size = t.textItem.boundingRect()
+            ax, ay = t.anchor.x(), t.anchor.y()
+            out.append((t.toPlainText(), QRectF(at.x() - ax * size.width(),
+                                                at.y() - ay * size.height(),
+                                                size.width(), size.height())))
+        return out
+
+    def plane_box(self) -> QRectF:
+        """Where the rate–distortion plane's view is on screen (scene coordinates)."""
+        return self.plot.getPlotItem().vb.sceneBoundingRect()
+
     def _update_iso_lines(self, pts, levels: list[float]) -> None:
         pi = self.plot.getPlotItem()
         if not pts:
@@ -503,7 +526,8 @@ class SweepPanel(Panel):
             c.setZValue(-5)
             pi.addItem(c)
             self._iso_curves.append(c)
-            t = pg.TextItem(color="#7a7a7a", anchor=(0.0, 0.0))  # below-right: inside the view
+            # Below-left of where its line comes in: the text runs into the view, never off it.
+            t = pg.TextItem(color="#7a7a7a", anchor=(1.0, 0.0))
             t.setZValue(-4)
             pi.addItem(t)
             self._iso_labels.append(t)
@@ -521,9 +545,12 @@ class SweepPanel(Panel):
                 r, d = np.log10(r), np.log10(d)
             curve.setData(r, d)
             curve.setVisible(len(r) > 1)
-            # The label just inside the view, where the line comes in from the top (or the left).
-            x_lab = min(hi_r * 0.9, max(lo_r, c - hi_d))
+            # The label just inside the view, where the line comes in from the top (or, for a
+            # line that comes in from the right, at the right edge).
+            x_lab = min(hi_r, max(lo_r, c - hi_d))
             text.setText(f"−ELBO {c:g}")
+            # The text runs from there into the view: rightwards in its left half, else left.
+            text.setAnchor((0.0, 0.0) if x_lab < (lo_r + hi_r) / 2 else (1.0, 0.0))
             text.setPos(self._tx(x_lab), self._ty(max(c - x_lab, LOG_FLOOR)))
             text.setVisible(lo_d <= c - x_lab <= hi_d)
         pi.vb.setRange(xRange=(self._tx(lo_r), self._tx(hi_r)),

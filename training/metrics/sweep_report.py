@@ -324,7 +324,10 @@ def save_rate_distortion_png(rows: Sequence[SummaryRow], path: str | os.PathLike
         dists = np.array([p[1] for p in pts])
         ax.scatter(rates, dists, s=36, zorder=3, color="tab:blue")
         for (r_, d_), names in _label_clusters(pts, rates, dists, n_seeds):
-            ax.annotate(names, (r_, d_), textcoords="offset points", xytext=(6, 4), fontsize=9)
+            # On a white box above the diagonals and their labels: never garbled by them.
+            ax.annotate(names, (r_, d_), textcoords="offset points", xytext=(6, 4), fontsize=9,
+                        zorder=5, bbox={"boxstyle": "square,pad=0.1", "fc": "white",
+                                        "ec": "none", "alpha": 0.85})
         lo_r, hi_r = 0.0, max(rates.max() * 1.15, 1.0)
         lo_d, hi_d = max(0.0, dists.min() * 0.9), dists.max() * 1.08 + 1
         if log_axes:
@@ -337,10 +340,15 @@ def save_rate_distortion_png(rows: Sequence[SummaryRow], path: str | os.PathLike
         xs = np.linspace(lo_r, hi_r, 50)
         for c in levels:
             ax.plot(xs, c - xs, color="0.75", lw=0.8, ls="--", zorder=1)
-            x_lab = min(hi_r * 0.98, max(lo_r, c - hi_d * 0.98))
+            # Where the line comes in at the top (or the right edge), the text running left
+            # and down from there: inside the axes, not cut at their edge.
+            x_lab = min(hi_r, max(lo_r, c - hi_d))
             if lo_d <= c - x_lab <= hi_d:
+                left = x_lab < (lo_r + hi_r) / 2  # run rightwards from the left half, else left
                 ax.annotate(f"−ELBO {c:g}", (x_lab, c - x_lab), fontsize=7, color="0.45",
-                            xytext=(2, 2), textcoords="offset points")
+                            xytext=(3 if left else -3, -3), textcoords="offset points",
+                            ha="left" if left else "right", va="top", zorder=1,
+                            annotation_clip=True)
         # Members trained to a target rate: the target, a vertical line of that rate.
         for t in sorted({r.target_rate for r in rows if r.target_rate is not None}):
             ax.axvline(t, color="tab:orange", lw=0.9, ls=":", zorder=2)
