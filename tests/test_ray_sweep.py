@@ -201,43 +201,20 @@ def test_stop_acts_on_the_whole_ray_sweep_and_keeps_the_weights(cluster, small_d
 
 # -- a cluster started with `ray start --head` ------------------------------------------------------
 @pytest.mark.slow
-def test_the_cli_trains_on_a_running_head_and_writes_what_local_writes(tmp_path,
+def test_the_cli_trains_on_a_running_head_and_writes_what_local_writes(cluster, tmp_path,
                                                                        sample_dataset):
-    ray_bin = Path(sys.executable).with_name("ray")
-    port = free_port()
-    # A head on loopback only: no multi-node address lookup, no token (nothing else can reach it)
-    env = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "disabled",
-           "RAY_USAGE_STATS_ENABLED": "0"}
-    # --block: the head's processes are this one's children, stopped with its process group
-    # (`ray stop` would stop every Ray process on the machine, this test run's own included).
-    head = subprocess.Popen([str(ray_bin), "start", "--head", "--block", "--node-ip-address",
-                             "127.0.0.1", "--port", str(port), "--num-cpus", "2",
-                             "--include-dashboard", "false", "--disable-usage-stats"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
-                            start_new_session=True)
+    # The module's cluster is a running head on loopback (no token: nothing else can reach
+    # it): the CLI's driver, another process, joins it by its address, as it joins a real one.
+    address = cluster.get_runtime_context().gcs_address
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
     out = tmp_path / "ray"
-    try:
-        deadline = time.monotonic() + 120
-        while True:  # up when its GCS port answers
-            try:
-                check_address(f"127.0.0.1:{port}", timeout=1)
-                break
-            except RayUnavailable:
-                assert head.poll() is None, "ray start --head exited"
-                assert time.monotonic() < deadline, "the head did not start"
-                time.sleep(0.5)
-        p = subprocess.run([sys.executable, str(ROOT / "main.py"), "sweep", "--model", "vae",
-                            "--betas", "0,0.005", "--epochs", "1", "--nz", "8", "--hidden",
-                            "64,32", "--iw", "0", "--no-judge", "--quiet", "--dataset",
-                            "mnist-sample", "--engine", "ray", "--address",
-                            f"127.0.0.1:{port}", "--out", str(out), "--workspace",
-                            str(tmp_path / "ws")],
-                           capture_output=True, text=True, timeout=300, cwd=ROOT, env=env)
-        assert p.returncode == 0, p.stderr
-    finally:
-        # Its whole process group at once: a graceful `--block` shutdown takes ~30 s here.
-        os.killpg(head.pid, signal.SIGKILL)
-        head.wait(30)
+    p = subprocess.run([sys.executable, str(ROOT / "main.py"), "sweep", "--model", "vae",
+                        "--betas", "0,0.005", "--epochs", "1", "--nz", "8", "--hidden",
+                        "64,32", "--iw", "0", "--no-judge", "--quiet", "--dataset",
+                        "mnist-sample", "--engine", "ray", "--address", address, "--out",
+                        str(out), "--workspace", str(tmp_path / "ws")],
+                       capture_output=True, text=True, timeout=300, cwd=ROOT, env=env)
+    assert p.returncode == 0, p.stderr
     # Each trial's member is a run in the workspace, written as it trained: finished, with its
     # epoch checkpoint, as `runs --json` lists them.
     listed = subprocess.run([sys.executable, str(ROOT / "main.py"), "runs", "--json",
