@@ -31,8 +31,8 @@ RUNNER = """
 import os, sys
 if sys.argv[1] == "passive":
     os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
-if sys.argv[1] == "auto-all-threads":  # the package's wait policy, torch's threads when busy
-    os.environ["LATENT_EXPLORER_BUSY_THREADS"] = "0"
+if sys.argv[1] == "auto-all-threads" or sys.argv[1].startswith("spin"):
+    os.environ["LATENT_EXPLORER_BUSY_THREADS"] = "0"  # torch's own thread count, busy or not
 import latent_explorer  # "auto": the package chooses by how busy the machine is
 if sys.argv[1].startswith("spin"):
     os.environ.pop("OMP_WAIT_POLICY", None)
@@ -59,6 +59,9 @@ def train_once(policy: str, data_args: list[str], out: Path, extra: list[str]) -
     m = re.search(r"\(steps ([\d.]+) s", done.stdout + done.stderr)
     if not m:
         raise SystemExit(f"no timings line in:\n{done.stdout}\n{done.stderr}")
+    how = re.search(r"(\d+) torch thread\(s\), OpenMP waits (\w+)", done.stdout + done.stderr)
+    if how:  # what the process chose (auto: by the load it saw at start)
+        print(f"    ({how.group(1)} thread(s), {how.group(2)})", flush=True)
     return float(m.group(1))
 
 

@@ -199,7 +199,15 @@ def _timings_line(started: float, t_data: tuple[float, float], t_trained: float,
     return (f"time: start-up {t_data[0] - started:.2f} s (Python, torch and the project), data "
             f"{t_data[1] - t_data[0]:.2f} s, training {train:.2f} s (steps {steps:.2f} s, test "
             f"evaluation {result.eval_seconds:.2f} s, timeline {result.timeline_seconds:.2f} s), "
-            f"save {t_saved - t_trained:.2f} s; total {t_saved - started:.2f} s")
+            f"save {t_saved - t_trained:.2f} s; total {t_saved - started:.2f} s; "
+            f"{torch_threads()} torch thread(s), OpenMP waits "
+            f"{(os.environ.get('OMP_WAIT_POLICY') or 'spinning').lower()}")
+
+
+def torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
 
 
 def run(args: argparse.Namespace) -> int:
