@@ -90,9 +90,11 @@ def test_train_timings_say_where_the_time_went(capsys, tmp_path):
     line = err.strip().splitlines()[-1]
     m = re.fullmatch(r"time: start-up ([\d.]+) s \(Python, torch and the project\), data ([\d.]+) s, "
                      r"training ([\d.]+) s \(steps ([\d.]+) s, test evaluation ([\d.]+) s, "
-                     r"timeline ([\d.]+) s\), save ([\d.]+) s; total ([\d.]+) s", line)
+                     r"timeline ([\d.]+) s\), save ([\d.]+) s; total ([\d.]+) s; "
+                     r"(\d+) torch thread\(s\), OpenMP waits (passive|active|spinning)", line)
     assert m, line
-    start, data, train, steps, ev, tl, save, total = map(float, m.groups())
+    start, data, train, steps, ev, tl, save, total = map(float, m.groups()[:8])
+    assert int(m.group(9)) == torch.get_num_threads()  # what trained, said
     assert ev > 0 and tl > 0 and steps > 0  # two evaluations, a timeline, 18 steps
     assert steps + ev + tl == pytest.approx(train, abs=0.02)
     # in-process here, so "start-up" is the time since this test process began: at least
