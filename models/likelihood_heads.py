@@ -89,6 +89,17 @@ def continuous_bernoulli_log_norm(logits: Tensor) -> Tensor:
     return torch.where(far, exact, taylor)
 
 
+# On values of exactly 0 or 1 the CB density has no maximum: log p grows as log |η| for ever,
+# the decoder's weights with it, until they overflow (a conv VAE on the binary sprites went NaN
+# at step 211). The head's λ is σ of the logits held to ±CB_LOGIT_LIMIT (λ within 1e-13 of 0
+# or 1): a proper density still, which past the limit nothing pushes further.
+CB_LOGIT_LIMIT = 30.0
+
+
+def _cb_logits(out: Tensor) -> Tensor:
+    return out.clamp(-CB_LOGIT_LIMIT, CB_LOGIT_LIMIT)
+
+
 class ContinuousBernoulliHead(LikelihoodHead):
     """out = logits η; log p(x) = x log λ + (1 − x) log(1 − λ) + log C(λ) = −BCE + log C(λ),
     a proper density on [0, 1] (`torch.distributions.ContinuousBernoulli`, computed from the
@@ -96,6 +107,7 @@ class ContinuousBernoulliHead(LikelihoodHead):
 
     def log_prob(self, out: Tensor, x: Tensor) -> Tensor:
         out, x = _flat(out, x, 1)
+        out = _cb_logits(out)
         bernoulli = -F.binary_cross_entropy_with_logits(out, x, reduction="none")
         return (bernoulli + continuous_bernoulli_log_norm(out)).sum(1)
 
@@ -103,7 +115,7 @@ class ContinuousBernoulliHead(LikelihoodHead):
         """E[x] = λ/(2λ − 1) + 1/(2 artanh(1 − 2λ)) = ½ + ½ (coth u − 1/u), u = η/2 (the
         Langevin function); near 0 its series u/3 − u³/45 + 2u⁵/945 − u⁷/4725 + 2u⁹/93555.
         Not λ: a CB's λ = 0.9 has mean 0.72."""
-        eta = out.flatten(1)
+        eta = _cb_logits(out.flatten(1))
         far = eta.abs() >= _CB_TAYLOR
         u = torch.where(far, eta, torch.ones_like(eta)) / 2
         v, v2 = eta / 2, (eta / 2) ** 2
@@ -114,7 +126,7 @@ class ContinuousBernoulliHead(LikelihoodHead):
     def sample(self, out: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Inverse CDF: p(x) ∝ e^(ηx) on [0, 1], so F(x) = expm1(ηx) / expm1(η) and
         x = log1p(v·expm1(η)) / η, for η > 0 as 1 + log(v + (1 − v)e^(−η)) / η (no overflow)."""
-        eta = out.flatten(1)
+        eta = _cb_logits(out.flatten(1))
         v = _uniform(eta, generator)
         small = eta.abs() < 1e-3
         e = torch.where(small, torch.ones_like(eta), eta)

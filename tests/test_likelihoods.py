@@ -68,16 +68,24 @@ def test_continuous_bernoulli_normaliser_against_mpmath() -> None:
 
 def test_continuous_bernoulli_stays_finite_where_probs_round_to_one() -> None:
     """torch's probs-based form is inf once σ(η) rounds to 1 (η ≳ 17 in float32); from the
-    logits, log C → log|η| and the mean → 1 − 1/η."""
-    eta = torch.tensor([[1e3, -1e3, 1e5]])
+    logits, log C → log|η| and the mean → 1 − 1/η (up to the head's limit on |η|)."""
+    from latent_explorer.models.likelihood_heads import CB_LOGIT_LIMIT
+
+    eta = torch.tensor([[25.0, -25.0, CB_LOGIT_LIMIT]])
     x = torch.tensor([[0.25, 0.5, 1.0]])
     h = head("continuous-bernoulli")
     bce = torch.nn.functional.binary_cross_entropy_with_logits(eta.double(), x.double(),
                                                                reduction="none")
     want = (-bce + eta.double().abs().log()).sum(1)
     torch.testing.assert_close(h.log_prob(eta, x).double(), want, rtol=1e-6, atol=0)
-    torch.testing.assert_close(h.mean(eta), torch.tensor([[1 - 1e-3, 1e-3, 1 - 1e-5]]),
+    torch.testing.assert_close(h.mean(eta), torch.tensor([[1 - 1 / 25, 1 / 25,
+                                                           1 - 1 / CB_LOGIT_LIMIT]]),
                                rtol=0, atol=1e-6)
+    # Past the limit, the distribution is the limit's: finite, the same numbers.
+    far = torch.tensor([[1e3, -1e3, 1e5]])
+    at = torch.tensor([[CB_LOGIT_LIMIT, -CB_LOGIT_LIMIT, CB_LOGIT_LIMIT]])
+    torch.testing.assert_close(h.log_prob(far, x), h.log_prob(at, x), rtol=0, atol=0)
+    torch.testing.assert_close(h.mean(far), h.mean(at), rtol=0, atol=0)
 
 
 def test_continuous_bernoulli_samples_have_its_mean() -> None:
@@ -275,3 +283,21 @@ def test_bits_per_dim_known_values() -> None:
     x = torch.tensor([[0.0, 128 / 255, 1.0]])
     want = -logistic_reference(torch.zeros(1, 3), torch.full((1, 3), -2.0), (x * 255).round()).sum() / (3 * math.log(2))
     assert float(bits_per_dim(-head("logistic").log_prob(out, x), 3)) == pytest.approx(float(want), rel=1e-5)
+
+
+def test_continuous_bernoulli_stops_pushing_logits_on_binary_values():
+    """On 0/1 values the CB density is unbounded (log p ~ log |η|): past the limit the head
+    holds log p flat and gives no gradient, so training on binary images cannot run away."""
+    from latent_explorer.models.likelihood_heads import CB_LOGIT_LIMIT
+
+    head = get_likelihood("continuous-bernoulli").build()
+    x = torch.tensor([[1.0, 0.0]])
+    inside = torch.tensor([[CB_LOGIT_LIMIT / 2, -CB_LOGIT_LIMIT / 2]], requires_grad=True)
+    head.log_prob(inside, x).sum().backward()
+    assert (inside.grad.abs() > 0).all()  # below the limit it still learns
+    far = torch.tensor([[1e6, -1e6]], requires_grad=True)
+    lp = head.log_prob(far, x)
+    lp.sum().backward()
+    at_limit = head.log_prob(torch.tensor([[CB_LOGIT_LIMIT, -CB_LOGIT_LIMIT]]), x)
+    assert torch.isfinite(lp).all() and torch.equal(lp, at_limit)
+    assert (far.grad == 0).all()
