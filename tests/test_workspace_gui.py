@@ -240,7 +240,7 @@ def test_a_full_disk_says_so_in_one_line_and_the_run_still_trains(qtbot, setting
     try:
         fill_form(w, nz=2, epochs=1)
 
-        def full(path, obj):
+        def full(path, obj, durable=True):
             raise OSError(errno.ENOSPC, "No space left on device")
 
         monkeypatch.setattr(wsmod, "write_json_atomic", full)
