@@ -447,6 +447,7 @@ class MainWindow(QMainWindow):
     def _on_selection_changed(self, run: Run | None) -> None:
         if run is not None and self.session is not None and run.folder is not None:
             self.session.ensure_loaded(run)  # a listed workspace run: its weights, when shown
+            self.session.ensure_group_loaded(run)  # its sweep's members, for the Sweep tab
         self.loss_plot.set_highlighted(run.id if run else None)
         self.monitor.set_selected_run(run)
         self._update_selection_views()

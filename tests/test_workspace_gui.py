@@ -57,6 +57,26 @@ def test_runs_from_earlier_sessions_are_listed_and_load_when_selected(qtbot, set
         w.shutdown()
 
 
+@pytest.mark.slow  # a CLI sweep first
+def test_selecting_a_listed_sweep_member_loads_its_whole_sweep(qtbot, settings, datasets,
+                                                               tmp_path, capsys):
+    """The Sweep tab compares every member: selecting one loads the others' figures too."""
+    ws = Workspace(tmp_path / "ws")
+    assert run_cli(["sweep", "--model", "vae", "--betas", "0,0.01,1", "--nz", "2", "--hidden",
+                    "8", "--epochs", "1", "--iw", "0", "--no-judge", "--quiet", "--dataset",
+                    "mnist-sample", "--workspace", str(ws.root),
+                    "--out", str(tmp_path / "sweep")]) == 0
+    w = open_window(qtbot, settings, datasets, ws)
+    try:
+        qtbot.waitUntil(lambda: len(w.runs) == 3, timeout=WAIT_MS)
+        assert all(r.model is None and r.metrics is None for r in w.runs)  # listed only
+        w.run_table.select_run(w.runs[1])
+        assert all(r.model is not None and r.metrics is not None for r in w.runs)
+        assert len({r.group for r in w.runs}) == 1
+    finally:
+        w.shutdown()
+
+
 def test_a_run_trained_in_the_window_is_on_disk_and_back_after_relaunch(qtbot, settings,
                                                                          datasets, tmp_path):
     ws = Workspace(tmp_path / "ws")

@@ -518,7 +518,9 @@ class SweepPanel(Panel):
         log = self.log_axes.isChecked()
         hi_r = max(float(rates.max()) * 1.15, 1.0)
         lo_r = LOG_FLOOR if log else 0.0
-        span_d = max(float(np.ptp(dists)), 1.0)
+        # At least a tenth of the distortion itself: one member alone (the others not loaded
+        # yet) otherwise gets a view 0.2 nats tall whose diagonals' labels pile up.
+        span_d = max(float(np.ptp(dists)), 0.1 * float(np.abs(dists).max()), 1.0)
         lo_d = max(LOG_FLOOR, float(dists.min()) - 0.1 * span_d)
         hi_d = float(dists.max()) + 0.1 * span_d
         while len(self._iso_curves) < len(levels):
@@ -621,8 +623,15 @@ class SweepPanel(Panel):
                                     [v for _, v in self._mig_means])
         if pts:  # from 0, so a small MIG does not look like a large one
             xs = [tx(b) for _r, b, _v in pts]
+            # At least a decade wide on the log axis (half the value on a linear one): one
+            # point alone got a sliver of an axis whose minor tick labels ran together.
+            lo, hi = min(xs), max(xs)
+            least = 1.0 if log else max(0.5 * abs(hi), 1e-3)
+            if hi - lo < least:
+                mid = (lo + hi) / 2
+                lo, hi = mid - least / 2, mid + least / 2
             self.mig_plot.getPlotItem().vb.setRange(
-                xRange=(min(xs), max(xs)), yRange=(0.0, max(0.05, max(v for *_, v in pts) * 1.15)),
+                xRange=(lo, hi), yRange=(0.0, max(0.05, max(v for *_, v in pts) * 1.15)),
                 padding=0.08)
         against = ("the class label" if source.kind == "labels"
                    else ", ".join(escape(n) for n in source.names))

@@ -76,6 +76,11 @@ FALLBACK_PREFIX = "Using the bundled"  # training.data.datasets's notice when 'a
 SPEED_MIN_TRAINING_S = 5.0  # a run's speed is this machine's once it trained this long
 
 
+# A listed sweep of up to this many members loads whole when one of them is selected (a
+# checkpoint takes ~20-50 ms to read): more would stall the selection.
+GROUP_LOAD_LIMIT = 16
+
+
 @dataclass(frozen=True)
 class MeasuredSpeed:
     """A finished job's speed: steps/s of a single run, or model-steps/s of a sweep.
@@ -513,6 +518,18 @@ class RunSession(QObject):
         self._load_dataset(run, ckpt.dataset)
         self.run_changed.emit(run, "model")
         return True
+
+    def ensure_group_loaded(self, run: Run, limit: int = GROUP_LOAD_LIMIT) -> int:
+        """Load the other listed members of `run`'s sweep too (the Sweep tab compares them all:
+        its plane, table and MIG need every member's figures); how many were loaded. A sweep of
+        more than `limit` members loads only what is shown, so a selection never stalls."""
+        if not run.group:
+            return 0
+        members = [r for r in self.runs if r.group == run.group and r is not run
+                   and r.model is None and r.folder is not None]
+        if len(members) + 1 > limit:
+            return 0
+        return sum(self.ensure_loaded(r) for r in members)
 
     def _load_dataset(self, run: Run, dataset_name: str) -> None:
         loader = DatasetLoader(self.datasets, dataset_candidates(run.config, dataset_name),
