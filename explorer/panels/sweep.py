@@ -423,10 +423,16 @@ class SweepPanel(Panel):
         # One label per cluster of points that would overlap (collapsed members sit together):
         # 'β=0.1, 1, 10' at the cluster's first point.
         clusters = self._clusters(pts)
+        xs = [c[0][0] for c in clusters]
+        right = max(xs) if xs else 0.0
         for i, lab in enumerate(self._labels):
             if i < len(clusters):
                 (x, y), text = clusters[i]
                 lab.setText(text)
+                # The rightmost points' labels go to their left: on the right they ran off
+                # the plane ("β=0.0…").
+                left = len(xs) > 1 and x >= right - 0.25 * (right - min(xs))
+                lab.setAnchor((1.1, 1.0) if left else (-0.1, 1.0))
                 lab.setPos(x, y)
                 lab.setVisible(True)
             else:
@@ -633,6 +639,14 @@ class SweepPanel(Panel):
             self.mig_plot.getPlotItem().vb.setRange(
                 xRange=(lo, hi), yRange=(0.0, max(0.05, max(v for *_, v in pts) * 1.15)),
                 padding=0.08)
+            # On the log axis, ticks at 1, 2, 5 × 10^k only: pyqtgraph's own minor labels ran
+            # together ("5678910¹").
+            ticks = None
+            if log:
+                ticks = [[(math.log10(m * 10.0 ** k), f"{m * 10.0 ** k:g}")
+                          for k in range(math.floor(lo) - 1, math.ceil(hi) + 1) for m in (1, 2, 5)
+                          if lo - 0.1 <= math.log10(m * 10.0 ** k) <= hi + 0.1]]
+            self.mig_plot.getPlotItem().getAxis("bottom").setTicks(ticks)
         against = ("the class label" if source.kind == "labels"
                    else ", ".join(escape(n) for n in source.names))
         scored = f"{len(pts)} of {len(members)} members scored" if len(pts) < len(members) \
