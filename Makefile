@@ -26,16 +26,9 @@ run: $(STAMP)
 # the suite holds on a busy machine (tests/conftest.py sets it too, for a bare pytest).
 PYTEST = QT_QPA_PLATFORM=offscreen OMP_WAIT_POLICY=PASSIVE $(PY) -m pytest -q -n 2 --dist loadscope
 
-# Everything: the linters and every test. The linters run beside the tests (mypy's 20 s on one
-# core while the tests' two workers wait on Ray, Qt and subprocesses); their report follows the
-# tests', and either failing fails `make test`.
-test: $(STAMP)
-	@mkdir -p build
-	@$(MAKE) --no-print-directory lint > build/lint.log 2>&1 & lint=$$!; \
-	$(PYTEST); tests=$$?; \
-	wait $$lint; linted=$$?; cat build/lint.log; \
-	if [ $$linted -ne 0 ]; then echo "make test: the linters failed (above)"; exit $$linted; fi; \
-	exit $$tests
+# Everything: the linters, then every test.
+test: lint
+	$(PYTEST)
 
 # The edit loop: no Ray clusters, subprocesses, wheels or numerics (pytest -m slow has those).
 test-fast: $(STAMP)
