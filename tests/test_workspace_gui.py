@@ -13,6 +13,8 @@ from helpers import FakeDialogs, cell, click_train, fill_form, wait_ended
 
 from latent_explorer.explorer.views.run_table import COL_EPOCHS
 from latent_explorer.training.cli.main import run_cli
+from latent_explorer.training.config import TrainConfig
+from latent_explorer.training.record.run import Run
 from latent_explorer.training.record.workspace import Workspace, read_run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -270,5 +272,30 @@ def test_a_full_disk_says_so_in_one_line_and_the_run_still_trains(qtbot, setting
         notes = [n for n in run.notices if "the disk is full" in n]
         assert len(notes) == 1 and "\n" not in notes[0]
         assert run in w.session.unsaved_runs()  # so quitting asks before losing it
+    finally:
+        w.shutdown()
+
+
+def test_a_ray_sweep_from_the_window_keeps_trial_checkpoints_in_the_workspace(
+        qtbot, settings, datasets, tmp_path, monkeypatch):
+    """As the CLI's: restarts on another node read the workspace's .ray/, not a temp folder
+    on this machine (the sweep itself is not started here: no cluster in this test)."""
+    ws = Workspace(tmp_path / "ws")
+    w = open_window(qtbot, settings, datasets, ws)
+    try:
+        asked = []
+        queued = Run("member", TrainConfig(), group="g")  # what the session would queue
+
+        def start_sweep(config, ray=None, threads=None):
+            asked.append(ray)
+            return [queued]
+
+        monkeypatch.setattr(w.session, "start_sweep", start_sweep)
+        monkeypatch.setattr(w.run_table, "select_run", lambda run: None)
+        w.commands.start_sweep({"kind": "vae", "betas": (0.0, 0.01), "seeds": (0,), "nz": 2,
+                                "epochs": 1, "dataset": "mnist-sample", "data_dir": None,
+                                "engine": "ray", "address": None})
+        assert asked, w.form.message.text()
+        assert asked[0].storage == str(ws.root / ".ray")
     finally:
         w.shutdown()

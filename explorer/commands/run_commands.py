@@ -104,7 +104,11 @@ class RunCommands:
             if engine == "ray":
                 from latent_explorer.training.engine.ray_sweep import RaySettings
 
-                ray = RaySettings(address=address)
+                # Trial checkpoints in the workspace's .ray/, as the CLI keeps them: the
+                # storage a restarted trial on another node reads (a temp folder without one).
+                ws = w.session.workspace
+                ray = RaySettings(address=address,
+                                  storage=str(ws.root / ".ray") if ws is not None else None)
         except (TypeError, ValueError) as e:
             w.form.show_message(f"Cannot train the sweep: {e}.")
             self._status(f"Cannot train the sweep: {e}", 8000)
