@@ -364,3 +364,14 @@ def test_fit_image_resizes_crops_and_converts_as_the_training_data():
     np.testing.assert_allclose(out[0, 2:], 0.0)
     with pytest.raises(drawing.DrawingError, match="shape"):
         drawing.fit_image(np.zeros((4, 4, 5)), (3, 4, 4))
+
+
+def test_interpolation_names_the_end_images_classes(qtbot, colour):
+    """'start image #0 (b)': the dataset's class name, not its number, in the caption."""
+    run = colour["vae"]
+    p = make_panel(qtbot, InterpolationPanel, [run], run, show=True)
+    names = run.dataset.class_names
+    labels = run.dataset.test.labels
+    text = p.captions[0].text()
+    assert f"image #{p.i0} ({names[int(labels[p.i0])]})" in text
+    assert f"image #{p.i1} ({names[int(labels[p.i1])]})" in text

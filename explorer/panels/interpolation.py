@@ -309,9 +309,11 @@ class InterpolationPanel(Panel):
 
     def _endpoint_text(self, which: int, conditional: bool) -> str:
         label = self.y0 if which == 0 else self.y1
+        # The class's name ("heart", "Sneaker"), which is the digit itself for digits.
+        name = self._class_names[label] if 0 <= label < len(self._class_names) else str(label)
         if self.custom[which] is not None:
-            return SENT_WORDS + (f" (read as {label})" if conditional else "")
-        return f"image #{self.i0 if which == 0 else self.i1} ({label})"
+            return SENT_WORDS + (f" (read as {name})" if conditional else "")
+        return f"image #{self.i0 if which == 0 else self.i1} ({name})"
 
     def _update_strips(self) -> None:
         if self.run is None or self.is_showing_hint or not self.pairs:
