@@ -268,6 +268,7 @@ def test_draw_tab_offers_loading_for_colour_and_other_sizes_and_the_canvas_for_d
     p = make_draw(qtbot, [colour["vae"], runs["vae"]], colour["vae"])
     assert p.image_mode and p.input_stack.currentWidget() is p.load_page
     assert p.load_image_button.isVisible() and not p.canvas.isVisible()
+    assert not p.load_button.isVisible()  # one Load button, not two
     assert ("Drawing is for 28×28 grey digits; this model takes 32×32 colour images: load one "
             "instead") in p.load_reason.text()
     assert "Load an image" in p.message.text()
@@ -275,6 +276,7 @@ def test_draw_tab_offers_loading_for_colour_and_other_sizes_and_the_canvas_for_d
     assert p.image_mode and "takes 64×64 grey images" in p.load_reason.text()
     p.set_run(runs["vae"])  # a 28×28 grey digit model: the canvas again
     assert not p.image_mode and p.canvas.isVisible() and not p.load_image_button.isVisible()
+    assert p.load_button.isVisible()  # the canvas's own row loads a digit
     assert "Draw a digit" in p.message.text()
     # Nothing drawn: each view says what it will show, none is an unlabelled black box.
     assert p.recon_view.placeholder_text and p.neighbour_view.placeholder_text

@@ -394,6 +394,8 @@ class DrawPanel(Panel):
         self.image_mode = tuple(shape) != DIGIT_SHAPE
         self.input_stack.setCurrentWidget(self.load_page if self.image_mode
                                           else self.input_stack.widget(0))
+        # One Load button at a time: the load page's own while there is no canvas.
+        self.load_button.setVisible(not self.image_mode)
         if self.image_mode:
             self.load_reason.setText(
                 f"Drawing is for 28×28 grey digits; this model takes {shape_words(shape)} "
