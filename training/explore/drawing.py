@@ -181,16 +181,7 @@ def load_image(path: str | Path) -> np.ndarray:
 
 def load_array(path: str | Path) -> np.ndarray:
     """A .npy input: one H×W image, or an N×28×28 or N×1×28×28 stack (`sample --out x.npy`)."""
-    path = Path(path)
-    try:
-        a = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise DrawingError(f"{path}: no such file") from None
-    except (OSError, ValueError, EOFError) as e:
-        raise DrawingError(f"{path}: not a readable .npy array ({e})") from None
-    if not isinstance(a, np.ndarray) or not (
-            np.issubdtype(a.dtype, np.number) or a.dtype == bool):
-        raise DrawingError(f"{path}: expected a numeric array, got {getattr(a, 'dtype', type(a))}")
+    a = load_any_array(path)
     if a.ndim == 2 and min(a.shape) >= 1:
         return a
     if a.ndim == 4 and a.shape[1] == 1:  # (N, 1, H, W), as `sample --out x.npy` writes
