@@ -369,11 +369,13 @@ def test_fit_image_resizes_crops_and_converts_as_the_training_data():
 
 
 def test_interpolation_names_the_end_images_classes(qtbot, colour):
-    """'start image #0 (b)': the dataset's class name, not its number, in the caption."""
-    run = colour["vae"]
+    """'start image #0 (b)': the dataset's class name, not its number, in the caption (and a
+    CVAE's label too)."""
+    run = colour["cvae"]
     p = make_panel(qtbot, InterpolationPanel, [run], run, show=True)
     names = run.dataset.class_names
     labels = run.dataset.test.labels
     text = p.captions[0].text()
     assert f"image #{p.i0} ({names[int(labels[p.i0])]})" in text
     assert f"image #{p.i1} ({names[int(labels[p.i1])]})" in text
+    assert f"decoded with the start label {names[p.y0]}" in text

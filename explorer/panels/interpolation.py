@@ -307,10 +307,12 @@ class InterpolationPanel(Panel):
         cvae = next((r for r in self.shown_runs() if r.is_conditional), None)
         return drawing.classify(cvae.model, image)[0] if cvae is not None else 0
 
+    def _class_name(self, label: int) -> str:
+        """The class's name ("heart", "Sneaker"), which is the digit itself for digits."""
+        return self._class_names[label] if 0 <= label < len(self._class_names) else str(label)
+
     def _endpoint_text(self, which: int, conditional: bool) -> str:
-        label = self.y0 if which == 0 else self.y1
-        # The class's name ("heart", "Sneaker"), which is the digit itself for digits.
-        name = self._class_names[label] if 0 <= label < len(self._class_names) else str(label)
+        name = self._class_name(self.y0 if which == 0 else self.y1)
         if self.custom[which] is not None:
             return SENT_WORDS + (f" (read as {name})" if conditional else "")
         return f"image #{self.i0 if which == 0 else self.i1} ({name})"
@@ -339,8 +341,9 @@ class InterpolationPanel(Panel):
             how = "spherical (slerp)" if method == "slerp" else "linear"
             label = ""
             if r.is_conditional:
-                label = (f"; label one-hot {self.y0} → {self.y1}" if mix
-                         else f"; decoded with the start label {self.y0}")
+                label = (f"; label one-hot {self._class_name(self.y0)} → "
+                         f"{self._class_name(self.y1)}" if mix
+                         else f"; decoded with the start label {self._class_name(self.y0)}")
             start = self._endpoint_text(0, r.is_conditional)
             end = self._endpoint_text(1, r.is_conditional)
             caption.setText(f"{run_caption(r)}: start {start}, {steps} {how} decodings from "
