@@ -15,7 +15,8 @@ packages = [PACKAGE] + [f"{PACKAGE}.{name}"
                         for name in find_packages(include=[f"{f}*" for f in FOLDERS])]
 package_dir = {PACKAGE: PACKAGE, **{f"{PACKAGE}.{f}": f for f in FOLDERS}}
 # The user guide travels with the code (Help → User guide opens the installed copy).
-packages.append(f"{PACKAGE}.docs")
+# Its screenshots folder is data only, named here so setuptools does not warn it was left out.
+packages += [f"{PACKAGE}.docs", f"{PACKAGE}.docs.screenshots"]
 package_dir[f"{PACKAGE}.docs"] = "docs"
 
 setup(packages=packages, package_dir=package_dir)  # package data: pyproject.toml

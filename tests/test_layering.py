@@ -22,7 +22,7 @@ def test_import_contracts_hold(tmp_path: Path) -> None:
         sys.path.remove(str(ROOT / "tools"))
     tree = build_tree(tmp_path)
     r = subprocess.run([sys.executable, "-c", "from importlinter.cli import lint_imports_command;"
-                        " lint_imports_command()", "--config", str(ROOT / "pyproject.toml")],
+                        " lint_imports_command()", str(ROOT / "pyproject.toml")],
                        cwd=tree, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "3 kept, 0 broken" in r.stdout

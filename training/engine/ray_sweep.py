@@ -378,8 +378,7 @@ class RaySweepTrainer:
                         failure_config=tune.FailureConfig(max_failures=self.settings.max_failures),
                         checkpoint_config=tune.CheckpointConfig(num_to_keep=2)))
                 grid = tuner.fit()
-                # A ResultGrid iterates through __getitem__; ray's types declare no __iter__.
-                for res in grid:  # type: ignore[attr-defined]
+                for res in grid:
                     if res.checkpoint is not None:
                         k = int(res.config["trial"])
                         with res.checkpoint.as_directory() as d:
