@@ -475,3 +475,35 @@ def test_save_png_through_a_patched_dialog(qtbot, runs, all_runs, tmp_path, monk
     (tmp_path / "out.png").unlink()
     qtbot.mouseClick(p.save_button, Qt.MouseButton.LeftButton)
     assert not (tmp_path / "out.png").exists()
+
+
+def test_costly_work_waits_for_the_tab_to_be_seen(qtbot, runs):
+    # The Panel contract the Draw, Latent map and Directions tabs share: work marked stale
+    # while the tab is hidden runs once when it is shown, at once while it is visible.
+    class Counting(Panel):
+        def __init__(self) -> None:
+            super().__init__()
+            self.refreshed: list[str] = []
+
+        def _update_run(self) -> None:
+            self.mark_stale()
+
+        def refresh(self) -> None:
+            self.refreshed.append(self.run.name)
+
+    p = Counting()
+    qtbot.addWidget(p)
+    p.set_run(runs["vae"])
+    p.set_run(runs["ae"])  # hidden: nothing yet, and only the last run counts
+    assert p.refreshed == [] and p.is_stale
+    p.show()
+    qtbot.waitExposed(p)
+    assert p.refreshed == [runs["ae"].name] and not p.is_stale
+    p.hide()
+    p.show()  # seen again, nothing new: no second refresh
+    assert p.refreshed == [runs["ae"].name]
+    p.set_run(runs["vae"])  # visible: at once
+    assert p.refreshed == [runs["ae"].name, runs["vae"].name]
+    p.set_run(None)  # the hint page: nothing to refresh
+    p.mark_stale()
+    assert p.refreshed == [runs["ae"].name, runs["vae"].name] and p.is_stale

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -68,6 +69,7 @@ class Panel(QWidget):
         super().__init__(parent)
         self.run: Run | None = None
         self.runs: list[Run] = []
+        self._stale = False  # mark_stale: refresh when next seen
         self._stack = QStackedWidget()
         self.hint = QLabel()
         self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -130,6 +132,38 @@ class Panel(QWidget):
         if self.needs_data and len(run.dataset.test) == 0:
             return f"<b>{run.name}</b>'s dataset has no test images to show."
         return None
+
+    # -- costly work, done when the tab is seen -------------------------------------------------
+    # A panel that encodes the test split (or fits a map) does it for the tab the user looks at:
+    # while a run trains, every step would otherwise redo it on every hidden tab.
+    def mark_stale(self) -> bool:
+        """What the panel shows is out of date (another run, or its weights moved on): refresh
+        now if the tab is visible, else when it is next shown. Whether it refreshed now."""
+        self._stale = True
+        return self.isVisible() and self.refresh_if_stale()
+
+    @property
+    def is_stale(self) -> bool:
+        return self._stale
+
+    def refresh_if_stale(self) -> bool:
+        """`refresh` if marked stale and a usable run is shown; whether it did."""
+        if not self._stale or self.run is None or self.is_showing_hint:
+            return False
+        self.refresh_now()
+        return True
+
+    def refresh_now(self) -> None:
+        """`refresh`, stale or not, visible or not (the panel needs its result at once)."""
+        self._stale = False
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Redo the work `mark_stale` deferred (panels that call it implement this)."""
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.refresh_if_stale()
 
     # -- for subclasses ------------------------------------------------------------------------
     def _update_run_list(self) -> None:

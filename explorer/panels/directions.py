@@ -27,7 +27,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QLabel, QPushButton, QSpinBox, QTabWidget, QVBoxLayout, QWidget
 from superqt.utils import qthrottled
 
@@ -104,7 +103,6 @@ class DirectionsPanel(Panel):
         self.analogy_images: np.ndarray | None = None  # decode(C + B − A), one per C
         self.analogy_c: np.ndarray | None = None  # the C test images' indices
         self.pc_image: np.ndarray | None = None  # the image's code moved along the sliders
-        self._dirty = False
         self._seed = 0
         self._run_id: int | None = None  # the run the state above belongs to
         self._vector_from = "classes"  # what made `vector`: "classes", "lasso" or "saved"
@@ -158,7 +156,6 @@ class DirectionsPanel(Panel):
 
     # -- the run -------------------------------------------------------------------------------
     def _update_run(self) -> None:
-        self._dirty = True
         run = self.run
         n = len(run.dataset.test)
         self.image_spin.blockSignals(True)
@@ -178,17 +175,10 @@ class DirectionsPanel(Panel):
             self.custom = self._custom_code = None
             self._vector_from = "classes"
             self.attribute.lasso_button.setEnabled(False)
-        if self.isVisible():
-            self.recompute()
+        self.mark_stale()
 
-    def showEvent(self, event: QShowEvent) -> None:
-        super().showEvent(event)
-        if self._dirty and self.run is not None and not self.is_showing_hint:
-            self.recompute()
-
-    def recompute(self) -> None:
+    def refresh(self) -> None:
         """Make (or take from the cache) the test codes of the run's weights, then redraw."""
-        self._dirty = False
         codes = self.maker.make(self.run)
         if codes is not None:
             self._set_codes(codes)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 import torch
-from PySide6.QtGui import QAction, QFontMetrics, QImage, QShowEvent
+from PySide6.QtGui import QAction, QFontMetrics, QImage
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
@@ -121,7 +121,6 @@ class DrawPanel(Panel):
         super().__init__(parent)
         # run id -> (key, Encoded, LatentMap, DimensionUsage): the test codes, one run at a time
         self._cache: dict[int, tuple] = {}
-        self._dirty = False
         self._scatter_key: tuple | None = None
         self._code_ticks: tuple | None = None  # (dimension order) the code plot's axis shows
         self._code_labels: list[str] = []  # the labels it draws (every k-th dimension)
@@ -384,10 +383,8 @@ class DrawPanel(Panel):
         self.caption.setText(f"{run_caption(run)}: what it makes of {what}.")
         self.cvae_box.setVisible(run.is_conditional)
         self._code_range = None  # another run: another scale of codes
-        self._dirty = True
-        if self.isVisible():
-            self._codes(refresh=True)
-        self.update_views()
+        if not self.mark_stale():  # hidden: the codes wait until the tab is shown
+            self.update_views()
 
     def _set_mode(self, shape: tuple[int, int, int]) -> None:
         """The canvas for a 28×28 grey model; for any other a Load button and why."""
@@ -418,13 +415,11 @@ class DrawPanel(Panel):
     def _empty_text(self) -> str:
         return LOAD_TEXT if self.image_mode else EMPTY_TEXT
 
-    def showEvent(self, event: QShowEvent) -> None:
-        super().showEvent(event)
+    def refresh(self) -> None:
         # The test codes are re-encoded when the tab is shown or the run is selected, not per
         # stroke: while a run trains, every step would otherwise re-encode the whole split.
-        if self._dirty and self.run is not None and not self.is_showing_hint:
-            self._codes(refresh=True)
-            self.update_views()
+        self._codes(refresh=True)
+        self.update_views()
 
     def _clear(self) -> None:
         self._show_empty(self._empty_text())
@@ -448,8 +443,6 @@ class DrawPanel(Panel):
             encoded = explore.encode_split(run.model, test)
             cached = (key, encoded, explore.latent_map(encoded), explore.dimension_usage(encoded))
             self._cache = {run.id: cached}  # one run's codes at a time: 10,000 × nz floats
-        if refresh:
-            self._dirty = False
         shown = self._shown_map(cached[1])
         skey = (run.id, cached[0], shown.key if shown is not None else "pca")
         if self._scatter_key != skey:

@@ -27,7 +27,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 from superqt.utils import qthrottled
 
@@ -69,7 +68,6 @@ class LatentMapPanel(Panel):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._cache: dict[int, tuple[tuple, explore.Encoded, explore.LatentMap, explore.DimensionUsage]] = {}
-        self._dirty = False
         self.encoded: explore.Encoded | None = None
         self.map: explore.LatentMap | None = None  # the PCA of the codes (panel_math's)
         self.usage: explore.DimensionUsage | None = None
@@ -222,19 +220,11 @@ class LatentMapPanel(Panel):
     # -- computing the map (lazily: only while visible) ----------------------------------------
     def _update_run(self) -> None:
         self.replay.end(self.run.timeline if self.run is not None else None)
-        self._dirty = True
-        if self.isVisible():
-            self.recompute()
+        self.mark_stale()
 
-    def showEvent(self, event: QShowEvent) -> None:
-        super().showEvent(event)
-        if self._dirty and self.run is not None and not self.is_showing_hint:
-            self.recompute()
-
-    def recompute(self) -> None:
+    def refresh(self) -> None:
         """Encode the test split (cached per run and training step), map it and redraw."""
         run = self.run
-        self._dirty = False
         test = run.dataset.test
         key = (len(run.history), id(test), id(run.model))  # training moves the points
         cached = self._cache.get(run.id)
@@ -366,8 +356,8 @@ class LatentMapPanel(Panel):
         for a grey model) the chosen point: its code starts the traversal."""
         if self.run is None or self.is_showing_hint:
             return
-        if self.map is None or self._dirty:
-            self.recompute()
+        if self.map is None or self.is_stale:
+            self.refresh_now()
         a = drawing.analyse(self.run.model, image)  # a CVAE encodes it with its own guess
         self.selected = None
         self.custom_image = a.image
@@ -527,8 +517,8 @@ class LatentMapPanel(Panel):
             self.map_plot.frame(coords.reshape(-1, 2))
             return
         self.replay_label.setText("")
-        if self.map is None or self._dirty:
-            self.recompute()
+        if self.map is None or self.is_stale:
+            self.refresh_now()
             return
         self._update_scatter()
         self._update_sprites()
