@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.deps-stamp
 
-.PHONY: run test test-fast lint warm test-numerics bench screenshots clean
+.PHONY: run test test-fast lint warm-bytecode warm-numba test-numerics bench screenshots clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -26,14 +26,15 @@ run: $(STAMP)
 # the suite holds on a busy machine (tests/conftest.py sets it too, for a bare pytest).
 PYTEST = QT_QPA_PLATFORM=offscreen OMP_WAIT_POLICY=PASSIVE $(PY) -m pytest -q -n 2 --dist loadscope
 
-# Everything: the linters, then every test. Beside the linters (mypy keeps one core), warm fills
-# what a fresh install lacks: bytecode and numba's compiled UMAP/t-SNE (tools/warm_caches.py).
+# Everything: the linters, then every test. Beside the linters (mypy keeps one core) the warm
+# targets fill what a fresh install lacks, bytecode and numba's compiled UMAP and t-SNE
+# (tools/warm_caches.py), once for all the suite's processes instead of in each.
 test: $(STAMP)
-	$(MAKE) --no-print-directory -j 2 --output-sync=target lint warm
+	$(MAKE) --no-print-directory -j 3 --output-sync=target lint warm-bytecode warm-numba
 	$(PYTEST)
 
-warm: $(STAMP)
-	$(PY) tools/warm_caches.py
+warm-bytecode warm-numba: $(STAMP)
+	$(PY) tools/warm_caches.py $(@:warm-%=%)
 
 # The edit loop: no Ray clusters, subprocesses, wheels or numerics (pytest -m slow has those).
 test-fast: $(STAMP)
