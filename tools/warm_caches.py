@@ -9,7 +9,7 @@ imported from source: the suite took 223 s against 151 s with the bytecode compi
 numba's first UMAP and t-SNE (pynndescent's neighbour search) cost about 30 s more, in each
 pytest worker that fitted one.
 
-    python tools/warm_caches.py bytecode     # site-packages and the project, on every core
+    python tools/warm_caches.py bytecode [--workers N]  # site-packages and the project
     python tools/warm_caches.py numba [--numba-cache DIR]
 
 Each part is quick when already done: compileall leaves fresh .pyc files alone, and numba loads
@@ -49,14 +49,14 @@ def not_imported(site: str) -> re.Pattern:
 PROJECT = ("latent_explorer", "models", "training", "explorer")
 
 
-def compile_bytecode() -> float:
-    """Byte-compile the venv's site-packages and the project on every core; seconds taken."""
+def compile_bytecode(workers: int) -> float:
+    """Byte-compile the venv's site-packages and the project; seconds taken."""
     t = time.perf_counter()
     # quiet=2: the few files that are not Python 3 (templates, test data) stay silent.
     site = sysconfig.get_paths()["purelib"]
-    compileall.compile_dir(site, quiet=2, workers=0, rx=not_imported(site))
+    compileall.compile_dir(site, quiet=2, workers=workers, rx=not_imported(site))
     for folder in PROJECT:
-        compileall.compile_dir(ROOT / folder, quiet=2, workers=0)
+        compileall.compile_dir(ROOT / folder, quiet=2, workers=workers)
     return time.perf_counter() - t
 
 
@@ -80,8 +80,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--numba-cache", type=Path, default=ROOT / "build" / "numba-cache",
                         help="numba's cache folder to fill (default: build/numba-cache, the "
                              "one tests/conftest.py uses)")
+    # `make test` runs mypy and the numba fit beside the bytecode, one core each: the rest
+    # compile (on 2 cores, one process: the three end within seconds of each other).
+    parser.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 1) - 2),
+                        help="processes that compile bytecode (default: the cores less 2)")
     args = parser.parse_args(argv)
-    took = compile_bytecode() if args.cache == "bytecode" else compile_numba(args.numba_cache)
+    took = (compile_bytecode(args.workers) if args.cache == "bytecode"
+            else compile_numba(args.numba_cache))
     print(f"warm_caches: {args.cache} {took:.0f} s", file=sys.stderr)
     return 0
 
