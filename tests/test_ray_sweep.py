@@ -23,6 +23,7 @@ from latent_explorer.training.engine.ray_sweep import (ADDRESS_TIMEOUT_S, RaySet
                                                        RayUnavailable, check_address, plan_trials)
 from latent_explorer.training.engine.sweep import SweepConfig, SweepTrainer
 from latent_explorer.training.record.checkpoint import load_checkpoint
+from latent_explorer.training.cli.main import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -67,14 +68,12 @@ def test_an_unreachable_address_is_one_line_after_one_bounded_probe(monkeypatch)
     assert "no Ray cluster at 127.0.0.1:" in str(e.value) and "\n" not in str(e.value)
 
 
-@pytest.mark.slow  # a process
-def test_the_cli_refuses_an_unreachable_cluster_with_exit_2(tmp_path):
-    p = subprocess.run([sys.executable, str(ROOT / "main.py"), "sweep", "--model", "vae",
-                        "--engine", "ray", "--address", f"127.0.0.1:{free_port()}",
-                        "--out", str(tmp_path / "out")],
-                       capture_output=True, text=True, timeout=60, cwd=ROOT)
-    assert p.returncode == 2
-    lines = p.stderr.strip().splitlines()
+def test_the_cli_refuses_an_unreachable_cluster_with_exit_2(tmp_path, capsys):
+    # In this process, as main.py runs it (tests/test_cli.py runs main.py as a process).
+    rc = run_cli(["sweep", "--model", "vae", "--engine", "ray", "--address",
+                  f"127.0.0.1:{free_port()}", "--out", str(tmp_path / "out")])
+    assert rc == 2
+    lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and "no Ray cluster at" in lines[0]
     assert not (tmp_path / "out").exists()  # nothing written
 
@@ -200,7 +199,7 @@ def test_stop_acts_on_the_whole_ray_sweep_and_keeps_the_weights(cluster, small_d
 
 # -- a cluster started with `ray start --head` ------------------------------------------------------
 @pytest.mark.slow
-def test_the_cli_trains_on_a_running_head_and_writes_what_local_writes(cluster, tmp_path,
+def test_the_cli_trains_on_a_running_head_and_writes_what_local_writes(cluster, tmp_path, capsys,
                                                                        sample_dataset):
     # The module's cluster is a running head on loopback (no token: nothing else can reach
     # it): the CLI's driver, another process, joins it by its address, as it joins a real one.
@@ -216,11 +215,9 @@ def test_the_cli_trains_on_a_running_head_and_writes_what_local_writes(cluster, 
     assert p.returncode == 0, p.stderr
     # Each trial's member is a run in the workspace, written as it trained: finished, with its
     # epoch checkpoint, as `runs --json` lists them.
-    listed = subprocess.run([sys.executable, str(ROOT / "main.py"), "runs", "--json",
-                             "--workspace", str(tmp_path / "ws")],
-                            capture_output=True, text=True, timeout=60, cwd=ROOT, env=env)
-    assert listed.returncode == 0, listed.stderr
-    runs = [json.loads(line) for line in listed.stdout.splitlines() if line.strip()]
+    capsys.readouterr()
+    assert run_cli(["runs", "--json", "--workspace", str(tmp_path / "ws")]) == 0
+    runs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
     assert sorted((r["state"], r["epoch"]) for r in runs) == [("finished", 1), ("finished", 1)]
     assert all(Path(r["checkpoint"]).is_file() for r in runs)
     # What `sweep` writes locally, and the members a local sweep trains.
