@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from sklearn.metrics import mutual_info_score
 
 from latent_explorer.training.metrics.disentanglement import (
     codes_of,
@@ -92,6 +91,8 @@ def test_sample_index_draws_at_most_the_limit_without_repeats() -> None:
 
 # -- mutual information ------------------------------------------------------------------------
 def test_mi_matrix_equals_plugin_estimate_and_sklearn() -> None:
+    from sklearn.metrics import mutual_info_score  # 1.4 s to import: here, not at collection
+
     rng = np.random.default_rng(3)
     n = 3000
     factors = sprites_factors(n, seed=3)
@@ -116,6 +117,8 @@ def test_mi_matrix_equals_plugin_estimate_and_sklearn() -> None:
 
 
 def test_factor_entropies_are_sklearn_self_information() -> None:
+    from sklearn.metrics import mutual_info_score  # 1.4 s to import: here, not at collection
+
     factors = sprites_factors(4000, seed=4)
     h = factor_entropies(factors)
     classes = discretize_factors(factors)
