@@ -11,10 +11,12 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-# --no-compile: byte-compiling torch's thousands of files costs half a minute of every fresh
-# install; Python compiles what it imports on first use instead.
+# pip install -e ".[test]", --no-compile: byte-compiling torch's thousands of files costs half a
+# minute of every fresh install (make test's warm-bytecode compiles what is imported, on every
+# core). For make test, tools/install.py --warm also fills the suite's numba cache on the core
+# pip leaves idle.
 $(STAMP): pyproject.toml setup.py | $(PY)
-	$(PY) -m pip install --quiet --no-compile -e ".[test]"
+	$(PY) tools/install.py $(INSTALL_FLAGS)
 	touch $(STAMP)
 
 # Before Qt loads, main.py checks for a display and for the system libraries Qt's xcb plugin
@@ -29,6 +31,7 @@ PYTEST = QT_QPA_PLATFORM=offscreen OMP_WAIT_POLICY=PASSIVE $(PY) -m pytest -q -n
 # Everything: the linters, then every test. Beside the linters (mypy keeps one core) the warm
 # targets fill what a fresh install lacks, bytecode and numba's compiled UMAP and t-SNE
 # (tools/warm_caches.py), once for all the suite's processes instead of in each.
+test: INSTALL_FLAGS = --warm
 test: $(STAMP)
 	$(MAKE) --no-print-directory -j 3 --output-sync=target lint warm-bytecode warm-numba
 	$(PYTEST)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import compileall
+import importlib.util
 import os
 import re
 import sys
@@ -61,8 +62,24 @@ def compile_bytecode(workers: int) -> float:
     return time.perf_counter() - t
 
 
+# What the numba fit imports: compiled first, by this process (tools/install.py runs it while
+# pip installs the rest, so `bytecode` later finds these done).
+MAP_IMPORTS = ("numpy", "scipy", "sklearn", "numba", "llvmlite", "umap", "pynndescent",
+               "openTSNE", "joblib")
+
+
+def compile_packages(names: tuple[str, ...]) -> None:
+    """Byte-compile these installed packages (found, not imported), on one core."""
+    site = sysconfig.get_paths()["purelib"]
+    for name in names:
+        spec = importlib.util.find_spec(name)
+        for folder in (spec.submodule_search_locations or []) if spec else []:
+            compileall.compile_dir(folder, quiet=2, workers=1, rx=not_imported(site))
+
+
 def compile_numba(cache: Path) -> float:
     """Fit a tiny UMAP and t-SNE so numba's cache holds their code; seconds taken."""
+    compile_packages(MAP_IMPORTS)
     os.environ["NUMBA_CACHE_DIR"] = str(cache)
     import numpy as np
 
