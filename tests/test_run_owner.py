@@ -4,6 +4,7 @@ from the session without a copy of its own."""
 
 from __future__ import annotations
 
+import math
 import sys
 import threading
 from pathlib import Path
@@ -147,3 +148,21 @@ def test_the_run_lists_progress_follows_run_changed_without_a_copy(qtbot, sessio
     assert model.data(cell) == session.progress_of(run).text()
     assert len(run.history) == 12  # the session appended the steps to the run's own history
     assert not hasattr(model, "progress")  # the table reads the session's; it keeps none
+
+
+@pytest.mark.parametrize("capacity", [1, 5, 1024])
+def test_extend_holds_what_step_by_step_appends_hold(capacity):
+    # The window's event handler appends a whole StepsEvent at once: the same buffer as one
+    # append per step, past the capacity too.
+    rng = np.random.default_rng(0)
+    one, many = History(capacity), History(capacity)
+    for n, with_beta in [(3, False), (7, True), (1, True), (40, False)]:
+        recon, kl, total = rng.normal(size=(3, n))
+        beta = rng.uniform(size=n) if with_beta else None
+        for i in range(n):
+            one.append(recon[i], kl[i], total[i], beta[i] if with_beta else math.nan)
+        many.extend(recon, kl, total, beta)
+    assert len(many) == len(one) == 51
+    for a, b in ((one.recon, many.recon), (one.kl, many.kl), (one.total, many.total),
+                 (one.beta, many.beta)):
+        np.testing.assert_array_equal(a, b)

@@ -11,7 +11,6 @@ Qt-free and torch-free, so tests can drive it with hand-made events.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,14 +130,12 @@ def append_steps(history: History, ev: StepsEvent) -> None:
     if first < len(history):
         kept = max((e.epoch for e in history.epochs if e.step <= first), default=0)
         history.truncate(first, kept)
-    n = ev.n_steps
-    history.reserve(first - len(history) + n)
-    while len(history) < first:  # steps never told (not expected): kept in place as NaN
-        history.append(math.nan, math.nan, math.nan)
-    recon, kl, total = ev.recon[0].tolist(), ev.kl[0].tolist(), ev.total[0].tolist()
-    beta = ev.beta[0].tolist() if ev.beta is not None else [math.nan] * n
-    for i in range(n):
-        history.append(recon[i], kl[i], total[i], beta[i])
+    gap = first - len(history)
+    if gap > 0:  # steps never told (not expected): kept in place as NaN
+        nan = np.full(gap, np.nan)
+        history.extend(nan, nan, nan)
+    history.extend(ev.recon[0], ev.kl[0], ev.total[0],
+                   ev.beta[0] if ev.beta is not None else None)
 
 
 def same_steps(a: History, b: History) -> bool:

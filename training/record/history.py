@@ -48,6 +48,18 @@ class History:
         self._buf[:, self.n] = (recon, kl, total, beta)
         self.n += 1
 
+    def extend(self, recon: np.ndarray, kl: np.ndarray, total: np.ndarray,
+               beta: np.ndarray | None = None) -> None:
+        """Append many steps at once (1-D arrays of one length; beta None: NaN, a fixed β):
+        what `append` does per step, in one slice assignment per row."""
+        n = len(recon)
+        if self.n + n > self._buf.shape[1]:
+            self.reserve(max(n, self._buf.shape[1]))  # at least double: amortised O(1)
+        rows = self._buf[:, self.n: self.n + n]
+        rows[0], rows[1], rows[2] = recon, kl, total
+        rows[3] = np.nan if beta is None else beta
+        self.n += n
+
     def truncate(self, steps: int, epochs: int) -> None:
         """Keep the first `steps` steps and the records of epochs up to `epochs` (a run
         continued from an earlier checkpoint than its log reaches)."""
