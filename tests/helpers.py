@@ -205,10 +205,10 @@ def grid_cell(grid, r, c):
     return grid[PAD + r * CELL : PAD + r * CELL + 28, PAD + c * CELL : PAD + c * CELL + 28]
 
 
-def make_panel(qtbot, cls, all_runs, run=None, show=False):
+def make_panel(qtbot, cls, all_runs, run=None, show=False, size=(1100, 750)):
     panel = cls()
     qtbot.addWidget(panel)
-    panel.resize(1100, 750)
+    panel.resize(*size)
     if show:
         panel.show()
         qtbot.waitExposed(panel)
@@ -230,14 +230,7 @@ def make_draw(qtbot, all_runs, run):
     """A shown Draw tab on `run`."""
     from latent_explorer.explorer.panels.draw import DrawPanel
 
-    panel = DrawPanel()
-    qtbot.addWidget(panel)
-    panel.resize(1200, 800)
-    panel.show()
-    qtbot.waitExposed(panel)
-    panel.set_runs(all_runs)
-    panel.set_run(run)
-    return panel
+    return make_panel(qtbot, DrawPanel, all_runs, run, show=True, size=(1200, 800))
 
 
 def canvas_point(canvas, fx: float, fy: float) -> QPoint:
@@ -325,14 +318,7 @@ def assert_same_run(a_trainer, a, b_trainer, b) -> None:
 
 # -- the Latent map: panels, points and lasso drags as a user makes them ----------------------
 def make(qtbot, cls, run):
-    panel = cls()
-    qtbot.addWidget(panel)
-    panel.resize(1100, 750)
-    panel.show()
-    qtbot.waitExposed(panel)
-    panel.set_runs([run])
-    panel.set_run(run)
-    return panel
+    return make_panel(qtbot, cls, [run], run, show=True)
 
 
 def fresh(run: Run, **changes) -> Run:

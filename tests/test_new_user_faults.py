@@ -20,7 +20,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from helpers import LEFT, WAIT_MS, make_window
+from helpers import LEFT, WAIT_MS, make_panel, make_window
 from latent_explorer.explorer.views.timeline_view import TimelineView
 from latent_explorer.explorer.views.training_monitor import TrainingMonitor
 from latent_explorer.training.engine.loop import TrainConfig, Trainer
@@ -343,13 +343,7 @@ def test_the_latent_map_tab_says_in_words_what_a_umap_fit_is_doing(qtbot, runs, 
     monkeypatch.setitem(lm.MAP_METHODS, "umap", replace(umap, fit=fit))
     vae = runs["vae"]
     run = Run(vae.name, vae.config, vae.model, vae.history, state="finished", dataset=vae.dataset)
-    p = LatentMapPanel()
-    qtbot.addWidget(p)
-    p.resize(1100, 750)
-    p.show()
-    qtbot.waitExposed(p)
-    p.set_runs([run])
-    p.set_run(run)
+    p = make_panel(qtbot, LatentMapPanel, [run], run, show=True)
     p.method_box.setCurrentIndex(p.method_box.findData("umap"))
     try:
         qtbot.waitUntil(lambda: lm.umap_start_text() in p.fit_status.text(), timeout=WAIT_MS)
